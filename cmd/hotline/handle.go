@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/ivr"
+	"github.com/hotline-dev/hotline/sip"
+	"github.com/hotline-dev/hotline/tickets"
+)
+
+// handleCall runs the IVR on an answered call and writes its call record at
+// the end, whatever happened (the writer spools it if PostgreSQL is down).
+func (a *app) handleCall(ctx context.Context, c *sip.Call) {
+	res := ivr.Result{Outcome: "failed"}
+	if c.Answered() {
+		res = a.flow.Run(ctx, c)
+	} else if c.HungUpBy() == sip.HungUpByCaller {
+		res.Outcome = "abandoned_in_menu"
+	}
+	c.Hangup(context.WithoutCancel(ctx))
+	if res.Err != nil {
+		c.Logger().Warn("call flow error", "error", res.Err)
+	}
+	rec := tickets.CallRecord{
+		ID: c.ID(), SIPCallID: c.SIPCallID(), Caller: c.Caller(), Dialled: c.Dialled(),
+		Category: res.Category, Priority: res.Priority, Node: a.cfg.Node,
+		StartedAt: c.StartedAt(), AnsweredAt: c.AnsweredAt(), QueuedAt: res.QueuedAt, EndedAt: c.EndedAt(),
+		Outcome: res.Outcome, HungUpBy: c.HungUpBy(),
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := a.writer.SaveCall(wctx, rec); err != nil {
+		c.Logger().Error("call record not saved", "error", err)
+		return
+	}
+	a.metrics.callEnded(res.Outcome)
+	c.Logger().Info("call record saved", "outcome", rec.Outcome, "category", rec.Category, "hung_up_by", rec.HungUpBy)
+}
+
+// queueAdapter lets the IVR use the agents' Redis queue.
+type queueAdapter struct{ q *agents.Queue }
+
+func (a queueAdapter) Enqueue(ctx context.Context, e ivr.QueueEntry) error {
+	return a.q.Enqueue(ctx, agents.Entry{CallID: e.CallID, Caller: e.Caller, Category: e.Category,
+		Priority: e.Priority, EnqueuedAt: e.EnqueuedAt})
+}
+
+func (a queueAdapter) Position(ctx context.Context, category, callID string) (int, error) {
+	return a.q.Position(ctx, category, callID)
+}
+
+func (a queueAdapter) EstimatedWait(ctx context.Context, category string, position int) (time.Duration, error) {
+	return a.q.EstimatedWait(ctx, category, position)
+}
+
+func (a queueAdapter) Remove(ctx context.Context, category, callID string) error {
+	return a.q.Remove(ctx, category, callID)
+}
+
+// recordsAdapter stores the IVR's callback requests through the record writer.
+type recordsAdapter struct{ w *tickets.Writer }
+
+func (a recordsAdapter) RequestCallback(ctx context.Context, r ivr.CallbackRequest) error {
+	return a.w.SaveCallback(ctx, tickets.CallbackRequest{CallID: r.CallID, Caller: r.Caller,
+		Category: r.Category, Reason: r.Reason, RequestedAt: r.RequestedAt})
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }

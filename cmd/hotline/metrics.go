@@ -1,0 +1,43 @@
+package main
+
+import (
+	"github.com/hotline-dev/hotline/sip"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// appMetrics are the wiring's own metrics (subsystem "calls").
+type appMetrics struct {
+	ended *prometheus.CounterVec
+}
+
+func newAppMetrics(reg prometheus.Registerer) *appMetrics {
+	m := &appMetrics{ended: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "hotline", Subsystem: "calls", Name: "ended_total",
+		Help: "Calls ended, by outcome of the call record.",
+	}, []string{"outcome"})}
+	reg.MustRegister(m.ended)
+	return m
+}
+
+func (m *appMetrics) callEnded(outcome string) { m.ended.WithLabelValues(outcome).Inc() }
+
+// guardCollector exports the SIP UDP guard's counters on scrape.
+type guardCollector struct {
+	srv  *sip.Server
+	desc *prometheus.Desc
+}
+
+func newGuardCollector(s *sip.Server) *guardCollector {
+	return &guardCollector{srv: s, desc: prometheus.NewDesc("hotline_sip_guard_datagrams_total",
+		"UDP datagrams seen by the SIP guard, by what happened to them.", []string{"result"}, nil)}
+}
+
+func (g *guardCollector) Describe(ch chan<- *prometheus.Desc) { ch <- g.desc }
+
+func (g *guardCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, st := range g.srv.GuardStats() {
+		for result, n := range st.Snapshot() {
+			ch <- prometheus.MustNewConstMetric(g.desc, prometheus.CounterValue, float64(n), result)
+		}
+	}
+}

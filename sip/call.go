@@ -1,0 +1,212 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/hotline-dev/hotline/sip/media"
+)
+
+// Who ended a call (S11: the call record keeps who hung up first).
+const (
+	HungUpByCaller = "caller"
+	HungUpBySystem = "system"
+)
+
+var errCallEnded = errors.New("call ended")
+
+// ErrUnknownPrompt is returned by Play for a prompt name not in the library.
+var ErrUnknownPrompt = errors.New("unknown prompt")
+
+// Call is the caller leg of one hotline call: its dialog and media session.
+// It implements the ivr package's Call interface.
+type Call struct {
+	srv       *Server
+	dlg       *sipgo.DialogServerSession
+	session   *media.Session
+	log       *slog.Logger
+	ctx       context.Context
+	cancel    context.CancelCauseFunc
+	ackSDP    chan []byte
+	advertise netip.Addr
+	localPort int
+	sessionID uint64
+
+	id, sipCallID, caller, dialled string
+	startedAt, answeredAt          time.Time
+
+	mu       sync.Mutex // guards the fields below and serialises re-INVITEs
+	localSDP media.LocalSDP
+	ended    bool
+	endedAt  time.Time
+	hungUpBy string
+	reason   string
+}
+
+// ID is our call id (a UUID), distinct from the SIP Call-ID.
+func (c *Call) ID() string { return c.id }
+
+// SIPCallID is the caller's SIP Call-ID.
+func (c *Call) SIPCallID() string { return c.sipCallID }
+
+// Caller is the caller's number (From user part).
+func (c *Call) Caller() string { return c.caller }
+
+// Dialled is the number the caller dialled (Request-URI user part).
+func (c *Call) Dialled() string { return c.dialled }
+
+// StartedAt is when the INVITE arrived.
+func (c *Call) StartedAt() time.Time { return c.startedAt }
+
+// AnsweredAt is when we sent 200; zero when the call was never answered.
+func (c *Call) AnsweredAt() time.Time { return c.answeredAt }
+
+// Answered reports whether the call was answered.
+func (c *Call) Answered() bool { return !c.answeredAt.IsZero() }
+
+// Logger returns the call's logger (with call_id on every line).
+func (c *Call) Logger() *slog.Logger { return c.log }
+
+// EndedAt is when the call ended (zero while it is up).
+func (c *Call) EndedAt() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.endedAt
+}
+
+// HungUpBy is "caller" or "system" once the call has ended.
+func (c *Call) HungUpBy() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hungUpBy
+}
+
+// EndReason says why the call ended (bye, cancelled, media_timeout, shutdown, ...).
+func (c *Call) EndReason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason
+}
+
+// MediaStats returns the RTP counters of the call's session.
+func (c *Call) MediaStats() media.SessionStats {
+	if c.session == nil {
+		return media.SessionStats{}
+	}
+	return c.session.Stats()
+}
+
+// Play plays the named prompts in order; with interruptible the first digit
+// stops playback (barge-in) and is returned.
+func (c *Call) Play(ctx context.Context, names []string, interruptible bool) (rune, error) {
+	return c.play(ctx, names, media.PlayOptions{Interruptible: interruptible})
+}
+
+// PlayLoop repeats the prompts until ctx is done or (interruptible) a digit arrives.
+func (c *Call) PlayLoop(ctx context.Context, names []string, interruptible bool) (rune, error) {
+	return c.play(ctx, names, media.PlayOptions{Interruptible: interruptible, Loop: true})
+}
+
+func (c *Call) play(ctx context.Context, names []string, opts media.PlayOptions) (rune, error) {
+	prompts := make([]*media.Prompt, 0, len(names))
+	for _, n := range names {
+		p, ok := c.srv.prompts[n]
+		if !ok {
+			return 0, fmt.Errorf("play %q: %w", n, ErrUnknownPrompt)
+		}
+		prompts = append(prompts, p)
+	}
+	ctx, stop := c.bind(ctx)
+	defer stop()
+	return c.session.Play(ctx, prompts, opts)
+}
+
+// ReadDigit waits up to timeout for the next digit; (0, nil) on timeout.
+func (c *Call) ReadDigit(ctx context.Context, timeout time.Duration) (rune, error) {
+	ctx, stop := c.bind(ctx)
+	defer stop()
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	d, err := c.session.ReadDigit(tctx)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return 0, nil
+	}
+	return d, err
+}
+
+// FlushDigits drops digits typed ahead.
+func (c *Call) FlushDigits() { c.session.FlushDigits() }
+
+// bind makes ctx end when the call ends, so no media wait outlives the call.
+func (c *Call) bind(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(c.ctx, func() { cancel(context.Cause(c.ctx)) })
+	return ctx, func() { stop(); cancel(nil) }
+}
+
+// Hangup ends the call from our side (BYE) if it is still up.
+func (c *Call) Hangup(_ context.Context) { c.end(HungUpBySystem, "hangup") }
+
+// finish records the end of the call without sending anything.
+func (c *Call) finish(by, reason string) bool {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return false
+	}
+	c.ended, c.endedAt, c.hungUpBy, c.reason = true, time.Now(), by, reason
+	c.mu.Unlock()
+	c.cancel(errCallEnded)
+	return true
+}
+
+// end finishes the call and sends BYE when we are the side hanging up.
+func (c *Call) end(by, reason string) {
+	if !c.finish(by, reason) {
+		return
+	}
+	if by != HungUpBySystem || c.answeredAt.IsZero() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.dlg.Bye(ctx); err != nil {
+		c.log.Debug("bye failed", "error", err)
+	}
+}
+
+// readAck confirms the dialog; its SDP (if any) answers our offer.
+func (c *Call) readAck(req *sip.Request) {
+	if body := req.Body(); len(body) > 0 {
+		select {
+		case c.ackSDP <- body:
+		default:
+		}
+	}
+	if err := c.dlg.ReadAck(req, nil); err != nil {
+		c.log.Debug("ack ignored", "error", err)
+	}
+}
+
+// readBye answers the caller's BYE and ends the call.
+func (c *Call) readBye(req *sip.Request, tx sip.ServerTransaction) {
+	c.finish(HungUpByCaller, "bye")
+	if err := c.dlg.ReadBye(req, tx); err != nil {
+		c.log.Debug("bye rejected", "error", err)
+		c.srv.respond(tx, sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad BYE", nil))
+	}
+}
+
+// pushDigit adds a SIP INFO digit to the media digit stream.
+func (c *Call) pushDigit(d rune) {
+	if c.session != nil {
+		c.session.PushDigit(d)
+	}
+}

@@ -1,0 +1,40 @@
+package sip
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the SIP front end's Prometheus metrics (subsystem "sip").
+type Metrics struct {
+	invites     *prometheus.CounterVec
+	requestsBad *prometheus.CounterVec
+	activeCalls prometheus.Gauge
+}
+
+// NewMetrics creates the metrics and registers them on reg (nil registers nothing).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		invites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "sip", Name: "invites_total",
+			Help: "Initial INVITEs by result (answered, not_found, not_acceptable, cancelled, draining, no_ports, bad_sdp, failed).",
+		}, []string{"result"}),
+		requestsBad: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "sip", Name: "requests_rejected_total",
+			Help: "Requests refused by validation, by response status.",
+		}, []string{"status"}),
+		activeCalls: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "hotline", Subsystem: "sip", Name: "active_calls",
+			Help: "Calls in progress on this node.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.invites, m.requestsBad, m.activeCalls)
+	}
+	return m
+}
+
+func (m *Metrics) invite(result string) { m.invites.WithLabelValues(result).Inc() }
+
+func (m *Metrics) rejected(status int) { m.requestsBad.WithLabelValues(strconv.Itoa(status)).Inc() }

@@ -1,0 +1,235 @@
+// Package sip is hotline's SIP front end: the sipgo user agent, its UDP and TCP
+// listeners behind a hostile-input guard, and the caller legs of calls (INVITE,
+// ACK, BYE, CANCEL, re-INVITE hold, INFO DTMF, OPTIONS) with their media sessions.
+// It is the only package that imports sipgo; no sipgo type leaves it.
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/hotline-dev/hotline/sip/media"
+)
+
+// CallHandler runs one answered call. The call's context is cancelled when the
+// caller hangs up; when the handler returns, the server hangs up a call still up.
+type CallHandler func(ctx context.Context, c *Call)
+
+// Options wires a Server.
+type Options struct {
+	Config  Config
+	Handler CallHandler
+	Prompts media.Library
+	Ports   *media.PortPool
+	Pacer   *media.Pacer
+	Logger  *slog.Logger
+	Metrics *Metrics
+	// MediaMetrics is passed to every media session.
+	MediaMetrics *media.Metrics
+}
+
+// Server is the SIP user agent answering the hotline.
+type Server struct {
+	cfg     Config
+	handler CallHandler
+	prompts media.Library
+	ports   *media.PortPool
+	pacer   *media.Pacer
+	log     *slog.Logger
+	metrics *Metrics
+	mmet    *media.Metrics
+
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	dua    *sipgo.DialogUA
+	calls  *registry
+	guards []*Guard
+
+	draining atomic.Bool
+	wg       sync.WaitGroup // one per call in progress
+	ready    chan struct{}
+	udpAddr  atomic.Pointer[net.UDPAddr]
+	tcpAddr  atomic.Pointer[net.TCPAddr]
+}
+
+// NewServer builds the user agent and registers the handlers; Run starts it.
+func NewServer(o Options) (*Server, error) {
+	if err := o.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Handler == nil || o.Ports == nil || o.Pacer == nil {
+		return nil, errors.New("sip: handler, port pool and pacer are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	parser := sip.NewParser()
+	parser.MaxMessageLength = o.Config.MaxMessageSize
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("hotline"), sipgo.WithUserAgentParser(parser))
+	if err != nil {
+		return nil, fmt.Errorf("create sip user agent: %w", err)
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(o.Logger.With("component", "sipgo")))
+	if err != nil {
+		return nil, fmt.Errorf("create sip server: %w", err)
+	}
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(o.Logger.With("component", "sipgo")))
+	if err != nil {
+		return nil, fmt.Errorf("create sip client: %w", err)
+	}
+	s := &Server{
+		cfg: o.Config, handler: o.Handler, prompts: o.Prompts, ports: o.Ports, pacer: o.Pacer,
+		log: o.Logger.With("component", "sip"), metrics: o.Metrics, mmet: o.MediaMetrics,
+		ua: ua, srv: srv, calls: newRegistry(), ready: make(chan struct{}),
+	}
+	s.dua = &sipgo.DialogUA{Client: cli, ContactHDR: s.contact("")}
+	srv.OnInvite(s.guardHandler(s.onInvite))
+	srv.OnAck(s.onAck)
+	srv.OnBye(s.guardHandler(s.onBye))
+	srv.OnInfo(s.guardHandler(s.onInfo))
+	srv.OnOptions(s.guardHandler(s.onOptions))
+	srv.OnNoRoute(s.guardHandler(s.onNoRoute))
+	return s, nil
+}
+
+// Run listens on UDP and TCP at cfg.Listen and serves until ctx is done.
+// A port in use is returned at once as an error.
+func (s *Server) Run(ctx context.Context) error {
+	udp, err := net.ListenPacket("udp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen sip udp %s: %w", s.cfg.Listen, err)
+	}
+	s.udpAddr.Store(udp.LocalAddr().(*net.UDPAddr))
+	// TCP on the same port as UDP (matters when the config asked for port 0).
+	host, _, _ := net.SplitHostPort(s.cfg.Listen)
+	tcpListen := net.JoinHostPort(host, strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port))
+	tcp, err := net.Listen("tcp", tcpListen)
+	if err != nil {
+		udp.Close()
+		return fmt.Errorf("listen sip tcp %s: %w", tcpListen, err)
+	}
+	s.tcpAddr.Store(tcp.Addr().(*net.TCPAddr))
+	guard := NewGuard(udp, GuardOptions{
+		MaxMessageSize: s.cfg.MaxMessageSize,
+		RatePerSecond:  s.cfg.RatePerSecond,
+		Burst:          s.cfg.Burst,
+	})
+	s.guards = append(s.guards, guard)
+	close(s.ready)
+
+	errc := make(chan error, 2)
+	go func() { errc <- s.srv.ServeUDP(guard) }()
+	go func() { errc <- s.srv.ServeTCP(tcp) }()
+	s.log.Info("sip listening", "udp", udp.LocalAddr().String(), "tcp", tcp.Addr().String(), "hotline", s.cfg.Hotline)
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	tcp.Close()
+	udp.Close()
+	s.ua.Close()
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("sip serve: %w", err)
+	}
+	return nil
+}
+
+// Ready is closed once the listeners are bound.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// UDPAddr is the bound UDP address (after Ready).
+func (s *Server) UDPAddr() *net.UDPAddr { return s.udpAddr.Load() }
+
+// TCPAddr is the bound TCP address (after Ready).
+func (s *Server) TCPAddr() *net.TCPAddr { return s.tcpAddr.Load() }
+
+// Drain makes new INVITEs get 503 with Retry-After; calls in progress go on.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Draining reports whether Drain was called.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// ActiveCalls is the number of calls in progress on this node.
+func (s *Server) ActiveCalls() int { return s.calls.len() }
+
+// Wait blocks until every call in progress has ended or ctx is done.
+func (s *Server) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// HangupAll ends every call in progress (the second signal of a drain).
+func (s *Server) HangupAll() {
+	for _, c := range s.calls.all() {
+		c.end(HungUpBySystem, "shutdown")
+	}
+}
+
+// GuardStats returns the UDP guard counters (for metrics).
+func (s *Server) GuardStats() []*GuardStats {
+	out := make([]*GuardStats, 0, len(s.guards))
+	for _, g := range s.guards {
+		out = append(out, g.Stats())
+	}
+	return out
+}
+
+// contact builds our Contact header for the given advertised host.
+func (s *Server) contact(host string) sip.ContactHeader {
+	if host == "" {
+		host = s.advertiseFor(nil).String()
+	}
+	port := 5060
+	if _, p, err := net.SplitHostPort(s.cfg.Listen); err == nil {
+		if n, err := strconv.Atoi(p); err == nil && n != 0 {
+			port = n
+		}
+	}
+	if a := s.udpAddr.Load(); a != nil {
+		port = a.Port
+	}
+	return sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: s.cfg.Hotline, Host: host, Port: port}}
+}
+
+// advertiseFor picks the IP for Contact and SDP: the configured one, else the
+// listen host, else the host the caller dialled (it reached us there).
+func (s *Server) advertiseFor(req *sip.Request) netip.Addr {
+	if a, err := netip.ParseAddr(s.cfg.Advertise); err == nil {
+		return a
+	}
+	if host, _, err := net.SplitHostPort(s.cfg.Listen); err == nil {
+		if a, err := netip.ParseAddr(host); err == nil && !a.IsUnspecified() {
+			return a
+		}
+	}
+	if req != nil {
+		if a, err := netip.ParseAddr(req.Recipient.Host); err == nil && !a.IsUnspecified() {
+			return a.Unmap()
+		}
+		if h, _, err := net.SplitHostPort(req.Destination()); err == nil {
+			if a, err := netip.ParseAddr(h); err == nil && !a.IsUnspecified() {
+				return a.Unmap()
+			}
+		}
+	}
+	return netip.MustParseAddr("127.0.0.1")
+}

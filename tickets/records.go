@@ -1,0 +1,135 @@
+package tickets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Outcomes of a call as stored in calls.outcome (issue 2); the database
+// CHECK constraint holds the same list.
+var outcomes = []string{"abandoned_in_menu", "abandoned_in_queue", "after_hours", "callback", "failed", "answered"}
+
+// hangUpParties are the values of calls.hung_up_by (S11).
+var hangUpParties = []string{"caller", "system", "agent"}
+
+// callbackReasons are the values of callback_requests.reason (S9).
+var callbackReasons = []string{"after_hours", "max_wait", "no_agents"}
+
+// CallRecord is the record every call leaves at its end (issue 2).
+type CallRecord struct {
+	ID, SIPCallID, Caller, Dialled, Category string // Category is empty when none was chosen
+	Priority                                 bool   // S7
+	Node                                     string
+	StartedAt, AnsweredAt, QueuedAt, EndedAt time.Time // AnsweredAt and QueuedAt may be zero
+	Outcome                                  string    // abandoned_in_menu|abandoned_in_queue|after_hours|callback|failed|answered
+	HungUpBy                                 string    // caller|system|agent (S11)
+}
+
+// CallbackRequest is a caller's request to be called back (S9).
+type CallbackRequest struct {
+	CallID, Caller, Category string
+	Reason                   string // after_hours|max_wait|no_agents
+	RequestedAt              time.Time
+}
+
+// errInvalidRecord is wrapped by validation errors: the record can never be
+// written, so retrying it is pointless.
+var errInvalidRecord = errors.New("invalid record")
+
+func (r CallRecord) validate() error {
+	switch {
+	case r.ID == "":
+		return fmt.Errorf("%w: call record without id", errInvalidRecord)
+	case r.SIPCallID == "":
+		return fmt.Errorf("%w: call %s: empty sip call id", errInvalidRecord, r.ID)
+	case r.StartedAt.IsZero() || r.EndedAt.IsZero():
+		return fmt.Errorf("%w: call %s: start and end times are required", errInvalidRecord, r.ID)
+	case !slices.Contains(outcomes, r.Outcome):
+		return fmt.Errorf("%w: call %s: outcome %q is not one of %v", errInvalidRecord, r.ID, r.Outcome, outcomes)
+	case !slices.Contains(hangUpParties, r.HungUpBy):
+		return fmt.Errorf("%w: call %s: hung up by %q is not one of %v", errInvalidRecord, r.ID, r.HungUpBy, hangUpParties)
+	}
+	return nil
+}
+
+func (r CallbackRequest) validate() error {
+	switch {
+	case r.CallID == "":
+		return fmt.Errorf("%w: callback request without call id", errInvalidRecord)
+	case r.Caller == "":
+		return fmt.Errorf("%w: callback for call %s: empty caller number", errInvalidRecord, r.CallID)
+	case r.RequestedAt.IsZero():
+		return fmt.Errorf("%w: callback for call %s: request time is required", errInvalidRecord, r.CallID)
+	case !slices.Contains(callbackReasons, r.Reason):
+		return fmt.Errorf("%w: callback for call %s: reason %q is not one of %v", errInvalidRecord, r.CallID, r.Reason, callbackReasons)
+	}
+	return nil
+}
+
+// execer is what an insert needs: a pool, a connection or a transaction, so
+// the ticket store can write a call record inside its own transaction.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// insertCall writes r once: a retry of the same call id changes nothing.
+func insertCall(ctx context.Context, db execer, r CallRecord) error {
+	_, err := db.Exec(ctx, `INSERT INTO calls
+		(id, sip_call_id, caller, dialled, category, priority, node,
+		 started_at, answered_at, queued_at, ended_at, outcome, hung_up_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		ON CONFLICT (id) DO NOTHING`,
+		r.ID, r.SIPCallID, r.Caller, r.Dialled, nullText(r.Category), r.Priority, r.Node,
+		r.StartedAt, nullTime(r.AnsweredAt), nullTime(r.QueuedAt), r.EndedAt, r.Outcome, r.HungUpBy)
+	if err != nil {
+		return fmt.Errorf("insert call %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// insertCallback writes r once per (call id, reason).
+func insertCallback(ctx context.Context, db execer, r CallbackRequest) error {
+	_, err := db.Exec(ctx, `INSERT INTO callback_requests
+		(call_id, caller, category, reason, requested_at)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (call_id, reason) DO NOTHING`,
+		r.CallID, r.Caller, nullText(r.Category), r.Reason, r.RequestedAt)
+	if err != nil {
+		return fmt.Errorf("insert callback for call %s: %w", r.CallID, err)
+	}
+	return nil
+}
+
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+// permanent reports whether err means the database will never accept the
+// record (SQLSTATE class 22 data exception, 23 integrity constraint
+// violation), so it must not be retried.
+func permanent(err error) bool {
+	if errors.Is(err, errInvalidRecord) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 {
+		class := pgErr.Code[:2]
+		return class == "22" || class == "23"
+	}
+	return false
+}

@@ -1,0 +1,257 @@
+package tickets
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Writer defaults.
+const (
+	defaultRetryInterval = 2 * time.Second
+	defaultWriteTimeout  = 2 * time.Second
+)
+
+// WriterOptions configure a Writer.
+type WriterOptions struct {
+	// SpoolDir is the folder where records wait while PostgreSQL is down
+	// (required; it must survive a restart, so not a tmpfs).
+	SpoolDir string
+	// RetryInterval is how often Run retries spooled records (default 2s).
+	RetryInterval time.Duration
+	// WriteTimeout bounds one attempt to write a record (default 2s).
+	WriteTimeout time.Duration
+	// Metrics may be nil (an unregistered set is used).
+	Metrics *Metrics
+	// Logger may be nil (logs are discarded).
+	Logger *slog.Logger
+}
+
+// Validate reports an option a person has to fix.
+func (o WriterOptions) Validate() error {
+	switch {
+	case o.SpoolDir == "":
+		return errors.New("writer: spool dir is required: a folder where call records wait while PostgreSQL is down")
+	case o.RetryInterval < 0:
+		return fmt.Errorf("writer: retry interval %s must not be negative", o.RetryInterval)
+	case o.WriteTimeout < 0:
+		return fmt.Errorf("writer: write timeout %s must not be negative", o.WriteTimeout)
+	}
+	return nil
+}
+
+// Writer persists call records and callback requests. A record it cannot
+// write at once (PostgreSQL down or slow) goes to an fsync'd on-disk spool
+// and is retried by Run until written, so a database outage loses nothing;
+// inserts are idempotent, so a retry never duplicates.
+type Writer struct {
+	pool    *pgxpool.Pool
+	opts    WriterOptions
+	spool   *spool
+	metrics *Metrics
+	log     *slog.Logger
+	running atomic.Bool
+}
+
+// NewWriter opens the spool in opts.SpoolDir (records left by a previous
+// process stay pending until Run drains them).
+func NewWriter(pool *pgxpool.Pool, opts WriterOptions) (*Writer, error) {
+	if pool == nil {
+		return nil, errors.New("writer: a database pool is required")
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.RetryInterval == 0 {
+		opts.RetryInterval = defaultRetryInterval
+	}
+	if opts.WriteTimeout == 0 {
+		opts.WriteTimeout = defaultWriteTimeout
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics(nil)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	sp, err := openSpool(opts.SpoolDir)
+	if err != nil {
+		return nil, fmt.Errorf("writer: %w", err)
+	}
+	w := &Writer{pool: pool, opts: opts, spool: sp, metrics: opts.Metrics,
+		log: opts.Logger.With("component", "tickets.writer")}
+	w.metrics.pending.Set(float64(sp.count()))
+	return w, nil
+}
+
+// Pending returns the number of records waiting in the spool.
+func (w *Writer) Pending() int { return w.spool.count() }
+
+// SaveCall writes r, or spools it when the database cannot take it now. It
+// returns nil once r is durable in either place; an error means r is invalid
+// (the database would never take it) or neither place could hold it. The
+// caller's cancellation does not abort the write: a record of a call that
+// has just ended must still be kept.
+func (w *Writer) SaveCall(ctx context.Context, r CallRecord) error {
+	if err := r.validate(); err != nil {
+		return err
+	}
+	return w.save(ctx, spoolEntry{Kind: kindCall, Call: &r})
+}
+
+// SaveCallback is SaveCall for a callback request (S9).
+func (w *Writer) SaveCallback(ctx context.Context, r CallbackRequest) error {
+	if err := r.validate(); err != nil {
+		return err
+	}
+	return w.save(ctx, spoolEntry{Kind: kindCallback, Callback: &r})
+}
+
+func (w *Writer) save(ctx context.Context, e spoolEntry) error {
+	// While older records wait in the spool the database is known to be in
+	// trouble: go straight to the spool instead of making every hang-up wait
+	// for a timeout. Run writes them in order once the database is back.
+	if w.Pending() == 0 {
+		err := w.write(ctx, e)
+		if err == nil {
+			return nil
+		}
+		if permanent(err) {
+			w.rejectEntry(e, err)
+			return fmt.Errorf("save %s: %w", e.Kind, err)
+		}
+		w.log.Warn("database write failed, spooling record", "kind", e.Kind, "err", err)
+	}
+	if err := w.spool.add(e); err != nil {
+		w.log.Error("record neither written nor spooled", "kind", e.Kind, "err", err)
+		return fmt.Errorf("save %s: %w", e.Kind, err)
+	}
+	w.metrics.spooled.WithLabelValues(e.Kind).Inc()
+	w.metrics.pending.Set(float64(w.Pending()))
+	return nil
+}
+
+// rejectEntry keeps a record the database refused in the rejected file.
+func (w *Writer) rejectEntry(e spoolEntry, reason error) {
+	w.metrics.rejected.WithLabelValues(e.Kind).Inc()
+	line, err := json.Marshal(e)
+	if err == nil {
+		err = w.spool.reject(line, reason)
+	}
+	if err != nil {
+		w.log.Error("keep rejected record", "kind", e.Kind, "err", err)
+	}
+}
+
+// write makes one bounded attempt to insert e.
+func (w *Writer) write(ctx context.Context, e spoolEntry) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opts.WriteTimeout)
+	defer cancel()
+	var err error
+	if e.Kind == kindCall {
+		err = insertCall(ctx, w.pool, *e.Call)
+	} else {
+		err = insertCallback(ctx, w.pool, *e.Callback)
+	}
+	if err != nil {
+		w.metrics.writeErrors.WithLabelValues(e.Kind).Inc()
+		return err
+	}
+	w.metrics.written.WithLabelValues(e.Kind).Inc()
+	return nil
+}
+
+// Run drains the spool left by a previous process, then retries spooled
+// records every RetryInterval until ctx is done. It returns nil when ctx is
+// done, and an error when the spool cannot be read at all.
+func (w *Writer) Run(ctx context.Context) error {
+	if !w.running.CompareAndSwap(false, true) {
+		return errors.New("writer: already running")
+	}
+	defer w.running.Store(false)
+	if err := w.drain(ctx); err != nil && !errors.Is(err, errDatabaseDown) {
+		return fmt.Errorf("writer: %w", err)
+	}
+	t := time.NewTicker(w.opts.RetryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if w.Pending() == 0 {
+			continue
+		}
+		switch err := w.drain(ctx); {
+		case errors.Is(err, errDatabaseDown):
+			w.log.Debug("database still unavailable; records wait in the spool", "pending", w.Pending(), "err", err)
+		case err != nil:
+			w.log.Error("drain spool", "err", err)
+		}
+	}
+}
+
+// errDatabaseDown ends a drain pass early: the rest waits for the next one.
+var errDatabaseDown = errors.New("database unavailable")
+
+// drain writes the spooled records in order, stopping at the first one the
+// database cannot take now, then removes what it wrote from the spool.
+func (w *Writer) drain(ctx context.Context) error {
+	lines, err := w.spool.snapshot()
+	if err != nil {
+		return err
+	}
+	done := 0
+	var stop error
+	for _, line := range lines {
+		if ctx.Err() != nil {
+			break
+		}
+		if stop = w.drainLine(ctx, line); stop != nil {
+			break
+		}
+		done++
+	}
+	if done > 0 {
+		if err := w.spool.commit(done); err != nil {
+			return err
+		}
+		w.log.Info("spooled records written", "count", done, "pending", w.Pending())
+	}
+	w.metrics.pending.Set(float64(w.Pending()))
+	return stop
+}
+
+// drainLine writes one spool line; a line the database will never take is
+// moved to the rejected file. A nil result means the line is done with.
+func (w *Writer) drainLine(ctx context.Context, line []byte) error {
+	e, err := decodeEntry(line)
+	if err == nil {
+		err = w.write(ctx, e)
+	}
+	if err == nil {
+		return nil
+	}
+	if !permanent(err) {
+		return fmt.Errorf("%w: %w", errDatabaseDown, err)
+	}
+	if rerr := w.spool.reject(line, err); rerr != nil {
+		return rerr
+	}
+	kind := e.Kind
+	if !slices.Contains([]string{kindCall, kindCallback}, kind) {
+		kind = "unknown"
+	}
+	w.metrics.rejected.WithLabelValues(kind).Inc()
+	w.log.Error("spooled record rejected by the database; kept in the rejected file",
+		"kind", kind, "file", w.spool.path(rejectedFile), "err", err)
+	return nil
+}
