@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,24 +52,19 @@ type GuardStats struct {
 
 // RejectedStatuses lists the statuses Rejected can report (a closed set, fit
 // for a metric label).
-func RejectedStatuses() []int { return guardStatuses[:] }
+func RejectedStatuses() []int { return slices.Clone(guardStatuses[:]) }
 
 // Rejected is how many datagrams were answered with status.
 func (s *GuardStats) Rejected(status int) uint64 {
-	for i, st := range guardStatuses {
-		if st == status {
-			return s.rejected[i].Load()
-		}
+	if i := slices.Index(guardStatuses[:], status); i >= 0 {
+		return s.rejected[i].Load()
 	}
 	return 0
 }
 
 func (s *GuardStats) reject(status int) {
-	for i, st := range guardStatuses {
-		if st == status {
-			s.rejected[i].Add(1)
-			return
-		}
+	if i := slices.Index(guardStatuses[:], status); i >= 0 {
+		s.rejected[i].Add(1)
 	}
 }
 
@@ -217,27 +213,6 @@ func parseFailureStatus(data []byte, err error) (int, string) {
 	return sip.StatusBadRequest, "Bad Request: " + shortText(err.Error(), 80)
 }
 
-// isURIScheme: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3261 §25.1).
-func isURIScheme(s string) bool {
-	for i, c := range []byte(s) {
-		alpha := c|0x20 >= 'a' && c|0x20 <= 'z'
-		if !alpha && (i == 0 || !(c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// shortText cleans s of control characters and cuts it to at most n bytes of
-// valid UTF-8.
-func shortText(s string, n int) string {
-	s = cleanHeaderText(s)
-	if len(s) > n {
-		s = s[:n]
-	}
-	return strings.ToValidUTF8(s, "")
-}
-
 // addrIP returns the source IP of a datagram (IPv4-mapped addresses unmapped).
 func addrIP(addr net.Addr) netip.Addr {
 	if ua, ok := addr.(*net.UDPAddr); ok {
@@ -246,10 +221,7 @@ func addrIP(addr net.Addr) netip.Addr {
 	if addr == nil {
 		return netip.Addr{}
 	}
-	ap, err := netip.ParseAddrPort(addr.String())
-	if err != nil {
-		return netip.Addr{}
-	}
+	ap, _ := netip.ParseAddrPort(addr.String()) // invalid (zero) when not ip:port
 	return ap.Addr().Unmap()
 }
 
@@ -262,13 +234,9 @@ func (g *Guard) Close() error { return g.conn.Close() }
 // LocalAddr is the wrapped socket's address.
 func (g *Guard) LocalAddr() net.Addr { return g.conn.LocalAddr() }
 
-// SetDeadline sets the wrapped socket's deadlines.
-func (g *Guard) SetDeadline(t time.Time) error { return g.conn.SetDeadline(t) }
-
-// SetReadDeadline sets the wrapped socket's read deadline.
-func (g *Guard) SetReadDeadline(t time.Time) error { return g.conn.SetReadDeadline(t) }
-
-// SetWriteDeadline sets the wrapped socket's write deadline.
+// SetDeadline, SetReadDeadline and SetWriteDeadline set the wrapped socket's deadlines.
+func (g *Guard) SetDeadline(t time.Time) error      { return g.conn.SetDeadline(t) }
+func (g *Guard) SetReadDeadline(t time.Time) error  { return g.conn.SetReadDeadline(t) }
 func (g *Guard) SetWriteDeadline(t time.Time) error { return g.conn.SetWriteDeadline(t) }
 
 // buildRawReply writes a minimal response by hand from the raw header text of
@@ -316,12 +284,7 @@ func looksLikeVersion(s string) bool {
 }
 
 func isDigits(s string) bool {
-	for _, c := range []byte(s) {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return s != ""
+	return s != "" && strings.Trim(s, "0123456789") == ""
 }
 
 // rawHeaderNames maps the header names (full and compact, RFC 3261 §7.3.3) that

@@ -351,3 +351,24 @@ func cleanHeaderText(s string) string {
 		return r
 	}, s)
 }
+
+// isURIScheme: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3261 §25.1).
+func isURIScheme(s string) bool {
+	for i, c := range []byte(s) {
+		alpha := c|0x20 >= 'a' && c|0x20 <= 'z'
+		if !alpha && (i == 0 || !(c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// shortText cleans s of control characters and cuts it to at most n bytes of
+// valid UTF-8.
+func shortText(s string, n int) string {
+	s = cleanHeaderText(s)
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.ToValidUTF8(s, "")
+}
