@@ -1,0 +1,164 @@
+package ivr
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"gopkg.in/yaml.v3"
+)
+
+// decode decodes doc strictly over the defaults, as cmd does.
+func decode(t *testing.T, doc string) (Config, error) {
+	t.Helper()
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewBufferString(doc))
+	dec.KnownFields(true)
+	err := dec.Decode(&cfg)
+	return cfg, err
+}
+
+func TestConfigYAML(t *testing.T) {
+	cfg, err := decode(t, `
+language: en
+menu_timeout: 7s
+max_retries: 2
+announce_interval: 45s
+max_wait: 3m
+callback_timeout: 10s
+priority_numbers: ["13900000009"]
+menu:
+  - {key: "1", action: queue, category: inquiry}
+  - {key: "3", action: queue, category: emergency}
+  - {key: "*", action: repeat}
+`)
+	if err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if cfg.Language != "en" || time.Duration(cfg.MenuTimeout) != 7*time.Second || cfg.MaxRetries != 2 ||
+		time.Duration(cfg.MaxWait) != 3*time.Minute || len(cfg.Menu) != 3 || cfg.Menu[2].Key != "*" ||
+		len(cfg.AfterHoursMenu) != 3 || cfg.Greeting != PromptWelcome {
+		t.Errorf("decoded %+v", cfg)
+	}
+	out, err := yaml.Marshal(cfg)
+	if err != nil || !strings.Contains(string(out), "max_wait: 3m0s") {
+		t.Errorf("Marshal = %s, %v; want max_wait: 3m0s", out, err)
+	}
+}
+
+func TestConfigDecodeErrors(t *testing.T) {
+	tests := []struct{ name, doc, want string }{
+		{"unknown key", "menu_timeot: 5s", "menu_timeot"},
+		{"number without unit", "menu_timeout: 5", "use a value such as"},
+		{"not a duration", "max_wait: soon", `"soon"`},
+		{"mapping as duration", "max_wait: {a: 1}", "must be a string"},
+		{"unknown menu field", `menu: [{key: "1", action: queue, queue: inquiry}]`, "queue"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := decode(t, tt.doc); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("DefaultConfig().Validate() = %v", err)
+	}
+	tests := []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"unknown language", func(c *Config) { c.Language = "fr" }, `language "fr" has no prompts: use one of en, zh-CN`},
+		{"missing greeting", func(c *Config) { c.Greeting = "hello" }, `greeting "hello"`},
+		{"zero timeout", func(c *Config) { c.MenuTimeout = 0 }, "menu_timeout must be a positive duration"},
+		{"negative max_wait", func(c *Config) { c.MaxWait = Duration(-time.Second) }, "max_wait must be a positive"},
+		{"zero interval", func(c *Config) { c.AnnounceInterval = 0 }, "announce_interval must be"},
+		{"zero callback timeout", func(c *Config) { c.CallbackTimeout = 0 }, "callback_timeout must be"},
+		{"no retries", func(c *Config) { c.MaxRetries = 0 }, "max_retries must be at least 1"},
+		{"empty priority number", func(c *Config) { c.PriorityNumbers = []string{" "} }, "priority_numbers[0] is empty"},
+		{"two-char key", func(c *Config) { c.Menu[0].Key = "12" }, `menu[0]: key "12" must be one DTMF key`},
+		{"letter key", func(c *Config) { c.Menu[0].Key = "x" }, `menu[0]: key "x"`},
+		{"duplicate key", func(c *Config) { c.Menu[1].Key = "1" }, `menu[1]: key "1" is used twice`},
+		{"unknown action", func(c *Config) { c.Menu[0].Action = "transfer" }, `menu[0]: action "transfer" is not allowed`},
+		{"callback in open menu", func(c *Config) { c.Menu[5].Action = ActionCallback }, `menu[5]: action "callback"`},
+		{"unknown category", func(c *Config) { c.Menu[0].Category = "sales" }, `menu[0]: category "sales"`},
+		{"category on repeat", func(c *Config) { c.Menu[5].Category = "inquiry" }, "menu[5]: category is only for action queue"},
+		{"no queue", func(c *Config) { c.Menu = []MenuItem{{Key: "0", Action: ActionRepeat}} }, "menu must have at least one item with action queue"},
+		{"inquiry after hours", func(c *Config) { c.AfterHoursMenu[1].Category = CategoryInquiry }, "after_hours_menu must queue emergencies"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Menu = append([]MenuItem(nil), cfg.Menu...)
+			tt.edit(&cfg)
+			if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate() = %v, want it to contain %q", err, tt.want)
+			}
+			if _, err := NewFlow(cfg, fakeHours(true), &fakeQueue{}, &fakeRecords{}, &fakeClock{}, nil, nil); err == nil {
+				t.Errorf("NewFlow accepted an invalid config")
+			}
+		})
+	}
+}
+
+func TestNewFlowNeedsDependencies(t *testing.T) {
+	if _, err := NewFlow(DefaultConfig(), nil, &fakeQueue{}, &fakeRecords{}, &fakeClock{}, nil, nil); err == nil {
+		t.Errorf("NewFlow without Hours: no error")
+	}
+}
+
+// Metrics count outcomes, choices, invalid keys, timeouts, priority and callbacks.
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := newHarness(t, true, nil)
+	h.flow.m = NewMetrics(reg)
+	h.call(t, "13800000001", key('7'), key('9'), key('2'), hangup("loop"))
+	h.call(t, "13800000001", timeout(), timeout(), timeout())
+	h.flow.hours = fakeHours(false)
+	h.call(t, "13800000001", key('1'))
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	want := map[string]float64{
+		"hotline_ivr_calls_total{outcome=abandoned_in_queue}": 1,
+		"hotline_ivr_calls_total{outcome=failed}":             1,
+		"hotline_ivr_calls_total{outcome=callback}":           1,
+		"hotline_ivr_calls_total{outcome=after_hours}":        0,
+		"hotline_ivr_menu_choices_total{category=complaint}":  1,
+		"hotline_ivr_menu_choices_total{category=inquiry}":    0,
+		"hotline_ivr_menu_invalid_total":                      1,
+		"hotline_ivr_menu_timeouts_total":                     3,
+		"hotline_ivr_priority_calls_total{source=key}":        1,
+		"hotline_ivr_callbacks_total{reason=after_hours}":     1,
+		"hotline_ivr_queue_announcements_total":               1,
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			got[seriesName(f.GetName(), m)] = m.GetCounter().GetValue()
+		}
+	}
+	for name, v := range want {
+		if g, ok := got[name]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", name, g, ok, v)
+		}
+	}
+}
+
+func seriesName(name string, m *dto.Metric) string {
+	for _, l := range m.GetLabel() {
+		name += "{" + l.GetName() + "=" + l.GetValue() + "}"
+	}
+	return name
+}

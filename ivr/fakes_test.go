@@ -1,0 +1,307 @@
+package ivr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// t0 is when every test call starts (a Monday morning in Beijing).
+var t0 = time.Date(2025, 3, 3, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.After(c.now) {
+		c.now = t
+	}
+}
+
+// event is one scripted caller action, consumed by the Call operation named in on.
+type event struct {
+	on  string // "read" (ReadDigit), "play" (Play), "loop" (PlayLoop)
+	key rune   // 0 with hangup false: a ReadDigit timeout
+	bye bool   // the caller hangs up
+}
+
+func key(r rune) event       { return event{on: "read", key: r} }
+func barge(r rune) event     { return event{on: "play", key: r} }
+func timeout() event         { return event{on: "read"} }
+func hangup(on string) event { return event{on: on, bye: true} }
+
+// fakeCall plays the caller from a script and records what the flow played.
+// Prompts take no time; ReadDigit timeouts and hold music move the fake clock.
+type fakeCall struct {
+	t        *testing.T
+	id       string
+	caller   string
+	clk      *fakeClock
+	cancel   context.CancelFunc
+	script   []event
+	hangupAt time.Duration // > 0: hang up when hold music reaches t0+hangupAt
+	mediaErr error         // returned by ReadDigit instead of the script (media failure)
+	played   []string      // prompt names; hold music as "hold→+<until-t0>"
+}
+
+func (c *fakeCall) ID() string     { return c.id }
+func (c *fakeCall) Caller() string { return c.caller }
+func (c *fakeCall) FlushDigits()   {}
+
+// next consumes the next event if it is meant for op.
+func (c *fakeCall) next(op string) (event, bool) {
+	if len(c.script) == 0 || c.script[0].on != op {
+		return event{}, false
+	}
+	e := c.script[0]
+	c.script = c.script[1:]
+	return e, true
+}
+
+func (c *fakeCall) hangUp(ctx context.Context) error {
+	c.cancel()
+	return ctx.Err()
+}
+
+func (c *fakeCall) Play(ctx context.Context, prompts []string, interruptible bool) (rune, error) {
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	c.played = append(c.played, prompts...)
+	if len(c.script) > 0 && c.script[0].bye && c.script[0].on == "play" {
+		c.next("play")
+		return 0, c.hangUp(ctx)
+	}
+	if interruptible {
+		if e, ok := c.next("play"); ok {
+			return e.key, nil
+		}
+	}
+	return 0, nil
+}
+
+func (c *fakeCall) PlayLoop(ctx context.Context, prompts []string, _ bool) (rune, error) {
+	until, ok := ctx.Deadline()
+	if !ok {
+		c.t.Errorf("PlayLoop(%v) without a deadline would never end", prompts)
+		return 0, c.hangUp(ctx)
+	}
+	c.played = append(c.played, fmt.Sprintf("hold→+%s", until.Sub(t0)))
+	if e, ok := c.next("loop"); ok && e.bye {
+		return 0, c.hangUp(ctx)
+	}
+	if c.hangupAt > 0 && !until.Before(t0.Add(c.hangupAt)) {
+		c.clk.set(t0.Add(c.hangupAt))
+		return 0, c.hangUp(ctx)
+	}
+	c.clk.set(until)
+	return 0, context.DeadlineExceeded
+}
+
+func (c *fakeCall) ReadDigit(ctx context.Context, timeout time.Duration) (rune, error) {
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	if c.mediaErr != nil {
+		return 0, c.mediaErr
+	}
+	e, ok := c.next("read")
+	switch {
+	case !ok:
+		c.t.Errorf("ReadDigit: script has no key for it (left: %v; played %v)", c.script, c.played)
+		return 0, c.hangUp(ctx)
+	case e.bye:
+		return 0, c.hangUp(ctx)
+	case e.key == 0:
+		c.clk.set(c.clk.Now().Add(timeout))
+	}
+	return e.key, nil
+}
+
+type fakeQueue struct {
+	mu         sync.Mutex
+	entries    []QueueEntry // queued now
+	enqueued   []QueueEntry // every Enqueue that succeeded
+	removed    []string     // "category/callID"
+	removeErrs []error      // ctx.Err() seen by each Remove: nil means still usable
+	positions  []int        // returned in turn, the last one repeated; default 1
+	perCaller  time.Duration
+	enqueueErr error
+	posErr     error
+	waitErr    error
+	removeErr  error
+	onEnqueue  func() // runs inside Enqueue (e.g. hang up)
+}
+
+func (q *fakeQueue) Enqueue(ctx context.Context, e QueueEntry) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.onEnqueue != nil {
+		q.onEnqueue()
+	}
+	if q.enqueueErr != nil {
+		return q.enqueueErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	q.entries = append(q.entries, e)
+	q.enqueued = append(q.enqueued, e)
+	return nil
+}
+
+func (q *fakeQueue) Position(ctx context.Context, category, callID string) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.posErr != nil {
+		return 0, q.posErr
+	}
+	if !q.has(category, callID) {
+		return 0, fmt.Errorf("position of %s in %s: not queued", callID, category)
+	}
+	if len(q.positions) == 0 {
+		return 1, nil
+	}
+	p := q.positions[0]
+	if len(q.positions) > 1 {
+		q.positions = q.positions[1:]
+	}
+	return p, nil
+}
+
+func (q *fakeQueue) EstimatedWait(ctx context.Context, category string, position int) (time.Duration, error) {
+	if q.waitErr != nil {
+		return 0, q.waitErr
+	}
+	return time.Duration(position) * q.perCaller, nil
+}
+
+func (q *fakeQueue) Remove(ctx context.Context, category, callID string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.removed = append(q.removed, category+"/"+callID)
+	q.removeErrs = append(q.removeErrs, ctx.Err())
+	if q.removeErr != nil {
+		return q.removeErr
+	}
+	q.entries = slices.DeleteFunc(q.entries, func(e QueueEntry) bool {
+		return e.Category == category && e.CallID == callID
+	})
+	return nil
+}
+
+func (q *fakeQueue) has(category, callID string) bool {
+	return slices.ContainsFunc(q.entries, func(e QueueEntry) bool {
+		return e.Category == category && e.CallID == callID
+	})
+}
+
+type fakeRecords struct {
+	q        *fakeQueue
+	requests []CallbackRequest
+	stillQ   []bool // whether the caller was still queued at each request
+	err      error
+}
+
+func (r *fakeRecords) RequestCallback(ctx context.Context, req CallbackRequest) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("records: %w", ctx.Err())
+	}
+	if r.err != nil {
+		return r.err
+	}
+	r.q.mu.Lock()
+	r.stillQ = append(r.stillQ, r.q.has(req.Category, req.CallID))
+	r.q.mu.Unlock()
+	r.requests = append(r.requests, req)
+	return nil
+}
+
+type fakeHours bool
+
+func (h fakeHours) IsOpen(time.Time) bool { return bool(h) }
+
+var errRedis = errors.New("redis: connection refused")
+
+// harness is one flow with its fakes, built from DefaultConfig.
+type harness struct {
+	flow     *Flow
+	clk      *fakeClock
+	q        *fakeQueue
+	rec      *fakeRecords
+	hangupAt time.Duration // copied to each fakeCall
+	mediaErr error         // copied to each fakeCall
+	cancel   context.CancelFunc
+}
+
+func newHarness(t *testing.T, open bool, edit func(*Config)) *harness {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.PriorityNumbers = []string{"13900000009"}
+	if edit != nil {
+		edit(&cfg)
+	}
+	h := &harness{clk: &fakeClock{now: t0}, q: &fakeQueue{perCaller: time.Minute}}
+	h.rec = &fakeRecords{q: h.q}
+	f, err := NewFlow(cfg, fakeHours(open), h.q, h.rec, h.clk, nil, nil)
+	if err != nil {
+		t.Fatalf("NewFlow: %v", err)
+	}
+	h.flow = f
+	return h
+}
+
+// call runs one call from caller with the script and checks the script was used up.
+func (h *harness) call(t *testing.T, caller string, script ...event) (Result, *fakeCall) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h.cancel = cancel
+	c := &fakeCall{t: t, id: "call-1", caller: caller, clk: h.clk, cancel: cancel, script: script,
+		hangupAt: h.hangupAt, mediaErr: h.mediaErr}
+	res := h.flow.Run(ctx, c)
+	if len(c.script) != 0 {
+		t.Errorf("script not used up: %v left; played %v", c.script, c.played)
+	}
+	return res, c
+}
+
+// seq flattens prompt names and lists of them into one expected sequence.
+func seq(parts ...any) []string {
+	var out []string
+	for _, p := range parts {
+		switch v := p.(type) {
+		case string:
+			out = append(out, v)
+		case []string:
+			out = append(out, v...)
+		default:
+			panic(fmt.Sprintf("seq: %T", p))
+		}
+	}
+	return out
+}
+
+// ann is the Mandarin S8 announcement with the given number prompts.
+func ann(position, minutes string, oneMinute bool) []string {
+	suffix := PromptQueueWaitSuffix
+	if oneMinute {
+		suffix = PromptQueueWaitSuffixOne
+	}
+	return []string{PromptQueuePositionPrefix, position, PromptQueuePositionSuffix,
+		PromptQueueWaitPrefix, minutes, suffix}
+}

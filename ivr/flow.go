@@ -1,0 +1,198 @@
+package ivr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+)
+
+// detachedTimeout bounds the writes that must finish after a hang-up: leaving
+// the queue and storing a callback the caller already asked for.
+const detachedTimeout = 3 * time.Second
+
+// errCallEnded wraps errors of the Call itself: hang-up or media failure.
+var errCallEnded = errors.New("call ended")
+
+// Flow runs the IVR for any number of calls at once; it holds no per-call state.
+type Flow struct {
+	cfg        Config
+	hours      Hours
+	queue      Queue
+	records    Records
+	clk        Clock
+	log        *slog.Logger
+	m          *Metrics
+	menu       menu
+	afterHours menu
+	priority   map[string]bool
+}
+
+// menu is a compiled Config menu.
+type menu struct {
+	items   map[rune]MenuItem
+	intro   []string // before the first menu only (the after-hours message)
+	prompts []string // the menu itself, again on repeat, retry and priority
+}
+
+// NewFlow validates cfg and builds the flow. log and m may be nil.
+func NewFlow(cfg Config, hours Hours, q Queue, rec Records, clk Clock, log *slog.Logger, m *Metrics) (*Flow, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("ivr config: %w", err)
+	}
+	if hours == nil || q == nil || rec == nil || clk == nil {
+		return nil, errors.New("new ivr flow: hours, queue, records and clock are required")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	f := &Flow{cfg: cfg, hours: hours, queue: q, records: rec, clk: clk,
+		log: log.With("component", "ivr"), m: m, priority: map[string]bool{},
+		menu:       compileMenu(cfg.Menu, nil, PromptMenu),
+		afterHours: compileMenu(cfg.AfterHoursMenu, []string{PromptAfterHours}, PromptMenuAfterHours),
+	}
+	for _, n := range cfg.PriorityNumbers {
+		f.priority[n] = true
+	}
+	return f, nil
+}
+
+func compileMenu(items []MenuItem, intro []string, prompt string) menu {
+	m := menu{items: map[rune]MenuItem{}, intro: intro, prompts: []string{prompt}}
+	for _, it := range items {
+		m.items[rune(it.Key[0])] = it
+	}
+	return m
+}
+
+// run is the state of one call in the flow.
+type run struct {
+	f          *Flow
+	call       Call
+	log        *slog.Logger
+	res        Result
+	closed     bool   // called outside office hours (S9)
+	inQueue    string // category while the caller is queued
+	cleanupErr error  // leaving the queue failed
+}
+
+// Run takes the call through greeting, hours check, menu and queue, and returns
+// what happened. ctx must be cancelled when the caller hangs up; the caller is
+// then removed from the queue at once.
+func (f *Flow) Run(ctx context.Context, call Call) Result {
+	r := &run{f: f, call: call, log: f.log.With("call_id", call.ID())}
+	err := r.answer(ctx)
+	r.finish(ctx, err)
+	return r.res
+}
+
+// answer is the flow up to the queue: greeting, hours (S9), menu (S3).
+func (r *run) answer(ctx context.Context) error {
+	if r.f.priority[r.call.Caller()] {
+		r.markPriority(prioritySourceNumber) // S7
+	}
+	if err := r.play(ctx, r.f.cfg.Greeting); err != nil {
+		return err
+	}
+	// Keys pressed during the greeting were pressed before the caller heard
+	// which menu applies (the after-hours one differs).
+	r.call.FlushDigits()
+	if !r.f.hours.IsOpen(r.f.clk.Now()) {
+		return r.afterHours(ctx)
+	}
+	item, err := r.choose(ctx, r.f.menu)
+	if errors.Is(err, errNoChoice) {
+		return r.end(ctx, OutcomeFailed) // nobody is queued without a choice
+	}
+	if err != nil {
+		return err
+	}
+	return r.enterQueue(ctx, item.Category)
+}
+
+// end sets the outcome and says the prompts and goodbye. The outcome stands
+// even if the caller hangs up meanwhile, so play errors are not returned.
+func (r *run) end(ctx context.Context, outcome string, prompts ...string) error {
+	r.res.Outcome = outcome
+	if err := r.play(ctx, append(prompts, PromptGoodbye)...); err != nil {
+		r.log.Debug("caller left during the last prompt", "outcome", outcome, "err", err)
+	}
+	return nil
+}
+
+// finish turns the stage error into the outcome, counts it and logs it.
+func (r *run) finish(ctx context.Context, err error) {
+	switch {
+	case err == nil:
+	case ctx.Err() != nil || errors.Is(err, errCallEnded):
+		r.res.Outcome = r.abandoned()
+		if ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+			r.res.Err = err // media failure, or a store error that was not the hang-up
+		}
+	default:
+		r.res.Outcome = OutcomeFailed
+		r.res.Err = err
+		if perr := r.play(ctx, PromptSorryError, PromptGoodbye); perr != nil {
+			r.log.Debug("caller left during the error prompt", "err", perr)
+		}
+	}
+	r.res.Err = errors.Join(r.res.Err, r.cleanupErr)
+	r.f.m.calls.WithLabelValues(r.res.Outcome).Inc()
+	attrs := []any{"outcome", r.res.Outcome, "category", r.res.Category, "priority", r.res.Priority,
+		"queued", !r.res.QueuedAt.IsZero()}
+	if r.res.Err != nil {
+		r.log.Warn("ivr call ended with error", append(attrs, "err", r.res.Err)...)
+		return
+	}
+	r.log.Info("ivr call ended", attrs...)
+}
+
+// abandoned is the outcome of a hang-up. After hours, a caller who leaves
+// without choosing counts as after_hours, not as an abandoned call.
+func (r *run) abandoned() string {
+	switch {
+	case !r.res.QueuedAt.IsZero():
+		return OutcomeAbandonedInQueue
+	case r.closed:
+		return OutcomeAfterHours
+	default:
+		return OutcomeAbandonedInMenu
+	}
+}
+
+func (r *run) markPriority(source string) {
+	if !r.res.Priority {
+		r.res.Priority = true
+		r.f.m.priority.WithLabelValues(source).Inc()
+	}
+}
+
+// play says prompts without barge-in.
+func (r *run) play(ctx context.Context, names ...string) error {
+	if _, err := r.call.Play(ctx, names, false); err != nil {
+		return fmt.Errorf("%w: play %s: %w", errCallEnded, strings.Join(names, " "), err)
+	}
+	return nil
+}
+
+// ask plays prompts with barge-in, then waits up to timeout for a key.
+// It returns 0 when no key came.
+func (r *run) ask(ctx context.Context, prompts []string, timeout time.Duration) (rune, error) {
+	key, err := r.call.Play(ctx, slices.Clone(prompts), true)
+	if err != nil {
+		return 0, fmt.Errorf("%w: play %s: %w", errCallEnded, strings.Join(prompts, " "), err)
+	}
+	if key != 0 {
+		return key, nil
+	}
+	if key, err = r.call.ReadDigit(ctx, timeout); err != nil {
+		return 0, fmt.Errorf("%w: read digit: %w", errCallEnded, err)
+	}
+	return key, nil
+}

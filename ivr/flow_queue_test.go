@@ -1,0 +1,166 @@
+package ivr
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+)
+
+// S8: position and wait on entry and every announce_interval, hold music
+// between; after max_wait the callback offer, accepted with 1.
+func TestQueueAnnouncesThenCallback(t *testing.T) {
+	h := newHarness(t, true, nil)
+	h.q.positions = []int{5, 4, 3, 2}
+	res, c := h.call(t, "13800000001", key('1'), key('1'))
+	want := seq(PromptWelcome, PromptMenu, PromptQueueEntered,
+		ann("num_5", "num_5", false), "hold→+30s",
+		ann("num_4", "num_4", false), "hold→+1m0s",
+		ann("num_3", "num_3", false), "hold→+1m30s",
+		ann("num_2", promptNumLiang, false), "hold→+2m0s",
+		PromptCallbackOffer, PromptCallbackConfirmed, PromptGoodbye)
+	if !slices.Equal(c.played, want) {
+		t.Errorf("played\n got %v\nwant %v", c.played, want)
+	}
+	if res.Outcome != OutcomeCallback || res.Category != CategoryInquiry || !res.QueuedAt.Equal(t0) || res.Err != nil {
+		t.Errorf("result %+v, want callback from inquiry queued at t0", res)
+	}
+	checkCallback(t, h, ReasonMaxWait)
+	if h.rec.requests[0].Category != CategoryInquiry || h.rec.stillQ[0] {
+		t.Errorf("request %+v still queued %v: want inquiry, removed from the queue first",
+			h.rec.requests[0], h.rec.stillQ[0])
+	}
+	if !slices.Equal(h.q.removed, []string{"inquiry/call-1"}) {
+		t.Errorf("removed %v, want once from inquiry", h.q.removed)
+	}
+}
+
+// A declined offer keeps the caller queued; the next comes after another max_wait.
+func TestQueueCallbackDeclined(t *testing.T) {
+	tests := []struct {
+		name        string
+		script      []event
+		hangupAt    time.Duration
+		want        []string
+		wantOutcome string
+	}{
+		{name: "no key, then hang-up", script: []event{key('1'), timeout()}, hangupAt: 3 * time.Minute,
+			want: seq(PromptCallbackOffer, ann("num_1", "num_1", true), "hold→+2m38s",
+				ann("num_1", "num_1", true), "hold→+3m8s"),
+			wantOutcome: OutcomeAbandonedInQueue},
+		{name: "other key, then accepted at the next offer", script: []event{key('1'), key('5'), key('1')},
+			want: seq(PromptCallbackOffer, ann("num_1", "num_1", true), "hold→+2m30s",
+				ann("num_1", "num_1", true), "hold→+3m0s", ann("num_1", "num_1", true), "hold→+3m30s",
+				ann("num_1", "num_1", true), "hold→+4m0s",
+				PromptCallbackOffer, PromptCallbackConfirmed, PromptGoodbye),
+			wantOutcome: OutcomeCallback},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, true, nil)
+			h.hangupAt = tt.hangupAt
+			res, c := h.call(t, "13800000001", tt.script...)
+			i := slices.Index(c.played, "hold→+2m0s")
+			if i < 0 || !slices.Equal(c.played[i+1:], tt.want) {
+				t.Errorf("played after the first max_wait\n got %v\nwant %v", c.played, tt.want)
+			}
+			if res.Outcome != tt.wantOutcome || res.Err != nil {
+				t.Errorf("result %+v, want %s", res, tt.wantOutcome)
+			}
+			if len(h.q.removed) != 1 {
+				t.Errorf("removed %v, want exactly once", h.q.removed)
+			}
+		})
+	}
+}
+
+// S6: emergencies stay queued, with announcements, and are never offered a callback.
+func TestQueueEmergencyNeverOffered(t *testing.T) {
+	h := newHarness(t, true, nil)
+	h.hangupAt = 5 * time.Minute
+	res, c := h.call(t, "13800000001", key('3'))
+	if slices.Contains(c.played, PromptCallbackOffer) {
+		t.Errorf("emergency caller was offered a callback: %v", c.played)
+	}
+	if n := count(c.played, PromptQueuePositionPrefix); n != 10 {
+		t.Errorf("%d announcements in 5 minutes, want 10 (every 30 s)", n)
+	}
+	if last := c.played[len(c.played)-1]; last != "hold→+5m0s" {
+		t.Errorf("last played %q, want hold until the hang-up at +5m", last)
+	}
+	if res.Outcome != OutcomeAbandonedInQueue || res.Category != CategoryEmergency ||
+		!slices.Equal(h.q.removed, []string{"emergency/call-1"}) || h.q.removeErrs[0] != nil {
+		t.Errorf("result %+v removed %v (ctx %v): want abandoned emergency removed on a live context",
+			res, h.q.removed, h.q.removeErrs)
+	}
+}
+
+func count(s []string, v string) int {
+	n := 0
+	for _, x := range s {
+		if x == v {
+			n++
+		}
+	}
+	return n
+}
+
+func TestQueueFailures(t *testing.T) {
+	errMedia := errors.New("media: session closed")
+	errPG := errors.New("postgres: down")
+	sorry := []string{PromptSorryError, PromptGoodbye}
+	tests := []struct {
+		name        string
+		closed      bool
+		setup       func(h *harness)
+		script      []event
+		wantPlayed  []string // nil: not checked
+		wantOutcome string
+		wantErr     error // nil: Result.Err must be nil
+		wantRemoved int
+	}{
+		{name: "enqueue error", setup: func(h *harness) { h.q.enqueueErr = errRedis },
+			script: []event{key('1')}, wantPlayed: seq(PromptWelcome, PromptMenu, sorry),
+			wantOutcome: OutcomeFailed, wantErr: errRedis},
+		{name: "position error", setup: func(h *harness) { h.q.posErr = errRedis },
+			script: []event{key('1')}, wantPlayed: seq(PromptWelcome, PromptMenu, PromptQueueEntered, sorry),
+			wantOutcome: OutcomeFailed, wantErr: errRedis, wantRemoved: 1},
+		{name: "estimated wait error", setup: func(h *harness) { h.q.waitErr = errRedis },
+			script: []event{key('2')}, wantPlayed: seq(PromptWelcome, PromptMenu, PromptQueueEntered, sorry),
+			wantOutcome: OutcomeFailed, wantErr: errRedis, wantRemoved: 1},
+		{name: "records error after hours", closed: true, setup: func(h *harness) { h.rec.err = errPG },
+			script:      []event{key('1')},
+			wantPlayed:  seq(PromptWelcome, PromptAfterHours, PromptMenuAfterHours, sorry),
+			wantOutcome: OutcomeFailed, wantErr: errPG},
+		{name: "records error at max_wait", setup: func(h *harness) { h.rec.err = errPG },
+			script: []event{key('1'), key('1')}, wantOutcome: OutcomeFailed, wantErr: errPG, wantRemoved: 1},
+		{name: "remove error at hang-up", setup: func(h *harness) { h.q.removeErr = errRedis },
+			script:      []event{key('1'), hangup("loop")},
+			wantOutcome: OutcomeAbandonedInQueue, wantErr: errRedis, wantRemoved: 1},
+		{name: "hang-up during enqueue", setup: func(h *harness) { h.q.onEnqueue = func() { h.cancel() } },
+			script: []event{key('4')}, wantPlayed: seq(PromptWelcome, PromptMenu),
+			wantOutcome: OutcomeAbandonedInMenu, wantRemoved: 1},
+		{name: "media failure in menu", setup: func(h *harness) { h.mediaErr = errMedia },
+			wantPlayed: seq(PromptWelcome, PromptMenu), wantOutcome: OutcomeAbandonedInMenu, wantErr: errMedia},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, !tt.closed, nil)
+			tt.setup(h)
+			res, c := h.call(t, "13800000001", tt.script...)
+			if tt.wantPlayed != nil && !slices.Equal(c.played, tt.wantPlayed) {
+				t.Errorf("played\n got %v\nwant %v", c.played, tt.wantPlayed)
+			}
+			if res.Outcome != tt.wantOutcome {
+				t.Errorf("outcome %q, want %q (err %v)", res.Outcome, tt.wantOutcome, res.Err)
+			}
+			if (tt.wantErr == nil) != (res.Err == nil) || (tt.wantErr != nil && !errors.Is(res.Err, tt.wantErr)) {
+				t.Errorf("Err = %v, want %v", res.Err, tt.wantErr)
+			}
+			if len(h.q.removed) != tt.wantRemoved || slices.ContainsFunc(h.q.removeErrs, func(e error) bool { return e != nil }) {
+				t.Errorf("removed %v (ctx errors %v), want %d removals on a live context",
+					h.q.removed, h.q.removeErrs, tt.wantRemoved)
+			}
+		})
+	}
+}

@@ -1,0 +1,62 @@
+package ivr
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics counts what callers do in the IVR (namespace hotline, subsystem ivr).
+// Labels come from closed sets only: outcome, category, source, reason.
+type Metrics struct {
+	calls     *prometheus.CounterVec // outcome
+	choices   *prometheus.CounterVec // category (S3)
+	invalid   prometheus.Counter
+	timeouts  prometheus.Counter
+	priority  *prometheus.CounterVec // source: key|number (S7)
+	callbacks *prometheus.CounterVec // reason: after_hours|max_wait (S9)
+	announces prometheus.Counter     // S8
+}
+
+// NewMetrics creates the IVR metrics and registers them on reg; with a nil reg
+// they work but are registered nowhere.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	opts := func(name, help string) prometheus.CounterOpts {
+		return prometheus.CounterOpts{Namespace: "hotline", Subsystem: "ivr", Name: name, Help: help}
+	}
+	m := &Metrics{
+		calls: prometheus.NewCounterVec(opts("calls_total",
+			"Calls that left the IVR, by outcome."), []string{"outcome"}),
+		choices: prometheus.NewCounterVec(opts("menu_choices_total",
+			"Queue categories chosen in the menu (S3)."), []string{"category"}),
+		invalid: prometheus.NewCounter(opts("menu_invalid_total",
+			"Menu keys that are not in the menu.")),
+		timeouts: prometheus.NewCounter(opts("menu_timeouts_total",
+			"Menus that got no key within menu_timeout.")),
+		priority: prometheus.NewCounterVec(opts("priority_calls_total",
+			"Calls marked priority (S7), by source: key 9 or a listed number."), []string{"source"}),
+		callbacks: prometheus.NewCounterVec(opts("callbacks_total",
+			"Callback requests stored, by reason (S9)."), []string{"reason"}),
+		announces: prometheus.NewCounter(opts("queue_announcements_total",
+			"Position and wait announcements to queued callers (S8).")),
+	}
+	for _, o := range Outcomes() {
+		m.calls.WithLabelValues(o)
+	}
+	for _, c := range Categories() {
+		m.choices.WithLabelValues(c)
+	}
+	for _, s := range []string{prioritySourceKey, prioritySourceNumber} {
+		m.priority.WithLabelValues(s)
+	}
+	for _, r := range []string{ReasonAfterHours, ReasonMaxWait} {
+		m.callbacks.WithLabelValues(r)
+	}
+	if reg != nil {
+		reg.MustRegister(m.calls, m.choices, m.invalid, m.timeouts, m.priority, m.callbacks, m.announces)
+	}
+	return m
+}
+
+const (
+	prioritySourceKey    = "key"
+	prioritySourceNumber = "number"
+)

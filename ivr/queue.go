@@ -1,0 +1,140 @@
+package ivr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// callbackKey accepts the max_wait callback offer ("press 1 to be called back").
+const callbackKey = '1'
+
+// enterQueue queues the caller in category and keeps them waiting. Whatever
+// ends the wait (hang-up, callback, error), the caller leaves the queue at once.
+func (r *run) enterQueue(ctx context.Context, category string) error {
+	r.res.Category = category
+	r.f.m.choices.WithLabelValues(category).Inc()
+	e := QueueEntry{CallID: r.call.ID(), Caller: r.call.Caller(), Category: category,
+		Priority: r.res.Priority, EnqueuedAt: r.f.clk.Now()}
+	err := r.f.queue.Enqueue(ctx, e)
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("enqueue in %s: %w", category, err)
+	}
+	// A hang-up during Enqueue may still have queued the caller: remove anyway.
+	r.inQueue = category
+	defer r.leave(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: enqueue in %s: %w", errCallEnded, category, err)
+	}
+	r.res.QueuedAt = e.EnqueuedAt
+	entered := PromptQueueEntered
+	if category == CategoryEmergency {
+		entered = PromptQueueEmergency // S6
+	}
+	if err := r.play(ctx, entered); err != nil {
+		return err
+	}
+	return r.wait(ctx, category, e.EnqueuedAt)
+}
+
+// wait keeps a queued caller: position and wait on entry and every
+// announce_interval (S8) with hold music between, and a callback offer every
+// max_wait — never for emergencies, which stay queued (S6). It returns when the
+// caller leaves the queue.
+func (r *run) wait(ctx context.Context, category string, since time.Time) error {
+	interval, maxWait := time.Duration(r.f.cfg.AnnounceInterval), time.Duration(r.f.cfg.MaxWait)
+	nextAnnounce := since
+	var nextOffer time.Time // zero: no offers
+	if category != CategoryEmergency {
+		nextOffer = since.Add(maxWait)
+	}
+	for {
+		now := r.f.clk.Now()
+		if !nextOffer.IsZero() && !now.Before(nextOffer) {
+			accepted, err := r.offerCallback(ctx)
+			if err != nil || accepted {
+				return err
+			}
+			now = r.f.clk.Now()
+			nextOffer, nextAnnounce = now.Add(maxWait), now
+		}
+		if !now.Before(nextAnnounce) {
+			if err := r.announce(ctx, category); err != nil {
+				return err
+			}
+			nextAnnounce = now.Add(interval)
+		}
+		until := nextAnnounce
+		if !nextOffer.IsZero() && nextOffer.Before(until) {
+			until = nextOffer
+		}
+		if err := r.hold(ctx, until); err != nil {
+			return err
+		}
+	}
+}
+
+// announce says the caller's position and estimated wait (S8).
+func (r *run) announce(ctx context.Context, category string) error {
+	pos, err := r.f.queue.Position(ctx, category, r.call.ID())
+	if err != nil {
+		return fmt.Errorf("queue position in %s: %w", category, err)
+	}
+	wait, err := r.f.queue.EstimatedWait(ctx, category, pos)
+	if err != nil {
+		return fmt.Errorf("estimated wait in %s at position %d: %w", category, pos, err)
+	}
+	r.f.m.announces.Inc()
+	return r.play(ctx, queueAnnouncement(r.f.cfg.Language, pos, wait)...)
+}
+
+// hold plays hold music until the given time (from the flow's clock). It is
+// the one place a queued caller waits: the agent step of a later issue ends
+// the hold early when an agent is offered the call, by running this PlayLoop
+// under a context that the offer cancels.
+func (r *run) hold(ctx context.Context, until time.Time) error {
+	hctx, cancel := context.WithDeadline(ctx, until)
+	defer cancel()
+	_, err := r.call.PlayLoop(hctx, []string{PromptHoldMusic}, false)
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("%w: hold: %w", errCallEnded, ctx.Err())
+	case err == nil || errors.Is(err, context.DeadlineExceeded):
+		return nil
+	default:
+		return fmt.Errorf("%w: hold: %w", errCallEnded, err)
+	}
+}
+
+// offerCallback offers a callback after max_wait. Any key but 1, or none
+// within callback_timeout, keeps the caller queued in their place.
+func (r *run) offerCallback(ctx context.Context) (bool, error) {
+	r.call.FlushDigits() // keys pressed during hold music do not answer the offer
+	key, err := r.ask(ctx, []string{PromptCallbackOffer}, time.Duration(r.f.cfg.CallbackTimeout))
+	if err != nil {
+		return false, err
+	}
+	if key != callbackKey {
+		r.log.Debug("callback offer declined", "key", string(key))
+		return false, nil
+	}
+	r.leave(ctx) // first, so that no agent is offered a caller who is leaving
+	return true, r.requestCallback(ctx, ReasonMaxWait)
+}
+
+// leave removes the caller from the queue, once, on a context that survives
+// the hang-up.
+func (r *run) leave(ctx context.Context) {
+	category := r.inQueue
+	if category == "" {
+		return
+	}
+	r.inQueue = ""
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)
+	defer cancel()
+	if err := r.f.queue.Remove(rctx, category, r.call.ID()); err != nil {
+		r.cleanupErr = fmt.Errorf("remove from queue %s: %w", category, err)
+		r.log.Error("caller not removed from queue", "category", category, "err", err)
+	}
+}
