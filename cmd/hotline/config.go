@@ -88,6 +88,9 @@ func LoadConfig(path string) (Config, error) {
 		cfg.Calendar.File = filepath.Join(filepath.Dir(path), cfg.Calendar.File)
 	}
 	cfg.applyEnv()
+	if cfg.Node == "" {
+		cfg.Node = DefaultConfig().Node
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strconv"
+
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -36,8 +38,16 @@ func (g *guardCollector) Describe(ch chan<- *prometheus.Desc) { ch <- g.desc }
 
 func (g *guardCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range g.srv.GuardStats() {
-		for result, n := range st.Snapshot() {
+		for result, n := range map[string]uint64{
+			"received": st.Received.Load(), "delivered": st.Delivered.Load(), "keepalive": st.KeepAlives.Load(),
+			"oversized": st.Oversized.Load(), "rate_limited": st.RateLimited.Load(), "banned": st.Banned.Load(),
+			"dropped": st.Dropped.Load(),
+		} {
 			ch <- prometheus.MustNewConstMetric(g.desc, prometheus.CounterValue, float64(n), result)
+		}
+		for _, status := range sip.RejectedStatuses() {
+			ch <- prometheus.MustNewConstMetric(g.desc, prometheus.CounterValue, float64(st.Rejected(status)),
+				"rejected_"+strconv.Itoa(status))
 		}
 	}
 }
