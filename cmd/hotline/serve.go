@@ -35,6 +35,9 @@ type app struct {
 	pacer   *media.Pacer
 	health  *health
 	metrics *appMetrics
+
+	ready    chan struct{} // closed once every listener is up
+	httpAddr string
 }
 
 func newLogger(level string) *slog.Logger {
@@ -133,7 +136,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, reg: prometheus.NewRegistry(), pool: pool, rdb: rdb}
+	a := &app{cfg: cfg, log: log, reg: prometheus.NewRegistry(), pool: pool, rdb: rdb, ready: make(chan struct{})}
 	if err := tickets.CheckSchema(ctx, pool); err != nil {
 		a.close()
 		return nil, err
@@ -234,6 +237,8 @@ func (a *app) run(ctx context.Context, sigs <-chan os.Signal) error {
 		return err
 	}
 	go a.health.run(ctx)
+	a.httpAddr = httpSrv.Addr
+	close(a.ready)
 	fmt.Fprintf(os.Stderr, "hotline %s ready: SIP udp %s and tcp %s (dial %s), HTTP %s (/metrics /healthz /readyz; panel comes with the tickets issue)\n",
 		a.cfg.Node, a.sip.UDPAddr(), a.sip.TCPAddr(), a.cfg.SIP.Hotline, httpSrv.Addr)
 
@@ -257,8 +262,7 @@ func (a *app) run(ctx context.Context, sigs <-chan os.Signal) error {
 // drain refuses new calls and waits for calls in progress; a second signal
 // hangs up everything.
 func (a *app) drain(sigs <-chan os.Signal) {
-	a.sip.Drain()
-	a.health.setDraining()
+	a.beginDrain()
 	n := a.sip.ActiveCalls()
 	a.log.Info("draining: new calls get 503; waiting for calls in progress (signal again to hang up all)", "calls", n)
 	waitCtx, stop := context.WithCancel(context.Background())
@@ -273,4 +277,10 @@ func (a *app) drain(sigs <-chan os.Signal) {
 	}()
 	_ = a.sip.Wait(waitCtx)
 	a.log.Info("drained")
+}
+
+// beginDrain refuses new calls (503) and turns /readyz false.
+func (a *app) beginDrain() {
+	a.sip.Drain()
+	a.health.setDraining()
 }

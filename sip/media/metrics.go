@@ -1,0 +1,110 @@
+package media
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Drop reasons for incoming packets. A closed set, so it can be a metric label
+// (house style habit 8).
+const (
+	dropRTCP    = "rtcp"
+	dropInvalid = "invalid"
+	dropForeign = "foreign"
+	dropBadPT   = "bad_pt"
+)
+
+// Digit sources, the closed label set of digits_total.
+const (
+	digitRFC4733 = "rfc4733"
+	digitSIPInfo = "sip_info"
+)
+
+// lateThreshold is the lateness above which a packet counts as late.
+const lateThreshold = 2e-3 // seconds
+
+// Metrics holds the Prometheus instruments of the media engine (namespace
+// "hotline", subsystem "media"). Build it once with NewMetrics and share it
+// between the Pacer and all Sessions.
+type Metrics struct {
+	sendLateness  prometheus.Histogram
+	sendInterval  prometheus.Histogram
+	packetsSent   prometheus.Counter
+	latePackets   prometheus.Counter
+	sendErrors    prometheus.Counter
+	skippedTicks  prometheus.Counter
+	activeStreams prometheus.Gauge
+	packetsIn     prometheus.Counter
+	dropped       map[string]prometheus.Counter
+	digits        map[string]prometheus.Counter
+	timeouts      prometheus.Counter
+}
+
+// NewMetrics creates the media metrics and registers them with reg. With a nil
+// reg the metrics work but are registered nowhere (useful in tests).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		sendLateness: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "hotline", Subsystem: "media", Name: "send_lateness_seconds",
+			Help:    "Delay between a packet's slot on the 20 ms grid and its send call.",
+			Buckets: []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05},
+		}),
+		sendInterval: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "hotline", Subsystem: "media", Name: "send_interval_seconds",
+			Help: "Time between two consecutive packets of one playback (target 20 ms ± 2 ms).",
+			Buckets: []float64{0.01, 0.015, 0.018, 0.019, 0.0195, 0.0205, 0.021,
+				0.022, 0.025, 0.03, 0.04},
+		}),
+		packetsSent: counter("packets_sent_total", "RTP packets sent by the pacer."),
+		latePackets: counter("late_packets_total", "RTP packets sent more than 2 ms after their grid slot."),
+		sendErrors:  counter("send_errors_total", "RTP packets whose send call failed."),
+		skippedTicks: counter("skipped_ticks_total",
+			"20 ms ticks the pacer skipped because it woke up a whole tick late."),
+		activeStreams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "hotline", Subsystem: "media", Name: "active_streams",
+			Help: "Playbacks currently registered with the pacer.",
+		}),
+		packetsIn: counter("packets_received_total", "Valid RTP packets accepted from the latched source."),
+		timeouts:  counter("media_timeouts_total", "Sessions that received no RTP for media_timeout."),
+	}
+	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "hotline", Subsystem: "media", Name: "packets_dropped_total",
+		Help: "Incoming packets dropped, by reason (rtcp, invalid, foreign, bad_pt).",
+	}, []string{"reason"})
+	m.dropped = children(dropped, dropRTCP, dropInvalid, dropForeign, dropBadPT)
+	digits := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "hotline", Subsystem: "media", Name: "digits_total",
+		Help: "DTMF digits received, by source (rfc4733, sip_info).",
+	}, []string{"source"})
+	m.digits = children(digits, digitRFC4733, digitSIPInfo)
+	if reg != nil {
+		reg.MustRegister(m.sendLateness, m.sendInterval, m.packetsSent, m.latePackets,
+			m.sendErrors, m.skippedTicks, m.activeStreams, m.packetsIn, dropped, digits, m.timeouts)
+	}
+	return m
+}
+
+func counter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "hotline", Subsystem: "media", Name: name, Help: help,
+	})
+}
+
+// children resolves the label values up front so the packet path does no map
+// lookups inside the client library.
+func children(v *prometheus.CounterVec, values ...string) map[string]prometheus.Counter {
+	out := make(map[string]prometheus.Counter, len(values))
+	for _, val := range values {
+		out[val] = v.WithLabelValues(val)
+	}
+	return out
+}
+
+// observeSend records one packet handed to the kernel.
+func (m *Metrics) observeSend(lateness, interval float64) {
+	m.packetsSent.Inc()
+	m.sendLateness.Observe(lateness)
+	if lateness > lateThreshold {
+		m.latePackets.Inc()
+	}
+	if interval > 0 {
+		m.sendInterval.Observe(interval)
+	}
+}

@@ -1,0 +1,400 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// ErrClosed is returned by Play and ReadDigit after Close or a media timeout.
+var ErrClosed = errors.New("media session closed")
+
+// digitBuffer is how many digits wait for a reader; when it is full the
+// oldest digit is dropped.
+const digitBuffer = 32
+
+// SessionConfig configures a Session.
+type SessionConfig struct {
+	// Conn is the RTP socket (from PortPool.Listen). The session reads from
+	// it, sends on it and closes it in Close.
+	Conn *net.UDPConn
+	// LocalPort is Conn's port, for logs.
+	LocalPort int
+	// Negotiated is the outcome of the offer/answer exchange.
+	Negotiated Negotiated
+	// MediaTimeout closes TimedOut when no valid RTP arrives for this long;
+	// 0 disables it. It is suspended while our direction does not receive.
+	MediaTimeout time.Duration
+	// Pacer sends the prompts; required for Play.
+	Pacer *Pacer
+	// Metrics may be nil.
+	Metrics *Metrics
+	// Logger may be nil.
+	Logger *slog.Logger
+	// OnAudio, when set, is called on the reader goroutine for every accepted
+	// audio packet. pkt and its Payload are reused: do not keep them.
+	OnAudio func(pkt *rtp.Packet)
+}
+
+// PlayOptions modify Session.Play.
+type PlayOptions struct {
+	// Interruptible stops playback at the first digit (barge-in).
+	Interruptible bool
+	// Loop repeats the prompts until ctx is done or, if Interruptible, a digit
+	// arrives.
+	Loop bool
+}
+
+// SessionStats are a session's packet counters.
+type SessionStats struct {
+	PacketsIn      uint64 // valid RTP (audio and telephone-event) from the latched source
+	PacketsOut     uint64 // RTP packets sent
+	SendErrors     uint64 // packets the socket refused
+	DroppedRTCP    uint64 // RTCP multiplexed on the RTP port (RFC 5761), not used yet
+	DroppedInvalid uint64 // not RTP version 2, bad lengths, bad telephone-event payload
+	DroppedForeign uint64 // from another address or SSRC than the latched one
+	DroppedBadPT   uint64 // payload type not negotiated
+	Digits         uint64 // digits received (RFC 4733 and SIP INFO)
+	DigitsDropped  uint64 // oldest digits dropped because nobody read them
+}
+
+// Session is the media side of one call: it receives and checks RTP, detects
+// DTMF, watches for media timeout and plays prompts through the Pacer.
+type Session struct {
+	conn    *net.UDPConn
+	timeout time.Duration
+	pacer   *Pacer
+	shard   *shard
+	m       *Metrics
+	log     *slog.Logger
+	onAudio func(pkt *rtp.Packet)
+
+	peer atomic.Pointer[peerState]
+	tx   txState
+
+	digits   chan rune
+	playSem  chan struct{}
+	closed   chan struct{}
+	timedOut chan struct{}
+
+	mu         sync.Mutex // guards the lifecycle below
+	started    bool
+	isClosed   bool
+	timer      *time.Timer
+	readerDone chan struct{}
+
+	epoch  time.Time
+	lastRx atomic.Int64 // nanoseconds since epoch of the last valid packet
+	stats  sessionCounters
+	rx     rxState // owned by the reader goroutine
+}
+
+type sessionCounters struct {
+	packetsIn, packetsOut, sendErrors                         atomic.Uint64
+	droppedRTCP, droppedInvalid, droppedForeign, droppedBadPT atomic.Uint64
+	digits, digitsDropped                                     atomic.Uint64
+}
+
+// peerState is one negotiated state; Update swaps it atomically.
+type peerState struct {
+	neg    Negotiated
+	remote netip.AddrPort
+}
+
+func newPeerState(n Negotiated) *peerState {
+	return &peerState{neg: n, remote: netip.AddrPortFrom(n.Remote.Addr().Unmap(), n.Remote.Port())}
+}
+
+// sends reports whether our direction lets us send (RFC 3264 section 6.1).
+func (p *peerState) sends() bool {
+	d := p.neg.Direction
+	return (d == SendRecv || d == SendOnly || d == "") && p.remote.IsValid() && p.remote.Port() != 0
+}
+
+// receives reports whether the peer is expected to send to us.
+func (p *peerState) receives() bool {
+	d := p.neg.Direction
+	return d == SendRecv || d == RecvOnly || d == ""
+}
+
+// NewSession creates a session on cfg.Conn; call Start to begin receiving.
+func NewSession(cfg SessionConfig) *Session {
+	m := cfg.Metrics
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Session{
+		conn:       cfg.Conn,
+		timeout:    cfg.MediaTimeout,
+		pacer:      cfg.Pacer,
+		m:          m,
+		log:        log.With("component", "media", "rtp_port", cfg.LocalPort),
+		onAudio:    cfg.OnAudio,
+		digits:     make(chan rune, digitBuffer),
+		playSem:    make(chan struct{}, 1),
+		closed:     make(chan struct{}),
+		timedOut:   make(chan struct{}),
+		readerDone: make(chan struct{}),
+		epoch:      time.Now(),
+	}
+	if s.pacer != nil {
+		s.shard = s.pacer.pick()
+	}
+	// RFC 3550 section 5.1: SSRC, first sequence number and timestamp are random.
+	s.tx.ssrc, s.tx.seq, s.tx.tsBase = rand.Uint32(), uint16(rand.Uint32()), rand.Uint32()
+	s.peer.Store(newPeerState(cfg.Negotiated))
+	return s
+}
+
+// Start starts the reader goroutine and the media timeout. Calling it again,
+// or after Close, does nothing.
+func (s *Session) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.isClosed {
+		return
+	}
+	s.started = true
+	s.touch()
+	go s.read()
+	if s.timeout > 0 {
+		s.timer = time.AfterFunc(s.timeout, s.checkTimeout)
+	}
+}
+
+// Close stops the reader, any playback and the media timeout, and closes the
+// socket. It is idempotent. It does NOT release the port: the owner of the
+// PortPool does, after Close.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	if s.isClosed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.isClosed = true
+	close(s.closed)
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	err := s.conn.Close()
+	started := s.started
+	s.mu.Unlock()
+	if started {
+		<-s.readerDone
+	}
+	if err != nil {
+		return fmt.Errorf("close rtp socket: %w", err)
+	}
+	return nil
+}
+
+// Update applies a new offer/answer outcome (re-INVITE): remote address,
+// codec and direction change at once, and the source latch is reset. While
+// our direction is recvonly or inactive, Play keeps time but sends nothing.
+func (s *Session) Update(n Negotiated) {
+	s.peer.Store(newPeerState(n))
+	s.touch()
+	s.log.Debug("media updated", "remote", n.Remote, "codec", n.Codec.Name, "direction", n.Direction)
+}
+
+// TimedOut is closed when no valid RTP arrived for MediaTimeout.
+func (s *Session) TimedOut() <-chan struct{} { return s.timedOut }
+
+// Stats returns a snapshot of the session's counters.
+func (s *Session) Stats() SessionStats {
+	c := &s.stats
+	return SessionStats{
+		PacketsIn: c.packetsIn.Load(), PacketsOut: c.packetsOut.Load(), SendErrors: c.sendErrors.Load(),
+		DroppedRTCP: c.droppedRTCP.Load(), DroppedInvalid: c.droppedInvalid.Load(),
+		DroppedForeign: c.droppedForeign.Load(), DroppedBadPT: c.droppedBadPT.Load(),
+		Digits: c.digits.Load(), DigitsDropped: c.digitsDropped.Load(),
+	}
+}
+
+// touch records the arrival of valid media now.
+func (s *Session) touch() { s.lastRx.Store(int64(time.Since(s.epoch))) }
+
+// checkTimeout runs on the AfterFunc timer: it re-arms itself for the rest of
+// the window, so the timer is reset once per window, not once per packet.
+func (s *Session) checkTimeout() {
+	if !s.peer.Load().receives() {
+		s.touch() // on hold the peer may send nothing (RFC 3264 section 8.4)
+	}
+	idle := time.Since(s.epoch) - time.Duration(s.lastRx.Load())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.isClosed {
+		return
+	}
+	if idle < s.timeout {
+		s.timer.Reset(s.timeout - idle)
+		return
+	}
+	close(s.timedOut)
+	s.m.timeouts.Inc()
+	s.log.Info("media timeout", "idle", idle.Round(time.Millisecond))
+}
+
+// rxState is the reader goroutine's own state.
+type rxState struct {
+	det        DTMFDetector
+	latchedFor *peerState // the state the latch belongs to; Update resets it
+	src        netip.AddrPort
+	ssrc       uint32
+}
+
+// read owns the socket's receive side until Close.
+func (s *Session) read() {
+	defer close(s.readerDone)
+	buf := make([]byte, 2048)
+	var pkt rtp.Packet
+	for {
+		n, src, err := s.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Debug("rtp read failed", "err", err)
+			continue
+		}
+		s.handle(buf[:n], netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), &pkt)
+	}
+}
+
+// handle checks one datagram and routes it (RFC 3550 appendix A.1, RFC 5761
+// section 4 for the RTP/RTCP split).
+func (s *Session) handle(b []byte, src netip.AddrPort, pkt *rtp.Packet) {
+	if IsRTCP(b) {
+		s.drop(dropRTCP, &s.stats.droppedRTCP)
+		return
+	}
+	if err := ValidateRTP(b, pkt); err != nil {
+		s.drop(dropInvalid, &s.stats.droppedInvalid)
+		return
+	}
+	peer := s.peer.Load()
+	latched := s.rx.latchedFor == peer
+	if latched && (src != s.rx.src || pkt.SSRC != s.rx.ssrc) {
+		s.drop(dropForeign, &s.stats.droppedForeign)
+		return
+	}
+	dtmf := peer.neg.DTMF && pkt.PayloadType == peer.neg.DTMFPayloadType
+	if !dtmf && pkt.PayloadType != peer.neg.Codec.PayloadType {
+		s.drop(dropBadPT, &s.stats.droppedBadPT)
+		return
+	}
+	if dtmf && !s.feedDTMF(pkt) {
+		s.drop(dropInvalid, &s.stats.droppedInvalid)
+		return
+	}
+	if !latched {
+		s.rx.latchedFor, s.rx.src, s.rx.ssrc = peer, src, pkt.SSRC
+		s.log.Debug("rtp source latched", "source", src, "ssrc", pkt.SSRC)
+	}
+	s.touch()
+	s.stats.packetsIn.Add(1)
+	s.m.packetsIn.Inc()
+	if !dtmf && s.onAudio != nil {
+		s.onAudio(pkt)
+	}
+}
+
+func (s *Session) drop(reason string, c *atomic.Uint64) {
+	c.Add(1)
+	s.m.dropped[reason].Inc()
+}
+
+// feedDTMF passes a telephone-event packet (RFC 4733) to the detector and
+// reports whether its payload was well formed.
+func (s *Session) feedDTMF(pkt *rtp.Packet) bool {
+	digit, ok, err := s.rx.det.Feed(pkt.SSRC, pkt.Timestamp, pkt.Payload)
+	if err != nil {
+		return false
+	}
+	if ok {
+		s.pushDigit(digit, digitRFC4733)
+	}
+	return true
+}
+
+// PushDigit adds a digit received by SIP INFO to the same stream as RFC 4733
+// digits. Characters that are not DTMF digits are ignored.
+func (s *Session) PushDigit(r rune) {
+	if _, ok := DigitEvent(r); !ok {
+		s.log.Debug("ignored non-dtmf digit", "digit", string(r))
+		return
+	}
+	s.pushDigit(r, digitSIPInfo)
+}
+
+// pushDigit queues r, dropping the oldest digit when the buffer is full.
+func (s *Session) pushDigit(r rune, source string) {
+	s.stats.digits.Add(1)
+	s.m.digits[source].Inc()
+	for {
+		select {
+		case s.digits <- r:
+			return
+		default:
+		}
+		select {
+		case <-s.digits:
+			s.stats.digitsDropped.Add(1)
+		default:
+		}
+	}
+}
+
+// ReadDigit returns the next digit, waiting until one arrives, ctx is done
+// (ctx.Err()) or the session ends (ErrClosed).
+func (s *Session) ReadDigit(ctx context.Context) (rune, error) {
+	if err := s.ended(); err != nil {
+		return 0, err
+	}
+	select {
+	case d := <-s.digits:
+		return d, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-s.closed:
+		return 0, ErrClosed
+	case <-s.timedOut:
+		return 0, ErrClosed
+	}
+}
+
+// FlushDigits discards digits nobody has read yet.
+func (s *Session) FlushDigits() {
+	for {
+		select {
+		case <-s.digits:
+		default:
+			return
+		}
+	}
+}
+
+// ended returns ErrClosed once the session is closed or timed out.
+func (s *Session) ended() error {
+	select {
+	case <-s.closed:
+		return ErrClosed
+	case <-s.timedOut:
+		return ErrClosed
+	default:
+		return nil
+	}
+}
