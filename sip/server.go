@@ -20,6 +20,11 @@ import (
 	"github.com/hotline-dev/hotline/sip/media"
 )
 
+// sipgo reads UDP into a buffer of TransportBufferReadSize bytes (32 KiB by
+// default): make it hold the largest message the guard accepts. Set once, before
+// any transport reads, so concurrent servers never race on it.
+func init() { sip.TransportBufferReadSize = DefaultMaxMessageSize }
+
 // CallHandler runs one answered call. The call's context is cancelled when the
 // caller hangs up; when the handler returns, the server hangs up a call still up.
 type CallHandler func(ctx context.Context, c *Call)
