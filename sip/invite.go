@@ -173,7 +173,12 @@ func (c *Call) answer(offer *media.SessionDescription, neg media.Negotiated) (me
 		local.DTMF, local.DTMFPayloadType, local.Direction = true, defaultDTMFPT, media.SendRecv
 	}
 	c.localSDP = local
-	if err := c.dlg.RespondSDP(media.BuildSDP(local)); err != nil {
+	// Our Contact names the address and port the caller reached (the UA's
+	// default would carry the configured port, 0 when bound to a random one).
+	res := sip.NewSDPResponseFromRequest(c.dlg.InviteRequest, media.BuildSDP(local))
+	contact := c.srv.contact(c.advertise.String())
+	res.AppendHeader(&contact)
+	if err := c.dlg.WriteResponse(res); err != nil {
 		return neg, fmt.Errorf("respond 200: %w", err)
 	}
 	c.answeredAt = time.Now()
