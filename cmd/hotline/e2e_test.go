@@ -251,7 +251,9 @@ func TestE2EOpenHours(t *testing.T) {
 		if !strings.HasPrefix(string(buf[:k]), "SIP/2.0 400") {
 			t.Fatalf("answer: %q", firstLineOf(buf[:k]))
 		}
-		opts := "OPTIONS sip:12345@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-opt1\r\n" +
+		// The 200 goes to the Via address (RFC 3261 §18.2.2): name our socket.
+		via := conn.LocalAddr().String()
+		opts := "OPTIONS sip:12345@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP " + via + ";branch=z9hG4bK-opt1\r\n" +
 			"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:12345@127.0.0.1>\r\nCall-ID: opt-1\r\nCSeq: 1 OPTIONS\r\n" +
 			"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
 		if _, err := conn.Write([]byte(opts)); err != nil {
@@ -282,7 +284,7 @@ func TestE2EOpenHours(t *testing.T) {
 
 // After hours (S9): the after-hours message, then key 1 leaves a callback request.
 func TestE2EAfterHoursCallback(t *testing.T) {
-	n := startNode(t, calendarClosed, nil)
+	n := startNode(t, calendarClosed(), nil)
 	call := dial(t, newCaller(t), siptest.DialOptions{Target: n.target})
 	start := time.Now()
 	hears(t, call, start, prompt(t, "zh-CN", "after_hours"), 10*time.Second)

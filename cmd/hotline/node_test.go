@@ -33,17 +33,27 @@ weekly:
   sat: ["00:00-24:00"]
   sun: ["00:00-24:00"]
 `
-	calendarClosed = `timezone: Asia/Shanghai
-weekly:
-  mon: []
-  tue: []
-  wed: []
-  thu: []
-  fri: []
-  sat: []
-  sun: []
-`
 )
+
+// calendarClosed is closed now: yesterday, today and tomorrow (Asia/Shanghai)
+// are holidays, as on a real public holiday (S9).
+func calendarClosed() string {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		panic(err)
+	}
+	now := time.Now().In(loc)
+	var b strings.Builder
+	b.WriteString("timezone: Asia/Shanghai\nweekly:\n")
+	for _, d := range []string{"mon", "tue", "wed", "thu", "fri"} {
+		b.WriteString("  " + d + ": [\"09:00-12:00\", \"13:00-17:00\"]\n")
+	}
+	b.WriteString("  sat: []\n  sun: []\nholidays:\n")
+	for _, off := range []int{-1, 0, 1} {
+		b.WriteString("  - \"" + now.AddDate(0, 0, off).Format(time.DateOnly) + "\"\n")
+	}
+	return b.String()
+}
 
 // testNode is one hotline node running in the test process on loopback, with
 // its own PostgreSQL database and Redis key prefix.

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults of cmd/hotline when the environment sets nothing.
+const (
+	defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/hotline?sslmode=disable"
+	defaultRedisURL    = "redis://127.0.0.1:6379/0"
+	benchDatabase      = "hotline_bench"
+	benchKeyPrefix     = "hotline-bench:"
+	// benchRTPPorts lies below Linux's ephemeral range (32768-60999), so the
+	// ports SIPp and the sample callers bind never collide with the pool.
+	benchRTPPorts = "10000-32766"
+)
+
+// env is the private world of one bench run: a database, a Redis prefix and
+// a config folder.
+type env struct {
+	dir         string
+	adminURL    string // maintenance database, for CREATE/DROP DATABASE
+	databaseURL string // hotline_bench
+	redisURL    string
+	db          *pgxpool.Pool
+	rdb         *redis.Client
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// newEnv creates a fresh hotline_bench database, migrates it with the binary
+// and clears the bench's Redis prefix.
+func newEnv(ctx context.Context, binary string) (*env, error) {
+	dir, err := os.MkdirTemp("", "hotline-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("bench dir: %w", err)
+	}
+	e := &env{dir: dir, redisURL: envOr("HOTLINE_REDIS_URL", defaultRedisURL)}
+	base, err := url.Parse(envOr("HOTLINE_DATABASE_URL", defaultDatabaseURL))
+	if err != nil {
+		return nil, fmt.Errorf("HOTLINE_DATABASE_URL: %w", err)
+	}
+	admin, bench := *base, *base
+	admin.Path, bench.Path = "/postgres", "/"+benchDatabase
+	e.adminURL, e.databaseURL = admin.String(), bench.String()
+	if err := e.recreateDatabase(ctx); err != nil {
+		return nil, err
+	}
+	if err := e.writeConfig(); err != nil {
+		return nil, err
+	}
+	out, err := e.command(ctx, binary, "migrate").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("%s migrate: %w: %s", binary, err, strings.TrimSpace(string(out)))
+	}
+	if e.db, err = pgxpool.New(ctx, e.databaseURL); err != nil {
+		return nil, fmt.Errorf("connect %s: %w", benchDatabase, err)
+	}
+	opt, err := redis.ParseURL(e.redisURL)
+	if err != nil {
+		return nil, fmt.Errorf("HOTLINE_REDIS_URL: %w", err)
+	}
+	e.rdb = redis.NewClient(opt)
+	if _, err := e.clearRedis(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// command runs the hotline binary against the bench database and config.
+func (e *env) command(ctx context.Context, binary string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, binary, append(args, "-config", e.configPath())...)
+	cmd.Env = append(withoutHotlineEnv(os.Environ()),
+		"HOTLINE_DATABASE_URL="+e.databaseURL, "HOTLINE_REDIS_URL="+e.redisURL)
+	return cmd
+}
+
+func (e *env) configPath() string { return filepath.Join(e.dir, "hotline.yaml") }
+
+func (e *env) recreateDatabase(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, e.adminURL)
+	if err != nil {
+		return fmt.Errorf("postgresql (%s) is unreachable: %w", redactURL(e.adminURL), err)
+	}
+	defer conn.Close(ctx)
+	for _, q := range []string{
+		"DROP DATABASE IF EXISTS " + benchDatabase + " WITH (FORCE)",
+		"CREATE DATABASE " + benchDatabase,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// close clears the Redis prefix and drops the bench database unless keepDB.
+func (e *env) close(keepDB bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if e.rdb != nil {
+		if n, err := e.clearRedis(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: clear redis %s*: %v\n", benchKeyPrefix, err)
+		} else if n > 0 {
+			fmt.Printf("cleaned %d redis keys under %s\n", n, benchKeyPrefix)
+		}
+		e.rdb.Close()
+	}
+	if e.db != nil {
+		e.db.Close()
+	}
+	if !keepDB {
+		if conn, err := pgx.Connect(ctx, e.adminURL); err == nil {
+			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+benchDatabase+" WITH (FORCE)")
+			conn.Close(ctx)
+		}
+	}
+	os.RemoveAll(e.dir)
+}
+
+func (e *env) clearRedis(ctx context.Context) (int, error) {
+	var keys []string
+	iter := e.rdb.Scan(ctx, 0, benchKeyPrefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		return 0, fmt.Errorf("redis at %s: scan %s*: %w", redactURL(e.redisURL), benchKeyPrefix, err)
+	}
+	for i := 0; i < len(keys); i += 500 {
+		if err := e.rdb.Del(ctx, keys[i:min(i+500, len(keys))]...).Err(); err != nil {
+			return 0, fmt.Errorf("redis: delete %s*: %w", benchKeyPrefix, err)
+		}
+	}
+	return len(keys), nil
+}
+
+// writeConfig copies configs/hotline.yaml with a temp data_dir, the bench's
+// Redis prefix, a long max_wait (nobody gets the callback offer mid-bench) and
+// an always-open calendar, so every call takes the menu path.
+func (e *env) writeConfig() error {
+	raw, err := os.ReadFile("configs/hotline.yaml")
+	if err != nil {
+		return fmt.Errorf("read configs/hotline.yaml (run from the repository root): %w", err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+		return fmt.Errorf("configs/hotline.yaml: %w", err)
+	}
+	cfg["data_dir"] = filepath.Join(e.dir, "data")
+	section(cfg, "sip")["rtp_ports"] = benchRTPPorts
+	section(cfg, "ivr")["max_wait"] = "1h"
+	section(cfg, "queue")["key_prefix"] = benchKeyPrefix
+	section(cfg, "calendar")["file"] = filepath.Join(e.dir, "calendar.yaml")
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("bench config: %w", err)
+	}
+	if err := os.WriteFile(e.configPath(), out, 0o644); err != nil {
+		return fmt.Errorf("write bench config: %w", err)
+	}
+	return os.WriteFile(filepath.Join(e.dir, "calendar.yaml"), []byte(alwaysOpenCalendar), 0o644)
+}
+
+func section(cfg map[string]any, name string) map[string]any {
+	s, ok := cfg[name].(map[string]any)
+	if !ok {
+		s = map[string]any{}
+		cfg[name] = s
+	}
+	return s
+}
+
+// alwaysOpenCalendar opens every day around the clock, with no holidays (S9
+// is not what the bench measures).
+const alwaysOpenCalendar = `timezone: Asia/Shanghai
+weekly:
+  mon: ["00:00-24:00"]
+  tue: ["00:00-24:00"]
+  wed: ["00:00-24:00"]
+  thu: ["00:00-24:00"]
+  fri: ["00:00-24:00"]
+  sat: ["00:00-24:00"]
+  sun: ["00:00-24:00"]
+makeup_hours: ["00:00-24:00"]
+holidays: []
+makeup_days: []
+`
+
+// outcomes counts the call records of one caller number by outcome, and
+// those that reached the expected queue.
+func (e *env) outcomes(ctx context.Context, caller, category string) (map[string]int, int, error) {
+	rows, err := e.db.Query(ctx,
+		`SELECT outcome, count(*), count(*) FILTER (WHERE category = $2 AND queued_at IS NOT NULL)
+		   FROM calls WHERE caller = $1 GROUP BY outcome`, caller, category)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count call records: %w", err)
+	}
+	defer rows.Close()
+	out, queued := map[string]int{}, 0
+	for rows.Next() {
+		var outcome string
+		var n, q int
+		if err := rows.Scan(&outcome, &n, &q); err != nil {
+			return nil, 0, fmt.Errorf("count call records: %w", err)
+		}
+		out[outcome], queued = n, queued+q
+	}
+	return out, queued, rows.Err()
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// markdown renders the report: summary with the issue's targets, then every step.
+func (r *result) markdown() string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	m := r.Machine
+	w("# hotline benchmark")
+	w("")
+	w("Command: `%s` (step duration %s)  ", r.Command, r.Duration)
+	w("Machine: %d CPUs, %s, %s, %s, %s; SIPp and the server share the machine over loopback.", m.CPUs, m.CPUModel, m.Kernel, m.Go, m.SIPp)
+	w("Baseline: %s. Other load on a shared machine shows as \"other cores\" below.", r.Baseline)
+	if r.Interrupted {
+		w("")
+		w("**Interrupted**: only the steps finished before the interruption are reported.")
+	}
+	w("")
+	w("## Figures")
+	w("")
+	w("| figure | result | target (issue 2) | |")
+	w("|---|---|---|---|")
+	w("| max call rate, ≥ 99.9%% short IVR calls ok (key by RFC 4733 pcap) | %.0f calls/s | ≥ %d | %s |",
+		r.PCAP.MaxRate, targetRate, met(r.PCAP.MaxRate >= targetRate))
+	if r.Info != nil {
+		w("| max call rate, same calls with the key as SIP INFO (no RTP from SIPp) | %.0f calls/s | ≥ %d | %s |",
+			r.Info.MaxRate, targetRate, met(r.Info.MaxRate >= targetRate))
+	}
+	best, ok := r.bestHold()
+	held := 0
+	if ok {
+		held = best.Calls
+	}
+	w("| max concurrent prompt-hearing calls, send interval p99 within 20 ± 2 ms | %d calls | ≥ %d | %s |",
+		held, targetConcurrent, met(held >= targetConcurrent))
+	w("| send interval at that step: p1 / p99, share within 20 ± 2 ms, late share | %s / %s ms, %s, %s | p99 20 ± 2 ms | %s |",
+		num(best.IntervalP01), num(best.IntervalP99), pct(best.WithinShare), pct(best.LateShare),
+		met(ok && best.WithinShare >= intervalShareTarget))
+	w("| server CPU per short IVR call (call-rate run) | %s ms | — | |", num(1000*r.cpuPerCall()))
+	w("")
+	w("Limits: call rate (RFC 4733): %s.", r.PCAP.Limit)
+	if r.Info != nil {
+		w("Call rate (SIP INFO): %s.", r.Info.Limit)
+	}
+	w("Concurrency: %s.", r.Hold.Limit)
+	r.rateTable(w, r.PCAP)
+	if r.Info != nil {
+		r.rateTable(w, *r.Info)
+	}
+	r.holdTable(w)
+	w("")
+	w("Server log lines by level: %v. Commonest warnings/errors: %s", r.ServerLog.Levels, strings.Join(r.ServerLog.Top, "; "))
+	return b.String()
+}
+
+func (r *result) rateTable(w func(string, ...any), sw rateSweep) {
+	w("")
+	w("## Call rate: %s", sw.Scenario)
+	w("")
+	w("Each step: SIPp places rate × duration calls (answer, wait 5 s for the greeting, press 1, 2 s in the queue, BYE); ")
+	w("pass = ≥ 99.9%% SIPp-successful and ≥ 99.9%% call records in PostgreSQL that reached the inquiry queue. ")
+	w("Server CPU per call over this sweep: %s ms (%.1f CPU s ÷ %d calls).", num(1000*sw.CPU/float64(max(sw.Calls, 1))), sw.CPU, sw.Calls)
+	w("")
+	w("| rate/s | achieved/s | calls | SIPp ok | SIPp failed | retrans | records | queued | outcomes | server cores | SIPp cores | other cores | server ms/call | pass |")
+	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, st := range sw.Steps {
+		w("| %.0f | %.0f | %d | %d (%s) | %d | %d | %d | %d | %v | %.2f | %.2f | %.2f | %.2f | %s |",
+			st.Rate, st.Achieved, st.Calls, st.SIPp.Successful, pct(st.Success), st.SIPp.Failed, st.SIPp.Retransmissions,
+			st.Records, st.Queued, st.Outcomes, st.ServerCores, st.SIPpCores, st.OtherCores, 1000*st.CPUPerCall, passText(st.Pass, st.Err))
+	}
+}
+
+func (r *result) holdTable(w func(string, ...any)) {
+	w("")
+	w("## Concurrent calls hearing prompts")
+	w("")
+	w("Each step: SIPp ramps N calls at %d/s (key 1 by SIP INFO after the greeting, then queue prompts and hold music); ", rampRate)
+	w("two /metrics scrapes %v apart once all are up give the plateau's pacer histograms (server side, the primary figure). ", plateau)
+	w("rx = %s", "Go callers dialled beside SIPp timing RTP arrival (whole call, so a few prompt boundaries are included).")
+	w("")
+	w("| N | active calls / streams | packets | interval p1 / p50 / p99 ms | within 20±2 ms | lateness p99 ms | late | skipped ticks | rx p99 median / worst ms | server cores | SIPp cores | other cores | SIPp ok | pass |")
+	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, st := range r.Hold.Steps {
+		w("| %d | %.0f / %.0f | %.0f | %s / %s / %s | %s | %s | %s | %.0f | %s / %s (%d/%d) | %.2f | %.2f | %.2f | %d | %s |",
+			st.Calls, st.ActiveCalls, st.ActiveStreams, st.Packets, num(st.IntervalP01), num(st.IntervalP50), num(st.IntervalP99),
+			pct(st.WithinShare), num(st.LatenessP99), pct(st.LateShare), st.SkippedTicks,
+			num(st.Receiver.P99Median), num(st.Receiver.P99Worst), st.Receiver.Heard, st.Receiver.Dialled,
+			st.ServerCores, st.SIPpCores, st.OtherCores, st.SIPp.Successful, passText(st.Pass, st.Err))
+	}
+}
+
+func passText(pass bool, err string) string {
+	switch {
+	case err != "":
+		return "error: " + strings.ReplaceAll(err, "|", "/")
+	case pass:
+		return "yes"
+	default:
+		return "**no**"
+	}
+}
+
+func num(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "n/a"
+	case math.IsInf(v, 1):
+		return "> top bucket"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func pct(v float64) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f%%", 100*v)
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/hotline-dev/hotline/sip/siptest"
+)
+
+// The issue's targets (issue 2, "Benchmark").
+const (
+	targetRate       = 500
+	targetConcurrent = 2000
+)
+
+type machine struct {
+	CPUs      int    `json:"cpus"`
+	CPUModel  string `json:"cpu_model"`
+	Kernel    string `json:"kernel"`
+	Go        string `json:"go"`
+	SIPp      string `json:"sipp"`
+	OpenFiles uint64 `json:"open_files_limit"`
+}
+
+func describeMachine() machine {
+	m := machine{CPUs: runtime.NumCPU(), CPUModel: "unknown", Go: runtime.Version()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = "Linux " + strings.TrimSpace(string(b))
+	}
+	if out, err := exec.Command(siptest.SIPpPath, "-v").CombinedOutput(); err == nil || len(out) > 0 {
+		m.SIPp = strings.TrimSpace(strings.SplitN(strings.TrimSpace(string(out)), "\n", 2)[0])
+	}
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
+		m.OpenFiles = lim.Cur
+	}
+	return m
+}
+
+// result is the whole report.
+type result struct {
+	Command     string     `json:"command"`
+	Duration    string     `json:"step_duration"`
+	Machine     machine    `json:"machine"`
+	Baseline    baseline   `json:"baseline"`
+	PCAP        rateSweep  `json:"call_rate_rfc4733"`
+	Info        *rateSweep `json:"call_rate_sip_info,omitempty"`
+	Hold        holdSweep  `json:"concurrency"`
+	ServerLog   logSummary `json:"server_log"`
+	Interrupted bool       `json:"interrupted"`
+}
+
+// logSummary counts the server's log lines by level and keeps the commonest
+// warnings and errors.
+type logSummary struct {
+	Levels map[string]int `json:"levels"`
+	Top    []string       `json:"top_warnings"`
+}
+
+func summarizeLog(path string) logSummary {
+	s := logSummary{Levels: map[string]int{}}
+	f, err := os.Open(path)
+	if err != nil {
+		return s
+	}
+	defer f.Close()
+	msgs := map[string]int{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		level := field(line, "level=")
+		s.Levels[level]++
+		if level == "WARN" || level == "ERROR" {
+			msgs[level+" "+field(line, "msg=")]++
+		}
+	}
+	for k, n := range msgs {
+		s.Top = append(s.Top, fmt.Sprintf("%dx %s", n, k))
+	}
+	sort.Slice(s.Top, func(i, j int) bool { return s.Top[i] > s.Top[j] })
+	s.Top = s.Top[:min(len(s.Top), 5)]
+	return s
+}
+
+// field reads key=value or key="quoted value" from a slog text line.
+func field(line, key string) string {
+	i := strings.Index(line, key)
+	if i < 0 {
+		return "-"
+	}
+	v := line[i+len(key):]
+	if strings.HasPrefix(v, `"`) {
+		if j := strings.Index(v[1:], `"`); j >= 0 {
+			return v[1 : j+1]
+		}
+	}
+	v, _, _ = strings.Cut(v, " ")
+	return v
+}
+
+func commandLine() string {
+	return "go run ./cmd/bench " + strings.Join(os.Args[1:], " ")
+}
+
+func jsonPath(out string) string {
+	return strings.TrimSuffix(out, ".md") + ".json"
+}
+
+func (r *result) write(out string) error {
+	if err := os.WriteFile(out, []byte(r.markdown()), 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	js, err := json.MarshalIndent(jsonSafe(r), "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	if err := os.WriteFile(jsonPath(out), js, 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// jsonSafe round-trips the report with NaN and ±Inf (empty or overflowing
+// histograms) replaced, which encoding/json refuses.
+func jsonSafe(r *result) any {
+	c := *r
+	c.Hold.Steps = append([]holdStep(nil), r.Hold.Steps...)
+	for i := range c.Hold.Steps {
+		st := &c.Hold.Steps[i]
+		for _, f := range []*float64{&st.IntervalP01, &st.IntervalP50, &st.IntervalP99, &st.WithinShare, &st.LatenessP99} {
+			if math.IsNaN(*f) || math.IsInf(*f, 0) {
+				*f = -1
+			}
+		}
+	}
+	return c
+}
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+// cpuPerCall is the server's CPU over the RFC 4733 call-rate run ÷ the calls completed.
+func (r *result) cpuPerCall() float64 {
+	if r.PCAP.Calls == 0 {
+		return math.NaN()
+	}
+	return r.PCAP.CPU / float64(r.PCAP.Calls)
+}
+
+// bestHold is the best passing step, or the first one when none passed.
+func (r *result) bestHold() (holdStep, bool) {
+	for i := len(r.Hold.Steps) - 1; i >= 0; i-- {
+		if r.Hold.Steps[i].Pass {
+			return r.Hold.Steps[i], true
+		}
+	}
+	if len(r.Hold.Steps) > 0 {
+		return r.Hold.Steps[0], false
+	}
+	return holdStep{}, false
+}

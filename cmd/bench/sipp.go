@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/template"
+	"time"
+
+	"github.com/hotline-dev/hotline/sip/siptest"
+)
+
+// scenarioFS holds the bench's SIPp scenarios; common.tmpl has the INVITE/ACK,
+// INFO and BYE blocks they share.
+//
+//go:embed scenarios/*.xml scenarios/common.tmpl
+var scenarioFS embed.FS
+
+// sippRun describes one SIPp run.
+type sippRun struct {
+	Scenario   string // file in scenarios/
+	Target     string // server host:port
+	Service    string // number dialled
+	Caller     string // caller's user part, unique per step (the DB cross-check)
+	Key        rune   // digit pressed (key.pcap or INFO)
+	Calls      int    // -m
+	Rate       float64
+	Limit      int // -l: simultaneous calls
+	AnswerWait time.Duration
+	AfterKey   time.Duration
+	Timeout    time.Duration // whole run (-timeout)
+}
+
+// sippStats are the cumulative counters of SIPp's last -trace_stat line.
+type sippStats struct {
+	Created, Successful, Failed, Retransmissions          int
+	FailedRecvTimeout, FailedUnexpected, FailedMaxRetrans int
+	// Achieved is the rate at which SIPp created calls while it was creating
+	// them (from its once-a-second statistics lines).
+	Achieved float64
+	// CPU is SIPp's user+system time (every thread, from rusage).
+	CPU  time.Duration
+	Wall time.Duration
+}
+
+// sippProc is a started SIPp.
+type sippProc struct {
+	cmd   *exec.Cmd
+	dir   string
+	start time.Time
+	done  chan struct{}
+	err   error
+	out   bytes.Buffer
+}
+
+// startSIPp stages the scenario in a temp dir and starts SIPp on loopback.
+func startSIPp(ctx context.Context, r sippRun) (*sippProc, error) {
+	dir, err := os.MkdirTemp("", "hotline-bench-sipp-")
+	if err != nil {
+		return nil, fmt.Errorf("sipp work dir: %w", err)
+	}
+	p := &sippProc{dir: dir, done: make(chan struct{})}
+	if err := stage(dir, r); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	args, err := sippArgs(dir, r)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	p.cmd = exec.CommandContext(ctx, siptest.SIPpPath, args...)
+	p.cmd.Dir = dir
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	p.cmd.WaitDelay = 5 * time.Second
+	p.start = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start sipp: %w", err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// wait waits for SIPp to exit and reads its statistics; it removes the work dir.
+func (p *sippProc) wait() (sippStats, error) {
+	<-p.done
+	defer os.RemoveAll(p.dir)
+	st, err := parseStats(filepath.Join(p.dir, "stat.csv"))
+	st.Wall = time.Since(p.start)
+	if ps := p.cmd.ProcessState; ps != nil {
+		st.CPU = ps.UserTime() + ps.SystemTime()
+	}
+	var exitErr *exec.ExitError
+	if p.err != nil && !errors.As(p.err, &exitErr) {
+		return st, fmt.Errorf("sipp: %w", p.err)
+	}
+	if err != nil {
+		return st, fmt.Errorf("sipp exited (%v): %w; output: %s", p.err, err, lastLines(p.out.String(), 5))
+	}
+	return st, nil
+}
+
+// cpu is SIPp's CPU time so far, from /proc (0 once it has exited).
+func (p *sippProc) cpu() time.Duration {
+	d, _ := procCPU(p.cmd.Process.Pid)
+	return d
+}
+
+func stage(dir string, r sippRun) error {
+	tmpl, err := template.ParseFS(scenarioFS, "scenarios/common.tmpl", "scenarios/"+r.Scenario)
+	if err != nil {
+		return fmt.Errorf("scenario %s: %w", r.Scenario, err)
+	}
+	var buf bytes.Buffer
+	data := map[string]int64{"AnswerWaitMS": r.AnswerWait.Milliseconds(), "AfterKeyMS": r.AfterKey.Milliseconds()}
+	if err := tmpl.ExecuteTemplate(&buf, r.Scenario, data); err != nil {
+		return fmt.Errorf("scenario %s: %w", r.Scenario, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "scenario.xml"), buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write scenario: %w", err)
+	}
+	pcap, err := siptest.DTMFPCAP(r.Key)
+	if err != nil {
+		return err
+	}
+	if err := os.Symlink(pcap, filepath.Join(dir, "key.pcap")); err != nil {
+		return fmt.Errorf("link key.pcap: %w", err)
+	}
+	return nil
+}
+
+func sippArgs(dir string, r sippRun) ([]string, error) {
+	sipPort, err := freeUDPPort()
+	if err != nil {
+		return nil, err
+	}
+	mediaPort, err := freeUDPPort()
+	if err != nil {
+		return nil, err
+	}
+	return []string{
+		"-sf", filepath.Join(dir, "scenario.xml"), "-s", r.Service,
+		"-m", strconv.Itoa(r.Calls), "-r", strconv.FormatFloat(r.Rate, 'f', -1, 64), "-rp", "1000",
+		"-l", strconv.Itoa(r.Limit),
+		"-i", loopback, "-bind_local", "-p", strconv.Itoa(sipPort),
+		"-mi", loopback, "-mp", strconv.Itoa(mediaPort),
+		"-key", "caller", r.Caller, "-key", "key", string(r.Key),
+		"-recv_timeout", "10000", "-max_socket", "60000",
+		"-timeout", strconv.Itoa(int(r.Timeout.Seconds()+0.5)) + "s", "-timeout_error",
+		"-trace_stat", "-stf", filepath.Join(dir, "stat.csv"), "-fd", "1",
+		"-nostdin", "-nd", r.Target,
+	}, nil
+}
+
+// parseStats reads the last line of SIPp's -trace_stat CSV and finds when the
+// last call was created.
+func parseStats(path string) (sippStats, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return sippStats{}, fmt.Errorf("read statistics: %w", err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.Comma, r.FieldsPerRecord = ';', -1
+	rows, err := r.ReadAll()
+	if err != nil || len(rows) < 2 {
+		return sippStats{}, fmt.Errorf("parse statistics %s: %d rows: %v", path, len(rows), err)
+	}
+	col := columns(rows[0])
+	last := rows[len(rows)-1]
+	var st sippStats
+	fields := []struct {
+		name string
+		dst  *int
+	}{
+		{"TotalCallCreated", &st.Created}, {"SuccessfulCall(C)", &st.Successful},
+		{"FailedCall(C)", &st.Failed}, {"Retransmissions(C)", &st.Retransmissions},
+		{"FailedTimeoutOnRecv(C)", &st.FailedRecvTimeout},
+		{"FailedUnexpectedMessage(C)", &st.FailedUnexpected},
+		{"FailedMaxUDPRetrans(C)", &st.FailedMaxRetrans},
+	}
+	for _, fd := range fields {
+		if *fd.dst, err = col.int(last, fd.name); err != nil {
+			return st, err
+		}
+	}
+	st.Achieved = achievedRate(col, rows[1:], st.Created)
+	return st, nil
+}
+
+// achievedRate is the slope of TotalCallCreated over CurrentTime between the
+// first statistics line and the last one before every call was created, or
+// the overall rate when the run was too short for two such lines.
+func achievedRate(col csvColumns, rows [][]string, final int) float64 {
+	type point struct {
+		t float64
+		n int
+	}
+	var pts []point
+	start := -1.0
+	for _, row := range rows {
+		n, err1 := col.int(row, "TotalCallCreated")
+		t, err2 := col.epoch(row, "CurrentTime")
+		if start < 0 {
+			start, _ = col.epoch(row, "StartTime")
+		}
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		pts = append(pts, point{t, n})
+		if n >= final {
+			break
+		}
+	}
+	if len(pts) == 0 {
+		return 0
+	}
+	if len(pts) >= 3 {
+		a, b := pts[0], pts[len(pts)-2]
+		return float64(b.n-a.n) / (b.t - a.t)
+	}
+	last := pts[len(pts)-1]
+	if last.t <= start {
+		return 0
+	}
+	return float64(last.n) / (last.t - start)
+}
+
+type csvColumns map[string]int
+
+func columns(header []string) csvColumns {
+	c := csvColumns{}
+	for i, h := range header {
+		c[strings.TrimSpace(h)] = i
+	}
+	return c
+}
+
+func (c csvColumns) field(row []string, name string) (string, error) {
+	i, ok := c[name]
+	if !ok || i >= len(row) {
+		return "", fmt.Errorf("sipp statistics have no column %s", name)
+	}
+	return strings.TrimSpace(row[i]), nil
+}
+
+func (c csvColumns) int(row []string, name string) (int, error) {
+	s, err := c.field(row, name)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("sipp statistics column %s: %w", name, err)
+	}
+	return n, nil
+}
+
+// epoch reads the Unix time, the last of the tab-separated parts of SIPp's
+// "2026-11-23	09:44:49.712970	1795427089.712970" time columns.
+func (c csvColumns) epoch(row []string, name string) (float64, error) {
+	s, err := c.field(row, name)
+	if err != nil {
+		return 0, err
+	}
+	parts := strings.Fields(s)
+	if len(parts) == 0 {
+		return 0, fmt.Errorf("sipp time column %s is empty", name)
+	}
+	v, err := strconv.ParseFloat(parts[len(parts)-1], 64)
+	if err != nil {
+		return 0, fmt.Errorf("sipp time column %s %q: %w", name, s, err)
+	}
+	return v, nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], " | ")
+}
