@@ -32,6 +32,7 @@ type Metrics struct {
 	removals *prometheus.CounterVec
 	wait     *prometheus.HistogramVec
 	lengths  *lengthCollector
+	acd      *acdMetrics
 }
 
 // NewMetrics creates the metrics and registers them on reg; a nil reg
@@ -53,9 +54,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800},
 		}, []string{"category"}),
 		lengths: newLengthCollector(),
+		acd:     newACDMetrics(),
 	}
 	if reg != nil {
 		reg.MustRegister(m.enqueues, m.removals, m.wait, m.lengths)
+		reg.MustRegister(m.acd.collectors()...)
 	}
 	return m
 }

@@ -59,6 +59,9 @@ type Entry struct {
 	// EnqueuedAt is when the caller joined; zero in Enqueue means "now" by the
 	// Redis clock. It has millisecond precision.
 	EnqueuedAt time.Time
+	// Owner is the agent id owning the caller's open ticket (S16): the ACD
+	// offers the call to that agent first. Empty for none.
+	Owner string
 }
 
 // Queue is the set of per-category caller queues in Redis, shared by all nodes.
@@ -147,7 +150,7 @@ func (q *Queue) enqueue(ctx context.Context, e Entry, needTime bool) (existed bo
 	}
 	keys := []string{q.queueKey(e.Category), q.callKey(e.CallID), q.nodeKey(q.node), q.categoriesKey()}
 	res, err := enqueueScript.Run(ctx, q.rdb, keys,
-		e.CallID, e.Caller, e.Category, flag(e.Priority), q.node, ms, q.prefix).Slice()
+		e.CallID, e.Caller, e.Category, flag(e.Priority), q.node, ms, q.prefix, e.Owner).Slice()
 	if err != nil {
 		return false, fmt.Errorf("enqueue call %s in %s: %w", e.CallID, e.Category, err)
 	}

@@ -13,7 +13,7 @@ import (
 
 // testRedis connects to the real Redis (HOTLINE_REDIS_URL) and fails the test
 // when it is unreachable.
-func testRedis(t *testing.T) *redis.Client {
+func testRedis(t testing.TB) *redis.Client {
 	t.Helper()
 	url := os.Getenv("HOTLINE_REDIS_URL")
 	if url == "" {
@@ -57,7 +57,7 @@ func randomPrefix(t *testing.T) string {
 
 // deletePrefix removes every key under prefix (also used to simulate a Redis
 // restart that lost the queues).
-func deletePrefix(t *testing.T, rdb *redis.Client, prefix string) {
+func deletePrefix(t testing.TB, rdb *redis.Client, prefix string) {
 	t.Helper()
 	ctx := context.Background()
 	iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()

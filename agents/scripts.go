@@ -10,7 +10,8 @@ import (
 // Key layout, all under QueueOptions.Prefix (default "hotline:"):
 //
 //	<p>queue:<category>        ZSET  member callID, score band*1e13 + enqueued_at_ms
-//	<p>qcall:<callID>          HASH  caller, category, priority (1/0), node, enqueued_at (ms)
+//	<p>qcall:<callID>          HASH  caller, category, priority (1/0), node, enqueued_at (ms),
+//	                                 owner (S16, optional), offered_to (set by the ACD)
 //	<p>node:<node>:qcalls      SET   callIDs waiting on that node (reaper, re-publish)
 //	<p>queues                  SET   categories ever queued (the length collector's list)
 //	<p>aht:<category>          LIST  recent handle times in ms, newest first, capped (S8)
@@ -58,8 +59,9 @@ func decodeScore(s float64) (priority bool, enqueuedAt time.Time) {
 // ARGV[6] = "0" means "now" by the Redis clock, shared by all nodes.
 //
 // KEYS: queue:<cat>, qcall:<id>, node:<node>:qcalls, queues
-// ARGV: callID, caller, category, priority (1/0), node, enqueued_ms, prefix
-// Returns {existed (0/1), enqueued_ms}.
+// ARGV: callID, caller, category, priority (1/0), node, enqueued_ms, prefix, owner
+// Returns {existed (0/1), enqueued_ms}. A "match" hint is published on
+// <p>events so the nodes' dispatchers try matching at once.
 var enqueueScript = redis.NewScript(`
 local id, cat, node, prefix = ARGV[1], ARGV[3], ARGV[5], ARGV[7]
 local prev = redis.call('HMGET', KEYS[2], 'enqueued_at', 'category', 'node')
@@ -88,6 +90,9 @@ redis.call('HSET', KEYS[2], 'caller', ARGV[2], 'category', cat,
   'priority', ARGV[4], 'node', node, 'enqueued_at', ms)
 redis.call('SADD', KEYS[3], id)
 redis.call('SADD', KEYS[4], cat)
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[2], 'owner', ARGV[8]) end
+redis.call('PUBLISH', prefix .. 'events',
+  cjson.encode({type = 'match', reason = 'enqueued', call_id = id, node = node}))
 return {existed, ms}
 `)
 

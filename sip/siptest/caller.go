@@ -1,7 +1,8 @@
 // Package siptest is hotline's SIP test peer: a Go caller (Caller, Call) that
 // places real calls over loopback with sipgo, sends RTP and DTMF and records the
-// audio it hears, plus audio checks (RMS, Goertzel, Similarity) and a runner for
-// the SIPp scenarios in scenarios/. End-to-end tests use it against the hotline
+// audio it hears, plus audio checks (RMS, Goertzel, Similarity), a runner for
+// the SIPp scenarios in scenarios/ and a baresip harness (StartBaresip) that
+// plays an agent's softphone. End-to-end tests use it against the hotline
 // server; it depends on no part of the server except the pure sip/media helpers.
 package siptest
 

@@ -1,0 +1,323 @@
+package agents
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrCallerGone is returned (wrapped) by Answered when the caller left before
+// the agent answered: the agent is available again and its leg gets a BYE.
+var ErrCallerGone = errors.New("caller gone")
+
+// ErrNoMatch is returned (wrapped) by MatchAll when no caller or no agent
+// could be matched.
+var ErrNoMatch = errors.New("no caller and agent to match")
+
+// Miss reasons accepted by Missed (a closed set: they label a metric).
+const (
+	MissNoAnswer = "no_answer" // ring_timeout passed (S1)
+	MissBusy     = "busy"      // 486
+	MissDecline  = "decline"   // 603
+)
+
+// Defaults applied by NewACD to zero ACDOptions fields. The S-rule numbers
+// come from configs/ through cmd; these only keep a zero config usable.
+const (
+	DefaultMaxNoAnswer = 2
+	DefaultWrapUpMax   = 5 * time.Minute  // S12
+	DefaultOwnerWait   = 20 * time.Second // S16
+	DefaultNodeTTL     = 15 * time.Second
+	DefaultReservation = 20 * time.Second // ring_timeout 15 s (S1) plus a margin
+	DefaultMatchLimit  = 50
+)
+
+// ACDOptions configures an ACD. Zero fields take defaults.
+type ACDOptions struct {
+	Prefix string // Redis key prefix, as for the Queue (default "hotline:")
+	Node   string // this server's name (default: the host name)
+	// MaxNoAnswer missed offers in a row make an agent not_responding (S1).
+	MaxNoAnswer int
+	// WrapUpMax ends a wrap-up the agent did not end (S12).
+	WrapUpMax time.Duration
+	// OwnerWait is how long a caller waits for its busy ticket owner (S16).
+	OwnerWait time.Duration
+	// NodeTTL: a node silent this long is dead and reaped.
+	NodeTTL time.Duration
+	// Reservation bounds how long an agent stays ringing without a report
+	// (Answered, Missed, CallerGone); keep it above the ring timeout.
+	Reservation time.Duration
+	// MatchLimit caps the offers of one Match call.
+	MatchLimit int
+	// History receives every transition (S12 audit); nil records none.
+	History History
+	// HistoryBuffer bounds the transitions waiting for History (default 1024);
+	// beyond it they are dropped and counted, never blocking routing.
+	HistoryBuffer int
+	// OnRestart is called by Run after Heartbeat detected a Redis restart or
+	// this node being reaped; it should call Republish with what the node holds.
+	OnRestart func(ctx context.Context)
+	Metrics   *Metrics
+	Logger    *slog.Logger
+	Clock     func() time.Time
+}
+
+// ACD is the automatic call distributor: agent states and matching in Redis,
+// shared by every node. It is safe for concurrent use.
+type ACD struct {
+	rdb     redis.UniversalClient
+	opts    ACDOptions
+	prefix  string
+	node    string
+	queue   *Queue
+	metrics *Metrics
+	log     *slog.Logger
+	hist    chan Event
+	epoch   epochState
+}
+
+// Offer pairs a waiting caller with a ringing agent. The node holding the
+// caller (CallerNode) rings the agent and reports the outcome.
+type Offer struct {
+	CallID     string `json:"call_id"`
+	AgentID    string `json:"agent_id"`
+	Category   string `json:"category"`
+	CallerNode string `json:"caller_node"`
+}
+
+// NewACD returns an ACD on rdb.
+func NewACD(rdb redis.UniversalClient, opts ACDOptions) *ACD {
+	opts = opts.withDefaults()
+	a := &ACD{
+		rdb: rdb, opts: opts, prefix: opts.Prefix, node: opts.Node,
+		queue:   NewQueue(rdb, QueueOptions{Prefix: opts.Prefix, Node: opts.Node, Metrics: opts.Metrics}),
+		metrics: opts.Metrics, log: opts.Logger.With("component", "acd", "node", opts.Node),
+		hist: make(chan Event, opts.HistoryBuffer),
+	}
+	a.metrics.acd.states.attach(a)
+	return a
+}
+
+func (o ACDOptions) withDefaults() ACDOptions {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.WrapUpMax, DefaultWrapUpMax)
+	def(&o.OwnerWait, DefaultOwnerWait)
+	def(&o.NodeTTL, DefaultNodeTTL)
+	def(&o.Reservation, DefaultReservation)
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.Node == "" {
+		o.Node = hostName()
+	}
+	if o.MaxNoAnswer <= 0 {
+		o.MaxNoAnswer = DefaultMaxNoAnswer
+	}
+	if o.MatchLimit <= 0 {
+		o.MatchLimit = DefaultMatchLimit
+	}
+	if o.HistoryBuffer <= 0 {
+		o.HistoryBuffer = 1024
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	return o
+}
+
+func (a *ACD) key(s string) string          { return a.prefix + s }
+func (a *ACD) agentKey(id string) string    { return a.prefix + "agent:" + id }
+func (a *ACD) offersKey(node string) string { return a.prefix + "node:" + node + ":offers" }
+
+// matchScan bounds the callers one Match looks at per queue: deeper callers
+// wait for owner-first (S16) until they move up.
+const matchScan = 200
+
+// Match pairs waiting callers with agents until no pair is left (at most
+// MatchLimit): emergencies first (S6), then by priority and wait (S7), each
+// to its available ticket owner (S16) or the longest-idle available agent.
+// Each agent is ringing when Match returns; report the outcome with
+// Answered, Missed or CallerGone.
+func (a *ACD) Match(ctx context.Context) ([]Offer, error) {
+	start := time.Now()
+	r, err := a.run(ctx, "match callers", matchScript,
+		a.opts.OwnerWait.Milliseconds(), a.opts.Reservation.Milliseconds(), a.opts.MatchLimit, matchScan)
+	a.metrics.acd.latency.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range r.Offers {
+		a.metrics.acd.matches.WithLabelValues(o.Category, "one").Inc()
+	}
+	return r.Offers, nil
+}
+
+// Answered records that agentID answered callID: the caller leaves the queue
+// and the agent is on_call with its misses reset. When the caller already
+// left, the agent is available again and the error wraps ErrCallerGone.
+func (a *ACD) Answered(ctx context.Context, callID, agentID string) error {
+	_, err := a.AnsweredBy(ctx, callID, agentID)
+	return err
+}
+
+// AnsweredBy is Answered for ring-all: it also returns the other agents rung
+// for the caller, now available again, whose legs the caller's node cancels.
+func (a *ACD) AnsweredBy(ctx context.Context, callID, agentID string) ([]string, error) {
+	r, err := a.run(ctx, "answer call "+callID+" by agent "+agentID, answerScript, callID, agentID)
+	if errors.Is(err, ErrCallerGone) {
+		a.metrics.acd.callerGone.WithLabelValues("answered").Inc()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.Category != "" {
+		a.metrics.removed(r.Category, reasonRemoved, a.now().Sub(time.UnixMilli(r.EnqueuedAt)))
+	}
+	return r.Released, nil
+}
+
+// Missed records that the offer of callID to agentID failed (reason is
+// MissNoAnswer, MissBusy or MissDecline): the caller keeps its place for the
+// next agent and the agent goes to the back of the idle line, or becomes
+// not_responding after MaxNoAnswer misses in a row (S1).
+func (a *ACD) Missed(ctx context.Context, callID, agentID, reason string) error {
+	switch reason {
+	case MissNoAnswer, MissBusy, MissDecline:
+	default:
+		return fmt.Errorf("missed call %s by agent %s: unknown reason %q", callID, agentID, reason)
+	}
+	r, err := a.run(ctx, "missed call "+callID+" by agent "+agentID, missScript,
+		callID, agentID, reason, a.opts.MaxNoAnswer)
+	if err != nil {
+		return err
+	}
+	a.metrics.acd.misses.WithLabelValues(reason).Inc()
+	if r.NotResponding {
+		a.metrics.acd.notResponding.Inc()
+	}
+	return nil
+}
+
+// CallerGone records that callID hung up while agentID rang: the caller
+// leaves the queue and every agent ringing for it is available again with its
+// idle time kept (not a miss).
+func (a *ACD) CallerGone(ctx context.Context, callID, agentID string) error {
+	r, err := a.run(ctx, "caller of "+callID+" gone while agent "+agentID+" rang", goneScript, callID, agentID)
+	if err != nil {
+		return err
+	}
+	a.metrics.acd.callerGone.WithLabelValues("ringing").Inc()
+	if r.Category != "" {
+		a.metrics.removed(r.Category, reasonRemoved, a.now().Sub(time.UnixMilli(r.EnqueuedAt)))
+	}
+	return nil
+}
+
+// Hangup ends agentID's call: the agent is in wrap_up until WrapUpDone or
+// WrapUpMax (S12), and handle (answer to hang-up) feeds the category's wait
+// estimate (S8) when at least a millisecond.
+func (a *ACD) Hangup(ctx context.Context, agentID string, handle time.Duration, category string) error {
+	deadline := a.now().Add(a.opts.WrapUpMax).UnixMilli()
+	if _, err := a.run(ctx, "hang up agent "+agentID, hangupScript, agentID, deadline); err != nil {
+		return err
+	}
+	if category == "" || handle < time.Millisecond {
+		return nil
+	}
+	return a.queue.RecordHandleTime(ctx, category, handle)
+}
+
+// WrapUpDone ends agentID's wrap-up (ticket submitted or feature code); the
+// agent's idle time starts now.
+func (a *ACD) WrapUpDone(ctx context.Context, agentID string) error {
+	_, err := a.run(ctx, "end wrap-up of agent "+agentID, doneScript, agentID)
+	return err
+}
+
+// sweepLimit bounds the agents one Sweep moves per kind.
+const sweepLimit = 500
+
+// Sweep releases ringing reservations past expiry (the stuck "reserved"
+// agent of app_queue) and ends wrap-ups past WrapUpMax (S12). It returns how
+// many agents it moved.
+func (a *ACD) Sweep(ctx context.Context) (int, error) {
+	r, err := a.run(ctx, "sweep agents", sweepScript, sweepLimit)
+	return len(r.Tr), err
+}
+
+// MatchAll reserves every available agent serving category for the queue's
+// first caller not being offered (ring-all). The caller's node rings them
+// all; the first to answer calls AnsweredBy, the others Missed or nothing
+// (AnsweredBy releases them). No pair gives an error wrapping ErrNoMatch.
+func (a *ACD) MatchAll(ctx context.Context, category string) (string, []string, error) {
+	r, err := a.run(ctx, "match all agents for "+category, matchAllScript,
+		category, a.opts.Reservation.Milliseconds(), matchScan)
+	if err != nil {
+		return "", nil, err
+	}
+	if r.CallID == "" {
+		return "", nil, fmt.Errorf("match all agents for %s: %w", category, ErrNoMatch)
+	}
+	a.metrics.acd.matches.WithLabelValues(category, "all").Inc()
+	return r.CallID, r.Agents, nil
+}
+
+func (a *ACD) now() time.Time { return a.opts.Clock() }
+
+// reply is the JSON every ACD script returns.
+type reply struct {
+	Err           string   `json:"err"`
+	State         string   `json:"state"`
+	Tr            []Event  `json:"tr"`
+	Offers        []Offer  `json:"offers"`
+	Released      []string `json:"released"`
+	Category      string   `json:"category"`
+	EnqueuedAt    int64    `json:"enqueued_at"`
+	NotResponding bool     `json:"not_responding"`
+	CallID        string   `json:"call_id"`
+	Agents        []string `json:"agents"`
+	Alive         bool     `json:"alive"`
+	Epoch         string   `json:"epoch"`
+	Restored      bool     `json:"restored"`
+	Dead          []string `json:"dead"`
+	Calls         int      `json:"calls"`
+}
+
+// run executes an ACD script with the common arguments, records its
+// transitions and maps its error codes.
+func (a *ACD) run(ctx context.Context, what string, s *redis.Script, args ...any) (reply, error) {
+	argv := append([]any{a.prefix, a.now().UnixMilli(), a.node}, args...)
+	raw, err := s.Run(ctx, a.rdb, []string{a.key("agents:state")}, argv...).Text()
+	if err != nil {
+		return reply{}, fmt.Errorf("%s: %w", what, err)
+	}
+	var r reply
+	if err := json.Unmarshal([]byte(raw), &r); err != nil {
+		return reply{}, fmt.Errorf("%s: decode script reply: %w", what, err)
+	}
+	a.record(r.Tr)
+	switch r.Err {
+	case "":
+		return r, nil
+	case "bad_transition":
+		return r, fmt.Errorf("%s: %w from %s", what, ErrBadTransition, r.State)
+	case "caller_gone":
+		return r, fmt.Errorf("%s: %w", what, ErrCallerGone)
+	}
+	return r, fmt.Errorf("%s: %w", what, errUnexpectedReply(raw))
+}

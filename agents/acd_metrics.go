@@ -1,0 +1,117 @@
+package agents
+
+import (
+	"context"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// acdMetrics are the ACD's metrics, part of Metrics.
+type acdMetrics struct {
+	matches        *prometheus.CounterVec // category, mode (one, all)
+	misses         *prometheus.CounterVec // reason (no_answer, busy, decline)
+	notResponding  prometheus.Counter
+	callerGone     *prometheus.CounterVec // when (ringing, answered)
+	transitions    *prometheus.CounterVec // to state
+	reaped         *prometheus.CounterVec // kind (call, agent, node)
+	latency        prometheus.Histogram
+	historyDropped prometheus.Counter
+	historyErrors  prometheus.Counter
+	states         *stateCollector
+}
+
+func newACDMetrics() *acdMetrics {
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "agents", Name: name, Help: help,
+		}, labels)
+	}
+	single := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "agents", Name: name, Help: help,
+		})
+	}
+	return &acdMetrics{
+		matches:       counter("matches_total", "Callers offered to agents, by category and mode (one, all).", "category", "mode"),
+		misses:        counter("misses_total", "Offers the agent did not take, by reason (no_answer, busy, decline; S1).", "reason"),
+		notResponding: single("not_responding_total", "Agents paused as not responding after max_no_answer misses (S1)."),
+		callerGone: counter("caller_gone_total",
+			"Callers gone while an agent rang (ringing) or by the time the agent answered (answered).", "when"),
+		transitions: counter("state_transitions_total", "Agent state transitions, by the state entered.", "state"),
+		reaped:      counter("reaped_total", "Entries cleaned up after a dead node, by kind (node, call, agent).", "kind"),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "hotline", Subsystem: "agents", Name: "match_seconds",
+			Help:    "Duration of one Match step in Redis (issue 3 target: p99 5 ms).",
+			Buckets: []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025},
+		}),
+		historyDropped: single("state_history_dropped_total", "State transitions not written to PostgreSQL because the buffer was full."),
+		historyErrors:  single("state_history_errors_total", "State transitions PostgreSQL refused or did not answer."),
+		states:         newStateCollector(),
+	}
+}
+
+func (m *acdMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.matches, m.misses, m.notResponding, m.callerGone, m.transitions,
+		m.reaped, m.latency, m.historyDropped, m.historyErrors, m.states}
+}
+
+// stateCollector reports the agents in each state, cluster-wide, read from
+// <p>agents:state at scrape time (supervisor view).
+type stateCollector struct {
+	desc   *prometheus.Desc
+	errors prometheus.Counter
+
+	mu  sync.RWMutex
+	acd *ACD
+}
+
+func newStateCollector() *stateCollector {
+	return &stateCollector{
+		desc: prometheus.NewDesc("hotline_agents_by_state",
+			"Agents in each state (read from Redis at scrape time).", []string{"state"}, nil),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "agents", Name: "state_scrape_errors_total",
+			Help: "Scrapes whose agent states could not be read from Redis.",
+		}),
+	}
+}
+
+// attach makes a the ACD the collector reads; the last attached wins.
+func (c *stateCollector) attach(a *ACD) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.acd = a
+}
+
+// Describe implements prometheus.Collector.
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.desc
+	c.errors.Describe(ch)
+}
+
+// Collect implements prometheus.Collector; every state is reported, zero
+// included, so dashboards see a stable set of series.
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	defer c.errors.Collect(ch)
+	c.mu.RLock()
+	a := c.acd
+	c.mu.RUnlock()
+	if a == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	states, err := a.rdb.HVals(ctx, a.key("agents:state")).Result()
+	if err != nil {
+		c.errors.Inc()
+		return
+	}
+	counts := make(map[State]int, len(States))
+	for _, s := range states {
+		counts[State(s)]++
+	}
+	for _, s := range States {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[s]), string(s))
+	}
+}

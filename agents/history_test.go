@@ -1,0 +1,148 @@
+package agents
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hotline-dev/hotline/tickets"
+	"github.com/hotline-dev/hotline/tickets/pgtest"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// newHistoryPool returns a pool on a fresh database migrated to the current
+// schema (agent_state_history comes from 0002) with agent 1001 in the
+// directory (the history references it).
+func newHistoryPool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatalf("open pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := tickets.Migrate(ctx, pool); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	agent := Agent{ID: "1001", DisplayName: "Li Na", StaffNumber: "1001", Categories: []string{"inquiry"}, Role: RoleAgent}
+	if err := NewDirectory(pool, "hotline.test").Add(ctx, agent, "correct horse battery"); err != nil {
+		t.Fatalf("add agent: %v", err)
+	}
+	return pool
+}
+
+type historyRow struct{ state, reason, node, callID string }
+
+func historyRows(t *testing.T, pool *pgxpool.Pool) []historyRow {
+	t.Helper()
+	rows, err := pool.Query(context.Background(),
+		`SELECT state, coalesce(reason, ''), coalesce(node, ''), coalesce(call_id, '')
+		 FROM agent_state_history WHERE agent_id = '1001' ORDER BY id`)
+	if err != nil {
+		t.Fatalf("query history: %v", err)
+	}
+	defer rows.Close()
+	var out []historyRow
+	for rows.Next() {
+		var r historyRow
+		if err := rows.Scan(&r.state, &r.reason, &r.node, &r.callID); err != nil {
+			t.Fatalf("scan history: %v", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read history: %v", err)
+	}
+	return out
+}
+
+// Every transition becomes a row, written by Run off the routing path.
+func TestHistoryRecordsTransitions(t *testing.T) {
+	pool := newHistoryPool(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	e := newTestACD(t, ACDOptions{History: NewPGHistory(pool), NodeTTL: time.Hour})
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	e.login(t, "1001", "inquiry")
+	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
+	e.match(t)
+	e.must(t, "answer", e.Answered(ctx, "c1", "1001"))
+	e.must(t, "hangup", e.Hangup(ctx, "1001", time.Minute, "inquiry"))
+	e.must(t, "pause", e.Pause(ctx, "1001", "lunch"))
+	want := []historyRow{
+		{"available", "", "node-a", ""},
+		{"ringing", "", "node-a", "c1"},
+		{"on_call", "", "node-a", "c1"},
+		{"wrap_up", "", "node-a", "c1"},
+		{"paused", "lunch", "node-a", ""},
+	}
+	waitFor(t, "history rows", func() bool { return len(historyRows(t, pool)) == len(want) })
+	if got := historyRows(t, pool); !slices.Equal(got, want) {
+		t.Fatalf("history = %+v, want %+v", got, want)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+}
+
+// A history that cannot keep up never blocks routing: the overflow is
+// dropped and counted; what was buffered is written at shutdown.
+func TestHistoryBufferFullDrops(t *testing.T) {
+	pool := newHistoryPool(t)
+	reg := prometheus.NewRegistry()
+	e := newTestACD(t, ACDOptions{History: NewPGHistory(pool), HistoryBuffer: 2, Metrics: NewMetrics(reg)})
+	ctx := context.Background()
+	e.login(t, "1001", "inquiry")
+	for range 2 {
+		e.must(t, "pause", e.Pause(ctx, "1001", "lunch"))
+	}
+	if got, _ := sample(t, reg, "hotline_agents_state_history_dropped_total", nil); got != 1 {
+		t.Fatalf("dropped = %v, want 1", got)
+	}
+	stopped, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := e.Run(stopped); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if got := historyRows(t, pool); len(got) != 2 || got[0].state != "available" || got[1].state != "paused" {
+		t.Fatalf("history after drain = %+v, want available and paused", got)
+	}
+}
+
+// Agents by state are read from Redis at scrape time; the routing counters
+// follow the calls.
+func TestACDMetrics(t *testing.T) {
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	e := newTestACD(t, ACDOptions{Metrics: NewMetrics(reg)})
+	e.login(t, "1001", "inquiry")
+	e.login(t, "1002", "inquiry")
+	e.login(t, "1003", "inquiry")
+	e.must(t, "pause", e.Pause(ctx, "1003", "lunch"))
+	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
+	e.match(t)
+	e.must(t, "miss", e.Missed(ctx, "c1", "1001", MissNoAnswer))
+	tests := []struct {
+		name   string
+		metric string
+		labels map[string]string
+		want   float64
+	}{
+		{"available", "hotline_agents_by_state", map[string]string{"state": "available"}, 2},
+		{"paused", "hotline_agents_by_state", map[string]string{"state": "paused"}, 1},
+		{"on call is zero", "hotline_agents_by_state", map[string]string{"state": "on_call"}, 0},
+		{"matches", "hotline_agents_matches_total", map[string]string{"category": "inquiry", "mode": "one"}, 1},
+		{"misses", "hotline_agents_misses_total", map[string]string{"reason": "no_answer"}, 1},
+		{"match latency observed", "hotline_agents_match_seconds", nil, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, ok := sample(t, reg, tt.metric, tt.labels); !ok || got != tt.want {
+				t.Fatalf("%s%v = %v (present %v), want %v", tt.metric, tt.labels, got, ok, tt.want)
+			}
+		})
+	}
+}

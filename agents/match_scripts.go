@@ -1,0 +1,118 @@
+package agents
+
+// matchScript pairs waiting callers with agents in one atomic step, so two
+// nodes matching at once can never hand out a caller or an agent twice.
+//
+// Order: the emergency queue's candidate first (S6), then the candidate with
+// the lowest score over the other queues (priority band first, S7, then
+// oldest). A queue's candidate is its first caller, in serving order, that is
+// not being offered and has an agent:
+//   - its ticket owner when the owner is available (S16);
+//   - none while the owner is logged in but busy and the caller has waited
+//     less than owner_wait (the caller is held; later callers may go first);
+//   - else the longest-idle available agent serving the queue (emergency: any
+//     available agent when none serves it, S6).
+//
+// The agent becomes ringing with a reservation expiry; the caller gets
+// offered_to and keeps its place. Per queue a cursor only moves forward: in
+// one run callers are only taken, never freed, and agents only leave.
+//
+// ARGV[4] owner_wait ms, ARGV[5] reservation ms, ARGV[6] max offers,
+// ARGV[7] callers scanned per queue. Reply: {offers: [{call_id, agent_id,
+// category, caller_node}], tr}.
+var matchScript = acdScript(`
+local OWNER_WAIT, RESERVE = tonumber(ARGV[4]), tonumber(ARGV[5])
+local CAP, SCAN = tonumber(ARGV[6]), tonumber(ARGV[7])
+local AV = P .. 'agents:available'
+if redis.call('ZCARD', AV) == 0 then return finish() end
+local function longest_idle(cat)
+  local a = redis.call('ZRANGE', AV .. ':' .. cat, 0, 0)[1]
+  if not a and cat == EMERGENCY then a = redis.call('ZRANGE', AV, 0, 0)[1] end
+  return a
+end
+-- agent_for: the available owner, false to hold the caller for its busy
+-- owner, else the queue's default agent (may be nil).
+local function agent_for(owner, at, default)
+  if owner and owner ~= '' then
+    local st = state_of(owner)
+    if st == 'available' then return owner end
+    if st ~= 'offline' and NOW - (tonumber(at) or 0) < OWNER_WAIT then return false end
+  end
+  return default
+end
+local cursor, cand = {}, {}
+local function find(cat)
+  local q = P .. 'queue:' .. cat
+  local default = longest_idle(cat)
+  while cursor[cat] < SCAN do
+    local z = redis.call('ZRANGE', q, cursor[cat], cursor[cat] + 31, 'WITHSCORES')
+    if #z == 0 then return false end
+    for i = 1, #z, 2 do
+      local h = redis.call('HMGET', P .. 'qcall:' .. z[i], 'offered_to', 'owner', 'enqueued_at', 'node')
+      if h[3] and not h[1] then
+        local agent = agent_for(h[2], h[3], default)
+        if agent then
+          return {call = z[i], score = tonumber(z[i + 1]), agent = agent, node = h[4] or ''}
+        end
+      end
+      cursor[cat] = cursor[cat] + 1
+    end
+  end
+  return false
+end
+for _, c in ipairs(redis.call('SMEMBERS', P .. 'queues')) do
+  cursor[c] = 0
+  cand[c] = find(c)
+end
+local offers = {}
+while #offers < CAP do
+  local best, bcat = cand[EMERGENCY], EMERGENCY
+  if not best then
+    best, bcat = nil, nil
+    for c, x in pairs(cand) do
+      if x and (not best or x.score < best.score) then best, bcat = x, c end
+    end
+  end
+  if not best then break end
+  move('offer', best.agent, 'ringing', {call = best.call, node = best.node, expires = NOW + RESERVE})
+  redis.call('HSET', P .. 'qcall:' .. best.call, 'offered_to', best.agent)
+  offers[#offers + 1] = {call_id = best.call, agent_id = best.agent, category = bcat, caller_node = best.node}
+  cursor[bcat] = cursor[bcat] + 1
+  for c, x in pairs(cand) do
+    if x and (c == bcat or x.agent == best.agent) then cand[c] = find(c) end
+  end
+end
+if #offers > 0 then out.offers = offers end
+return finish()
+`)
+
+// matchAllScript reserves every available agent serving the category
+// (emergency: every available agent, S6) for the queue's first caller not
+// being offered: ring-all. The caller's offered_to is "*" and the agents are
+// listed in <p>ringall:<call>.
+//
+// ARGV[4] category, ARGV[5] reservation ms, ARGV[6] callers scanned.
+// Reply: {call_id, caller_node, agents, tr}; no call_id when nothing matched.
+var matchAllScript = acdScript(`
+local cat, RESERVE, SCAN = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local AV = P .. 'agents:available'
+local agents = redis.call('ZRANGE', AV .. ':' .. cat, 0, -1)
+if cat == EMERGENCY then agents = redis.call('ZRANGE', AV, 0, -1) end
+if #agents == 0 then return finish() end
+local call, node
+for _, id in ipairs(redis.call('ZRANGE', P .. 'queue:' .. cat, 0, SCAN - 1)) do
+  local h = redis.call('HMGET', P .. 'qcall:' .. id, 'offered_to', 'enqueued_at', 'node')
+  if h[2] and not h[1] then
+    call, node = id, h[3] or ''
+    break
+  end
+end
+if not call then return finish() end
+for _, a in ipairs(agents) do
+  move('offer', a, 'ringing', {call = call, node = node, expires = NOW + RESERVE})
+  redis.call('SADD', P .. 'ringall:' .. call, a)
+end
+redis.call('HSET', P .. 'qcall:' .. call, 'offered_to', '*')
+out.call_id, out.caller_node, out.agents = call, node, agents
+return finish()
+`)

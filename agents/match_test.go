@@ -1,0 +1,349 @@
+package agents
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+)
+
+// Matching order and agent choice (S1, S6, S7, S16). Agents log in one
+// minute apart (the first logged in is the longest idle).
+func TestMatch(t *testing.T) {
+	type agent struct {
+		id         string
+		categories []string
+	}
+	tests := []struct {
+		name    string
+		agents  []agent
+		busy    []string // logged in, then paused (busy, not offline)
+		callers []Entry
+		advance time.Duration // clock moves before Match
+		want    []string
+	}{
+		{
+			name:    "longest idle agent first",
+			agents:  []agent{{"1001", []string{"inquiry"}}, {"1002", []string{"inquiry"}}},
+			callers: []Entry{{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)}},
+			want:    []string{"c1→1001"},
+		},
+		{
+			name:   "fifo two callers one agent",
+			agents: []agent{{"1001", []string{"inquiry"}}},
+			callers: []Entry{
+				{CallID: "late", Category: "inquiry", EnqueuedAt: at(2)},
+				{CallID: "early", Category: "inquiry", EnqueuedAt: at(1)},
+			},
+			want: []string{"early→1001"},
+		},
+		{
+			name:   "priority overtakes within the queue",
+			agents: []agent{{"1001", []string{"inquiry"}}},
+			callers: []Entry{
+				{CallID: "normal", Category: "inquiry", EnqueuedAt: at(1)},
+				{CallID: "elderly", Category: "inquiry", Priority: true, EnqueuedAt: at(5)},
+			},
+			want: []string{"elderly→1001"},
+		},
+		{
+			name:   "oldest head across queues",
+			agents: []agent{{"1001", []string{"inquiry", "complaint"}}},
+			callers: []Entry{
+				{CallID: "i1", Category: "inquiry", EnqueuedAt: at(3)},
+				{CallID: "c1", Category: "complaint", EnqueuedAt: at(2)},
+			},
+			want: []string{"c1→1001"},
+		},
+		{
+			name:   "emergency overtakes every queue",
+			agents: []agent{{"1001", []string{"inquiry", EmergencyCategory}}},
+			callers: []Entry{
+				{CallID: "i1", Category: "inquiry", Priority: true, EnqueuedAt: at(1)},
+				{CallID: "e1", Category: EmergencyCategory, EnqueuedAt: at(9)},
+			},
+			want: []string{"e1→1001"},
+		},
+		{
+			name:    "emergency goes to any available agent",
+			agents:  []agent{{"1001", []string{"business"}}},
+			callers: []Entry{{CallID: "e1", Category: EmergencyCategory, EnqueuedAt: at(1)}},
+			want:    []string{"e1→1001"},
+		},
+		{
+			name:    "emergency prefers agents serving it",
+			agents:  []agent{{"1001", []string{"business"}}, {"1002", []string{EmergencyCategory}}},
+			callers: []Entry{{CallID: "e1", Category: EmergencyCategory, EnqueuedAt: at(1)}},
+			want:    []string{"e1→1002"},
+		},
+		{
+			name:    "no agent serving the category",
+			agents:  []agent{{"1001", []string{"business"}}},
+			callers: []Entry{{CallID: "i1", Category: "inquiry", EnqueuedAt: at(1)}},
+			want:    []string{},
+		},
+		{
+			name:   "every pair in one match",
+			agents: []agent{{"1001", []string{"inquiry"}}, {"1002", []string{"inquiry", "complaint"}}},
+			callers: []Entry{
+				{CallID: "i1", Category: "inquiry", EnqueuedAt: at(1)},
+				{CallID: "c1", Category: "complaint", EnqueuedAt: at(2)},
+				{CallID: "i2", Category: "inquiry", EnqueuedAt: at(3)},
+			},
+			want: []string{"i1→1001", "c1→1002"},
+		},
+		{
+			name:    "owner first when available",
+			agents:  []agent{{"1001", []string{"inquiry"}}, {"1002", []string{"inquiry"}}},
+			callers: []Entry{{CallID: "c1", Category: "inquiry", Owner: "1002", EnqueuedAt: at(1)}},
+			want:    []string{"c1→1002"},
+		},
+		{
+			name:   "busy owner holds the caller within owner_wait, others go",
+			agents: []agent{{"1001", []string{"inquiry"}}},
+			busy:   []string{"1002"},
+			callers: []Entry{
+				{CallID: "repeat", Category: "inquiry", Owner: "1002", EnqueuedAt: at(1)},
+				{CallID: "other", Category: "inquiry", EnqueuedAt: at(2)},
+			},
+			advance: 10 * time.Second,
+			want:    []string{"other→1001"},
+		},
+		{
+			name:    "busy owner past owner_wait: longest idle",
+			agents:  []agent{{"1001", []string{"inquiry"}}},
+			busy:    []string{"1002"},
+			callers: []Entry{{CallID: "repeat", Category: "inquiry", Owner: "1002", EnqueuedAt: at(1)}},
+			advance: 30 * time.Second,
+			want:    []string{"repeat→1001"},
+		},
+		{
+			name:    "offline owner: no wait",
+			agents:  []agent{{"1001", []string{"inquiry"}}},
+			callers: []Entry{{CallID: "repeat", Category: "inquiry", Owner: "1099", EnqueuedAt: at(1)}},
+			want:    []string{"repeat→1001"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newTestACD(t, ACDOptions{})
+			for _, a := range tt.agents {
+				e.login(t, a.id, a.categories...)
+				e.clock.Add(time.Minute)
+			}
+			for _, id := range tt.busy {
+				e.login(t, id, "inquiry")
+				e.must(t, "pause", e.Pause(ctx, id, "busy"))
+			}
+			mustEnqueue(t, e.q, tt.callers...)
+			e.clock.t = at(0).Add(tt.advance)
+			got := e.match(t)
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("offers = %v, want %v", got, tt.want)
+			}
+			if again := e.match(t); len(again) != 0 {
+				t.Fatalf("second match offered again: %v", again)
+			}
+		})
+	}
+}
+
+// The offered caller keeps its place; the offer carries the caller's node.
+func TestOfferKeepsPlace(t *testing.T) {
+	ctx := context.Background()
+	e := newTestACD(t, ACDOptions{})
+	e.login(t, "1001", "inquiry")
+	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)},
+		Entry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
+	offers, err := e.Match(ctx)
+	if err != nil || len(offers) != 1 {
+		t.Fatalf("match = %v, %v", offers, err)
+	}
+	if want := (Offer{CallID: "c1", AgentID: "1001", Category: "inquiry", CallerNode: "node-a"}); offers[0] != want {
+		t.Fatalf("offer = %+v, want %+v", offers[0], want)
+	}
+	if pos := mustPosition(t, e.q, "inquiry", "c1"); pos != 1 {
+		t.Fatalf("offered caller at position %d, want 1", pos)
+	}
+	s := e.state(t, "1001")
+	if s.State != StateRinging || s.CallID != "c1" || s.Node != "node-a" {
+		t.Fatalf("agent = %+v, want ringing for c1 on node-a", s)
+	}
+	e.must(t, "answer", e.Answered(ctx, "c1", "1001"))
+	if _, err := e.q.Position(ctx, "inquiry", "c1"); !errors.Is(err, ErrNotQueued) {
+		t.Fatalf("answered caller still queued: %v", err)
+	}
+	if pos := mustPosition(t, e.q, "inquiry", "c2"); pos != 1 {
+		t.Fatalf("c2 at position %d, want 1", pos)
+	}
+}
+
+// S1: no answer → the caller keeps its place and goes to the next agent;
+// the silent agent is not_responding after two misses in a row.
+func TestMissedGoesToNextAgent(t *testing.T) {
+	ctx := context.Background()
+	e := newTestACD(t, ACDOptions{})
+	e.login(t, "1001", "inquiry")
+	e.clock.Add(time.Minute)
+	e.login(t, "1002", "inquiry")
+	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)},
+		Entry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
+	if got := e.match(t); !slices.Equal(got, []string{"c1→1001", "c2→1002"}) {
+		t.Fatalf("offers = %v", got)
+	}
+	e.clock.Add(15 * time.Second)
+	e.must(t, "miss", e.Missed(ctx, "c1", "1001", MissNoAnswer))
+	if s := e.state(t, "1001"); s.State != StateAvailable || s.Misses != 1 {
+		t.Fatalf("after one miss: %+v", s)
+	}
+	e.clock.Add(time.Second)
+	e.must(t, "decline", e.Missed(ctx, "c2", "1002", MissDecline))
+	// 1002 was released later: 1001 is the longest idle again, c1 first.
+	if got := e.match(t); !slices.Equal(got, []string{"c1→1001", "c2→1002"}) {
+		t.Fatalf("offers after misses = %v", got)
+	}
+	e.must(t, "second miss", e.Missed(ctx, "c1", "1001", MissNoAnswer))
+	s := e.state(t, "1001")
+	if s.State != StateNotResponding || s.Reason != ReasonNotResponding || s.Misses != 2 {
+		t.Fatalf("after two misses: %+v", s)
+	}
+	e.must(t, "answer", e.Answered(ctx, "c2", "1002"))
+	if s := e.state(t, "1002"); s.Misses != 0 {
+		t.Fatalf("answer did not reset misses: %+v", s)
+	}
+	if got := e.match(t); len(got) != 0 {
+		t.Fatalf("not-responding agent offered: %v", got)
+	}
+	e.must(t, "resume", e.Resume(ctx, "1001"))
+	if s := e.state(t, "1001"); s.Misses != 0 {
+		t.Fatalf("resume kept misses: %+v", s)
+	}
+	if got := e.match(t); !slices.Equal(got, []string{"c1→1001"}) {
+		t.Fatalf("offers after resume = %v", got)
+	}
+}
+
+// The caller hangs up while the agent rings: the caller leaves the queue,
+// the agent is available with its idle time kept, and it is not a miss.
+func TestCallerGoneWhileRinging(t *testing.T) {
+	ctx := context.Background()
+	e := newTestACD(t, ACDOptions{})
+	e.login(t, "1001", "inquiry")
+	e.clock.Add(time.Minute)
+	e.login(t, "1002", "inquiry")
+	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
+	e.match(t)
+	e.clock.Add(5 * time.Second)
+	e.must(t, "caller gone", e.CallerGone(ctx, "c1", "1001"))
+	s := e.state(t, "1001")
+	if s.State != StateAvailable || s.Misses != 0 || !s.IdleSince.Equal(t0) || s.Reason != "caller_gone" {
+		t.Fatalf("agent after caller gone: %+v", s)
+	}
+	if n, err := e.q.Len(ctx, "inquiry"); err != nil || n != 0 {
+		t.Fatalf("queue length = %d, %v; want 0", n, err)
+	}
+	// The agent answers a call whose caller is gone: BYE at once.
+	mustEnqueue(t, e.q, Entry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
+	e.match(t)
+	e.must(t, "remove", e.q.Remove(ctx, "inquiry", "c2"))
+	if err := e.Answered(ctx, "c2", "1001"); !errors.Is(err, ErrCallerGone) {
+		t.Fatalf("answer after caller left: err = %v, want ErrCallerGone", err)
+	}
+	e.wantState(t, "1001", StateAvailable)
+}
+
+// An agent logging out while its phone rings: the caller keeps its place
+// and goes to the next agent.
+func TestLogoutWhileRinging(t *testing.T) {
+	ctx := context.Background()
+	e := newTestACD(t, ACDOptions{})
+	e.login(t, "1001", "inquiry")
+	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
+	e.match(t)
+	e.must(t, "logout", e.Logout(ctx, "1001"))
+	e.login(t, "1002", "inquiry")
+	if got := e.match(t); !slices.Equal(got, []string{"c1→1002"}) {
+		t.Fatalf("offers after logout = %v", got)
+	}
+	if err := e.Answered(ctx, "c1", "1001"); !errors.Is(err, ErrBadTransition) {
+		t.Fatalf("logged-out agent answered: err = %v", err)
+	}
+}
+
+// Sweep: wrap-up past WrapUpMax (S12) and stuck reservations end.
+func TestSweep(t *testing.T) {
+	ctx := context.Background()
+	e := newTestACD(t, ACDOptions{WrapUpMax: 5 * time.Minute, Reservation: 20 * time.Second})
+	e.login(t, "1001", "inquiry")
+	e.clock.Add(time.Minute)
+	e.login(t, "1002", "inquiry")
+	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)},
+		Entry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
+	e.match(t)
+	e.must(t, "answer", e.Answered(ctx, "c1", "1001"))
+	e.must(t, "hangup", e.Hangup(ctx, "1001", 90*time.Second, "inquiry"))
+	sweep := func(want int) {
+		t.Helper()
+		n, err := e.Sweep(ctx)
+		if err != nil || n != want {
+			t.Fatalf("sweep moved %d, %v; want %d", n, err, want)
+		}
+	}
+	e.clock.Add(19 * time.Second)
+	sweep(0)
+	e.clock.Add(2 * time.Second) // the reservation of 1002 expired
+	sweep(1)
+	if s := e.state(t, "1002"); s.State != StateAvailable || s.Reason != "reservation_expired" || s.Misses != 0 {
+		t.Fatalf("stuck agent after sweep: %+v", s)
+	}
+	if got := e.match(t); !slices.Equal(got, []string{"c2→1002"}) {
+		t.Fatalf("c2 not offered again after the sweep: %v", got)
+	}
+	e.wantState(t, "1001", StateWrapUp)
+	e.clock.Add(5 * time.Minute)
+	sweep(2) // 1001's wrap-up ends and 1002's new reservation expires
+	s := e.state(t, "1001")
+	if s.State != StateAvailable || s.Reason != "wrap_up_max" || !s.IdleSince.Equal(e.clock.Now()) {
+		t.Fatalf("agent after wrap-up max: %+v", s)
+	}
+	// S8: the handle time of the hang-up feeds the estimate.
+	if avg, _, err := e.q.serviceRate(ctx, "inquiry"); err != nil || avg != 90*time.Second {
+		t.Fatalf("average handle time = %s, %v; want 90s", avg, err)
+	}
+}
+
+// Ring-all: every available agent of the queue rings for the first caller;
+// the first to answer takes it and the others are released.
+func TestMatchAll(t *testing.T) {
+	ctx := context.Background()
+	e := newTestACD(t, ACDOptions{})
+	for _, id := range []string{"1001", "1002", "1003"} {
+		e.login(t, id, "inquiry")
+	}
+	e.login(t, "1004", "business")
+	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)},
+		Entry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
+	call, agents, err := e.MatchAll(ctx, "inquiry")
+	slices.Sort(agents)
+	if err != nil || call != "c1" || !slices.Equal(agents, []string{"1001", "1002", "1003"}) {
+		t.Fatalf("match all = %s %v %v", call, agents, err)
+	}
+	if _, _, err := e.MatchAll(ctx, "inquiry"); !errors.Is(err, ErrNoMatch) {
+		t.Fatalf("second match all: err = %v, want ErrNoMatch", err)
+	}
+	e.must(t, "decline", e.Missed(ctx, "c1", "1003", MissDecline))
+	if got := e.match(t); !slices.Equal(got, []string{"c2→1003"}) {
+		t.Fatalf("c1 must stay with the ringing group: %v", got)
+	}
+	released, err := e.AnsweredBy(ctx, "c1", "1002")
+	if err != nil || !slices.Equal(released, []string{"1001"}) {
+		t.Fatalf("answered by = %v, %v; want 1001 released", released, err)
+	}
+	e.wantState(t, "1001", StateAvailable)
+	e.wantState(t, "1002", StateOnCall)
+	if err := e.Answered(ctx, "c1", "1001"); !errors.Is(err, ErrBadTransition) {
+		t.Fatalf("second answer: err = %v, want ErrBadTransition", err)
+	}
+}

@@ -1,0 +1,273 @@
+package agents
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Timing of the node loops, as fractions of NodeTTL. The alive key lives
+// 4/5 of NodeTTL and every node reaps every 1/5, so a dead node's entries are
+// gone at most NodeTTL after its last heartbeat (issue 3: 15 s), while a live
+// node may miss three heartbeats in a row before it is declared dead.
+const (
+	aliveShare = 4 // alive TTL = NodeTTL * aliveShare / loopShare
+	loopShare  = 5 // heartbeat and reap every NodeTTL / loopShare
+)
+
+// epochState is what this node remembers of <p>epoch.
+type epochState struct {
+	mu sync.Mutex
+	id string
+}
+
+// Heartbeat marks this node alive. restarted is true when Redis lost what the
+// node published since the previous heartbeat: <p>epoch changed or vanished
+// (a Redis restart), or this node's alive key had expired (it was presumed
+// dead and reaped). Then the node must Republish what it holds.
+func (a *ACD) Heartbeat(ctx context.Context) (restarted bool, err error) {
+	fresh, err := randomID()
+	if err != nil {
+		return false, fmt.Errorf("heartbeat: %w", err)
+	}
+	ttl := a.opts.NodeTTL * aliveShare / loopShare
+	r, err := a.run(ctx, "heartbeat", heartbeatScript, ttl.Milliseconds(), fresh)
+	if err != nil {
+		return false, err
+	}
+	a.epoch.mu.Lock()
+	defer a.epoch.mu.Unlock()
+	restarted = a.epoch.id != "" && (r.Epoch != a.epoch.id || !r.Alive)
+	a.epoch.id = r.Epoch
+	return restarted, nil
+}
+
+// Reap cleans up after nodes whose heartbeat expired: their waiting callers
+// leave the queues and the agents reserved for or talking to those callers
+// are freed (ringing → available, on_call → wrap_up). It returns the dead
+// nodes. Every node runs it; the script makes it happen once.
+func (a *ACD) Reap(ctx context.Context) ([]string, error) {
+	r, err := a.run(ctx, "reap dead nodes", reapScript, a.opts.WrapUpMax.Milliseconds())
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Dead) > 0 {
+		a.metrics.acd.reaped.WithLabelValues("node").Add(float64(len(r.Dead)))
+		a.metrics.acd.reaped.WithLabelValues("call").Add(float64(r.Calls))
+		a.metrics.acd.reaped.WithLabelValues("agent").Add(float64(len(r.Tr)))
+		a.log.Warn("reaped dead nodes", "dead", r.Dead, "calls", r.Calls, "agents", len(r.Tr))
+	}
+	return r.Dead, nil
+}
+
+// Republish restores what this node holds after a Redis restart: its
+// waiting callers with their original enqueue times (Queue.Republish) and
+// its agents' states. Agents known again meanwhile (logged in since) are
+// left as they are. Every item is tried; the errors are joined.
+func (a *ACD) Republish(ctx context.Context, calls []Entry, agents []AgentState) error {
+	var errs []error
+	if err := a.queue.Republish(ctx, calls); err != nil {
+		errs = append(errs, err)
+	}
+	now := a.now()
+	for _, s := range agents {
+		since := s.Since
+		if since.IsZero() {
+			since = now
+		}
+		_, err := a.run(ctx, "republish agent "+s.ID, restoreScript,
+			s.ID, string(s.State), s.Reason, s.CallID, s.IdleSince.UnixMilli(), strings.Join(s.Categories, ","),
+			s.Misses, s.Node, since.UnixMilli(), now.Add(a.opts.Reservation).UnixMilli(),
+			since.Add(a.opts.WrapUpMax).UnixMilli())
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run heartbeats, sweeps, reaps and writes the state history until ctx is
+// done. On a detected Redis restart it calls ACDOptions.OnRestart.
+func (a *ACD) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() { a.runHistory(ctx) })
+	defer wg.Wait()
+	if ctx.Err() == nil {
+		a.beat(ctx)
+	}
+	every := a.opts.NodeTTL / loopShare
+	beat, reap := time.NewTicker(every), time.NewTicker(every)
+	sweep := time.NewTicker(min(time.Second, every))
+	defer beat.Stop()
+	defer reap.Stop()
+	defer sweep.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-beat.C:
+			a.beat(ctx)
+		case <-reap.C:
+			if _, err := a.Reap(ctx); err != nil {
+				a.log.Error("reap dead nodes", "err", err)
+			}
+		case <-sweep.C:
+			if _, err := a.Sweep(ctx); err != nil {
+				a.log.Error("sweep agents", "err", err)
+			}
+		}
+	}
+}
+
+func (a *ACD) beat(ctx context.Context) {
+	restarted, err := a.Heartbeat(ctx)
+	if err != nil {
+		a.log.Error("heartbeat", "err", err)
+		return
+	}
+	if restarted {
+		a.log.Warn("redis lost this node's state (restart or reaped): re-publishing")
+		if a.opts.OnRestart != nil {
+			a.opts.OnRestart(ctx)
+		}
+	}
+}
+
+// Subscribe delivers the events of every node (state changes and match
+// hints) until ctx is done, then closes the channel.
+func (a *ACD) Subscribe(ctx context.Context) (<-chan Event, error) {
+	sub := a.rdb.Subscribe(ctx, a.key("events"))
+	if _, err := sub.Receive(ctx); err != nil {
+		_ = sub.Close()
+		return nil, fmt.Errorf("subscribe to %sevents: %w", a.prefix, err)
+	}
+	out := make(chan Event, 256)
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		msgs := sub.Channel()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m, ok := <-msgs:
+				if !ok {
+					return
+				}
+				var e Event
+				if err := json.Unmarshal([]byte(m.Payload), &e); err != nil {
+					a.log.Warn("undecodable event", "err", err)
+					continue
+				}
+				select {
+				case out <- e:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// Forward pushes each offer whose caller is held by another node to that
+// node's offer list and returns the offers for this node.
+func (a *ACD) Forward(ctx context.Context, offers []Offer) ([]Offer, error) {
+	var local []Offer
+	var errs []error
+	for _, o := range offers {
+		if o.CallerNode == a.node {
+			local = append(local, o)
+			continue
+		}
+		if err := a.PushOffer(ctx, o); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return local, errors.Join(errs...)
+}
+
+// PushOffer appends o to <p>node:<o.CallerNode>:offers. The list expires
+// with the reservation: an offer nobody popped is swept from the agent anyway.
+func (a *ACD) PushOffer(ctx context.Context, o Offer) error {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return fmt.Errorf("encode offer of %s: %w", o.CallID, err)
+	}
+	k := a.offersKey(o.CallerNode)
+	_, err = a.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.RPush(ctx, k, b)
+		p.PExpire(ctx, k, a.opts.Reservation)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("push offer of %s to node %s: %w", o.CallID, o.CallerNode, err)
+	}
+	return nil
+}
+
+// popBatch bounds the offers PopOffers returns at once.
+const popBatch = 100
+
+// PopOffers waits up to timeout for offers pushed to node and returns all
+// that are there (at most 100); none before the timeout gives an empty slice.
+func (a *ACD) PopOffers(ctx context.Context, node string, timeout time.Duration) ([]Offer, error) {
+	k := a.offersKey(node)
+	first, err := a.blpop(ctx, timeout, k)
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pop offers of node %s: %w", node, err)
+	}
+	rest, err := a.rdb.LPopCount(ctx, k, popBatch-1).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("pop offers of node %s: %w", node, err)
+	}
+	out := make([]Offer, 0, 1+len(rest))
+	for _, raw := range append([]string{first}, rest...) {
+		var o Offer
+		if err := json.Unmarshal([]byte(raw), &o); err != nil {
+			return out, fmt.Errorf("decode offer for node %s: %w", node, err)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// blpop pops the first element of k, waiting up to timeout. go-redis rounds
+// BLPOP timeouts below one second up to a second; Redis 6+ takes fractions,
+// sent through Do (whose default read timeout exceeds such a wait).
+func (a *ACD) blpop(ctx context.Context, timeout time.Duration, k string) (string, error) {
+	if timeout >= time.Second {
+		r, err := a.rdb.BLPop(ctx, timeout, k).Result()
+		if err != nil {
+			return "", err
+		}
+		return r[1], nil
+	}
+	r, err := a.rdb.Do(ctx, "BLPOP", k, max(timeout, time.Millisecond).Seconds()).StringSlice()
+	if err != nil {
+		return "", err
+	}
+	if len(r) != 2 {
+		return "", errUnexpectedReply(r)
+	}
+	return r[1], nil
+}
+
+func randomID() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
