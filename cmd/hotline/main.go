@@ -3,6 +3,7 @@
 //	hotline serve   -config configs/hotline.yaml   (default)
 //	hotline migrate -config configs/hotline.yaml
 //	hotline calls   -last 5
+//	hotline agent add|list|disable|password ...
 //
 // Errors are one line on stderr and a non-zero exit, never a stack trace.
 package main
@@ -50,7 +51,11 @@ func run(args []string) error {
 		ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer cancel()
 		return printCalls(ctx, cfg, *last, os.Stdout)
+	case "agent":
+		ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer cancel()
+		return agentCommand(ctx, cfg, fs.Args(), os.Stdout)
 	default:
-		return errors.New("unknown command " + cmd + " (want serve, migrate or calls)")
+		return errors.New("unknown command " + cmd + " (want serve, migrate, calls or agent)")
 	}
 }
