@@ -123,6 +123,9 @@ func (c *Call) play(ctx context.Context, names []string, opts media.PlayOptions)
 		}
 		prompts = append(prompts, p)
 	}
+	for _, n := range names {
+		c.srv.metrics.promptPlayed(n)
+	}
 	ctx, stop := c.bind(ctx)
 	defer stop()
 	return c.session.Play(ctx, prompts, opts)

@@ -11,6 +11,7 @@ type Metrics struct {
 	invites     *prometheus.CounterVec
 	requestsBad *prometheus.CounterVec
 	activeCalls prometheus.Gauge
+	prompts     *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil registers nothing).
@@ -28,9 +29,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "hotline", Subsystem: "sip", Name: "active_calls",
 			Help: "Calls in progress on this node.",
 		}),
+		prompts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "sip", Name: "prompts_started_total",
+			Help: "Prompts started on callers' legs, by prompt name (a closed set from the IVR).",
+		}, []string{"prompt"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.invites, m.requestsBad, m.activeCalls)
+		reg.MustRegister(m.invites, m.requestsBad, m.activeCalls, m.prompts)
 	}
 	return m
 }
@@ -38,3 +43,5 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) invite(result string) { m.invites.WithLabelValues(result).Inc() }
 
 func (m *Metrics) rejected(status int) { m.requestsBad.WithLabelValues(strconv.Itoa(status)).Inc() }
+
+func (m *Metrics) promptPlayed(name string) { m.prompts.WithLabelValues(name).Inc() }
