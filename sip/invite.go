@@ -60,6 +60,8 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 	}
+	// RFC 3261 §17.2.1: 100 Trying at once (sipgo's own would come after 200 ms).
+	s.respond(tx, sip.NewResponseFromRequest(req, sip.StatusTrying, "Trying", nil))
 	s.wg.Add(1)
 	defer s.wg.Done()
 	c, err := s.newCall(req, tx)
@@ -148,7 +150,8 @@ func (c *Call) ring() bool {
 	if d <= 0 {
 		return true
 	}
-	if err := c.dlg.Respond(sip.StatusRinging, "Ringing", nil); err != nil {
+	contact := c.srv.contact(c.advertise.String())
+	if err := c.dlg.Respond(sip.StatusRinging, "Ringing", nil, &contact); err != nil {
 		return false
 	}
 	t := time.NewTimer(d)
