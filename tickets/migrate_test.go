@@ -3,6 +3,7 @@ package tickets
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -59,14 +60,11 @@ func TestCheckSchema(t *testing.T) {
 		msg   string
 	}{
 		{"empty database", "", true,
-			"database schema is at version 0, this binary needs 1: run `hotline migrate`"},
+			fmt.Sprintf("database schema is at version 0, this binary needs %d: run `hotline migrate`", latest)},
 		{"empty schema_migrations", "CREATE TABLE schema_migrations (version int PRIMARY KEY, name text)", true,
-			"database schema is at version 0, this binary needs 1: run `hotline migrate`"},
+			fmt.Sprintf("database schema is at version 0, this binary needs %d: run `hotline migrate`", latest)},
 		{"newer database", "CREATE TABLE schema_migrations (version int PRIMARY KEY, name text); INSERT INTO schema_migrations VALUES (999, 'future')", false,
-			"database schema is at version 999, newer than this binary's 1: upgrade hotline"},
-	}
-	if latest != 1 {
-		t.Fatalf("expected messages assume one migration, have %d", latest)
+			fmt.Sprintf("database schema is at version 999, newer than this binary's %d: upgrade hotline", latest)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
