@@ -29,7 +29,12 @@ type Flow struct {
 	menu       menu
 	afterHours menu
 	priority   map[string]bool
+	agents     Agents // nil: no agent system, callers wait for the callback offer
 }
+
+// SetAgents lets queued callers be connected to agents (issue 3); call it
+// before the first Run.
+func (f *Flow) SetAgents(a Agents) { f.agents = a }
 
 // menu is a compiled Config menu.
 type menu struct {
@@ -80,6 +85,7 @@ type run struct {
 	closed     bool   // called outside office hours (S9)
 	inQueue    string // category while the caller is queued
 	cleanupErr error  // leaving the queue failed
+	offers     *offerBox
 }
 
 // Run takes the call through greeting, hours check, menu and queue, and returns
@@ -88,6 +94,7 @@ type run struct {
 func (f *Flow) Run(ctx context.Context, call Call) Result {
 	r := &run{f: f, call: call, log: f.log.With("call_id", call.ID())}
 	err := r.answer(ctx)
+	r.closeOffers()
 	r.finish(ctx, err)
 	return r.res
 }
@@ -157,6 +164,8 @@ func (r *run) finish(ctx context.Context, err error) {
 // without choosing counts as after_hours, not as an abandoned call.
 func (r *run) abandoned() string {
 	switch {
+	case r.res.Outcome == OutcomeAnswered:
+		return OutcomeAnswered
 	case !r.res.QueuedAt.IsZero():
 		return OutcomeAbandonedInQueue
 	case r.closed:

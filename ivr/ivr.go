@@ -79,6 +79,11 @@ type Result struct {
 	Priority bool
 	Outcome  string    // one of the Outcome* constants
 	QueuedAt time.Time // zero if never queued
+	// AgentID and ConnectedAt are set when an agent answered (OutcomeAnswered);
+	// AgentHungUp tells who hung up first then (S11).
+	AgentID     string
+	ConnectedAt time.Time
+	AgentHungUp bool
 	// Err is an unexpected error (queue, records or media), nil for a normal end,
 	// including a caller hanging up.
 	Err error
@@ -122,5 +127,5 @@ func Categories() []string {
 // Outcomes lists every outcome Flow.Run can return.
 func Outcomes() []string {
 	return []string{OutcomeAbandonedInMenu, OutcomeAbandonedInQueue, OutcomeAfterHours,
-		OutcomeCallback, OutcomeFailed}
+		OutcomeCallback, OutcomeFailed, OutcomeAnswered}
 }

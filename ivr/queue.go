@@ -28,6 +28,7 @@ func (r *run) enterQueue(ctx context.Context, category string) error {
 		return fmt.Errorf("%w: enqueue in %s: %w", errCallEnded, category, err)
 	}
 	r.res.QueuedAt = e.EnqueuedAt
+	r.openOffers()
 	entered := PromptQueueEntered
 	if category == CategoryEmergency {
 		entered = PromptQueueEmergency // S6
@@ -69,8 +70,15 @@ func (r *run) wait(ctx context.Context, category string, since time.Time) error 
 		if !nextOffer.IsZero() && nextOffer.Before(until) {
 			until = nextOffer
 		}
-		if err := r.hold(ctx, until); err != nil {
+		offer, err := r.holdFor(ctx, until)
+		if err != nil {
 			return err
+		}
+		if offer != nil {
+			talked, err := r.connect(ctx, *offer)
+			if err != nil || talked {
+				return err
+			}
 		}
 	}
 }
