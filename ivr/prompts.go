@@ -39,6 +39,10 @@ const (
 	PromptAgentNumberSuffix = "agent_number_suffix"
 	// PromptTicketNumberPrefix comes before a ticket number said with SayDigits (S17).
 	PromptTicketNumberPrefix = "ticket_number_prefix"
+	// PromptFeatureOK and PromptFeatureFailed confirm an agent's feature code
+	// (*1, *2, *0, *3); the sip package plays them.
+	PromptFeatureOK     = "feature_ok"
+	PromptFeatureFailed = "feature_failed"
 )
 
 // PromptNames lists every named prompt (not the number prompts) that each
@@ -50,7 +54,7 @@ func PromptNames() []string {
 		PromptQueuePositionSuffix, PromptQueueWaitPrefix, PromptQueueWaitSuffix,
 		PromptQueueWaitSuffixOne, PromptHoldMusic, PromptCallbackOffer,
 		PromptCallbackConfirmed, PromptSorryError, PromptAgentNumberPrefix,
-		PromptAgentNumberSuffix, PromptTicketNumberPrefix}
+		PromptAgentNumberSuffix, PromptTicketNumberPrefix, PromptFeatureOK, PromptFeatureFailed}
 }
 
 //go:embed prompts/*/*.wav

@@ -105,6 +105,11 @@ zh agent_number_suffix "为您服务"
 en agent_number_suffix "is here to help you."
 zh ticket_number_prefix "您的工单号是"
 en ticket_number_prefix "Your ticket number is"
+# Feature codes dialled by agents (*1 available, *2 pause, *0 log out, *3 wrap-up done).
+zh feature_ok "操作成功"
+en feature_ok "Done"
+zh feature_failed "操作失败"
+en feature_failed "That did not work"
 hold zh-CN
 hold en
 

@@ -42,12 +42,13 @@ type Call struct {
 	id, sipCallID, caller, dialled string
 	startedAt, answeredAt          time.Time
 
-	mu       sync.Mutex // guards the fields below and serialises re-INVITEs
-	localSDP media.LocalSDP
-	ended    bool
-	endedAt  time.Time
-	hungUpBy string
-	reason   string
+	mu        sync.Mutex // guards the fields below and serialises re-INVITEs
+	recording string
+	localSDP  media.LocalSDP
+	ended     bool
+	endedAt   time.Time
+	hungUpBy  string
+	reason    string
 }
 
 // ID is our call id (a UUID), distinct from the SIP Call-ID.
@@ -93,6 +94,23 @@ func (c *Call) EndReason() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.reason
+}
+
+// Media is the caller leg's RTP session (for bridging to an agent leg).
+func (c *Call) Media() *media.Session { return c.session }
+
+// SetRecording notes where the call's recording is written (S19).
+func (c *Call) SetRecording(path string) {
+	c.mu.Lock()
+	c.recording = path
+	c.mu.Unlock()
+}
+
+// Recording is the recording's path, empty when the call was not recorded.
+func (c *Call) Recording() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.recording
 }
 
 // MediaStats returns the RTP counters of the call's session.

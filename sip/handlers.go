@@ -8,7 +8,7 @@ import (
 )
 
 // allowed is the Allow header value (OPTIONS and 405 answers).
-const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
+const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REGISTER"
 
 // guardHandler validates every request before its handler sees it. UDP requests
 // were already checked by the Guard; TCP requests are checked here.
@@ -58,6 +58,10 @@ func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	c := s.calls.byRequest(req)
 	if c == nil {
+		if l := s.legs.byRequest(req); l != nil {
+			l.readBye(req, tx)
+			return
+		}
 		s.respond(tx, sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
 		return
 	}
@@ -67,8 +71,13 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 // onInfo takes DTMF sent as SIP INFO (application/dtmf-relay or application/dtmf)
 // into the same digit stream as RFC 4733 events.
 func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
-	c := s.calls.byRequest(req)
-	if c == nil {
+	var push func(rune)
+	if c := s.calls.byRequest(req); c != nil {
+		push = c.pushDigit
+	} else if l := s.legs.byRequest(req); l != nil {
+		push = l.pushDigit
+	}
+	if push == nil {
 		s.respond(tx, sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
 		return
 	}
@@ -82,7 +91,7 @@ func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad DTMF: "+sanitize(err.Error()), nil))
 		return
 	}
-	c.pushDigit(digit)
+	push(digit)
 	s.respond(tx, sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
 }
 

@@ -24,6 +24,10 @@ const defaultDTMFPT = 101
 // onInvite answers a new call or handles a re-INVITE in an existing dialog.
 func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if to := req.To(); to != nil && to.Params != nil && to.Params.Has("tag") {
+		if l := s.legs.byRequest(req); l != nil {
+			l.reinvite(req, tx)
+			return
+		}
 		s.onReinvite(req, tx)
 		return
 	}
@@ -34,11 +38,20 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, res)
 		return
 	}
+	if isFeatureCode(req.Recipient.User) {
+		s.onFeature(req, tx)
+		return
+	}
 	if req.Recipient.User != s.cfg.Hotline {
 		s.metrics.invite("not_found")
 		s.respond(tx, sip.NewResponseFromRequest(req, sip.StatusNotFound, "Not Found", nil))
 		return
 	}
+	s.accept(req, tx, s.handler)
+}
+
+// accept answers an initial INVITE and runs h for the call until it ends.
+func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, h CallHandler) {
 	var offer *media.SessionDescription
 	if len(req.Body()) > 0 {
 		var err error
@@ -70,7 +83,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.log.Warn("invite failed", "error", err, "sip_call_id", req.CallID().Value())
 		return
 	}
-	c.run(offer, neg)
+	c.run(offer, neg, h)
 }
 
 // newCall creates the server dialog for an initial INVITE.
@@ -96,8 +109,8 @@ func (s *Server) newCall(req *sip.Request, tx sip.ServerTransaction) (*Call, err
 	return c, nil
 }
 
-// run takes the call from offer to hang-up: media port, answer, handler, cleanup.
-func (c *Call) run(offer *media.SessionDescription, neg media.Negotiated) {
+// run takes the call from offer to hang-up: media port, answer, handler h, cleanup.
+func (c *Call) run(offer *media.SessionDescription, neg media.Negotiated, h CallHandler) {
 	s := c.srv
 	defer c.cancel(errCallEnded)
 	conn, port, err := s.ports.Listen(netip.IPv4Unspecified())
@@ -106,7 +119,7 @@ func (c *Call) run(offer *media.SessionDescription, neg media.Negotiated) {
 		s.metrics.invite("no_ports")
 		c.reject(sip.StatusServiceUnavailable, "No Media Ports")
 		c.finish(HungUpBySystem, "no_ports")
-		s.handler(c.ctx, c)
+		h(c.ctx, c)
 		return
 	}
 	defer s.ports.Release(port)
@@ -121,7 +134,7 @@ func (c *Call) run(offer *media.SessionDescription, neg media.Negotiated) {
 		conn.Close()
 		s.metrics.invite("cancelled")
 		c.finish(HungUpByCaller, "cancelled")
-		s.handler(c.ctx, c)
+		h(c.ctx, c)
 		return
 	}
 	if neg, err = c.answer(offer, neg); err != nil {
@@ -129,14 +142,14 @@ func (c *Call) run(offer *media.SessionDescription, neg media.Negotiated) {
 		c.log.Warn("answer failed", "error", err)
 		s.metrics.invite("failed")
 		c.finish(HungUpBySystem, "answer_failed")
-		s.handler(c.ctx, c)
+		h(c.ctx, c)
 		return
 	}
 	c.startMedia(conn, neg)
 	s.metrics.invite("answered")
 	c.log.Info("call answered", "caller", c.caller, "codec", neg.Codec.Name, "dtmf", neg.DTMF, "rtp_port", port)
 	go c.watch()
-	s.handler(c.ctx, c)
+	h(c.ctx, c)
 	c.Hangup(context.Background())
 	c.session.Close()
 	c.log.Info("call ended", "hung_up_by", c.HungUpBy(), "reason", c.EndReason(),

@@ -12,6 +12,7 @@ type Metrics struct {
 	requestsBad *prometheus.CounterVec
 	activeCalls prometheus.Gauge
 	prompts     *prometheus.CounterVec
+	agentLegs   *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil registers nothing).
@@ -33,9 +34,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "hotline", Subsystem: "sip", Name: "prompts_started_total",
 			Help: "Prompts started on callers' legs, by prompt name (a closed set from the IVR).",
 		}, []string{"prompt"}),
+		agentLegs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "sip", Name: "agent_legs_total",
+			Help: "Calls to agents' phones by result (answered, busy, declined, no_answer, cancelled, failed).",
+		}, []string{"result"}),
+	}
+	for _, r := range []string{legAnswered, legBusy, legDeclined, legNoAnswer, legCancelled, legFailed} {
+		m.agentLegs.WithLabelValues(r) // export zeros, so rates work from the start
 	}
 	if reg != nil {
-		reg.MustRegister(m.invites, m.requestsBad, m.activeCalls, m.prompts)
+		reg.MustRegister(m.invites, m.requestsBad, m.activeCalls, m.prompts, m.agentLegs)
 	}
 	return m
 }
@@ -45,3 +53,5 @@ func (m *Metrics) invite(result string) { m.invites.WithLabelValues(result).Inc(
 func (m *Metrics) rejected(status int) { m.requestsBad.WithLabelValues(strconv.Itoa(status)).Inc() }
 
 func (m *Metrics) promptPlayed(name string) { m.prompts.WithLabelValues(name).Inc() }
+
+func (m *Metrics) agentLeg(result string) { m.agentLegs.WithLabelValues(result).Inc() }

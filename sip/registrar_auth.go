@@ -191,3 +191,25 @@ func registerUnavailable(req *sip.Request) *sip.Response {
 func registerForbidden(req *sip.Request) *sip.Response {
 	return sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden", nil)
 }
+
+// AuthenticateINVITE checks an agent's INVITE (a feature code) exactly like
+// a REGISTER: banned sources get 403, missing or wrong credentials the same
+// fresh 401 (failures count toward the ban). It returns the authenticated
+// agent id, or the response to send.
+func (r *Registrar) AuthenticateINVITE(ctx context.Context, req *sip.Request) (user string, res *sip.Response) {
+	ip := sourceIP(req)
+	if ip.IsValid() {
+		banned, err := r.bans.Banned(ctx, ip)
+		if err != nil {
+			r.log.Warn("check ban", "source", ip.String(), "error", err)
+		}
+		if banned {
+			return "", registerForbidden(req)
+		}
+	}
+	auth := r.authenticate(ctx, req, ip)
+	if auth.res != nil {
+		return "", auth.res
+	}
+	return auth.user, nil
+}

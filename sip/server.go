@@ -40,6 +40,14 @@ type Options struct {
 	Metrics *Metrics
 	// MediaMetrics is passed to every media session.
 	MediaMetrics *media.Metrics
+	// Registrar, when set, answers REGISTER and authenticates feature-code
+	// INVITEs (*1, *2, *0, *3) from agents' phones.
+	Registrar *Registrar
+	// Feature runs an authenticated agent's feature code and names the
+	// confirmation prompt to play; nil answers feature codes with 404.
+	Feature FeatureFunc
+	// Banned, when set, is asked for every UDP datagram's source; true drops it.
+	Banned func(netip.Addr) bool
 }
 
 // Server is the SIP user agent answering the hotline.
@@ -57,7 +65,11 @@ type Server struct {
 	srv    *sipgo.Server
 	dua    *sipgo.DialogUA
 	calls  *registry
+	legs   *legRegistry
 	guards []*Guard
+	reg    *Registrar
+	feat   FeatureFunc
+	banned func(netip.Addr) bool
 
 	draining atomic.Bool
 	wg       sync.WaitGroup // one per call in progress
@@ -82,7 +94,11 @@ func NewServer(o Options) (*Server, error) {
 	}
 	parser := sip.NewParser()
 	parser.MaxMessageLength = o.Config.MaxMessageSize
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("hotline"), sipgo.WithUserAgentParser(parser))
+	var s *Server
+	// RFC 3261 §13.2.2.4: a 2xx whose INVITE transaction is gone is still ACKed.
+	stray := sip.WithTransactionLayerUnhandledResponseHandler(func(r *sip.Response) { s.onStrayResponse(r) })
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("hotline"), sipgo.WithUserAgentParser(parser),
+		sipgo.WithUserAgentTransactionLayerOptions(stray))
 	if err != nil {
 		return nil, fmt.Errorf("create sip user agent: %w", err)
 	}
@@ -94,10 +110,11 @@ func NewServer(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create sip client: %w", err)
 	}
-	s := &Server{
+	s = &Server{
 		cfg: o.Config, handler: o.Handler, prompts: o.Prompts, ports: o.Ports, pacer: o.Pacer,
 		log: o.Logger.With("component", "sip"), metrics: o.Metrics, mmet: o.MediaMetrics,
-		ua: ua, srv: srv, calls: newRegistry(), ready: make(chan struct{}),
+		ua: ua, srv: srv, calls: newRegistry(), legs: newLegRegistry(), ready: make(chan struct{}),
+		reg: o.Registrar, feat: o.Feature, banned: o.Banned,
 	}
 	s.dua = &sipgo.DialogUA{Client: cli, ContactHDR: s.contact("")}
 	srv.OnInvite(s.guardHandler(s.onInvite))
@@ -106,6 +123,9 @@ func NewServer(o Options) (*Server, error) {
 	srv.OnInfo(s.guardHandler(s.onInfo))
 	srv.OnOptions(s.guardHandler(s.onOptions))
 	srv.OnNoRoute(s.guardHandler(s.onNoRoute))
+	if o.Registrar != nil {
+		srv.OnRegister(s.guardHandler(o.Registrar.Handle))
+	}
 	return s, nil
 }
 
@@ -130,16 +150,24 @@ func (s *Server) Run(ctx context.Context) error {
 		MaxMessageSize: s.cfg.MaxMessageSize,
 		RatePerSecond:  s.cfg.RatePerSecond,
 		Burst:          s.cfg.Burst,
+		Banned:         s.banned,
 	})
 	s.guards = append(s.guards, guard)
-	close(s.ready)
 
 	errc := make(chan error, 2)
-	go func() { errc <- s.srv.ServeUDP(guard) }()
+	sc := &servingConn{Guard: guard, serving: make(chan struct{})}
+	go func() { errc <- s.srv.ServeUDP(sc) }()
 	go func() { errc <- s.srv.ServeTCP(tcp) }()
-	s.log.Info("sip listening", "udp", udp.LocalAddr().String(), "tcp", tcp.Addr().String(), "hotline", s.cfg.Hotline)
-
+	// Ready once sipgo reads the UDP socket: before that its transport does
+	// not know the listener, and requests we send (DialAgent) cannot leave from it.
 	select {
+	case <-sc.serving:
+		close(s.ready)
+		s.log.Info("sip listening", "udp", udp.LocalAddr().String(), "tcp", tcp.Addr().String(), "hotline", s.cfg.Hotline)
+		select {
+		case <-ctx.Done():
+		case err = <-errc:
+		}
 	case <-ctx.Done():
 	case err = <-errc:
 	}
@@ -152,7 +180,19 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// Ready is closed once the listeners are bound.
+// servingConn tells when sipgo starts reading the guarded UDP socket.
+type servingConn struct {
+	*Guard
+	once    sync.Once
+	serving chan struct{}
+}
+
+func (c *servingConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	c.once.Do(func() { close(c.serving) })
+	return c.Guard.ReadFrom(p)
+}
+
+// Ready is closed once the listeners are bound and served.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // UDPAddr is the bound UDP address (after Ready).
@@ -186,6 +226,9 @@ func (s *Server) Wait(ctx context.Context) error {
 func (s *Server) HangupAll() {
 	for _, c := range s.calls.all() {
 		c.end(HungUpBySystem, "shutdown")
+	}
+	for _, l := range s.legs.all() {
+		l.end(context.Background(), HungUpBySystem, "shutdown")
 	}
 }
 

@@ -14,7 +14,8 @@ type querier interface {
 }
 
 const callColumns = `id, sip_call_id, caller, dialled, coalesce(category, ''), priority, node,
-	started_at, answered_at, queued_at, ended_at, outcome, hung_up_by`
+	started_at, answered_at, queued_at, ended_at, outcome, hung_up_by,
+	coalesce(agent_id, ''), connected_at, coalesce(wait_seconds, 0), wait_exceeded, coalesce(recording_path, '')`
 
 // RecentCalls returns the n most recently ended call records, newest first.
 func RecentCalls(ctx context.Context, db querier, n int) ([]CallRecord, error) {
@@ -49,9 +50,10 @@ func collectCalls(rows pgx.Rows) ([]CallRecord, error) {
 	var out []CallRecord
 	for rows.Next() {
 		var r CallRecord
-		var answered, queued *time.Time
+		var answered, queued, connected *time.Time
 		if err := rows.Scan(&r.ID, &r.SIPCallID, &r.Caller, &r.Dialled, &r.Category, &r.Priority, &r.Node,
-			&r.StartedAt, &answered, &queued, &r.EndedAt, &r.Outcome, &r.HungUpBy); err != nil {
+			&r.StartedAt, &answered, &queued, &r.EndedAt, &r.Outcome, &r.HungUpBy,
+			&r.AgentID, &connected, &r.WaitSeconds, &r.WaitExceeded, &r.RecordingPath); err != nil {
 			return nil, fmt.Errorf("scan call: %w", err)
 		}
 		if answered != nil {
@@ -59,6 +61,9 @@ func collectCalls(rows pgx.Rows) ([]CallRecord, error) {
 		}
 		if queued != nil {
 			r.QueuedAt = *queued
+		}
+		if connected != nil {
+			r.ConnectedAt = *connected
 		}
 		out = append(out, r)
 	}

@@ -1,43 +1,121 @@
 package tickets
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics are the Prometheus metrics of package tickets (namespace "hotline",
-// subsystem "tickets"). Labels come from the closed set of record kinds.
+// subsystem "tickets"). Labels come from closed sets: record kinds, ticket
+// channels and categories, escalation levels, survey scores.
 type Metrics struct {
 	written     *prometheus.CounterVec
 	spooled     *prometheus.CounterVec
 	rejected    *prometheus.CounterVec
 	writeErrors *prometheus.CounterVec
 	pending     prometheus.Gauge
+
+	created      *prometheus.CounterVec // by channel (S20)
+	entries      *prometheus.CounterVec // by category (S12)
+	lateEntries  *prometheus.CounterVec // by category (S12)
+	entryLatency prometheus.Histogram   // call end → entry (S12)
+	overdue      prometheus.Counter     // drafts flagged overdue (S12)
+	breaches     *prometheus.CounterVec // by category (S14)
+	escalations  *prometheus.CounterVec // by level (S15)
+	surveys      *prometheus.CounterVec // by score (S18)
 }
+
+// entryBuckets put the S12 five-minute rule (300 s) on a bucket boundary.
+var entryBuckets = []float64{30, 60, 120, 180, 240, 300, 600, 1800, 3600}
 
 // NewMetrics creates the metrics and registers them on reg; with a nil reg
 // it registers nothing (for tests and tools).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	counter := func(name, help string) *prometheus.CounterVec {
+	counter := func(name, help, label string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "tickets", Name: name, Help: help,
-		}, []string{"kind"})
+		}, []string{label})
 	}
 	m := &Metrics{
-		written:     counter("records_written_total", "Records (call, callback) written to PostgreSQL."),
-		spooled:     counter("records_spooled_total", "Records put in the on-disk spool because PostgreSQL could not take them."),
-		rejected:    counter("records_rejected_total", "Records PostgreSQL refused for good, kept in the spool's rejected file."),
-		writeErrors: counter("write_errors_total", "Failed attempts to write a record to PostgreSQL."),
+		written:     counter("records_written_total", "Records (call, callback, answered call with draft ticket) written to PostgreSQL.", "kind"),
+		spooled:     counter("records_spooled_total", "Records put in the on-disk spool because PostgreSQL could not take them.", "kind"),
+		rejected:    counter("records_rejected_total", "Records PostgreSQL refused for good, kept in the spool's rejected file.", "kind"),
+		writeErrors: counter("write_errors_total", "Failed attempts to write a record to PostgreSQL.", "kind"),
 		pending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "hotline", Subsystem: "tickets", Name: "records_pending",
 			Help: "Records in the spool waiting for PostgreSQL.",
 		}),
+		created:     counter("created_total", "Tickets created, by channel (S20).", "channel"),
+		entries:     counter("entries_total", "Tickets entered (submitted), by category (S12).", "category"),
+		lateEntries: counter("late_entries_total", "Tickets entered after their entry deadline, by category (S12).", "category"),
+		entryLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "hotline", Subsystem: "tickets", Name: "entry_latency_seconds",
+			Help:    "Time from call end to ticket entry; S12 allows 300 s.",
+			Buckets: entryBuckets,
+		}),
+		overdue: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "tickets", Name: "overdue_drafts_total",
+			Help: "Draft tickets not entered by their entry deadline (S12).",
+		}),
+		breaches:    counter("deadline_breaches_total", "Ticket deadlines breached, by category (S14).", "category"),
+		escalations: counter("escalations_total", "Ticket escalations, by level (S15).", "level"),
+		surveys:     counter("survey_scores_total", "Survey scores recorded: 1 satisfied, 2 neutral, 3 dissatisfied (S18).", "score"),
 	}
-	for _, kind := range []string{kindCall, kindCallback} {
+	m.preset()
+	if reg != nil {
+		reg.MustRegister(m.written, m.spooled, m.rejected, m.writeErrors, m.pending,
+			m.created, m.entries, m.lateEntries, m.entryLatency, m.overdue, m.breaches, m.escalations, m.surveys)
+	}
+	return m
+}
+
+// preset creates every label value so dashboards see zeros, not gaps.
+func (m *Metrics) preset() {
+	for _, kind := range []string{kindCall, kindCallback, kindAnswered} {
 		m.written.WithLabelValues(kind)
 		m.spooled.WithLabelValues(kind)
 		m.rejected.WithLabelValues(kind)
 		m.writeErrors.WithLabelValues(kind)
 	}
-	if reg != nil {
-		reg.MustRegister(m.written, m.spooled, m.rejected, m.writeErrors, m.pending)
+	for _, ch := range []string{ChannelPhone, ChannelWeb, ChannelLetter} {
+		m.created.WithLabelValues(ch)
 	}
-	return m
+	for _, c := range categories {
+		m.entries.WithLabelValues(c)
+		m.lateEntries.WithLabelValues(c)
+		m.breaches.WithLabelValues(c)
+	}
+	for _, l := range []string{"1", "2"} {
+		m.escalations.WithLabelValues(l)
+	}
+	for score := 1; score <= 3; score++ {
+		m.surveys.WithLabelValues(strconv.Itoa(score))
+	}
+}
+
+// observeEntry counts an entered ticket (S12).
+func (m *Metrics) observeEntry(k Ticket) {
+	m.entries.WithLabelValues(k.Category).Inc()
+	if k.Late {
+		m.lateEntries.WithLabelValues(k.Category).Inc()
+	}
+	if !k.CallEndedAt.IsZero() {
+		m.entryLatency.Observe(k.EnteredAt.Sub(k.CallEndedAt).Seconds())
+	}
+}
+
+// observeSweep counts one sweeper alert (S12, S14, S15).
+func (m *Metrics) observeSweep(a Alert) {
+	switch a.Kind {
+	case AlertOverdue:
+		m.overdue.Inc()
+	case AlertBreach:
+		if a.Category != "" {
+			m.breaches.WithLabelValues(a.Category).Inc()
+		}
+		m.escalations.WithLabelValues(strconv.Itoa(a.Level)).Inc()
+	case AlertEscalation:
+		m.escalations.WithLabelValues(strconv.Itoa(a.Level)).Inc()
+	}
 }

@@ -28,6 +28,14 @@ type CallRecord struct {
 	StartedAt, AnsweredAt, QueuedAt, EndedAt time.Time // AnsweredAt and QueuedAt may be zero
 	Outcome                                  string    // abandoned_in_menu|abandoned_in_queue|after_hours|callback|failed|answered
 	HungUpBy                                 string    // caller|system|agent (S11)
+	// The agent part (issue 3): who took the call, when it was bridged, the
+	// caller's total wait and whether it exceeded the service level (S1), and
+	// the recording (S19). Empty or zero for calls that never reached an agent.
+	AgentID       string
+	ConnectedAt   time.Time
+	WaitSeconds   float64
+	WaitExceeded  bool
+	RecordingPath string
 }
 
 // CallbackRequest is a caller's request to be called back (S9).
@@ -81,11 +89,13 @@ type execer interface {
 func insertCall(ctx context.Context, db execer, r CallRecord) error {
 	_, err := db.Exec(ctx, `INSERT INTO calls
 		(id, sip_call_id, caller, dialled, category, priority, node,
-		 started_at, answered_at, queued_at, ended_at, outcome, hung_up_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		 started_at, answered_at, queued_at, ended_at, outcome, hung_up_by,
+		 agent_id, connected_at, wait_seconds, wait_exceeded, recording_path)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 		ON CONFLICT (id) DO NOTHING`,
 		r.ID, r.SIPCallID, r.Caller, r.Dialled, nullText(r.Category), r.Priority, r.Node,
-		r.StartedAt, nullTime(r.AnsweredAt), nullTime(r.QueuedAt), r.EndedAt, r.Outcome, r.HungUpBy)
+		r.StartedAt, nullTime(r.AnsweredAt), nullTime(r.QueuedAt), r.EndedAt, r.Outcome, r.HungUpBy,
+		nullText(r.AgentID), nullTime(r.ConnectedAt), nullWait(r), r.WaitExceeded, nullText(r.RecordingPath))
 	if err != nil {
 		return fmt.Errorf("insert call %s: %w", r.ID, err)
 	}
@@ -132,4 +142,12 @@ func permanent(err error) bool {
 		return class == "22" || class == "23"
 	}
 	return false
+}
+
+// nullWait stores the wait only for queued calls.
+func nullWait(r CallRecord) any {
+	if r.QueuedAt.IsZero() {
+		return nil
+	}
+	return r.WaitSeconds
 }

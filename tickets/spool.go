@@ -22,6 +22,7 @@ const (
 const (
 	kindCall     = "call"
 	kindCallback = "callback"
+	kindAnswered = "answered" // a call record with its draft ticket (S12)
 )
 
 // spoolEntry is one line of the spool: a record and its kind.
@@ -29,6 +30,7 @@ type spoolEntry struct {
 	Kind     string           `json:"kind"`
 	Call     *CallRecord      `json:"call,omitempty"`
 	Callback *CallbackRequest `json:"callback,omitempty"`
+	Draft    *DraftFacts      `json:"draft,omitempty"` // with Call, kind answered
 }
 
 // rejectedEntry is one line of the rejected file: the raw spool line and why.
@@ -228,6 +230,11 @@ func decodeEntry(line []byte) (spoolEntry, error) {
 		return e, e.Call.validate()
 	case e.Kind == kindCallback && e.Callback != nil:
 		return e, e.Callback.validate()
+	case e.Kind == kindAnswered && e.Call != nil && e.Draft != nil:
+		if err := e.Call.validate(); err != nil {
+			return e, err
+		}
+		return e, e.Draft.validate()
 	}
 	return e, fmt.Errorf("%w: spool line of kind %q without its record", errInvalidRecord, e.Kind)
 }

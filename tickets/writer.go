@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -28,6 +30,9 @@ type WriterOptions struct {
 	RetryInterval time.Duration
 	// WriteTimeout bounds one attempt to write a record (default 2s).
 	WriteTimeout time.Duration
+	// EntryWindow is the S12 entry window of the draft tickets written by
+	// SaveAnsweredCall (default 5m; the Store's StoreOptions.EntryWindow).
+	EntryWindow time.Duration
 	// Metrics may be nil (an unregistered set is used).
 	Metrics *Metrics
 	// Logger may be nil (logs are discarded).
@@ -43,6 +48,8 @@ func (o WriterOptions) Validate() error {
 		return fmt.Errorf("writer: retry interval %s must not be negative", o.RetryInterval)
 	case o.WriteTimeout < 0:
 		return fmt.Errorf("writer: write timeout %s must not be negative", o.WriteTimeout)
+	case o.EntryWindow < 0:
+		return fmt.Errorf("writer: entry window %s must not be negative", o.EntryWindow)
 	}
 	return nil
 }
@@ -74,6 +81,9 @@ func NewWriter(pool *pgxpool.Pool, opts WriterOptions) (*Writer, error) {
 	}
 	if opts.WriteTimeout == 0 {
 		opts.WriteTimeout = defaultWriteTimeout
+	}
+	if opts.EntryWindow == 0 {
+		opts.EntryWindow = defaultEntryWindow
 	}
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics(nil)
@@ -112,6 +122,49 @@ func (w *Writer) SaveCallback(ctx context.Context, r CallbackRequest) error {
 		return err
 	}
 	return w.save(ctx, spoolEntry{Kind: kindCallback, Callback: &r})
+}
+
+// SaveAnsweredCall writes the record of an answered call and its draft
+// ticket in one transaction (S12), with SaveCall's guarantees: on a database
+// outage both wait in the spool together. Facts left empty are taken from
+// r (call id, caller, category, end time, agent, recording, wait).
+func (w *Writer) SaveAnsweredCall(ctx context.Context, r CallRecord, facts DraftFacts) error {
+	if err := r.validate(); err != nil {
+		return err
+	}
+	facts = draftFactsOf(r, facts)
+	if err := facts.validate(); err != nil {
+		return err
+	}
+	if facts.CallID != r.ID {
+		return fmt.Errorf("%w: draft ticket for call %s given with call record %s", errInvalidRecord, facts.CallID, r.ID)
+	}
+	return w.save(ctx, spoolEntry{Kind: kindAnswered, Call: &r, Draft: &facts})
+}
+
+func draftFactsOf(r CallRecord, f DraftFacts) DraftFacts {
+	if f.CallID == "" {
+		f.CallID = r.ID
+	}
+	if f.CallerNumber == "" {
+		f.CallerNumber = r.Caller
+	}
+	if f.Category == "" {
+		f.Category = r.Category
+	}
+	if f.CallEndedAt.IsZero() {
+		f.CallEndedAt = r.EndedAt
+	}
+	if f.AgentID == "" {
+		f.AgentID = r.AgentID
+	}
+	if f.RecordingPath == "" {
+		f.RecordingPath = r.RecordingPath
+	}
+	if f.WaitSeconds == 0 {
+		f.WaitSeconds = int(math.Round(r.WaitSeconds))
+	}
+	return f
 }
 
 func (w *Writer) save(ctx context.Context, e spoolEntry) error {
@@ -155,9 +208,18 @@ func (w *Writer) write(ctx context.Context, e spoolEntry) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opts.WriteTimeout)
 	defer cancel()
 	var err error
-	if e.Kind == kindCall {
+	switch e.Kind {
+	case kindCall:
 		err = insertCall(ctx, w.pool, *e.Call)
-	} else {
+	case kindAnswered:
+		err = pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+			if err := insertCall(ctx, tx, *e.Call); err != nil {
+				return err
+			}
+			_, err := insertDraft(ctx, tx, w.opts.EntryWindow, *e.Draft, w.metrics)
+			return err
+		})
+	default:
 		err = insertCallback(ctx, w.pool, *e.Callback)
 	}
 	if err != nil {
@@ -247,7 +309,7 @@ func (w *Writer) drainLine(ctx context.Context, line []byte) error {
 		return rerr
 	}
 	kind := e.Kind
-	if !slices.Contains([]string{kindCall, kindCallback}, kind) {
+	if !slices.Contains([]string{kindCall, kindCallback, kindAnswered}, kind) {
 		kind = "unknown"
 	}
 	w.metrics.rejected.WithLabelValues(kind).Inc()

@@ -27,6 +27,10 @@ type Config struct {
 	IVR      ivr.Config     `yaml:"ivr"`
 	Queue    QueueConfig    `yaml:"queue"`
 	Calendar CalendarConfig `yaml:"calendar"`
+	// Registrar is the agents' SIP registrar (digest auth, RFC 8760).
+	Registrar sip.RegistrarConfig `yaml:"registrar"`
+	ACD       ACDConfig           `yaml:"acd"`
+	Recording RecordingConfig     `yaml:"recording"`
 
 	// From the environment, never from the file.
 	DatabaseURL string `yaml:"-"`
@@ -46,6 +50,36 @@ type QueueConfig struct {
 	KeyPrefix string `yaml:"key_prefix"`
 }
 
+// ACDConfig tunes ringing and agent states (S1, S12, S16).
+type ACDConfig struct {
+	// RingTimeout rings an agent at most this long (S1: 15 s ≈ 3 rings).
+	RingTimeout sip.Duration `yaml:"ring_timeout"`
+	// MaxNoAnswer misses in a row make an agent not_responding (paused).
+	MaxNoAnswer int `yaml:"max_no_answer"`
+	// OwnerWait: a repeat caller waits this long for their ticket's owner (S16).
+	OwnerWait sip.Duration `yaml:"owner_wait"`
+	// WrapUpMax ends wrap-up when the ticket was not submitted earlier (S12).
+	WrapUpMax sip.Duration `yaml:"wrap_up_max"`
+	// NodeTTL: a node silent this long is dead; its callers and reservations are reaped.
+	NodeTTL sip.Duration `yaml:"node_ttl"`
+	// ServiceLevelThreshold: a longer total wait is kept on the call record (S1).
+	ServiceLevelThreshold sip.Duration `yaml:"service_level_threshold"`
+}
+
+// RecordingConfig is where bridged calls are recorded (S19).
+type RecordingConfig struct {
+	// Dir holds the WAV files; empty: <data_dir>/recordings.
+	Dir string `yaml:"dir"`
+	// Categories maps a category to false to switch its recording off.
+	Categories map[string]bool `yaml:"categories"`
+}
+
+// enabled reports whether calls of category are recorded (on unless switched off).
+func (r RecordingConfig) enabled(category string) bool {
+	on, set := r.Categories[category]
+	return r.Dir != "" && (!set || on)
+}
+
 // CalendarConfig points at the office-hours calendar (S9).
 type CalendarConfig struct {
 	// File is relative to the config file's folder unless absolute.
@@ -59,14 +93,19 @@ func DefaultConfig() Config {
 		host = "node1"
 	}
 	return Config{
-		Node:     host,
-		DataDir:  ".data",
-		LogLevel: "info",
-		SIP:      sip.DefaultConfig(),
-		HTTP:     HTTPConfig{Listen: ":8080"},
-		IVR:      ivr.DefaultConfig(),
-		Queue:    QueueConfig{DefaultHandleTime: sip.Duration(3 * time.Minute), KeyPrefix: "hotline:"},
-		Calendar: CalendarConfig{File: "calendar.yaml"},
+		Node:      host,
+		DataDir:   ".data",
+		LogLevel:  "info",
+		SIP:       sip.DefaultConfig(),
+		HTTP:      HTTPConfig{Listen: ":8080"},
+		IVR:       ivr.DefaultConfig(),
+		Queue:     QueueConfig{DefaultHandleTime: sip.Duration(3 * time.Minute), KeyPrefix: "hotline:"},
+		Calendar:  CalendarConfig{File: "calendar.yaml"},
+		Registrar: sip.DefaultRegistrarConfig(),
+		ACD: ACDConfig{RingTimeout: sip.Duration(15 * time.Second), MaxNoAnswer: 2,
+			OwnerWait: sip.Duration(20 * time.Second), WrapUpMax: sip.Duration(5 * time.Minute),
+			NodeTTL: sip.Duration(15 * time.Second), ServiceLevelThreshold: sip.Duration(20 * time.Second)},
+		Recording: RecordingConfig{},
 	}
 }
 
@@ -91,6 +130,9 @@ func LoadConfig(path string) (Config, error) {
 	if cfg.Node == "" {
 		cfg.Node = DefaultConfig().Node
 	}
+	if cfg.Recording.Dir == "" {
+		cfg.Recording.Dir = filepath.Join(cfg.DataDir, "recordings")
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -108,6 +150,7 @@ func (c *Config) applyEnv() {
 	set(&c.SIP.RTPPorts, "HOTLINE_RTP_PORTS")
 	set(&c.Node, "HOTLINE_NODE")
 	set(&c.DataDir, "HOTLINE_DATA_DIR")
+	set(&c.Registrar.NonceSecret, "HOTLINE_NONCE_SECRET")
 	c.DatabaseURL = os.Getenv("HOTLINE_DATABASE_URL")
 	c.RedisURL = os.Getenv("HOTLINE_REDIS_URL")
 	if c.DatabaseURL == "" {
@@ -138,6 +181,10 @@ func (c Config) Validate() error {
 	if c.Calendar.File == "" {
 		errs = append(errs, errors.New("calendar.file: must name the office-hours calendar"))
 	}
-	errs = append(errs, c.SIP.Validate(), c.IVR.Validate())
+	if c.ACD.RingTimeout <= 0 || c.ACD.MaxNoAnswer < 1 || c.ACD.WrapUpMax <= 0 || c.ACD.NodeTTL <= 0 ||
+		c.ACD.OwnerWait < 0 || c.ACD.ServiceLevelThreshold <= 0 {
+		errs = append(errs, errors.New("acd: ring_timeout, wrap_up_max, node_ttl and service_level_threshold must be positive, max_no_answer at least 1"))
+	}
+	errs = append(errs, c.SIP.Validate(), c.IVR.Validate(), c.Registrar.Validate())
 	return errors.Join(errs...)
 }

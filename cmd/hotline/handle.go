@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
@@ -28,6 +29,20 @@ func (a *app) handleCall(ctx context.Context, c *sip.Call) {
 		Category: res.Category, Priority: res.Priority, Node: a.cfg.Node,
 		StartedAt: c.StartedAt(), AnsweredAt: c.AnsweredAt(), QueuedAt: res.QueuedAt, EndedAt: c.EndedAt(),
 		Outcome: res.Outcome, HungUpBy: c.HungUpBy(),
+		AgentID: res.AgentID, ConnectedAt: res.ConnectedAt, RecordingPath: c.Recording(),
+	}
+	if res.AgentHungUp {
+		rec.HungUpBy = "agent" // S11
+	}
+	if !rec.QueuedAt.IsZero() {
+		// S1: the caller's total wait in the queue, to the agent or to the end.
+		until := rec.EndedAt
+		if !rec.ConnectedAt.IsZero() {
+			until = rec.ConnectedAt
+		}
+		wait := until.Sub(rec.QueuedAt)
+		rec.WaitSeconds = wait.Seconds()
+		rec.WaitExceeded = wait > time.Duration(a.cfg.ACD.ServiceLevelThreshold)
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -39,24 +54,56 @@ func (a *app) handleCall(ctx context.Context, c *sip.Call) {
 	c.Logger().Info("call record saved", "outcome", rec.Outcome, "category", rec.Category, "hung_up_by", rec.HungUpBy)
 }
 
-// queueAdapter lets the IVR use the agents' Redis queue.
-type queueAdapter struct{ q *agents.Queue }
-
-func (a queueAdapter) Enqueue(ctx context.Context, e ivr.QueueEntry) error {
-	return a.q.Enqueue(ctx, agents.Entry{CallID: e.CallID, Caller: e.Caller, Category: e.Category,
-		Priority: e.Priority, EnqueuedAt: e.EnqueuedAt})
+// queueAdapter lets the IVR use the agents' Redis queue, and remembers this
+// node's waiting callers with their original enqueue times so they can be
+// re-published after a Redis restart.
+type queueAdapter struct {
+	q     *agents.Queue
+	mu    sync.Mutex
+	local map[string]agents.Entry
 }
 
-func (a queueAdapter) Position(ctx context.Context, category, callID string) (int, error) {
+func newQueueAdapter(q *agents.Queue) *queueAdapter {
+	return &queueAdapter{q: q, local: map[string]agents.Entry{}}
+}
+
+func (a *queueAdapter) Enqueue(ctx context.Context, e ivr.QueueEntry) error {
+	en := agents.Entry{CallID: e.CallID, Caller: e.Caller, Category: e.Category,
+		Priority: e.Priority, EnqueuedAt: e.EnqueuedAt}
+	a.mu.Lock()
+	a.local[e.CallID] = en
+	a.mu.Unlock()
+	return a.q.Enqueue(ctx, en)
+}
+
+func (a *queueAdapter) Position(ctx context.Context, category, callID string) (int, error) {
 	return a.q.Position(ctx, category, callID)
 }
 
-func (a queueAdapter) EstimatedWait(ctx context.Context, category string, position int) (time.Duration, error) {
+func (a *queueAdapter) EstimatedWait(ctx context.Context, category string, position int) (time.Duration, error) {
 	return a.q.EstimatedWait(ctx, category, position)
 }
 
-func (a queueAdapter) Remove(ctx context.Context, category, callID string) error {
+func (a *queueAdapter) Remove(ctx context.Context, category, callID string) error {
+	a.forget(callID)
 	return a.q.Remove(ctx, category, callID)
+}
+
+// forget drops a caller who left the queue (removed, or answered by an agent).
+func (a *queueAdapter) forget(callID string) {
+	a.mu.Lock()
+	delete(a.local, callID)
+	a.mu.Unlock()
+}
+
+func (a *queueAdapter) entries() []agents.Entry {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]agents.Entry, 0, len(a.local))
+	for _, e := range a.local {
+		out = append(out, e)
+	}
+	return out
 }
 
 // recordsAdapter stores the IVR's callback requests through the record writer.

@@ -9,17 +9,32 @@ import (
 
 // appMetrics are the wiring's own metrics (subsystem "calls").
 type appMetrics struct {
-	ended *prometheus.CounterVec
+	ended        *prometheus.CounterVec
+	rings        *prometheus.CounterVec
+	agentHangups *prometheus.CounterVec
 }
 
 func newAppMetrics(reg prometheus.Registerer) *appMetrics {
 	m := &appMetrics{ended: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "hotline", Subsystem: "calls", Name: "ended_total",
 		Help: "Calls ended, by outcome of the call record.",
-	}, []string{"outcome"})}
-	reg.MustRegister(m.ended)
+	}, []string{"outcome"}),
+		rings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "calls", Name: "agent_rings_total",
+			Help: "Agents rung for queued callers, by result (answered, no_answer, busy, decline, caller_gone).",
+		}, []string{"result"}),
+		agentHangups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "calls", Name: "agent_hangups_total",
+			Help: "Conversations the agent ended before the caller (S11), per agent.",
+		}, []string{"agent"}),
+	}
+	reg.MustRegister(m.ended, m.rings, m.agentHangups)
 	return m
 }
+
+func (m *appMetrics) ringEnded(result string) { m.rings.WithLabelValues(result).Inc() }
+
+func (m *appMetrics) agentHangup(agent string) { m.agentHangups.WithLabelValues(agent).Inc() }
 
 func (m *appMetrics) callEnded(outcome string) { m.ended.WithLabelValues(outcome).Inc() }
 

@@ -86,6 +86,7 @@ func startNode(t *testing.T, calendar string, mutate func(*Config)) *testNode {
 	cfg.SIP.RTPPorts = "30000-39998"
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Calendar.File = calPath
+	cfg.Recording.Dir = filepath.Join(dir, "recordings")
 	cfg.Queue.KeyPrefix = "hotline-e2e-" + randHex(4) + ":"
 	cfg.IVR.MenuTimeout = ivr.Duration(2 * time.Second)
 	cfg.IVR.MaxRetries = 2
@@ -250,17 +251,4 @@ func (n *testNode) metricsText() string {
 		n.t.Fatalf("/metrics: status %d", status)
 	}
 	return body
-}
-
-// hasMetric reports whether a metric line with that prefix has a value > 0.
-func hasMetric(text, prefix string) bool {
-	for _, line := range strings.Split(text, "\n") {
-		if strings.HasPrefix(line, prefix) {
-			f := strings.Fields(line)
-			if len(f) == 2 && f[1] != "0" {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -35,6 +35,13 @@ type app struct {
 	pacer   *media.Pacer
 	health  *health
 	metrics *appMetrics
+	prompts media.Library
+	acd     *agents.ACD
+	dir     *agents.Directory
+	locs    *agents.Locations
+	bans    *agents.Bans
+	disp    *dispatcher
+	queue   *queueAdapter
 
 	ready    chan struct{} // closed once every listener is up
 	httpAddr string
@@ -160,11 +167,13 @@ func (a *app) wire(cal *tickets.Calendar) error {
 		return fmt.Errorf("record writer: %w", err)
 	}
 	a.writer = w
+	agentsMetrics := agents.NewMetrics(a.reg)
 	queue := agents.NewQueue(a.rdb, agents.QueueOptions{
 		Prefix: cfg.Queue.KeyPrefix, Node: cfg.Node,
-		DefaultHandleTime: time.Duration(cfg.Queue.DefaultHandleTime), Metrics: agents.NewMetrics(a.reg),
+		DefaultHandleTime: time.Duration(cfg.Queue.DefaultHandleTime), Metrics: agentsMetrics,
 	})
-	a.flow, err = ivr.NewFlow(cfg.IVR, cal, queueAdapter{queue}, recordsAdapter{w}, realClock{}, a.log, ivr.NewMetrics(a.reg))
+	a.queue = newQueueAdapter(queue)
+	a.flow, err = ivr.NewFlow(cfg.IVR, cal, a.queue, recordsAdapter{w}, realClock{}, a.log, ivr.NewMetrics(a.reg))
 	if err != nil {
 		return fmt.Errorf("ivr flow: %w", err)
 	}
@@ -172,6 +181,7 @@ func (a *app) wire(cal *tickets.Calendar) error {
 	if err != nil {
 		return err
 	}
+	a.prompts = library
 	lo, hi, _ := sip.ParsePortRange(cfg.SIP.RTPPorts)
 	ports, err := media.NewPortPool(lo, hi)
 	if err != nil {
@@ -179,13 +189,18 @@ func (a *app) wire(cal *tickets.Calendar) error {
 	}
 	mm := media.NewMetrics(a.reg)
 	a.pacer = media.NewPacer(mm)
+	a.wireAgents(agentsMetrics)
+	registrar := sip.NewRegistrar(cfg.Registrar, a.dir, locationsAdapter{a.locs, cfg.Node}, a.bans, a.log,
+		sip.NewRegistrarMetrics(a.reg))
 	a.sip, err = sip.NewServer(sip.Options{
 		Config: cfg.SIP, Handler: a.handleCall, Prompts: library, Ports: ports, Pacer: a.pacer,
 		Logger: a.log, Metrics: sip.NewMetrics(a.reg), MediaMetrics: mm,
+		Registrar: registrar, Feature: a.featureCode, Banned: a.bans.IsBanned,
 	})
 	if err != nil {
 		return err
 	}
+	a.flow.SetAgents(&connector{a: a, disp: a.disp})
 	a.reg.MustRegister(newGuardCollector(a.sip))
 	a.health = newHealth(a.pool, a.rdb, a.sip)
 	return nil
@@ -223,6 +238,7 @@ func (a *app) run(ctx context.Context, sigs <-chan os.Signal) error {
 	wdone := make(chan error, 1)
 	go func() { wdone <- a.writer.Run(wctx) }()
 	go func() { errc <- a.sip.Run(ctx) }()
+	a.runAgents(ctx)
 	httpSrv, err := a.startHTTP(ctx, errc)
 	if err != nil {
 		cancel()

@@ -17,6 +17,16 @@ const (
 	digitSIPInfo = "sip_info"
 )
 
+// Relay directions and the reasons a relayed packet is not sent: the closed
+// label sets of the bridge metrics.
+const (
+	dirCallerToAgent = "caller_to_agent"
+	dirAgentToCaller = "agent_to_caller"
+	relayDropHeld    = "held"
+	relayDropPrompt  = "prompt"
+	relayDropCodec   = "codec"
+)
+
 // lateThreshold is the lateness above which a packet counts as late.
 const lateThreshold = 2e-3 // seconds
 
@@ -35,6 +45,12 @@ type Metrics struct {
 	dropped       map[string]prometheus.Counter
 	digits        map[string]prometheus.Counter
 	timeouts      prometheus.Counter
+	bridges       prometheus.Gauge
+	relayed       map[string]prometheus.Counter
+	relayDropped  map[string]prometheus.Counter
+	transcoded    prometheus.Counter
+	dtmfRelayed   prometheus.Counter
+	relayLatency  prometheus.Histogram
 }
 
 // NewMetrics creates the media metrics and registers them with reg. With a nil
@@ -74,11 +90,40 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "DTMF digits received, by source (rfc4733, sip_info).",
 	}, []string{"source"})
 	m.digits = children(digits, digitRFC4733, digitSIPInfo)
+	relayed, relayDropped := m.bridgeMetrics()
 	if reg != nil {
 		reg.MustRegister(m.sendLateness, m.sendInterval, m.packetsSent, m.latePackets,
-			m.sendErrors, m.skippedTicks, m.activeStreams, m.packetsIn, dropped, digits, m.timeouts)
+			m.sendErrors, m.skippedTicks, m.activeStreams, m.packetsIn, dropped, digits, m.timeouts,
+			m.bridges, relayed, relayDropped, m.transcoded, m.dtmfRelayed, m.relayLatency)
 	}
 	return m
+}
+
+// bridgeMetrics creates the instruments of Bridge and returns the vectors to
+// register.
+func (m *Metrics) bridgeMetrics() (relayed, dropped *prometheus.CounterVec) {
+	m.bridges = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "hotline", Subsystem: "media", Name: "active_bridges",
+		Help: "Calls whose legs are bridged now.",
+	})
+	relayed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "hotline", Subsystem: "media", Name: "relayed_packets_total",
+		Help: "Audio packets relayed between bridged legs, by direction.",
+	}, []string{"direction"})
+	m.relayed = children(relayed, dirCallerToAgent, dirAgentToCaller)
+	dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "hotline", Subsystem: "media", Name: "relay_dropped_total",
+		Help: "Bridged packets not relayed, by reason (held, prompt, codec).",
+	}, []string{"reason"})
+	m.relayDropped = children(dropped, relayDropHeld, relayDropPrompt, relayDropCodec)
+	m.transcoded = counter("transcoded_packets_total", "Relayed audio packets converted between PCMU and PCMA.")
+	m.dtmfRelayed = counter("dtmf_relayed_packets_total", "RFC 4733 telephone-event packets passed between bridged legs.")
+	m.relayLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "hotline", Subsystem: "media", Name: "relay_latency_seconds",
+		Help:    "Time from receiving a packet on one leg to handing it to the kernel on the other.",
+		Buckets: []float64{0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005},
+	})
+	return relayed, dropped
 }
 
 func counter(name, help string) prometheus.Counter {

@@ -193,11 +193,13 @@ type stream struct {
 	lastSent time.Time // for the send-interval histogram
 	stopped  bool
 	done     chan struct{} // closed after the last frame
+	cut      chan struct{} // closed when a Bridge takes the session over
 }
 
 // newStream returns nil when the prompts hold no frame at all.
 func newStream(s *Session, prompts []*Prompt, loop bool) *stream {
-	st := &stream{sess: s, prompts: prompts, loop: loop, marker: true, done: make(chan struct{})}
+	st := &stream{sess: s, prompts: prompts, loop: loop, marker: true,
+		done: make(chan struct{}), cut: make(chan struct{})}
 	if !st.seek(0) {
 		return nil
 	}
@@ -237,14 +239,18 @@ func (st *stream) next(c Codec) (payload []byte, last bool) {
 
 // txState is a session's RTP sender state (RFC 3550 section 5.1): random
 // SSRC, sequence number and timestamp origin, fixed for the session so
-// timestamps continue across prompts.
+// timestamps continue across prompts and relayed audio (relay.go): both
+// share one outgoing stream.
 type txState struct {
 	mu       sync.Mutex
 	ssrc     uint32
 	seq      uint16
 	tsBase   uint32
-	tickBase int64 // grid slot of the session's first frame
-	started  bool
+	tickBase int64 // grid slot of tsBase
+	started  bool  // tsBase/tickBase anchor the pacer; false after relaying
+	playing  *stream
+	last     lastSent
+	relay    relayState
 }
 
 // sendFrame is called by the stream's worker on tick t. It reports whether
@@ -257,6 +263,11 @@ func (s *Session) sendFrame(st *stream, t tick, w *sender) bool {
 	}
 	if !s.tx.started {
 		s.tx.started, s.tx.tickBase = true, t.n
+		if s.tx.last.valid {
+			// After relayed audio the prompt goes on from where the wall
+			// clock is, never back (RFC 3550 section 5.1).
+			s.tx.tsBase = s.tx.last.next(time.Now())
+		}
 	}
 	peer := s.peer.Load()
 	payload, last := st.next(peer.neg.Codec)
@@ -270,6 +281,9 @@ func (s *Session) sendFrame(st *stream, t tick, w *sender) bool {
 	if last {
 		st.stopped = true
 		close(st.done)
+		if s.tx.playing == st {
+			s.tx.playing = nil
+		}
 	}
 	return !last
 }
@@ -289,6 +303,8 @@ func (s *Session) write(st *stream, t tick, peer *peerState, payload []byte, w *
 	w.pkt.Payload = payload
 	s.tx.seq++
 	st.marker = false
+	s.tx.relay.active = false
+	s.tx.last.note(w.pkt.Timestamp, w.pkt.Timestamp+frameSamples, time.Now())
 	n, err := w.pkt.MarshalTo(w.buf[:])
 	if err == nil {
 		_, err = s.conn.WriteToUDPAddrPort(w.buf[:n], peer.remote)

@@ -107,6 +107,8 @@ func (s *Session) Play(ctx context.Context, prompts []*Prompt, opts PlayOptions)
 	select {
 	case <-st.done:
 		return 0, nil
+	case <-st.cut:
+		return 0, ErrBridged
 	case d := <-digits:
 		return d, nil
 	case <-ctx.Done():
@@ -150,7 +152,11 @@ func (s *Session) startStream(prompts []*Prompt, loop bool) (*stream, error) {
 	if st == nil {
 		return nil, nil
 	}
+	s.tx.mu.Lock()
+	s.tx.playing = st // pauses relayed audio to this side (relay.go)
+	s.tx.mu.Unlock()
 	if err := s.shard.add(st); err != nil {
+		s.stopStream(st)
 		return nil, fmt.Errorf("play: %w", err)
 	}
 	return st, nil
@@ -160,5 +166,8 @@ func (s *Session) startStream(prompts []*Prompt, loop bool) (*stream, error) {
 func (s *Session) stopStream(st *stream) {
 	s.tx.mu.Lock()
 	st.stopped = true
+	if s.tx.playing == st {
+		s.tx.playing = nil
+	}
 	s.tx.mu.Unlock()
 }

@@ -1,7 +1,6 @@
 package media
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,6 +41,7 @@ type SessionConfig struct {
 	Logger *slog.Logger
 	// OnAudio, when set, is called on the reader goroutine for every accepted
 	// audio packet. pkt and its Payload are reused: do not keep them.
+	// SetOnAudio replaces it at runtime.
 	OnAudio func(pkt *rtp.Packet)
 }
 
@@ -76,7 +76,8 @@ type Session struct {
 	shard   *shard
 	m       *Metrics
 	log     *slog.Logger
-	onAudio func(pkt *rtp.Packet)
+	onAudio atomic.Pointer[func(pkt *rtp.Packet)]
+	tap     atomic.Pointer[tap] // a Bridge attached to this session (bridge.go)
 
 	peer atomic.Pointer[peerState]
 	tx   txState
@@ -142,7 +143,6 @@ func NewSession(cfg SessionConfig) *Session {
 		pacer:      cfg.Pacer,
 		m:          m,
 		log:        log.With("component", "media", "rtp_port", cfg.LocalPort),
-		onAudio:    cfg.OnAudio,
 		digits:     make(chan rune, digitBuffer),
 		playSem:    make(chan struct{}, 1),
 		closed:     make(chan struct{}),
@@ -156,6 +156,7 @@ func NewSession(cfg SessionConfig) *Session {
 	// RFC 3550 section 5.1: SSRC, first sequence number and timestamp are random.
 	s.tx.ssrc, s.tx.seq, s.tx.tsBase = rand.Uint32(), uint16(rand.Uint32()), rand.Uint32()
 	s.peer.Store(newPeerState(cfg.Negotiated))
+	s.SetOnAudio(cfg.OnAudio)
 	return s
 }
 
@@ -208,7 +209,25 @@ func (s *Session) Update(n Negotiated) {
 	s.peer.Store(newPeerState(n))
 	s.touch()
 	s.log.Debug("media updated", "remote", n.Remote, "codec", n.Codec.Name, "direction", n.Direction)
+	if tp := s.tap.Load(); tp != nil {
+		tp.update()
+	}
 }
+
+// SetOnAudio replaces the OnAudio hook; nil removes it. It is safe to call
+// while the session runs: the next accepted audio packet sees the new hook.
+func (s *Session) SetOnAudio(f func(pkt *rtp.Packet)) {
+	if f == nil {
+		s.onAudio.Store(nil)
+		return
+	}
+	s.onAudio.Store(&f)
+}
+
+// Direction is our current direction towards the remote party (RFC 3264
+// section 6.1): recvonly or inactive means the remote put us on hold and we
+// send nothing to it.
+func (s *Session) Direction() Direction { return s.peer.Load().neg.Direction }
 
 // TimedOut is closed when no valid RTP arrived for MediaTimeout.
 func (s *Session) TimedOut() <-chan struct{} { return s.timedOut }
@@ -270,13 +289,14 @@ func (s *Session) read() {
 			s.log.Debug("rtp read failed", "err", err)
 			continue
 		}
-		s.handle(buf[:n], netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), &pkt)
+		s.handle(buf[:n], netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), &pkt, time.Now())
 	}
 }
 
 // handle checks one datagram and routes it (RFC 3550 appendix A.1, RFC 5761
 // section 4 for the RTP/RTCP split).
-func (s *Session) handle(b []byte, src netip.AddrPort, pkt *rtp.Packet) {
+// at is the arrival time, for the relay latency of a Bridge.
+func (s *Session) handle(b []byte, src netip.AddrPort, pkt *rtp.Packet, at time.Time) {
 	if IsRTCP(b) {
 		s.drop(dropRTCP, &s.stats.droppedRTCP)
 		return
@@ -296,7 +316,8 @@ func (s *Session) handle(b []byte, src netip.AddrPort, pkt *rtp.Packet) {
 		s.drop(dropBadPT, &s.stats.droppedBadPT)
 		return
 	}
-	if dtmf && !s.feedDTMF(pkt) {
+	tp := s.tap.Load()
+	if dtmf && !s.feedDTMF(pkt, tp == nil || tp.digits) {
 		s.drop(dropInvalid, &s.stats.droppedInvalid)
 		return
 	}
@@ -307,84 +328,17 @@ func (s *Session) handle(b []byte, src netip.AddrPort, pkt *rtp.Packet) {
 	s.touch()
 	s.stats.packetsIn.Add(1)
 	s.m.packetsIn.Inc()
-	if !dtmf && s.onAudio != nil {
-		s.onAudio(pkt)
+	if f := s.onAudio.Load(); !dtmf && f != nil {
+		(*f)(pkt)
+	}
+	if tp != nil {
+		tp.packet(pkt, peer, dtmf, at)
 	}
 }
 
 func (s *Session) drop(reason string, c *atomic.Uint64) {
 	c.Add(1)
 	s.m.dropped[reason].Inc()
-}
-
-// feedDTMF passes a telephone-event packet (RFC 4733) to the detector and
-// reports whether its payload was well formed.
-func (s *Session) feedDTMF(pkt *rtp.Packet) bool {
-	digit, ok, err := s.rx.det.Feed(pkt.SSRC, pkt.Timestamp, pkt.Payload)
-	if err != nil {
-		return false
-	}
-	if ok {
-		s.pushDigit(digit, digitRFC4733)
-	}
-	return true
-}
-
-// PushDigit adds a digit received by SIP INFO to the same stream as RFC 4733
-// digits. Characters that are not DTMF digits are ignored.
-func (s *Session) PushDigit(r rune) {
-	if _, ok := DigitEvent(r); !ok {
-		s.log.Debug("ignored non-dtmf digit", "digit", string(r))
-		return
-	}
-	s.pushDigit(r, digitSIPInfo)
-}
-
-// pushDigit queues r, dropping the oldest digit when the buffer is full.
-func (s *Session) pushDigit(r rune, source string) {
-	s.stats.digits.Add(1)
-	s.m.digits[source].Inc()
-	for {
-		select {
-		case s.digits <- r:
-			return
-		default:
-		}
-		select {
-		case <-s.digits:
-			s.stats.digitsDropped.Add(1)
-		default:
-		}
-	}
-}
-
-// ReadDigit returns the next digit, waiting until one arrives, ctx is done
-// (ctx.Err()) or the session ends (ErrClosed).
-func (s *Session) ReadDigit(ctx context.Context) (rune, error) {
-	if err := s.ended(); err != nil {
-		return 0, err
-	}
-	select {
-	case d := <-s.digits:
-		return d, nil
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	case <-s.closed:
-		return 0, ErrClosed
-	case <-s.timedOut:
-		return 0, ErrClosed
-	}
-}
-
-// FlushDigits discards digits nobody has read yet.
-func (s *Session) FlushDigits() {
-	for {
-		select {
-		case <-s.digits:
-		default:
-			return
-		}
-	}
 }
 
 // ended returns ErrClosed once the session is closed or timed out.

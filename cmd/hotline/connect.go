@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/ivr"
+	"github.com/hotline-dev/hotline/sip"
+	"github.com/hotline-dev/hotline/sip/media"
+)
+
+// connector rings matched agents for queued callers and bridges the
+// conversation (ivr.Agents). It is the seam between ivr, agents and sip.
+type connector struct {
+	a    *app
+	disp *dispatcher
+}
+
+func (k *connector) Offers(callID string) (<-chan ivr.AgentOffer, func()) {
+	return k.disp.Offers(callID)
+}
+
+// Ring rings the offered agent's registered contact for at most ring_timeout
+// (S1). No answer, busy or decline: the caller keeps their place, the ACD
+// counts the miss (not_responding after max_no_answer) and offers the next agent.
+func (k *connector) Ring(ctx context.Context, call ivr.Call, o ivr.AgentOffer) (ivr.Conversation, error) {
+	c := call.(*sip.Call)
+	acd, log := k.a.acd, c.Logger().With("agent", o.AgentID)
+	detached := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	}
+	reg, err := k.a.locs.Lookup(ctx, o.AgentID)
+	if err != nil {
+		dctx, cancel := detached()
+		defer cancel()
+		if lerr := acd.Logout(dctx, o.AgentID); lerr != nil {
+			log.Warn("log out unregistered agent", "err", lerr)
+		}
+		return nil, fmt.Errorf("agent %s has no registration: %w: %w", o.AgentID, ivr.ErrNotConnected, err)
+	}
+	leg, err := k.a.sip.DialAgent(ctx, sip.DialAgentOptions{AgentID: o.AgentID, Contact: reg.Contact,
+		CallerID: c.Caller(), RingTimeout: time.Duration(k.a.cfg.ACD.RingTimeout), CallID: c.ID()})
+	if err != nil {
+		dctx, cancel := detached()
+		defer cancel()
+		if ctx.Err() != nil { // the caller hung up while the agent's phone rang
+			k.a.metrics.ringEnded("caller_gone")
+			return nil, errors.Join(ctx.Err(), acd.CallerGone(dctx, c.ID(), o.AgentID))
+		}
+		reason := agents.MissNoAnswer
+		switch {
+		case errors.Is(err, sip.ErrAgentBusy):
+			reason = agents.MissBusy
+		case errors.Is(err, sip.ErrAgentDeclined):
+			reason = agents.MissDecline
+		}
+		k.a.metrics.ringEnded(reason)
+		if merr := acd.Missed(dctx, c.ID(), o.AgentID, reason); merr != nil {
+			log.Warn("record missed ring", "err", merr)
+		}
+		k.disp.poke()
+		return nil, fmt.Errorf("ring agent %s: %w: %w", o.AgentID, ivr.ErrNotConnected, err)
+	}
+	if err := acd.Answered(ctx, c.ID(), o.AgentID); err != nil {
+		// The caller left as the agent answered: BYE to the agent at once.
+		leg.Hangup(context.WithoutCancel(ctx))
+		k.a.metrics.ringEnded("caller_gone")
+		return nil, fmt.Errorf("agent %s answered: %w: %w", o.AgentID, ivr.ErrNotConnected, err)
+	}
+	k.a.queue.forget(c.ID())
+	k.a.metrics.ringEnded("answered")
+	log.Info("agent answered", "staff", o.StaffNumber)
+	return &conversation{k: k, call: c, leg: leg, offer: o, answered: time.Now()}, nil
+}
+
+// conversation is a caller bridged to an agent.
+type conversation struct {
+	k        *connector
+	call     *sip.Call
+	leg      *sip.AgentLeg
+	offer    ivr.AgentOffer
+	answered time.Time
+	rec      *media.Recorder
+}
+
+// Talk relays RTP between the legs (transcoding when their codecs differ),
+// records both directions when the category records (S19), and returns when
+// either side hangs up; the agent then goes to wrap-up (S12).
+func (v *conversation) Talk(ctx context.Context) (bool, error) {
+	a := v.k.a
+	opts := media.BridgeOptions{HoldMusic: a.prompts[ivr.PromptHoldMusic], Logger: v.call.Logger()}
+	if a.cfg.Recording.enabled(v.offer.Category) {
+		path := filepath.Join(a.cfg.Recording.Dir, time.Now().Format("20060102"), v.call.ID()+".wav")
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			v.call.Logger().Error("recording folder", "err", err)
+		} else if rec, err := media.NewRecorder(path); err != nil {
+			v.call.Logger().Error("start recording", "err", err)
+		} else {
+			v.rec, opts.Recorder = rec, rec
+			v.call.SetRecording(path)
+		}
+	}
+	br := media.NewBridge(v.call.Media(), v.leg.Session(), opts)
+	br.Start()
+	agentHungUp := false
+	select {
+	case <-v.leg.Done():
+		agentHungUp = v.leg.HungUpBy() == "agent"
+	case <-ctx.Done():
+		v.leg.Hangup(context.WithoutCancel(ctx))
+	}
+	br.Stop()
+	if v.rec != nil {
+		if err := v.rec.Close(); err != nil {
+			v.call.Logger().Error("finish recording", "err", err)
+		}
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	handle := time.Since(v.answered)
+	if err := a.acd.Hangup(dctx, v.offer.AgentID, handle, v.offer.Category); err != nil {
+		v.call.Logger().Warn("agent to wrap-up", "agent", v.offer.AgentID, "err", err)
+	}
+	if agentHungUp {
+		a.metrics.agentHangup(v.offer.AgentID) // S11
+	}
+	return agentHungUp, nil
+}

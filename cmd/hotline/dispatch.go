@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/ivr"
+)
+
+// dispatcher delivers the ACD's matches to the callers waiting on this node.
+// Any node may run the match; offers for callers held by another node travel
+// through that node's offer list in Redis (agents.ACD.Forward/PopOffers).
+type dispatcher struct {
+	acd  *agents.ACD
+	dir  *agents.Directory
+	node string
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	waiting map[string]chan ivr.AgentOffer // by call id
+	kick    chan struct{}
+}
+
+func newDispatcher(acd *agents.ACD, dir *agents.Directory, node string, log *slog.Logger) *dispatcher {
+	return &dispatcher{acd: acd, dir: dir, node: node, log: log.With("component", "dispatch"),
+		waiting: map[string]chan ivr.AgentOffer{}, kick: make(chan struct{}, 1)}
+}
+
+// Offers registers a queued caller; offers for it arrive on the channel.
+func (d *dispatcher) Offers(callID string) (<-chan ivr.AgentOffer, func()) {
+	ch := make(chan ivr.AgentOffer, 1)
+	d.mu.Lock()
+	d.waiting[callID] = ch
+	d.mu.Unlock()
+	d.poke()
+	return ch, func() {
+		d.mu.Lock()
+		delete(d.waiting, callID)
+		d.mu.Unlock()
+	}
+}
+
+// poke asks for a match soon (a caller queued, an agent freed).
+func (d *dispatcher) poke() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run matches on every hint from Redis, every poke and every 500 ms, and
+// takes the offers other nodes forwarded here. It returns when ctx is done.
+func (d *dispatcher) run(ctx context.Context) {
+	events, err := d.acd.Subscribe(ctx)
+	if err != nil {
+		d.log.Warn("no match hints from redis; polling only", "err", err)
+	}
+	go d.popForwarded(ctx)
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if ev.Type != agents.EventMatch && ev.To != agents.StateAvailable {
+				continue
+			}
+		case <-d.kick:
+		case <-tick.C:
+		}
+		d.match(ctx)
+	}
+}
+
+func (d *dispatcher) match(ctx context.Context) {
+	offers, err := d.acd.Match(ctx)
+	if err != nil {
+		d.log.Warn("match failed", "err", err)
+		return
+	}
+	if len(offers) == 0 {
+		return
+	}
+	local, err := d.acd.Forward(ctx, offers)
+	if err != nil {
+		d.log.Warn("forward offers failed", "err", err)
+	}
+	for _, o := range local {
+		d.deliver(ctx, o)
+	}
+}
+
+func (d *dispatcher) popForwarded(ctx context.Context) {
+	for ctx.Err() == nil {
+		offers, err := d.acd.PopOffers(ctx, d.node, time.Second)
+		if err != nil && ctx.Err() == nil {
+			d.log.Warn("pop forwarded offers failed", "err", err)
+			time.Sleep(500 * time.Millisecond)
+			continue
+		}
+		for _, o := range offers {
+			d.deliver(ctx, o)
+		}
+	}
+}
+
+// deliver hands an offer to its waiting caller; a caller who is gone frees
+// the reserved agent at once (never a stuck "reserved" agent).
+func (d *dispatcher) deliver(ctx context.Context, o agents.Offer) {
+	d.mu.Lock()
+	ch := d.waiting[o.CallID]
+	d.mu.Unlock()
+	offer := ivr.AgentOffer{AgentID: o.AgentID, StaffNumber: o.AgentID, Category: o.Category}
+	if a, err := d.dir.Get(ctx, o.AgentID); err == nil {
+		offer.StaffNumber = a.StaffNumber
+	}
+	if ch != nil {
+		select {
+		case ch <- offer:
+			return
+		default:
+		}
+	}
+	d.log.Info("offer for a caller no longer waiting here", "call_id", o.CallID, "agent", o.AgentID)
+	if err := d.acd.CallerGone(ctx, o.CallID, o.AgentID); err != nil && !errors.Is(err, agents.ErrCallerGone) {
+		d.log.Warn("release agent of a gone caller", "agent", o.AgentID, "err", err)
+	}
+}

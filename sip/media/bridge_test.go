@@ -1,0 +1,398 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Payload types of telephone-event on the two legs: different on purpose,
+// so pass-through must rewrite them.
+const (
+	callerDTMFPT = 101
+	agentDTMFPT  = 96
+)
+
+// rig is two sessions on loopback sockets with a running pacer; a and b are
+// the caller's and the agent's phones.
+type rig struct {
+	caller, agent *Session
+	a, b          *net.UDPConn
+	callerNeg     Negotiated
+	agentNeg      Negotiated
+	reg           *prometheus.Registry
+}
+
+// leg describes one side's negotiation for newRig.
+type legSpec struct {
+	codec Codec
+	dtmf  bool
+}
+
+func newRig(t *testing.T, caller, agent legSpec) *rig {
+	t.Helper()
+	r := &rig{reg: prometheus.NewRegistry(), a: listenLoopback(t), b: listenLoopback(t)}
+	m := NewMetrics(r.reg)
+	pacer := NewPacer(m)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pacer.Run(ctx) }()
+	r.callerNeg = Negotiated{Codec: caller.codec, DTMF: caller.dtmf, DTMFPayloadType: callerDTMFPT,
+		Remote: addrOf(r.a), Direction: SendRecv}
+	r.agentNeg = Negotiated{Codec: agent.codec, DTMF: agent.dtmf, DTMFPayloadType: agentDTMFPT,
+		Remote: addrOf(r.b), Direction: SendRecv}
+	open := func(n Negotiated) *Session {
+		conn := listenLoopback(t)
+		s := NewSession(SessionConfig{Conn: conn, LocalPort: int(addrOf(conn).Port()),
+			Negotiated: n, Pacer: pacer, Metrics: m})
+		s.Start()
+		return s
+	}
+	r.caller, r.agent = open(r.callerNeg), open(r.agentNeg)
+	t.Cleanup(func() {
+		r.caller.Close()
+		r.agent.Close()
+		cancel()
+		<-done
+	})
+	return r
+}
+
+func addrOf(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+// sessionAddr is where a phone sends RTP to reach s.
+func sessionAddr(s *Session) netip.AddrPort { return addrOf(s.conn) }
+
+// talk sends n packets of a sine at freq Hz, one every 20 ms, from phone to
+// s, like a phone's RTP stream (SSRC, seq +1, ts +160).
+func talk(t *testing.T, phone *net.UDPConn, s *Session, c Codec, freq float64, ssrc uint32, n int) {
+	t.Helper()
+	to, start := sessionAddr(s), time.Now()
+	for i := range n {
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: c.PayloadType, SequenceNumber: uint16(i),
+			Timestamp: uint32(1000 + i*frameSamples), SSRC: ssrc, Marker: i == 0},
+			Payload: c.Encode(nil, sine(freq, i*frameSamples, frameSamples))}
+		b, _ := p.Marshal()
+		if _, err := phone.WriteToUDPAddrPort(b, to); err != nil {
+			t.Errorf("phone send: %v", err)
+			return
+		}
+		time.Sleep(time.Until(start.Add(time.Duration(i+1) * frameDuration)))
+	}
+}
+
+// sine is n samples of freq Hz from sample `from` on.
+func sine(freq float64, from, n int) []int16 {
+	pcm := make([]int16, n)
+	for k := range pcm {
+		pcm[k] = int16(6000 * math.Sin(2*math.Pi*freq*float64(from+k)/8000))
+	}
+	return pcm
+}
+
+// listen collects what a phone receives until nothing arrives for quiet.
+func listen(c *net.UDPConn, quiet time.Duration) <-chan []received {
+	out := make(chan []received, 1)
+	go func() {
+		var got []received
+		buf := make([]byte, 1500)
+		for {
+			c.SetReadDeadline(time.Now().Add(quiet))
+			n, err := c.Read(buf)
+			if err != nil {
+				out <- got
+				return
+			}
+			r := received{at: time.Now()}
+			if r.pkt.Unmarshal(append([]byte(nil), buf[:n]...)) == nil {
+				got = append(got, r)
+			}
+		}
+	}()
+	return out
+}
+
+// pcmOf decodes the audio packets of payload type c.
+func pcmOf(got []received, c Codec) []int16 {
+	var pcm []int16
+	for _, r := range got {
+		if r.pkt.PayloadType == c.PayloadType {
+			pcm = c.Decode(pcm, r.pkt.Payload)
+		}
+	}
+	return pcm
+}
+
+// goertzel is the power of freq in pcm (8 kHz), normalised by length.
+func goertzel(pcm []int16, freq float64) float64 {
+	coeff := 2 * math.Cos(2*math.Pi*freq/8000)
+	var s1, s2 float64
+	for _, x := range pcm {
+		s1, s2 = float64(x)+coeff*s1-s2, s1
+	}
+	return (s1*s1 + s2*s2 - coeff*s1*s2) / float64(max(len(pcm), 1)*max(len(pcm), 1))
+}
+
+// hasTone checks that freq dominates other in pcm and that pcm is not silent.
+func hasTone(t *testing.T, what string, pcm []int16, freq, other float64) {
+	t.Helper()
+	p, q := goertzel(pcm, freq), goertzel(pcm, other)
+	if len(pcm) < 4000 || p < 1e5 || p < 20*q {
+		t.Errorf("%s: %d samples, power at %v Hz = %.3g, at %v Hz = %.3g; want %v Hz clearly present",
+			what, len(pcm), freq, p, other, q, freq)
+	}
+}
+
+// checkOwnStream checks that got is one RTP stream of s: its SSRC, sequence
+// +1 per packet, timestamps +160 per audio frame, payload type pt.
+func checkOwnStream(t *testing.T, what string, got []received, s *Session, pt uint8) {
+	t.Helper()
+	for i, r := range got {
+		h := r.pkt.Header
+		if h.SSRC != s.tx.ssrc || h.PayloadType != pt {
+			t.Fatalf("%s packet %d: SSRC %#x PT %d, want the session's SSRC %#x and PT %d", what, i, h.SSRC, h.PayloadType, s.tx.ssrc, pt)
+		}
+		if i == 0 {
+			continue
+		}
+		prev := got[i-1].pkt.Header
+		if h.SequenceNumber != prev.SequenceNumber+1 || h.Timestamp-prev.Timestamp != frameSamples {
+			t.Fatalf("%s packet %d: seq %d→%d ts %d→%d, want +1 and +160", what, i,
+				prev.SequenceNumber, h.SequenceNumber, prev.Timestamp, h.Timestamp)
+		}
+	}
+}
+
+func TestBridgeRelaysBothWays(t *testing.T) {
+	tests := []struct {
+		name           string
+		caller, agent  Codec
+		wantTranscoded bool
+	}{
+		{"PCMU caller, PCMA agent: transcoded", PCMU, PCMA, true},
+		{"same codec: copied", PCMU, PCMU, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, legSpec{tt.caller, true}, legSpec{tt.agent, true})
+			rec, err := NewRecorder(filepath.Join(t.TempDir(), "call.wav"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			br := NewBridge(r.caller, r.agent, BridgeOptions{Recorder: rec})
+			br.Start()
+			atA, atB := listen(r.a, 300*time.Millisecond), listen(r.b, 300*time.Millisecond)
+			start := time.Now()
+			done := make(chan struct{})
+			go func() { talk(t, r.b, r.agent, tt.agent, 1000, 0xB0B, 60); close(done) }()
+			talk(t, r.a, r.caller, tt.caller, 440, 0xA11CE, 60)
+			<-done
+			gotA, gotB := <-atA, <-atB
+			br.Stop()
+			if err := rec.Close(); err != nil {
+				t.Fatalf("recorder Close: %v", err)
+			}
+			callTime := time.Since(start)
+
+			checkOwnStream(t, "agent's phone", gotB, r.agent, tt.agent.PayloadType)
+			checkOwnStream(t, "caller's phone", gotA, r.caller, tt.caller.PayloadType)
+			hasTone(t, "agent hears caller", pcmOf(gotB, tt.agent), 440, 1000)
+			hasTone(t, "caller hears agent", pcmOf(gotA, tt.caller), 1000, 440)
+			st := br.Stats()
+			if st.CallerToAgent != 60 || st.AgentToCaller != 60 {
+				t.Errorf("relayed %d / %d packets, want 60 each way", st.CallerToAgent, st.AgentToCaller)
+			}
+			if want := map[bool]uint64{true: 120}[tt.wantTranscoded]; st.Transcoded != want {
+				t.Errorf("Transcoded = %d, want %d", st.Transcoded, want)
+			}
+			if sent := PCMU.Encode(nil, sine(440, 5*frameSamples, frameSamples)); !tt.wantTranscoded && string(gotB[5].pkt.Payload) != string(sent) {
+				t.Errorf("same codec: payload changed on the way")
+			}
+			t.Logf("relay latency mean %v max %v over %d packets", st.LatencyMean, st.LatencyMax, st.CallerToAgent+st.AgentToCaller)
+			if st.LatencyMean <= 0 || st.LatencyMean > 5*time.Millisecond {
+				t.Errorf("mean relay latency %v, want above 0 and far below 5 ms", st.LatencyMean)
+			}
+			checkRecording(t, rec, callTime)
+		})
+	}
+}
+
+// checkRecording reads the finished WAV back: caller (440 Hz) left, agent
+// (1 kHz) right, as long as the call.
+func checkRecording(t *testing.T, rec *Recorder, callTime time.Duration) {
+	t.Helper()
+	left, right := readWAV(t, rec.Path())
+	hasTone(t, "recording left (caller)", left, 440, 1000)
+	hasTone(t, "recording right (agent)", right, 1000, 440)
+	got := time.Duration(len(left)) * time.Second / recRate
+	if got != rec.Duration() || got < callTime-100*time.Millisecond || got > callTime+50*time.Millisecond {
+		t.Errorf("recording is %v (Duration %v), call took %v", got, rec.Duration(), callTime)
+	}
+}
+
+func TestBridgeDTMFPassThrough(t *testing.T) {
+	tests := []struct {
+		name         string
+		agentDTMF    bool
+		callerDigits bool
+		wantRelayed  int
+	}{
+		{"agent has telephone-event, caller digits relayed only", true, false, 5},
+		{"caller digits also detected", true, true, 5},
+		{"agent without telephone-event", false, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, legSpec{PCMU, true}, legSpec{PCMA, tt.agentDTMF})
+			br := NewBridge(r.caller, r.agent, BridgeOptions{CallerDigits: tt.callerDigits})
+			br.Start()
+			defer br.Stop()
+			atB := listen(r.b, 150*time.Millisecond)
+			h := &harness{remote: r.a, local: sessionAddr(r.caller)}
+			h.sendDigit(t, '5', 7777)
+			got := <-atB
+			if len(got) != tt.wantRelayed {
+				t.Fatalf("agent got %d packets, want %d", len(got), tt.wantRelayed)
+			}
+			for i, p := range got {
+				if p.pkt.PayloadType != agentDTMFPT || p.pkt.SSRC != r.agent.tx.ssrc || p.pkt.Timestamp != got[0].pkt.Timestamp {
+					t.Fatalf("packet %d: PT %d SSRC %#x ts %d; want PT %d, the agent session's SSRC, one timestamp per event",
+						i, p.pkt.PayloadType, p.pkt.SSRC, p.pkt.Timestamp, agentDTMFPT)
+				}
+				if ev, err := ParseDTMFEvent(p.pkt.Payload); err != nil || ev.Event != 5 {
+					t.Fatalf("packet %d: event %+v, %v; want digit 5", i, ev, err)
+				}
+			}
+			if len(got) > 0 && !got[0].pkt.Marker {
+				t.Errorf("first relayed event packet has no marker")
+			}
+			if st := br.Stats(); st.DTMF != uint64(tt.wantRelayed) || st.DroppedCodec != uint64(5-tt.wantRelayed) {
+				t.Errorf("Stats DTMF %d dropped %d; want %d and %d", st.DTMF, st.DroppedCodec, tt.wantRelayed, 5-tt.wantRelayed)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			d, err := r.caller.ReadDigit(ctx)
+			if detected := err == nil; detected != tt.callerDigits || (detected && d != '5') {
+				t.Errorf("caller session ReadDigit = %q, %v; want detected=%v", d, err, tt.callerDigits)
+			}
+		})
+	}
+}
+
+func TestBridgeAgentDigitsNotDetected(t *testing.T) {
+	r := newRig(t, legSpec{PCMU, true}, legSpec{PCMA, true})
+	br := NewBridge(r.caller, r.agent, BridgeOptions{CallerDigits: true})
+	br.Start()
+	atA := listen(r.a, 150*time.Millisecond)
+	h := &harness{remote: r.b, local: sessionAddr(r.agent)}
+	h.sendDigit(t, '9', 4242) // the test harness sends PT testDTMFPT
+	if got := <-atA; len(got) != 0 {
+		t.Fatalf("caller got %d packets for a payload type the agent did not negotiate", len(got))
+	}
+	br.Stop()
+	// With the agent's own PT the event passes and is not detected.
+	br = NewBridge(r.caller, r.agent, BridgeOptions{})
+	br.Start()
+	defer br.Stop()
+	atA = listen(r.a, 150*time.Millisecond)
+	for i, end := range []bool{false, true, true, true} {
+		p := DTMFEvent{Event: 9, End: end, Volume: 10, Duration: uint16(160 * (i + 1))}.Marshal()
+		h.send(t, r.b, rtpBytes(t, agentDTMFPT, uint16(i), 9000, 0xB0B, p))
+	}
+	if got := <-atA; len(got) != 4 || got[0].pkt.PayloadType != callerDTMFPT {
+		t.Fatalf("caller got %d packets, want the 4 event packets with PT %d", len(got), callerDTMFPT)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if d, err := r.agent.ReadDigit(ctx); err == nil {
+		t.Fatalf("agent digit %q swallowed by the agent session's detector", d)
+	}
+}
+
+func TestBridgeStopThenPlay(t *testing.T) {
+	r := newRig(t, legSpec{PCMU, true}, legSpec{PCMA, true})
+	played := make(chan error, 1)
+	go func() {
+		_, err := r.caller.Play(context.Background(), []*Prompt{NewPrompt("queue", tone(8000*10))}, PlayOptions{Loop: true})
+		played <- err
+	}()
+	prompt := receiveN(t, r.a, 5, time.Second)
+	br := NewBridge(r.caller, r.agent, BridgeOptions{})
+	br.Start()
+	if err := <-played; !errors.Is(err, ErrBridged) {
+		t.Fatalf("Play during Start: err = %v, want ErrBridged", err)
+	}
+	prompt = append(prompt, receive(t, r.a, 30*time.Millisecond)...) // in flight
+	atA := listen(r.a, 150*time.Millisecond)
+	talk(t, r.b, r.agent, PCMA, 1000, 0xB0B, 10)
+	relayed := <-atA
+	br.Stop()
+	br.Stop()
+	talk(t, r.b, r.agent, PCMA, 1000, 0xB0B, 3) // not relayed any more
+	if _, err := r.caller.Play(context.Background(), []*Prompt{NewPrompt("survey", tone(5*160))}, PlayOptions{}); err != nil {
+		t.Fatalf("Play after Stop: %v", err)
+	}
+	survey := receive(t, r.a, 60*time.Millisecond)
+	if len(relayed) != 10 || len(survey) != 5 {
+		t.Fatalf("caller got %d relayed and %d survey packets, want 10 and 5", len(relayed), len(survey))
+	}
+	checkSwitch(t, "prompt to relay", prompt[len(prompt)-1], relayed[0])
+	checkSwitch(t, "relay to prompt", relayed[len(relayed)-1], survey[0])
+}
+
+// checkSwitch checks one outgoing stream across a switch between prompt and
+// relay: same SSRC, next sequence number, the timestamp forward by the
+// elapsed time (within a frame) and the marker set.
+func checkSwitch(t *testing.T, what string, before, after received) {
+	t.Helper()
+	b, a := before.pkt.Header, after.pkt.Header
+	step := int64(a.Timestamp - b.Timestamp)
+	elapsed := int64(after.at.Sub(before.at) / (time.Second / 8000))
+	if a.SSRC != b.SSRC || a.SequenceNumber != b.SequenceNumber+1 || !a.Marker ||
+		step < frameSamples || step > elapsed+2*frameSamples || step < elapsed-2*frameSamples {
+		t.Fatalf("%s: seq %d→%d ts step %d over %d elapsed samples, marker %v; want +1, step ≈ elapsed, marker",
+			what, b.SequenceNumber, a.SequenceNumber, step, elapsed, a.Marker)
+	}
+}
+
+func TestBridgeHoldPlaysMusic(t *testing.T) {
+	r := newRig(t, legSpec{PCMU, true}, legSpec{PCMA, true})
+	br := NewBridge(r.caller, r.agent, BridgeOptions{HoldMusic: NewPrompt("hold", sine(300, 0, 8000))})
+	br.Start()
+	defer br.Stop()
+	held := r.callerNeg
+	held.Direction = RecvOnly // the caller's phone sent sendonly: it holds
+	r.caller.Update(held)
+	atA, atB := listen(r.a, 200*time.Millisecond), listen(r.b, 200*time.Millisecond)
+	done := make(chan struct{})
+	go func() { talk(t, r.b, r.agent, PCMA, 1000, 0xB0B, 40); close(done) }()
+	talk(t, r.a, r.caller, PCMU, 440, 0xA11CE, 40)
+	<-done
+	gotA, gotB := <-atA, <-atB
+	if len(gotA) != 0 {
+		t.Errorf("the holding caller got %d packets, want none", len(gotA))
+	}
+	checkOwnStream(t, "music to agent", gotB, r.agent, PCMA.PayloadType)
+	hasTone(t, "agent hears hold music", pcmOf(gotB, PCMA), 300, 440)
+	if st := br.Stats(); st.DroppedHeld < 35 || st.DroppedPrompt < 35 {
+		t.Errorf("Stats held %d prompt %d, want the 40 packets each way held back", st.DroppedHeld, st.DroppedPrompt)
+	}
+
+	r.caller.Update(r.callerNeg) // unhold
+	time.Sleep(60 * time.Millisecond)
+	atB = listen(r.b, 200*time.Millisecond)
+	talk(t, r.a, r.caller, PCMU, 440, 0xA11CE, 40)
+	gotB = <-atB
+	hasTone(t, "agent hears the caller again", pcmOf(gotB, PCMA), 440, 300)
+	if len(gotB) == 0 || !gotB[0].pkt.Marker {
+		t.Errorf("first packet after unhold has no marker")
+	}
+}

@@ -1,0 +1,168 @@
+package media
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// ErrBridged is returned by Play when a Bridge takes the session over while
+// a prompt is playing.
+var ErrBridged = errors.New("playback stopped: session bridged")
+
+// relayJump is how far (in samples) a relayed timestamp may stray from the
+// session's clock before the mapping is anchored again: a new source stream
+// or a source that restarted its timestamps.
+const relayJump = 5 * 8000
+
+// tap is what a Bridge attaches to a Session. The reader goroutine hands it
+// every accepted packet; Update tells it about re-INVITEs (hold, unhold).
+type tap struct {
+	packet func(pkt *rtp.Packet, peer *peerState, dtmf bool, at time.Time)
+	update func()
+	digits bool // the session's own detector still sees RFC 4733 events
+}
+
+// lastSent is where the session's outgoing timestamp stands, whichever path
+// (pacer or relay) sent last.
+type lastSent struct {
+	valid bool
+	base  uint32    // the media timestamp at `at`
+	end   uint32    // the earliest timestamp the next packet may carry
+	at    time.Time // when the packet was sent
+}
+
+// note records a sent packet unless an earlier one already got further
+// (reordered audio, repeated packets of one telephone-event).
+func (l *lastSent) note(base, end uint32, at time.Time) {
+	if l.valid && int32(end-l.end) <= 0 {
+		return
+	}
+	*l = lastSent{valid: true, base: base, end: end, at: at}
+}
+
+// next is the timestamp for media sent now: the clock advanced by the wall
+// time since the last packet, and never before the end of that packet
+// (RFC 3550 section 5.1: the timestamp reflects the sampling instant).
+func (l *lastSent) next(now time.Time) uint32 {
+	ts := l.base + uint32(now.Sub(l.at)/(time.Second/8000))
+	if int32(ts-l.end) < 0 {
+		return l.end
+	}
+	return ts
+}
+
+// relayState maps a relayed source's timestamps onto the session's own.
+type relayState struct {
+	active bool // false after a prompt, hold or a new source: anchor again
+	ssrc   uint32
+	offset uint32
+}
+
+// relayResult is what happened to one relayed packet.
+type relayResult int
+
+const (
+	relaySent   relayResult = iota
+	relayHeld               // our direction does not send (the remote put us on hold)
+	relayPrompt             // a prompt plays on the session: it has the stream
+	relayFailed             // the socket refused the packet
+)
+
+// relayBuf is one relaying goroutine's reusable packet and buffer.
+type relayBuf struct {
+	pkt rtp.Packet
+	buf [1500]byte
+}
+
+// relay sends payload with payload type pt on the session's own outgoing
+// stream: its SSRC, its next sequence number, and src's timestamp moved onto
+// the session's timeline, continuous with the prompts sent before. When
+// relaying starts, resumes or the source changes, the timestamp jumps forward
+// by the elapsed time and the marker is set (RFC 3550 section 5.1, RFC 3551
+// section 4.1); within a run source timestamps keep their spacing, so the
+// packets of one RFC 4733 event keep one timestamp. Nothing is sent while our
+// direction does not send or a prompt is playing on the session.
+func (s *Session) relay(src *rtp.Header, pt uint8, payload []byte, event bool, w *relayBuf) relayResult {
+	s.tx.mu.Lock()
+	defer s.tx.mu.Unlock()
+	peer := s.peer.Load()
+	switch {
+	case !peer.sends():
+		s.tx.relay.active = false
+		return relayHeld
+	case s.tx.playing != nil:
+		s.tx.relay.active = false
+		return relayPrompt
+	}
+	now := time.Now()
+	ts, marker := s.tx.relayStamp(src, now)
+	w.pkt.Header = rtp.Header{Version: 2, Marker: marker, PayloadType: pt,
+		SequenceNumber: s.tx.seq, Timestamp: ts, SSRC: s.tx.ssrc}
+	w.pkt.Payload = payload
+	s.tx.seq++
+	s.tx.started = false // the next prompt anchors after this packet
+	if base, end := mediaSpan(ts, payload, event); base != end {
+		s.tx.last.note(base, end, now)
+	}
+	n, err := w.pkt.MarshalTo(w.buf[:])
+	if err == nil {
+		_, err = s.conn.WriteToUDPAddrPort(w.buf[:n], peer.remote)
+	}
+	if err != nil {
+		s.stats.sendErrors.Add(1)
+		s.m.sendErrors.Inc()
+		return relayFailed
+	}
+	s.stats.packetsOut.Add(1)
+	return relaySent
+}
+
+// mediaSpan is the stretch of timeline a packet covers: a G.711 frame one
+// sample per byte; a telephone-event up to its duration so far (RFC 4733
+// section 2.5.1.3), both ends at the event's current end.
+func mediaSpan(ts uint32, payload []byte, event bool) (base, end uint32) {
+	if !event {
+		return ts, ts + uint32(len(payload))
+	}
+	if len(payload) < 4 {
+		return ts, ts
+	}
+	end = ts + uint32(binary.BigEndian.Uint16(payload[2:4]))
+	return end, end
+}
+
+// relayStamp returns the outgoing timestamp and marker for a relayed packet;
+// called with tx.mu held.
+func (tx *txState) relayStamp(src *rtp.Header, now time.Time) (uint32, bool) {
+	want := tx.tsBase
+	if tx.last.valid {
+		want = tx.last.next(now)
+	}
+	r := &tx.relay
+	if r.active && r.ssrc == src.SSRC {
+		ts := src.Timestamp + r.offset
+		if d := int32(ts - want); d > -relayJump && d < relayJump {
+			return ts, src.Marker
+		}
+	}
+	*r = relayState{active: true, ssrc: src.SSRC, offset: want - src.Timestamp}
+	return want, true
+}
+
+// cutPlayback ends the prompt playing on the session, if any: its Play
+// returns ErrBridged. It reports whether a prompt was playing.
+func (s *Session) cutPlayback() bool {
+	s.tx.mu.Lock()
+	defer s.tx.mu.Unlock()
+	st := s.tx.playing
+	if st == nil || st.stopped {
+		return false
+	}
+	st.stopped = true
+	close(st.cut)
+	s.tx.playing = nil
+	return true
+}

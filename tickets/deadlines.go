@@ -1,0 +1,234 @@
+package tickets
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Duration is a time.Duration written in YAML as a string like "24h".
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: want a duration like \"24h\": %w", n.Line, err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Span is a deadline length (S14): exactly one of clock time, working
+// hours or working days on the calendar of S9.
+type Span struct {
+	Clock        Duration `yaml:"clock"`         // wall-clock time, e.g. 24h
+	WorkingHours Duration `yaml:"working_hours"` // open hours only (Calendar.AddWorkingTime)
+	WorkingDays  int      `yaml:"working_days"`  // whole working days (Calendar.AddWorkingDays)
+}
+
+func (s Span) validate(field string) error {
+	set := 0
+	for _, on := range []bool{s.Clock != 0, s.WorkingHours != 0, s.WorkingDays != 0} {
+		if on {
+			set++
+		}
+	}
+	switch {
+	case set != 1:
+		return fmt.Errorf("deadlines: %s: set exactly one of clock, working_hours or working_days", field)
+	case s.Clock < 0 || s.WorkingHours < 0 || s.WorkingDays < 0:
+		return fmt.Errorf("deadlines: %s: the length must be positive", field)
+	}
+	return nil
+}
+
+func (s Span) working() bool { return s.WorkingHours != 0 || s.WorkingDays != 0 }
+
+// after returns the end of the span started at t.
+func (s Span) after(cal *Calendar, t time.Time) time.Time {
+	switch {
+	case s.WorkingDays != 0:
+		return cal.AddWorkingDays(t, s.WorkingDays)
+	case s.WorkingHours != 0:
+		return cal.AddWorkingTime(t, time.Duration(s.WorkingHours))
+	}
+	return t.Add(time.Duration(s.Clock))
+}
+
+// CategoryRule is the deadline rule of one ticket category (S14).
+type CategoryRule struct {
+	// FirstContact is the time to contact the caller (complaints: 24h).
+	FirstContact *Span `yaml:"first_contact"`
+	// Answer is the time to answer or solve: due_at.
+	Answer *Span `yaml:"answer"`
+	// NoDeadlineWhenAnswered: a contact answered on the call has no due_at.
+	NoDeadlineWhenAnswered bool `yaml:"no_deadline_when_answered"`
+	// EscalationAfter is the time from level 1 to level 2 (S15); 0 = the global value.
+	EscalationAfter Duration `yaml:"escalation_after"`
+	// IDRequired: the form needs the caller's ID number (S4).
+	IDRequired bool `yaml:"id_required"`
+	// FollowUpRequired: the form needs a follow-up deadline whatever the result.
+	FollowUpRequired bool `yaml:"follow_up_required"`
+}
+
+// DeadlineRules are the per-category deadline rules of configs/deadlines.yaml.
+type DeadlineRules struct {
+	// EscalationAfter is the default time from level 1 to level 2 (S15).
+	EscalationAfter Duration `yaml:"escalation_after"`
+	// RepeatWindow is how far back a caller's open ticket counts (S16).
+	RepeatWindow Duration `yaml:"repeat_window"`
+	// FollowUpResults are the results that need a follow-up deadline (S13).
+	FollowUpResults []string `yaml:"follow_up_results"`
+	// Categories holds one rule per ticket category.
+	Categories map[string]CategoryRule `yaml:"categories"`
+}
+
+// DefaultDeadlineRules returns the defaults of S14–S16 (the values of the
+// shipped configs/deadlines.yaml).
+func DefaultDeadlineRules() *DeadlineRules {
+	return &DeadlineRules{
+		EscalationAfter: Duration(24 * time.Hour),
+		RepeatWindow:    Duration(7 * 24 * time.Hour),
+		FollowUpResults: []string{ResultAppointment, ResultFollowUp},
+		Categories: map[string]CategoryRule{
+			CategoryComplaint:  {FirstContact: &Span{Clock: Duration(24 * time.Hour)}, Answer: &Span{WorkingDays: 5}},
+			CategoryEmergency:  {Answer: &Span{Clock: Duration(30 * time.Minute)}, EscalationAfter: Duration(time.Hour)},
+			CategoryBusiness:   {Answer: &Span{WorkingDays: 3}, IDRequired: true},
+			CategoryReport:     {Answer: &Span{WorkingDays: 10}},
+			CategoryInquiry:    {Answer: &Span{WorkingDays: 1}, NoDeadlineWhenAnswered: true},
+			CategorySuggestion: {},
+		},
+	}
+}
+
+// LoadDeadlineRules reads configs/deadlines.yaml strictly (unknown keys are
+// errors) and validates it.
+func LoadDeadlineRules(path string) (*DeadlineRules, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load deadline rules: %w", err)
+	}
+	var r DeadlineRules
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&r); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: deadlines: the file is empty", path)
+		}
+		return nil, fmt.Errorf("%s: deadlines: %w", path, err)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
+}
+
+// Validate reports a rule a person has to fix.
+func (r *DeadlineRules) Validate() error {
+	if r.EscalationAfter <= 0 {
+		return errors.New("deadlines: escalation_after must be a positive duration like \"24h\" (S15)")
+	}
+	if r.RepeatWindow <= 0 {
+		return errors.New("deadlines: repeat_window must be a positive duration like \"168h\" (S16)")
+	}
+	for _, res := range r.FollowUpResults {
+		if !slices.Contains(results, res) {
+			return fmt.Errorf("deadlines: follow_up_results: %q is not one of %v", res, results)
+		}
+	}
+	for _, c := range categories {
+		if _, ok := r.Categories[c]; !ok {
+			return fmt.Errorf("deadlines: categories: %s has no rule (write \"%s: {}\" for none)", c, c)
+		}
+	}
+	for c, rule := range r.Categories {
+		if err := rule.validate(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c CategoryRule) validate(category string) error {
+	if !slices.Contains(categories, category) {
+		return fmt.Errorf("deadlines: categories: %q is not one of %v", category, categories)
+	}
+	if c.EscalationAfter < 0 {
+		return fmt.Errorf("deadlines: categories.%s.escalation_after must not be negative", category)
+	}
+	for field, s := range map[string]*Span{"first_contact": c.FirstContact, "answer": c.Answer} {
+		if s == nil {
+			continue
+		}
+		if err := s.validate("categories." + category + "." + field); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// needsCalendar reports whether any rule counts working time.
+func (r *DeadlineRules) needsCalendar() bool {
+	for _, c := range r.Categories {
+		for _, s := range []*Span{c.FirstContact, c.Answer} {
+			if s != nil && s.working() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Deadlines are the due times of one ticket; zero when none.
+type Deadlines struct {
+	FirstContactDue time.Time
+	Due             time.Time
+}
+
+// Compute returns the deadlines of a ticket of category with result entered
+// at enteredAt (S14). Without an answer rule (or when the rule skips
+// contacts answered on the call), a follow-up deadline given on the form is
+// the due time, so every follow-up is tracked.
+func (r *DeadlineRules) Compute(cal *Calendar, category, result string, enteredAt, followUp time.Time) Deadlines {
+	rule := r.Categories[category]
+	var d Deadlines
+	if rule.FirstContact != nil {
+		d.FirstContactDue = rule.FirstContact.after(cal, enteredAt)
+	}
+	skip := rule.NoDeadlineWhenAnswered && result == ResultAnswered
+	if rule.Answer != nil && !skip {
+		d.Due = rule.Answer.after(cal, enteredAt)
+	}
+	if d.Due.IsZero() && !followUp.IsZero() {
+		d.Due = followUp
+	}
+	return d
+}
+
+// EscalationAfterFor returns the time from escalation level 1 to level 2 for
+// category (S15).
+func (r *DeadlineRules) EscalationAfterFor(category string) time.Duration {
+	if d := r.Categories[category].EscalationAfter; d > 0 {
+		return time.Duration(d)
+	}
+	return time.Duration(r.EscalationAfter)
+}
+
+func (r *DeadlineRules) followUpNeeded(category, result string) bool {
+	return r.Categories[category].FollowUpRequired || slices.Contains(r.FollowUpResults, result)
+}
+
+func (r *DeadlineRules) idRequired(category string) bool {
+	return r.Categories[category].IDRequired
+}
