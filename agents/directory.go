@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -195,6 +196,32 @@ func (d *Directory) HA1(ctx context.Context, id, algorithm string) (ha1 string, 
 		return "", false, fmt.Errorf("read credentials of agent %s: %w", id, err)
 	}
 	return ha1, true, nil
+}
+
+// Verify checks password against the agent's stored HA1 digests (the
+// directory keeps no passwords): both the MD5 and the SHA-256 HA1 are
+// recomputed in the directory's realm and compared in constant time. ok is
+// false for a wrong password, an unknown or disabled agent and one whose
+// password was set for another realm, alike, so callers answer them with the
+// same message; err is for database failures only.
+func (d *Directory) Verify(ctx context.Context, id, password string) (Agent, bool, error) {
+	var a Agent
+	var md5HA1, sha256HA1 string
+	err := d.pool.QueryRow(ctx, `SELECT `+agentColumns+`, ha1_md5, ha1_sha256 FROM agents
+		WHERE id = $1 AND enabled AND realm = $2`, id, d.realm).
+		Scan(&a.ID, &a.DisplayName, &a.StaffNumber, &a.Categories, &a.Role, &a.Enabled, &md5HA1, &sha256HA1)
+	found := err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return Agent{}, false, fmt.Errorf("verify agent %s: %w", id, err)
+	}
+	// Hash even for an unknown id, so the time taken does not tell which
+	// ids exist.
+	okMD5 := subtle.ConstantTimeCompare([]byte(HA1(AlgorithmMD5, id, d.realm, password)), []byte(md5HA1))
+	okSHA := subtle.ConstantTimeCompare([]byte(HA1(AlgorithmSHA256, id, d.realm, password)), []byte(sha256HA1))
+	if !found || okMD5&okSHA != 1 {
+		return Agent{}, false, nil
+	}
+	return a, true, nil
 }
 
 // HA1 computes H(user:realm:password) in lower-case hex for algorithm "MD5"

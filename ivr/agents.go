@@ -124,5 +124,12 @@ func (r *run) connect(ctx context.Context, o AgentOffer) (bool, error) {
 	if err != nil && ctx.Err() == nil {
 		return true, fmt.Errorf("conversation with agent %s: %w", o.AgentID, err)
 	}
+	if agentHungUp && ctx.Err() == nil {
+		// The caller is still on the line: reference and survey (S17, S18).
+		// A hang-up now leaves the outcome answered.
+		if err := r.afterAgent(ctx); err != nil {
+			r.log.Debug("caller left during the survey", "err", err)
+		}
+	}
 	return true, nil
 }

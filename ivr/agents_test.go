@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 )
 
 type fakeAgents struct {
@@ -55,5 +56,44 @@ func TestQueueConnectsToAgent(t *testing.T) {
 	}
 	if len(h.q.removed) != 0 {
 		t.Errorf("removed %v: the ACD removes an answered caller, the flow must not", h.q.removed)
+	}
+}
+
+type fakeTickets struct {
+	nuisance map[string]bool
+}
+
+func (fakeTickets) ReserveRef(context.Context) (string, error) { return "T20261123-000042", nil }
+
+func (f fakeTickets) IsNuisance(_ context.Context, n string) (bool, error) { return f.nuisance[n], nil }
+
+// S17, S18: after the agent hangs up, a complaint caller hears the ticket
+// reference, then rates the service with one key.
+func TestComplaintReferenceAndSurvey(t *testing.T) {
+	h := newHarness(t, true, nil)
+	h.q.positions = []int{1}
+	ag := &fakeAgents{offers: make(chan AgentOffer, 1)}
+	ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "7", Category: CategoryComplaint}
+	h.flow.SetAgents(ag)
+	h.flow.SetTickets(fakeTickets{})
+	res, c := h.call(t, "13800000001", key('2'), key('3'))
+	digits := SayDigits("20261123000042")
+	want := seq(PromptAgentNumberPrefix, "num_7", PromptAgentNumberSuffix, PromptTicketNumberPrefix, digits,
+		PromptSurvey, PromptSurveyThanks, PromptGoodbye)
+	if len(c.played) < len(want) || !slices.Equal(c.played[len(c.played)-len(want):], want) {
+		t.Fatalf("played %v\nwant it to end with %v", c.played, want)
+	}
+	if res.Outcome != OutcomeAnswered || res.TicketRef != "T20261123-000042" || res.SurveyScore != 3 || res.Category != CategoryComplaint {
+		t.Fatalf("result %+v", res)
+	}
+}
+
+// S21: a flagged number hears the short message and is not queued.
+func TestNuisanceNotQueued(t *testing.T) {
+	h := newHarness(t, true, nil)
+	h.flow.SetTickets(fakeTickets{nuisance: map[string]bool{"13300000000": true}})
+	res, c := h.call(t, "13300000000")
+	if !slices.Equal(c.played, []string{PromptNuisance}) || res.Outcome != OutcomeNuisance || res.QueuedAt != (time.Time{}) {
+		t.Fatalf("played %v, result %+v", c.played, res)
 	}
 }

@@ -41,6 +41,8 @@ type Config struct {
 	MaxWait Duration `yaml:"max_wait"`
 	// CallbackTimeout is how long the callback offer waits for key 1.
 	CallbackTimeout Duration `yaml:"callback_timeout"`
+	// SurveyTimeout is how long the one-key survey waits after an agent hung up (S18).
+	SurveyTimeout Duration `yaml:"survey_timeout"`
 	// PriorityNumbers are caller numbers queued with priority (S7), compared
 	// exactly with Call.Caller().
 	PriorityNumbers []string `yaml:"priority_numbers"`
@@ -92,6 +94,7 @@ func DefaultConfig() Config {
 		AnnounceInterval: Duration(30 * time.Second),
 		MaxWait:          Duration(2 * time.Minute),
 		CallbackTimeout:  Duration(8 * time.Second),
+		SurveyTimeout:    Duration(8 * time.Second),
 		Menu: []MenuItem{
 			{Key: "1", Action: ActionQueue, Category: CategoryInquiry},
 			{Key: "2", Action: ActionQueue, Category: CategoryComplaint},
@@ -121,7 +124,7 @@ func (c Config) Validate() error {
 		name string
 		d    Duration
 	}{{"menu_timeout", c.MenuTimeout}, {"announce_interval", c.AnnounceInterval},
-		{"max_wait", c.MaxWait}, {"callback_timeout", c.CallbackTimeout}} {
+		{"max_wait", c.MaxWait}, {"callback_timeout", c.CallbackTimeout}, {"survey_timeout", c.SurveyTimeout}} {
 		if d.d <= 0 {
 			add("%s must be a positive duration such as \"5s\", not %q", d.name, time.Duration(d.d))
 		}

@@ -29,7 +29,8 @@ type Flow struct {
 	menu       menu
 	afterHours menu
 	priority   map[string]bool
-	agents     Agents // nil: no agent system, callers wait for the callback offer
+	agents     Agents  // nil: no agent system, callers wait for the callback offer
+	tickets    Tickets // nil: no reference readout, survey or nuisance check
 }
 
 // SetAgents lets queued callers be connected to agents (issue 3); call it
@@ -101,6 +102,9 @@ func (f *Flow) Run(ctx context.Context, call Call) Result {
 
 // answer is the flow up to the queue: greeting, hours (S9), menu (S3).
 func (r *run) answer(ctx context.Context) error {
+	if r.nuisance(ctx) { // S21
+		return r.end(ctx, OutcomeNuisance, PromptNuisance)
+	}
 	if r.f.priority[r.call.Caller()] {
 		r.markPriority(prioritySourceNumber) // S7
 	}
@@ -127,7 +131,10 @@ func (r *run) answer(ctx context.Context) error {
 // even if the caller hangs up meanwhile, so play errors are not returned.
 func (r *run) end(ctx context.Context, outcome string, prompts ...string) error {
 	r.res.Outcome = outcome
-	if err := r.play(ctx, append(prompts, PromptGoodbye)...); err != nil {
+	if outcome != OutcomeNuisance { // the nuisance message says goodbye itself
+		prompts = append(prompts, PromptGoodbye)
+	}
+	if err := r.play(ctx, prompts...); err != nil {
 		r.log.Debug("caller left during the last prompt", "outcome", outcome, "err", err)
 	}
 	return nil

@@ -84,6 +84,10 @@ type Result struct {
 	AgentID     string
 	ConnectedAt time.Time
 	AgentHungUp bool
+	// TicketRef is the reference read out to a complaint caller (S17), to be
+	// given to the call's draft ticket; SurveyScore is 1–3, 0 for none (S18).
+	TicketRef   string
+	SurveyScore int
 	// Err is an unexpected error (queue, records or media), nil for a normal end,
 	// including a caller hanging up.
 	Err error
@@ -127,5 +131,5 @@ func Categories() []string {
 // Outcomes lists every outcome Flow.Run can return.
 func Outcomes() []string {
 	return []string{OutcomeAbandonedInMenu, OutcomeAbandonedInQueue, OutcomeAfterHours,
-		OutcomeCallback, OutcomeFailed, OutcomeAnswered}
+		OutcomeCallback, OutcomeFailed, OutcomeAnswered, OutcomeNuisance}
 }

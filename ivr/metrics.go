@@ -14,6 +14,7 @@ type Metrics struct {
 	priority  *prometheus.CounterVec // source: key|number (S7)
 	callbacks *prometheus.CounterVec // reason: after_hours|max_wait (S9)
 	announces prometheus.Counter     // S8
+	surveys   *prometheus.CounterVec // score: 1|2|3 (S18)
 }
 
 // NewMetrics creates the IVR metrics and registers them on reg; with a nil reg
@@ -37,6 +38,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			"Callback requests stored, by reason (S9)."), []string{"reason"}),
 		announces: prometheus.NewCounter(opts("queue_announcements_total",
 			"Position and wait announcements to queued callers (S8).")),
+		surveys: prometheus.NewCounterVec(opts("survey_scores_total",
+			"One-key survey answers after an agent hung up (S18): 1 satisfied, 2 neutral, 3 dissatisfied."),
+			[]string{"score"}),
 	}
 	for _, o := range Outcomes() {
 		m.calls.WithLabelValues(o)
@@ -51,7 +55,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.callbacks.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.choices, m.invalid, m.timeouts, m.priority, m.callbacks, m.announces)
+		reg.MustRegister(m.calls, m.choices, m.invalid, m.timeouts, m.priority, m.callbacks, m.announces, m.surveys)
 	}
 	return m
 }

@@ -43,6 +43,11 @@ const (
 	// (*1, *2, *0, *3); the sip package plays them.
 	PromptFeatureOK     = "feature_ok"
 	PromptFeatureFailed = "feature_failed"
+	// PromptSurvey asks for the one-key rating (S18); PromptSurveyThanks thanks.
+	PromptSurvey       = "survey"
+	PromptSurveyThanks = "survey_thanks"
+	// PromptNuisance is said to numbers flagged as nuisance, then the call ends (S21).
+	PromptNuisance = "nuisance"
 )
 
 // PromptNames lists every named prompt (not the number prompts) that each
@@ -54,7 +59,8 @@ func PromptNames() []string {
 		PromptQueuePositionSuffix, PromptQueueWaitPrefix, PromptQueueWaitSuffix,
 		PromptQueueWaitSuffixOne, PromptHoldMusic, PromptCallbackOffer,
 		PromptCallbackConfirmed, PromptSorryError, PromptAgentNumberPrefix,
-		PromptAgentNumberSuffix, PromptTicketNumberPrefix, PromptFeatureOK, PromptFeatureFailed}
+		PromptAgentNumberSuffix, PromptTicketNumberPrefix, PromptFeatureOK, PromptFeatureFailed,
+		PromptSurvey, PromptSurveyThanks, PromptNuisance}
 }
 
 //go:embed prompts/*/*.wav

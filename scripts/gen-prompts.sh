@@ -110,6 +110,13 @@ zh feature_ok "操作成功"
 en feature_ok "Done"
 zh feature_failed "操作失败"
 en feature_failed "That did not work"
+# After the agent hangs up (S18 survey, S17 complaint reference) and nuisance numbers (S21).
+zh survey "请对本次服务进行评价，满意请按1，一般请按2，不满意请按3。"
+en survey "Please rate our service: satisfied, press 1; neutral, press 2; dissatisfied, press 3."
+zh survey_thanks "感谢您的评价。"
+en survey_thanks "Thank you for your feedback."
+zh nuisance "本热线为公共服务热线，请勿占用。再见。"
+en nuisance "This line is for public service requests only. Goodbye."
 hold zh-CN
 hold en
 

@@ -41,6 +41,18 @@ SERVICES_STARTED_FILE=$started scripts/services.sh up
 . .data/services.env
 "$bin" migrate -config "$config"
 
+# S5: ID numbers are encrypted with HOTLINE_SECRET_KEY. Without one, a key made
+# once for this checkout is kept in .data/secret.key (mode 600); production sets
+# its own and keeps it safe: losing it loses the ID numbers.
+if [ -z "${HOTLINE_SECRET_KEY:-}" ]; then
+	if [ ! -s .data/secret.key ]; then
+		(umask 077 && head -c 32 /dev/urandom | base64 >.data/secret.key)
+		echo "run: made a development key in .data/secret.key (set HOTLINE_SECRET_KEY in production)"
+	fi
+	HOTLINE_SECRET_KEY=$(cat .data/secret.key)
+	export HOTLINE_SECRET_KEY
+fi
+
 # The server runs in its own process group (set -m), so the terminal's Ctrl-C reaches
 # only this script, which passes it on exactly once per key press.
 set -m

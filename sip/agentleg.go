@@ -59,6 +59,7 @@ type AgentLeg struct {
 	advertise  netip.Addr
 	answeredAt time.Time
 	done       chan struct{}
+	transfers  chan TransferDestination // buffered 1: the accepted blind transfer (S10)
 
 	mu         sync.Mutex // guards the fields below and serialises re-INVITEs
 	local      media.LocalSDP
@@ -66,6 +67,8 @@ type AgentLeg struct {
 	ended      bool
 	hungUpBy   string
 	reason     string
+	transfer   *TransferDestination // set once a REFER is accepted
+	notified   chan struct{}        // closed when that transfer's final NOTIFY is done
 }
 
 // Session is the leg's started RTP session (for the bridge).
@@ -119,6 +122,7 @@ func (s *Server) dialAgent(ctx context.Context, o DialAgentOptions) (*AgentLeg, 
 		return nil, legFailed, fmt.Errorf("dial agent %s: media port: %w", o.AgentID, err)
 	}
 	l := &AgentLeg{srv: s, conn: conn, port: port, agentID: o.AgentID, done: make(chan struct{}),
+		transfers: make(chan TransferDestination, 1),
 		advertise: s.advertiseTo(target), log: s.log.With("call_id", o.CallID, "agent", sanitize(o.AgentID))}
 	sid := uint64(time.Now().UnixNano())
 	l.local = media.LocalSDP{Addr: l.advertise, Port: port, SessionID: sid, Version: sid, Codecs: supported,
@@ -275,6 +279,9 @@ func (l *AgentLeg) finish(by, reason string) bool {
 
 // end finishes the leg and sends BYE when we are the side hanging up.
 func (l *AgentLeg) end(ctx context.Context, by, reason string) {
+	if by == HungUpBySystem {
+		l.awaitNotify(ctx) // RFC 3515 §2.4.5: a transfer's final NOTIFY goes before our BYE
+	}
 	if !l.finish(by, reason) || by != HungUpBySystem {
 		return
 	}

@@ -18,8 +18,22 @@ import (
 	"github.com/pion/rtp"
 )
 
-// testServer runs a hotline Server on 127.0.0.1 with a random port.
+// testServer runs a hotline Server on 127.0.0.1 with a random port. The UDP
+// port is random and TCP must get the same one, so a taken TCP port retries.
 func testServer(t *testing.T, mutate func(*Options)) *Server {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		srv, err := startTestServer(t, mutate)
+		if err == nil {
+			return srv
+		}
+		if attempt == 5 {
+			t.Fatalf("start sip server: %v", err)
+		}
+	}
+}
+
+func startTestServer(t *testing.T, mutate func(*Options)) (*Server, error) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
@@ -28,7 +42,6 @@ func testServer(t *testing.T, mutate func(*Options)) *Server {
 	if err != nil {
 		t.Fatalf("port pool: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	pacer := media.NewPacer(nil)
 	o := Options{Config: cfg, Ports: pool, Pacer: pacer, Logger: slog.New(slog.DiscardHandler),
 		Handler: func(context.Context, *Call) {},
@@ -40,23 +53,27 @@ func testServer(t *testing.T, mutate func(*Options)) *Server {
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}
-	done := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
 	go func() { _ = pacer.Run(ctx) }()
-	go func() { defer close(done); _ = srv.Run(ctx) }()
+	go func() { runErr <- srv.Run(ctx) }()
+	select {
+	case <-srv.Ready():
+	case err := <-runErr:
+		cancel()
+		return nil, err
+	case <-time.After(5 * time.Second):
+		t.Fatal("server not ready")
+	}
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-done:
+		case <-runErr:
 		case <-time.After(5 * time.Second):
 			t.Error("server did not stop")
 		}
 	})
-	select {
-	case <-srv.Ready():
-	case <-time.After(5 * time.Second):
-		t.Fatal("server not ready")
-	}
-	return srv
+	return srv, nil
 }
 
 // tone is a 1 kHz sine at 8 kHz.
@@ -89,6 +106,7 @@ type fakeAgent struct {
 	invited   chan *sip.Request
 	cancelled chan struct{}
 	byes      chan struct{}
+	notifies  chan *sip.Request // in-dialog NOTIFYs (REFER progress, RFC 3515), answered 200
 
 	mu  sync.Mutex
 	dlg *sipgo.DialogServerSession
@@ -111,7 +129,8 @@ func newFakeAgent(t *testing.T, mode uasMode) *fakeAgent {
 		t.Fatalf("agent rtp: %v", err)
 	}
 	a := &fakeAgent{t: t, mode: mode, addr: conn.LocalAddr().(*net.UDPAddr), rtp: rtpConn,
-		invited: make(chan *sip.Request, 4), cancelled: make(chan struct{}, 4), byes: make(chan struct{}, 4)}
+		invited: make(chan *sip.Request, 4), cancelled: make(chan struct{}, 4), byes: make(chan struct{}, 4),
+		notifies: make(chan *sip.Request, 4)}
 	a.dialogs = sipgo.NewDialogServerCache(cli, sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "1001", Host: "127.0.0.1", Port: a.addr.Port}})
 	srv.OnInvite(a.onInvite)
 	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = a.dialogs.ReadAck(req, tx) })
@@ -119,6 +138,10 @@ func newFakeAgent(t *testing.T, mode uasMode) *fakeAgent {
 		if err := a.dialogs.ReadBye(req, tx); err == nil {
 			a.byes <- struct{}{}
 		}
+	})
+	srv.OnNotify(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
+		a.notifies <- req
 	})
 	go func() { _ = srv.ServeUDP(conn) }()
 	t.Cleanup(func() { _ = ua.Close(); _ = conn.Close(); _ = rtpConn.Close() })

@@ -8,7 +8,7 @@ import (
 )
 
 // allowed is the Allow header value (OPTIONS and 405 answers).
-const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REGISTER"
+const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REFER, REGISTER"
 
 // guardHandler validates every request before its handler sees it. UDP requests
 // were already checked by the Guard; TCP requests are checked here.

@@ -13,6 +13,7 @@ type Metrics struct {
 	activeCalls prometheus.Gauge
 	prompts     *prometheus.CounterVec
 	agentLegs   *prometheus.CounterVec
+	refers      *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil registers nothing).
@@ -38,12 +39,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "hotline", Subsystem: "sip", Name: "agent_legs_total",
 			Help: "Calls to agents' phones by result (answered, busy, declined, no_answer, cancelled, failed).",
 		}, []string{"result"}),
+		refers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "sip", Name: "refers_total",
+			Help: "REFERs (blind transfers, S10) by result (accepted, forbidden, bad_request, not_implemented, no_dialog, failed).",
+		}, []string{"result"}),
 	}
 	for _, r := range []string{legAnswered, legBusy, legDeclined, legNoAnswer, legCancelled, legFailed} {
 		m.agentLegs.WithLabelValues(r) // export zeros, so rates work from the start
 	}
+	for _, r := range []string{referAccepted, referForbidden, referBadRequest, referNotImplemented, referNoDialog, referFailed} {
+		m.refers.WithLabelValues(r)
+	}
 	if reg != nil {
-		reg.MustRegister(m.invites, m.requestsBad, m.activeCalls, m.prompts, m.agentLegs)
+		reg.MustRegister(m.invites, m.requestsBad, m.activeCalls, m.prompts, m.agentLegs, m.refers)
 	}
 	return m
 }
@@ -55,3 +63,5 @@ func (m *Metrics) rejected(status int) { m.requestsBad.WithLabelValues(strconv.I
 func (m *Metrics) promptPlayed(name string) { m.prompts.WithLabelValues(name).Inc() }
 
 func (m *Metrics) agentLeg(result string) { m.agentLegs.WithLabelValues(result).Inc() }
+
+func (m *Metrics) refer(result string) { m.refers.WithLabelValues(result).Inc() }

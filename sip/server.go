@@ -1,6 +1,7 @@
 // Package sip is hotline's SIP front end: the sipgo user agent, its UDP and TCP
 // listeners behind a hostile-input guard, and the caller legs of calls (INVITE,
-// ACK, BYE, CANCEL, re-INVITE hold, INFO DTMF, OPTIONS) with their media sessions.
+// ACK, BYE, CANCEL, re-INVITE hold, INFO DTMF, OPTIONS) with their media sessions,
+// and the agent legs (DialAgent) with blind transfer by REFER.
 // It is the only package that imports sipgo; no sipgo type leaves it.
 package sip
 
@@ -48,6 +49,9 @@ type Options struct {
 	Feature FeatureFunc
 	// Banned, when set, is asked for every UDP datagram's source; true drops it.
 	Banned func(netip.Addr) bool
+	// TransferTarget is the allowlist of blind-transfer destinations (S10): it
+	// resolves the user part of an agent's Refer-To; nil refuses every REFER.
+	TransferTarget TransferTargetFunc
 }
 
 // Server is the SIP user agent answering the hotline.
@@ -70,6 +74,7 @@ type Server struct {
 	reg    *Registrar
 	feat   FeatureFunc
 	banned func(netip.Addr) bool
+	xfer   TransferTargetFunc
 
 	draining atomic.Bool
 	wg       sync.WaitGroup // one per call in progress
@@ -114,13 +119,14 @@ func NewServer(o Options) (*Server, error) {
 		cfg: o.Config, handler: o.Handler, prompts: o.Prompts, ports: o.Ports, pacer: o.Pacer,
 		log: o.Logger.With("component", "sip"), metrics: o.Metrics, mmet: o.MediaMetrics,
 		ua: ua, srv: srv, calls: newRegistry(), legs: newLegRegistry(), ready: make(chan struct{}),
-		reg: o.Registrar, feat: o.Feature, banned: o.Banned,
+		reg: o.Registrar, feat: o.Feature, banned: o.Banned, xfer: o.TransferTarget,
 	}
 	s.dua = &sipgo.DialogUA{Client: cli, ContactHDR: s.contact("")}
 	srv.OnInvite(s.guardHandler(s.onInvite))
 	srv.OnAck(s.onAck)
 	srv.OnBye(s.guardHandler(s.onBye))
 	srv.OnInfo(s.guardHandler(s.onInfo))
+	srv.OnRefer(s.guardHandler(s.onRefer))
 	srv.OnOptions(s.guardHandler(s.onOptions))
 	srv.OnNoRoute(s.guardHandler(s.onNoRoute))
 	if o.Registrar != nil {

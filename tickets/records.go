@@ -12,7 +12,7 @@ import (
 
 // Outcomes of a call as stored in calls.outcome (issue 2); the database
 // CHECK constraint holds the same list.
-var outcomes = []string{"abandoned_in_menu", "abandoned_in_queue", "after_hours", "callback", "failed", "answered"}
+var outcomes = []string{"abandoned_in_menu", "abandoned_in_queue", "after_hours", "callback", "failed", "answered", "nuisance"}
 
 // hangUpParties are the values of calls.hung_up_by (S11).
 var hangUpParties = []string{"caller", "system", "agent"}

@@ -300,3 +300,14 @@ func (s *Store) HandOff(ctx context.Context, ref, toAgent, actor string) (Ticket
 	})
 	return out, err
 }
+
+// ReserveRef takes the next ticket reference (T<date>-<n>) from the database
+// sequence, so a complaint caller hears it (S17) before the draft exists; pass
+// it in DraftFacts.Ref.
+func (s *Store) ReserveRef(ctx context.Context) (string, error) {
+	var ref string
+	if err := s.pool.QueryRow(ctx, `SELECT ticket_ref()`).Scan(&ref); err != nil {
+		return "", fmt.Errorf("reserve ticket reference: %w", err)
+	}
+	return ref, nil
+}

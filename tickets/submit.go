@@ -28,12 +28,13 @@ func insertDraft(ctx context.Context, tx pgx.Tx, window time.Duration, d DraftFa
 	var id int64
 	err := tx.QueryRow(ctx, `INSERT INTO tickets
 		(call_id, channel, status, owner_agent, agent_id, caller_number, category,
-		 call_ended_at, wait_seconds, recording_path, entry_deadline)
-		VALUES ($1, 'phone', 'draft', $2, $2, $3, $4, $5, $6, $7, $5::timestamptz + make_interval(secs => $8))
+		 call_ended_at, wait_seconds, recording_path, entry_deadline, ref)
+		VALUES ($1, 'phone', 'draft', $2, $2, $3, $4, $5, $6, $7, $5::timestamptz + make_interval(secs => $8),
+		 coalesce($9, ticket_ref()))
 		ON CONFLICT (call_id) DO NOTHING
 		RETURNING id`,
 		d.CallID, nullText(d.AgentID), d.CallerNumber, nullText(d.Category),
-		d.CallEndedAt, d.WaitSeconds, nullText(d.RecordingPath), window.Seconds()).Scan(&id)
+		d.CallEndedAt, d.WaitSeconds, nullText(d.RecordingPath), window.Seconds(), nullText(d.Ref)).Scan(&id)
 	created := err == nil
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return Ticket{}, fmt.Errorf("insert draft ticket for call %s: %w", d.CallID, err)

@@ -136,6 +136,9 @@ type DraftFacts struct {
 	RecordingPath string    `json:"recording_path,omitempty"`
 	CallEndedAt   time.Time `json:"call_ended_at"`
 	WaitSeconds   int       `json:"wait_seconds"`
+	// Ref, when set, is a reference reserved earlier with ReserveRef (the
+	// caller heard it read out before hanging up, S17); empty: a new one.
+	Ref string `json:"ref,omitempty"`
 }
 
 func (d DraftFacts) validate() error {

@@ -137,17 +137,36 @@ func (r *result) write(out string) error {
 	return nil
 }
 
-// jsonSafe round-trips the report with NaN and ±Inf (empty or overflowing
-// histograms) replaced, which encoding/json refuses.
+// jsonSafe copies the report with NaN and ±Inf (empty or overflowing
+// histograms) replaced by -1, as encoding/json refuses them.
 func jsonSafe(r *result) any {
 	c := *r
+	finite := func(f *float64) {
+		if math.IsNaN(*f) || math.IsInf(*f, 0) {
+			*f = -1
+		}
+	}
+	for _, sw := range []*rateSweep{&c.PCAP, c.Info} {
+		if sw == nil {
+			continue
+		}
+		cp := *sw
+		cp.Steps = append([]rateStep(nil), sw.Steps...)
+		for i := range cp.Steps {
+			finite(&cp.Steps[i].Media.LatenessP99)
+			finite(&cp.Steps[i].Media.LateShare)
+		}
+		if sw == c.Info {
+			c.Info = &cp
+		} else {
+			c.PCAP = cp
+		}
+	}
 	c.Hold.Steps = append([]holdStep(nil), r.Hold.Steps...)
 	for i := range c.Hold.Steps {
 		st := &c.Hold.Steps[i]
 		for _, f := range []*float64{&st.IntervalP01, &st.IntervalP50, &st.IntervalP99, &st.WithinShare, &st.LatenessP99} {
-			if math.IsNaN(*f) || math.IsInf(*f, 0) {
-				*f = -1
-			}
+			finite(f)
 		}
 	}
 	return c

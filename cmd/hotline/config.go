@@ -31,10 +31,12 @@ type Config struct {
 	Registrar sip.RegistrarConfig `yaml:"registrar"`
 	ACD       ACDConfig           `yaml:"acd"`
 	Recording RecordingConfig     `yaml:"recording"`
+	Tickets   TicketsConfig       `yaml:"tickets"`
 
 	// From the environment, never from the file.
 	DatabaseURL string `yaml:"-"`
 	RedisURL    string `yaml:"-"`
+	SecretKey   string `yaml:"-"` // HOTLINE_SECRET_KEY: ID-number encryption (S5)
 }
 
 // HTTPConfig is the ops (and later panel) HTTP server.
@@ -64,6 +66,17 @@ type ACDConfig struct {
 	NodeTTL sip.Duration `yaml:"node_ttl"`
 	// ServiceLevelThreshold: a longer total wait is kept on the call record (S1).
 	ServiceLevelThreshold sip.Duration `yaml:"service_level_threshold"`
+}
+
+// TicketsConfig is the ticket store's part of the service standard.
+type TicketsConfig struct {
+	// EntryWindow: a ticket is entered within this long after the call (S12).
+	EntryWindow sip.Duration `yaml:"entry_window"`
+	// DeadlinesFile holds the per-category rules (S14, S15, S16); relative to
+	// the config file's folder unless absolute.
+	DeadlinesFile string `yaml:"deadlines_file"`
+	// SweepInterval: how often every node looks for overdue drafts and breaches.
+	SweepInterval sip.Duration `yaml:"sweep_interval"`
 }
 
 // RecordingConfig is where bridged calls are recorded (S19).
@@ -106,6 +119,8 @@ func DefaultConfig() Config {
 			OwnerWait: sip.Duration(20 * time.Second), WrapUpMax: sip.Duration(5 * time.Minute),
 			NodeTTL: sip.Duration(15 * time.Second), ServiceLevelThreshold: sip.Duration(20 * time.Second)},
 		Recording: RecordingConfig{},
+		Tickets: TicketsConfig{EntryWindow: sip.Duration(5 * time.Minute), DeadlinesFile: "deadlines.yaml",
+			SweepInterval: sip.Duration(10 * time.Second)},
 	}
 }
 
@@ -125,6 +140,9 @@ func LoadConfig(path string) (Config, error) {
 	}
 	if cfg.Calendar.File != "" && !filepath.IsAbs(cfg.Calendar.File) {
 		cfg.Calendar.File = filepath.Join(filepath.Dir(path), cfg.Calendar.File)
+	}
+	if cfg.Tickets.DeadlinesFile != "" && !filepath.IsAbs(cfg.Tickets.DeadlinesFile) {
+		cfg.Tickets.DeadlinesFile = filepath.Join(filepath.Dir(path), cfg.Tickets.DeadlinesFile)
 	}
 	cfg.applyEnv()
 	if cfg.Node == "" {
@@ -153,6 +171,7 @@ func (c *Config) applyEnv() {
 	set(&c.Registrar.NonceSecret, "HOTLINE_NONCE_SECRET")
 	c.DatabaseURL = os.Getenv("HOTLINE_DATABASE_URL")
 	c.RedisURL = os.Getenv("HOTLINE_REDIS_URL")
+	c.SecretKey = os.Getenv("HOTLINE_SECRET_KEY")
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "postgres://postgres@127.0.0.1:5432/hotline?sslmode=disable"
 	}
@@ -177,6 +196,9 @@ func (c Config) Validate() error {
 	}
 	if c.Queue.DefaultHandleTime <= 0 {
 		errs = append(errs, errors.New("queue.default_handle_time: must be positive"))
+	}
+	if c.Tickets.EntryWindow <= 0 || c.Tickets.SweepInterval <= 0 || c.Tickets.DeadlinesFile == "" {
+		errs = append(errs, errors.New("tickets: entry_window and sweep_interval must be positive, deadlines_file set"))
 	}
 	if c.Calendar.File == "" {
 		errs = append(errs, errors.New("calendar.file: must name the office-hours calendar"))

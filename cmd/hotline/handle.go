@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -46,7 +47,7 @@ func (a *app) handleCall(ctx context.Context, c *sip.Call) {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := a.writer.SaveCall(wctx, rec); err != nil {
+	if err := a.saveRecord(wctx, rec, res); err != nil {
 		c.Logger().Error("call record not saved", "error", err)
 		return
 	}
@@ -54,22 +55,46 @@ func (a *app) handleCall(ctx context.Context, c *sip.Call) {
 	c.Logger().Info("call record saved", "outcome", rec.Outcome, "category", rec.Category, "hung_up_by", rec.HungUpBy)
 }
 
+// saveRecord writes the call record; an answered call also gets its draft
+// ticket in the same transaction (S12), and the survey score (S18).
+func (a *app) saveRecord(ctx context.Context, rec tickets.CallRecord, res ivr.Result) error {
+	if rec.Outcome != ivr.OutcomeAnswered {
+		return a.writer.SaveCall(ctx, rec)
+	}
+	facts := tickets.DraftFacts{Ref: res.TicketRef, WaitSeconds: int(rec.WaitSeconds + 0.5)}
+	if err := a.writer.SaveAnsweredCall(ctx, rec, facts); err != nil {
+		return err
+	}
+	if res.SurveyScore != 0 {
+		if _, err := a.store.RecordSurvey(ctx, rec.ID, res.SurveyScore); err != nil {
+			return fmt.Errorf("survey score %d: %w", res.SurveyScore, err)
+		}
+	}
+	return nil
+}
+
 // queueAdapter lets the IVR use the agents' Redis queue, and remembers this
 // node's waiting callers with their original enqueue times so they can be
 // re-published after a Redis restart.
 type queueAdapter struct {
-	q     *agents.Queue
-	mu    sync.Mutex
-	local map[string]agents.Entry
+	q      *agents.Queue
+	store  *tickets.Store
+	repeat time.Duration
+	mu     sync.Mutex
+	local  map[string]agents.Entry
 }
 
-func newQueueAdapter(q *agents.Queue) *queueAdapter {
-	return &queueAdapter{q: q, local: map[string]agents.Entry{}}
+func newQueueAdapter(q *agents.Queue, store *tickets.Store, repeat time.Duration) *queueAdapter {
+	return &queueAdapter{q: q, store: store, repeat: repeat, local: map[string]agents.Entry{}}
 }
 
 func (a *queueAdapter) Enqueue(ctx context.Context, e ivr.QueueEntry) error {
 	en := agents.Entry{CallID: e.CallID, Caller: e.Caller, Category: e.Category,
 		Priority: e.Priority, EnqueuedAt: e.EnqueuedAt}
+	// S16: a repeat caller with an open ticket goes to its owner first.
+	if k, ok, err := a.store.OpenTicketForCaller(ctx, e.Caller, a.repeat); err == nil && ok {
+		en.Owner = k.OwnerAgent
+	}
 	a.mu.Lock()
 	a.local[e.CallID] = en
 	a.mu.Unlock()

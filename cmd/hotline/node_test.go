@@ -94,6 +94,8 @@ func startNode(t *testing.T, calendar string, mutate func(*Config)) *testNode {
 	cfg.IVR.MaxWait = ivr.Duration(60 * time.Second)
 	cfg.IVR.CallbackTimeout = ivr.Duration(3 * time.Second)
 	cfg.DatabaseURL = pgtest.NewDatabase(t)
+	cfg.SecretKey = strings.Repeat("5a", 32) // hex, 32 bytes
+	cfg.Tickets.DeadlinesFile = filepath.Join(repoRoot(t), "configs", "deadlines.yaml")
 	cfg.RedisURL = os.Getenv("HOTLINE_REDIS_URL")
 	if cfg.RedisURL == "" {
 		cfg.RedisURL = "redis://127.0.0.1:6379/0"
@@ -221,6 +223,16 @@ func (n *testNode) callbacks(callID string) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// repoRoot is two folders up from cmd/hotline.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(wd, "..", "..")
 }
 
 func randHex(n int) string {

@@ -42,6 +42,11 @@ type app struct {
 	bans    *agents.Bans
 	disp    *dispatcher
 	queue   *queueAdapter
+	store   *tickets.Store
+	sweeper *tickets.Sweeper
+	keyring *tickets.Keyring
+	rules   *tickets.DeadlineRules
+	alerts  *tickets.AlertBuffer
 
 	ready    chan struct{} // closed once every listener is up
 	httpAddr string
@@ -160,8 +165,13 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 // wire builds the parts and adapts one package to another.
 func (a *app) wire(cal *tickets.Calendar) error {
 	cfg := a.cfg
+	tm := tickets.NewMetrics(a.reg)
+	if err := a.wireTickets(cal, tm); err != nil {
+		return err
+	}
 	w, err := tickets.NewWriter(a.pool, tickets.WriterOptions{
-		SpoolDir: filepath.Join(cfg.DataDir, "spool"), Logger: a.log, Metrics: tickets.NewMetrics(a.reg),
+		SpoolDir: filepath.Join(cfg.DataDir, "spool"), Logger: a.log, Metrics: tm,
+		EntryWindow: time.Duration(cfg.Tickets.EntryWindow),
 	})
 	if err != nil {
 		return fmt.Errorf("record writer: %w", err)
@@ -172,7 +182,7 @@ func (a *app) wire(cal *tickets.Calendar) error {
 		Prefix: cfg.Queue.KeyPrefix, Node: cfg.Node,
 		DefaultHandleTime: time.Duration(cfg.Queue.DefaultHandleTime), Metrics: agentsMetrics,
 	})
-	a.queue = newQueueAdapter(queue)
+	a.queue = newQueueAdapter(queue, a.store, time.Duration(a.rules.RepeatWindow))
 	a.flow, err = ivr.NewFlow(cfg.IVR, cal, a.queue, recordsAdapter{w}, realClock{}, a.log, ivr.NewMetrics(a.reg))
 	if err != nil {
 		return fmt.Errorf("ivr flow: %w", err)
@@ -201,6 +211,7 @@ func (a *app) wire(cal *tickets.Calendar) error {
 		return err
 	}
 	a.flow.SetAgents(&connector{a: a, disp: a.disp})
+	a.flow.SetTickets(a.store)
 	a.reg.MustRegister(newGuardCollector(a.sip))
 	a.health = newHealth(a.pool, a.rdb, a.sip)
 	return nil
@@ -239,6 +250,11 @@ func (a *app) run(ctx context.Context, sigs <-chan os.Signal) error {
 	go func() { wdone <- a.writer.Run(wctx) }()
 	go func() { errc <- a.sip.Run(ctx) }()
 	a.runAgents(ctx)
+	go func() {
+		if err := a.sweeper.Run(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("ticket sweeper stopped", "err", err)
+		}
+	}()
 	httpSrv, err := a.startHTTP(ctx, errc)
 	if err != nil {
 		cancel()

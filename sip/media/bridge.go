@@ -43,7 +43,7 @@ type BridgeStats struct {
 	AgentToCaller uint64 // audio packets relayed from the agent to the caller
 	Transcoded    uint64 // audio packets converted between PCMU and PCMA
 	DTMF          uint64 // RFC 4733 telephone-event packets passed through
-	DroppedHeld   uint64 // not sent: the destination put us on hold
+	DroppedHeld   uint64 // not sent: the destination put us on hold, or the source holds and hold music plays
 	DroppedPrompt uint64 // not sent: a prompt (hold music) plays to the destination
 	DroppedCodec  uint64 // not sent: no conversion between the codecs, or no telephone-event on the destination
 	LatencyMean   time.Duration
@@ -193,9 +193,11 @@ func (b *Bridge) reconcileLocked() {
 		want := holds && b.music != nil
 		switch {
 		case want && b.holding[listener] == nil:
+			l.muted.Store(true) // at once, not when the music's first frame goes out
 			b.holding[listener] = b.playHold(l.to)
 			b.log.Info("hold: music to the other side", "holding_side", side)
 		case !want && b.holding[listener] != nil:
+			l.muted.Store(false)
 			b.holding[listener]()
 			b.holding[listener] = nil
 			b.log.Info("unhold", "side", side)
@@ -226,8 +228,9 @@ type leg struct {
 	from, to *Session
 	dir      string
 
-	mu  sync.Mutex // held while relaying one packet; Stop takes it
-	off bool
+	mu    sync.Mutex // held while relaying one packet; Stop takes it
+	off   bool
+	muted atomic.Bool // the source holds: the destination hears hold music
 	pcm []int16
 	enc []byte
 	w   relayBuf
@@ -241,6 +244,10 @@ func (l *leg) packet(pkt *rtp.Packet, peer *peerState, dtmf bool, at time.Time) 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.off {
+		return
+	}
+	if l.muted.Load() {
+		l.drop(&l.held, relayDropHeld) // not recorded either: the holder is not in the conversation
 		return
 	}
 	if dtmf {

@@ -9,3 +9,8 @@ ALTER TABLE calls
     ADD COLUMN recording_path  text;
 
 CREATE INDEX calls_agent_idx ON calls (agent_id, ended_at) WHERE agent_id IS NOT NULL;
+
+-- S21: a number flagged as nuisance hears a short message and is not queued.
+ALTER TABLE calls DROP CONSTRAINT calls_outcome_check;
+ALTER TABLE calls ADD CONSTRAINT calls_outcome_check CHECK (outcome IN (
+    'abandoned_in_menu', 'abandoned_in_queue', 'after_hours', 'callback', 'failed', 'answered', 'nuisance'));

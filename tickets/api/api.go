@@ -1,0 +1,152 @@
+// Package api is the JSON HTTP API of the tickets under /api/ for the panel
+// and for integrations (issue 4): sign-in with server-side sessions in Redis,
+// CSRF protection, and the ticket, unmask and nuisance endpoints. An agent
+// sees only the tickets it owns; a supervisor sees all. Errors are JSON
+// {"error", "fields"} with the status of their kind; internal errors are
+// logged with the request id and never shown.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/tickets"
+	"github.com/redis/go-redis/v9"
+)
+
+// Store is the part of the ticket store the API uses; *tickets.Store
+// satisfies it.
+type Store interface {
+	Get(ctx context.Context, ref string) (tickets.Ticket, error)
+	List(ctx context.Context, f tickets.Filter) ([]tickets.Ticket, error)
+	Submit(ctx context.Context, ref string, in tickets.SubmitInput, actor, idemKey string) (tickets.Ticket, error)
+	SetStatus(ctx context.Context, ref, to, actor, note string) (tickets.Ticket, error)
+	AddNote(ctx context.Context, ref, actor, note string) error
+	Extend(ctx context.Context, ref string, newDue time.Time, reason, actor string) (tickets.Ticket, error)
+	HandOff(ctx context.Context, ref, toAgent, actor string) (tickets.Ticket, error)
+	CreateWebTicket(ctx context.Context, in tickets.SubmitInput, channel, actor, idemKey string) (tickets.Ticket, error)
+	FlagNuisance(ctx context.Context, number, actor, reason string) error
+	ClearNuisance(ctx context.Context, number, actor, reason string) error
+}
+
+// Auth checks sign-ins and looks agents up; *agents.Directory satisfies it.
+type Auth interface {
+	// Verify is false, with a nil error, for an unknown or disabled agent
+	// and a wrong password alike.
+	Verify(ctx context.Context, id, password string) (agents.Agent, bool, error)
+	Get(ctx context.Context, id string) (agents.Agent, error)
+}
+
+// Unmasker shows the clear ID number of ticket ref to the person of req,
+// writing the audit row (S5); *PGUnmasker is the implementation.
+type Unmasker interface {
+	Unmask(ctx context.Context, ref string, req tickets.UnmaskRequest) (string, error)
+}
+
+// BlindIndexer computes the blind index of an ID number for look-ups (S5);
+// *tickets.Keyring satisfies it.
+type BlindIndexer interface {
+	BlindIndex(idType, idNumber string) ([]byte, error)
+}
+
+// Options are the dependencies of the API.
+type Options struct {
+	Store    Store                 // required
+	Auth     Auth                  // required
+	Sessions redis.UniversalClient // required: sessions live in Redis so every node accepts them
+	// Prefix is put before every Redis key (default "hotline:").
+	Prefix   string
+	Unmasker Unmasker     // required
+	Indexer  BlindIndexer // required
+	Logger   *slog.Logger // nil: logs are discarded
+	Metrics  *Metrics     // nil: an unregistered set is used
+}
+
+// Validate reports the first missing dependency.
+func (o Options) Validate() error {
+	switch {
+	case o.Store == nil:
+		return errors.New("api: a ticket store is required")
+	case o.Auth == nil:
+		return errors.New("api: an agent directory (Auth) is required")
+	case o.Sessions == nil:
+		return errors.New("api: a Redis client for sessions is required")
+	case o.Unmasker == nil:
+		return errors.New("api: an unmasker is required (S5)")
+	case o.Indexer == nil:
+		return errors.New("api: a blind indexer (the keyring) is required for ID look-ups (S5)")
+	}
+	return nil
+}
+
+// server holds the dependencies the handlers share.
+type server struct {
+	store    Store
+	auth     Auth
+	sessions *sessionStore
+	unmasker Unmasker
+	indexer  BlindIndexer
+	limiter  *loginLimiter
+	log      *slog.Logger
+	metrics  *Metrics
+}
+
+// New returns the API handler, to be mounted at /api/. It panics when a
+// required dependency is missing (Options.Validate): that is a wiring
+// mistake, not a run-time condition.
+func New(opts Options) http.Handler {
+	if err := opts.Validate(); err != nil {
+		panic(err)
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = "hotline:"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics(nil)
+	}
+	s := &server{
+		store:    opts.Store,
+		auth:     opts.Auth,
+		sessions: &sessionStore{rdb: opts.Sessions, prefix: opts.Prefix + "api:session:", ttl: sessionTTL},
+		unmasker: opts.Unmasker,
+		indexer:  opts.Indexer,
+		limiter:  newLoginLimiter(loginBurst, loginRefill, time.Now),
+		log:      opts.Logger.With("component", "tickets.api"),
+		metrics:  opts.Metrics,
+	}
+	return s.instrument(s.routes())
+}
+
+// routes declares every endpoint (Go 1.22 method patterns).
+func (s *server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/login", s.login)
+	mux.HandleFunc("POST /api/logout", s.authed(s.logout))
+	mux.HandleFunc("GET /api/session", s.authed(s.showSession))
+
+	mux.HandleFunc("GET /api/tickets", s.authed(s.listTickets))
+	mux.HandleFunc("POST /api/tickets", s.authed(s.createTicket))
+	mux.HandleFunc("GET /api/tickets/{ref}", s.authed(s.showTicket))
+	mux.HandleFunc("POST /api/tickets/{ref}/submit", s.authed(s.submitTicket))
+	mux.HandleFunc("POST /api/tickets/{ref}/status", s.authed(s.setStatus))
+	mux.HandleFunc("POST /api/tickets/{ref}/notes", s.authed(s.addNote))
+	mux.HandleFunc("POST /api/tickets/{ref}/extend", s.authed(s.extendDeadline))
+	mux.HandleFunc("POST /api/tickets/{ref}/handoff", s.authed(s.handOff))
+	mux.HandleFunc("POST /api/tickets/{ref}/unmask", s.authed(s.unmaskID))
+
+	mux.HandleFunc("POST /api/nuisance", s.authed(s.flagNuisance))
+	mux.HandleFunc("DELETE /api/nuisance/{number}", s.authed(s.clearNuisance))
+
+	// Anything else under /api/ answers in JSON too, not the mux's text.
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, &Error{Status: http.StatusNotFound, Message: "no such API route: " + r.Method + " " + r.URL.Path})
+	})
+	return mux
+}

@@ -1,0 +1,98 @@
+package api
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+)
+
+// loginRequest is the body of POST /api/login.
+type loginRequest struct {
+	AgentID  string `json:"agent_id"`
+	Password string `json:"password"`
+}
+
+// sessionResponse tells the panel who is signed in and the CSRF token to
+// send back in X-CSRF-Token.
+type sessionResponse struct {
+	AgentID   string `json:"agent_id"`
+	Role      string `json:"role"`
+	CSRFToken string `json:"csrf_token"`
+}
+
+// wrongCredentials is the one answer for an unknown agent, a disabled one
+// and a wrong password, so ids cannot be probed.
+var wrongCredentials = &Error{Status: http.StatusUnauthorized, Message: "wrong agent id or password"}
+
+// login signs an agent or supervisor in: POST /api/login.
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	if err := s.checkOrigin(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ip := clientIP(r)
+	if wait := s.limiter.wait(ip); wait > 0 {
+		s.metrics.loginFailures.WithLabelValues(reasonRateLimited).Inc()
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		s.fail(w, r, &Error{Status: http.StatusTooManyRequests, Message: "too many failed sign-ins from this address: wait and try again"})
+		return
+	}
+	var in loginRequest
+	if err := decodeJSON(w, r, &in, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	a, ok, err := s.auth.Verify(r.Context(), in.AgentID, in.Password)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !ok {
+		s.limiter.fail(ip)
+		s.metrics.loginFailures.WithLabelValues(reasonBadCredentials).Inc()
+		s.log.InfoContext(r.Context(), "sign-in refused", "agent", in.AgentID, "client_ip", ip)
+		s.fail(w, r, wrongCredentials)
+		return
+	}
+	s.endOldSession(r)
+	id, sess, err := s.sessions.create(r.Context(), a.ID, a.Role)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
+		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	s.log.InfoContext(r.Context(), "signed in", "agent", a.ID, "role", a.Role, "client_ip", ip)
+	writeJSON(w, http.StatusOK, sessionResponse{AgentID: sess.AgentID, Role: sess.Role, CSRFToken: sess.CSRFToken})
+}
+
+// endOldSession drops the session a browser signs in over, so an id
+// planted before the sign-in never becomes a signed-in one.
+func (s *server) endOldSession(r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		if err := s.sessions.delete(r.Context(), c.Value); err != nil {
+			s.log.WarnContext(r.Context(), "drop previous session", "request_id", requestID(r.Context()), "err", err)
+		}
+	}
+}
+
+// logout ends the session: POST /api/logout.
+func (s *server) logout(w http.ResponseWriter, r *http.Request, sess session) {
+	c, err := r.Cookie(sessionCookie)
+	if err == nil {
+		if err := s.sessions.delete(r.Context(), c.Value); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	s.log.InfoContext(r.Context(), "signed out", "agent", sess.AgentID)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// showSession returns who is signed in and the CSRF token, for a panel
+// reloaded after sign-in: GET /api/session.
+func (s *server) showSession(w http.ResponseWriter, _ *http.Request, sess session) {
+	writeJSON(w, http.StatusOK, sessionResponse{AgentID: sess.AgentID, Role: sess.Role, CSRFToken: sess.CSRFToken})
+}

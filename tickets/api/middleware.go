@@ -1,0 +1,159 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hotline-dev/hotline/agents"
+)
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+// csrfHeader carries the session's CSRF token on every changing request.
+const csrfHeader = "X-CSRF-Token"
+
+// requestID returns the id instrument gave the request ("" outside one).
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// statusWriter remembers the status code for the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// instrument gives each request an id (X-Request-Id, also in the logs),
+// forbids caching of responses that carry personal data (S5), and counts
+// requests by route.
+func (s *server) instrument(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		id := hex.EncodeToString(b)
+		h := w.Header()
+		h.Set("X-Request-Id", id)
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		sw := &statusWriter{ResponseWriter: w}
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		mux.ServeHTTP(sw, r)
+		if sw.code == 0 {
+			sw.code = http.StatusOK
+		}
+		// The mux set r.Pattern: one of the registered routes, a closed set.
+		s.metrics.observe(r.Pattern, sw.code, time.Since(start).Seconds())
+	})
+}
+
+// authedFunc is a handler for a signed-in person.
+type authedFunc func(w http.ResponseWriter, r *http.Request, sess session)
+
+// authed requires a session (401) and, on a request that changes
+// anything, the session's CSRF token in X-CSRF-Token and a same-host Origin
+// or Referer when the browser sends one (403).
+func (s *server) authed(next authedFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess, ok, err := s.currentSession(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if !ok {
+			s.fail(w, r, &Error{Status: http.StatusUnauthorized, Message: "sign in first: no valid session"})
+			return
+		}
+		if err := s.checkCSRF(r, sess); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		next(w, r, sess)
+	}
+}
+
+// currentSession loads the session of the request's cookie.
+func (s *server) currentSession(r *http.Request) (session, bool, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return session{}, false, nil
+	}
+	return s.sessions.load(r.Context(), c.Value)
+}
+
+// checkCSRF applies the token and origin checks to unsafe methods.
+func (s *server) checkCSRF(r *http.Request, sess session) error {
+	if safeMethod(r.Method) {
+		return nil
+	}
+	if err := s.checkOrigin(r); err != nil {
+		return err
+	}
+	got := r.Header.Get(csrfHeader)
+	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRFToken)) != 1 {
+		s.metrics.csrfRejected.WithLabelValues(reasonToken).Inc()
+		return &Error{Status: http.StatusForbidden,
+			Message: "missing or wrong " + csrfHeader + " header: send the csrf_token given at sign-in"}
+	}
+	return nil
+}
+
+// checkOrigin refuses a browser request sent from another site: the Origin
+// header (or, without it, the Referer) must name this host. Clients that
+// send neither (scripts, integrations) pass; the token still protects them.
+func (s *server) checkOrigin(r *http.Request) error {
+	from := r.Header.Get("Origin")
+	if from == "" {
+		from = r.Header.Get("Referer")
+	}
+	if from == "" {
+		return nil
+	}
+	u, err := url.Parse(from)
+	if err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) {
+		return nil
+	}
+	s.metrics.csrfRejected.WithLabelValues(reasonOrigin).Inc()
+	return &Error{Status: http.StatusForbidden, Message: "cross-site request refused: Origin or Referer is not this host"}
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// clientIP is the address of the connection's peer. Behind a reverse proxy
+// that is the proxy; X-Forwarded-For is not trusted, as any client can set it.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// supervisor reports whether the session may see every ticket.
+func (sess session) supervisor() bool { return sess.Role == agents.RoleSupervisor }
