@@ -108,8 +108,10 @@ type fakeAgent struct {
 	byes      chan struct{}
 	notifies  chan *sip.Request // in-dialog NOTIFYs (REFER progress, RFC 3515), answered 200
 
-	mu  sync.Mutex
-	dlg *sipgo.DialogServerSession
+	mu       sync.Mutex
+	dlg      *sipgo.DialogServerSession
+	answered chan struct{} // closed once dlg is set: answered and ACKed
+	once     sync.Once
 }
 
 func newFakeAgent(t *testing.T, mode uasMode) *fakeAgent {
@@ -130,7 +132,7 @@ func newFakeAgent(t *testing.T, mode uasMode) *fakeAgent {
 	}
 	a := &fakeAgent{t: t, mode: mode, addr: conn.LocalAddr().(*net.UDPAddr), rtp: rtpConn,
 		invited: make(chan *sip.Request, 4), cancelled: make(chan struct{}, 4), byes: make(chan struct{}, 4),
-		notifies: make(chan *sip.Request, 4)}
+		notifies: make(chan *sip.Request, 4), answered: make(chan struct{})}
 	a.dialogs = sipgo.NewDialogServerCache(cli, sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "1001", Host: "127.0.0.1", Port: a.addr.Port}})
 	srv.OnInvite(a.onInvite)
 	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = a.dialogs.ReadAck(req, tx) })
@@ -140,8 +142,8 @@ func newFakeAgent(t *testing.T, mode uasMode) *fakeAgent {
 		}
 	})
 	srv.OnNotify(func(req *sip.Request, tx sip.ServerTransaction) {
+		a.notifies <- req // before the answer: whatever the hotline sends next comes after
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
-		a.notifies <- req
 	})
 	go func() { _ = srv.ServeUDP(conn) }()
 	t.Cleanup(func() { _ = ua.Close(); _ = conn.Close(); _ = rtpConn.Close() })
@@ -175,18 +177,24 @@ func (a *fakeAgent) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		port := a.rtp.LocalAddr().(*net.UDPAddr).Port
 		body := media.BuildSDP(media.LocalSDP{Addr: netip.MustParseAddr("127.0.0.1"), Port: port, SessionID: 7, Version: 7,
 			Codecs: []media.Codec{media.PCMU}, DTMF: true, DTMFPayloadType: 101, Direction: media.SendRecv})
+		if err := dlg.RespondSDP(body); err != nil { // returns once the ACK came
+			a.t.Errorf("agent answer: %v", err)
+		}
 		a.mu.Lock()
 		a.dlg = dlg
 		a.mu.Unlock()
-		if err := dlg.RespondSDP(body); err != nil {
-			a.t.Errorf("agent answer: %v", err)
-		}
+		a.once.Do(func() { close(a.answered) })
 		<-dlg.Context().Done()
 	}
 }
 
-// dialog is the answered dialog (uasAnswer).
+// dialog is the answered dialog (uasAnswer), once its ACK has arrived.
 func (a *fakeAgent) dialog() *sipgo.DialogServerSession {
+	select {
+	case <-a.answered:
+	case <-time.After(5 * time.Second):
+		a.t.Fatal("agent dialog not answered and acked")
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.dlg

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -69,12 +72,24 @@ func startServer(ctx context.Context, s serverSetup) (*server, error) {
 	return srv, nil
 }
 
+// withoutHotlineEnv drops the variables the bench sets itself and keeps the rest
+// (HOTLINE_SECRET_KEY among them; a throwaway one when unset, since the
+// bench database holds nothing worth a real key).
 func withoutHotlineEnv(env []string) []string {
+	own := []string{"HOTLINE_SIP_LISTEN=", "HOTLINE_HTTP_LISTEN=", "HOTLINE_RTP_PORTS=", "HOTLINE_NODE=",
+		"HOTLINE_DATA_DIR=", "HOTLINE_DATABASE_URL=", "HOTLINE_REDIS_URL=", "HOTLINE_CONFIG="}
 	out := env[:0:0]
+	secret := false
 	for _, kv := range env {
-		if !strings.HasPrefix(kv, "HOTLINE_") {
+		if !slices.ContainsFunc(own, func(p string) bool { return strings.HasPrefix(kv, p) }) {
 			out = append(out, kv)
+			secret = secret || (strings.HasPrefix(kv, "HOTLINE_SECRET_KEY=") && kv != "HOTLINE_SECRET_KEY=")
 		}
+	}
+	if !secret {
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		out = append(out, "HOTLINE_SECRET_KEY="+base64.StdEncoding.EncodeToString(key))
 	}
 	return out
 }

@@ -41,12 +41,7 @@ func TestE2EAgentBridge(t *testing.T) {
 		t.Fatalf("register: %v\n%s", err, agent.Log())
 	}
 	// Feature code *1: available (answered, confirmed, hung up by the server).
-	if err := agent.Dial(ctx, "sip:*1@"+n.sipHP); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := agent.WaitEvent(ctx, siptest.EventCallClosed); err != nil {
-		t.Fatalf("feature call: %v\n%s", err, agent.Log())
-	}
+	featureCode(ctx, t, n, agent, "*1")
 	waitAgentState(t, n, "1001", agents.StateAvailable)
 
 	call := dial(t, newCaller(t), siptest.DialOptions{Target: n.target, Audio: siptest.Tone(440, time.Second, 8000)})

@@ -67,7 +67,7 @@ type Bridge struct {
 	mu      sync.Mutex
 	state   int                   // bridgeNew, bridgeRunning, bridgeStopped
 	holding [2]context.CancelFunc // hold music playing to side i
-	players  sync.WaitGroup
+	players sync.WaitGroup
 }
 
 const (
@@ -231,9 +231,9 @@ type leg struct {
 	mu    sync.Mutex // held while relaying one packet; Stop takes it
 	off   bool
 	muted atomic.Bool // the source holds: the destination hears hold music
-	pcm []int16
-	enc []byte
-	w   relayBuf
+	pcm   []int16
+	enc   []byte
+	w     relayBuf
 
 	relayed, transcoded, dtmf, held, prompt, codec atomic.Uint64
 	latN, latSum, latMax                           atomic.Int64

@@ -25,7 +25,7 @@ import (
 //
 //	go test -run '^$' -bench Bridge -benchtime 1x ./sip/media/
 func BenchmarkBridge(b *testing.B) {
-	for _, pairs := range []int{500, 1000} {
+	for _, pairs := range benchPairs {
 		b.Run(fmt.Sprintf("pairs=%d", pairs), func(b *testing.B) {
 			for b.Loop() {
 				benchBridge(b, pairs, 3*time.Second)
@@ -33,6 +33,9 @@ func BenchmarkBridge(b *testing.B) {
 		})
 	}
 }
+
+// benchPairs are the sizes BenchmarkBridge runs.
+var benchPairs = []int{100, 250, 500, 1000}
 
 // phone is one simulated softphone: it sends frames to its session and
 // records when each left, and measures what it receives.
@@ -104,13 +107,14 @@ func benchLeg(b *testing.B, pacer *Pacer, m *Metrics, c Codec, frames int) *phon
 // send plays frames at a random phase on the absolute 20 ms grid.
 func (p *phone) send(b *testing.B, start time.Time, frames int) {
 	start = start.Add(time.Duration(rand.Int64N(int64(frameDuration))))
-	payload := p.codec.Encode(nil, tone(frameSamples))
-	pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: p.codec.PayloadType, SSRC: rand.Uint32()}, Payload: payload}
+	pcm := tone(frameSamples)
+	pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: p.codec.PayloadType, SSRC: rand.Uint32()}}
 	buf := make([]byte, 1500)
 	to := sessionAddr(p.to)
 	for k := range frames {
 		time.Sleep(time.Until(start.Add(time.Duration(k) * frameDuration)))
 		pkt.SequenceNumber, pkt.Timestamp = uint16(k), uint32(k*frameSamples)
+		pkt.Payload = p.codec.Encode(pkt.Payload[:0], stampFrame(pcm, k))
 		n, _ := pkt.MarshalTo(buf)
 		p.sentAt[k].Store(time.Now().UnixNano())
 		if _, err := p.conn.WriteToUDPAddrPort(buf[:n], to); err != nil {
@@ -120,14 +124,39 @@ func (p *phone) send(b *testing.B, start time.Time, frames int) {
 	}
 }
 
-// receive maps each packet back to the frame the peer sent: the first one to
-// the peer's latest frame sent before it arrived, later ones by their
-// timestamp distance from it (the bridge keeps the spacing).
+// stampBits is how many leading samples carry the frame index.
+const stampBits = 16
+
+// stampFrame writes k into the signs of the first samples of pcm: a sign
+// survives G.711 and PCMU⇄PCMA conversion, so the receiver can tell which
+// frame arrived whatever the codecs.
+func stampFrame(pcm []int16, k int) []int16 {
+	for i := range stampBits {
+		pcm[i] = -8000
+		if k>>i&1 == 1 {
+			pcm[i] = 8000
+		}
+	}
+	return pcm
+}
+
+// frameStamp reads the index written by stampFrame.
+func frameStamp(pcm []int16) int {
+	k := 0
+	for i := range stampBits {
+		if pcm[i] > 0 {
+			k |= 1 << i
+		}
+	}
+	return k
+}
+
+// receive measures each packet's delay from the moment the peer sent the
+// frame it carries.
 func (p *phone) receive(until time.Time) {
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
-	var ts0 uint32
-	k0 := -1
+	var pcm []int16
 	p.conn.SetReadDeadline(until)
 	for {
 		n, err := p.conn.Read(buf)
@@ -138,27 +167,22 @@ func (p *phone) receive(until time.Time) {
 		if pkt.Unmarshal(buf[:n]) != nil {
 			continue
 		}
-		if k0 < 0 {
-			k0, ts0 = p.peer.latestBefore(now), pkt.Timestamp
-		}
-		k := k0 + int(int32(pkt.Timestamp-ts0))/frameSamples
-		if k < 0 || k >= len(p.peer.sentAt) || k < 15 { // the first 300 ms warm up
+		pcm = p.codec.Decode(pcm[:0], pkt.Payload)
+		if len(pcm) < stampBits {
 			continue
 		}
-		d := time.Duration(now - p.peer.sentAt[k].Load())
+		k := frameStamp(pcm)
+		if k >= len(p.peer.sentAt) || k < 15 { // the first 300 ms warm up
+			continue
+		}
+		sent := p.peer.sentAt[k].Load()
+		if sent == 0 || sent > now {
+			continue // cannot happen unless the stamp is corrupted
+		}
+		d := time.Duration(now - sent)
 		p.delays = append(p.delays, d)
 		p.minD = min(p.minD, d)
 	}
-}
-
-func (p *phone) latestBefore(ns int64) int {
-	k := 0
-	for i := range p.sentAt {
-		if at := p.sentAt[i].Load(); at != 0 && at <= ns {
-			k = i
-		}
-	}
-	return k
 }
 
 func benchReport(b *testing.B, phones []*phone, bridges []*Bridge, frames int, cpu time.Duration) {

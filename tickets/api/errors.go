@@ -79,6 +79,10 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if !public {
 		s.log.ErrorContext(r.Context(), "request failed", "request_id", requestID(r.Context()),
 			"method", r.Method, "route", r.Pattern, "err", err)
+	} else if e.Status == http.StatusForbidden {
+		// Refusals are worth watching (S5); the full chain is only logged.
+		s.log.WarnContext(r.Context(), "request refused", "request_id", requestID(r.Context()),
+			"route", r.Pattern, "err", err)
 	}
 	writeJSON(w, e.Status, errorBody{Error: e.Message, Fields: e.Fields})
 }

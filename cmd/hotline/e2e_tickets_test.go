@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/sip/siptest"
+	"github.com/hotline-dev/hotline/tickets"
+)
+
+// Issue 4 end to end with a real softphone (baresip as agent 1001):
+//   - an answered call leaves a draft ticket with the call facts, submitted in
+//     time → not late (S12, S13);
+//   - a complaint whose agent hangs up first: the caller hears the reference
+//     (S17) and presses 3 in the survey (S18); the draft left alone is flagged
+//     overdue by the sweeper without any submission, and counted; entered late,
+//     the dissatisfied complaint opens as reopened.
+func TestE2ETicketsUnderStandard(t *testing.T) {
+	if !siptest.HaveBaresip() {
+		t.Fatal("baresip is not installed: run scripts/services.sh tools (make test does)")
+	}
+	n := startNode(t, calendarOpen, func(c *Config) {
+		c.Registrar.Algorithms = []string{"MD5"} // baresip 1.0 cannot answer a SHA-256 challenge
+		c.ACD.RingTimeout = 5e9
+		c.Tickets.EntryWindow = 4e9 // S12 window shortened for the test
+		c.Tickets.SweepInterval = 5e8
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	agent := startAgent(ctx, t, n, "1001")
+
+	// Call 1: inquiry, the caller hangs up; the draft is submitted in time.
+	call := dial(t, newCaller(t), siptest.DialOptions{Target: n.target, From: "sip:13811110001@127.0.0.1",
+		Audio: siptest.Tone(440, time.Second, 8000)})
+	hears(t, call, time.Now(), prompt(t, "zh-CN", "welcome"), 8*time.Second)
+	if err := call.SendDTMF('1'); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := agent.WaitEvent(ctx, siptest.EventCallEstablished); err != nil {
+		t.Fatalf("agent not rung: %v", err)
+	}
+	waitAgentState(t, n, "1001", agents.StateOnCall)
+	time.Sleep(5 * time.Second) // the staff number (S2), then a few words
+	hangup(t, call)
+	rec := n.record(call.CallID())
+	draft := ticketOfCall(t, n, rec.ID)
+	if draft.Status != tickets.StatusDraft || draft.AgentID != "1001" || draft.CallerNumber != "13811110001" ||
+		draft.Category != "inquiry" || draft.RecordingPath == "" || draft.RecordingPath != rec.RecordingPath {
+		t.Fatalf("draft ticket = %+v (record %+v)", draft, rec)
+	}
+	k, err := n.app.store.Submit(ctx, draft.Ref, tickets.SubmitInput{CallerName: "张三", CallbackPhone: "13811110001",
+		Description: "问水费缴纳方式", Category: "inquiry", Result: "answered"}, "1001", "submit-"+draft.Ref)
+	if err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	if k.Status != tickets.StatusOpen || k.Late || k.EnteredAt.IsZero() {
+		t.Fatalf("submitted in time: %+v", k)
+	}
+	// S12: wrap-up ends with the feature code *3 (the panel will do it on submit).
+	waitAgentState(t, n, "1001", agents.StateWrapUp)
+	featureCode(ctx, t, n, agent, "*3")
+	waitAgentState(t, n, "1001", agents.StateAvailable)
+
+	// Call 2: complaint; the agent hangs up first (S11).
+	overdueBefore := n.counter(`hotline_tickets_overdue_drafts_total`)
+	call = dial(t, newCaller(t), siptest.DialOptions{Target: n.target, From: "sip:13822220002@127.0.0.1",
+		Audio: siptest.Tone(440, time.Second, 8000)})
+	hears(t, call, time.Now(), prompt(t, "zh-CN", "welcome"), 8*time.Second)
+	if err := call.SendDTMF('2'); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := agent.WaitEvent(ctx, siptest.EventCallEstablished); err != nil {
+		t.Fatalf("agent not rung: %v", err)
+	}
+	waitAgentState(t, n, "1001", agents.StateOnCall)
+	time.Sleep(5 * time.Second) // the staff number (S2), then a few words
+	agentGone := time.Now()
+	if err := agent.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hears(t, call, agentGone, prompt(t, "zh-CN", "ticket_number_prefix"), 8*time.Second)
+	hears(t, call, agentGone, prompt(t, "zh-CN", "survey")[:16000], 30*time.Second)
+	if err := call.SendDTMF('3'); err != nil {
+		t.Fatal(err)
+	}
+	hears(t, call, agentGone, prompt(t, "zh-CN", "survey_thanks"), 10*time.Second)
+	if err := call.WaitHangup(ctx); err != nil {
+		t.Fatalf("server did not end the call after the survey: %v", err)
+	}
+	rec = n.record(call.CallID())
+	if rec.Outcome != "answered" || rec.HungUpBy != "agent" || rec.Category != "complaint" {
+		t.Fatalf("record = %+v", rec)
+	}
+	draft = ticketOfCall(t, n, rec.ID)
+	if draft.SurveyScore != 3 || draft.Status != tickets.StatusDraft {
+		t.Fatalf("complaint draft = %+v", draft)
+	}
+	// Left alone past the entry window: flagged overdue by the sweeper, counted.
+	deadline := time.Now().Add(20 * time.Second)
+	for draft.OverdueFlaggedAt.IsZero() && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		draft = ticketOfCall(t, n, rec.ID)
+	}
+	if draft.OverdueFlaggedAt.IsZero() {
+		t.Fatalf("draft not flagged overdue: %+v", draft)
+	}
+	if got := n.counter(`hotline_tickets_overdue_drafts_total`); got < overdueBefore+1 {
+		t.Fatalf("overdue metric %v, want > %v", got, overdueBefore)
+	}
+	k, err = n.app.store.Submit(ctx, draft.Ref, tickets.SubmitInput{CallerName: "李四", CallbackPhone: "13822220002",
+		Description: "投诉停水未通知", Category: "complaint", Result: "follow_up",
+		FollowUpDue: time.Now().Add(48 * time.Hour)}, "1001", "submit-"+draft.Ref)
+	if err != nil {
+		t.Fatalf("late submit: %v", err)
+	}
+	if !k.Late || k.Status != tickets.StatusReopened {
+		t.Fatalf("late dissatisfied complaint: %+v", k)
+	}
+}
+
+// startAgent adds an agent, registers baresip for it and logs it in with *1.
+func startAgent(ctx context.Context, t *testing.T, n *testNode, id string) *siptest.Baresip {
+	t.Helper()
+	if err := n.app.dir.Add(ctx, agents.Agent{ID: id, DisplayName: "Agent " + id, StaffNumber: id,
+		Categories: []string{"inquiry", "complaint", "emergency", "business"}, Role: agents.RoleAgent}, "secret-"+id); err != nil {
+		t.Fatal(err)
+	}
+	b, err := siptest.StartBaresip(ctx, siptest.BaresipOptions{User: id, Password: "secret-" + id,
+		Domain: n.sipHP, AutoAnswer: true, Microphone: siptest.Tone(1000, time.Second, 8000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if err := b.WaitRegistered(ctx); err != nil {
+		t.Fatalf("register: %v\n%s", err, b.Log())
+	}
+	featureCode(ctx, t, n, b, "*1")
+	waitAgentState(t, n, id, agents.StateAvailable)
+	return b
+}
+
+// featureCode dials a feature code from the softphone and waits for its end.
+func featureCode(ctx context.Context, t *testing.T, n *testNode, b *siptest.Baresip, code string) {
+	t.Helper()
+	if err := b.Dial(ctx, "sip:"+code+"@"+n.sipHP); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []string{siptest.EventCallEstablished, siptest.EventCallClosed} {
+		if _, err := b.WaitEvent(ctx, ev); err != nil {
+			t.Fatalf("feature call %s: %v\n%s", code, err, b.Log())
+		}
+	}
+}
+
+// ticketOfCall reads the ticket of a call through the store's own look-up.
+func ticketOfCall(t *testing.T, n *testNode, callID string) tickets.Ticket {
+	t.Helper()
+	var ref string
+	if err := n.pool.QueryRow(context.Background(), `SELECT ref FROM tickets WHERE call_id = $1`, callID).Scan(&ref); err != nil {
+		t.Fatalf("ticket of call %s: %v", callID, err)
+	}
+	k, err := n.app.store.Get(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}

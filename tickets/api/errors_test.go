@@ -1,0 +1,101 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBadRequests(t *testing.T) {
+	f := newFixture(t)
+	k := f.draft(t, "1001", time.Minute)
+	c := f.login(t, "1001")
+	path := "/api/tickets/" + k.Ref + "/notes"
+	tests := []struct {
+		name, body string
+		want       int
+		wantInMsg  string
+	}{
+		{"unknown field", `{"note":"x","colour":"red"}`, http.StatusBadRequest, `"colour"`},
+		{"not JSON", `note=x`, http.StatusBadRequest, "not valid JSON"},
+		{"wrong type", `{"note":42}`, http.StatusBadRequest, `"note"`},
+		{"two objects", `{"note":"x"}{"note":"y"}`, http.StatusBadRequest, "single JSON object"},
+		{"empty", ``, http.StatusBadRequest, "empty"},
+		{"too large", `{"note":"` + strings.Repeat("a", maxBodyBytes) + `"}`, http.StatusBadRequest, "64 KiB"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := c.do("POST", path, tc.body, nil)
+			msg, _ := res.body["error"].(string)
+			if res.status != tc.want || !strings.Contains(msg, tc.wantInMsg) {
+				t.Fatalf("= %d %s, want %d mentioning %s", res.status, res.raw, tc.want, tc.wantInMsg)
+			}
+		})
+	}
+	t.Run("unknown route", func(t *testing.T) {
+		res := c.do("GET", "/api/nothing", nil, nil)
+		if res.status != http.StatusNotFound || res.body["error"] == nil {
+			t.Fatalf("= %d %s, want a JSON 404", res.status, res.raw)
+		}
+	})
+}
+
+// TestInternalErrorShape breaks the database under the API: the client sees
+// only "internal error", the log holds the real error with the request id.
+func TestInternalErrorShape(t *testing.T) {
+	f := newFixture(t)
+	c := f.login(t, "2001")
+	if _, err := f.pool.Exec(t.Context(), `ALTER TABLE tickets RENAME TO tickets_gone`); err != nil {
+		t.Fatalf("break the table: %v", err)
+	}
+	res := c.do("GET", "/api/tickets?status=open", nil, nil)
+	if res.status != http.StatusInternalServerError || strings.TrimSpace(res.raw) != `{"error":"internal error"}` {
+		t.Fatalf("= %d %s, want 500 {\"error\":\"internal error\"}", res.status, res.raw)
+	}
+	for _, leak := range []string{"SELECT", "tickets", "relation", "SQLSTATE", "goroutine"} {
+		if strings.Contains(res.raw, leak) {
+			t.Fatalf("response leaks %q: %s", leak, res.raw)
+		}
+	}
+	id := res.header.Get("X-Request-Id")
+	logs := f.logs.String()
+	if id == "" || !strings.Contains(logs, "request_id="+id) || !strings.Contains(logs, "42P01") {
+		t.Fatalf("request id %q and the database error not in the log:\n%s", id, logs)
+	}
+}
+
+func TestNuisance(t *testing.T) {
+	f := newFixture(t)
+	c := f.login(t, "1001")
+	steps := []struct {
+		name, method, path string
+		body               any
+		want               int
+		field              string
+	}{
+		{"flag without reason", "POST", "/api/nuisance", map[string]string{"number": "13900000000"}, http.StatusUnprocessableEntity, "reason"},
+		{"flag", "POST", "/api/nuisance", map[string]string{"number": "13900000000", "reason": "abusive calls"}, http.StatusNoContent, ""},
+		{"clear without reason", "DELETE", "/api/nuisance/13900000000", nil, http.StatusUnprocessableEntity, "reason"},
+		{"clear", "DELETE", "/api/nuisance/13900000000", map[string]string{"reason": "apologised"}, http.StatusNoContent, ""},
+		{"clear again", "DELETE", "/api/nuisance/13900000000", map[string]string{"reason": "again"}, http.StatusNotFound, ""},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			res := c.do(st.method, st.path, st.body, nil)
+			if res.status != st.want {
+				t.Fatalf("status %d, want %d: %s", res.status, st.want, res.raw)
+			}
+			if st.field != "" && res.fields()[st.field] == nil {
+				t.Fatalf("no message for field %s: %s", st.field, res.raw)
+			}
+		})
+	}
+	got := f.count(t, `SELECT count(*) FROM nuisance_events WHERE number = '13900000000' AND actor = '1001'`)
+	if got != 2 {
+		t.Fatalf("nuisance audit rows = %d, want 2 (flagged, cleared)", got)
+	}
+	if flagged, err := f.store.IsNuisance(t.Context(), "13900000000"); err != nil || flagged {
+		t.Fatalf("still flagged = %v (%v)", flagged, err)
+	}
+}
