@@ -86,3 +86,20 @@ func (q *Queue) RecordHandleTime(ctx context.Context, category string, d time.Du
 	}
 	return nil
 }
+
+// Serving counts the logged-in agents serving category. Emergencies may go
+// to any logged-in agent (S6), so for them it counts every category's agents.
+func (q *Queue) Serving(ctx context.Context, category string) (int, error) {
+	keys := []string{q.servingKey(category)}
+	if category == EmergencyCategory {
+		keys = keys[:0]
+		for _, c := range []string{"inquiry", "complaint", "emergency", "business"} {
+			keys = append(keys, q.servingKey(c))
+		}
+	}
+	ids, err := q.rdb.SUnion(ctx, keys...).Result()
+	if err != nil {
+		return 0, fmt.Errorf("agents serving %s: %w", category, err)
+	}
+	return len(ids), nil
+}

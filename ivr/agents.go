@@ -19,6 +19,10 @@ type Agents interface {
 	// busy, declined) leaves the caller waiting in their place; any other error
 	// ends the call as failed.
 	Ring(ctx context.Context, call Call, offer AgentOffer) (Conversation, error)
+	// Serving counts the logged-in agents who serve category.
+	Serving(ctx context.Context, category string) (int, error)
+	// RingNumber rings a configured specialist line for a transfer (S10).
+	RingNumber(ctx context.Context, call Call, number string) (Conversation, error)
 }
 
 // AgentOffer is an agent matched to a waiting caller.
@@ -30,10 +34,35 @@ type AgentOffer struct {
 
 // Conversation is a caller connected to an answering agent.
 type Conversation interface {
-	// Talk bridges caller and agent until either hangs up; it reports whether
-	// the agent hung up first (S11).
-	Talk(ctx context.Context) (agentHungUp bool, err error)
+	// Talk bridges caller and agent until either hangs up or the agent
+	// transfers the caller (S10).
+	Talk(ctx context.Context) (TalkResult, error)
 }
+
+// TalkResult is how a conversation ended.
+type TalkResult struct {
+	AgentHungUp bool      // the agent hung up first (S11)
+	Transfer    *Transfer // the agent transferred the caller (S10)
+}
+
+// Transfer is where an agent sent the caller (S10), from the allowlist.
+type Transfer struct {
+	Kind   string // TransferQueue, TransferAgent or TransferNumber
+	Target string // a category, an agent id, or a configured specialist number
+}
+
+// Transfer kinds.
+const (
+	TransferQueue  = "queue"
+	TransferAgent  = "agent"
+	TransferNumber = "number"
+)
+
+// String is how the transfer is kept on the call record: "queue:complaint".
+func (t Transfer) String() string { return t.Kind + ":" + t.Target }
+
+// maxTransfers bounds transfers in one call (a loop between agents ends).
+const maxTransfers = 5
 
 // ErrNotConnected marks a ring that did not reach the agent.
 var ErrNotConnected = errors.New("agent not connected")
@@ -59,6 +88,7 @@ func (r *run) openOffers() {
 func (r *run) closeOffers() {
 	if r.offers != nil {
 		r.offers.once.Do(r.offers.stop)
+		r.offers = nil
 	}
 }
 
@@ -119,17 +149,70 @@ func (r *run) connect(ctx context.Context, o AgentOffer) (bool, error) {
 			return true, err
 		}
 	}
-	agentHungUp, err := conv.Talk(ctx)
-	r.res.AgentHungUp = agentHungUp
+	return true, r.talk(ctx, conv)
+}
+
+// talk runs a conversation and what follows it: a transfer (S10), or the
+// reference and survey when the agent hung up first (S17, S18).
+func (r *run) talk(ctx context.Context, conv Conversation) error {
+	tr, err := conv.Talk(ctx)
+	r.res.AgentHungUp = tr.AgentHungUp
 	if err != nil && ctx.Err() == nil {
-		return true, fmt.Errorf("conversation with agent %s: %w", o.AgentID, err)
+		return fmt.Errorf("conversation with agent %s: %w", r.res.AgentID, err)
 	}
-	if agentHungUp && ctx.Err() == nil {
+	if tr.Transfer != nil && ctx.Err() == nil {
+		return r.transfer(ctx, *tr.Transfer)
+	}
+	if tr.AgentHungUp && ctx.Err() == nil {
 		// The caller is still on the line: reference and survey (S17, S18).
 		// A hang-up now leaves the outcome answered.
 		if err := r.afterAgent(ctx); err != nil {
 			r.log.Debug("caller left during the survey", "err", err)
 		}
 	}
-	return true, nil
+	return nil
+}
+
+// transfer routes a caller the agent transferred (S10): back into a queue,
+// to a named agent first (as that agent's caller, S16), or to a specialist line.
+func (r *run) transfer(ctx context.Context, t Transfer) error {
+	r.res.Transfers = append(r.res.Transfers, t.String())
+	r.log.Info("caller transferred", "to", t.String())
+	if len(r.res.Transfers) > maxTransfers {
+		return r.end(ctx, OutcomeAnswered)
+	}
+	switch t.Kind {
+	case TransferQueue:
+		return r.enterQueue(ctx, t.Target)
+	case TransferAgent:
+		r.owner = t.Target
+		return r.enterQueue(ctx, r.res.Category)
+	case TransferNumber:
+		conv, err := r.f.agents.RingNumber(ctx, r.call, t.Target)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w: transfer to %s: %w", errCallEnded, t.Target, ctx.Err())
+			}
+			r.log.Warn("specialist line not reached", "number", t.Target, "err", err)
+			return r.end(ctx, OutcomeAnswered, PromptSorryError)
+		}
+		return r.talk(ctx, conv)
+	default:
+		return fmt.Errorf("transfer kind %q", t.Kind)
+	}
+}
+
+// nobodyServing reports whether no agent serving category is logged in at all:
+// then waiting is pointless and the caller is offered a callback at once.
+// Emergencies always stay queued (S6).
+func (r *run) nobodyServing(ctx context.Context, category string) bool {
+	if r.f.agents == nil || category == CategoryEmergency {
+		return false
+	}
+	n, err := r.f.agents.Serving(ctx, category)
+	if err != nil {
+		r.log.Warn("agents serving unknown; caller waits", "category", category, "err", err)
+		return false
+	}
+	return n == 0
 }

@@ -29,7 +29,15 @@ func (a *fakeAgents) Ring(_ context.Context, _ Call, o AgentOffer) (Conversation
 
 type fakeConversation struct{}
 
-func (fakeConversation) Talk(context.Context) (bool, error) { return true, nil }
+func (fakeConversation) Talk(context.Context) (TalkResult, error) {
+	return TalkResult{AgentHungUp: true}, nil
+}
+
+func (a *fakeAgents) Serving(context.Context, string) (int, error) { return 1, nil }
+
+func (a *fakeAgents) RingNumber(context.Context, Call, string) (Conversation, error) {
+	return fakeConversation{}, nil
+}
 
 // S1, S2: an agent who does not answer leaves the caller in place; the next
 // offered agent answers, the caller hears the staff number, then talks.
@@ -95,5 +103,42 @@ func TestNuisanceNotQueued(t *testing.T) {
 	res, c := h.call(t, "13300000000")
 	if !slices.Equal(c.played, []string{PromptNuisance}) || res.Outcome != OutcomeNuisance || res.QueuedAt != (time.Time{}) {
 		t.Fatalf("played %v, result %+v", c.played, res)
+	}
+}
+
+type transferConversation struct{ to *Transfer }
+
+func (c transferConversation) Talk(context.Context) (TalkResult, error) {
+	return TalkResult{Transfer: c.to}, nil
+}
+
+type transferAgents struct {
+	fakeAgents
+	first bool
+}
+
+func (a *transferAgents) Ring(ctx context.Context, call Call, o AgentOffer) (Conversation, error) {
+	a.rings = append(a.rings, o.AgentID)
+	if !a.first {
+		a.first = true
+		return transferConversation{to: &Transfer{Kind: TransferQueue, Target: CategoryComplaint}}, nil
+	}
+	return fakeConversation{}, nil
+}
+
+// S10: the agent transfers the caller to the complaint queue; the caller is
+// queued there and the next agent takes them; the transfer is on the result.
+func TestTransferToQueue(t *testing.T) {
+	h := newHarness(t, true, nil)
+	h.q.positions = []int{1, 1}
+	ag := &transferAgents{fakeAgents: fakeAgents{offers: make(chan AgentOffer, 2)}}
+	ag.offers <- AgentOffer{AgentID: "1001", Category: CategoryInquiry}
+	h.flow.SetAgents(ag)
+	// The second offer comes once the caller is queued again.
+	go func() { ag.offers <- AgentOffer{AgentID: "1002", Category: CategoryComplaint} }()
+	res, _ := h.call(t, "13800000001", key('1'))
+	if !slices.Equal(ag.rings, []string{"1001", "1002"}) || !slices.Equal(res.Transfers, []string{"queue:complaint"}) ||
+		res.Outcome != OutcomeAnswered || res.Category != CategoryComplaint {
+		t.Fatalf("rings %v, result %+v", ag.rings, res)
 	}
 }

@@ -87,6 +87,7 @@ type run struct {
 	inQueue    string // category while the caller is queued
 	cleanupErr error  // leaving the queue failed
 	offers     *offerBox
+	owner      string // agent to offer the caller first (transfer to an agent)
 }
 
 // Run takes the call through greeting, hours check, menu and queue, and returns

@@ -53,6 +53,8 @@ type QueueEntry struct {
 	CallID, Caller, Category string
 	Priority                 bool // S7
 	EnqueuedAt               time.Time
+	// Owner is an agent to be offered the caller first (a transfer to that agent).
+	Owner string
 }
 
 // Records stores callback requests (tickets.Writer through cmd).
@@ -88,6 +90,8 @@ type Result struct {
 	// given to the call's draft ticket; SurveyScore is 1–3, 0 for none (S18).
 	TicketRef   string
 	SurveyScore int
+	// Transfers lists the agent's transfers in order ("queue:complaint", S10).
+	Transfers []string
 	// Err is an unexpected error (queue, records or media), nil for a normal end,
 	// including a caller hanging up.
 	Err error

@@ -16,7 +16,7 @@ func (r *run) enterQueue(ctx context.Context, category string) error {
 	r.res.Category = category
 	r.f.m.choices.WithLabelValues(category).Inc()
 	e := QueueEntry{CallID: r.call.ID(), Caller: r.call.Caller(), Category: category,
-		Priority: r.res.Priority, EnqueuedAt: r.f.clk.Now()}
+		Priority: r.res.Priority, EnqueuedAt: r.f.clk.Now(), Owner: r.owner}
 	err := r.f.queue.Enqueue(ctx, e)
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("enqueue in %s: %w", category, err)
@@ -49,6 +49,9 @@ func (r *run) wait(ctx context.Context, category string, since time.Time) error 
 	var nextOffer time.Time // zero: no offers
 	if category != CategoryEmergency {
 		nextOffer = since.Add(maxWait)
+	}
+	if r.nobodyServing(ctx, category) {
+		nextOffer = since // no agent logged in for the category: offer at once
 	}
 	for {
 		now := r.f.clk.Now()

@@ -176,7 +176,32 @@ func (e *env) writeConfig() error {
 	if err := os.WriteFile(e.configPath(), out, 0o644); err != nil {
 		return fmt.Errorf("write bench config: %w", err)
 	}
+	if err := copySiblings(e.dir); err != nil {
+		return err
+	}
 	return os.WriteFile(filepath.Join(e.dir, "calendar.yaml"), []byte(alwaysOpenCalendar), 0o644)
+}
+
+// copySiblings copies the other files of configs/ (files hotline.yaml names
+// relative to its folder) into the bench's config folder.
+func copySiblings(dir string) error {
+	entries, err := os.ReadDir("configs")
+	if err != nil {
+		return fmt.Errorf("read configs/: %w", err)
+	}
+	for _, ent := range entries {
+		if ent.IsDir() || ent.Name() == "hotline.yaml" || ent.Name() == "calendar.yaml" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("configs", ent.Name()))
+		if err != nil {
+			return fmt.Errorf("copy config: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, ent.Name()), b, 0o644); err != nil {
+			return fmt.Errorf("copy config: %w", err)
+		}
+	}
+	return nil
 }
 
 func section(cfg map[string]any, name string) map[string]any {

@@ -32,6 +32,7 @@ type Config struct {
 	ACD       ACDConfig           `yaml:"acd"`
 	Recording RecordingConfig     `yaml:"recording"`
 	Tickets   TicketsConfig       `yaml:"tickets"`
+	Transfer  TransferConfig      `yaml:"transfer"`
 
 	// From the environment, never from the file.
 	DatabaseURL string `yaml:"-"`
@@ -77,6 +78,13 @@ type TicketsConfig struct {
 	DeadlinesFile string `yaml:"deadlines_file"`
 	// SweepInterval: how often every node looks for overdue drafts and breaches.
 	SweepInterval sip.Duration `yaml:"sweep_interval"`
+}
+
+// TransferConfig is the allowlist of outside lines agents may transfer to (S10).
+type TransferConfig struct {
+	// Specialists maps a name an agent dials in a REFER (e.g. "water") to the
+	// SIP URI of that specialist line. Nothing else outside is ever dialled.
+	Specialists map[string]string `yaml:"specialists"`
 }
 
 // RecordingConfig is where bridged calls are recorded (S19).

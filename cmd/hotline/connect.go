@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
@@ -23,6 +25,29 @@ type connector struct {
 
 func (k *connector) Offers(callID string) (<-chan ivr.AgentOffer, func()) {
 	return k.disp.Offers(callID)
+}
+
+// Serving counts the logged-in agents serving category (overflow to the
+// callback offer when there are none).
+func (k *connector) Serving(ctx context.Context, category string) (int, error) {
+	return k.a.queue.q.Serving(ctx, category)
+}
+
+// RingNumber rings a configured specialist line for a transfer (S10); the
+// number was resolved from the allowlist, never taken from a SIP message.
+func (k *connector) RingNumber(ctx context.Context, call ivr.Call, number string) (ivr.Conversation, error) {
+	c := call.(*sip.Call)
+	uri, ok := k.a.cfg.Transfer.Specialists[number]
+	if !ok {
+		return nil, fmt.Errorf("specialist %q is not configured", number)
+	}
+	leg, err := k.a.sip.DialAgent(ctx, sip.DialAgentOptions{AgentID: number, Contact: uri,
+		CallerID: c.Caller(), RingTimeout: time.Duration(k.a.cfg.ACD.RingTimeout), CallID: c.ID()})
+	if err != nil {
+		return nil, fmt.Errorf("ring specialist %s: %w", number, err)
+	}
+	return &conversation{k: k, call: c, leg: leg, offer: ivr.AgentOffer{Category: ""}, answered: time.Now(),
+		specialist: true}, nil
 }
 
 // Ring rings the offered agent's registered contact for at most ring_timeout
@@ -86,12 +111,14 @@ type conversation struct {
 	offer    ivr.AgentOffer
 	answered time.Time
 	rec      *media.Recorder
+	// specialist: a transfer to an outside line, not an agent of the ACD.
+	specialist bool
 }
 
 // Talk relays RTP between the legs (transcoding when their codecs differ),
 // records both directions when the category records (S19), and returns when
 // either side hangs up; the agent then goes to wrap-up (S12).
-func (v *conversation) Talk(ctx context.Context) (bool, error) {
+func (v *conversation) Talk(ctx context.Context) (ivr.TalkResult, error) {
 	a := v.k.a
 	opts := media.BridgeOptions{HoldMusic: a.prompts[ivr.PromptHoldMusic], Logger: v.call.Logger()}
 	if a.cfg.Recording.enabled(v.offer.Category) {
@@ -107,10 +134,16 @@ func (v *conversation) Talk(ctx context.Context) (bool, error) {
 	}
 	br := media.NewBridge(v.call.Media(), v.leg.Session(), opts)
 	br.Start()
-	agentHungUp := false
+	var res ivr.TalkResult
 	select {
+	case d := <-v.leg.Transfers(): // S10: the agent's leg ends itself (NOTIFY, BYE)
+		res.Transfer = &ivr.Transfer{Kind: d.Kind, Target: d.Value}
 	case <-v.leg.Done():
-		agentHungUp = v.leg.HungUpBy() == "agent"
+		if d, ok := v.leg.TransferredTo(); ok {
+			res.Transfer = &ivr.Transfer{Kind: d.Kind, Target: d.Value}
+		} else {
+			res.AgentHungUp = v.leg.HungUpBy() == sip.HungUpByAgent
+		}
 	case <-ctx.Done():
 		v.leg.Hangup(context.WithoutCancel(ctx))
 	}
@@ -120,14 +153,37 @@ func (v *conversation) Talk(ctx context.Context) (bool, error) {
 			v.call.Logger().Error("finish recording", "err", err)
 		}
 	}
+	if v.specialist {
+		return res, nil
+	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 	defer cancel()
 	handle := time.Since(v.answered)
 	if err := a.acd.Hangup(dctx, v.offer.AgentID, handle, v.offer.Category); err != nil {
 		v.call.Logger().Warn("agent to wrap-up", "agent", v.offer.AgentID, "err", err)
 	}
-	if agentHungUp {
+	if res.AgentHungUp {
 		a.metrics.agentHangup(v.offer.AgentID) // S11
 	}
-	return agentHungUp, nil
+	return res, nil
+}
+
+// transferTarget resolves what an agent's REFER names, from an allowlist only
+// (S10): "queue-<category>", a configured specialist, or another agent. A
+// caller-supplied URI is never dialled.
+func (a *app) transferTarget(ctx context.Context, agentID, target string) (sip.TransferDestination, error) {
+	if cat, ok := strings.CutPrefix(target, "queue-"); ok && slices.Contains(ivr.Categories(), cat) {
+		return sip.TransferDestination{Kind: sip.TransferToQueue, Value: cat}, nil
+	}
+	if _, ok := a.cfg.Transfer.Specialists[target]; ok {
+		return sip.TransferDestination{Kind: sip.TransferToNumber, Value: target}, nil
+	}
+	ag, err := a.dir.Get(ctx, target)
+	switch {
+	case err == nil && ag.Enabled && ag.ID != agentID:
+		return sip.TransferDestination{Kind: sip.TransferToAgent, Value: ag.ID}, nil
+	case err != nil && !errors.Is(err, agents.ErrAgentNotFound):
+		return sip.TransferDestination{}, err
+	}
+	return sip.TransferDestination{}, fmt.Errorf("%q: %w", target, sip.ErrTransferForbidden)
 }

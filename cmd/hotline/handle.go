@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +32,7 @@ func (a *app) handleCall(ctx context.Context, c *sip.Call) {
 		StartedAt: c.StartedAt(), AnsweredAt: c.AnsweredAt(), QueuedAt: res.QueuedAt, EndedAt: c.EndedAt(),
 		Outcome: res.Outcome, HungUpBy: c.HungUpBy(),
 		AgentID: res.AgentID, ConnectedAt: res.ConnectedAt, RecordingPath: c.Recording(),
+		TransferredTo: strings.Join(res.Transfers, ","),
 	}
 	if res.AgentHungUp {
 		rec.HungUpBy = "agent" // S11
@@ -90,10 +92,12 @@ func newQueueAdapter(q *agents.Queue, store *tickets.Store, repeat time.Duration
 
 func (a *queueAdapter) Enqueue(ctx context.Context, e ivr.QueueEntry) error {
 	en := agents.Entry{CallID: e.CallID, Caller: e.Caller, Category: e.Category,
-		Priority: e.Priority, EnqueuedAt: e.EnqueuedAt}
+		Priority: e.Priority, EnqueuedAt: e.EnqueuedAt, Owner: e.Owner}
 	// S16: a repeat caller with an open ticket goes to its owner first.
-	if k, ok, err := a.store.OpenTicketForCaller(ctx, e.Caller, a.repeat); err == nil && ok {
-		en.Owner = k.OwnerAgent
+	if en.Owner == "" {
+		if k, ok, err := a.store.OpenTicketForCaller(ctx, e.Caller, a.repeat); err == nil && ok {
+			en.Owner = k.OwnerAgent
+		}
 	}
 	a.mu.Lock()
 	a.local[e.CallID] = en

@@ -206,6 +206,7 @@ func (a *app) wire(cal *tickets.Calendar) error {
 		Config: cfg.SIP, Handler: a.handleCall, Prompts: library, Ports: ports, Pacer: a.pacer,
 		Logger: a.log, Metrics: sip.NewMetrics(a.reg), MediaMetrics: mm,
 		Registrar: registrar, Feature: a.featureCode, Banned: a.bans.IsBanned,
+		TransferTarget: a.transferTarget,
 	})
 	if err != nil {
 		return err
