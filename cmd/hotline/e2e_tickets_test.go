@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
 	"testing"
 	"time"
 
@@ -50,13 +55,22 @@ func TestE2ETicketsUnderStandard(t *testing.T) {
 		draft.Category != "inquiry" || draft.RecordingPath == "" || draft.RecordingPath != rec.RecordingPath {
 		t.Fatalf("draft ticket = %+v (record %+v)", draft, rec)
 	}
-	k, err := n.app.store.Submit(ctx, draft.Ref, tickets.SubmitInput{CallerName: "张三", CallbackPhone: "13811110001",
-		Description: "问水费缴纳方式", Category: "inquiry", Result: "answered"}, "1001", "submit-"+draft.Ref)
-	if err != nil {
-		t.Fatalf("submit: %v", err)
-	}
+	// The agent submits through the JSON API, as the panel will.
+	cl := apiLogin(t, n, "1001", "secret-1001")
+	var k tickets.Ticket
+	cl.post(t, "/api/tickets/"+draft.Ref+"/submit", "submit-"+draft.Ref, map[string]any{
+		"caller_name": "张三", "callback_phone": "13811110001", "description": "问水费缴纳方式",
+		"category": "inquiry", "result": "answered"}, 200, &k)
 	if k.Status != tickets.StatusOpen || k.Late || k.EnteredAt.IsZero() {
 		t.Fatalf("submitted in time: %+v", k)
+	}
+	// Submitting again (a double click) changes nothing.
+	var again tickets.Ticket
+	cl.post(t, "/api/tickets/"+draft.Ref+"/submit", "submit-"+draft.Ref, map[string]any{
+		"caller_name": "张三", "callback_phone": "13811110001", "description": "问水费缴纳方式",
+		"category": "inquiry", "result": "answered"}, 200, &again)
+	if !again.EnteredAt.Equal(k.EnteredAt) {
+		t.Fatalf("resubmission changed the ticket: %+v vs %+v", again, k)
 	}
 	// S12: wrap-up ends with the feature code *3 (the panel will do it on submit).
 	waitAgentState(t, n, "1001", agents.StateWrapUp)
@@ -109,7 +123,7 @@ func TestE2ETicketsUnderStandard(t *testing.T) {
 	if got := n.counter(`hotline_tickets_overdue_drafts_total`); got < overdueBefore+1 {
 		t.Fatalf("overdue metric %v, want > %v", got, overdueBefore)
 	}
-	k, err = n.app.store.Submit(ctx, draft.Ref, tickets.SubmitInput{CallerName: "李四", CallbackPhone: "13822220002",
+	k, err := n.app.store.Submit(ctx, draft.Ref, tickets.SubmitInput{CallerName: "李四", CallbackPhone: "13822220002",
 		Description: "投诉停水未通知", Category: "complaint", Result: "follow_up",
 		FollowUpDue: time.Now().Add(48 * time.Hour)}, "1001", "submit-"+draft.Ref)
 	if err != nil {
@@ -120,15 +134,22 @@ func TestE2ETicketsUnderStandard(t *testing.T) {
 	}
 }
 
-// startAgent adds an agent, registers baresip for it and logs it in with *1.
+// startAgent adds an agent, registers baresip (answering by itself) for it
+// and logs it in with *1.
 func startAgent(ctx context.Context, t *testing.T, n *testNode, id string) *siptest.Baresip {
+	t.Helper()
+	return startAgentPhone(ctx, t, n, id, true)
+}
+
+// startAgentPhone is startAgent with a phone that answers by itself or not.
+func startAgentPhone(ctx context.Context, t *testing.T, n *testNode, id string, autoAnswer bool) *siptest.Baresip {
 	t.Helper()
 	if err := n.app.dir.Add(ctx, agents.Agent{ID: id, DisplayName: "Agent " + id, StaffNumber: id,
 		Categories: []string{"inquiry", "complaint", "emergency", "business"}, Role: agents.RoleAgent}, "secret-"+id); err != nil {
 		t.Fatal(err)
 	}
 	b, err := siptest.StartBaresip(ctx, siptest.BaresipOptions{User: id, Password: "secret-" + id,
-		Domain: n.sipHP, AutoAnswer: true, Microphone: siptest.Tone(1000, time.Second, 8000)})
+		Domain: n.sipHP, AutoAnswer: autoAnswer, Microphone: siptest.Tone(1000, time.Second, 8000)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,4 +187,62 @@ func ticketOfCall(t *testing.T, n *testNode, callID string) tickets.Ticket {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// apiClient is a logged-in session of the tickets API.
+type apiClient struct {
+	n    *testNode
+	http *http.Client
+	csrf string
+}
+
+func apiLogin(t *testing.T, n *testNode, id, password string) *apiClient {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &apiClient{n: n, http: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+	var out struct {
+		CSRF string `json:"csrf_token"`
+	}
+	c.post(t, "/api/login", "", map[string]string{"agent_id": id, "password": password}, 200, &out)
+	if out.CSRF == "" {
+		t.Fatal("login returned no csrf token")
+	}
+	c.csrf = out.CSRF
+	return c
+}
+
+func (c *apiClient) post(t *testing.T, path, idemKey string, body any, want int, out any) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("POST", "http://"+c.n.app.httpAddr+path, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.csrf != "" {
+		req.Header.Set("X-CSRF-Token", c.csrf)
+	}
+	if idemKey != "" {
+		req.Header.Set("Idempotency-Key", idemKey)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	if res.StatusCode != want {
+		t.Fatalf("POST %s: %d %s, want %d", path, res.StatusCode, data, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("POST %s: %v in %s", path, err, data)
+		}
+	}
 }

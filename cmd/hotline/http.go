@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotline-dev/hotline/tickets/api"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -22,11 +23,18 @@ func (a *app) startHTTP(ctx context.Context, errc chan<- error) (*http.Server, e
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", a.health.serveReady)
+	// The tickets API for the panel and integrations (issue 4).
+	mux.Handle("/api/", api.New(api.Options{
+		Store: a.store, Auth: a.dir, Sessions: a.rdb, Prefix: a.cfg.Queue.KeyPrefix,
+		Unmasker: api.NewPGUnmasker(a.pool, a.keyring), Indexer: a.keyring,
+		Logger: a.log, Metrics: api.NewMetrics(a.reg),
+	}))
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen http %s: %w", a.cfg.HTTP.Listen, err)
 	}
 	srv := &http.Server{Addr: ln.Addr().String(), Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
