@@ -191,6 +191,7 @@ type stream struct {
 	pi, fi   int       // current prompt and frame
 	marker   bool      // the next packet starts a talkspurt (RFC 3551 section 4.1)
 	lastSent time.Time // for the send-interval histogram
+	lastTick int64     // grid slot of the last frame taken (0: none yet)
 	stopped  bool
 	done     chan struct{} // closed after the last frame
 	cut      chan struct{} // closed when a Bridge takes the session over
@@ -270,7 +271,20 @@ func (s *Session) sendFrame(st *stream, t tick, w *sender) bool {
 		}
 	}
 	peer := s.peer.Load()
-	payload, last := st.next(peer.neg.Codec)
+	// Ticks this stream missed (a late or busy worker) skip their frames, so
+	// a prompt ends on time on the wall clock: keys pressed after it are not
+	// taken for keys pressed during it.
+	last := false
+	if st.lastTick != 0 {
+		for gap := t.n - st.lastTick; gap > 1 && !last; gap-- {
+			_, last = st.next(peer.neg.Codec)
+		}
+	}
+	st.lastTick = t.n
+	var payload []byte
+	if !last {
+		payload, last = st.next(peer.neg.Codec)
+	}
 	if peer.sends() && payload != nil {
 		s.write(st, t, peer, payload, w)
 	} else {
