@@ -30,11 +30,21 @@ type Pacer struct {
 	done    chan struct{}
 }
 
-// tick is one slot on the grid.
+// tick is one sub-slot on the grid.
 type tick struct {
-	n   int64     // slot index since the pacer started
-	due time.Time // start + n·20 ms
+	n   int64     // 20 ms frame index since the pacer started
+	sub int       // sub-slot within the frame, 0..subSlots-1
+	due time.Time // start + n·20 ms + sub·subSlot
 }
+
+// Each stream sends in one of subSlots phases of the 20 ms frame, so a
+// worker sends a tenth of its streams every 2 ms instead of all of them at
+// once: every stream keeps a steady 20 ms interval (its packets leave at the
+// same phase each frame) and no burst makes the last streams of a frame late.
+const (
+	subSlots = 10
+	subSlot  = frameDuration / subSlots
+)
 
 // shard is the set of streams one worker sends.
 type shard struct {
@@ -44,6 +54,7 @@ type shard struct {
 	stopped bool
 	pending []*stream // registered since the last tick, guarded by mu
 	active  []*stream // owned by the worker goroutine
+	phase   int       // the next stream's sub-slot, round robin (guarded by mu)
 }
 
 // NewPacer creates a pacer with one worker per usable CPU. m may be nil.
@@ -53,7 +64,7 @@ func NewPacer(m *Metrics) *Pacer {
 	}
 	p := &Pacer{m: m, done: make(chan struct{})}
 	for range runtime.GOMAXPROCS(0) {
-		p.shards = append(p.shards, &shard{m: m, ticks: make(chan tick, 1)})
+		p.shards = append(p.shards, &shard{m: m, ticks: make(chan tick, 2*subSlots)})
 	}
 	return p
 }
@@ -77,25 +88,31 @@ func (p *Pacer) Run(ctx context.Context) error {
 // clock sleeps to each absolute grid slot and posts it to every shard.
 func (p *Pacer) clock(ctx context.Context) {
 	start := time.Now()
-	timer := time.NewTimer(frameDuration)
+	timer := time.NewTimer(subSlot)
 	defer timer.Stop()
-	for n := int64(1); ; n++ {
-		due := start.Add(time.Duration(n) * frameDuration)
+	last := int64(0) // sub-slots handed out so far
+	for {
+		due := start.Add(time.Duration(last+1) * subSlot)
 		timer.Reset(time.Until(due))
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
 		}
-		if behind := time.Since(due); behind >= frameDuration {
-			missed := int64(behind / frameDuration)
+		now := int64(time.Since(start) / subSlot)
+		if now-last > subSlots {
+			// A whole frame or more missed: skip it, never burst.
+			missed := (now - last - 1) / subSlots
 			p.m.skippedTicks.Add(float64(missed))
-			n += missed
-			due = start.Add(time.Duration(n) * frameDuration)
+			last += missed * subSlots
 		}
-		for _, sh := range p.shards {
-			sh.post(tick{n: n, due: due})
+		for m := last + 1; m <= now; m++ {
+			t := tick{n: m / subSlots, sub: int(m % subSlots), due: start.Add(time.Duration(m) * subSlot)}
+			for _, sh := range p.shards {
+				sh.post(t)
+			}
 		}
+		last = max(last, now)
 	}
 }
 
@@ -105,8 +122,8 @@ func (p *Pacer) pick() *shard {
 	return p.shards[int(p.next.Add(1))%len(p.shards)]
 }
 
-// post hands t to the worker. A worker still busy with an older tick gets
-// only the newest one: it skips, never bursts.
+// post hands t to the worker. A worker a whole frame behind loses its oldest
+// sub-slot: it skips, never bursts.
 func (sh *shard) post(t tick) {
 	select {
 	case sh.ticks <- t:
@@ -131,6 +148,8 @@ func (sh *shard) add(st *stream) error {
 	if sh.stopped {
 		return errPacerStopped
 	}
+	st.slot = sh.phase
+	sh.phase = (sh.phase + 1) % subSlots
 	sh.pending = append(sh.pending, st)
 	sh.m.activeStreams.Inc()
 	return nil
@@ -164,6 +183,10 @@ func (sh *shard) step(t tick, w *sender) {
 	sh.mu.Unlock()
 	keep := sh.active[:0]
 	for _, st := range sh.active {
+		if st.slot != t.sub {
+			keep = append(keep, st)
+			continue
+		}
 		if st.sess.sendFrame(st, t, w) {
 			keep = append(keep, st)
 		} else {
@@ -192,6 +215,7 @@ type stream struct {
 	marker   bool      // the next packet starts a talkspurt (RFC 3551 section 4.1)
 	lastSent time.Time // for the send-interval histogram
 	lastTick int64     // grid slot of the last frame taken (0: none yet)
+	slot     int       // sub-slot of the frame this stream sends in
 	stopped  bool
 	done     chan struct{} // closed after the last frame
 	cut      chan struct{} // closed when a Bridge takes the session over
