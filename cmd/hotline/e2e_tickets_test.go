@@ -36,20 +36,18 @@ func TestE2ETicketsUnderStandard(t *testing.T) {
 	defer cancel()
 	agent := startAgent(ctx, t, n, "1001")
 
-	// Call 1: inquiry, the caller hangs up; the draft is submitted in time.
-	call := dial(t, newCaller(t), siptest.DialOptions{Target: n.target, From: "sip:13811110001@127.0.0.1",
-		Audio: siptest.Tone(440, time.Second, 8000)})
-	hears(t, call, time.Now(), prompt(t, "zh-CN", "welcome"), 8*time.Second)
-	if err := call.SendDTMF('1'); err != nil {
-		t.Fatal(err)
-	}
+	// Call 1 from SIPp: inquiry (key 1 by RFC 4733), bridged to baresip, SIPp
+	// hangs up; the draft is submitted in time.
+	res := runSIPp(t, siptest.SIPpOptions{Scenario: "ivr_key.xml", Target: n.sipHP, Caller: "13811110001",
+		Key: '1', AnswerWait: 6 * time.Second, AfterKey: 12 * time.Second})
+	wantSIPpOK(t, res, "ivr_key.xml")
 	if _, err := agent.WaitEvent(ctx, siptest.EventCallEstablished); err != nil {
-		t.Fatalf("agent not rung: %v", err)
+		t.Fatalf("agent not rung for the SIPp caller: %v", err)
 	}
-	waitAgentState(t, n, "1001", agents.StateOnCall)
-	time.Sleep(5 * time.Second) // the staff number (S2), then a few words
-	hangup(t, call)
-	rec := n.record(call.CallID())
+	rec := n.recordOfCaller("13811110001")
+	if rec.Outcome != "answered" || rec.AgentID != "1001" {
+		t.Fatalf("record = %+v", rec)
+	}
 	draft := ticketOfCall(t, n, rec.ID)
 	if draft.Status != tickets.StatusDraft || draft.AgentID != "1001" || draft.CallerNumber != "13811110001" ||
 		draft.Category != "inquiry" || draft.RecordingPath == "" || draft.RecordingPath != rec.RecordingPath {
@@ -79,7 +77,7 @@ func TestE2ETicketsUnderStandard(t *testing.T) {
 
 	// Call 2: complaint; the agent hangs up first (S11).
 	overdueBefore := n.counter(`hotline_tickets_overdue_drafts_total`)
-	call = dial(t, newCaller(t), siptest.DialOptions{Target: n.target, From: "sip:13822220002@127.0.0.1",
+	call := dial(t, newCaller(t), siptest.DialOptions{Target: n.target, From: "sip:13822220002@127.0.0.1",
 		Audio: siptest.Tone(440, time.Second, 8000)})
 	hears(t, call, time.Now(), prompt(t, "zh-CN", "welcome"), 8*time.Second)
 	if err := call.SendDTMF('2'); err != nil {

@@ -54,7 +54,6 @@ type shard struct {
 	stopped bool
 	pending []*stream // registered since the last tick, guarded by mu
 	active  []*stream // owned by the worker goroutine
-	phase   int       // the next stream's sub-slot, round robin (guarded by mu)
 }
 
 // NewPacer creates a pacer with one worker per usable CPU. m may be nil.
@@ -118,8 +117,11 @@ func (p *Pacer) clock(ctx context.Context) {
 
 // pick assigns a session to a shard, round-robin. All streams of one session
 // go to the same shard, so one goroutine sends all of its packets in order.
-func (p *Pacer) pick() *shard {
-	return p.shards[int(p.next.Add(1))%len(p.shards)]
+// A session also keeps one sub-slot for all its streams, so that two Plays
+// one after the other never send twice in one frame.
+func (p *Pacer) pick() (*shard, int) {
+	n := int(p.next.Add(1))
+	return p.shards[n%len(p.shards)], (n / len(p.shards)) % subSlots
 }
 
 // post hands t to the worker. A worker a whole frame behind loses its oldest
@@ -148,8 +150,6 @@ func (sh *shard) add(st *stream) error {
 	if sh.stopped {
 		return errPacerStopped
 	}
-	st.slot = sh.phase
-	sh.phase = (sh.phase + 1) % subSlots
 	sh.pending = append(sh.pending, st)
 	sh.m.activeStreams.Inc()
 	return nil
@@ -183,7 +183,7 @@ func (sh *shard) step(t tick, w *sender) {
 	sh.mu.Unlock()
 	keep := sh.active[:0]
 	for _, st := range sh.active {
-		if st.slot != t.sub {
+		if st.sess.slot != t.sub {
 			keep = append(keep, st)
 			continue
 		}
@@ -214,8 +214,6 @@ type stream struct {
 	pi, fi   int       // current prompt and frame
 	marker   bool      // the next packet starts a talkspurt (RFC 3551 section 4.1)
 	lastSent time.Time // for the send-interval histogram
-	lastTick int64     // grid slot of the last frame taken (0: none yet)
-	slot     int       // sub-slot of the frame this stream sends in
 	stopped  bool
 	done     chan struct{} // closed after the last frame
 	cut      chan struct{} // closed when a Bridge takes the session over
@@ -295,20 +293,10 @@ func (s *Session) sendFrame(st *stream, t tick, w *sender) bool {
 		}
 	}
 	peer := s.peer.Load()
-	// Ticks this stream missed (a late or busy worker) skip their frames, so
-	// a prompt ends on time on the wall clock: keys pressed after it are not
-	// taken for keys pressed during it.
-	last := false
-	if st.lastTick != 0 {
-		for gap := t.n - st.lastTick; gap > 1 && !last; gap-- {
-			_, last = st.next(peer.neg.Codec)
-		}
-	}
-	st.lastTick = t.n
-	var payload []byte
-	if !last {
-		payload, last = st.next(peer.neg.Codec)
-	}
+	// A frame whose tick was skipped is sent at the next one (the RTP
+	// timestamp still jumps with the grid): prompts stay whole under load,
+	// at the cost of ending late.
+	payload, last := st.next(peer.neg.Codec)
 	if peer.sends() && payload != nil {
 		s.write(st, t, peer, payload, w)
 	} else {

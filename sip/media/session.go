@@ -74,6 +74,7 @@ type Session struct {
 	timeout time.Duration
 	pacer   *Pacer
 	shard   *shard
+	slot    int // the sub-slot of the 20 ms frame this session sends in (pacer.go)
 	m       *Metrics
 	log     *slog.Logger
 	onAudio atomic.Pointer[func(pkt *rtp.Packet)]
@@ -151,7 +152,7 @@ func NewSession(cfg SessionConfig) *Session {
 		epoch:      time.Now(),
 	}
 	if s.pacer != nil {
-		s.shard = s.pacer.pick()
+		s.shard, s.slot = s.pacer.pick()
 	}
 	// RFC 3550 section 5.1: SSRC, first sequence number and timestamp are random.
 	s.tx.ssrc, s.tx.seq, s.tx.tsBase = rand.Uint32(), uint16(rand.Uint32()), rand.Uint32()
