@@ -43,6 +43,9 @@ type Config struct {
 // HTTPConfig is the ops (and later panel) HTTP server.
 type HTTPConfig struct {
 	Listen string `yaml:"listen"`
+	// Pprof serves Go's profiler under /debug/pprof/ (off by default: keep
+	// the ops port private when it is on).
+	Pprof bool `yaml:"pprof"`
 }
 
 // QueueConfig tunes the caller queues in Redis.
