@@ -8,6 +8,7 @@ import (
 
 	"github.com/hotline-dev/hotline/agents"
 	"github.com/hotline-dev/hotline/sip"
+	"github.com/hotline-dev/hotline/tickets"
 )
 
 // wireAgents builds the agent side: directory (PostgreSQL), registrations,
@@ -127,4 +128,21 @@ func (a locationsAdapter) Lookup(ctx context.Context, agentID string) (sip.Agent
 	left := max(r.Expires-time.Since(r.RegisteredAt), time.Second).Truncate(time.Second)
 	return sip.AgentBinding{AgentID: r.AgentID, Contact: r.Contact, Transport: r.Transport,
 		Source: r.Source, UserAgent: r.UserAgent, Expires: left}, true, nil
+}
+
+// ticketSubmitted ends the wrap-up of the agent who took the call once its
+// ticket is entered (S12): only then is the agent offered new calls.
+func (a *app) ticketSubmitted(ctx context.Context, k tickets.Ticket) {
+	if k.AgentID == "" {
+		return
+	}
+	st, err := a.acd.State(ctx, k.AgentID)
+	if err != nil || st.State != agents.StateWrapUp || (st.CallID != "" && st.CallID != k.CallID) {
+		return
+	}
+	if err := a.acd.WrapUpDone(ctx, k.AgentID); err != nil {
+		a.log.Info("wrap-up not ended after the ticket", "agent", k.AgentID, "ref", k.Ref, "err", err)
+		return
+	}
+	a.disp.poke()
 }

@@ -70,9 +70,7 @@ func TestE2ETicketsUnderStandard(t *testing.T) {
 	if !again.EnteredAt.Equal(k.EnteredAt) {
 		t.Fatalf("resubmission changed the ticket: %+v vs %+v", again, k)
 	}
-	// S12: wrap-up ends with the feature code *3 (the panel will do it on submit).
-	waitAgentState(t, n, "1001", agents.StateWrapUp)
-	featureCode(ctx, t, n, agent, "*3")
+	// S12: the agent's wrap-up ended when the ticket was entered.
 	waitAgentState(t, n, "1001", agents.StateAvailable)
 
 	// Call 2: complaint; the agent hangs up first (S11).
@@ -130,6 +128,10 @@ func TestE2ETicketsUnderStandard(t *testing.T) {
 	if !k.Late || k.Status != tickets.StatusReopened {
 		t.Fatalf("late dissatisfied complaint: %+v", k)
 	}
+	// Entered outside the API: the agent ends wrap-up with the feature code *3.
+	waitAgentState(t, n, "1001", agents.StateWrapUp)
+	featureCode(ctx, t, n, agent, "*3")
+	waitAgentState(t, n, "1001", agents.StateAvailable)
 }
 
 // startAgent adds an agent, registers baresip (answering by itself) for it

@@ -64,6 +64,9 @@ type Options struct {
 	Indexer  BlindIndexer // required
 	Logger   *slog.Logger // nil: logs are discarded
 	Metrics  *Metrics     // nil: an unregistered set is used
+	// Submitted, when set, is told of every call ticket entered through the
+	// API; the agent's wrap-up ends there (S12).
+	Submitted func(ctx context.Context, k tickets.Ticket)
 }
 
 // Validate reports the first missing dependency.
@@ -85,14 +88,15 @@ func (o Options) Validate() error {
 
 // server holds the dependencies the handlers share.
 type server struct {
-	store    Store
-	auth     Auth
-	sessions *sessionStore
-	unmasker Unmasker
-	indexer  BlindIndexer
-	limiter  *loginLimiter
-	log      *slog.Logger
-	metrics  *Metrics
+	store     Store
+	auth      Auth
+	sessions  *sessionStore
+	unmasker  Unmasker
+	indexer   BlindIndexer
+	limiter   *loginLimiter
+	log       *slog.Logger
+	metrics   *Metrics
+	submitted func(ctx context.Context, k tickets.Ticket)
 }
 
 // New returns the API handler, to be mounted at /api/. It panics when a
@@ -112,14 +116,15 @@ func New(opts Options) http.Handler {
 		opts.Metrics = NewMetrics(nil)
 	}
 	s := &server{
-		store:    opts.Store,
-		auth:     opts.Auth,
-		sessions: &sessionStore{rdb: opts.Sessions, prefix: opts.Prefix + "api:session:", ttl: sessionTTL},
-		unmasker: opts.Unmasker,
-		indexer:  opts.Indexer,
-		limiter:  newLoginLimiter(loginBurst, loginRefill, time.Now),
-		log:      opts.Logger.With("component", "tickets.api"),
-		metrics:  opts.Metrics,
+		submitted: opts.Submitted,
+		store:     opts.Store,
+		auth:      opts.Auth,
+		sessions:  &sessionStore{rdb: opts.Sessions, prefix: opts.Prefix + "api:session:", ttl: sessionTTL},
+		unmasker:  opts.Unmasker,
+		indexer:   opts.Indexer,
+		limiter:   newLoginLimiter(loginBurst, loginRefill, time.Now),
+		log:       opts.Logger.With("component", "tickets.api"),
+		metrics:   opts.Metrics,
 	}
 	return s.instrument(s.routes())
 }

@@ -48,6 +48,9 @@ func (s *server) submitTicket(w http.ResponseWriter, r *http.Request, sess sessi
 		s.fail(w, r, err)
 		return
 	}
+	if s.submitted != nil {
+		s.submitted(r.Context(), k)
+	}
 	writeJSON(w, http.StatusOK, k)
 }
 
