@@ -5,7 +5,7 @@
 #
 # Environment: KEY (default 1; 0-9, * or #), HOTLINE_SIP (default 127.0.0.1:5060),
 # HOTLINE_NUMBER (default 12345), HOTLINE_CONFIG (default configs/hotline.yaml), CALLER
-# (default 13800000000), ANSWER_WAIT_MS (default 2000) and AFTER_KEY_MS (default 5000):
+# (default 13800000000), ANSWER_WAIT_MS (default 6000: after the 4 s greeting, whose keys are dropped) and AFTER_KEY_MS (default 8000):
 # the pauses before and after the key.
 set -euo pipefail
 
@@ -61,7 +61,7 @@ echo "call: dialling $number at $target from $caller, pressing $key (SIPp log: $
 rc=0
 (cd "$work" && sipp -sf ivr_key.xml -s "$number" -m 1 "${local_ip[@]}" \
 	-p "$(free_udp_port)" -mp "$(free_udp_port)" -key caller "$caller" \
-	-set answer_wait "${ANSWER_WAIT_MS:-2000}" -set after_key "${AFTER_KEY_MS:-5000}" \
+	-set answer_wait "${ANSWER_WAIT_MS:-6000}" -set after_key "${AFTER_KEY_MS:-8000}" \
 	-timeout 60s -timeout_error -nostdin \
 	-trace_screen -screen_file screen.log -trace_err -error_file errors.log \
 	"$target" >sipp.out 2>&1) || rc=$?
