@@ -66,6 +66,30 @@ func TestE2EAgentBridge(t *testing.T) {
 	if len(heard) < 8000 || siptest.Goertzel(heard[len(heard)-8000:], 8000, 440) < 0.5 {
 		t.Fatalf("agent does not hear the caller's 440 Hz tone (%d samples)", len(heard))
 	}
+	// The caller puts the agent on hold (re-INVITE sendonly): the agent hears
+	// hold music instead of the caller's tone, and the tone again after unhold.
+	hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer hcancel()
+	if err := call.Hold(hctx); err != nil {
+		t.Fatalf("hold: %v", err)
+	}
+	time.Sleep(2 * time.Second)
+	heard, err = agent.Recorded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	onHold := heard[len(heard)-8000:]
+	if siptest.Goertzel(onHold, 8000, 440) > 0.1 || siptest.RMS(onHold) < siptest.SilenceRMS {
+		t.Fatalf("agent on hold: 440 Hz share %.2f, rms %.0f: want hold music, not the caller",
+			siptest.Goertzel(onHold, 8000, 440), siptest.RMS(onHold))
+	}
+	if err := call.Unhold(hctx); err != nil {
+		t.Fatalf("unhold: %v", err)
+	}
+	time.Sleep(2 * time.Second)
+	if heard, err = agent.Recorded(); err != nil || siptest.Goertzel(heard[len(heard)-8000:], 8000, 440) < 0.5 {
+		t.Fatalf("agent does not hear the caller again after unhold (err %v)", err)
+	}
 	hangup(t, call)
 	if _, err := agent.WaitEvent(ctx, siptest.EventCallClosed); err != nil {
 		t.Fatalf("agent leg not closed after the caller hung up: %v", err)
