@@ -99,7 +99,7 @@ func NewACD(rdb redis.UniversalClient, opts ACDOptions) *ACD {
 		metrics: opts.Metrics, log: opts.Logger.With("component", "acd", "node", opts.Node),
 		hist: make(chan Event, opts.HistoryBuffer),
 	}
-	a.metrics.acd.states.attach(a)
+	a.metrics.acd.states.attach(a.stateGauges)
 	return a
 }
 

@@ -2,7 +2,6 @@ package agents
 
 import (
 	"context"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -18,7 +17,7 @@ type acdMetrics struct {
 	latency        prometheus.Histogram
 	historyDropped prometheus.Counter
 	historyErrors  prometheus.Counter
-	states         *stateCollector
+	states         *scrapeCollector
 }
 
 func newACDMetrics() *acdMetrics {
@@ -47,7 +46,9 @@ func newACDMetrics() *acdMetrics {
 		}),
 		historyDropped: single("state_history_dropped_total", "State transitions not written to PostgreSQL because the buffer was full."),
 		historyErrors:  single("state_history_errors_total", "State transitions PostgreSQL refused or did not answer."),
-		states:         newStateCollector(),
+		states: newScrapeCollector("hotline_agents_by_state",
+			"Agents in each state (read from Redis at scrape time).", "state",
+			"state_scrape_errors_total", "Scrapes whose agent states could not be read from Redis."),
 	}
 }
 
@@ -56,62 +57,22 @@ func (m *acdMetrics) collectors() []prometheus.Collector {
 		m.reaped, m.latency, m.historyDropped, m.historyErrors, m.states}
 }
 
-// stateCollector reports the agents in each state, cluster-wide, read from
-// <p>agents:state at scrape time (supervisor view).
-type stateCollector struct {
-	desc   *prometheus.Desc
-	errors prometheus.Counter
-
-	mu  sync.RWMutex
-	acd *ACD
-}
-
-func newStateCollector() *stateCollector {
-	return &stateCollector{
-		desc: prometheus.NewDesc("hotline_agents_by_state",
-			"Agents in each state (read from Redis at scrape time).", []string{"state"}, nil),
-		errors: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "hotline", Subsystem: "agents", Name: "state_scrape_errors_total",
-			Help: "Scrapes whose agent states could not be read from Redis.",
-		}),
-	}
-}
-
-// attach makes a the ACD the collector reads; the last attached wins.
-func (c *stateCollector) attach(a *ACD) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.acd = a
-}
-
-// Describe implements prometheus.Collector.
-func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.desc
-	c.errors.Describe(ch)
-}
-
-// Collect implements prometheus.Collector; every state is reported, zero
-// included, so dashboards see a stable set of series.
-func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	defer c.errors.Collect(ch)
-	c.mu.RLock()
-	a := c.acd
-	c.mu.RUnlock()
-	if a == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
-	defer cancel()
+// stateGauges counts the agents in each state, cluster-wide, for the
+// agents-by-state gauge; every state is reported, zero included, so
+// dashboards see a stable set of series.
+func (a *ACD) stateGauges(ctx context.Context) (map[string]float64, error) {
 	states, err := a.rdb.HVals(ctx, a.key("agents:state")).Result()
 	if err != nil {
-		c.errors.Inc()
-		return
+		return nil, err
 	}
-	counts := make(map[State]int, len(States))
-	for _, s := range states {
-		counts[State(s)]++
-	}
+	out := make(map[string]float64, len(States))
 	for _, s := range States {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[s]), string(s))
+		out[string(s)] = 0
 	}
+	for _, s := range states {
+		if _, known := out[s]; known {
+			out[s]++
+		}
+	}
+	return out, nil
 }

@@ -31,7 +31,7 @@ type Metrics struct {
 	enqueues *prometheus.CounterVec
 	removals *prometheus.CounterVec
 	wait     *prometheus.HistogramVec
-	lengths  *lengthCollector
+	lengths  *scrapeCollector
 	acd      *acdMetrics
 }
 
@@ -53,8 +53,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time a caller spent in the queue, observed when the caller leaves it.",
 			Buckets: []float64{5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800},
 		}, []string{"category"}),
-		lengths: newLengthCollector(),
-		acd:     newACDMetrics(),
+		lengths: newScrapeCollector("hotline_agents_queue_length",
+			"Callers waiting in each category's queue (read from Redis at scrape time).", "category",
+			"queue_length_scrape_errors_total", "Scrapes whose queue lengths could not be read from Redis."),
+		acd: newACDMetrics(),
 	}
 	if reg != nil {
 		reg.MustRegister(m.enqueues, m.removals, m.wait, m.lengths)
@@ -74,61 +76,73 @@ func (m *Metrics) removed(category, reason string, waited time.Duration) {
 	}
 }
 
-// lengthCollector reports every queue's length by ZCARD at scrape time, so
-// each node exports the shared, cluster-wide count rather than its own view.
-type lengthCollector struct {
+// scrapeCollector reports one gauge per label value, read from Redis at
+// scrape time, so every node exports the shared, cluster-wide figure rather
+// than its own view. A Redis failure skips the values and counts an error
+// instead of failing the whole scrape. The queue lengths and the agents by
+// state are two of them.
+type scrapeCollector struct {
 	desc   *prometheus.Desc
 	errors prometheus.Counter
 
-	mu sync.RWMutex
-	q  *Queue
+	mu   sync.RWMutex
+	read func(ctx context.Context) (map[string]float64, error)
 }
 
-func newLengthCollector() *lengthCollector {
-	return &lengthCollector{
-		desc: prometheus.NewDesc("hotline_agents_queue_length",
-			"Callers waiting in each category's queue (read from Redis at scrape time).",
-			[]string{"category"}, nil),
+func newScrapeCollector(name, help, label, errName, errHelp string) *scrapeCollector {
+	return &scrapeCollector{
+		desc: prometheus.NewDesc(name, help, []string{label}, nil),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "hotline", Subsystem: "agents", Name: "queue_length_scrape_errors_total",
-			Help: "Scrapes whose queue lengths could not be read from Redis.",
+			Namespace: "hotline", Subsystem: "agents", Name: errName, Help: errHelp,
 		}),
 	}
 }
 
-// attach makes q the queue the collector reads; the last attached wins.
-func (c *lengthCollector) attach(q *Queue) {
+// attach sets what the collector reads; the last attached wins.
+func (c *scrapeCollector) attach(read func(ctx context.Context) (map[string]float64, error)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.q = q
+	c.read = read
 }
 
 // Describe implements prometheus.Collector.
-func (c *lengthCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.desc
 	c.errors.Describe(ch)
 }
 
-// Collect implements prometheus.Collector. A Redis failure skips the lengths
-// and counts an error instead of failing the whole scrape.
-func (c *lengthCollector) Collect(ch chan<- prometheus.Metric) {
+// Collect implements prometheus.Collector.
+func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	defer c.errors.Collect(ch)
 	c.mu.RLock()
-	q := c.q
+	read := c.read
 	c.mu.RUnlock()
-	if q == nil {
+	if read == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	lengths, err := q.lengths(ctx)
+	values, err := read(ctx)
 	if err != nil {
 		c.errors.Inc()
 		return
 	}
-	for category, n := range lengths {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), category)
+	for label, v := range values {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, label)
 	}
+}
+
+// lengthGauges is the queue lengths for the collector.
+func (q *Queue) lengthGauges(ctx context.Context) (map[string]float64, error) {
+	lengths, err := q.lengths(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]float64, len(lengths))
+	for c, n := range lengths {
+		out[c] = float64(n)
+	}
+	return out, nil
 }
 
 // lengths returns the length of every queue that was ever used.

@@ -98,7 +98,7 @@ func NewQueue(rdb redis.UniversalClient, opts QueueOptions) *Queue {
 		metrics:    opts.Metrics,
 	}
 	q.emergencyQK = q.queueKey(EmergencyCategory)
-	q.metrics.lengths.attach(q)
+	q.metrics.lengths.attach(q.lengthGauges)
 	return q
 }
 

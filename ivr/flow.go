@@ -103,8 +103,12 @@ func (f *Flow) Run(ctx context.Context, call Call) Result {
 
 // answer is the flow up to the queue: greeting, hours (S9), menu (S3).
 func (r *run) answer(ctx context.Context) error {
-	if r.nuisance(ctx) { // S21
-		return r.end(ctx, OutcomeNuisance, PromptNuisance)
+	if r.nuisance(ctx) { // S21: the message says goodbye itself
+		r.res.Outcome = OutcomeNuisance
+		if err := r.play(ctx, PromptNuisance); err != nil {
+			r.log.Debug("caller left during the nuisance message", "err", err)
+		}
+		return nil
 	}
 	if r.f.priority[r.call.Caller()] {
 		r.markPriority(prioritySourceNumber) // S7
@@ -132,10 +136,7 @@ func (r *run) answer(ctx context.Context) error {
 // even if the caller hangs up meanwhile, so play errors are not returned.
 func (r *run) end(ctx context.Context, outcome string, prompts ...string) error {
 	r.res.Outcome = outcome
-	if outcome != OutcomeNuisance { // the nuisance message says goodbye itself
-		prompts = append(prompts, PromptGoodbye)
-	}
-	if err := r.play(ctx, prompts...); err != nil {
+	if err := r.play(ctx, append(prompts, PromptGoodbye)...); err != nil {
 		r.log.Debug("caller left during the last prompt", "outcome", outcome, "err", err)
 	}
 	return nil

@@ -141,8 +141,8 @@ func (c *Call) play(ctx context.Context, names []string, opts media.PlayOptions)
 		}
 		prompts = append(prompts, p)
 	}
-	for _, n := range names {
-		c.srv.metrics.promptPlayed(n)
+	for _, p := range prompts {
+		c.srv.metrics.promptPlayed(p.Name)
 	}
 	ctx, stop := c.bind(ctx)
 	defer stop()

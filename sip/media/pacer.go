@@ -330,12 +330,12 @@ func (s *Session) write(st *stream, t tick, peer *peerState, payload []byte, w *
 	s.tx.seq++
 	st.marker = false
 	s.tx.relay.active = false
-	s.tx.last.note(w.pkt.Timestamp, w.pkt.Timestamp+frameSamples, time.Now())
 	n, err := w.pkt.MarshalTo(w.buf[:])
 	if err == nil {
 		_, err = s.conn.WriteToUDPAddrPort(w.buf[:n], peer.remote)
 	}
-	now := time.Now()
+	now := time.Now() // one clock read per packet serves the relay hand-over and the metrics
+	s.tx.last.note(w.pkt.Timestamp, w.pkt.Timestamp+frameSamples, now)
 	if err != nil {
 		s.stats.sendErrors.Add(1)
 		s.m.sendErrors.Inc()

@@ -263,8 +263,8 @@ func (s *Session) checkTimeout() {
 		s.timer.Reset(s.timeout - idle)
 		return
 	}
+	s.m.timeouts.Inc() // counted before anyone can see the timeout
 	close(s.timedOut)
-	s.m.timeouts.Inc()
 	s.log.Info("media timeout", "idle", idle.Round(time.Millisecond))
 }
 
