@@ -22,8 +22,22 @@ import (
 // port is random and TCP must get the same one, so a taken TCP port retries.
 func testServer(t *testing.T, mutate func(*Options)) *Server {
 	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	lo := 30000 + 2*rand.IntN(10000)
+	pool, err := media.NewPortPool(lo, lo+40)
+	if err != nil {
+		t.Fatalf("port pool: %v", err)
+	}
+	o := Options{Config: cfg, Ports: pool, Logger: slog.New(slog.DiscardHandler),
+		Handler: func(context.Context, *Call) {},
+		Prompts: media.Library{PromptFeatureOK: media.NewPrompt(PromptFeatureOK, tone(400*time.Millisecond))}}
+	// mutate runs once: it may register metrics, which a retry must not repeat.
+	if mutate != nil {
+		mutate(&o)
+	}
 	for attempt := 1; ; attempt++ {
-		srv, err := startTestServer(t, mutate)
+		srv, err := startTestServer(t, o)
 		if err == nil {
 			return srv
 		}
@@ -33,22 +47,12 @@ func testServer(t *testing.T, mutate func(*Options)) *Server {
 	}
 }
 
-func startTestServer(t *testing.T, mutate func(*Options)) (*Server, error) {
+// startTestServer starts one attempt with its own pacer (a stopped pacer
+// cannot be reused).
+func startTestServer(t *testing.T, o Options) (*Server, error) {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	lo := 30000 + 2*rand.IntN(10000)
-	pool, err := media.NewPortPool(lo, lo+40)
-	if err != nil {
-		t.Fatalf("port pool: %v", err)
-	}
 	pacer := media.NewPacer(nil)
-	o := Options{Config: cfg, Ports: pool, Pacer: pacer, Logger: slog.New(slog.DiscardHandler),
-		Handler: func(context.Context, *Call) {},
-		Prompts: media.Library{PromptFeatureOK: media.NewPrompt(PromptFeatureOK, tone(400*time.Millisecond))}}
-	if mutate != nil {
-		mutate(&o)
-	}
+	o.Pacer = pacer
 	srv, err := NewServer(o)
 	if err != nil {
 		t.Fatalf("new server: %v", err)

@@ -162,13 +162,19 @@ func freeUDPTCPPort() (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		// baresip binds UDP and TCP on the port and TLS on the next one.
 		l, err := net.Listen("tcp", net.JoinHostPort(loopback, strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		l2, err := net.Listen("tcp", net.JoinHostPort(loopback, strconv.Itoa(port+1)))
+		_ = l.Close()
 		if err == nil {
-			_ = l.Close()
+			_ = l2.Close()
 			return port, nil
 		}
 	}
-	return 0, errors.New("find free port: no loopback port free for both udp and tcp")
+	return 0, errors.New("find free port: no loopback port free for udp and tcp with the next port free for tls")
 }
 
 func freeTCPPort() (int, error) {
