@@ -406,7 +406,13 @@ func TestBridgeHoldPlaysMusic(t *testing.T) {
 	}
 
 	r.caller.Update(r.callerNeg) // unhold
-	time.Sleep(60 * time.Millisecond)
+	// Wait until the hold music has stopped reaching the agent (the pacer may
+	// still be sending its last frame on a loaded machine).
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		if len(<-listenFor(r.b, 60*time.Millisecond, 500*time.Millisecond)) == 0 {
+			break
+		}
+	}
 	atB = listen(r.b, 200*time.Millisecond)
 	talk(t, r.a, r.caller, PCMU, 440, 0xA11CE, 40)
 	gotB = <-atB
