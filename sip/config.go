@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotline-dev/hotline/sip/media"
 	"gopkg.in/yaml.v3"
 )
 
@@ -43,6 +44,10 @@ type Config struct {
 	Hotline string `yaml:"hotline"`
 	// RTPPorts is the media port range "min-max" (HOTLINE_RTP_PORTS overrides).
 	RTPPorts string `yaml:"rtp_ports"`
+	// RTPSend is how prompts and hold music reach the kernel: "auto" batches
+	// every 2 ms sub-slot through io_uring where the kernel allows it, else
+	// one sendto per packet; "io_uring" requires it; "sendto" never uses it.
+	RTPSend string `yaml:"rtp_send"`
 	// MediaTimeout hangs up a call whose RTP stopped for this long.
 	MediaTimeout Duration `yaml:"media_timeout"`
 	// AnswerDelay is how long to ring (180) before answering; 0 answers at once (S1).
@@ -63,6 +68,7 @@ func DefaultConfig() Config {
 		Listen:          ":5060",
 		Hotline:         "12345",
 		RTPPorts:        "10000-20000",
+		RTPSend:         media.SendAuto,
 		MediaTimeout:    Duration(60 * time.Second),
 		MaxMessageSize:  65535,
 		DrainRetryAfter: Duration(30 * time.Second),
@@ -87,6 +93,11 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := ParsePortRange(c.RTPPorts); err != nil {
 		errs = append(errs, fmt.Errorf("sip.rtp_ports: %w", err))
+	}
+	switch c.RTPSend {
+	case media.SendAuto, media.SendIOURing, media.SendEach:
+	default:
+		errs = append(errs, fmt.Errorf("sip.rtp_send %q: want %s, %s or %s", c.RTPSend, media.SendAuto, media.SendIOURing, media.SendEach))
 	}
 	if c.MediaTimeout < 0 || c.AnswerDelay < 0 || c.DrainRetryAfter < 0 {
 		errs = append(errs, errors.New("sip: durations must not be negative"))

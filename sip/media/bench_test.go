@@ -21,19 +21,21 @@ import (
 //
 //	go test -run '^$' -bench Pacer -benchtime 1x ./sip/media/
 func BenchmarkPacer(b *testing.B) {
-	for _, sessions := range []int{500, 2000} {
-		b.Run(fmt.Sprintf("sessions=%d", sessions), func(b *testing.B) {
-			for b.Loop() {
-				benchPacer(b, sessions, 3*time.Second)
-			}
-		})
+	for _, mode := range []string{SendEach, SendAuto} {
+		for _, sessions := range []int{500, 2000} {
+			b.Run(fmt.Sprintf("send=%s/sessions=%d", mode, sessions), func(b *testing.B) {
+				for b.Loop() {
+					benchPacer(b, mode, sessions, 3*time.Second)
+				}
+			})
+		}
 	}
 }
 
-func benchPacer(b *testing.B, n int, d time.Duration) {
+func benchPacer(b *testing.B, mode string, n int, d time.Duration) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
-	pacer := NewPacer(m)
+	pacer := NewPacerConfig(PacerConfig{Metrics: m, Send: mode})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { pacer.Run(ctx) })

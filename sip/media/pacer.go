@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,8 @@ var errPacerStopped = fmt.Errorf("pacer stopped: %w", ErrClosed)
 // of sending bursts; RTP timestamps still advance with the elapsed time.
 type Pacer struct {
 	m       *Metrics
+	log     *slog.Logger
+	send    string
 	shards  []*shard
 	next    atomic.Uint32
 	running atomic.Bool
@@ -48,20 +51,45 @@ const (
 
 // shard is the set of streams one worker sends.
 type shard struct {
-	m       *Metrics
-	ticks   chan tick
+	m     *Metrics
+	ticks chan tick
+	// sendMu is held by the worker from the first packet of a sub-slot to
+	// the last completion, and by Session.Close around closing its socket: a
+	// batched send names sockets by descriptor, which must not be closed (and
+	// reused) under it.
+	sendMu  sync.Mutex
+	out     batch
 	mu      sync.Mutex
 	stopped bool
 	pending []*stream // registered since the last tick, guarded by mu
 	active  []*stream // owned by the worker goroutine
 }
 
-// NewPacer creates a pacer with one worker per usable CPU. m may be nil.
-func NewPacer(m *Metrics) *Pacer {
+// PacerConfig configures a Pacer.
+type PacerConfig struct {
+	// Metrics may be nil.
+	Metrics *Metrics
+	// Logger may be nil.
+	Logger *slog.Logger
+	// Send is SendAuto (also ""), SendIOURing or SendEach.
+	Send string
+}
+
+// NewPacer creates a pacer with one worker per usable CPU that batches its
+// sends where it can (SendAuto). m may be nil.
+func NewPacer(m *Metrics) *Pacer { return NewPacerConfig(PacerConfig{Metrics: m}) }
+
+// NewPacerConfig creates a pacer with one worker per usable CPU.
+func NewPacerConfig(cfg PacerConfig) *Pacer {
+	m := cfg.Metrics
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	p := &Pacer{m: m, done: make(chan struct{})}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Pacer{m: m, log: log, send: cfg.Send, done: make(chan struct{})}
 	for range runtime.GOMAXPROCS(0) {
 		p.shards = append(p.shards, &shard{m: m, ticks: make(chan tick, 2*subSlots)})
 	}
@@ -75,6 +103,12 @@ func (p *Pacer) Run(ctx context.Context) error {
 		return errors.New("pacer is already running")
 	}
 	defer close(p.done)
+	if err := p.openRings(); err != nil {
+		for _, sh := range p.shards {
+			sh.shutdown()
+		}
+		return err
+	}
 	var wg sync.WaitGroup
 	for _, sh := range p.shards {
 		wg.Go(func() { sh.run(ctx) })
@@ -82,6 +116,41 @@ func (p *Pacer) Run(ctx context.Context) error {
 	p.clock(ctx)
 	wg.Wait()
 	return nil
+}
+
+// openRings gives every worker its io_uring per the send mode.
+func (p *Pacer) openRings() error {
+	switch p.send {
+	case SendEach:
+		p.log.Info("RTP sends: one system call per packet", "mode", SendEach)
+		return nil
+	case "", SendAuto, SendIOURing:
+	default:
+		return fmt.Errorf("pacer: unknown send mode %q (want %s, %s or %s)", p.send, SendAuto, SendIOURing, SendEach)
+	}
+	for _, sh := range p.shards {
+		if err := sh.out.openRing(); err != nil {
+			for _, o := range p.shards {
+				o.out.close()
+			}
+			if p.send == SendIOURing {
+				return fmt.Errorf("pacer: %w", err)
+			}
+			p.log.Warn("RTP sends: io_uring unavailable, one system call per packet", "mode", SendAuto, "error", err)
+			return nil
+		}
+	}
+	p.log.Info("RTP sends: batched per 2 ms sub-slot through io_uring", "mode", SendIOURing, "workers", len(p.shards))
+	return nil
+}
+
+// SendMode reports how the workers send once Run has started: SendIOURing
+// or SendEach.
+func (p *Pacer) SendMode() string {
+	if len(p.shards) > 0 && p.shards[0].out.ringOpen() {
+		return SendIOURing
+	}
+	return SendEach
 }
 
 // clock sleeps to each absolute grid slot and posts it to every shard.
@@ -155,39 +224,36 @@ func (sh *shard) add(st *stream) error {
 	return nil
 }
 
-// sender is a worker's reusable packet and buffer: no allocation per packet.
-type sender struct {
-	pkt rtp.Packet
-	buf [1500]byte
-}
-
 func (sh *shard) run(ctx context.Context) {
-	var w sender
 	for {
 		select {
 		case <-ctx.Done():
 			sh.shutdown()
 			return
 		case t := <-sh.ticks:
-			sh.step(t, &w)
+			sh.step(t)
 		}
 	}
 }
 
-// step sends one frame of every active stream and drops finished ones.
-func (sh *shard) step(t tick, w *sender) {
+// step sends one frame of every active stream of sub-slot t.sub, all in one
+// batch, and drops finished streams.
+func (sh *shard) step(t tick) {
 	sh.mu.Lock()
 	sh.active = append(sh.active, sh.pending...)
 	clear(sh.pending)
 	sh.pending = sh.pending[:0]
 	sh.mu.Unlock()
+	sh.sendMu.Lock()
+	defer sh.sendMu.Unlock()
+	now := time.Now() // one clock read for the frames of the sub-slot
 	keep := sh.active[:0]
 	for _, st := range sh.active {
 		if st.sess.slot != t.sub {
 			keep = append(keep, st)
 			continue
 		}
-		if st.sess.sendFrame(st, t, w) {
+		if st.sess.sendFrame(st, t, now, &sh.out) {
 			keep = append(keep, st)
 		} else {
 			sh.m.activeStreams.Dec()
@@ -195,11 +261,42 @@ func (sh *shard) step(t tick, w *sender) {
 	}
 	clear(sh.active[len(keep):])
 	sh.active = keep
+	sh.flush()
+}
+
+// flush sends the sub-slot's batch and accounts for every packet.
+func (sh *shard) flush() {
+	b := &sh.out
+	if len(b.out) == 0 {
+		return
+	}
+	b.send()
+	sent := time.Now() // when the kernel had them all
+	for i := range b.out {
+		p := &b.out[i]
+		if p.err != nil {
+			p.s.stats.sendErrors.Add(1)
+			sh.m.sendErrors.Inc()
+			p.st.lastSent = time.Time{}
+			continue
+		}
+		var interval float64
+		if !p.st.lastSent.IsZero() {
+			interval = sent.Sub(p.st.lastSent).Seconds()
+		}
+		p.st.lastSent = sent
+		p.s.stats.packetsOut.Add(1)
+		sh.m.observeSend(sent.Sub(p.due).Seconds(), interval)
+	}
+	b.reset()
 }
 
 func (sh *shard) shutdown() {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	sh.sendMu.Lock()
+	sh.out.close()
+	sh.sendMu.Unlock()
 	sh.stopped = true
 	sh.m.activeStreams.Sub(float64(len(sh.active) + len(sh.pending)))
 	sh.active, sh.pending = nil, nil
@@ -213,7 +310,7 @@ type stream struct {
 	loop     bool
 	pi, fi   int       // current prompt and frame
 	marker   bool      // the next packet starts a talkspurt (RFC 3551 section 4.1)
-	lastSent time.Time // for the send-interval histogram
+	lastSent time.Time // for the send-interval histogram; owned by the worker
 	stopped  bool
 	done     chan struct{} // closed after the last frame
 	cut      chan struct{} // closed when a Bridge takes the session over
@@ -278,7 +375,7 @@ type txState struct {
 
 // sendFrame is called by the stream's worker on tick t. It reports whether
 // the stream stays registered.
-func (s *Session) sendFrame(st *stream, t tick, w *sender) bool {
+func (s *Session) sendFrame(st *stream, t tick, now time.Time, b *batch) bool {
 	s.tx.mu.Lock()
 	defer s.tx.mu.Unlock()
 	if st.stopped {
@@ -289,7 +386,7 @@ func (s *Session) sendFrame(st *stream, t tick, w *sender) bool {
 		if s.tx.last.valid {
 			// After relayed audio the prompt goes on from where the wall
 			// clock is, never back (RFC 3550 section 5.1).
-			s.tx.tsBase = s.tx.last.next(time.Now())
+			s.tx.tsBase = s.tx.last.next(now)
 		}
 	}
 	peer := s.peer.Load()
@@ -297,8 +394,9 @@ func (s *Session) sendFrame(st *stream, t tick, w *sender) bool {
 	// timestamp still jumps with the grid): prompts stay whole under load,
 	// at the cost of ending late.
 	payload, last := st.next(peer.neg.Codec)
-	if peer.sends() && payload != nil {
-		s.write(st, t, peer, payload, w)
+	// sockClosed is guarded by the shard's sendMu, which step holds.
+	if peer.sends() && payload != nil && !s.sockClosed {
+		s.write(st, t, now, peer, payload, b)
 	} else {
 		// On hold the timing goes on silently; the first packet after it
 		// starts a new talkspurt.
@@ -314,9 +412,10 @@ func (s *Session) sendFrame(st *stream, t tick, w *sender) bool {
 	return !last
 }
 
-// write marshals and sends one packet; called with s.tx.mu held.
-func (s *Session) write(st *stream, t tick, peer *peerState, payload []byte, w *sender) {
-	w.pkt.Header = rtp.Header{
+// write marshals one packet into the worker's batch, which sends it when
+// the sub-slot is complete (shard.flush); called with s.tx.mu held.
+func (s *Session) write(st *stream, t tick, now time.Time, peer *peerState, payload []byte, b *batch) {
+	b.pkt.Header = rtp.Header{
 		Version:        2,
 		Marker:         st.marker,
 		PayloadType:    peer.neg.Codec.PayloadType,
@@ -326,27 +425,14 @@ func (s *Session) write(st *stream, t tick, peer *peerState, payload []byte, w *
 		Timestamp: s.tx.tsBase + uint32(t.n-s.tx.tickBase)*frameSamples,
 		SSRC:      s.tx.ssrc,
 	}
-	w.pkt.Payload = payload
+	b.pkt.Payload = payload
 	s.tx.seq++
 	st.marker = false
 	s.tx.relay.active = false
-	n, err := w.pkt.MarshalTo(w.buf[:])
-	if err == nil {
-		_, err = s.conn.WriteToUDPAddrPort(w.buf[:n], peer.remote)
-	}
-	now := time.Now() // one clock read per packet serves the relay hand-over and the metrics
-	s.tx.last.note(w.pkt.Timestamp, w.pkt.Timestamp+frameSamples, now)
-	if err != nil {
+	s.tx.last.note(b.pkt.Timestamp, b.pkt.Timestamp+frameSamples, now)
+	if err := b.queue(s, st, t.due, peer.remote); err != nil {
 		s.stats.sendErrors.Add(1)
 		s.m.sendErrors.Inc()
 		st.lastSent = time.Time{}
-		return
 	}
-	var interval float64
-	if !st.lastSent.IsZero() {
-		interval = now.Sub(st.lastSent).Seconds()
-	}
-	st.lastSent = now
-	s.stats.packetsOut.Add(1)
-	s.m.observeSend(now.Sub(t.due).Seconds(), interval)
 }

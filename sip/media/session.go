@@ -70,15 +70,20 @@ type SessionStats struct {
 // Session is the media side of one call: it receives and checks RTP, detects
 // DTMF, watches for media timeout and plays prompts through the Pacer.
 type Session struct {
-	conn    *net.UDPConn
-	timeout time.Duration
-	pacer   *Pacer
-	shard   *shard
-	slot    int // the sub-slot of the 20 ms frame this session sends in (pacer.go)
-	m       *Metrics
-	log     *slog.Logger
-	onAudio atomic.Pointer[func(pkt *rtp.Packet)]
-	tap     atomic.Pointer[tap] // a Bridge attached to this session (bridge.go)
+	conn *net.UDPConn
+	sock rawSocket // conn's descriptor, for the pacer's batched sends
+	// sockClosed is set by Close under shard.sendMu: from then on the
+	// pacer queues nothing for sock, whose descriptor may belong to another
+	// socket once Go has really closed it.
+	sockClosed bool
+	timeout    time.Duration
+	pacer      *Pacer
+	shard      *shard
+	slot       int // the sub-slot of the 20 ms frame this session sends in (pacer.go)
+	m          *Metrics
+	log        *slog.Logger
+	onAudio    atomic.Pointer[func(pkt *rtp.Packet)]
+	tap        atomic.Pointer[tap] // a Bridge attached to this session (bridge.go)
 
 	peer atomic.Pointer[peerState]
 	tx   txState
@@ -140,6 +145,7 @@ func NewSession(cfg SessionConfig) *Session {
 	}
 	s := &Session{
 		conn:       cfg.Conn,
+		sock:       socketOf(cfg.Conn),
 		timeout:    cfg.MediaTimeout,
 		pacer:      cfg.Pacer,
 		m:          m,
@@ -191,7 +197,16 @@ func (s *Session) Close() error {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	err := s.conn.Close()
+	var err error
+	if sh := s.shard; sh != nil {
+		// Not while the pacer's worker has a batch naming this socket.
+		sh.sendMu.Lock()
+		s.sockClosed = true
+		err = s.conn.Close()
+		sh.sendMu.Unlock()
+	} else {
+		err = s.conn.Close()
+	}
 	started := s.started
 	s.mu.Unlock()
 	if started {

@@ -1,0 +1,233 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// batchSession is a Session with only what batch.send reads: its socket.
+func batchSession(t *testing.T, network string, ip net.IP) *Session {
+	t.Helper()
+	c, err := net.ListenUDP(network, &net.UDPAddr{IP: ip})
+	if err != nil {
+		t.Skipf("%s: %v", network, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &Session{conn: c, sock: socketOf(c)}
+}
+
+func sendBatch(t *testing.T, ring bool, fill func(b *batch)) *batch {
+	t.Helper()
+	b := &batch{}
+	if ring {
+		if err := b.openRing(); err != nil {
+			t.Skipf("io_uring unavailable here: %v", err)
+		}
+		t.Cleanup(b.close)
+	}
+	fill(b)
+	b.send()
+	return b
+}
+
+// Every packet of a batch leaves from its own session's socket with its own
+// bytes, whether through io_uring or one sendto each, on IPv4 and IPv6
+// sockets alike (an IPv6 socket sends to an IPv4 peer v4-mapped).
+func TestBatchSendsEachPacketFromItsSocket(t *testing.T) {
+	for _, ring := range []bool{true, false} {
+		name := map[bool]string{true: "io_uring", false: "sendto"}[ring]
+		t.Run(name, func(t *testing.T) {
+			sink := listenLoopback(t)
+			dst := sink.LocalAddr().(*net.UDPAddr).AddrPort()
+			var sessions []*Session
+			for range 20 {
+				sessions = append(sessions, batchSession(t, "udp4", net.IPv4(127, 0, 0, 1)))
+			}
+			// An IPv6 socket (V6ONLY, as PortPool opens them) to an IPv6 sink.
+			sink6, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+			if err != nil {
+				t.Skipf("no IPv6 loopback: %v", err)
+			}
+			defer sink6.Close()
+			sessions = append(sessions, batchSession(t, "udp6", net.IPv6loopback))
+			b := sendBatch(t, ring, func(b *batch) {
+				for i, s := range sessions {
+					b.pkt = rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(i), SSRC: uint32(1000 + i)},
+						Payload: bytes.Repeat([]byte{byte(i)}, 160)}
+					to := dst
+					if i == len(sessions)-1 {
+						to = sink6.LocalAddr().(*net.UDPAddr).AddrPort()
+					}
+					if err := b.queue(s, &stream{}, time.Now(), to); err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
+			for i := range b.out {
+				if b.out[i].err != nil {
+					t.Fatalf("packet %d: %v", i, b.out[i].err)
+				}
+			}
+			if ring && !b.ringOpen() {
+				t.Fatal("the ring closed itself after a good batch")
+			}
+			got := map[uint32]netip.AddrPort{}
+			buf := make([]byte, 1500)
+			sink.SetReadDeadline(time.Now().Add(2 * time.Second))
+			sink6.SetReadDeadline(time.Now().Add(2 * time.Second))
+			for len(got) < len(sessions) {
+				from := sink
+				if len(got) == len(sessions)-1 {
+					from = sink6
+				}
+				n, src, err := from.ReadFromUDPAddrPort(buf)
+				if err != nil {
+					t.Fatalf("received %d of %d packets: %v", len(got), len(sessions), err)
+				}
+				var p rtp.Packet
+				if err := p.Unmarshal(buf[:n]); err != nil {
+					t.Fatal(err)
+				}
+				i := int(p.SSRC - 1000)
+				if i < 0 || i >= len(sessions) || !bytes.Equal(p.Payload, bytes.Repeat([]byte{byte(i)}, 160)) {
+					t.Fatalf("unexpected packet SSRC %d payload %x…", p.SSRC, p.Payload[:4])
+				}
+				got[p.SSRC] = src
+			}
+			for i, s := range sessions {
+				want := s.conn.LocalAddr().(*net.UDPAddr).AddrPort().Port()
+				if src := got[uint32(1000+i)]; src.Port() != want {
+					t.Errorf("packet %d came from port %d, want its session's port %d", i, src.Port(), want)
+				}
+			}
+		})
+	}
+}
+
+// A packet the kernel refuses fails alone: the others of the batch go out.
+func TestBatchErrorIsPerPacket(t *testing.T) {
+	for _, ring := range []bool{true, false} {
+		name := map[bool]string{true: "io_uring", false: "sendto"}[ring]
+		t.Run(name, func(t *testing.T) {
+			sink := listenLoopback(t)
+			dst := sink.LocalAddr().(*net.UDPAddr).AddrPort()
+			s := batchSession(t, "udp4", net.IPv4(127, 0, 0, 1))
+			bad := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 0) // port 0: EINVAL
+			b := sendBatch(t, ring, func(b *batch) {
+				for i, to := range []netip.AddrPort{dst, bad, dst} {
+					b.pkt = rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i)}, Payload: make([]byte, 160)}
+					if err := b.queue(s, &stream{}, time.Now(), to); err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
+			if b.out[0].err != nil || b.out[2].err != nil {
+				t.Fatalf("good packets failed: %v, %v", b.out[0].err, b.out[2].err)
+			}
+			if b.out[1].err == nil {
+				t.Fatal("a packet to port 0 was reported sent")
+			}
+			got := receiveN(t, sink, 2, 2*time.Second)
+			if len(got) != 2 {
+				t.Fatalf("received %d packets, want 2", len(got))
+			}
+		})
+	}
+}
+
+// Closing sessions while the pacer plays to them must never let a batch send
+// on a descriptor that was closed and handed to a new socket: the new
+// sockets (which reuse the descriptors) must send nothing.
+func TestCloseDuringBatchesNeverSendsOnAReusedDescriptor(t *testing.T) {
+	pacer := NewPacer(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { pacer.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+
+	sink := listenLoopback(t)
+	dst := sink.LocalAddr().(*net.UDPAddr).AddrPort()
+	prompt := NewPrompt("tone", tone(8000))
+	// Sessions bind ports from one range, the sockets opened after each
+	// Close from another: a port of the second range can only have sent
+	// through a descriptor a batch should no longer have used.
+	pool, err := NewPortPool(31000, 31999)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextReused := 32000
+	reused := map[uint16]bool{}
+	var mu sync.Mutex
+	sources := map[uint16]int{} // every source port the sink heard, read throughout
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		buf := make([]byte, 1500)
+		for {
+			sink.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			_, src, err := sink.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			sources[src.Port()]++
+			mu.Unlock()
+		}
+	}()
+	for round := range 20 {
+		var sessions []*Session
+		var ports []int
+		for range 50 {
+			c, port, err := pool.Listen(loopback)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ports = append(ports, port)
+			s := NewSession(SessionConfig{Conn: c, Pacer: pacer,
+				Negotiated: Negotiated{Codec: PCMU, Remote: dst, Direction: SendRecv}})
+			s.Start()
+			go s.Play(ctx, []*Prompt{prompt}, PlayOptions{Loop: true})
+			sessions = append(sessions, s)
+		}
+		time.Sleep(time.Duration(25+round) * time.Millisecond) // every session sent at least once
+		for i, s := range sessions {
+			s.Close()
+			pool.Release(ports[i])
+			// A socket opened right after Close gets the lowest free
+			// descriptor: the one just closed.
+			var c *net.UDPConn
+			for c == nil {
+				nextReused++
+				c, _ = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: nextReused})
+			}
+			defer c.Close()
+			mu.Lock()
+			reused[uint16(nextReused)] = true
+			mu.Unlock()
+		}
+	}
+	<-readerDone // 300 ms without a packet: every session is closed
+	mu.Lock()
+	defer mu.Unlock()
+	heard := 0
+	for port, n := range sources {
+		if port >= 31000 && port <= 31999 {
+			heard += n
+		}
+	}
+	if heard < 1000 {
+		t.Fatalf("the sink heard %d packets from 1,000 sessions: the test did not exercise the pacer", heard)
+	}
+	for port, n := range sources {
+		if reused[port] {
+			t.Fatalf("%d packets came from port %d, a socket that never sent: a batch used a closed descriptor", n, port)
+		}
+	}
+}
