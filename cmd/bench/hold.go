@@ -81,7 +81,7 @@ func (b *bench) holdStep(ctx context.Context, n int) holdStep {
 	hold := ramp + settle + plateau + 5*time.Second // every call outlasts the plateau
 	run := sippRun{
 		Scenario: "hold_info.xml", Target: b.srv.sipAddr, Service: b.service,
-		Caller: fmt.Sprintf("1370%07d", n), Key: menuKey, Calls: n, Rate: rampRate, Limit: n,
+		Caller: fmt.Sprintf("1370%07d", n), Key: holdKey, Calls: n, Rate: rampRate, Limit: n,
 		AnswerWait: holdAnswerWait, AfterKey: hold, Timeout: measureAt + plateau + 2*time.Minute,
 	}
 	start := time.Now()

@@ -79,7 +79,7 @@ func (r *result) holdTable(w func(string, ...any)) {
 	w("")
 	w("## Concurrent calls hearing prompts")
 	w("")
-	w("Each step: SIPp ramps N calls at %d/s (key 1 by SIP INFO after the greeting, then queue prompts and hold music); ", rampRate)
+	w("Each step: SIPp ramps N calls at %d/s (key 3 by SIP INFO after the greeting: emergency, S6, never offered a callback, so it hears the queue prompts and hold music throughout); ", rampRate)
 	w("two /metrics scrapes %v apart once all are up give the plateau's pacer histograms (server side, the primary figure). ", plateau)
 	w("rx = %s", "Go callers dialled beside SIPp timing RTP arrival (whole call, so a few prompt boundaries are included).")
 	w("")

@@ -15,6 +15,12 @@ const (
 	successTarget = 0.999
 	menuKey       = '1'
 	menuCategory  = "inquiry"
+	// holdKey queues the concurrency callers as emergencies: an emergency
+	// is never offered a callback (S6), so it hears prompts and hold music
+	// all the time. An inquiry caller with no agent logged in is offered a
+	// callback at once and waits callback_timeout in silence for the key,
+	// which would leave a share of the "prompt-hearing" calls silent.
+	holdKey = '3'
 )
 
 // rateStep is one call rate of a sweep.

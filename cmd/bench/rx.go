@@ -94,7 +94,7 @@ func (r *receivers) one(ctx context.Context, sipAddr, service string, i int, at,
 		record(siptest.PacketStats{}, err)
 		return
 	}
-	if err := call.SendDTMF(menuKey); err != nil {
+	if err := call.SendDTMF(holdKey); err != nil {
 		record(siptest.PacketStats{}, fmt.Errorf("dtmf: %w", err))
 		return
 	}
