@@ -153,21 +153,17 @@ func (p *Pacer) SendMode() string {
 	return SendEach
 }
 
-// clock sleeps to each absolute grid slot and posts it to every shard.
+// clock waits for each absolute grid slot and posts it to every shard.
 func (p *Pacer) clock(ctx context.Context) {
 	start := time.Now()
-	timer := time.NewTimer(subSlot)
-	defer timer.Stop()
+	grid := newGridClock(ctx, start, subSlot)
 	last := int64(0) // sub-slots handed out so far
 	for {
-		due := start.Add(time.Duration(last+1) * subSlot)
-		timer.Reset(time.Until(due))
-		select {
-		case <-ctx.Done():
+		n, ok := grid.wait()
+		if !ok {
 			return
-		case <-timer.C:
 		}
-		now := int64(time.Since(start) / subSlot)
+		now := last + n
 		if now-last > subSlots {
 			// A whole frame or more missed: skip it, never burst.
 			missed := (now - last - 1) / subSlots
@@ -180,7 +176,7 @@ func (p *Pacer) clock(ctx context.Context) {
 				sh.post(t)
 			}
 		}
-		last = max(last, now)
+		last = now
 	}
 }
 

@@ -1,0 +1,46 @@
+package media
+
+import (
+	"context"
+	"time"
+)
+
+// gridClock wakes the pacer on a fixed grid: tick k at start + k·period.
+// wait blocks until the next tick is due and returns how many ticks have
+// passed since the previous wait (more than one when the caller was late), or
+// false once ctx is done.
+type gridClock interface {
+	wait() (int64, bool)
+}
+
+// timerClock is the portable grid: a Go timer reset to each absolute slot.
+// Go's timers wake a sleeping process through epoll's millisecond timeout,
+// so they are typically 0.5 ms late (p99 about 1.2 ms on an idle machine
+// here); clock_linux.go does better.
+type timerClock struct {
+	ctx    context.Context
+	start  time.Time
+	period time.Duration
+	timer  *time.Timer
+	last   int64
+}
+
+func newTimerClock(ctx context.Context, start time.Time, period time.Duration) *timerClock {
+	t := time.NewTimer(period)
+	context.AfterFunc(ctx, func() { t.Stop() })
+	return &timerClock{ctx: ctx, start: start, period: period, timer: t}
+}
+
+func (c *timerClock) wait() (int64, bool) {
+	due := c.start.Add(time.Duration(c.last+1) * c.period)
+	c.timer.Reset(time.Until(due))
+	select {
+	case <-c.ctx.Done():
+		return 0, false
+	case <-c.timer.C:
+	}
+	now := int64(time.Since(c.start) / c.period)
+	n := max(now-c.last, 1)
+	c.last += n
+	return n, true
+}

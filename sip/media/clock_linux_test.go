@@ -1,0 +1,16 @@
+package media
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// On Linux the pacer's grid is a timerfd, not a Go timer.
+func TestGridClockIsTimerFDOnLinux(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if c := newGridClock(ctx, time.Now(), subSlot); func() bool { _, ok := c.(*timerFDClock); return !ok }() {
+		t.Fatalf("newGridClock returned %T, want *timerFDClock", c)
+	}
+}
