@@ -1,11 +1,10 @@
 package media
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"time"
-
-	"github.com/pion/rtp"
 )
 
 // Send modes of the pacer (PacerConfig.Send).
@@ -33,24 +32,42 @@ type outPacket struct {
 // together (batch_linux.go), then the worker accounts for each. It is owned by
 // one worker goroutine: no allocation per packet once it has grown.
 type batch struct {
-	pkt  rtp.Packet
 	slab []byte
 	out  []outPacket
 	sys  batchSys // the operating system's part: the ring and its scratch
 }
 
-// queue marshals b.pkt into the batch, to be sent to remote on s's socket.
-func (b *batch) queue(s *Session, st *stream, due time.Time, remote netip.AddrPort) error {
-	size := b.pkt.MarshalSize()
+// rtpHeaderSize is the fixed RTP header without CSRCs or extension (RFC 3550
+// section 5.1), the only kind the pacer sends.
+const rtpHeaderSize = 12
+
+// queue writes an RTP packet into the batch, to be sent to remote on s's
+// socket. The header is written by hand: the pacer's packets have no CSRC
+// and no extension, and this runs for every packet of every call.
+func (b *batch) queue(s *Session, st *stream, due time.Time, remote netip.AddrPort, h rtpHeader, payload []byte) {
 	off := len(b.slab)
-	b.slab = slices.Grow(b.slab, size)[:off+size]
-	n, err := b.pkt.MarshalTo(b.slab[off:])
-	if err != nil {
-		b.slab = b.slab[:off]
-		return err
+	n := rtpHeaderSize + len(payload)
+	b.slab = slices.Grow(b.slab, n)[:off+n]
+	p := b.slab[off:]
+	p[0] = 2 << 6 // version 2, no padding, no extension, no CSRC
+	p[1] = h.pt & 0x7f
+	if h.marker {
+		p[1] |= 0x80
 	}
+	binary.BigEndian.PutUint16(p[2:], h.seq)
+	binary.BigEndian.PutUint32(p[4:], h.ts)
+	binary.BigEndian.PutUint32(p[8:], h.ssrc)
+	copy(p[rtpHeaderSize:], payload)
 	b.out = append(b.out, outPacket{s: s, st: st, due: due, off: off, n: n, remote: remote})
-	return nil
+}
+
+// rtpHeader is what varies in the pacer's RTP headers.
+type rtpHeader struct {
+	marker bool
+	pt     uint8
+	seq    uint16
+	ts     uint32
+	ssrc   uint32
 }
 
 func (b *batch) bytes(p *outPacket) []byte { return b.slab[p.off : p.off+p.n] }

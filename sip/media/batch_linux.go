@@ -16,15 +16,11 @@ import (
 // sent in several submissions.
 const ringEntries = 512
 
-// batchSys is the io_uring and the scratch space of its submissions.
+// batchSys is the io_uring and its requests.
 type batchSys struct {
 	ring  *uring // nil: one sendto per packet
-	fds   []int32
-	msgs  []unix.Msghdr
-	iovs  []unix.Iovec
-	names []unix.RawSockaddrInet6
-	res   []int32
-	which []int // msgs[j] sends out[which[j]]
+	reqs  []sendReq
+	which []int // reqs[j] sends out[which[j]]
 }
 
 // rawSocket is a session socket's descriptor and address family, read once.
@@ -58,6 +54,10 @@ func (b *batch) openRing() error {
 	if err != nil {
 		return err
 	}
+	if err := r.probe(); err != nil {
+		r.close()
+		return err
+	}
 	b.sys.ring = r
 	return nil
 }
@@ -80,34 +80,29 @@ func (b *batch) send() {
 		}
 		return
 	}
-	y.fds, y.msgs, y.iovs, y.names, y.res, y.which = y.fds[:0], y.msgs[:0], y.iovs[:0], y.names[:0], y.res[:0], y.which[:0]
+	clear(y.reqs)
+	y.reqs, y.which = y.reqs[:0], y.which[:0]
 	for i := range b.out {
 		p := &b.out[i]
-		var name unix.RawSockaddrInet6
-		namelen, ok := sockaddr(&name, p.s.sock.family, p.remote)
-		if p.s.sock.fd < 0 || !ok {
+		if p.s.sock.fd < 0 {
 			b.sendOne(p)
 			continue
 		}
-		y.fds = append(y.fds, p.s.sock.fd)
-		y.names = append(y.names, name)
-		y.iovs = append(y.iovs, unix.Iovec{})
-		y.msgs = append(y.msgs, unix.Msghdr{Namelen: namelen, Iovlen: 1})
-		y.res = append(y.res, 0)
+		y.reqs = append(y.reqs, sendReq{fd: p.s.sock.fd, buf: b.bytes(p)})
+		q := &y.reqs[len(y.reqs)-1]
+		namelen, ok := sockaddr(&q.name, p.s.sock.family, p.remote)
+		if !ok {
+			y.reqs = y.reqs[:len(y.reqs)-1]
+			b.sendOne(p)
+			continue
+		}
+		q.namelen = namelen
 		y.which = append(y.which, i)
 	}
-	// The slices are complete: only now may the messages point into them.
-	for j, i := range y.which {
-		p := &b.out[i]
-		y.iovs[j].Base = &b.slab[p.off]
-		y.iovs[j].SetLen(p.n)
-		y.msgs[j].Name = (*byte)(unsafe.Pointer(&y.names[j]))
-		y.msgs[j].Iov = &y.iovs[j]
-	}
-	if len(y.msgs) == 0 {
+	if len(y.reqs) == 0 {
 		return
 	}
-	if err := y.ring.sendmsgs(y.fds, y.msgs, y.res); err != nil {
+	if err := y.ring.send(y.reqs); err != nil {
 		// The ring broke (not a socket): what it sent is unknown, so count
 		// the sub-slot as failed rather than send twice, and go on without it.
 		for _, i := range y.which {
@@ -118,7 +113,7 @@ func (b *batch) send() {
 		return
 	}
 	for j, i := range y.which {
-		if r := y.res[j]; r < 0 {
+		if r := y.reqs[j].res; r < 0 {
 			b.out[i].err = fmt.Errorf("send RTP: %w", syscall.Errno(-r))
 		}
 	}

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/pion/rtp"
 )
 
 // errPacerStopped is returned by Play once the pacer's Run has returned.
@@ -61,8 +59,8 @@ type shard struct {
 	out     batch
 	mu      sync.Mutex
 	stopped bool
-	pending []*stream // registered since the last tick, guarded by mu
-	active  []*stream // owned by the worker goroutine
+	pending []*stream           // registered since the last tick, guarded by mu
+	active  [subSlots][]*stream // by sub-slot; owned by the worker goroutine
 }
 
 // PacerConfig configures a Pacer.
@@ -236,27 +234,26 @@ func (sh *shard) run(ctx context.Context) {
 // batch, and drops finished streams.
 func (sh *shard) step(t tick) {
 	sh.mu.Lock()
-	sh.active = append(sh.active, sh.pending...)
+	for _, st := range sh.pending {
+		sh.active[st.sess.slot] = append(sh.active[st.sess.slot], st)
+	}
 	clear(sh.pending)
 	sh.pending = sh.pending[:0]
 	sh.mu.Unlock()
 	sh.sendMu.Lock()
 	defer sh.sendMu.Unlock()
 	now := time.Now() // one clock read for the frames of the sub-slot
-	keep := sh.active[:0]
-	for _, st := range sh.active {
-		if st.sess.slot != t.sub {
-			keep = append(keep, st)
-			continue
-		}
+	active := sh.active[t.sub]
+	keep := active[:0]
+	for _, st := range active {
 		if st.sess.sendFrame(st, t, now, &sh.out) {
 			keep = append(keep, st)
 		} else {
 			sh.m.activeStreams.Dec()
 		}
 	}
-	clear(sh.active[len(keep):])
-	sh.active = keep
+	clear(active[len(keep):])
+	sh.active[t.sub] = keep
 	sh.flush()
 }
 
@@ -294,8 +291,13 @@ func (sh *shard) shutdown() {
 	sh.out.close()
 	sh.sendMu.Unlock()
 	sh.stopped = true
-	sh.m.activeStreams.Sub(float64(len(sh.active) + len(sh.pending)))
-	sh.active, sh.pending = nil, nil
+	n := len(sh.pending)
+	for i := range sh.active {
+		n += len(sh.active[i])
+		sh.active[i] = nil
+	}
+	sh.m.activeStreams.Sub(float64(n))
+	sh.pending = nil
 }
 
 // stream is one Play call: a cursor over its prompts. Its fields are guarded
@@ -411,24 +413,18 @@ func (s *Session) sendFrame(st *stream, t tick, now time.Time, b *batch) bool {
 // write marshals one packet into the worker's batch, which sends it when
 // the sub-slot is complete (shard.flush); called with s.tx.mu held.
 func (s *Session) write(st *stream, t tick, now time.Time, peer *peerState, payload []byte, b *batch) {
-	b.pkt.Header = rtp.Header{
-		Version:        2,
-		Marker:         st.marker,
-		PayloadType:    peer.neg.Codec.PayloadType,
-		SequenceNumber: s.tx.seq,
+	h := rtpHeader{
+		marker: st.marker,
+		pt:     peer.neg.Codec.PayloadType,
+		seq:    s.tx.seq,
 		// The timestamp follows the grid, so skipped ticks and pauses between
 		// prompts advance it by the elapsed frames (RFC 3550 section 5.1).
-		Timestamp: s.tx.tsBase + uint32(t.n-s.tx.tickBase)*frameSamples,
-		SSRC:      s.tx.ssrc,
+		ts:   s.tx.tsBase + uint32(t.n-s.tx.tickBase)*frameSamples,
+		ssrc: s.tx.ssrc,
 	}
-	b.pkt.Payload = payload
 	s.tx.seq++
 	st.marker = false
 	s.tx.relay.active = false
-	s.tx.last.note(b.pkt.Timestamp, b.pkt.Timestamp+frameSamples, now)
-	if err := b.queue(s, st, t.due, peer.remote); err != nil {
-		s.stats.sendErrors.Add(1)
-		s.m.sendErrors.Inc()
-		st.lastSent = time.Time{}
-	}
+	s.tx.last.note(h.ts, h.ts+frameSamples, now)
+	b.queue(s, st, t.due, peer.remote, h, payload)
 }

@@ -5,6 +5,7 @@ package media
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -31,7 +32,8 @@ type uring struct {
 	sqes                   []uringSQE
 	cqHead, cqTail, cqMask *uint32
 	cqes                   unsafe.Pointer
-	results                []int32 // of the current sendmsgs call
+	reqs                   []sendReq // of the current send call
+	sendto                 bool      // IORING_OP_SEND takes a destination (probe)
 }
 
 // io_uring ABI (include/uapi/linux/io_uring.h).
@@ -39,6 +41,7 @@ const (
 	sysIOURingSetup      = 425
 	sysIOURingEnter      = 426
 	ioringOpSendmsg      = 9
+	ioringOpSend         = 26
 	ioringEnterGetEvents = 1
 	ioringOffSQRing      = 0
 	ioringOffSQEs        = 0x10000000
@@ -143,27 +146,53 @@ func (r *uring) close() {
 	}
 }
 
-// sendmsgs sends msgs[i] on socket fds[i] and stores each result in res[i]
-// (bytes sent, or a negative errno). It returns when every send has
-// completed, so the messages and their buffers may be reused at once. The
-// sockets must stay open until it returns. An error means the ring itself
-// failed; res then holds no meaningful values.
-func (r *uring) sendmsgs(fds []int32, msgs []unix.Msghdr, res []int32) error {
-	r.results = res
-	defer func() { r.results = nil }()
-	for start := 0; start < len(msgs); {
-		n := min(len(msgs)-start, int(r.entries))
+// sendReq is one datagram for the ring: buf to name, sent on socket fd.
+type sendReq struct {
+	fd      int32
+	namelen uint32
+	name    unix.RawSockaddrInet6 // an AF_INET name fits in it
+	buf     []byte
+	res     int32       // bytes sent, or a negative errno
+	msg     unix.Msghdr // for kernels without IORING_OP_SEND with an address
+	iov     unix.Iovec
+}
+
+// send sends every request and stores each result in its res. It returns
+// when every send has completed, so the requests and their buffers may be
+// reused at once. The sockets must stay open until it returns. An error means
+// the ring itself failed; the results are then meaningless.
+func (r *uring) send(reqs []sendReq) error {
+	r.reqs = reqs
+	defer func() { r.reqs = nil }()
+	for start := 0; start < len(reqs); {
+		n := min(len(reqs)-start, int(r.entries))
 		tail := atomic.LoadUint32(r.sqTail)
 		for i := range n {
-			m := &msgs[start+i]
-			r.sqes[(tail+uint32(i))&*r.sqMask] = uringSQE{
-				opcode: ioringOpSendmsg, fd: fds[start+i],
-				addr: uint64(uintptr(unsafe.Pointer(m))), len: 1,
+			q := &reqs[start+i]
+			sqe := uringSQE{
+				fd: q.fd,
 				// Never wait for socket buffer space: a full buffer is a
 				// dropped packet, counted, not a stalled pacer.
 				msgFlags: unix.MSG_DONTWAIT,
 				userData: uint64(start + i),
 			}
+			if r.sendto {
+				// IORING_OP_SEND with a destination (Linux 6.0): no message
+				// header for the kernel to copy in.
+				sqe.opcode = ioringOpSend
+				sqe.addr = uint64(uintptr(unsafe.Pointer(&q.buf[0])))
+				sqe.len = uint32(len(q.buf))
+				sqe.off = uint64(uintptr(unsafe.Pointer(&q.name))) // addr2
+				sqe.spliceFdIn = int32(q.namelen)                  // addr_len
+			} else {
+				q.iov.Base = &q.buf[0]
+				q.iov.SetLen(len(q.buf))
+				q.msg = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&q.name)), Namelen: q.namelen, Iov: &q.iov, Iovlen: 1}
+				sqe.opcode = ioringOpSendmsg
+				sqe.addr = uint64(uintptr(unsafe.Pointer(&q.msg)))
+				sqe.len = 1
+			}
+			r.sqes[(tail+uint32(i))&*r.sqMask] = sqe
 		}
 		atomic.StoreUint32(r.sqTail, tail+uint32(n))
 		if err := r.enter(uint32(n)); err != nil {
@@ -172,6 +201,38 @@ func (r *uring) sendmsgs(fds []int32, msgs []unix.Msghdr, res []int32) error {
 		start += n
 	}
 	return nil
+}
+
+// probe picks IORING_OP_SEND with a destination where the kernel takes it,
+// else IORING_OP_SENDMSG, by sending one datagram to itself on loopback.
+func (r *uring) probe() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("io_uring probe: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		return fmt.Errorf("io_uring probe: %w", err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return fmt.Errorf("io_uring probe: %w", err)
+	}
+	port := sa.(*unix.SockaddrInet4).Port
+	var last error
+	for _, sendto := range []bool{true, false} {
+		r.sendto = sendto
+		q := []sendReq{{fd: int32(fd), buf: []byte{0}}}
+		q[0].namelen, _ = sockaddr(&q[0].name, unix.AF_INET, netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port)))
+		if err := r.send(q); err != nil {
+			return err
+		}
+		if q[0].res == 1 {
+			return nil
+		}
+		last = syscall.Errno(-q[0].res)
+	}
+	return fmt.Errorf("io_uring probe: a datagram to itself failed: %w", last)
 }
 
 // enter submits n entries and reaps their n completions.
@@ -201,7 +262,7 @@ func (r *uring) reap() uint32 {
 	tail := atomic.LoadUint32(r.cqTail)
 	for i := head; i != tail; i++ {
 		c := (*uringCQE)(unsafe.Add(r.cqes, uintptr(i&*r.cqMask)*uringCQESize))
-		r.results[c.userData] = c.res
+		r.reqs[c.userData].res = c.res
 	}
 	atomic.StoreUint32(r.cqHead, tail)
 	return tail - head
