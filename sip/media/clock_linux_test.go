@@ -14,3 +14,13 @@ func TestGridClockIsTimerFDOnLinux(t *testing.T) {
 		t.Fatalf("newGridClock returned %T, want *timerFDClock", c)
 	}
 }
+
+func TestTimerFDClock(t *testing.T) {
+	testGridClock(t, func(ctx context.Context, start time.Time, period time.Duration) gridClock {
+		c, err := newTimerFDClock(ctx, start, period)
+		if err != nil {
+			t.Skipf("no timerfd: %v", err)
+		}
+		return c
+	})
+}

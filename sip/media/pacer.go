@@ -154,7 +154,7 @@ func (p *Pacer) SendMode() string {
 // clock waits for each absolute grid slot and posts it to every shard.
 func (p *Pacer) clock(ctx context.Context) {
 	start := time.Now()
-	grid := newGridClock(ctx, start, subSlot)
+	grid := newClock(ctx, start, subSlot)
 	last := int64(0) // sub-slots handed out so far
 	for {
 		n, ok := grid.wait()
