@@ -11,19 +11,64 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// newGridClock returns a timerfd grid where the kernel allows it: a periodic
-// timer whose expiry makes its descriptor readable, which Go's netpoller
-// hears at once. Measured on this 2-core VM over 2,000 ticks of 2 ms: p50
-// 70 µs and p99 160 µs late, against 580 µs and 1.2 ms for a Go timer
-// (epoll's millisecond timeout). With both Ps a third busy beside the pacer
-// (BenchmarkPacerBusy) it also keeps more packets on time: 1–2 % sent more
-// than 2 ms late against 5–7 % with a Go timer. Racing the two (a Go timer
-// beside the timerfd) measured in between, 4–5 %, and was dropped.
+// newGridClock returns a grid woken by whichever comes first of a timerfd
+// and a Go timer.
+//
+// A periodic timerfd's expiry makes its descriptor readable, which the
+// netpoller hears at once while a P is idle: measured on this 2-core VM over
+// 2,000 ticks of 2 ms, p50 70 µs and p99 160 µs late, against 580 µs and
+// 1.2 ms for a Go timer (epoll's millisecond timeout). But a P with runnable
+// goroutines in its queue does not poll the network; only an idle P or
+// sysmon (every 10 ms at worst) does. Timers, on the other hand, are run at
+// every scheduling point and their goroutine goes next on that P. In the
+// server, under SIP load, the timerfd alone let the pacer fall tens of
+// milliseconds behind; racing the two keeps the timerfd's precision when the
+// scheduler is idle and the timer's promptness when it is busy.
+// BenchmarkPacerBusy compares them.
 func newGridClock(ctx context.Context, start time.Time, period time.Duration) gridClock {
-	if c, err := newTimerFDClock(ctx, start, period); err == nil {
-		return c
+	fd, err := newTimerFDClock(ctx, start, period)
+	if err != nil {
+		return newTimerClock(ctx, start, period)
 	}
-	return newTimerClock(ctx, start, period)
+	c := &hybridClock{timerClock: newTimerClock(ctx, start, period), fd: make(chan struct{}, 1)}
+	go func() {
+		for {
+			if _, ok := fd.wait(); !ok {
+				return
+			}
+			select {
+			case c.fd <- struct{}{}:
+			default: // the clock has not taken the last one yet
+			}
+		}
+	}()
+	return c
+}
+
+// hybridClock is a timerClock also woken by a timerfd.
+type hybridClock struct {
+	*timerClock
+	fd chan struct{}
+}
+
+func (c *hybridClock) wait() (int64, bool) {
+	for {
+		due := c.start.Add(time.Duration(c.last+1) * c.period)
+		c.timer.Reset(time.Until(due))
+		select {
+		case <-c.ctx.Done():
+			return 0, false
+		case <-c.timer.C:
+		case <-c.fd:
+		}
+		// Ticks are counted on the clock, whichever woke us: a timerfd
+		// wake-up for a tick the timer already delivered finds none new.
+		if now := int64(time.Since(c.start) / c.period); now > c.last {
+			n := now - c.last
+			c.last = now
+			return n, true
+		}
+	}
 }
 
 type timerFDClock struct {
