@@ -54,4 +54,3 @@ func busy(ctx context.Context) {
 		time.Sleep(400 * time.Microsecond)
 	}
 }
-
