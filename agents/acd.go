@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -54,6 +55,10 @@ type ACDOptions struct {
 	Reservation time.Duration
 	// MatchLimit caps the offers of one Match call.
 	MatchLimit int
+	// RingAll lists the categories whose callers ring every available agent
+	// serving the category at once (issue 3); the others ring one agent at a
+	// time. A caller going to its ticket owner rings the owner alone (S16).
+	RingAll []string
 	// History receives every transition (S12 audit); nil records none.
 	History History
 	// HistoryBuffer bounds the transitions waiting for History (default 1024);
@@ -81,13 +86,25 @@ type ACD struct {
 	epoch   epochState
 }
 
-// Offer pairs a waiting caller with a ringing agent. The node holding the
-// caller (CallerNode) rings the agent and reports the outcome.
+// Offer pairs a waiting caller with a ringing agent, or for a ring-all
+// category with every agent ringing for it (Agents; AgentID is then empty).
+// The node holding the caller (CallerNode) rings them and reports the
+// outcome: Answered (AnsweredBy for a group), Missed or CallerGone.
 type Offer struct {
-	CallID     string `json:"call_id"`
-	AgentID    string `json:"agent_id"`
-	Category   string `json:"category"`
-	CallerNode string `json:"caller_node"`
+	CallID     string   `json:"call_id"`
+	AgentID    string   `json:"agent_id,omitempty"`
+	Agents     []string `json:"agents,omitempty"`
+	Category   string   `json:"category"`
+	CallerNode string   `json:"caller_node"`
+}
+
+// Rung lists the agents ringing for the offer: the group of a ring-all
+// offer, else the one agent.
+func (o Offer) Rung() []string {
+	if len(o.Agents) > 0 {
+		return o.Agents
+	}
+	return []string{o.AgentID}
 }
 
 // NewACD returns an ACD on rdb.
@@ -151,18 +168,25 @@ const matchScan = 200
 // Match pairs waiting callers with agents until no pair is left (at most
 // MatchLimit): emergencies first (S6), then by priority and wait (S7), each
 // to its available ticket owner (S16) or the longest-idle available agent.
+// A caller of a RingAll category not going to its owner is offered to every
+// available agent serving the category at once (Offer.Agents).
 // Each agent is ringing when Match returns; report the outcome with
-// Answered, Missed or CallerGone.
+// Answered (AnsweredBy for a group), Missed or CallerGone.
 func (a *ACD) Match(ctx context.Context) ([]Offer, error) {
 	start := time.Now()
 	r, err := a.run(ctx, "match callers", matchScript,
-		a.opts.OwnerWait.Milliseconds(), a.opts.Reservation.Milliseconds(), a.opts.MatchLimit, matchScan)
+		a.opts.OwnerWait.Milliseconds(), a.opts.Reservation.Milliseconds(), a.opts.MatchLimit, matchScan,
+		strings.Join(a.opts.RingAll, ","))
 	a.metrics.acd.latency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return nil, err
 	}
 	for _, o := range r.Offers {
-		a.metrics.acd.matches.WithLabelValues(o.Category, "one").Inc()
+		mode := "one"
+		if len(o.Agents) > 0 {
+			mode = "all"
+		}
+		a.metrics.acd.matches.WithLabelValues(o.Category, mode).Inc()
 	}
 	return r.Offers, nil
 }
@@ -176,7 +200,8 @@ func (a *ACD) Answered(ctx context.Context, callID, agentID string) error {
 }
 
 // AnsweredBy is Answered for ring-all: it also returns the other agents rung
-// for the caller, now available again, whose legs the caller's node cancels.
+// for the caller, now available again with their idle time kept and no miss
+// counted (reason answered_elsewhere), whose legs the caller's node cancels.
 func (a *ACD) AnsweredBy(ctx context.Context, callID, agentID string) ([]string, error) {
 	r, err := a.run(ctx, "answer call "+callID+" by agent "+agentID, answerScript, callID, agentID)
 	if errors.Is(err, ErrCallerGone) {
@@ -260,10 +285,13 @@ func (a *ACD) Sweep(ctx context.Context) (int, error) {
 	return len(r.Tr), err
 }
 
-// MatchAll reserves every available agent serving category for the queue's
-// first caller not being offered (ring-all). The caller's node rings them
-// all; the first to answer calls AnsweredBy, the others Missed or nothing
-// (AnsweredBy releases them). No pair gives an error wrapping ErrNoMatch.
+// MatchAll reserves every available agent serving category (emergency: any
+// available agent when none serves it, S6) for the queue's first caller not
+// being offered (ring-all), ignoring owners (S16) and the other queues; Match
+// does ring-all for the RingAll categories in every queue's order. The
+// caller's node rings them all; the first to answer calls AnsweredBy, which
+// releases the others; when nobody answers, each gets Missed. No pair gives
+// an error wrapping ErrNoMatch.
 func (a *ACD) MatchAll(ctx context.Context, category string) (string, []string, error) {
 	r, err := a.run(ctx, "match all agents for "+category, matchAllScript,
 		category, a.opts.Reservation.Milliseconds(), matchScan)

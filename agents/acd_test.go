@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -65,7 +66,8 @@ func (e *acdEnv) login(t *testing.T, id string, categories ...string) {
 	}
 }
 
-// match runs Match and returns the offers as "call→agent".
+// match runs Match and returns the offers as "call→agent", a ring-all
+// offer as "call→agent+agent+…" (longest idle first).
 func (e *acdEnv) match(t *testing.T) []string {
 	t.Helper()
 	offers, err := e.Match(context.Background())
@@ -74,7 +76,7 @@ func (e *acdEnv) match(t *testing.T) []string {
 	}
 	out := make([]string, len(offers))
 	for i, o := range offers {
-		out[i] = o.CallID + "→" + o.AgentID
+		out[i] = o.CallID + "→" + strings.Join(o.Rung(), "+")
 	}
 	return out
 }

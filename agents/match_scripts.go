@@ -1,5 +1,27 @@
 package agents
 
+// ringAllGroup is shared by the matching scripts: the agents a ring-all
+// caller of a category rings at once (issue 3) and their reservation.
+const ringAllGroup = `
+-- everyone: every available agent serving cat, longest idle first; for an
+-- emergency with nobody serving it, every available agent (S6).
+local function everyone(cat)
+  local av = P .. 'agents:available'
+  local g = redis.call('ZRANGE', av .. ':' .. cat, 0, -1)
+  if #g == 0 and cat == EMERGENCY then g = redis.call('ZRANGE', av, 0, -1) end
+  return g
+end
+-- reserve_all makes every agent of group ring for call: the caller's
+-- offered_to is "*" and the group is listed in <p>ringall:<call>.
+local function reserve_all(call, node, group, expires)
+  for _, a in ipairs(group) do
+    move('offer', a, 'ringing', {call = call, node = node, expires = expires})
+    redis.call('SADD', P .. 'ringall:' .. call, a)
+  end
+  redis.call('HSET', P .. 'qcall:' .. call, 'offered_to', '*')
+end
+`
+
 // matchScript pairs waiting callers with agents in one atomic step, so two
 // nodes matching at once can never hand out a caller or an agent twice.
 //
@@ -13,16 +35,24 @@ package agents
 //   - else the longest-idle available agent serving the queue (emergency: any
 //     available agent when none serves it, S6).
 //
+// A candidate of a ring-all category (ARGV[8]) not going to its owner rings
+// every available agent serving the category at once (ringAllGroup): one
+// offer listing them all. The order above holds across one-at-a-time and
+// ring-all queues alike.
+//
 // The agent becomes ringing with a reservation expiry; the caller gets
 // offered_to and keeps its place. Per queue a cursor only moves forward: in
 // one run callers are only taken, never freed, and agents only leave.
 //
 // ARGV[4] owner_wait ms, ARGV[5] reservation ms, ARGV[6] max offers,
-// ARGV[7] callers scanned per queue. Reply: {offers: [{call_id, agent_id,
-// category, caller_node}], tr}.
-var matchScript = acdScript(`
+// ARGV[7] callers scanned per queue, ARGV[8] ring-all categories ("a,b").
+// Reply: {offers: [{call_id, agent_id, category, caller_node} or, ring-all,
+// {call_id, agents, category, caller_node}], tr}.
+var matchScript = acdScript(ringAllGroup + `
 local OWNER_WAIT, RESERVE = tonumber(ARGV[4]), tonumber(ARGV[5])
 local CAP, SCAN = tonumber(ARGV[6]), tonumber(ARGV[7])
+local RING_ALL = {}
+for _, c in ipairs(split(ARGV[8])) do RING_ALL[c] = true end
 local AV = P .. 'agents:available'
 if redis.call('ZCARD', AV) == 0 then return finish() end
 local function longest_idle(cat)
@@ -52,7 +82,8 @@ local function find(cat)
       if h[3] and not h[1] then
         local agent = agent_for(h[2], h[3], default)
         if agent then
-          return {call = z[i], score = tonumber(z[i + 1]), agent = agent, node = h[4] or ''}
+          return {call = z[i], score = tonumber(z[i + 1]), agent = agent, node = h[4] or '',
+            owner = agent == h[2]}
         end
       end
       cursor[cat] = cursor[cat] + 1
@@ -74,30 +105,37 @@ while #offers < CAP do
     end
   end
   if not best then break end
-  move('offer', best.agent, 'ringing', {call = best.call, node = best.node, expires = NOW + RESERVE})
-  redis.call('HSET', P .. 'qcall:' .. best.call, 'offered_to', best.agent)
-  offers[#offers + 1] = {call_id = best.call, agent_id = best.agent, category = bcat, caller_node = best.node}
+  local offer = {call_id = best.call, category = bcat, caller_node = best.node}
+  local taken = {[best.agent] = true}
+  if RING_ALL[bcat] and not best.owner then
+    offer.agents = everyone(bcat)
+    reserve_all(best.call, best.node, offer.agents, NOW + RESERVE)
+    for _, a in ipairs(offer.agents) do taken[a] = true end
+  else
+    move('offer', best.agent, 'ringing', {call = best.call, node = best.node, expires = NOW + RESERVE})
+    redis.call('HSET', P .. 'qcall:' .. best.call, 'offered_to', best.agent)
+    offer.agent_id = best.agent
+  end
+  offers[#offers + 1] = offer
   cursor[bcat] = cursor[bcat] + 1
   for c, x in pairs(cand) do
-    if x and (c == bcat or x.agent == best.agent) then cand[c] = find(c) end
+    if x and (c == bcat or taken[x.agent]) then cand[c] = find(c) end
   end
 end
 if #offers > 0 then out.offers = offers end
 return finish()
 `)
 
-// matchAllScript reserves every available agent serving the category
-// (emergency: every available agent, S6) for the queue's first caller not
-// being offered: ring-all. The caller's offered_to is "*" and the agents are
-// listed in <p>ringall:<call>.
+// matchAllScript reserves every agent a ring-all caller of the category
+// rings (ringAllGroup) for the queue's first caller not being offered,
+// whatever its owner (S16) and whatever the other queues hold: the one-queue
+// form of ring-all; Match is the one that keeps every queue's order.
 //
 // ARGV[4] category, ARGV[5] reservation ms, ARGV[6] callers scanned.
 // Reply: {call_id, caller_node, agents, tr}; no call_id when nothing matched.
-var matchAllScript = acdScript(`
+var matchAllScript = acdScript(ringAllGroup + `
 local cat, RESERVE, SCAN = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
-local AV = P .. 'agents:available'
-local agents = redis.call('ZRANGE', AV .. ':' .. cat, 0, -1)
-if cat == EMERGENCY then agents = redis.call('ZRANGE', AV, 0, -1) end
+local agents = everyone(cat)
 if #agents == 0 then return finish() end
 local call, node
 for _, id in ipairs(redis.call('ZRANGE', P .. 'queue:' .. cat, 0, SCAN - 1)) do
@@ -108,11 +146,7 @@ for _, id in ipairs(redis.call('ZRANGE', P .. 'queue:' .. cat, 0, SCAN - 1)) do
   end
 end
 if not call then return finish() end
-for _, a in ipairs(agents) do
-  move('offer', a, 'ringing', {call = call, node = node, expires = NOW + RESERVE})
-  redis.call('SADD', P .. 'ringall:' .. call, a)
-end
-redis.call('HSET', P .. 'qcall:' .. call, 'offered_to', '*')
+reserve_all(call, node, agents, NOW + RESERVE)
 out.call_id, out.caller_node, out.agents = call, node, agents
 return finish()
 `)

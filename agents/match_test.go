@@ -3,6 +3,7 @@ package agents
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -161,7 +162,7 @@ func TestOfferKeepsPlace(t *testing.T) {
 	if err != nil || len(offers) != 1 {
 		t.Fatalf("match = %v, %v", offers, err)
 	}
-	if want := (Offer{CallID: "c1", AgentID: "1001", Category: "inquiry", CallerNode: "node-a"}); offers[0] != want {
+	if want := (Offer{CallID: "c1", AgentID: "1001", Category: "inquiry", CallerNode: "node-a"}); !reflect.DeepEqual(offers[0], want) {
 		t.Fatalf("offer = %+v, want %+v", offers[0], want)
 	}
 	if pos := mustPosition(t, e.q, "inquiry", "c1"); pos != 1 {

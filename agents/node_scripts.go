@@ -49,7 +49,9 @@ return finish()
 
 // restoreScript re-publishes one agent's state after a Redis restart, unless
 // the agent is already known again (logged in since). A ringing agent takes
-// its caller's offer back when the caller is waiting and not offered.
+// its caller's offer back when the caller is waiting and not offered; a
+// second agent ringing for the same caller can only be of a ring-all group,
+// so the offer becomes the group's ("*" and <p>ringall:<call>) again.
 //
 // ARGV[4] agent, [5] state, [6] reason, [7] call, [8] idle_since ms,
 // [9] categories, [10] misses, [11] node, [12] since ms, [13] reservation
@@ -73,8 +75,14 @@ if st == 'available' then
 elseif st == 'ringing' then
   redis.call('ZADD', P .. 'agents:ringing', ARGV[13], id)
   local qk = P .. 'qcall:' .. call
-  if redis.call('EXISTS', qk) == 1 and not redis.call('HGET', qk, 'offered_to') then
+  local offered = redis.call('HGET', qk, 'offered_to')
+  if redis.call('EXISTS', qk) == 0 or offered == id then
+  elseif not offered then
     redis.call('HSET', qk, 'offered_to', id)
+  else
+    if offered ~= '*' then redis.call('SADD', P .. 'ringall:' .. call, offered) end
+    redis.call('SADD', P .. 'ringall:' .. call, id)
+    redis.call('HSET', qk, 'offered_to', '*')
   end
 elseif st == 'wrap_up' then
   redis.call('ZADD', P .. 'agents:wrapup', ARGV[14], id)

@@ -3,6 +3,7 @@ package agents
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -149,13 +150,14 @@ func TestForwardAndPopOffers(t *testing.T) {
 		{CallID: "a1", AgentID: "1001", Category: "inquiry", CallerNode: "node-a"},
 		{CallID: "b1", AgentID: "1002", Category: "inquiry", CallerNode: "node-b"},
 		{CallID: "b2", AgentID: "1003", Category: "complaint", CallerNode: "node-b"},
+		{CallID: "b3", Agents: []string{"1004", "1005"}, Category: "inquiry", CallerNode: "node-b"}, // ring-all
 	}
 	local, err := a.Forward(ctx, offers)
-	if err != nil || !slices.Equal(local, offers[:1]) {
+	if err != nil || !reflect.DeepEqual(local, offers[:1]) {
 		t.Fatalf("forward = %v, %v; want the node-a offer", local, err)
 	}
 	got, err := b.PopOffers(ctx, "node-b", time.Second)
-	if err != nil || !slices.Equal(got, offers[1:]) {
+	if err != nil || !reflect.DeepEqual(got, offers[1:]) {
 		t.Fatalf("pop = %v, %v; want the node-b offers", got, err)
 	}
 	start := time.Now()

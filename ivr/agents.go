@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -15,9 +16,10 @@ type Agents interface {
 	// Offers returns the channel on which offers for the call arrive, and a
 	// function to call when the caller leaves the queue.
 	Offers(callID string) (<-chan AgentOffer, func())
-	// Ring rings the offered agent. An error wrapping ErrNotConnected (no answer,
-	// busy, declined) leaves the caller waiting in their place; any other error
-	// ends the call as failed.
+	// Ring rings the offered agent, or every agent of a ring-all offer at
+	// once; Conversation.Agent names the one who answered. An error wrapping
+	// ErrNotConnected (no answer, busy, declined) leaves the caller waiting in
+	// their place; any other error ends the call as failed.
 	Ring(ctx context.Context, call Call, offer AgentOffer) (Conversation, error)
 	// Serving counts the logged-in agents who serve category.
 	Serving(ctx context.Context, category string) (int, error)
@@ -25,15 +27,33 @@ type Agents interface {
 	RingNumber(ctx context.Context, call Call, number string) (Conversation, error)
 }
 
-// AgentOffer is an agent matched to a waiting caller.
+// AgentOffer is an agent matched to a waiting caller, or for a ring-all
+// queue every available agent, rung at once (Group).
 type AgentOffer struct {
 	AgentID     string
 	StaffNumber string // announced to the caller (S2)
 	Category    string
+	// Group lists the agents of a ring-all offer (AgentID and StaffNumber
+	// are then empty); the first to answer takes the call.
+	Group []AgentOffer
+}
+
+// agents names the offered agents, for logs.
+func (o AgentOffer) agents() string {
+	if len(o.Group) == 0 {
+		return o.AgentID
+	}
+	ids := make([]string, len(o.Group))
+	for i, g := range o.Group {
+		ids[i] = g.AgentID
+	}
+	return strings.Join(ids, ",")
 }
 
 // Conversation is a caller connected to an answering agent.
 type Conversation interface {
+	// Agent is the agent who answered (for a ring-all offer, one of its Group).
+	Agent() AgentOffer
 	// Talk bridges caller and agent until either hangs up or the agent
 	// transfers the caller (S10).
 	Talk(ctx context.Context) (TalkResult, error)
@@ -126,27 +146,38 @@ func (r *run) holdFor(ctx context.Context, until time.Time) (*AgentOffer, error)
 	return nil, err
 }
 
-// connect rings the offered agent; when the agent answers, the caller hears the
-// staff number (S2) and talks. It reports whether the conversation took place.
+// connect rings the offered agent (or agents); when one answers, the caller
+// hears the staff number (S2) and talks. It reports whether the conversation
+// took place.
 func (r *run) connect(ctx context.Context, o AgentOffer) (bool, error) {
 	conv, err := r.f.agents.Ring(ctx, r.call, o)
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		return false, fmt.Errorf("%w: ring agent %s: %w", errCallEnded, o.AgentID, ctx.Err())
+		return false, fmt.Errorf("%w: ring agent %s: %w", errCallEnded, o.agents(), ctx.Err())
 	case errors.Is(err, ErrNotConnected):
-		r.log.Info("agent not connected, caller keeps their place", "agent", o.AgentID, "err", err)
+		r.log.Info("agent not connected, caller keeps their place", "agent", o.agents(), "err", err)
 		return false, nil
 	default:
-		return false, fmt.Errorf("ring agent %s: %w", o.AgentID, err)
+		return false, fmt.Errorf("ring agent %s: %w", o.agents(), err)
 	}
 	r.inQueue = "" // the ACD took the caller out of the queue when the agent answered
 	r.closeOffers()
-	r.res.Outcome, r.res.AgentID, r.res.ConnectedAt = OutcomeAnswered, o.AgentID, r.f.clk.Now()
-	if o.StaffNumber != "" {
-		prompts := append([]string{PromptAgentNumberPrefix}, SayDigits(o.StaffNumber)...)
-		if err := r.play(ctx, append(prompts, PromptAgentNumberSuffix)...); err != nil {
+	who := conv.Agent()
+	r.res.Outcome, r.res.AgentID, r.res.ConnectedAt = OutcomeAnswered, who.AgentID, r.f.clk.Now()
+	if who.StaffNumber != "" {
+		prompts := append([]string{PromptAgentNumberPrefix}, SayDigits(who.StaffNumber)...)
+		err := r.play(ctx, append(prompts, PromptAgentNumberSuffix)...)
+		if err != nil && ctx.Err() != nil {
+			// The caller hung up during the staff number: Talk still ends the
+			// agent's leg and puts the agent in wrap-up (no agent left on_call).
+			if _, terr := conv.Talk(ctx); terr != nil {
+				r.log.Warn("agent leg after the caller left", "agent", who.AgentID, "err", terr)
+			}
 			return true, err
+		}
+		if err != nil {
+			r.log.Warn("staff number not announced", "agent", who.AgentID, "err", err)
 		}
 	}
 	return true, r.talk(ctx, conv)

@@ -13,23 +13,47 @@ type fakeAgents struct {
 	rings   []string
 	fail    map[string]bool // agents whose ring is not connected
 	stopped bool
+	talks   int  // conversations whose Talk ran
+	leave   bool // the caller hangs up as the agent answers
 }
 
 func (a *fakeAgents) Offers(string) (<-chan AgentOffer, func()) {
 	return a.offers, func() { a.stopped = true }
 }
 
-func (a *fakeAgents) Ring(_ context.Context, _ Call, o AgentOffer) (Conversation, error) {
-	a.rings = append(a.rings, o.AgentID)
-	if a.fail[o.AgentID] {
+// Ring answers with the offered agent, or with the last agent of a
+// ring-all group not in fail.
+func (a *fakeAgents) Ring(_ context.Context, call Call, o AgentOffer) (Conversation, error) {
+	a.rings = append(a.rings, o.agents())
+	who, ok := o, !a.fail[o.AgentID]
+	if len(o.Group) > 0 {
+		ok = false
+		for _, g := range o.Group {
+			if !a.fail[g.AgentID] {
+				who, ok = g, true
+			}
+		}
+	}
+	if !ok {
 		return nil, fmt.Errorf("no answer: %w", ErrNotConnected)
 	}
-	return fakeConversation{}, nil
+	if a.leave {
+		call.(*fakeCall).cancel()
+	}
+	return fakeConversation{who: who, talks: &a.talks}, nil
 }
 
-type fakeConversation struct{}
+type fakeConversation struct {
+	who   AgentOffer
+	talks *int
+}
 
-func (fakeConversation) Talk(context.Context) (TalkResult, error) {
+func (c fakeConversation) Agent() AgentOffer { return c.who }
+
+func (c fakeConversation) Talk(context.Context) (TalkResult, error) {
+	if c.talks != nil {
+		*c.talks++
+	}
 	return TalkResult{AgentHungUp: true}, nil
 }
 
@@ -106,7 +130,12 @@ func TestNuisanceNotQueued(t *testing.T) {
 	}
 }
 
-type transferConversation struct{ to *Transfer }
+type transferConversation struct {
+	who AgentOffer
+	to  *Transfer
+}
+
+func (c transferConversation) Agent() AgentOffer { return c.who }
 
 func (c transferConversation) Talk(context.Context) (TalkResult, error) {
 	return TalkResult{Transfer: c.to}, nil
@@ -121,9 +150,9 @@ func (a *transferAgents) Ring(ctx context.Context, call Call, o AgentOffer) (Con
 	a.rings = append(a.rings, o.AgentID)
 	if !a.first {
 		a.first = true
-		return transferConversation{to: &Transfer{Kind: TransferQueue, Target: CategoryComplaint}}, nil
+		return transferConversation{who: o, to: &Transfer{Kind: TransferQueue, Target: CategoryComplaint}}, nil
 	}
-	return fakeConversation{}, nil
+	return fakeConversation{who: o}, nil
 }
 
 // S10: the agent transfers the caller to the complaint queue; the caller is
@@ -133,12 +162,55 @@ func TestTransferToQueue(t *testing.T) {
 	h.q.positions = []int{1, 1}
 	ag := &transferAgents{fakeAgents: fakeAgents{offers: make(chan AgentOffer, 2)}}
 	ag.offers <- AgentOffer{AgentID: "1001", Category: CategoryInquiry}
+	// The second offer waits in the channel until the caller is queued again
+	// (sent from a goroutine, it raced the fake clock to max_wait).
+	ag.offers <- AgentOffer{AgentID: "1002", Category: CategoryComplaint}
 	h.flow.SetAgents(ag)
-	// The second offer comes once the caller is queued again.
-	go func() { ag.offers <- AgentOffer{AgentID: "1002", Category: CategoryComplaint} }()
 	res, _ := h.call(t, "13800000001", key('1'))
 	if !slices.Equal(ag.rings, []string{"1001", "1002"}) || !slices.Equal(res.Transfers, []string{"queue:complaint"}) ||
 		res.Outcome != OutcomeAnswered || res.Category != CategoryComplaint {
 		t.Fatalf("rings %v, result %+v", ag.rings, res)
+	}
+}
+
+// Ring-all (issue 3): one offer rings a group; the agent who answered is on
+// the result and the caller hears that agent's staff number (S2).
+func TestRingAllOfferConnectsToWhoAnswered(t *testing.T) {
+	h := newHarness(t, true, nil)
+	h.q.positions = []int{1}
+	ag := &fakeAgents{offers: make(chan AgentOffer, 2), fail: map[string]bool{"1001": true, "1003": true}}
+	group := []AgentOffer{{AgentID: "1001", StaffNumber: "1001", Category: CategoryInquiry},
+		{AgentID: "1002", StaffNumber: "8", Category: CategoryInquiry}}
+	ag.offers <- AgentOffer{Category: CategoryInquiry, Group: []AgentOffer{group[0], {AgentID: "1003", StaffNumber: "1003"}}}
+	ag.offers <- AgentOffer{Category: CategoryInquiry, Group: group}
+	h.flow.SetAgents(ag)
+	res, c := h.call(t, "13800000001", key('1'))
+	if !slices.Equal(ag.rings, []string{"1001,1003", "1001,1002"}) {
+		t.Fatalf("rang %v, want the group 1001,1003 (nobody answered) then 1001,1002", ag.rings)
+	}
+	wantTail := seq(PromptAgentNumberPrefix, "num_8", PromptAgentNumberSuffix)
+	if len(c.played) < len(wantTail) || !slices.Equal(c.played[len(c.played)-len(wantTail):], wantTail) {
+		t.Fatalf("played %v, want it to end with staff number 8 of the agent who answered", c.played)
+	}
+	if res.Outcome != OutcomeAnswered || res.AgentID != "1002" || res.Err != nil {
+		t.Fatalf("result %+v", res)
+	}
+}
+
+// The caller hangs up just as the agent answers: the conversation still
+// runs its Talk, which ends the agent's leg and puts the agent in wrap-up,
+// instead of leaving the agent on a call nobody ends.
+func TestCallerGoneDuringStaffNumber(t *testing.T) {
+	h := newHarness(t, true, nil)
+	h.q.positions = []int{1}
+	ag := &fakeAgents{offers: make(chan AgentOffer, 1), leave: true}
+	ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "1001", Category: CategoryInquiry}
+	h.flow.SetAgents(ag)
+	res, _ := h.call(t, "13800000001", key('1'))
+	if ag.talks != 1 {
+		t.Fatalf("Talk ran %d times, want once to end the agent's leg", ag.talks)
+	}
+	if res.Outcome != OutcomeAnswered || res.AgentID != "1001" {
+		t.Fatalf("result %+v", res)
 	}
 }

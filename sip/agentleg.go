@@ -96,8 +96,9 @@ func (l *AgentLeg) Hangup(ctx context.Context) { l.end(ctx, HungUpBySystem, "han
 // DialAgent rings an agent's registered contact (S1) from the server's own
 // SIP address and returns the answered leg with its media running. It
 // returns ErrAgentBusy, ErrAgentDeclined or ErrAgentNoAnswer when the agent
-// did not connect, and ctx.Err() when ctx ended first (the caller hung up):
-// the ringing phone then gets CANCEL, or BYE if it answered meanwhile.
+// did not connect, and ctx.Err() when ctx ended first (the caller hung up,
+// or another agent of a ring-all group answered): the ringing phone then
+// gets CANCEL, or BYE if it answered meanwhile.
 func (s *Server) DialAgent(ctx context.Context, o DialAgentOptions) (*AgentLeg, error) {
 	l, result, err := s.dialAgent(ctx, o)
 	s.metrics.agentLeg(result)
@@ -180,8 +181,9 @@ func (l *AgentLeg) ring(ctx context.Context, timeout time.Duration) (string, err
 		return legFailed, fmt.Errorf("agent %s answered: %w", l.agentID, err)
 	}
 	if ctx.Err() != nil {
-		// The caller hung up while the agent answered: BYE at once (issue 3).
-		l.end(context.Background(), HungUpBySystem, "caller_gone")
+		// The caller hung up (or, ring-all, another agent answered) while
+		// this agent answered: BYE at once (issue 3).
+		l.end(context.Background(), HungUpBySystem, "cancelled")
 		return legCancelled, ctx.Err()
 	}
 	return legAnswered, nil

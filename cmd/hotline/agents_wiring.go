@@ -21,7 +21,7 @@ func (a *app) wireAgents(m *agents.Metrics) {
 	a.acd = agents.NewACD(a.rdb, agents.ACDOptions{
 		Prefix: cfg.Queue.KeyPrefix, Node: cfg.Node, MaxNoAnswer: cfg.ACD.MaxNoAnswer,
 		WrapUpMax: time.Duration(cfg.ACD.WrapUpMax), OwnerWait: time.Duration(cfg.ACD.OwnerWait),
-		NodeTTL: time.Duration(cfg.ACD.NodeTTL),
+		NodeTTL: time.Duration(cfg.ACD.NodeTTL), RingAll: cfg.ACD.RingAll,
 		// A reservation outlives the ring it covers.
 		Reservation: time.Duration(cfg.ACD.RingTimeout) + 10*time.Second,
 		History:     agents.NewPGHistory(a.pool), Metrics: m, Logger: a.log,

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hotline-dev/hotline/ivr"
@@ -70,6 +72,27 @@ type ACDConfig struct {
 	NodeTTL sip.Duration `yaml:"node_ttl"`
 	// ServiceLevelThreshold: a longer total wait is kept on the call record (S1).
 	ServiceLevelThreshold sip.Duration `yaml:"service_level_threshold"`
+	// RingAll lists the categories whose callers ring every available agent
+	// serving the category at once; the first to answer takes the call. The
+	// other categories ring one agent at a time (the default).
+	RingAll []string `yaml:"ring_all"`
+}
+
+// validate checks ring_all against the IVR's categories (S3).
+func (c ACDConfig) validate() []error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, cat := range c.RingAll {
+		switch {
+		case !slices.Contains(ivr.Categories(), cat):
+			errs = append(errs, fmt.Errorf("acd.ring_all: unknown category %q: use %s",
+				cat, strings.Join(ivr.Categories(), ", ")))
+		case seen[cat]:
+			errs = append(errs, fmt.Errorf("acd.ring_all: category %q listed twice", cat))
+		}
+		seen[cat] = true
+	}
+	return errs
 }
 
 // TicketsConfig is the ticket store's part of the service standard.
@@ -218,6 +241,7 @@ func (c Config) Validate() error {
 		c.ACD.OwnerWait < 0 || c.ACD.ServiceLevelThreshold <= 0 {
 		errs = append(errs, errors.New("acd: ring_timeout, wrap_up_max, node_ttl and service_level_threshold must be positive, max_no_answer at least 1"))
 	}
+	errs = append(errs, c.ACD.validate()...)
 	errs = append(errs, c.SIP.Validate(), c.IVR.Validate(), c.Registrar.Validate())
 	return errors.Join(errs...)
 }

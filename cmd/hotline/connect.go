@@ -51,39 +51,27 @@ func (k *connector) RingNumber(ctx context.Context, call ivr.Call, number string
 }
 
 // Ring rings the offered agent's registered contact for at most ring_timeout
-// (S1). No answer, busy or decline: the caller keeps their place, the ACD
-// counts the miss (not_responding after max_no_answer) and offers the next agent.
+// (S1), or every agent of a ring-all offer at once (ringAll). No answer, busy
+// or decline: the caller keeps their place, the ACD counts the miss
+// (not_responding after max_no_answer) and offers the next agent.
 func (k *connector) Ring(ctx context.Context, call ivr.Call, o ivr.AgentOffer) (ivr.Conversation, error) {
 	c := call.(*sip.Call)
+	if len(o.Group) > 0 {
+		return k.ringAll(ctx, c, o)
+	}
 	acd, log := k.a.acd, c.Logger().With("agent", o.AgentID)
-	detached := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	leg, err := k.dial(ctx, c, o.AgentID)
+	if errors.Is(err, errUnregistered) {
+		return nil, fmt.Errorf("%w: %w", ivr.ErrNotConnected, err)
 	}
-	reg, err := k.a.locs.Lookup(ctx, o.AgentID)
 	if err != nil {
-		dctx, cancel := detached()
-		defer cancel()
-		if lerr := acd.Logout(dctx, o.AgentID); lerr != nil {
-			log.Warn("log out unregistered agent", "err", lerr)
-		}
-		return nil, fmt.Errorf("agent %s has no registration: %w: %w", o.AgentID, ivr.ErrNotConnected, err)
-	}
-	leg, err := k.a.sip.DialAgent(ctx, sip.DialAgentOptions{AgentID: o.AgentID, Contact: reg.Contact,
-		CallerID: c.Caller(), RingTimeout: time.Duration(k.a.cfg.ACD.RingTimeout), CallID: c.ID()})
-	if err != nil {
-		dctx, cancel := detached()
+		dctx, cancel := detached(ctx)
 		defer cancel()
 		if ctx.Err() != nil { // the caller hung up while the agent's phone rang
 			k.a.metrics.ringEnded("caller_gone")
 			return nil, errors.Join(ctx.Err(), acd.CallerGone(dctx, c.ID(), o.AgentID))
 		}
-		reason := agents.MissNoAnswer
-		switch {
-		case errors.Is(err, sip.ErrAgentBusy):
-			reason = agents.MissBusy
-		case errors.Is(err, sip.ErrAgentDeclined):
-			reason = agents.MissDecline
-		}
+		reason := missReason(err)
 		k.a.metrics.ringEnded(reason)
 		if merr := acd.Missed(dctx, c.ID(), o.AgentID, reason); merr != nil {
 			log.Warn("record missed ring", "err", merr)
@@ -103,6 +91,45 @@ func (k *connector) Ring(ctx context.Context, call ivr.Call, o ivr.AgentOffer) (
 	return &conversation{k: k, call: c, leg: leg, offer: o, answered: time.Now()}, nil
 }
 
+// errUnregistered: the offered agent has no registration (it is logged out).
+var errUnregistered = errors.New("agent has no registration")
+
+// dial rings one agent's registered contact for at most ring_timeout (S1).
+// An agent without a registration is logged out, which frees its caller
+// for the next agent (not a miss).
+func (k *connector) dial(ctx context.Context, c *sip.Call, agentID string) (*sip.AgentLeg, error) {
+	reg, err := k.a.locs.Lookup(ctx, agentID)
+	if err != nil && ctx.Err() == nil {
+		dctx, cancel := detached(ctx)
+		defer cancel()
+		if lerr := k.a.acd.Logout(dctx, agentID); lerr != nil {
+			c.Logger().Warn("log out unregistered agent", "agent", agentID, "err", lerr)
+		}
+		return nil, fmt.Errorf("agent %s: %w: %w", agentID, errUnregistered, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up agent %s: %w", agentID, ctx.Err())
+	}
+	return k.a.sip.DialAgent(ctx, sip.DialAgentOptions{AgentID: agentID, Contact: reg.Contact,
+		CallerID: c.Caller(), RingTimeout: time.Duration(k.a.cfg.ACD.RingTimeout), CallID: c.ID()})
+}
+
+// missReason is the ACD's miss reason for a ring that did not connect.
+func missReason(err error) string {
+	switch {
+	case errors.Is(err, sip.ErrAgentBusy):
+		return agents.MissBusy
+	case errors.Is(err, sip.ErrAgentDeclined):
+		return agents.MissDecline
+	}
+	return agents.MissNoAnswer
+}
+
+// detached is for reports that must reach Redis after the caller hung up.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+}
+
 // conversation is a caller bridged to an agent.
 type conversation struct {
 	k        *connector
@@ -114,6 +141,9 @@ type conversation struct {
 	// specialist: a transfer to an outside line, not an agent of the ACD.
 	specialist bool
 }
+
+// Agent is the agent who answered (S2: its staff number is announced).
+func (v *conversation) Agent() ivr.AgentOffer { return v.offer }
 
 // Talk relays RTP between the legs (transcoding when their codecs differ),
 // records both directions when the category records (S19), and returns when

@@ -13,7 +13,8 @@ import (
 
 // dispatcher delivers the ACD's matches to the callers waiting on this node.
 // Any node may run the match; offers for callers held by another node travel
-// through that node's offer list in Redis (agents.ACD.Forward/PopOffers).
+// through that node's offer list in Redis (agents.ACD.Forward/PopOffers),
+// ring-all groups (acd.ring_all) as one offer like single ones.
 type dispatcher struct {
 	acd  *agents.ACD
 	dir  *agents.Directory
@@ -113,25 +114,47 @@ func (d *dispatcher) popForwarded(ctx context.Context) {
 	}
 }
 
-// deliver hands an offer to its waiting caller; a caller who is gone frees
-// the reserved agent at once (never a stuck "reserved" agent).
+// deliver hands an offer (one agent, or a ring-all group) to its waiting
+// caller; a caller who is gone frees the reserved agents at once (never a
+// stuck "reserved" agent).
 func (d *dispatcher) deliver(ctx context.Context, o agents.Offer) {
 	d.mu.Lock()
 	ch := d.waiting[o.CallID]
 	d.mu.Unlock()
-	offer := ivr.AgentOffer{AgentID: o.AgentID, StaffNumber: o.AgentID, Category: o.Category}
-	if a, err := d.dir.Get(ctx, o.AgentID); err == nil {
-		offer.StaffNumber = a.StaffNumber
-	}
 	if ch != nil {
 		select {
-		case ch <- offer:
+		case ch <- d.offer(ctx, o):
 			return
 		default:
 		}
 	}
-	d.log.Info("offer for a caller no longer waiting here", "call_id", o.CallID, "agent", o.AgentID)
-	if err := d.acd.CallerGone(ctx, o.CallID, o.AgentID); err != nil && !errors.Is(err, agents.ErrCallerGone) {
-		d.log.Warn("release agent of a gone caller", "agent", o.AgentID, "err", err)
+	d.log.Info("offer for a caller no longer waiting here", "call_id", o.CallID, "agents", o.Rung())
+	// CallerGone frees the whole group; asking for each agent also covers
+	// one no longer ringing for the caller.
+	for _, id := range o.Rung() {
+		err := d.acd.CallerGone(ctx, o.CallID, id)
+		if err != nil && !errors.Is(err, agents.ErrCallerGone) && !errors.Is(err, agents.ErrBadTransition) {
+			d.log.Warn("release agent of a gone caller", "agent", id, "err", err)
+		}
 	}
+}
+
+// offer is the IVR's form of an ACD offer, with the staff numbers to
+// announce (S2); a ring-all offer lists its agents in Group.
+func (d *dispatcher) offer(ctx context.Context, o agents.Offer) ivr.AgentOffer {
+	agent := func(id string) ivr.AgentOffer {
+		a := ivr.AgentOffer{AgentID: id, StaffNumber: id, Category: o.Category}
+		if ag, err := d.dir.Get(ctx, id); err == nil {
+			a.StaffNumber = ag.StaffNumber
+		}
+		return a
+	}
+	if len(o.Agents) == 0 {
+		return agent(o.AgentID)
+	}
+	out := ivr.AgentOffer{Category: o.Category, Group: make([]ivr.AgentOffer, len(o.Agents))}
+	for i, id := range o.Agents {
+		out.Group[i] = agent(id)
+	}
+	return out
 }

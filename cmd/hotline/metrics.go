@@ -21,7 +21,7 @@ func newAppMetrics(reg prometheus.Registerer) *appMetrics {
 	}, []string{"outcome"}),
 		rings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "calls", Name: "agent_rings_total",
-			Help: "Agents rung for queued callers, by result (answered, no_answer, busy, decline, caller_gone).",
+			Help: "Agents rung for queued callers, by result (answered, no_answer, busy, decline, caller_gone; ring-all: answered_elsewhere).",
 		}, []string{"result"}),
 		agentHangups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "calls", Name: "agent_hangups_total",
