@@ -103,7 +103,13 @@ func TestE2ETicketsUnderStandard(t *testing.T) {
 	if rec.Outcome != "answered" || rec.HungUpBy != "agent" || rec.Category != "complaint" {
 		t.Fatalf("record = %+v", rec)
 	}
+	// The score is written just after the call record (its own step): wait
+	// for it rather than race it.
 	draft = ticketOfCall(t, n, rec.ID)
+	for scoreBy := time.Now().Add(10 * time.Second); draft.SurveyScore == 0 && time.Now().Before(scoreBy); {
+		time.Sleep(100 * time.Millisecond)
+		draft = ticketOfCall(t, n, rec.ID)
+	}
 	if draft.SurveyScore != 3 || draft.Status != tickets.StatusDraft {
 		t.Fatalf("complaint draft = %+v", draft)
 	}
