@@ -36,10 +36,7 @@ func TestE2ENoAnswerThenNextAgent(t *testing.T) {
 	startAgent(ctx, t, n, "1002")
 
 	call := dial(t, newCaller(t), siptest.DialOptions{Target: n.target})
-	hears(t, call, time.Now(), prompt(t, "zh-CN", "welcome"), 8*time.Second)
-	if err := call.SendDTMF('1'); err != nil {
-		t.Fatal(err)
-	}
+	pressInMenu(t, call, '1')
 	if _, err := silent.WaitEvent(ctx, siptest.EventCallIncoming); err != nil {
 		t.Fatalf("longest-idle agent not rung first: %v", err)
 	}
@@ -79,10 +76,7 @@ func TestE2ECallerGoneWhileRinging(t *testing.T) {
 		t.Fatal(err)
 	}
 	call := dial(t, newCaller(t), siptest.DialOptions{Target: n.target})
-	hears(t, call, time.Now(), prompt(t, "zh-CN", "welcome"), 8*time.Second)
-	if err := call.SendDTMF('1'); err != nil {
-		t.Fatal(err)
-	}
+	pressInMenu(t, call, '1')
 	if _, err := b.WaitEvent(ctx, siptest.EventCallIncoming); err != nil {
 		t.Fatalf("agent not rung: %v\n%s", err, b.Log())
 	}
@@ -116,10 +110,7 @@ func TestE2ETwoNodes(t *testing.T) {
 	defer cancel()
 	agent := startAgent(ctx, t, b, "1001")
 	call := dial(t, newCaller(t), siptest.DialOptions{Target: a.target, Audio: siptest.Tone(440, time.Second, 8000)})
-	hears(t, call, time.Now(), prompt(t, "zh-CN", "welcome"), 8*time.Second)
-	if err := call.SendDTMF('1'); err != nil {
-		t.Fatal(err)
-	}
+	pressInMenu(t, call, '1')
 	if _, err := agent.WaitEvent(ctx, siptest.EventCallEstablished); err != nil {
 		t.Fatalf("agent on node B not rung for a caller on node A: %v", err)
 	}

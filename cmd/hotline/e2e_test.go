@@ -56,6 +56,19 @@ func hears(t *testing.T, call *siptest.Call, since time.Time, want []int16, d ti
 	t.Fatalf("expected prompt not heard: similarity %.2f < %.2f", best, siptest.SameAudio)
 }
 
+// pressInMenu waits until the S2 greeting has been heard whole, then presses
+// key a little into the menu. Keys during the greeting are discarded, and
+// under load the greeting's last frames can still be on their way when the
+// caller has received as many samples as the greeting holds.
+func pressInMenu(t *testing.T, call *siptest.Call, key rune) {
+	t.Helper()
+	hears(t, call, time.Now(), prompt(t, "zh-CN", "welcome"), 8*time.Second)
+	time.Sleep(700 * time.Millisecond)
+	if err := call.SendDTMF(key); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func hangup(t *testing.T, call *siptest.Call) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
