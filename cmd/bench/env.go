@@ -20,17 +20,28 @@ import (
 const (
 	defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/hotline?sslmode=disable"
 	defaultRedisURL    = "redis://127.0.0.1:6379/0"
-	benchDatabase      = "hotline_bench"
-	benchKeyPrefix     = "hotline-bench:"
 	// benchRTPPorts lies below Linux's ephemeral range (32768-60999), so the
 	// ports SIPp and the sample callers bind never collide with the pool.
 	benchRTPPorts = "10000-32766"
+	// benchWrapUp is acd.wrap_up_max in the bench: the agents enter no
+	// ticket, so each one's wrap-up lasts this long (plus up to the ACD's 1 s
+	// sweep) before the next call.
+	benchWrapUp = time.Second
+)
+
+// Each run has its own database and Redis prefix, suffixed with the bench's
+// pid: two runs on a shared machine must not drop each other's database or
+// clear each other's keys.
+var (
+	benchDatabase  = fmt.Sprintf("hotline_bench_%d", os.Getpid())
+	benchKeyPrefix = fmt.Sprintf("hotline-bench-%d:", os.Getpid())
 )
 
 // env is the private world of one bench run: a database, a Redis prefix and
 // a config folder.
 type env struct {
 	dir         string
+	realm       string // the registrar's digest realm (agents' HA1s)
 	adminURL    string // maintenance database, for CREATE/DROP DATABASE
 	databaseURL string // hotline_bench
 	redisURL    string
@@ -46,8 +57,9 @@ func envOr(key, def string) string {
 }
 
 // newEnv creates a fresh hotline_bench database, migrates it with the binary
-// and clears the bench's Redis prefix.
-func newEnv(ctx context.Context, binary string) (*env, error) {
+// and clears the bench's Redis prefix. pprof turns on the server's
+// /debug/pprof/ (http.pprof).
+func newEnv(ctx context.Context, binary string, pprof bool) (*env, error) {
 	dir, err := os.MkdirTemp("", "hotline-bench-")
 	if err != nil {
 		return nil, fmt.Errorf("bench dir: %w", err)
@@ -63,7 +75,7 @@ func newEnv(ctx context.Context, binary string) (*env, error) {
 	if err := e.recreateDatabase(ctx); err != nil {
 		return nil, err
 	}
-	if err := e.writeConfig(); err != nil {
+	if err := e.writeConfig(pprof); err != nil {
 		return nil, err
 	}
 	out, err := e.command(ctx, binary, "migrate").CombinedOutput()
@@ -111,8 +123,9 @@ func (e *env) recreateDatabase(ctx context.Context) error {
 	return nil
 }
 
-// close clears the Redis prefix and drops the bench database unless keepDB.
-func (e *env) close(keepDB bool) {
+// close clears the Redis prefix, drops the bench database unless keepDB and
+// removes the temp folder unless keepDir.
+func (e *env) close(keepDB, keepDir bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if e.rdb != nil {
@@ -131,6 +144,10 @@ func (e *env) close(keepDB bool) {
 			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+benchDatabase+" WITH (FORCE)")
 			conn.Close(ctx)
 		}
+	}
+	if keepDir {
+		fmt.Printf("kept %s (server.log, hotline.yaml, data/)\n", e.dir)
+		return
 	}
 	os.RemoveAll(e.dir)
 }
@@ -154,8 +171,10 @@ func (e *env) clearRedis(ctx context.Context) (int, error) {
 
 // writeConfig copies configs/hotline.yaml with a temp data_dir, the bench's
 // Redis prefix, a long max_wait (nobody gets the callback offer mid-bench) and
-// an always-open calendar, so every call takes the menu path.
-func (e *env) writeConfig() error {
+// an always-open calendar, so every call takes the menu path. For the bridged
+// calls: MD5 digests only (SIPp cannot answer SHA-256) and a short wrap-up
+// (benchWrapUp: no ticket is entered, so wrap-up ends by wrap_up_max).
+func (e *env) writeConfig(pprof bool) error {
 	raw, err := os.ReadFile("configs/hotline.yaml")
 	if err != nil {
 		return fmt.Errorf("read configs/hotline.yaml (run from the repository root): %w", err)
@@ -169,6 +188,16 @@ func (e *env) writeConfig() error {
 	section(cfg, "ivr")["max_wait"] = "1h"
 	section(cfg, "queue")["key_prefix"] = benchKeyPrefix
 	section(cfg, "calendar")["file"] = filepath.Join(e.dir, "calendar.yaml")
+	reg := section(cfg, "registrar")
+	reg["algorithms"] = []string{"MD5"}
+	e.realm = "hotline" // cmd/hotline's default
+	if r, ok := reg["realm"].(string); ok && r != "" {
+		e.realm = r
+	}
+	section(cfg, "acd")["wrap_up_max"] = benchWrapUp.String()
+	if pprof {
+		section(cfg, "http")["pprof"] = true
+	}
 	out, err := yaml.Marshal(cfg)
 	if err != nil {
 		return fmt.Errorf("bench config: %w", err)

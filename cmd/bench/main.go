@@ -1,17 +1,30 @@
 // Command bench is issue 2's load benchmark (`make bench`, not a pass/fail
 // test). It starts its own `bin/hotline serve` on loopback with a private
-// config (temp data_dir, always-open calendar, Redis prefix hotline-bench:,
-// database hotline_bench), drives it with SIPp and reports:
+// config (temp data_dir, always-open calendar, Redis prefix
+// hotline-bench-<pid>:, database hotline_bench_<pid>), drives it with SIPp and
+// reports:
 //
 //   - the highest call rate at which ≥ 99.9% of short IVR calls (answer, press
 //     a key by RFC 4733, 2 s, BYE) succeed, by SIPp and by the call records;
 //   - the most concurrent calls hearing prompts whose RTP send interval stays
 //     within 20 ± 2 ms for 99% of packets (the server's pacer histogram);
-//   - the server's CPU seconds per call.
+//   - the server's CPU seconds per call;
+//
+// and issue 3's bridged calls (-only bridge; bridge*.go, agents.go): SIPp
+// agents registered with digest auth and logged in with *1, all answering on
+// one SIPp UAS, SIPp callers bridged to them:
+//
+//   - the matching latency with about 1,000 waiting callers and 200 agents
+//     (hotline_agents_match_seconds), and agents.BenchmarkMatch (Redis alone);
+//   - the highest rate at which ≥ 99.9% of calls are bridged, judged by the
+//     call records and the server's bridge log lines;
+//   - the most concurrent bridged calls whose relay latency (the server's
+//     added jitter) has p99 < 5 ms.
 //
 // Run it from the repository root after `go build -o bin/hotline ./cmd/hotline`:
 //
 //	go run ./cmd/bench -duration 10s -max-rate 800 -max-concurrent 3000 -out bench-results.md
+//	go run ./cmd/bench -only bridge -duration 10s -max-bridge-rate 300 -max-bridged 1500
 //
 // Everything stays on 127.0.0.1; SIPp and the server are stopped on exit and
 // on Ctrl-C.
@@ -25,6 +38,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -32,7 +46,7 @@ import (
 )
 
 // overallLimit bounds a whole run, whatever the flags.
-const overallLimit = 40 * time.Minute
+const overallLimit = 60 * time.Minute
 
 // bench holds what every step needs.
 type bench struct {
@@ -53,6 +67,60 @@ type options struct {
 	binary        string
 	samples       int
 	keepDB        bool
+	keepDir       bool
+	only          string
+	parts         parts
+	pprof         bool
+	maxBridgeRate float64
+	maxBridged    int
+	talk          time.Duration
+	keepGoing     bool
+}
+
+// parts are the sweeps -only selects. "bridge" is issue 3's three parts:
+// match, bridge-hold and bridge-rate, which can also be named alone.
+type parts struct{ rate, hold, match, bridgeHold, bridgeRate bool }
+
+// partNames are -only's names in the order the bench runs them.
+var partNames = []string{"rate", "hold", "match", "bridge-hold", "bridge-rate"}
+
+func (p *parts) flag(name string) *bool {
+	return map[string]*bool{"rate": &p.rate, "hold": &p.hold, "match": &p.match,
+		"bridge-hold": &p.bridgeHold, "bridge-rate": &p.bridgeRate}[name]
+}
+
+// parseParts reads -only: a comma list of rate (IVR call rate), hold (IVR
+// concurrency) and bridge (issue 3's bridged calls and matching) or its parts.
+func parseParts(s string) (parts, error) {
+	var p parts
+	for f := range strings.SplitSeq(s, ",") {
+		switch name := strings.TrimSpace(f); {
+		case name == "":
+		case name == "bridge":
+			p.match, p.bridgeHold, p.bridgeRate = true, true, true
+		case p.flag(name) != nil:
+			*p.flag(name) = true
+		default:
+			return parts{}, fmt.Errorf("-only: unknown part %q (want rate, hold, bridge or %s)", name, strings.Join(partNames[2:], ", "))
+		}
+	}
+	if p == (parts{}) {
+		return parts{}, errors.New("-only names no part (want a comma list of rate, hold, bridge)")
+	}
+	return p, nil
+}
+
+// bridge says whether any of issue 3's parts runs.
+func (p parts) bridge() bool { return p.match || p.bridgeHold || p.bridgeRate }
+
+func (p parts) String() string {
+	var out []string
+	for _, name := range partNames {
+		if *p.flag(name) {
+			out = append(out, name)
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 func main() {
@@ -63,7 +131,14 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench-results.md", "report file (markdown; the JSON goes beside it with .json)")
 	flag.StringVar(&o.binary, "hotline", "bin/hotline", "server binary to benchmark")
 	flag.IntVar(&o.samples, "sample-calls", 20, "Go callers measuring RTP arrival beside SIPp in each concurrency step (0: none)")
-	flag.BoolVar(&o.keepDB, "keep-db", false, "keep the hotline_bench database after the run")
+	flag.BoolVar(&o.keepDB, "keep-db", false, "keep the run's hotline_bench_<pid> database after the run")
+	flag.BoolVar(&o.keepDir, "keep-dir", false, "keep the bench's temp folder (server log, config, recordings) after the run")
+	flag.StringVar(&o.only, "only", "rate,hold,bridge", "parts to run, comma list: rate (IVR call rate), hold (IVR concurrency), bridge (issue 3: match, bridge-hold and bridge-rate, each also alone)")
+	flag.BoolVar(&o.pprof, "pprof", false, "turn on the server's /debug/pprof/ (http.pprof) on its ops port")
+	flag.Float64Var(&o.maxBridgeRate, "max-bridge-rate", 300, "highest bridged call rate tried (calls/s)")
+	flag.IntVar(&o.maxBridged, "max-bridged", 1500, "most concurrent bridged calls tried")
+	flag.DurationVar(&o.talk, "talk", 3*time.Second, "how long a bridged caller talks to the agent in the call-rate steps")
+	flag.BoolVar(&o.keepGoing, "keep-going", false, "bridged sweeps: run every step even after one failed (the figures stay those below the first failure)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -81,6 +156,12 @@ func (o options) validate() error {
 		return errors.New("-max-concurrent must be between 1 and 8000 (the RTP port range holds 11,384 calls)")
 	case o.samples < 0 || o.samples > 200:
 		return errors.New("-sample-calls must be between 0 and 200")
+	case o.maxBridgeRate < 1 || o.maxBridgeRate > 1000:
+		return errors.New("-max-bridge-rate must be between 1 and 1000 calls/s")
+	case o.maxBridged < 1 || o.maxBridged > 4000:
+		return errors.New("-max-bridged must be between 1 and 4000 (two RTP ports per bridged call, and their agents)")
+	case o.talk < time.Second || o.talk > time.Minute:
+		return errors.New("-talk must be between 1s and 1m")
 	}
 	if _, err := os.Stat(o.binary); err != nil {
 		return fmt.Errorf("%s: %w (build it: go build -o bin/hotline ./cmd/hotline)", o.binary, err)
@@ -92,6 +173,10 @@ func (o options) validate() error {
 }
 
 func run(o options) error {
+	var err error
+	if o.parts, err = parseParts(o.only); err != nil {
+		return err
+	}
 	if err := o.validate(); err != nil {
 		return err
 	}
@@ -105,13 +190,13 @@ func run(o options) error {
 	b.progress("machine: %d CPUs (%s), %s; open files limit %d", mach.CPUs, mach.CPUModel, mach.Kernel, mach.OpenFiles)
 	base := measureBaseline(ctx, 5*time.Second)
 	b.progress("baseline: %s", base)
-	e, err := newEnv(ctx, o.binary)
+	e, err := newEnv(ctx, o.binary, o.pprof)
 	if err != nil {
 		return err
 	}
 	b.env = e
-	defer e.close(o.keepDB)
-	if err := b.startServer(ctx, o.binary); err != nil {
+	defer e.close(o.keepDB, o.keepDir)
+	if err := b.startServer(ctx, o.binary, o.pprof); err != nil {
 		return err
 	}
 	res := b.sweeps(ctx, o)
@@ -119,10 +204,11 @@ func run(o options) error {
 	res.Machine, res.Baseline, res.ServerLog = mach, base, summarizeLog(b.srv.logPath)
 	res.Interrupted = ctx.Err() != nil
 	b.progress("done in %v", time.Since(b.started).Round(time.Second))
-	if err := res.write(o.out); err != nil {
+	md := res.markdown()
+	if err := res.write(o.out, md); err != nil {
 		return err
 	}
-	fmt.Print("\n" + res.markdown())
+	fmt.Print("\n" + md)
 	fmt.Printf("\nreport written to %s and %s\n", o.out, jsonPath(o.out))
 	if res.Interrupted {
 		return errors.New("interrupted: the report holds the steps finished so far")
@@ -130,7 +216,7 @@ func run(o options) error {
 	return nil
 }
 
-func (b *bench) startServer(ctx context.Context, binary string) error {
+func (b *bench) startServer(ctx context.Context, binary string, pprof bool) error {
 	sipAddr, err := freeSIPAddr()
 	if err != nil {
 		return err
@@ -150,33 +236,50 @@ func (b *bench) startServer(ctx context.Context, binary string) error {
 	}
 	b.progress("hotline pid %d: SIP %s, HTTP %s, database %s, redis prefix %s",
 		b.srv.cmd.Process.Pid, sipAddr, httpAddr, benchDatabase, benchKeyPrefix)
+	if pprof {
+		b.progress("pprof: go tool pprof %s/debug/pprof/profile?seconds=30", b.srv.http)
+	}
 	return nil
 }
 
-// sweeps runs the call-rate sweep (and its no-RTP variant when the first one
-// stops early) and the concurrency sweep.
+// sweeps runs the parts -only selects: the call-rate sweep (and its no-RTP
+// variant when the first one stops early), the concurrency sweep, and the
+// bridged calls (rate, concurrency, matching).
 func (b *bench) sweeps(ctx context.Context, o options) *result {
-	res := &result{Command: commandLine(), Duration: o.duration.String()}
-	rates := ladder([]float64{50, 100, 200, 300, 400, 500, 600, 800}, o.maxRate, 200)
-	res.PCAP = b.runRateSweep(ctx, "ivr_pcap", rates)
-	if res.PCAP.MaxRate < rates[len(rates)-1] && ctx.Err() == nil {
-		b.progress("ivr_pcap stopped below -max-rate: the same calls with the key as SIP INFO (no RTP from SIPp)")
-		from := 0
-		for from < len(rates)-1 && rates[from] < res.PCAP.MaxRate {
-			from++
+	res := &result{Command: commandLine(), Duration: o.duration.String(), Parts: o.parts.String()}
+	if o.parts.rate {
+		rates := ladder([]float64{50, 100, 200, 300, 400, 500, 600, 800}, o.maxRate, 200)
+		res.PCAP = b.runRateSweep(ctx, "ivr_pcap", rates)
+		if res.PCAP.MaxRate < rates[len(rates)-1] && ctx.Err() == nil {
+			b.progress("ivr_pcap stopped below -max-rate: the same calls with the key as SIP INFO (no RTP from SIPp)")
+			from := 0
+			for from < len(rates)-1 && rates[from] < res.PCAP.MaxRate {
+				from++
+			}
+			info := b.runRateSweep(ctx, "ivr_info", rates[from:])
+			res.Info = &info
 		}
-		info := b.runRateSweep(ctx, "ivr_info", rates[from:])
-		res.Info = &info
 	}
-	ns := ladder([]float64{500, 1000, 2000, 3000}, float64(o.maxConcurrent), 1000)
-	counts := make([]int, len(ns))
-	for i, n := range ns {
-		counts[i] = int(n)
+	if o.parts.hold && ctx.Err() == nil {
+		res.Hold = b.runHoldSweep(ctx, ints(ladder([]float64{500, 1000, 2000, 3000}, float64(o.maxConcurrent), 1000)))
 	}
-	if ctx.Err() == nil {
-		res.Hold = b.runHoldSweep(ctx, counts)
+	if o.parts.bridge() && ctx.Err() == nil {
+		res.Bridge = b.runBridge(ctx, bridgeOptions{parts: o.parts,
+			rates:     ladder([]float64{50, 100, 150, 200, 250, 300}, o.maxBridgeRate, 50),
+			counts:    ints(ladder([]float64{250, 500, 750, 1000, 1250, 1500}, float64(o.maxBridged), 250)),
+			talk:      o.talk,
+			keepGoing: o.keepGoing,
+		})
 	}
 	return res
+}
+
+func ints(fs []float64) []int {
+	out := make([]int, len(fs))
+	for i, f := range fs {
+		out[i] = int(f)
+	}
+	return out
 }
 
 // ladder keeps the rungs ≤ limit, then climbs by step to the limit itself.

@@ -18,8 +18,22 @@ type metrics map[string]float64
 
 var scrapeClient = &http.Client{Timeout: 10 * time.Second}
 
+// slowScrape bounds a scrape during a bridged concurrency plateau.
+const slowScrape = 30 * time.Second
+
 func scrape(url string) (metrics, error) {
-	resp, err := scrapeClient.Get(url)
+	return scrapeWith(scrapeClient, url)
+}
+
+// scrapeTimed scrapes with its own timeout and says how long the answer took.
+func scrapeTimed(url string, timeout time.Duration) (metrics, time.Duration, error) {
+	start := time.Now()
+	m, err := scrapeWith(&http.Client{Timeout: timeout}, url)
+	return m, time.Since(start), err
+}
+
+func scrapeWith(client *http.Client, url string) (metrics, error) {
+	resp, err := client.Get(url)
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", url, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"reflect"
 	"runtime"
 	"sort"
 	"strings"
@@ -55,15 +56,17 @@ func describeMachine() machine {
 
 // result is the whole report.
 type result struct {
-	Command     string     `json:"command"`
-	Duration    string     `json:"step_duration"`
-	Machine     machine    `json:"machine"`
-	Baseline    baseline   `json:"baseline"`
-	PCAP        rateSweep  `json:"call_rate_rfc4733"`
-	Info        *rateSweep `json:"call_rate_sip_info,omitempty"`
-	Hold        holdSweep  `json:"concurrency"`
-	ServerLog   logSummary `json:"server_log"`
-	Interrupted bool       `json:"interrupted"`
+	Command     string        `json:"command"`
+	Duration    string        `json:"step_duration"`
+	Parts       string        `json:"parts"`
+	Machine     machine       `json:"machine"`
+	Baseline    baseline      `json:"baseline"`
+	PCAP        rateSweep     `json:"call_rate_rfc4733"`
+	Info        *rateSweep    `json:"call_rate_sip_info,omitempty"`
+	Hold        holdSweep     `json:"concurrency"`
+	Bridge      *bridgeResult `json:"bridged,omitempty"`
+	ServerLog   logSummary    `json:"server_log"`
+	Interrupted bool          `json:"interrupted"`
 }
 
 // logSummary counts the server's log lines by level and keeps the commonest
@@ -123,11 +126,15 @@ func jsonPath(out string) string {
 	return strings.TrimSuffix(out, ".md") + ".json"
 }
 
-func (r *result) write(out string) error {
-	if err := os.WriteFile(out, []byte(r.markdown()), 0o644); err != nil {
+// write writes the markdown report md to out and the JSON beside it. It
+// replaces the NaN and infinite figures of r (empty or overflowing
+// histograms) by -1, as encoding/json refuses them: render md first.
+func (r *result) write(out, md string) error {
+	if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
-	js, err := json.MarshalIndent(jsonSafe(r), "", "  ")
+	finite(reflect.ValueOf(r))
+	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode report: %w", err)
 	}
@@ -137,39 +144,36 @@ func (r *result) write(out string) error {
 	return nil
 }
 
-// jsonSafe copies the report with NaN and ±Inf (empty or overflowing
-// histograms) replaced by -1, as encoding/json refuses them.
-func jsonSafe(r *result) any {
-	c := *r
-	finite := func(f *float64) {
-		if math.IsNaN(*f) || math.IsInf(*f, 0) {
-			*f = -1
+// finite sets every NaN or infinite float64 reachable from v to -1.
+func finite(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			finite(v.Elem())
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				finite(v.Field(i))
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			finite(v.Index(i))
+		}
+	case reflect.Map:
+		if v.Type().Elem().Kind() == reflect.Float64 {
+			for _, k := range v.MapKeys() {
+				if f := v.MapIndex(k).Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+					v.SetMapIndex(k, reflect.ValueOf(-1.0).Convert(v.Type().Elem()))
+				}
+			}
+		}
+	case reflect.Float64:
+		if f := v.Float(); (math.IsNaN(f) || math.IsInf(f, 0)) && v.CanSet() {
+			v.SetFloat(-1)
 		}
 	}
-	for _, sw := range []*rateSweep{&c.PCAP, c.Info} {
-		if sw == nil {
-			continue
-		}
-		cp := *sw
-		cp.Steps = append([]rateStep(nil), sw.Steps...)
-		for i := range cp.Steps {
-			finite(&cp.Steps[i].Media.LatenessP99)
-			finite(&cp.Steps[i].Media.LateShare)
-		}
-		if sw == c.Info {
-			c.Info = &cp
-		} else {
-			c.PCAP = cp
-		}
-	}
-	c.Hold.Steps = append([]holdStep(nil), r.Hold.Steps...)
-	for i := range c.Hold.Steps {
-		st := &c.Hold.Steps[i]
-		for _, f := range []*float64{&st.IntervalP01, &st.IntervalP50, &st.IntervalP99, &st.WithinShare, &st.LatenessP99} {
-			finite(f)
-		}
-	}
-	return c
 }
 
 func met(ok bool) string {

@@ -7,9 +7,12 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,6 +41,23 @@ type sippRun struct {
 	AnswerWait time.Duration
 	AfterKey   time.Duration
 	Timeout    time.Duration // whole run (-timeout)
+
+	// Data are more template values for the scenario (milliseconds).
+	Data map[string]int64
+	// Inject is the content of the -inf CSV (agents.csv), "" for none.
+	Inject string
+	// AuthURI forces the digest uri (-auth_uri): SIPp otherwise uses
+	// remote_ip:remote_port, which is only the Request-URI of a REGISTER.
+	AuthURI string
+	// Keys are more -key name value pairs.
+	Keys map[string]string
+	// UAS runs SIPp as a server (the scenario starts with a recv): no
+	// target, call count or rate, and SIPp's default behaviours on.
+	UAS bool
+	// SIPPort is the local SIP port (0: a free one).
+	SIPPort int
+	// Audio is written beside the scenario as talk.ulaw for rtp_stream.
+	Audio []byte
 }
 
 // sippStats are the cumulative counters of SIPp's last -trace_stat line.
@@ -50,6 +70,8 @@ type sippStats struct {
 	// CPU is SIPp's user+system time (every thread, from rusage).
 	CPU  time.Duration
 	Wall time.Duration
+	// Errors summarises SIPp's error log (unexpected messages, timeouts).
+	Errors string `json:"errors,omitempty"`
 }
 
 // sippProc is a started SIPp.
@@ -104,6 +126,7 @@ func (p *sippProc) wait() (sippStats, error) {
 	if ps := p.cmd.ProcessState; ps != nil {
 		st.CPU = ps.UserTime() + ps.SystemTime()
 	}
+	st.Errors = p.errorSummary()
 	var exitErr *exec.ExitError
 	if p.err != nil && !errors.As(p.err, &exitErr) {
 		return st, fmt.Errorf("sipp: %w", p.err)
@@ -112,6 +135,57 @@ func (p *sippProc) wait() (sippStats, error) {
 		return st, fmt.Errorf("sipp exited (%v): %w; output: %s", p.err, err, lastLines(p.out.String(), 5))
 	}
 	return st, nil
+}
+
+// stop asks a SIPp that runs until told (the agents' UAS) to finish its calls
+// and exit (SIGUSR1), terminates it after grace, and waits.
+func (p *sippProc) stop(grace time.Duration) (sippStats, error) {
+	_ = p.cmd.Process.Signal(syscall.SIGUSR1)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	return p.wait()
+}
+
+// stats reads the statistics SIPp has written so far (once a second): the
+// counters of a SIPp that is still running.
+func (p *sippProc) stats() (sippStats, error) {
+	return parseStats(filepath.Join(p.dir, "stat.csv"))
+}
+
+// errorSummary condenses SIPp's error log (-trace_err): how many events, and
+// the first one's reason.
+func (p *sippProc) errorSummary() string {
+	b, err := os.ReadFile(filepath.Join(p.dir, "errors.log"))
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	return summarizeSIPpErrors(string(b))
+}
+
+// sippEvent starts each event of a SIPp error log: date, tab, time, tab,
+// Unix time and ": ". Events are not always on lines of their own.
+var sippEvent = regexp.MustCompile(`\d{4}-\d{2}-\d{2}\t\d{2}:\d{2}:\d{2}\.\d+\t\d+\.\d+: `)
+
+// summarizeSIPpErrors counts the events of a SIPp error log (-trace_err)
+// and keeps the first one's text up to the end of its first line.
+func summarizeSIPpErrors(log string) string {
+	idx := sippEvent.FindAllStringIndex(log, -1)
+	if len(idx) == 0 {
+		return ""
+	}
+	end := len(log)
+	if len(idx) > 1 {
+		end = idx[1][0]
+	}
+	first, _, _ := strings.Cut(log[idx[0][1]:end], "\n")
+	first = strings.TrimSpace(first)
+	if len(first) > 240 {
+		first = first[:240] + "…"
+	}
+	return fmt.Sprintf("%d events, first: %s", len(idx), first)
 }
 
 // cpu is SIPp's CPU time so far, from /proc (0 once it has exited).
@@ -127,11 +201,25 @@ func stage(dir string, r sippRun) error {
 	}
 	var buf bytes.Buffer
 	data := map[string]int64{"AnswerWaitMS": r.AnswerWait.Milliseconds(), "AfterKeyMS": r.AfterKey.Milliseconds()}
+	maps.Copy(data, r.Data)
 	if err := tmpl.ExecuteTemplate(&buf, r.Scenario, data); err != nil {
 		return fmt.Errorf("scenario %s: %w", r.Scenario, err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "scenario.xml"), buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("write scenario: %w", err)
+	}
+	if r.Inject != "" {
+		if err := os.WriteFile(filepath.Join(dir, "agents.csv"), []byte(r.Inject), 0o600); err != nil {
+			return fmt.Errorf("write injection file: %w", err)
+		}
+	}
+	if r.Audio != nil {
+		if err := os.WriteFile(filepath.Join(dir, "talk.ulaw"), r.Audio, 0o644); err != nil {
+			return fmt.Errorf("write talk.ulaw: %w", err)
+		}
+	}
+	if r.Key == 0 {
+		return nil
 	}
 	pcap, err := siptest.DTMFPCAP(r.Key)
 	if err != nil {
@@ -144,26 +232,50 @@ func stage(dir string, r sippRun) error {
 }
 
 func sippArgs(dir string, r sippRun) ([]string, error) {
-	sipPort, err := freeUDPPort()
-	if err != nil {
-		return nil, err
+	sipPort := r.SIPPort
+	if sipPort == 0 {
+		var err error
+		if sipPort, err = freeUDPPort(); err != nil {
+			return nil, err
+		}
 	}
 	mediaPort, err := freeUDPPort()
 	if err != nil {
 		return nil, err
 	}
-	return []string{
-		"-sf", filepath.Join(dir, "scenario.xml"), "-s", r.Service,
-		"-m", strconv.Itoa(r.Calls), "-r", strconv.FormatFloat(r.Rate, 'f', -1, 64), "-rp", "1000",
-		"-l", strconv.Itoa(r.Limit),
+	args := []string{
+		"-sf", filepath.Join(dir, "scenario.xml"),
 		"-i", loopback, "-bind_local", "-p", strconv.Itoa(sipPort),
 		"-mi", loopback, "-mp", strconv.Itoa(mediaPort),
-		"-key", "caller", r.Caller, "-key", "key", string(r.Key),
 		"-recv_timeout", "10000", "-max_socket", "60000",
-		"-timeout", strconv.Itoa(int(r.Timeout.Seconds()+0.5)) + "s", "-timeout_error",
+		"-timeout", strconv.Itoa(int(r.Timeout.Seconds()+0.5)) + "s",
 		"-trace_stat", "-stf", filepath.Join(dir, "stat.csv"), "-fd", "1",
-		"-nostdin", "-nd", r.Target,
-	}, nil
+		"-trace_err", "-error_file", filepath.Join(dir, "errors.log"),
+		"-nostdin",
+	}
+	if r.Inject != "" {
+		args = append(args, "-inf", filepath.Join(dir, "agents.csv"))
+	}
+	if r.AuthURI != "" {
+		args = append(args, "-auth_uri", r.AuthURI)
+	}
+	keys := slices.Sorted(maps.Keys(r.Keys))
+	for _, k := range keys {
+		args = append(args, "-key", k, r.Keys[k])
+	}
+	if r.UAS {
+		return args, nil
+	}
+	args = append(args, "-s", r.Service,
+		"-m", strconv.Itoa(r.Calls), "-r", strconv.FormatFloat(r.Rate, 'f', -1, 64), "-rp", "1000",
+		"-l", strconv.Itoa(r.Limit), "-timeout_error")
+	if r.Caller != "" {
+		args = append(args, "-key", "caller", r.Caller)
+	}
+	if r.Key != 0 {
+		args = append(args, "-key", "key", string(r.Key))
+	}
+	return append(args, "-nd", r.Target), nil
 }
 
 // parseStats reads the last line of SIPp's -trace_stat CSV and finds when the
@@ -177,6 +289,10 @@ func parseStats(path string) (sippStats, error) {
 	r := csv.NewReader(f)
 	r.Comma, r.FieldsPerRecord = ';', -1
 	rows, err := r.ReadAll()
+	// A SIPp still running may be writing the last line.
+	for len(rows) > 1 && len(rows[len(rows)-1]) < len(rows[0]) {
+		rows = rows[:len(rows)-1]
+	}
 	if err != nil || len(rows) < 2 {
 		return sippStats{}, fmt.Errorf("parse statistics %s: %d rows: %v", path, len(rows), err)
 	}

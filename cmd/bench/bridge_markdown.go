@@ -1,0 +1,206 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Issue 3's targets.
+const (
+	targetBridgeRate = 250
+	targetBridged    = 1000
+	targetMatchMS    = 5
+)
+
+// bestHold is the largest passing concurrency step, or the first one.
+func (br *bridgeResult) bestHold() (bridgeHoldStep, bool) {
+	for i := len(br.Hold.Steps) - 1; i >= 0; i-- {
+		if br.Hold.Steps[i].Pass {
+			return br.Hold.Steps[i], true
+		}
+	}
+	if len(br.Hold.Steps) > 0 {
+		return br.Hold.Steps[0], false
+	}
+	return bridgeHoldStep{}, false
+}
+
+// figureRows adds issue 3's rows to the figures table for the parts run.
+func (br *bridgeResult) figureRows(w func(string, ...any), has func(string) bool) {
+	if has("bridge-rate") {
+		br.rateRow(w)
+	}
+	if has("bridge-hold") {
+		br.holdRows(w)
+	}
+	if m := br.Match; m != nil {
+		br.matchRows(w, m)
+	}
+}
+
+func (br *bridgeResult) rateRow(w func(string, ...any)) {
+	w("| max bridged call rate, ≥ 99.9%% of calls bridged with audio both ways (talk %s) | %.0f calls/s | ≥ %d (issue 3) | %s |",
+		br.Talk, br.Rate.MaxRate, targetBridgeRate, met(br.Rate.MaxRate >= targetBridgeRate))
+}
+
+func (br *bridgeResult) holdRows(w func(string, ...any)) {
+	best, ok := br.bestHold()
+	held := 0
+	if ok {
+		held = int(best.Bridged)
+	}
+	w("| max concurrent bridged calls, relay latency (added jitter) p99 < 5 ms | %d calls (step of %d) | ≥ %d (issue 3) | %s |",
+		held, best.Calls, targetBridged, met(held >= targetBridged))
+	w("| relay latency at that step: p50 / p99, share within 5 ms | %s / %s ms, %s | p99 < 5 ms | %s |",
+		num(best.Relay.LatencyP50), num(best.Relay.LatencyP99), pct(best.Relay.Within), met(ok && best.Relay.Within >= relayShare))
+}
+
+func (br *bridgeResult) matchRows(w func(string, ...any), m *matchStep) {
+	cond := fmt.Sprintf("queue %.0f → %.0f waiting, %d agents", m.QueueStart, m.QueueEnd, m.Agents)
+	if !m.Condition {
+		cond += ", **condition not met**"
+	}
+	w("| matching p99, server (hotline_agents_match_seconds; %s) | %s ms (%s within 5 ms) | ≤ %d ms (issue 3) | %s |",
+		cond, num(m.Relay.MatchP99), pct(m.Relay.MatchWithin), targetMatchMS, met(m.Pass))
+	g := br.GoMatch
+	if g.Err == "" {
+		w("| matching p99, Redis alone (`%s`: 1,000 waiting, 200 agents) | %.2f ms (p50 %.2f) | ≤ %d ms (issue 3) | %s |",
+			g.Command, g.P99, g.P50, targetMatchMS, met(g.P99 <= targetMatchMS))
+	} else {
+		w("| matching p99, Redis alone (`%s`) | not measured: %s | ≤ %d ms | |", g.Command, strings.ReplaceAll(g.Err, "|", "/"), targetMatchMS)
+	}
+}
+
+func (br *bridgeResult) limits(w func(string, ...any)) {
+	if br.Err != "" {
+		w("Bridged calls: **error** %s.", br.Err)
+	}
+	if br.Rate.Limit != "" {
+		w("Bridged call rate: %s.", br.Rate.Limit)
+	}
+	if br.Hold.Limit != "" {
+		w("Bridged concurrency: %s.", br.Hold.Limit)
+	}
+	if br.Match != nil && br.Match.Err != "" {
+		w("Matching: **error** %s.", br.Match.Err)
+	}
+}
+
+func (br *bridgeResult) tables(w func(string, ...any), has func(string) bool) {
+	w("")
+	w("## Bridged calls (issue 3)")
+	w("")
+	w("Callers (SIPp, `bridge_caller.xml`) dial 12345, press 1 by SIP INFO 5 s after the answer, wait in the inquiry queue "+
+		"(the queue-entered prompt, position and wait), and are bridged once an agent answered and the staff number was said; "+
+		"%v after the key (the bridge is due at %v) they start streaming a 440 Hz PCMU tone (SIPp `rtp_stream`) and hang up %v later. "+
+		"Agents are created in the directory, REGISTER with MD5 digest and log in with `*1` (SIPp, `agent_register.xml`, `agent_feature.xml`); "+
+		"their Contacts all point at one SIPp UAS (`agent_uas.xml`) that answers at once and streams the same tone. "+
+		"Wrap-up ends by `acd.wrap_up_max` = %v (no ticket is entered). Calls are recorded (S19) as configured.",
+		bridgeKeyToBridge-bridgeAudioLead, bridgeKeyToBridge, bridgeAudioLead+mustDuration(br.Talk), benchWrapUp)
+	w("")
+	w("A call counts as **bridged** when its record says answered with an agent and the server logged its bridge stopping " +
+		"with audio relayed both ways (`bridge stopped`, caller_to_agent and agent_to_caller > 0). " +
+		"**Added jitter** is the server's relay latency, `hotline_media_relay_latency_seconds`: from reading a packet off one leg's " +
+		"socket to the send call on the other leg returning. The relay adds no buffering, so the delay it adds varies between 0 and " +
+		"this latency; its p99 bounds the added delay variation of 99%% of packets. It does not include the time a packet waits in " +
+		"the socket before the server reads it (scheduling delay under load). Pass: p99 < 5 ms, i.e. ≥ 99%% of packets within the " +
+		"5 ms bucket (the histogram's top finite bound). The worst packet of each bridge (logged when it stops) is shown too.")
+	if has("bridge-hold") {
+		br.holdTable(w)
+	}
+	if has("bridge-rate") {
+		br.rateTable(w)
+	}
+	if br.Match != nil {
+		br.matchTable(w, br.Match)
+	}
+	if len(br.Setups) > 0 {
+		w("")
+		w("Agent set-up (register + `*1`, %d calls/s):", agentSetupRate)
+		for _, s := range br.Setups {
+			line := fmt.Sprintf("%s agents %d–%d in %.1f s", s.Pool, s.From, s.To-1, s.Took)
+			if s.Err != "" {
+				line += " — error: " + s.Err
+			}
+			w("- %s", line)
+		}
+	}
+	w("")
+	w("Agents' UAS over the run: %d calls ok, %d failed. %s", br.UAS.Successful, br.UAS.Failed, br.UAS.Errors)
+}
+
+func (br *bridgeResult) rateTable(w func(string, ...any)) {
+	w("")
+	w("### Bridged call rate")
+	w("")
+	w("Each step: rate × duration callers; agents = rate × min(duration, key→bridge + talk + wrap-up + 1 s) + %.0f%% + 20. "+
+		"Pass: ≥ 99.9%% of calls SIPp-successful and bridged. Times: queued → offered (the ACD reserved an agent, state ringing; from the "+
+		"agents' state history), offered → answered (the agent's phone rings only once the caller's queue prompts ended), queued → answered "+
+		"(call record), answered → bridged (the staff number, S2), bridge talk. Peak offered: the most callers offered and not yet answered "+
+		"at once; an offered caller keeps its place at the head of the queue and Match looks at the first 200 callers of a queue.", 100*agentMargin)
+	w("")
+	w("| rate/s | achieved/s | calls | agents | SIPp ok | bridged | outcomes | queued→offered p50 / p99 s | offered→answered p50 s | peak offered, unanswered | queued→answered p50 / p99 s | staff number s | pacer lateness p99 ms | talk p50 / min s | relayed pkts | relay p99 ms | within 5 ms | worst packet per bridge p50 / p99 / max ms | match p99 ms / time in Match s | server cores | SIPp callers / agents cores | Redis cores / busy | other cores | server ms/call | agents after | pass |")
+	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, st := range br.Rate.Steps {
+		c := st.Counts
+		w("| %.0f | %.0f | %d | %d | %d (%s) | %d (%s) | %v | %s / %s | %s | %d | %s / %s | %s | %s | %s / %s | %.0f | %s | %s | %s / %s / %s | %s / %.1f | %.2f | %.2f / %.2f | %.2f / %s | %.2f | %s | %v | %s |",
+			st.Rate, st.Achieved, st.Calls, st.Agents, st.SIPp.Successful, pct(st.Success), c.Bridged, pct(st.Bridged), c.Outcomes,
+			num(st.Offers.QueueToOfferP50), num(st.Offers.QueueToOfferP99), num(st.Offers.OfferToAnswerP50), st.Offers.PeakOffered,
+			num(c.QueueToAnswerP50), num(c.QueueToAnswerP99), num(c.StaffNumberP50), num(st.Media.LatenessP99), num(c.TalkP50), num(c.TalkMin),
+			st.Relay.Relayed, num(st.Relay.LatencyP99), pct(st.Relay.Within), num(c.WorstP50), num(c.WorstP99), num(c.WorstMax),
+			num(st.Relay.MatchP99), st.Relay.MatchSec,
+			st.Cores.Server, st.Cores.SIPp, st.Cores.UAS, st.Cores.Redis.Cores, pct(st.Cores.Redis.Busy), st.Cores.Other,
+			num(1000*st.CPUPerCall), st.After, passText(st.Pass, st.Err))
+	}
+}
+
+func (br *bridgeResult) holdTable(w func(string, ...any)) {
+	w("")
+	w("### Concurrent bridged calls")
+	w("")
+	w("Each step: N callers ramp at the ramp rate and stay; once all are due to be bridged, two /metrics scrapes %v apart give the "+
+		"plateau's relay figures; bridged = the fewer of the two `hotline_media_active_bridges` readings. Pass: ≥ %.0f%% of N bridged "+
+		"(calls the server failed before their bridge are shown by outcome), ≥ 99%% of the expected packets (2 × 50/s × bridged × plateau) "+
+		"relayed, ≥ 99%% of them within 5 ms. The ramp (%d/s) stays below what the ACD offers (see the call-rate table's peak offered).", bridgePlateau, 100*bridgedFloor, bridgeRampRate)
+	w("")
+	w("| N | agents | ramp/s | active calls | bridges start / end | records by outcome | relayed / expected | relay p50 / p99 ms | within 5 ms | worst packet per bridge p50 / p99 / max ms | dropped | send errors | server cores | SIPp callers / agents cores | Redis cores | other cores | /metrics answer s | SIPp ok | agents after | pass |")
+	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, st := range br.Hold.Steps {
+		c := st.Counts
+		w("| %d | %d | %.0f | %.0f | %.0f / %.0f | %v | %.0f / %.0f (%s) | %s / %s | %s | %s / %s / %s | %v | %.0f | %.2f | %.2f / %.2f | %.2f | %.2f | %.1f | %d | %v | %s |",
+			st.Calls, st.Agents, st.Ramp, st.ActiveCalls, st.BridgesStart, st.BridgesEnd, c.Outcomes, st.Relay.Relayed, st.Expected,
+			pct(st.RelayedShare), num(st.Relay.LatencyP50), num(st.Relay.LatencyP99), pct(st.Relay.Within),
+			num(c.WorstP50), num(c.WorstP99), num(c.WorstMax), st.Relay.Dropped,
+			st.Relay.SendErrors, st.Cores.Server, st.Cores.SIPp, st.Cores.UAS, st.Cores.Redis.Cores, st.Cores.Other, st.ScrapeMax,
+			st.SIPp.Successful, st.After,
+			passText(st.Pass, st.Err))
+	}
+}
+
+func (br *bridgeResult) matchTable(w func(string, ...any), m *matchStep) {
+	w("")
+	w("### Matching")
+	w("")
+	w("%d agents (their own UAS: they hang up %v after answering) serve inquiry; %d callers arrive at %d/s and wait. "+
+		"Once the first agents free up, two scrapes %v apart give the ACD's Match steps (`hotline_agents_match_seconds`, every "+
+		"Match call: on each agent freed, each caller queued, and every 500 ms). Pass: ≥ 99%% of Match steps within 5 ms with "+
+		"≥ 900 callers waiting at both scrapes.", m.Agents, matchTalk, m.Callers, matchRamp, matchPlateau)
+	w("")
+	w("| agents | callers | waiting start → end | agents by state | Match steps (time s) | matches | p50 / p99 ms | within 5 ms | server cores | SIPp callers / agents cores | Redis cores / busy | other cores | agents after the callers left | pass |")
+	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	w("| %d | %d | %.0f → %.0f | %v | %.0f (%.2f) | %.0f | %s / %s | %s | %.2f | %.2f / %.2f | %.2f / %s | %.2f | %v | %s |",
+		m.Agents, m.Callers, m.QueueStart, m.QueueEnd, m.States, m.Relay.MatchCalls, m.Relay.MatchSec, m.Relay.Matches,
+		num(m.Relay.MatchP50), num(m.Relay.MatchP99), pct(m.Relay.MatchWithin), m.Cores.Server, m.Cores.SIPp, m.Cores.UAS,
+		m.Cores.Redis.Cores, pct(m.Cores.Redis.Busy), m.Cores.Other, m.After, passText(m.Pass, m.Err))
+	if len(m.LogWarnings) > 0 {
+		w("")
+		w("Server warnings during the matching step: %s", strings.Join(m.LogWarnings, "; "))
+	}
+}
+
+// mustDuration parses a duration the bench itself printed (0 if not).
+func mustDuration(s string) time.Duration {
+	d, _ := time.ParseDuration(s)
+	return d
+}

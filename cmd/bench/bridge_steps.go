@@ -1,0 +1,437 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// bridgeRateStep is one rate of bridged calls.
+type bridgeRateStep struct {
+	Rate       float64      `json:"rate"`
+	Calls      int          `json:"calls"`
+	Agents     int          `json:"agents"`
+	Achieved   float64      `json:"achieved_rate"`
+	SIPp       sippStats    `json:"sipp_callers"`
+	UASCalls   int          `json:"agent_calls_ok"`     // the UAS's successful calls during the step
+	UASFailed  int          `json:"agent_calls_failed"` // and failed ones
+	Counts     bridgeCounts `json:"calls_judged"`
+	Offers     offerStats   `json:"offers"`
+	Relay      relayDelta   `json:"server"`
+	Media      mediaDelta   `json:"media"` // the pacer (prompts) over the step
+	Cores      cores        `json:"cores"` // while the callers' SIPp ran
+	ServerCPU  float64      `json:"server_cpu_s"`
+	CPUPerCall float64      `json:"cpu_s_per_call"` // server CPU ÷ bridged calls
+	Success    float64      `json:"sipp_success"`   // SIPp successful ÷ calls
+	Bridged    float64      `json:"bridged_rate"`   // bridged ÷ calls
+	Warnings   []string     `json:"server_warnings,omitempty"`
+	// After is the pool's agents by state once the server is idle again:
+	// any not available are stuck (on_call with no caller, not_responding).
+	After map[string]int `json:"agents_after"`
+	Pass  bool           `json:"pass"`
+	Err   string         `json:"error,omitempty"`
+}
+
+// bridgeRateSweep is the highest rate with ≥ 99.9% of calls bridged.
+type bridgeRateSweep struct {
+	Steps   []bridgeRateStep `json:"steps"`
+	MaxRate float64          `json:"max_rate"`
+	Limit   string           `json:"limited_by"`
+}
+
+// bridgeCallLength is a bridged caller's call: greeting, key, queue and
+// staff number, talk.
+func bridgeCallLength(talk time.Duration) time.Duration {
+	return shortAnswerWait + bridgeKeyToBridge + talk
+}
+
+// agentsFor is how many agents a call-rate step needs: each agent is taken
+// from the caller's key (matched while the caller hears the queue prompts)
+// until the caller hangs up, then in wrap-up (benchWrapUp, ended by the ACD's
+// 1 s sweep); callers arrive for duration.
+func agentsFor(rate float64, duration, talk time.Duration) int {
+	busy := bridgeKeyToBridge + talk + benchWrapUp + time.Second
+	return int(math.Ceil(rate*min(busy, duration).Seconds()*(1+agentMargin))) + 20
+}
+
+// rateSweep steps through the rates until one fails (with keepGoing, to the
+// end; the result is still the highest rate below the first failure).
+func (r *bridgeRun) rateSweep(ctx context.Context, rates []float64, talk time.Duration, keepGoing bool) {
+	sw := &r.res.Rate
+	for _, rate := range rates {
+		if ctx.Err() != nil {
+			break
+		}
+		st := r.rateStep(ctx, rate, talk)
+		sw.Steps = append(sw.Steps, st)
+		r.b.progress("bridge rate %4.0f/s: %s", rate, st.summary())
+		r.b.env.clearRecordings()
+		switch {
+		case !st.Pass && sw.Limit == "":
+			sw.Limit = r.b.bridgeRateLimit(st, talk)
+		case st.Pass && sw.Limit == "":
+			sw.MaxRate = rate
+		}
+		if !st.Pass && !keepGoing {
+			break
+		}
+	}
+	if sw.Limit == "" && len(sw.Steps) > 0 {
+		sw.Limit = "not reached: every rate up to -max-bridge-rate passed"
+	}
+}
+
+func (r *bridgeRun) rateStep(ctx context.Context, rate float64, talk time.Duration) bridgeRateStep {
+	b := r.b
+	calls := int(rate * b.duration.Seconds())
+	st := bridgeRateStep{Rate: rate, Calls: calls}
+	fail := func(err error) bridgeRateStep { st.Err = err.Error(); return st }
+	if _, err := b.srv.waitIdle(ctx, 90*time.Second); err != nil {
+		return fail(err)
+	}
+	var err error
+	if st.Agents, err = r.grow(ctx, agentsFor(rate, b.duration, talk)); err != nil {
+		return fail(err)
+	}
+	m0, err := scrape(b.srv.http + "/metrics")
+	if err != nil {
+		return fail(err)
+	}
+	if err := r.cursor.skip(); err != nil {
+		return fail(err)
+	}
+	uas0, _ := r.uas.stats()
+	callLen := bridgeCallLength(talk)
+	caller := fmt.Sprintf("1385%06d", int(rate))
+	run := sippRun{
+		Scenario: "bridge_caller.xml", Target: b.srv.sipAddr, Service: b.service, Caller: caller,
+		Key: menuKey, Calls: calls, Rate: rate, Limit: int(rate*(callLen.Seconds()+10)) + 100,
+		AnswerWait: shortAnswerWait, Audio: r.audio,
+		Data: map[string]int64{
+			"AudioAtMS": (bridgeKeyToBridge - bridgeAudioLead).Milliseconds(),
+			"RestMS":    (bridgeAudioLead + talk).Milliseconds(),
+		},
+		Timeout: b.duration*3 + callLen + 60*time.Second,
+	}
+	c0 := b.mark(nil, r.uas)
+	p, err := startSIPp(ctx, run)
+	if err != nil {
+		return fail(err)
+	}
+	st.SIPp, err = p.wait()
+	if err != nil {
+		return fail(err)
+	}
+	st.Cores = b.since(c0, nil, r.uas, st.SIPp.CPU)
+	if _, err := b.srv.waitIdle(ctx, 90*time.Second); err != nil {
+		return fail(err)
+	}
+	m1, err := scrape(b.srv.http + "/metrics")
+	if err != nil {
+		return fail(err)
+	}
+	cpu1, err := b.srv.cpu()
+	if err != nil {
+		return fail(err)
+	}
+	st.ServerCPU = (cpu1 - c0.server).Seconds()
+	st.Relay = newRelayDelta(m0, m1)
+	if uas1, err := r.uas.stats(); err == nil {
+		st.UASCalls, st.UASFailed = uas1.Successful-uas0.Successful, uas1.Failed-uas0.Failed
+	}
+	chunk, err := r.cursor.read()
+	if err != nil {
+		return fail(err)
+	}
+	st.Warnings = chunk.top(5)
+	recs, err := b.env.records(ctx, caller)
+	if err != nil {
+		return fail(err)
+	}
+	st.Counts = countBridges(recs, chunk.Bridges)
+	// With every caller gone, agents still on a call are stuck there.
+	st.After, _ = b.waitPool(ctx, r.pool, 30*time.Second)
+	st.Media = newMediaDelta(m0, m1)
+	if st.Offers, err = b.env.offerStats(ctx, caller); err != nil {
+		st.Offers.Calls = -1
+	}
+	st.fill()
+	return st
+}
+
+func (st *bridgeRateStep) fill() {
+	st.Achieved = st.SIPp.Achieved
+	st.Success = float64(st.SIPp.Successful) / float64(st.Calls)
+	st.Bridged = float64(st.Counts.Bridged) / float64(st.Calls)
+	if st.Counts.Bridged > 0 {
+		st.CPUPerCall = st.ServerCPU / float64(st.Counts.Bridged)
+	}
+	st.Pass = st.Err == "" && st.Success >= successTarget && st.Bridged >= successTarget
+}
+
+func (st bridgeRateStep) summary() string {
+	if st.Err != "" && st.SIPp.Created == 0 {
+		return "ERROR " + st.Err
+	}
+	verdict := "ok"
+	if !st.Pass {
+		verdict = "FAIL"
+	}
+	c := st.Counts
+	return fmt.Sprintf("%s  %d agents; sipp %d/%d ok (%d failed, %d retrans) achieved %.0f/s; records %d %v, bridged %d (%s); queue→offer p50 %s p99 %s s, offer→answer p50 %s s, peak %d offered at once; queue→answer p50 %s p99 %s s, staff number %s s, talk p50 %s min %s s; pacer lateness p99 %s ms, late %s; agents' UAS %d ok %d failed; %s; %s, %s ms/call; agents after %v",
+		verdict, st.Agents, st.SIPp.Successful, st.Calls, st.SIPp.Failed, st.SIPp.Retransmissions, st.Achieved,
+		c.Records, c.Outcomes, c.Bridged, pct(st.Bridged), num(st.Offers.QueueToOfferP50), num(st.Offers.QueueToOfferP99),
+		num(st.Offers.OfferToAnswerP50), st.Offers.PeakOffered, num(c.QueueToAnswerP50), num(c.QueueToAnswerP99),
+		num(c.StaffNumberP50), num(c.TalkP50), num(c.TalkMin), num(st.Media.LatenessP99), pct(st.Media.LateShare),
+		st.UASCalls, st.UASFailed, st.Relay, st.Cores,
+		num(1000*st.CPUPerCall), st.After)
+}
+
+// bridgeRateLimit says what most likely stopped the bridged call rate.
+func (b *bench) bridgeRateLimit(st bridgeRateStep, talk time.Duration) string {
+	c, cpus := st.Counts, float64(b.cpus)
+	total := st.Cores.Server + st.Cores.SIPp + st.Cores.UAS + st.Cores.Redis.Cores + st.Cores.Other
+	cpu := fmt.Sprintf("CPU: server %.2f, SIPp callers %.2f, SIPp agents %.2f, Redis %.2f (busy executing commands %s of the time), other processes %.2f cores of %d",
+		st.Cores.Server, st.Cores.SIPp, st.Cores.UAS, st.Cores.Redis.Cores, pct(st.Cores.Redis.Busy), st.Cores.Other, b.cpus)
+	why := ""
+	switch {
+	case st.Err != "" && st.SIPp.Created == 0:
+		return "error: " + st.Err
+	case st.Err != "":
+		why = "error: " + st.Err
+	case st.Achieved > 0 && st.Achieved < 0.9*st.Rate:
+		why = fmt.Sprintf("SIPp could not create calls at %.0f/s (achieved %.0f/s)", st.Rate, st.Achieved)
+	case c.Outcomes["failed"] > 0 && c.Outcomes["failed"] >= st.Calls-c.Bridged-st.Calls/1000:
+		why = fmt.Sprintf("the server failed %d calls (outcome failed, hung up by the system) before their bridge", c.Outcomes["failed"])
+	case c.Answered < c.Records && c.Outcomes["abandoned_in_queue"] > 0:
+		why = fmt.Sprintf("%d callers hung up in the queue before an agent answered: queue → agent answer p99 %s s, while a caller waits %v after the key (bridge due at %v, then %v of talk)",
+			c.Outcomes["abandoned_in_queue"], num(c.QueueToAnswerP99), bridgeKeyToBridge+talk, bridgeKeyToBridge, talk)
+	case c.Bridged < c.Answered:
+		why = fmt.Sprintf("%d answered calls were not bridged with audio both ways before the caller hung up (staff number p50 %s s, talk min %s s)",
+			c.Answered-c.Bridged, num(c.StaffNumberP50), num(c.TalkMin))
+	case st.Success < successTarget:
+		why = fmt.Sprintf("SIPp callers failed %d calls (%s)", st.SIPp.Failed, st.SIPp.Errors)
+	default:
+		why = "calls failed: see the outcomes and the server log"
+	}
+	if total >= 0.85*cpus {
+		why += "; the machine is saturated (" + cpu + ")"
+	} else {
+		why += "; " + cpu
+	}
+	if rl := st.Cores.Redis; rl.Busy >= 0.5 {
+		why += fmt.Sprintf("; Redis executed commands %s of the time (Lua scripts %s; the ACD's Match steps took %.1f s of it): its one thread is the bottleneck",
+			pct(rl.Busy), pct(rl.ScriptShare), st.Relay.MatchSec)
+	}
+	if n := st.After["on_call"]; n > 0 {
+		why += fmt.Sprintf("; %d agents were left on_call after every caller had hung up (their caller left during the staff number: the agent leg is never hung up, the agent never goes to wrap-up)", n)
+	}
+	if st.SIPp.Errors != "" && st.Err == "" {
+		why += "; SIPp callers: " + st.SIPp.Errors
+	}
+	if len(st.Warnings) > 0 {
+		why += fmt.Sprintf("; server warnings: %v", st.Warnings)
+	}
+	return why
+}
+
+// Concurrency steps of bridged calls.
+const (
+	bridgePlateau = 10 * time.Second
+	bridgeSettle  = 3 * time.Second
+)
+
+// bridgeHoldStep is one number of concurrent bridged calls.
+type bridgeHoldStep struct {
+	Calls        int        `json:"calls"`
+	Agents       int        `json:"agents"`
+	Ramp         float64    `json:"ramp_rate"`
+	ActiveCalls  float64    `json:"active_calls"`
+	BridgesStart float64    `json:"active_bridges_start"`
+	BridgesEnd   float64    `json:"active_bridges_end"`
+	Bridged      float64    `json:"bridged"`          // the fewer of the two gauges
+	Plateau      float64    `json:"plateau_s"`        // between the two scrapes' answers
+	ScrapeMax    float64    `json:"metrics_scrape_s"` // the slower /metrics answer
+	Relay        relayDelta `json:"plateau"`
+	Expected     float64    `json:"expected_packets"` // 2 directions × 50/s × bridged × plateau
+	RelayedShare float64    `json:"relayed_share"`
+	Cores        cores      `json:"cores"` // during the plateau
+	SIPp         sippStats  `json:"sipp_callers"`
+	// Counts judges every call of the step by its record and the bridge log.
+	Counts   bridgeCounts   `json:"calls_judged"`
+	Warnings []string       `json:"server_warnings,omitempty"`
+	After    map[string]int `json:"agents_after"`
+	Pass     bool           `json:"pass"`
+	Err      string         `json:"error,omitempty"`
+}
+
+// bridgeHoldSweep is the most concurrent bridged calls relayed within 5 ms
+// for 99% of packets.
+type bridgeHoldSweep struct {
+	Steps   []bridgeHoldStep `json:"steps"`
+	MaxHeld int              `json:"max_concurrent"`
+	Limit   string           `json:"limited_by"`
+}
+
+// holdAgents is how many agents a concurrency step of n calls needs.
+func holdAgents(n int) int { return n + n/20 + 20 }
+
+func (r *bridgeRun) holdSweep(ctx context.Context, counts []int, ramp float64, keepGoing bool) {
+	sw := &r.res.Hold
+	for _, n := range counts {
+		if ctx.Err() != nil {
+			break
+		}
+		st := r.holdStep(ctx, n, ramp)
+		sw.Steps = append(sw.Steps, st)
+		r.b.progress("bridge hold %5d calls: %s", n, st.summary())
+		r.b.env.clearRecordings()
+		switch {
+		case !st.Pass && sw.Limit == "":
+			sw.Limit = bridgeHoldLimit(st, r.b.cpus)
+		case st.Pass && sw.Limit == "":
+			sw.MaxHeld = n
+		}
+		if !st.Pass && !keepGoing {
+			break
+		}
+	}
+	if sw.Limit == "" && len(sw.Steps) > 0 {
+		sw.Limit = "not reached: every step up to -max-bridged passed"
+	}
+}
+
+func (r *bridgeRun) holdStep(ctx context.Context, n int, rampRate float64) bridgeHoldStep {
+	b := r.b
+	st := bridgeHoldStep{Calls: n, Ramp: rampRate}
+	fail := func(err error) bridgeHoldStep { st.Err = err.Error(); return st }
+	if _, err := b.srv.waitIdle(ctx, 90*time.Second); err != nil {
+		return fail(err)
+	}
+	var err error
+	if st.Agents, err = r.grow(ctx, holdAgents(n)); err != nil {
+		return fail(err)
+	}
+	if err := r.cursor.skip(); err != nil {
+		return fail(err)
+	}
+	ramp := time.Duration(float64(n) / rampRate * float64(time.Second))
+	measureAt := ramp + shortAnswerWait + bridgeKeyToBridge + bridgeSettle
+	// Every call outlasts the plateau: the first one hangs up last of all
+	// relative to its start.
+	afterKey := ramp + bridgeKeyToBridge + bridgeSettle + bridgePlateau + 5*time.Second
+	caller := fmt.Sprintf("1386%06d", n)
+	run := sippRun{
+		Scenario: "bridge_caller.xml", Target: b.srv.sipAddr, Service: b.service, Caller: caller,
+		Key: menuKey, Calls: n, Rate: rampRate, Limit: n, AnswerWait: shortAnswerWait, Audio: r.audio,
+		Data: map[string]int64{
+			"AudioAtMS": (bridgeKeyToBridge - bridgeAudioLead).Milliseconds(),
+			"RestMS":    (afterKey - bridgeKeyToBridge + bridgeAudioLead).Milliseconds(),
+		},
+		Timeout: measureAt + bridgePlateau + 2*time.Minute,
+	}
+	start := time.Now()
+	p, err := startSIPp(ctx, run)
+	if err != nil {
+		return fail(err)
+	}
+	var m0, m1 metrics
+	if err = sleepCtx(ctx, time.Until(start.Add(measureAt))); err == nil {
+		// CPU over the plateau even when a scrape fails. The server has been
+		// seen to answer /metrics only after many seconds under this load:
+		// the scrapes wait up to 30 s, their time is reported, and the
+		// plateau is the time between their answers.
+		c0 := b.mark(p, r.uas)
+		var err0, err1 error
+		var d0, d1 time.Duration
+		m0, d0, err0 = scrapeTimed(b.srv.http+"/metrics", slowScrape)
+		t0 := time.Now()
+		err = sleepCtx(ctx, time.Until(c0.at.Add(bridgePlateau)))
+		st.Cores = b.since(c0, p, r.uas, 0)
+		m1, d1, err1 = scrapeTimed(b.srv.http+"/metrics", slowScrape)
+		st.Plateau = time.Since(t0).Seconds()
+		st.ScrapeMax = max(d0, d1).Seconds()
+		err = cmp.Or(err, err0, err1)
+	}
+	var werr error
+	st.SIPp, werr = p.wait()
+	if err != nil {
+		return fail(err)
+	}
+	if werr != nil {
+		return fail(werr)
+	}
+	st.ActiveCalls = m0.value("hotline_sip_active_calls")
+	st.BridgesStart, st.BridgesEnd = m0.value("hotline_media_active_bridges"), m1.value("hotline_media_active_bridges")
+	st.Relay = newRelayDelta(m0, m1)
+	if _, err := b.srv.waitIdle(ctx, 120*time.Second); err != nil {
+		return fail(err)
+	}
+	if chunk, err := r.cursor.read(); err == nil {
+		st.Warnings = chunk.top(5)
+		if recs, err := b.env.records(ctx, caller); err == nil {
+			st.Counts = countBridges(recs, chunk.Bridges)
+		}
+	}
+	st.After, _ = b.waitPool(ctx, r.pool, 30*time.Second)
+	st.fill()
+	return st
+}
+
+// bridgedFloor is the share of a concurrency step's calls that must be
+// bridged through the plateau. The step measures relaying: calls the server
+// fails before their bridge (about 3% of them lose the race between the
+// caller's queue entry and its offer: outcome failed, "call not queued")
+// are counted by outcome and explained, and the figure is the number of
+// calls actually bridged. A step where more are missing has collapsed.
+const bridgedFloor = 0.95
+
+func (st *bridgeHoldStep) fill() {
+	st.Bridged = min(st.BridgesStart, st.BridgesEnd)
+	st.Expected = 2 * packetsPerSecond * st.Bridged * st.Plateau
+	if st.Expected > 0 {
+		st.RelayedShare = st.Relay.Relayed / st.Expected
+	}
+	st.Pass = st.Err == "" && st.Bridged >= math.Ceil(bridgedFloor*float64(st.Calls)) &&
+		st.Relay.Within >= relayShare && st.RelayedShare >= relayShare
+}
+
+func (st bridgeHoldStep) summary() string {
+	if st.Err != "" {
+		return "ERROR " + st.Err
+	}
+	verdict := "ok"
+	if !st.Pass {
+		verdict = "FAIL"
+	}
+	return fmt.Sprintf("%s  %d agents, ramp %.0f/s; active calls %.0f, bridges %.0f → %.0f; relayed %.0f of %.0f expected over %.1f s (%s); relay latency p50 %s p99 %s ms, %s within 5 ms; dropped %v, send errors %.0f; %s; /metrics answered in %.1f s; sipp %d/%d ok; records %v, %d bridged; agents after %v",
+		verdict, st.Agents, st.Ramp, st.ActiveCalls, st.BridgesStart, st.BridgesEnd, st.Relay.Relayed, st.Expected, st.Plateau,
+		pct(st.RelayedShare), num(st.Relay.LatencyP50), num(st.Relay.LatencyP99), pct(st.Relay.Within),
+		st.Relay.Dropped, st.Relay.SendErrors, st.Cores, st.ScrapeMax, st.SIPp.Successful, st.Calls, st.Counts.Outcomes, st.Counts.Bridged, st.After)
+}
+
+func bridgeHoldLimit(st bridgeHoldStep, cpus int) string {
+	cpu := fmt.Sprintf("CPU: server %.2f, SIPp callers %.2f, SIPp agents %.2f, Redis %.2f, other processes %.2f cores of %d",
+		st.Cores.Server, st.Cores.SIPp, st.Cores.UAS, st.Cores.Redis.Cores, st.Cores.Other, cpus)
+	switch {
+	case st.Err != "" && strings.Contains(st.Err, "/metrics"):
+		return fmt.Sprintf("the server did not answer /metrics within %v during the plateau: %s; %s",
+			slowScrape, st.Err, cpu)
+	case st.Err != "":
+		return "error: " + st.Err + "; " + cpu
+	case st.Bridged < math.Ceil(bridgedFloor*float64(st.Calls)):
+		return fmt.Sprintf("fewer than %.0f%% of the calls were bridged during the plateau (%.0f → %.0f of %d; records %v; %d SIPp calls ok; server warnings %v); %s",
+			100*bridgedFloor, st.BridgesStart, st.BridgesEnd, st.Calls, st.Counts.Outcomes, st.SIPp.Successful, st.Warnings, cpu)
+	case st.Relay.Within < relayShare:
+		return fmt.Sprintf("relay latency: %s of packets within 5 ms (< 99%%), p99 %s ms; %s",
+			pct(st.Relay.Within), num(st.Relay.LatencyP99), cpu)
+	case st.RelayedShare < relayShare:
+		return fmt.Sprintf("only %s of the expected packets were relayed (SIPp's rtp_stream threads or the server fell behind); %s",
+			pct(st.RelayedShare), cpu)
+	default:
+		return fmt.Sprintf("SIPp callers: %d of %d calls ok (%s); %s", st.SIPp.Successful, st.Calls, st.SIPp.Errors, cpu)
+	}
+}
