@@ -98,6 +98,45 @@ end
 return gone
 `)
 
+// locRestoreScript stores a binding only when the agent has none; 1 when it
+// stored it. KEYS: reg key, index. ARGV: json, ttl ms, expiry ms, agent id.
+var locRestoreScript = redis.NewScript(`
+if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+return 1
+`)
+
+// Restore puts back bindings a Redis restart lost, each for the rest of its
+// lifetime (RegisteredAt + Expires). Expired bindings are skipped, and so is
+// an agent that registered again meanwhile (its new binding stays). OnChange
+// is not called: the agents' states are restored on their own (ACD.Republish).
+// It returns how many bindings it stored; every binding is tried and the
+// errors are joined.
+func (l *Locations) Restore(ctx context.Context, regs []Registration) (int, error) {
+	var errs []error
+	stored := 0
+	for _, r := range regs {
+		expiry := r.RegisteredAt.Add(r.Expires)
+		left := time.Until(expiry)
+		if r.AgentID == "" || r.Contact == "" || r.RegisteredAt.IsZero() || left < time.Millisecond {
+			continue
+		}
+		body, err := json.Marshal(r)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("restore registration of agent %s: %w", r.AgentID, err))
+			continue
+		}
+		n, err := locRestoreScript.Run(ctx, l.rdb, []string{l.key(r.AgentID), l.indexKey()},
+			body, left.Milliseconds(), expiry.UnixMilli(), r.AgentID).Int()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("restore registration of agent %s: %w", r.AgentID, err))
+			continue
+		}
+		stored += n
+	}
+	return stored, errors.Join(errs...)
+}
+
 // Register stores r, replacing the agent's previous binding (one contact per
 // agent). RegisteredAt zero means now.
 func (l *Locations) Register(ctx context.Context, r Registration) error {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,10 +24,21 @@ const (
 	loopShare  = 5 // heartbeat and reap every NodeTTL / loopShare
 )
 
-// epochState is what this node remembers of <p>epoch.
+// epochState is what this node remembers of Redis at its last heartbeat:
+// <p>epoch, and what it holds there (held) for re-publishing after a restart.
 type epochState struct {
-	mu sync.Mutex
-	id string
+	mu   sync.Mutex
+	id   string
+	held Held
+}
+
+// Held is what a node re-publishes after a Redis restart besides its waiting
+// callers (which it keeps itself): the registrations it took (Registration.Node)
+// and the states of those agents, as Redis had them at the node's last
+// heartbeat before the restart.
+type Held struct {
+	Registrations []Registration
+	Agents        []AgentState
 }
 
 // Heartbeat marks this node alive. restarted is true when Redis lost what the
@@ -138,7 +150,61 @@ func (a *ACD) beat(ctx context.Context) {
 		if a.opts.OnRestart != nil {
 			a.opts.OnRestart(ctx)
 		}
+		return // the next heartbeat copies what was re-published
 	}
+	if err := a.copyHeld(ctx); err != nil {
+		a.log.Warn("copy this node's agents for re-publishing", "err", err)
+	}
+}
+
+// copyHeld copies what this node holds in Redis (Held) after a heartbeat that
+// found Redis as before. The copy is kept only if <p>epoch is still the one
+// that heartbeat saw once it is read, so a Redis restarting meanwhile is
+// never taken for the node's agents having gone.
+func (a *ACD) copyHeld(ctx context.Context) error {
+	a.epoch.mu.Lock()
+	epoch := a.epoch.id
+	a.epoch.mu.Unlock()
+	regs, err := NewLocations(a.rdb, a.prefix).Registered(ctx)
+	if err != nil {
+		return err
+	}
+	var h Held
+	mine := map[string]bool{}
+	for _, r := range regs {
+		if r.Node == a.node {
+			h.Registrations = append(h.Registrations, r)
+			mine[r.AgentID] = true
+		}
+	}
+	states, err := a.Agents(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range states {
+		if mine[s.ID] {
+			h.Agents = append(h.Agents, s)
+		}
+	}
+	now, err := a.rdb.Get(ctx, a.key("epoch")).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("read epoch: %w", err)
+	}
+	a.epoch.mu.Lock()
+	defer a.epoch.mu.Unlock()
+	if now == epoch && a.epoch.id == epoch {
+		a.epoch.held = h
+	}
+	return nil
+}
+
+// Held returns what this node held in Redis at its last heartbeat before a
+// restart (Run copies it after every heartbeat that found Redis as before):
+// pass it to Locations.Restore and Republish from ACDOptions.OnRestart.
+func (a *ACD) Held() Held {
+	a.epoch.mu.Lock()
+	defer a.epoch.mu.Unlock()
+	return Held{Registrations: slices.Clone(a.epoch.held.Registrations), Agents: slices.Clone(a.epoch.held.Agents)}
 }
 
 // Subscribe delivers the events of every node (state changes and match

@@ -55,11 +55,20 @@ func (a *app) runAgents(ctx context.Context) {
 	go a.disp.run(ctx)
 }
 
-// republish puts this node's waiting callers back after a Redis restart; the
-// agents' states are re-published by the ACD from its own snapshot.
+// republish puts back what this node holds after a Redis restart (issue 3):
+// the registrations it took, first, so that no restored agent is offered a
+// caller while its phone cannot be found; those agents' states as of the last
+// heartbeat before the restart (ACD.Held); and its waiting callers with their
+// original enqueue times.
 func (a *app) republish(ctx context.Context) {
-	a.log.Warn("redis lost this node's state: re-publishing waiting callers")
-	if err := a.acd.Republish(ctx, a.queue.entries(), nil); err != nil {
+	held := a.acd.Held()
+	calls := a.queue.entries()
+	a.log.Warn("redis lost this node's state: re-publishing", "registrations", len(held.Registrations),
+		"agents", len(held.Agents), "callers", len(calls))
+	if _, err := a.locs.Restore(ctx, held.Registrations); err != nil {
+		a.log.Error("re-publish registrations after redis restart", "err", err)
+	}
+	if err := a.acd.Republish(ctx, calls, held.Agents); err != nil {
 		a.log.Error("re-publish after redis restart", "err", err)
 	}
 }

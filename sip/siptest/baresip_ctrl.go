@@ -285,3 +285,19 @@ func (b *Baresip) SendDTMF(ctx context.Context, digit rune) error {
 	_, err := b.command(ctx, "sndcode", string(digit))
 	return err
 }
+
+// Hold puts the current call on hold (menu "hold"): baresip 1.0.0 sends a
+// re-INVITE offering a=sendonly (RFC 3264 §8.4). The command returns when the
+// re-INVITE is sent, not when it is answered; watch the other side for the
+// effect.
+func (b *Baresip) Hold(ctx context.Context) error {
+	_, err := b.command(ctx, "hold", "")
+	return err
+}
+
+// Resume takes the current call off hold (menu "resume"): a re-INVITE
+// offering a=sendrecv.
+func (b *Baresip) Resume(ctx context.Context) error {
+	_, err := b.command(ctx, "resume", "")
+	return err
+}
