@@ -391,3 +391,30 @@ func TestMarkdownTables(t *testing.T) {
 		}
 	}
 }
+
+func TestBridgeHoldPass(t *testing.T) {
+	step := func(bridged float64, outcomes map[string]int, within, relayed float64) bridgeHoldStep {
+		st := bridgeHoldStep{Calls: 1000, BridgesStart: bridged + 3, BridgesEnd: bridged, Plateau: 10,
+			Counts: bridgeCounts{Outcomes: outcomes}, Relay: relayDelta{Within: within}}
+		st.Relay.Relayed = relayed * 2 * packetsPerSecond * bridged * 10
+		st.fill()
+		return st
+	}
+	tests := []struct {
+		name string
+		st   bridgeHoldStep
+		want bool
+	}{
+		{"all bridged", step(1000, map[string]int{"answered": 1000}, 0.999, 1), true},
+		{"calls the server failed are left out", step(940, map[string]int{"answered": 940, "failed": 60}, 0.999, 1), true},
+		{"callers lost in the queue are not", step(940, map[string]int{"answered": 940, "abandoned_in_queue": 60}, 0.999, 1), false},
+		{"relay latency", step(1000, nil, 0.98, 1), false},
+		{"packets missing", step(1000, nil, 0.999, 0.95), false},
+		{"nothing bridged", step(0, map[string]int{"failed": 1000}, 0.999, 1), false},
+	}
+	for _, tc := range tests {
+		if tc.st.Pass != tc.want {
+			t.Errorf("%s: pass = %v, want %v (%+v)", tc.name, tc.st.Pass, tc.want, tc.st)
+		}
+	}
+}
