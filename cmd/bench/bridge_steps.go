@@ -57,10 +57,40 @@ func agentsFor(rate float64, duration, talk time.Duration) int {
 	return int(math.Ceil(rate*min(busy, duration).Seconds()*(1+agentMargin))) + 20
 }
 
+// stepFailure is a failed step of a sweep and what limited it.
+type stepFailure struct {
+	at    float64
+	limit string
+}
+
+// sweepLimit says what limited a sweep whose best passing step is best: the
+// first failure above it, and any failures below it (with -keep-going a
+// sweep goes on after a failure, and a later step may pass).
+func sweepLimit(best float64, fails []stepFailure, unit, notReached string) string {
+	var limit string
+	var below []string
+	for _, f := range fails {
+		switch {
+		case f.at > best && limit == "":
+			limit = f.limit
+		case f.at < best:
+			below = append(below, fmt.Sprintf("%.0f%s: %s", f.at, unit, f.limit))
+		}
+	}
+	if limit == "" {
+		limit = notReached
+	}
+	if len(below) > 0 {
+		limit += fmt.Sprintf(" (a lower step failed too — %s)", strings.Join(below, "; "))
+	}
+	return limit
+}
+
 // rateSweep steps through the rates until one fails (with keepGoing, to the
-// end; the result is still the highest rate below the first failure).
+// end: the result is then the highest passing rate).
 func (r *bridgeRun) rateSweep(ctx context.Context, rates []float64, talk time.Duration, keepGoing bool) {
 	sw := &r.res.Rate
+	var fails []stepFailure
 	for _, rate := range rates {
 		if ctx.Err() != nil {
 			break
@@ -69,18 +99,17 @@ func (r *bridgeRun) rateSweep(ctx context.Context, rates []float64, talk time.Du
 		sw.Steps = append(sw.Steps, st)
 		r.b.progress("bridge rate %4.0f/s: %s", rate, st.summary())
 		r.b.env.clearRecordings()
-		switch {
-		case !st.Pass && sw.Limit == "":
-			sw.Limit = r.b.bridgeRateLimit(st, talk)
-		case st.Pass && sw.Limit == "":
+		if st.Pass {
 			sw.MaxRate = rate
+			continue
 		}
-		if !st.Pass && !keepGoing {
+		fails = append(fails, stepFailure{rate, r.b.bridgeRateLimit(st, talk)})
+		if !keepGoing {
 			break
 		}
 	}
-	if sw.Limit == "" && len(sw.Steps) > 0 {
-		sw.Limit = "not reached: every rate up to -max-bridge-rate passed"
+	if len(sw.Steps) > 0 {
+		sw.Limit = sweepLimit(sw.MaxRate, fails, "/s", "not reached: every rate up to -max-bridge-rate passed")
 	}
 }
 
@@ -281,6 +310,7 @@ func holdAgents(n int) int { return n + n/20 + 20 }
 
 func (r *bridgeRun) holdSweep(ctx context.Context, counts []int, ramp float64, keepGoing bool) {
 	sw := &r.res.Hold
+	var fails []stepFailure
 	for _, n := range counts {
 		if ctx.Err() != nil {
 			break
@@ -289,18 +319,17 @@ func (r *bridgeRun) holdSweep(ctx context.Context, counts []int, ramp float64, k
 		sw.Steps = append(sw.Steps, st)
 		r.b.progress("bridge hold %5d calls: %s", n, st.summary())
 		r.b.env.clearRecordings()
-		switch {
-		case !st.Pass && sw.Limit == "":
-			sw.Limit = bridgeHoldLimit(st, r.b.cpus)
-		case st.Pass && sw.Limit == "":
+		if st.Pass {
 			sw.MaxHeld = n
+			continue
 		}
-		if !st.Pass && !keepGoing {
+		fails = append(fails, stepFailure{float64(n), bridgeHoldLimit(st, r.b.cpus)})
+		if !keepGoing {
 			break
 		}
 	}
-	if sw.Limit == "" && len(sw.Steps) > 0 {
-		sw.Limit = "not reached: every step up to -max-bridged passed"
+	if len(sw.Steps) > 0 {
+		sw.Limit = sweepLimit(float64(sw.MaxHeld), fails, " calls", "not reached: every step up to -max-bridged passed")
 	}
 }
 

@@ -418,3 +418,18 @@ func TestBridgeHoldPass(t *testing.T) {
 		}
 	}
 }
+
+func TestSweepLimit(t *testing.T) {
+	fails := []stepFailure{{50, "one call lost"}, {150, "callers waited too long"}, {200, "worse"}}
+	got := sweepLimit(100, fails, "/s", "not reached")
+	want := "callers waited too long (a lower step failed too — 50/s: one call lost)"
+	if got != want {
+		t.Errorf("sweepLimit = %q, want %q", got, want)
+	}
+	if got := sweepLimit(0, fails[:1], "/s", "not reached"); got != "one call lost" {
+		t.Errorf("nothing passed: %q", got)
+	}
+	if got := sweepLimit(300, nil, "/s", "not reached"); got != "not reached" {
+		t.Errorf("all passed: %q", got)
+	}
+}
