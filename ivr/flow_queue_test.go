@@ -3,8 +3,11 @@ package ivr
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // S8: position and wait on entry and every announce_interval, hold music
@@ -110,24 +113,30 @@ func TestQueueFailures(t *testing.T) {
 	errPG := errors.New("postgres: down")
 	sorry := []string{PromptSorryError, PromptGoodbye}
 	tests := []struct {
-		name        string
-		closed      bool
-		setup       func(h *harness)
-		script      []event
-		wantPlayed  []string // nil: not checked
-		wantOutcome string
-		wantErr     error // nil: Result.Err must be nil
-		wantRemoved int
+		name                 string
+		closed               bool
+		setup                func(h *harness)
+		script               []event
+		wantPlayed           []string // nil: not checked
+		wantPrefix           []string // nil: not checked; the prompts played first
+		wantHold             bool     // hold music right after wantPrefix
+		wantAnnounceFailures float64
+		wantOutcome          string
+		wantErr              error // nil: Result.Err must be nil
+		wantRemoved          int
 	}{
 		{name: "enqueue error", setup: func(h *harness) { h.q.enqueueErr = errRedis },
 			script: []event{key('1')}, wantPlayed: seq(PromptWelcome, PromptMenu, sorry),
 			wantOutcome: OutcomeFailed, wantErr: errRedis},
+		// A failed position or wait lookup (Redis blip) skips that announcement
+		// (S8) and keeps the caller queued: hold music follows, and the caller
+		// who then hangs up is abandoned_in_queue, not failed.
 		{name: "position error", setup: func(h *harness) { h.q.posErr = errRedis },
-			script: []event{key('1')}, wantPlayed: seq(PromptWelcome, PromptMenu, PromptQueueEntered, sorry),
-			wantOutcome: OutcomeFailed, wantErr: errRedis, wantRemoved: 1},
+			script: []event{key('1'), hangup("loop")}, wantPrefix: seq(PromptWelcome, PromptMenu, PromptQueueEntered),
+			wantHold: true, wantOutcome: OutcomeAbandonedInQueue, wantRemoved: 1, wantAnnounceFailures: 1},
 		{name: "estimated wait error", setup: func(h *harness) { h.q.waitErr = errRedis },
-			script: []event{key('2')}, wantPlayed: seq(PromptWelcome, PromptMenu, PromptQueueEntered, sorry),
-			wantOutcome: OutcomeFailed, wantErr: errRedis, wantRemoved: 1},
+			script: []event{key('2'), hangup("loop")}, wantPrefix: seq(PromptWelcome, PromptMenu, PromptQueueEntered),
+			wantHold: true, wantOutcome: OutcomeAbandonedInQueue, wantRemoved: 1, wantAnnounceFailures: 1},
 		{name: "records error after hours", closed: true, setup: func(h *harness) { h.rec.err = errPG },
 			script:      []event{key('1')},
 			wantPlayed:  seq(PromptWelcome, PromptAfterHours, PromptMenuAfterHours, sorry),
@@ -150,6 +159,20 @@ func TestQueueFailures(t *testing.T) {
 			res, c := h.call(t, "13800000001", tt.script...)
 			if tt.wantPlayed != nil && !slices.Equal(c.played, tt.wantPlayed) {
 				t.Errorf("played\n got %v\nwant %v", c.played, tt.wantPlayed)
+			}
+			if tt.wantPrefix != nil {
+				n := len(tt.wantPrefix)
+				if len(c.played) < n || !slices.Equal(c.played[:n], tt.wantPrefix) {
+					t.Errorf("played\n got %v\nwant it to start %v", c.played, tt.wantPrefix)
+				} else if tt.wantHold && (len(c.played) == n || !strings.HasPrefix(c.played[n], "hold→")) {
+					t.Errorf("played %v: want hold music after %v", c.played, tt.wantPrefix)
+				}
+				if slices.Contains(c.played, PromptSorryError) {
+					t.Errorf("played %v: the call was ended with an apology", c.played)
+				}
+			}
+			if got := testutil.ToFloat64(h.flow.m.announceFailures); got != tt.wantAnnounceFailures {
+				t.Errorf("announcement failures %v, want %v", got, tt.wantAnnounceFailures)
 			}
 			if res.Outcome != tt.wantOutcome {
 				t.Errorf("outcome %q, want %q (err %v)", res.Outcome, tt.wantOutcome, res.Err)

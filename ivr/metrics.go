@@ -14,7 +14,10 @@ type Metrics struct {
 	priority  *prometheus.CounterVec // source: key|number (S7)
 	callbacks *prometheus.CounterVec // reason: after_hours|max_wait (S9)
 	announces prometheus.Counter     // S8
-	surveys   *prometheus.CounterVec // score: 1|2|3 (S18)
+	// announceFailures: announcements skipped because position or wait could
+	// not be read (Redis unreachable); the caller stayed queued.
+	announceFailures prometheus.Counter
+	surveys          *prometheus.CounterVec // score: 1|2|3 (S18)
 }
 
 // NewMetrics creates the IVR metrics and registers them on reg; with a nil reg
@@ -38,6 +41,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			"Callback requests stored, by reason (S9)."), []string{"reason"}),
 		announces: prometheus.NewCounter(opts("queue_announcements_total",
 			"Position and wait announcements to queued callers (S8).")),
+		announceFailures: prometheus.NewCounter(opts("queue_announcement_failures_total",
+			"Position and wait announcements skipped because the queue could not be read (S8); the caller stayed queued.")),
 		surveys: prometheus.NewCounterVec(opts("survey_scores_total",
 			"One-key survey answers after an agent hung up (S18): 1 satisfied, 2 neutral, 3 dissatisfied."),
 			[]string{"score"}),
@@ -55,7 +60,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.callbacks.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.choices, m.invalid, m.timeouts, m.priority, m.callbacks, m.announces, m.surveys)
+		reg.MustRegister(m.calls, m.choices, m.invalid, m.timeouts, m.priority, m.callbacks, m.announces, m.announceFailures, m.surveys)
 	}
 	return m
 }

@@ -65,7 +65,14 @@ func (r *run) wait(ctx context.Context, category string, since time.Time) error 
 		}
 		if !now.Before(nextAnnounce) {
 			if err := r.announce(ctx, category); err != nil {
-				return err
+				if ctx.Err() != nil || !errors.Is(err, errAnnounce) {
+					return err
+				}
+				// A Redis blip (or a restart before the nodes re-publish) costs
+				// this announcement, not the call: the caller keeps their place
+				// and hears the next one (S8).
+				r.f.m.announceFailures.Inc()
+				r.log.Warn("queue announcement skipped", "category", category, "err", err)
 			}
 			nextAnnounce = now.Add(interval)
 		}
@@ -86,15 +93,19 @@ func (r *run) wait(ctx context.Context, category string, since time.Time) error 
 	}
 }
 
+// errAnnounce marks a failed lookup of position or wait: the announcement is
+// skipped and the caller stays queued.
+var errAnnounce = errors.New("queue announcement")
+
 // announce says the caller's position and estimated wait (S8).
 func (r *run) announce(ctx context.Context, category string) error {
 	pos, err := r.f.queue.Position(ctx, category, r.call.ID())
 	if err != nil {
-		return fmt.Errorf("queue position in %s: %w", category, err)
+		return fmt.Errorf("%w: queue position in %s: %w", errAnnounce, category, err)
 	}
 	wait, err := r.f.queue.EstimatedWait(ctx, category, pos)
 	if err != nil {
-		return fmt.Errorf("estimated wait in %s at position %d: %w", category, pos, err)
+		return fmt.Errorf("%w: estimated wait in %s at position %d: %w", errAnnounce, category, pos, err)
 	}
 	r.f.m.announces.Inc()
 	return r.play(ctx, queueAnnouncement(r.f.cfg.Language, pos, wait)...)
