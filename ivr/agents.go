@@ -14,7 +14,9 @@ import (
 // the agent while the caller keeps their place in the queue.
 type Agents interface {
 	// Offers returns the channel on which offers for the call arrive, and a
-	// function to call when the caller leaves the queue.
+	// function to call when the caller leaves the queue. The flow calls it
+	// before Queue.Enqueue, so an offer made the moment the caller is queued
+	// is never for a caller who is not listening.
 	Offers(callID string) (<-chan AgentOffer, func())
 	// Ring rings the offered agent, or every agent of a ring-all offer at
 	// once; Conversation.Agent names the one who answered. An error wrapping

@@ -15,9 +15,11 @@ type fakeAgents struct {
 	stopped bool
 	talks   int  // conversations whose Talk ran
 	leave   bool // the caller hangs up as the agent answers
+	opened  int  // Offers calls
 }
 
 func (a *fakeAgents) Offers(string) (<-chan AgentOffer, func()) {
+	a.opened++
 	return a.offers, func() { a.stopped = true }
 }
 
@@ -61,6 +63,32 @@ func (a *fakeAgents) Serving(context.Context, string) (int, error) { return 1, n
 
 func (a *fakeAgents) RingNumber(context.Context, Call, string) (Conversation, error) {
 	return fakeConversation{}, nil
+}
+
+// A match can run the moment the caller is in the queue (another caller's
+// poke, another node): the offer must find the caller listening, so the flow
+// opens its offers before Enqueue. Opened after, the dispatcher took the
+// caller for gone and dropped them from the queue (bench: 2-6 % of callers
+// left waiting until max_wait).
+func TestOfferMadeAsTheCallerIsQueuedIsTaken(t *testing.T) {
+	h := newHarness(t, true, nil)
+	h.q.positions = []int{1}
+	ag := &fakeAgents{offers: make(chan AgentOffer, 1)}
+	h.q.onEnqueue = func() {
+		if ag.opened == 0 {
+			t.Error("Enqueue ran before the flow opened its offers")
+			return
+		}
+		ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "1001", Category: CategoryInquiry}
+	}
+	h.flow.SetAgents(ag)
+	res, _ := h.call(t, "13800000001", key('1'))
+	if res.Outcome != OutcomeAnswered || res.AgentID != "1001" {
+		t.Fatalf("outcome %q agent %q (err %v), want answered by 1001", res.Outcome, res.AgentID, res.Err)
+	}
+	if ag.opened != 1 || !ag.stopped {
+		t.Errorf("offers opened %d times, stopped %v; want once, then stopped", ag.opened, ag.stopped)
+	}
 }
 
 // S1, S2: an agent who does not answer leaves the caller in place; the next

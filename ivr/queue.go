@@ -17,8 +17,13 @@ func (r *run) enterQueue(ctx context.Context, category string) error {
 	r.f.m.choices.WithLabelValues(category).Inc()
 	e := QueueEntry{CallID: r.call.ID(), Caller: r.call.Caller(), Category: category,
 		Priority: r.res.Priority, EnqueuedAt: r.f.clk.Now(), Owner: r.owner}
+	// Offers are open before the caller is in the queue: a match that runs
+	// as Enqueue returns (another caller's poke, another node) must find the
+	// caller waiting here, or the dispatcher takes the caller for gone.
+	r.openOffers()
 	err := r.f.queue.Enqueue(ctx, e)
 	if err != nil && ctx.Err() == nil {
+		r.closeOffers()
 		return fmt.Errorf("enqueue in %s: %w", category, err)
 	}
 	// A hang-up during Enqueue may still have queued the caller: remove anyway.
@@ -28,7 +33,6 @@ func (r *run) enterQueue(ctx context.Context, category string) error {
 		return fmt.Errorf("%w: enqueue in %s: %w", errCallEnded, category, err)
 	}
 	r.res.QueuedAt = e.EnqueuedAt
-	r.openOffers()
 	entered := PromptQueueEntered
 	if category == CategoryEmergency {
 		entered = PromptQueueEmergency // S6

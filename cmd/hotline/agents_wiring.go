@@ -28,6 +28,7 @@ func (a *app) wireAgents(m *agents.Metrics) {
 		OnRestart: a.republish,
 	})
 	a.disp = newDispatcher(a.acd, a.dir, cfg.Node, a.log)
+	a.queue.joined = a.disp.poke
 	// Un-REGISTER and expiry take the agent out of routing.
 	a.locs.OnChange = func(agentID string, registered bool) {
 		if registered {

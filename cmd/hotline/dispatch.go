@@ -31,13 +31,14 @@ func newDispatcher(acd *agents.ACD, dir *agents.Directory, node string, log *slo
 		waiting: map[string]chan ivr.AgentOffer{}, kick: make(chan struct{}, 1)}
 }
 
-// Offers registers a queued caller; offers for it arrive on the channel.
+// Offers registers a caller about to be queued; offers for it arrive on the
+// channel. The IVR registers before it enqueues, and the queue adapter pokes
+// once the caller is in Redis (queueAdapter.joined).
 func (d *dispatcher) Offers(callID string) (<-chan ivr.AgentOffer, func()) {
 	ch := make(chan ivr.AgentOffer, 1)
 	d.mu.Lock()
 	d.waiting[callID] = ch
 	d.mu.Unlock()
-	d.poke()
 	return ch, func() {
 		d.mu.Lock()
 		delete(d.waiting, callID)

@@ -84,6 +84,9 @@ type queueAdapter struct {
 	repeat time.Duration
 	mu     sync.Mutex
 	local  map[string]agents.Entry
+	// joined, when set, runs after a caller is in the queue (the
+	// dispatcher's poke: try a match now, not at the next tick).
+	joined func()
 }
 
 func newQueueAdapter(q *agents.Queue, store *tickets.Store, repeat time.Duration) *queueAdapter {
@@ -102,7 +105,13 @@ func (a *queueAdapter) Enqueue(ctx context.Context, e ivr.QueueEntry) error {
 	a.mu.Lock()
 	a.local[e.CallID] = en
 	a.mu.Unlock()
-	return a.q.Enqueue(ctx, en)
+	if err := a.q.Enqueue(ctx, en); err != nil {
+		return err
+	}
+	if a.joined != nil {
+		a.joined()
+	}
+	return nil
 }
 
 func (a *queueAdapter) Position(ctx context.Context, category, callID string) (int, error) {
