@@ -145,6 +145,7 @@ type fakeQueue struct {
 	waitErr    error
 	removeErr  error
 	onEnqueue  func() // runs inside Enqueue (e.g. hang up)
+	loseOnce   bool   // the next Position finds the queue has lost the call
 }
 
 func (q *fakeQueue) Enqueue(ctx context.Context, e QueueEntry) error {
@@ -170,8 +171,12 @@ func (q *fakeQueue) Position(ctx context.Context, category, callID string) (int,
 	if q.posErr != nil {
 		return 0, q.posErr
 	}
+	if q.loseOnce {
+		q.loseOnce = false
+		q.entries = slices.DeleteFunc(q.entries, func(e QueueEntry) bool { return e.CallID == callID })
+	}
 	if !q.has(category, callID) {
-		return 0, fmt.Errorf("position of %s in %s: not queued", callID, category)
+		return 0, fmt.Errorf("position of %s in %s: %w", callID, category, ErrNotQueued)
 	}
 	if len(q.positions) == 0 {
 		return 1, nil

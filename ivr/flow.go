@@ -83,9 +83,10 @@ type run struct {
 	call       Call
 	log        *slog.Logger
 	res        Result
-	closed     bool   // called outside office hours (S9)
-	inQueue    string // category while the caller is queued
-	cleanupErr error  // leaving the queue failed
+	closed     bool       // called outside office hours (S9)
+	inQueue    string     // category while the caller is queued
+	entry      QueueEntry // the caller's queue entry while queued
+	cleanupErr error      // leaving the queue failed
 	offers     *offerBox
 	owner      string // agent to offer the caller first (transfer to an agent)
 }

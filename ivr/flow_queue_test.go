@@ -108,6 +108,31 @@ func count(s []string, v string) int {
 	return n
 }
 
+// A waiting caller the queue lost (entry reaped, Redis emptied before the
+// nodes re-published) is put back with the original enqueue time: an
+// emergency caller, never offered a callback (S6), would otherwise wait on
+// hold music for ever, matched to nobody.
+func TestQueueLostCallerIsRequeuedInPlace(t *testing.T) {
+	h := newHarness(t, true, nil)
+	h.q.loseOnce = true
+	res, c := h.call(t, "13800000001", key('3'), event{on: "loop"}, hangup("loop"))
+	if res.Outcome != OutcomeAbandonedInQueue || res.Err != nil {
+		t.Fatalf("outcome %q err %v, want abandoned_in_queue and no error (played %v)", res.Outcome, res.Err, c.played)
+	}
+	if len(h.q.enqueued) != 2 {
+		t.Fatalf("enqueued %d times, want 2 (entry, then the re-queue): %+v", len(h.q.enqueued), h.q.enqueued)
+	}
+	if first, again := h.q.enqueued[0], h.q.enqueued[1]; again != first {
+		t.Errorf("re-queued as %+v, want the original entry %+v", again, first)
+	}
+	if got := testutil.ToFloat64(h.flow.m.announceFailures); got != 1 {
+		t.Errorf("announcement failures %v, want 1", got)
+	}
+	if n := strings.Count(strings.Join(c.played, " "), PromptQueuePositionPrefix); n != 1 {
+		t.Errorf("position announced %d times, want once (after the re-queue): %v", n, c.played)
+	}
+}
+
 func TestQueueFailures(t *testing.T) {
 	errMedia := errors.New("media: session closed")
 	errPG := errors.New("postgres: down")

@@ -11,6 +11,7 @@ package ivr
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -41,12 +42,18 @@ type Hours interface {
 
 // Queue is the per-category waiting queue shared by all nodes (agents.Queue).
 type Queue interface {
+	// Enqueue is idempotent per call id: a caller already queued keeps their
+	// original enqueue time.
 	Enqueue(ctx context.Context, e QueueEntry) error
-	// Position is 1-based and counts the emergencies ahead (S6).
+	// Position is 1-based and counts the emergencies ahead (S6); a call not
+	// in the queue gives an error wrapping ErrNotQueued.
 	Position(ctx context.Context, category, callID string) (int, error)
 	EstimatedWait(ctx context.Context, category string, position int) (time.Duration, error)
 	Remove(ctx context.Context, category, callID string) error
 }
+
+// ErrNotQueued: the queue does not hold the call (see Queue.Position).
+var ErrNotQueued = errors.New("call not queued")
 
 // QueueEntry is one waiting caller.
 type QueueEntry struct {

@@ -21,6 +21,7 @@ func (r *run) enterQueue(ctx context.Context, category string) error {
 	// as Enqueue returns (another caller's poke, another node) must find the
 	// caller waiting here, or the dispatcher takes the caller for gone.
 	r.openOffers()
+	r.entry = e
 	err := r.f.queue.Enqueue(ctx, e)
 	if err != nil && ctx.Err() == nil {
 		r.closeOffers()
@@ -77,6 +78,9 @@ func (r *run) wait(ctx context.Context, category string, since time.Time) error 
 				// and hears the next one (S8).
 				r.f.m.announceFailures.Inc()
 				r.log.Warn("queue announcement skipped", "category", category, "err", err)
+				if errors.Is(err, ErrNotQueued) {
+					r.requeue(ctx)
+				}
 			}
 			nextAnnounce = now.Add(interval)
 		}
@@ -95,6 +99,19 @@ func (r *run) wait(ctx context.Context, category string, since time.Time) error 
 			}
 		}
 	}
+}
+
+// requeue puts back a waiting caller the queue lost (entry reaped, or Redis
+// emptied before the nodes re-published), with the original enqueue time so
+// the caller keeps their place (S8). Without it an emergency caller (never
+// offered a callback, S6) would hear hold music for ever.
+func (r *run) requeue(ctx context.Context) {
+	if err := r.f.queue.Enqueue(ctx, r.entry); err != nil {
+		r.log.Warn("re-queue a caller missing from the queue", "category", r.entry.Category, "err", err)
+		return
+	}
+	r.log.Warn("caller was missing from the queue: re-queued with the original enqueue time",
+		"category", r.entry.Category, "enqueued_at", r.entry.EnqueuedAt)
 }
 
 // errAnnounce marks a failed lookup of position or wait: the announcement is

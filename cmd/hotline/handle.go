@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -115,7 +116,11 @@ func (a *queueAdapter) Enqueue(ctx context.Context, e ivr.QueueEntry) error {
 }
 
 func (a *queueAdapter) Position(ctx context.Context, category, callID string) (int, error) {
-	return a.q.Position(ctx, category, callID)
+	pos, err := a.q.Position(ctx, category, callID)
+	if errors.Is(err, agents.ErrNotQueued) {
+		return 0, fmt.Errorf("%w: %w", ivr.ErrNotQueued, err)
+	}
+	return pos, err
 }
 
 func (a *queueAdapter) EstimatedWait(ctx context.Context, category string, position int) (time.Duration, error) {
