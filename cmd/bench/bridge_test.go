@@ -406,7 +406,8 @@ func TestBridgeHoldPass(t *testing.T) {
 		want bool
 	}{
 		{"all bridged", step(1000, map[string]int{"answered": 1000}, 0.999, 1), true},
-		{"calls the server failed are left out", step(940, map[string]int{"answered": 940, "failed": 60}, 0.999, 1), true},
+		{"calls the server failed count", step(940, map[string]int{"answered": 940, "failed": 60}, 0.999, 1), false},
+		{"one percent short", step(990, map[string]int{"answered": 990, "failed": 10}, 0.999, 1), true},
 		{"callers lost in the queue are not", step(940, map[string]int{"answered": 940, "abandoned_in_queue": 60}, 0.999, 1), false},
 		{"relay latency", step(1000, nil, 0.98, 1), false},
 		{"packets missing", step(1000, nil, 0.999, 0.95), false},
