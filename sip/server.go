@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -138,19 +139,11 @@ func NewServer(o Options) (*Server, error) {
 // Run listens on UDP and TCP at cfg.Listen and serves until ctx is done.
 // A port in use is returned at once as an error.
 func (s *Server) Run(ctx context.Context) error {
-	udp, err := net.ListenPacket("udp", s.cfg.Listen)
+	udp, tcp, err := listenPair(s.cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen sip udp %s: %w", s.cfg.Listen, err)
+		return err
 	}
 	s.udpAddr.Store(udp.LocalAddr().(*net.UDPAddr))
-	// TCP on the same port as UDP (matters when the config asked for port 0).
-	host, _, _ := net.SplitHostPort(s.cfg.Listen)
-	tcpListen := net.JoinHostPort(host, strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port))
-	tcp, err := net.Listen("tcp", tcpListen)
-	if err != nil {
-		udp.Close()
-		return fmt.Errorf("listen sip tcp %s: %w", tcpListen, err)
-	}
 	s.tcpAddr.Store(tcp.Addr().(*net.TCPAddr))
 	guard := NewGuard(udp, GuardOptions{
 		MaxMessageSize: s.cfg.MaxMessageSize,
@@ -184,6 +177,35 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("sip serve: %w", err)
 	}
 	return nil
+}
+
+// listenPair listens on UDP and TCP at the same address. With port 0 the
+// kernel picks a free UDP port that may be taken for TCP: then another UDP
+// port is tried, a bounded number of times.
+func listenPair(listen string) (net.PacketConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sip listen address %q: %w", listen, err)
+	}
+	tries := 1
+	if port == "0" {
+		tries = 20
+	}
+	for i := 0; ; i++ {
+		udp, err := net.ListenPacket("udp", listen)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen sip udp %s: %w", listen, err)
+		}
+		tcpListen := net.JoinHostPort(host, strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port))
+		tcp, err := net.Listen("tcp", tcpListen)
+		if err == nil {
+			return udp, tcp, nil
+		}
+		udp.Close()
+		if i+1 >= tries || !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, nil, fmt.Errorf("listen sip tcp %s: %w", tcpListen, err)
+		}
+	}
 }
 
 // servingConn tells when sipgo starts reading the guarded UDP socket.
