@@ -72,6 +72,10 @@ local function agent_for(owner, at, default)
 end
 local cursor, cand = {}, {}
 local function find(cat)
+  -- No agent available at all: nobody can be matched, not even to an owner
+  -- (S16). Without this, a queue with no default agent is scanned to SCAN
+  -- callers for owners each time an offer takes the last available agent.
+  if redis.call('ZCARD', AV) == 0 then return false end
   local q = P .. 'queue:' .. cat
   local default = longest_idle(cat)
   while cursor[cat] < SCAN do
