@@ -15,12 +15,13 @@ import (
 var errPacerStopped = fmt.Errorf("pacer stopped: %w", ErrClosed)
 
 // Pacer is the one scheduler that sends the RTP of every playback in the
-// process. One clock goroutine walks a fixed 20 ms grid (tick n at
-// start + n·20 ms, so no drift accumulates) and hands each tick to a few
-// workers (GOMAXPROCS), each owning a shard of the streams. Thousands of calls
-// therefore cost a handful of goroutines and one timer, not a timer per call.
-// When the clock wakes up a whole tick late it skips the missed ticks instead
-// of sending bursts; RTP timestamps still advance with the elapsed time.
+// process. A few workers (GOMAXPROCS), each owning a shard of the streams,
+// each walk a fixed grid of 2 ms sub-slots (tick k at start + k·2 ms, so no
+// drift accumulates; the workers' grids are offset from each other).
+// Thousands of calls therefore cost a handful of goroutines and clocks, not a
+// timer per call. A worker that wakes a whole frame late skips the missed
+// frames instead of sending bursts; RTP timestamps still advance with the
+// elapsed time.
 type Pacer struct {
 	m       *Metrics
 	log     *slog.Logger
@@ -49,8 +50,7 @@ const (
 
 // shard is the set of streams one worker sends.
 type shard struct {
-	m     *Metrics
-	ticks chan tick
+	m *Metrics
 	// sendMu is held by the worker from the first packet of a sub-slot to
 	// the last completion, and by Session.Close around closing its socket: a
 	// batched send names sockets by descriptor, which must not be closed (and
@@ -89,7 +89,7 @@ func NewPacerConfig(cfg PacerConfig) *Pacer {
 	}
 	p := &Pacer{m: m, log: log, send: cfg.Send, done: make(chan struct{})}
 	for range runtime.GOMAXPROCS(0) {
-		p.shards = append(p.shards, &shard{m: m, ticks: make(chan tick, 2*subSlots)})
+		p.shards = append(p.shards, &shard{m: m})
 	}
 	return p
 }
@@ -107,11 +107,14 @@ func (p *Pacer) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	start := time.Now()
 	var wg sync.WaitGroup
-	for _, sh := range p.shards {
-		wg.Go(func() { sh.run(ctx) })
+	for i, sh := range p.shards {
+		// Worker i's grid is offset by i/len of a sub-slot: two workers never
+		// wake at the same instant (see shard.run).
+		offset := time.Duration(i) * subSlot / time.Duration(len(p.shards))
+		wg.Go(func() { sh.run(ctx, start.Add(offset)) })
 	}
-	p.clock(ctx)
 	wg.Wait()
 	return nil
 }
@@ -151,33 +154,6 @@ func (p *Pacer) SendMode() string {
 	return SendEach
 }
 
-// clock waits for each absolute grid slot and posts it to every shard.
-func (p *Pacer) clock(ctx context.Context) {
-	start := time.Now()
-	grid := newClock(ctx, start, subSlot)
-	last := int64(0) // sub-slots handed out so far
-	for {
-		n, ok := grid.wait()
-		if !ok {
-			return
-		}
-		now := last + n
-		if now-last > subSlots {
-			// A whole frame or more missed: skip it, never burst.
-			missed := (now - last - 1) / subSlots
-			p.m.skippedTicks.Add(float64(missed))
-			last += missed * subSlots
-		}
-		for m := last + 1; m <= now; m++ {
-			t := tick{n: m / subSlots, sub: int(m % subSlots), due: start.Add(time.Duration(m) * subSlot)}
-			for _, sh := range p.shards {
-				sh.post(t)
-			}
-		}
-		last = now
-	}
-}
-
 // pick assigns a session to a shard, round-robin. All streams of one session
 // go to the same shard, so one goroutine sends all of its packets in order.
 // A session also keeps one sub-slot for all its streams, so that two Plays
@@ -185,25 +161,6 @@ func (p *Pacer) clock(ctx context.Context) {
 func (p *Pacer) pick() (*shard, int) {
 	n := int(p.next.Add(1))
 	return p.shards[n%len(p.shards)], (n / len(p.shards)) % subSlots
-}
-
-// post hands t to the worker. A worker a whole frame behind loses its oldest
-// sub-slot: it skips, never bursts.
-func (sh *shard) post(t tick) {
-	select {
-	case sh.ticks <- t:
-		return
-	default:
-	}
-	select {
-	case <-sh.ticks:
-		sh.m.skippedTicks.Inc()
-	default:
-	}
-	select {
-	case sh.ticks <- t:
-	default:
-	}
 }
 
 // add registers a stream; it is sent from the next tick on.
@@ -218,15 +175,35 @@ func (sh *shard) add(st *stream) error {
 	return nil
 }
 
-func (sh *shard) run(ctx context.Context) {
+// run is one worker: it waits for each sub-slot of its own grid (tick k at
+// start + k·subSlot) and sends that sub-slot's streams, until ctx is done.
+//
+// The worker waits on its own clock rather than being handed ticks by a
+// clock goroutine: a goroutine woken by a timer runs next on that P, but one
+// goroutine waking two workers in a row pushes the first out of that place
+// to the back of the run queue, behind every runnable SIP goroutine — tens
+// of milliseconds under a few hundred calls per second. When the worker
+// wakes a whole frame or more late it skips the missed frames instead of
+// sending bursts; RTP timestamps still advance with the elapsed time.
+func (sh *shard) run(ctx context.Context, start time.Time) {
+	defer sh.shutdown()
+	grid := newClock(ctx, start, subSlot)
+	last := int64(0) // sub-slots done so far
 	for {
-		select {
-		case <-ctx.Done():
-			sh.shutdown()
+		n, ok := grid.wait()
+		if !ok {
 			return
-		case t := <-sh.ticks:
-			sh.step(t)
 		}
+		now := last + n
+		if now-last > subSlots {
+			missed := (now - last - 1) / subSlots
+			sh.m.skippedTicks.Add(float64(missed))
+			last += missed * subSlots
+		}
+		for k := last + 1; k <= now; k++ {
+			sh.step(tick{n: k / subSlots, sub: int(k % subSlots), due: start.Add(time.Duration(k) * subSlot)})
+		}
+		last = now
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // received is one packet as the remote party saw it.
@@ -267,18 +268,46 @@ func TestStreamCursor(t *testing.T) {
 	}
 }
 
-func TestPacerPostKeepsNewestTick(t *testing.T) {
-	m := NewMetrics(nil)
-	sh := &shard{m: m, ticks: make(chan tick, 1)}
-	sh.post(tick{n: 1})
-	sh.post(tick{n: 2}) // the worker is busy: tick 1 is stale
-	if got := <-sh.ticks; got.n != 2 {
-		t.Fatalf("worker gets tick %d, want the newest, 2", got.n)
+// scriptedClock returns the given tick counts, then stops.
+type scriptedClock struct{ n []int64 }
+
+func (c *scriptedClock) wait() (int64, bool) {
+	if len(c.n) == 0 {
+		return 0, false
 	}
-	select {
-	case got := <-sh.ticks:
-		t.Fatalf("extra tick %d queued: missed ticks must be skipped, not burst", got.n)
-	default:
+	n := c.n[0]
+	c.n = c.n[1:]
+	return n, true
+}
+
+// A worker that wakes whole frames late skips them (counted), never bursts
+// them; one that keeps up skips nothing.
+func TestPacerWorkerSkipsMissedFrames(t *testing.T) {
+	tests := []struct {
+		name  string
+		waits []int64
+		skip  float64
+	}{
+		{"on time", []int64{1, 1, 1, 1}, 0},
+		{"half a frame late", []int64{1, 5, 1}, 0},
+		{"two and a half frames late", []int64{1, 25, 1}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			newClock = func(context.Context, time.Time, time.Duration) gridClock {
+				return &scriptedClock{n: slices.Clone(tt.waits)}
+			}
+			defer func() { newClock = newGridClock }()
+			m := NewMetrics(nil)
+			sh := &shard{m: m}
+			sh.run(context.Background(), time.Now())
+			if got := testutil.ToFloat64(m.skippedTicks); got != tt.skip {
+				t.Errorf("skipped %v frames, want %v", got, tt.skip)
+			}
+			if !sh.stopped {
+				t.Error("worker returned without shutting its shard down")
+			}
+		})
 	}
 }
 
