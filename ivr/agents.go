@@ -114,36 +114,68 @@ func (r *run) closeOffers() {
 	}
 }
 
-// holdFor plays hold music until until, or until an offer arrives (returned).
-func (r *run) holdFor(ctx context.Context, until time.Time) (*AgentOffer, error) {
+// playOrOffer plays prompts to a queued caller unless an agent offer is
+// waiting or arrives meanwhile: the prompt stops and the offer is returned
+// (an agent is free: the caller is rung through, not told a queue place).
+func (r *run) playOrOffer(ctx context.Context, names ...string) (*AgentOffer, error) {
 	if r.offers == nil {
-		return nil, r.hold(ctx, until)
+		return nil, r.play(ctx, names...)
 	}
-	select { // an offer that came during an announcement
+	var offer *AgentOffer
+	err := r.untilOffer(ctx, &offer, func(pctx context.Context) error {
+		return r.play(pctx, names...)
+	})
+	if offer != nil {
+		return offer, nil
+	}
+	return nil, err
+}
+
+// untilOffer runs f under a context that an arriving offer cancels; the
+// offer, if any, is stored in *got.
+func (r *run) untilOffer(ctx context.Context, got **AgentOffer, f func(context.Context) error) error {
+	select { // an offer that came before
 	case o := <-r.offers.ch:
-		return &o, nil
+		*got = &o
+		return nil
 	default:
 	}
-	hctx, cancel := context.WithCancel(ctx)
+	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	got := make(chan AgentOffer, 1)
+	arrived := make(chan AgentOffer, 1)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		select {
 		case o := <-r.offers.ch:
-			got <- o
+			arrived <- o
 			cancel()
-		case <-hctx.Done():
+		case <-fctx.Done():
 		}
 	}()
-	err := r.hold(hctx, until)
+	err := f(fctx)
 	cancel()
 	<-done
 	select {
-	case o := <-got:
-		return &o, nil
+	case o := <-arrived:
+		*got = &o
+		return nil
 	default:
+	}
+	return err
+}
+
+// holdFor plays hold music until until, or until an offer arrives (returned).
+func (r *run) holdFor(ctx context.Context, until time.Time) (*AgentOffer, error) {
+	if r.offers == nil {
+		return nil, r.hold(ctx, until)
+	}
+	var offer *AgentOffer
+	err := r.untilOffer(ctx, &offer, func(hctx context.Context) error {
+		return r.hold(hctx, until)
+	})
+	if offer != nil {
+		return offer, nil
 	}
 	return nil, err
 }

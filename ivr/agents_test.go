@@ -91,6 +91,27 @@ func TestOfferMadeAsTheCallerIsQueuedIsTaken(t *testing.T) {
 	}
 }
 
+// An agent free at once is rung without the queue-entry prompt or a
+// position announcement (S8 is for callers who wait): the caller goes from
+// the menu to the staff number.
+func TestAgentFreeAtOnceSkipsQueuePrompts(t *testing.T) {
+	h := newHarness(t, true, nil)
+	ag := &fakeAgents{offers: make(chan AgentOffer, 1)}
+	ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "1001", Category: CategoryInquiry}
+	h.flow.SetAgents(ag)
+	res, c := h.call(t, "13800000001", key('1'))
+	if res.Outcome != OutcomeAnswered || res.AgentID != "1001" {
+		t.Fatalf("outcome %q agent %q (err %v), want answered by 1001", res.Outcome, res.AgentID, res.Err)
+	}
+	want := seq(PromptWelcome, PromptMenu, PromptAgentNumberPrefix)
+	if len(c.played) < len(want) || !slices.Equal(c.played[:len(want)], want) {
+		t.Errorf("played %v, want it to start %v", c.played, want)
+	}
+	if slices.Contains(c.played, PromptQueueEntered) || slices.Contains(c.played, PromptQueuePositionPrefix) {
+		t.Errorf("played %v: queue prompts to a caller an agent was free for", c.played)
+	}
+}
+
 // S1, S2: an agent who does not answer leaves the caller in place; the next
 // offered agent answers, the caller hears the staff number, then talks.
 func TestQueueConnectsToAgent(t *testing.T) {

@@ -38,17 +38,21 @@ func (r *run) enterQueue(ctx context.Context, category string) error {
 	if category == CategoryEmergency {
 		entered = PromptQueueEmergency // S6
 	}
-	if err := r.play(ctx, entered); err != nil {
+	// An agent matched at once interrupts the entry prompt: the caller is
+	// rung through, not told a place in a queue they are leaving.
+	offer, err := r.playOrOffer(ctx, entered)
+	if err != nil {
 		return err
 	}
-	return r.wait(ctx, category, e.EnqueuedAt)
+	return r.wait(ctx, category, e.EnqueuedAt, offer)
 }
 
 // wait keeps a queued caller: position and wait on entry and every
 // announce_interval (S8) with hold music between, and a callback offer every
 // max_wait — never for emergencies, which stay queued (S6). It returns when the
 // caller leaves the queue.
-func (r *run) wait(ctx context.Context, category string, since time.Time) error {
+// An offer that came during the entry prompt (pending) is rung first.
+func (r *run) wait(ctx context.Context, category string, since time.Time, pending *AgentOffer) error {
 	interval, maxWait := time.Duration(r.f.cfg.AnnounceInterval), time.Duration(r.f.cfg.MaxWait)
 	nextAnnounce := since
 	var nextOffer time.Time // zero: no offers
@@ -59,6 +63,13 @@ func (r *run) wait(ctx context.Context, category string, since time.Time) error 
 		nextOffer = since // no agent logged in for the category: offer at once
 	}
 	for {
+		if pending != nil {
+			talked, err := r.connect(ctx, *pending)
+			if err != nil || talked {
+				return err
+			}
+			pending = nil
+		}
 		now := r.f.clk.Now()
 		if !nextOffer.IsZero() && !now.Before(nextOffer) {
 			accepted, err := r.offerCallback(ctx)
@@ -69,7 +80,13 @@ func (r *run) wait(ctx context.Context, category string, since time.Time) error 
 			nextOffer, nextAnnounce = now.Add(maxWait), now
 		}
 		if !now.Before(nextAnnounce) {
-			if err := r.announce(ctx, category); err != nil {
+			nextAnnounce = now.Add(interval)
+			offer, err := r.announce(ctx, category)
+			if offer != nil {
+				pending = offer
+				continue
+			}
+			if err != nil {
 				if ctx.Err() != nil || !errors.Is(err, errAnnounce) {
 					return err
 				}
@@ -82,7 +99,6 @@ func (r *run) wait(ctx context.Context, category string, since time.Time) error 
 					r.requeue(ctx)
 				}
 			}
-			nextAnnounce = now.Add(interval)
 		}
 		until := nextAnnounce
 		if !nextOffer.IsZero() && nextOffer.Before(until) {
@@ -92,12 +108,7 @@ func (r *run) wait(ctx context.Context, category string, since time.Time) error 
 		if err != nil {
 			return err
 		}
-		if offer != nil {
-			talked, err := r.connect(ctx, *offer)
-			if err != nil || talked {
-				return err
-			}
-		}
+		pending = offer
 	}
 }
 
@@ -118,18 +129,19 @@ func (r *run) requeue(ctx context.Context) {
 // skipped and the caller stays queued.
 var errAnnounce = errors.New("queue announcement")
 
-// announce says the caller's position and estimated wait (S8).
-func (r *run) announce(ctx context.Context, category string) error {
+// announce says the caller's position and estimated wait (S8); an offer
+// that arrives meanwhile ends it and is returned.
+func (r *run) announce(ctx context.Context, category string) (*AgentOffer, error) {
 	pos, err := r.f.queue.Position(ctx, category, r.call.ID())
 	if err != nil {
-		return fmt.Errorf("%w: queue position in %s: %w", errAnnounce, category, err)
+		return nil, fmt.Errorf("%w: queue position in %s: %w", errAnnounce, category, err)
 	}
 	wait, err := r.f.queue.EstimatedWait(ctx, category, pos)
 	if err != nil {
-		return fmt.Errorf("%w: estimated wait in %s at position %d: %w", errAnnounce, category, pos, err)
+		return nil, fmt.Errorf("%w: estimated wait in %s at position %d: %w", errAnnounce, category, pos, err)
 	}
 	r.f.m.announces.Inc()
-	return r.play(ctx, queueAnnouncement(r.f.cfg.Language, pos, wait)...)
+	return r.playOrOffer(ctx, queueAnnouncement(r.f.cfg.Language, pos, wait)...)
 }
 
 // hold plays hold music until the given time (from the flow's clock). It is
