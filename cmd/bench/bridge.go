@@ -302,7 +302,7 @@ type callRecord struct {
 // records reads the call records of one caller number.
 func (e *env) records(ctx context.Context, caller string) ([]callRecord, error) {
 	rows, err := e.db.Query(ctx, `SELECT id, outcome, agent_id IS NOT NULL,
-		coalesce(queued_at, 'epoch'), coalesce(connected_at, 'epoch') FROM calls WHERE caller = $1`, caller)
+		coalesce(queued_at, 'epoch'), coalesce(connected_at, 'epoch') FROM calls WHERE caller LIKE $1 || '%'`, caller)
 	if err != nil {
 		return nil, fmt.Errorf("read call records: %w", err)
 	}
@@ -665,7 +665,7 @@ type offerStats struct {
 }
 
 func (e *env) offerStats(ctx context.Context, caller string) (offerStats, error) {
-	const offers = `WITH c AS (SELECT id, queued_at FROM calls WHERE caller = $1 AND queued_at IS NOT NULL),
+	const offers = `WITH c AS (SELECT id, queued_at FROM calls WHERE caller LIKE $1 || '%' AND queued_at IS NOT NULL),
 	r AS (SELECT h.call_id, min(h.at) FILTER (WHERE h.state = 'ringing') AS offered,
 	             min(h.at) FILTER (WHERE h.state = 'on_call') AS oncall
 	        FROM agent_state_history h JOIN c ON c.id = h.call_id GROUP BY h.call_id)`

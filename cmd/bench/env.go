@@ -263,7 +263,7 @@ makeup_days: []
 func (e *env) outcomes(ctx context.Context, caller, category string) (map[string]int, int, error) {
 	rows, err := e.db.Query(ctx,
 		`SELECT outcome, count(*), count(*) FILTER (WHERE category = $2 AND queued_at IS NOT NULL)
-		   FROM calls WHERE caller = $1 GROUP BY outcome`, caller, category)
+		   FROM calls WHERE caller LIKE $1 || '%' GROUP BY outcome`, caller, category)
 	if err != nil {
 		return nil, 0, fmt.Errorf("count call records: %w", err)
 	}

@@ -30,12 +30,16 @@ var scenarioFS embed.FS
 
 // sippRun describes one SIPp run.
 type sippRun struct {
-	Scenario   string // file in scenarios/
-	Target     string // server host:port
-	Service    string // number dialled
-	Caller     string // caller's user part, unique per step (the DB cross-check)
-	Key        rune   // digit pressed (key.pcap or INFO)
-	Calls      int    // -m
+	Scenario string // file in scenarios/
+	Target   string // server host:port
+	Service  string // number dialled
+	// Caller is the callers' number prefix, unique per step (the DB
+	// cross-check); each call appends its SIPp call number. One number for
+	// all would make every caller a repeat caller held for the first one's
+	// ticket owner (S16, owner_wait).
+	Caller     string
+	Key        rune // digit pressed (key.pcap or INFO)
+	Calls      int  // -m
 	Rate       float64
 	Limit      int // -l: simultaneous calls
 	AnswerWait time.Duration
