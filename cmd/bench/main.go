@@ -7,7 +7,7 @@
 //   - the highest call rate at which ≥ 99.9% of short IVR calls (answer, press
 //     a key by RFC 4733, 2 s, BYE) succeed, by SIPp and by the call records;
 //   - the most concurrent calls hearing prompts whose RTP send interval stays
-//     within 20 ± 2 ms for 99% of packets (the server's pacer histogram);
+//     p1 and p99 within 20 ± 2 ms (the server's pacer histogram);
 //   - the server's CPU seconds per call;
 //
 // and issue 3's bridged calls (-only bridge; bridge*.go, agents.go): SIPp

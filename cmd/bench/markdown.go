@@ -44,7 +44,7 @@ func (r *result) markdown() string {
 			held, targetConcurrent, met(held >= targetConcurrent))
 		w("| send interval at that step: p1 / p99, share within 20 ± 2 ms, late share | %s / %s ms, %s, %s | p99 20 ± 2 ms | %s |",
 			num(best.IntervalP01), num(best.IntervalP99), pct(best.WithinShare), pct(best.LateShare),
-			met(ok && best.WithinShare >= intervalShareTarget))
+			met(ok && intervalsOK(best.IntervalP01, best.IntervalP99)))
 	}
 	if r.hasPart("rate") {
 		w("| server CPU per short IVR call (call-rate run) | %s ms | — | |", num(1000*r.cpuPerCall()))
@@ -110,7 +110,8 @@ func (r *result) holdTable(w func(string, ...any)) {
 	w("")
 	w("Each step: SIPp ramps N calls at %d/s (key 3 by SIP INFO after the greeting: emergency, S6, never offered a callback, so it hears the queue prompts and hold music throughout); ", rampRate)
 	w("two /metrics scrapes %v apart once all are up give the plateau's pacer histograms (server side, the primary figure). ", plateau)
-	w("rx = %s", "Go callers dialled beside SIPp timing RTP arrival (whole call, so a few prompt boundaries are included).")
+	w("rx = %s", "Go callers dialled beside SIPp timing RTP arrival (whole call, so a few prompt boundaries are included). ")
+	w("Pass (the issue's \"p99 send interval within 20 ± 2 ms\"): the p99 and the p1 send interval both within 18–22 ms, ≥ 99.9%% SIPp-successful, every stream up.")
 	w("")
 	w("| N | active calls / streams | packets | interval p1 / p50 / p99 ms | within 20±2 ms | lateness p99 ms | late | skipped ticks | rx p99 median / worst ms | server cores | SIPp cores | other cores | SIPp ok | pass |")
 	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")

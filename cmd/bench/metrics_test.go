@@ -101,3 +101,23 @@ func TestLadder(t *testing.T) {
 		})
 	}
 }
+
+// The concurrency target: p1 and p99 send intervals both within 20 ± 2 ms.
+func TestIntervalsOK(t *testing.T) {
+	tests := []struct {
+		p01, p99 float64
+		want     bool
+	}{
+		{19.0, 21.0, true},
+		{18.0, 22.0, true},
+		{19.0, 22.5, false}, // p99 late
+		{17.5, 21.0, false}, // p1 early
+		{math.NaN(), 21.0, false},
+		{19.0, math.NaN(), false},
+	}
+	for _, tt := range tests {
+		if got := intervalsOK(tt.p01, tt.p99); got != tt.want {
+			t.Errorf("intervalsOK(%v, %v) = %v, want %v", tt.p01, tt.p99, got, tt.want)
+		}
+	}
+}
