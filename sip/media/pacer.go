@@ -165,7 +165,7 @@ func (p *Pacer) pick() (*shard, int) {
 
 // add registers a stream; it is sent from the next tick on.
 func (sh *shard) add(st *stream) error {
-	sh.mu.Lock()
+	lockWithoutHandoff(&sh.mu) // never make the worker hand sh.mu over (session.go)
 	defer sh.mu.Unlock()
 	if sh.stopped {
 		return errPacerStopped

@@ -152,8 +152,8 @@ func (s *Session) startStream(prompts []*Prompt, loop bool) (*stream, error) {
 	if st == nil {
 		return nil, nil
 	}
-	s.tx.mu.Lock()
-	s.tx.playing = st // pauses relayed audio to this side (relay.go)
+	lockWithoutHandoff(&s.tx.mu) // the pacer's worker takes it too
+	s.tx.playing = st            // pauses relayed audio to this side (relay.go)
 	s.tx.mu.Unlock()
 	if err := s.shard.add(st); err != nil {
 		s.stopStream(st)
@@ -164,7 +164,7 @@ func (s *Session) startStream(prompts []*Prompt, loop bool) (*stream, error) {
 
 // stopStream makes the pacer drop st; no packet of st is sent after it returns.
 func (s *Session) stopStream(st *stream) {
-	s.tx.mu.Lock()
+	lockWithoutHandoff(&s.tx.mu)
 	st.stopped = true
 	if s.tx.playing == st {
 		s.tx.playing = nil
