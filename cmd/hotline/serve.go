@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -52,10 +53,10 @@ type app struct {
 	httpAddr string
 }
 
-func newLogger(level string) *slog.Logger {
+func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
 // connect opens PostgreSQL and Redis and checks both answer, with a clear error.
@@ -122,7 +123,9 @@ func migrate(ctx context.Context, cfg Config) error {
 // serve runs the node until SIGINT/SIGTERM: the first signal drains (new calls
 // get 503, calls in progress finish), a second one hangs up everything.
 func serve(cfg Config) error {
-	log := newLogger(cfg.LogLevel)
+	logw := newLogWriter(os.Stderr)
+	defer logw.Close() // last, after the app's own shutdown lines
+	log := newLogger(logw, cfg.LogLevel)
 	slog.SetDefault(log)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
