@@ -58,9 +58,15 @@ const (
 	matchRamp    = 150 // calls/s
 	matchTalk    = 20 * time.Second
 	matchPlateau = 15 * time.Second
-	// matchKeyToAnswer is queue_entered and the position announcement: the
-	// first agents answer this long after the key.
-	matchKeyToAnswer = 6500 * time.Millisecond
+	// matchKeyToAnswer: an agent free at once is rung without the queue
+	// prompts, and the SIPp agents answer at once; the first agents answer
+	// about this long after the key.
+	matchKeyToAnswer = 500 * time.Millisecond
+	// matchLead: the plateau starts this long before the first agents free
+	// up, so that it holds their burst of matches (they talk 20 s, longer
+	// than the plateau, and free up within the 1.3 s the first 200 callers
+	// took to arrive).
+	matchLead = 2 * time.Second
 	matchTarget      = 0.005 // issue 3: matching p99 ≤ 5 ms
 )
 
@@ -524,7 +530,7 @@ func (r *bridgeRun) matching(ctx context.Context) error {
 	ramp := time.Duration(float64(st.Callers) / matchRamp * float64(time.Second))
 	// The first agents free up after the first key, the announcements, the
 	// talk and the wrap-up; measure from then, while the ramp is long over.
-	measureAt := shortAnswerWait + matchKeyToAnswer + matchTalk + benchWrapUp
+	measureAt := shortAnswerWait + matchKeyToAnswer + matchTalk + benchWrapUp - matchLead
 	measureAt = max(measureAt, ramp+shortAnswerWait+3*time.Second)
 	hold := measureAt + matchPlateau + 5*time.Second - shortAnswerWait
 	if err := r.cursor.skip(); err != nil {
