@@ -23,12 +23,12 @@ import (
 // talking.
 const (
 	// bridgeKeyToBridge is how long a caller waits from the key to the
-	// bridge when agents are free: queue_entered (2.3 s), position and wait
-	// (3.8 s and more), ring, staff number (about 2.7 s); measured 8.9 s on an
-	// idle server, 10.3 s at 50 calls/s on a shared machine. The callers
+	// bridge when agents are free: an agent free at once is rung without
+	// the queue prompts and the SIPp agents answer at once, then the staff
+	// number (about 2.7 s); 2 s more for the ACD under load. The callers
 	// start their audio a second before and hang up talk after it; the
 	// report shows the measured times.
-	bridgeKeyToBridge = 11 * time.Second
+	bridgeKeyToBridge = 5 * time.Second
 	// bridgeAudioLead: callers start streaming this long before the bridge
 	// is due.
 	bridgeAudioLead = time.Second
