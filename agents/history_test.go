@@ -3,6 +3,7 @@ package agents
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,5 +145,64 @@ func TestACDMetrics(t *testing.T) {
 				t.Fatalf("%s%v = %v (present %v), want %v", tt.metric, tt.labels, got, ok, tt.want)
 			}
 		})
+	}
+}
+
+// Rows carry the time Redis made the transition, not the time the writer got
+// to them (it may be seconds behind under load), and a batch with a row the
+// database refuses (an agent no longer in the directory) still writes the rest.
+func TestHistoryBatchTimesAndBadRow(t *testing.T) {
+	pool := newHistoryPool(t)
+	ctx := context.Background()
+	h := NewPGHistory(pool)
+	t1 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	events := []Event{
+		{Agent: "1001", To: StateAvailable, Node: "node-a", At: t1},
+		{Agent: "no-such-agent", To: StateAvailable, Node: "node-a", At: t1.Add(time.Second)},
+		{Agent: "1001", To: StateRinging, Node: "node-a", CallID: "c1", At: t1.Add(2 * time.Second)},
+	}
+	err := h.RecordStates(ctx, events)
+	if err == nil || !strings.Contains(err.Error(), "no-such-agent") {
+		t.Fatalf("RecordStates = %v, want an error naming the unknown agent", err)
+	}
+	rows, qerr := pool.Query(ctx, `SELECT state, at FROM agent_state_history WHERE agent_id = '1001' ORDER BY id`)
+	if qerr != nil {
+		t.Fatal(qerr)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var state string
+		var at time.Time
+		if err := rows.Scan(&state, &at); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, state+"@"+at.UTC().Format(time.TimeOnly))
+	}
+	want := []string{"available@09:00:00", "ringing@09:00:02"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("rows %v, want %v", got, want)
+	}
+}
+
+// The ACD's transitions reach the table with the ACD's clock (t0 here).
+func TestHistoryRowsAtTransitionTime(t *testing.T) {
+	pool := newHistoryPool(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	e := newTestACD(t, ACDOptions{History: NewPGHistory(pool), NodeTTL: time.Hour})
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	e.login(t, "1001", "inquiry")
+	waitFor(t, "history row", func() bool { return len(historyRows(t, pool)) == 1 })
+	var at time.Time
+	if err := pool.QueryRow(ctx, `SELECT at FROM agent_state_history WHERE agent_id = '1001'`).Scan(&at); err != nil {
+		t.Fatal(err)
+	}
+	if !at.Equal(t0.Truncate(time.Millisecond)) {
+		t.Errorf("row at %v, want the transition's time %v", at, t0)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
 	}
 }
