@@ -66,8 +66,8 @@ const (
 	// up, so that it holds their burst of matches (they talk 20 s, longer
 	// than the plateau, and free up within the 1.3 s the first 200 callers
 	// took to arrive).
-	matchLead = 2 * time.Second
-	matchTarget      = 0.005 // issue 3: matching p99 ≤ 5 ms
+	matchLead   = 2 * time.Second
+	matchTarget = 0.005 // issue 3: matching p99 ≤ 5 ms
 )
 
 // Agent pools: staff numbers of four digits (said digit by digit, S2).
