@@ -84,6 +84,9 @@ func (b *bench) holdStep(ctx context.Context, n int) holdStep {
 	if _, err := b.srv.waitIdle(ctx, 90*time.Second); err != nil {
 		return fail(err)
 	}
+	if busy := waitQuiet(ctx, time.Minute); busy >= quietCores {
+		b.progress("hold %d calls: the machine is still busy (%.2f cores) after a minute; measuring anyway", n, busy)
+	}
 	ramp := time.Duration(float64(n) / rampRate * float64(time.Second))
 	measureAt := ramp + holdAnswerWait + settle
 	hold := ramp + settle + plateau + 5*time.Second // every call outlasts the plateau

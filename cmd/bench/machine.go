@@ -108,3 +108,26 @@ func (b baseline) String() string {
 	return fmt.Sprintf("%.2f cores busy before the bench; a lone 20 ms Go timer wakes p50 %.2f / p99 %.2f / max %.2f ms late, %.1f%% of its intervals within 20±2 ms",
 		b.BusyCores, b.TimerLateP50, b.TimerLateP99, b.TimerLateMax, 100*b.TimerIntervOK)
 }
+
+// quietCores is the machine load under which a concurrency step may start.
+const quietCores = 0.3
+
+// waitQuiet waits, up to limit, until the whole machine is busy with fewer
+// than quietCores over a second: a concurrency step right after an
+// overloaded call-rate step otherwise measures the server draining it
+// (spooled records, PostgreSQL catching up). It returns the last reading.
+func waitQuiet(ctx context.Context, limit time.Duration) float64 {
+	deadline := time.Now().Add(limit)
+	for {
+		meter := startMeter()
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-time.After(time.Second):
+		}
+		busy, _ := meter.cores()
+		if busy < quietCores || time.Now().After(deadline) {
+			return busy
+		}
+	}
+}
