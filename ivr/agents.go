@@ -40,8 +40,9 @@ type AgentOffer struct {
 	Group []AgentOffer
 }
 
-// agents names the offered agents, for logs.
-func (o AgentOffer) agents() string {
+// AgentIDs names the offered agents ("1001" or, for a ring-all offer,
+// "1001,1002"), for logs and errors.
+func (o AgentOffer) AgentIDs() string {
 	if len(o.Group) == 0 {
 		return o.AgentID
 	}
@@ -188,12 +189,12 @@ func (r *run) connect(ctx context.Context, o AgentOffer) (bool, error) {
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		return false, fmt.Errorf("%w: ring agent %s: %w", errCallEnded, o.agents(), ctx.Err())
+		return false, fmt.Errorf("%w: ring agent %s: %w", errCallEnded, o.AgentIDs(), ctx.Err())
 	case errors.Is(err, ErrNotConnected):
-		r.log.Info("agent not connected, caller keeps their place", "agent", o.agents(), "err", err)
+		r.log.Info("agent not connected, caller keeps their place", "agent", o.AgentIDs(), "err", err)
 		return false, nil
 	default:
-		return false, fmt.Errorf("ring agent %s: %w", o.agents(), err)
+		return false, fmt.Errorf("ring agent %s: %w", o.AgentIDs(), err)
 	}
 	r.inQueue = "" // the ACD took the caller out of the queue when the agent answered
 	r.closeOffers()

@@ -26,7 +26,7 @@ func (a *fakeAgents) Offers(string) (<-chan AgentOffer, func()) {
 // Ring answers with the offered agent, or with the last agent of a
 // ring-all group not in fail.
 func (a *fakeAgents) Ring(_ context.Context, call Call, o AgentOffer) (Conversation, error) {
-	a.rings = append(a.rings, o.agents())
+	a.rings = append(a.rings, o.AgentIDs())
 	who, ok := o, !a.fail[o.AgentID]
 	if len(o.Group) > 0 {
 		ok = false

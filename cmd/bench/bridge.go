@@ -599,10 +599,7 @@ func (r *bridgeRun) matching(ctx context.Context) error {
 }
 
 func (st matchStep) summary() string {
-	verdict := "ok"
-	if !st.Pass {
-		verdict = "FAIL"
-	}
+	verdict := verdictOf(st.Pass)
 	return fmt.Sprintf("%s  %d agents, queue %.0f → %.0f waiting over %v; match p50 %s p99 %s ms, %s within 5 ms (%.0f Match steps, %.0f matches); %s; sipp %d/%d ok; agents after the callers left %v",
 		verdict, st.Agents, st.QueueStart, st.QueueEnd, matchPlateau, num(st.Relay.MatchP50), num(st.Relay.MatchP99),
 		pct(st.Relay.MatchWithin), st.Relay.MatchCalls, st.Relay.Matches, st.Cores, st.SIPp.Successful, st.Callers, st.After)

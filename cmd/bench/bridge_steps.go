@@ -205,10 +205,7 @@ func (st bridgeRateStep) summary() string {
 	if st.Err != "" && st.SIPp.Created == 0 {
 		return "ERROR " + st.Err
 	}
-	verdict := "ok"
-	if !st.Pass {
-		verdict = "FAIL"
-	}
+	verdict := verdictOf(st.Pass)
 	c := st.Counts
 	return fmt.Sprintf("%s  %d agents; sipp %d/%d ok (%d failed, %d retrans) achieved %.0f/s; records %d %v, bridged %d (%s); queue→offer p50 %s p99 %s s, offer→answer p50 %s s, peak %d offered at once; queue→answer p50 %s p99 %s s, staff number %s s, talk p50 %s min %s s; pacer lateness p99 %s ms, late %s; agents' UAS %d ok %d failed; %s; %s, %s ms/call; agents after %v",
 		verdict, st.Agents, st.SIPp.Successful, st.Calls, st.SIPp.Failed, st.SIPp.Retransmissions, st.Achieved,
@@ -437,10 +434,7 @@ func (st bridgeHoldStep) summary() string {
 	if st.Err != "" {
 		return "ERROR " + st.Err
 	}
-	verdict := "ok"
-	if !st.Pass {
-		verdict = "FAIL"
-	}
+	verdict := verdictOf(st.Pass)
 	return fmt.Sprintf("%s  %d agents, ramp %.0f/s; active calls %.0f, bridges %.0f → %.0f; relayed %.0f of %.0f expected over %.1f s (%s); relay latency p50 %s p99 %s ms, %s within 5 ms; dropped %v, send errors %.0f; %s; /metrics answered in %.1f s; sipp %d/%d ok; records %v, %d bridged; agents after %v",
 		verdict, st.Agents, st.Ramp, st.ActiveCalls, st.BridgesStart, st.BridgesEnd, st.Relay.Relayed, st.Expected, st.Plateau,
 		pct(st.RelayedShare), num(st.Relay.LatencyP50), num(st.Relay.LatencyP99), pct(st.Relay.Within),

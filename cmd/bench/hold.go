@@ -165,10 +165,7 @@ func (st holdStep) summary() string {
 	if st.Err != "" {
 		return "ERROR " + st.Err
 	}
-	verdict := "ok"
-	if !st.Pass {
-		verdict = "FAIL"
-	}
+	verdict := verdictOf(st.Pass)
 	return fmt.Sprintf("%s  active %.0f calls/%.0f streams; send interval p1 %.2f p50 %.2f p99 %.2f ms, %.3f%% within 20±2 ms; lateness p99 %.2f ms, late %.3f%%, skipped ticks %.0f; rx p99 %s; server %.2f cores, sipp %.2f, other %.2f; sipp %d/%d ok",
 		verdict, st.ActiveCalls, st.ActiveStreams, st.IntervalP01, st.IntervalP50, st.IntervalP99, 100*st.WithinShare,
 		st.LatenessP99, 100*st.LateShare, st.SkippedTicks, st.Receiver.brief(), st.ServerCores, st.SIPpCores, st.OtherCores,

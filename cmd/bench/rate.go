@@ -155,10 +155,7 @@ func (st rateStep) summary() string {
 	if st.Err != "" && st.SIPp.Created == 0 {
 		return "ERROR " + st.Err
 	}
-	verdict := "ok"
-	if !st.Pass {
-		verdict = "FAIL"
-	}
+	verdict := verdictOf(st.Pass)
 	return fmt.Sprintf("%s  sipp %d/%d ok (%.2f%%, %d failed, %d retrans) achieved %.0f/s; records %d, queued %d %v; %s; server %.2f cores %.2f ms/call, sipp %.2f cores, other %.2f cores",
 		verdict, st.SIPp.Successful, st.Calls, 100*st.Success, st.SIPp.Failed, st.SIPp.Retransmissions,
 		st.Achieved, st.Records, st.Queued, st.Outcomes, st.Media, st.ServerCores, 1000*st.CPUPerCall, st.SIPpCores, st.OtherCores)

@@ -203,3 +203,11 @@ func (r *result) bestHold() (holdStep, bool) {
 	}
 	return holdStep{}, false
 }
+
+// verdictOf is a step's verdict in the progress lines.
+func verdictOf(pass bool) string {
+	if pass {
+		return "ok"
+	}
+	return "FAIL"
+}

@@ -71,24 +71,20 @@ func (k *connector) Ring(ctx context.Context, call ivr.Call, o ivr.AgentOffer) (
 			k.a.metrics.ringEnded("caller_gone")
 			return nil, errors.Join(ctx.Err(), acd.CallerGone(dctx, c.ID(), o.AgentID))
 		}
-		reason := missReason(err)
-		k.a.metrics.ringEnded(reason)
-		if merr := acd.Missed(dctx, c.ID(), o.AgentID, reason); merr != nil {
-			log.Warn("record missed ring", "err", merr)
-		}
-		k.disp.poke()
+		k.missed(ctx, c, []legResult{{agent: o, err: err}})
 		return nil, fmt.Errorf("ring agent %s: %w: %w", o.AgentID, ivr.ErrNotConnected, err)
 	}
-	if err := acd.Answered(ctx, c.ID(), o.AgentID); err != nil {
-		// The caller left as the agent answered: BYE to the agent at once.
-		leg.Hangup(context.WithoutCancel(ctx))
+	conv, err := k.takeAnswer(ctx, c, legResult{agent: o, leg: leg})
+	if err != nil {
+		// The caller left as the agent answered: the agent's leg got BYE,
+		// and the agent is available again (not a miss).
+		dctx, cancel := detached(ctx)
+		defer cancel()
+		releaseAgents(dctx, acd, c.ID(), []string{o.AgentID}, log)
 		k.a.metrics.ringEnded("caller_gone")
 		return nil, fmt.Errorf("agent %s answered: %w: %w", o.AgentID, ivr.ErrNotConnected, err)
 	}
-	k.a.queue.forget(c.ID())
-	k.a.metrics.ringEnded("answered")
-	log.Info("agent answered", "staff", o.StaffNumber)
-	return &conversation{k: k, call: c, leg: leg, offer: o, answered: time.Now()}, nil
+	return conv, nil
 }
 
 // errUnregistered: the offered agent has no registration (it is logged out).

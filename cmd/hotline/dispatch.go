@@ -130,12 +130,18 @@ func (d *dispatcher) deliver(ctx context.Context, o agents.Offer) {
 		}
 	}
 	d.log.Info("offer for a caller no longer waiting here", "call_id", o.CallID, "agents", o.Rung())
-	// CallerGone frees the whole group; asking for each agent also covers
-	// one no longer ringing for the caller.
-	for _, id := range o.Rung() {
-		err := d.acd.CallerGone(ctx, o.CallID, id)
+	releaseAgents(ctx, d.acd, o.CallID, o.Rung(), d.log)
+}
+
+// releaseAgents frees agents reserved for a caller who is gone (not a
+// miss). CallerGone releases a whole ring-all group while the caller is
+// queued; asking for each agent also covers one no longer ringing for the
+// caller, or a caller already unqueued.
+func releaseAgents(ctx context.Context, acd *agents.ACD, callID string, ids []string, log *slog.Logger) {
+	for _, id := range ids {
+		err := acd.CallerGone(ctx, callID, id)
 		if err != nil && !errors.Is(err, agents.ErrCallerGone) && !errors.Is(err, agents.ErrBadTransition) {
-			d.log.Warn("release agent of a gone caller", "agent", id, "err", err)
+			log.Warn("release agent of a gone caller", "agent", id, "err", err)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
@@ -33,7 +32,7 @@ type legResult struct {
 // If the caller hangs up, every phone gets CANCEL and every agent is
 // available again at once.
 func (k *connector) ringAll(ctx context.Context, c *sip.Call, o ivr.AgentOffer) (ivr.Conversation, error) {
-	log := c.Logger().With("agents", agentList(o.Group))
+	log := c.Logger().With("agents", o.AgentIDs())
 	lctx, cancelLegs := context.WithCancel(ctx)
 	defer cancelLegs()
 	results := make(chan legResult, len(o.Group))
@@ -62,7 +61,7 @@ func (k *connector) ringAll(ctx context.Context, c *sip.Call, o ivr.AgentOffer) 
 		case <-ctx.Done(): // the caller hung up while the phones rang
 			settle(left)
 			k.releaseGroup(ctx, c, o)
-			return nil, fmt.Errorf("ring all %s: %w", agentList(o.Group), ctx.Err())
+			return nil, fmt.Errorf("ring all %s: %w", o.AgentIDs(), ctx.Err())
 		}
 		if r.err != nil {
 			failed = append(failed, r)
@@ -76,22 +75,22 @@ func (k *connector) ringAll(ctx context.Context, c *sip.Call, o ivr.AgentOffer) 
 		case ctx.Err() != nil || errors.Is(err, agents.ErrCallerGone):
 			settle(left)
 			k.releaseGroup(ctx, c, o)
-			return nil, fmt.Errorf("ring all %s: %w: %w", agentList(o.Group), ivr.ErrNotConnected, err)
+			return nil, fmt.Errorf("ring all %s: %w: %w", o.AgentIDs(), ivr.ErrNotConnected, err)
 		}
 		// This agent no longer rings for the caller (reservation swept,
 		// logged out): its leg got BYE; the others may still answer.
 	}
 	if ctx.Err() != nil { // every leg ended with the caller's hang-up
 		k.releaseGroup(ctx, c, o)
-		return nil, fmt.Errorf("ring all %s: %w", agentList(o.Group), ctx.Err())
+		return nil, fmt.Errorf("ring all %s: %w", o.AgentIDs(), ctx.Err())
 	}
-	k.missedAll(ctx, c, failed)
-	return nil, fmt.Errorf("ring all %s: %w: nobody answered", agentList(o.Group), ivr.ErrNotConnected)
+	k.missed(ctx, c, failed)
+	return nil, fmt.Errorf("ring all %s: %w: nobody answered", o.AgentIDs(), ivr.ErrNotConnected)
 }
 
-// takeAnswer asks the ACD whether r's agent takes the caller. Only one
-// agent of a group can win; a leg that loses (another agent won, the
-// caller left) gets BYE at once.
+// takeAnswer asks the ACD whether r's agent, who answered, takes the
+// caller (one agent, or one of a ring-all group: only one can win). A leg
+// that loses (another agent won, the caller left) gets BYE at once.
 func (k *connector) takeAnswer(ctx context.Context, c *sip.Call, r legResult) (*conversation, error) {
 	err := ctx.Err() // the caller hung up as the agent answered
 	var released []string
@@ -124,25 +123,22 @@ func hangUpAnswered(results <-chan legResult, n int) {
 }
 
 // releaseGroup frees every agent still ringing for a caller who left (not a
-// miss). CallerGone releases the whole group when the caller is still
-// queued; asking for each agent also covers a caller already unqueued.
+// miss).
 func (k *connector) releaseGroup(ctx context.Context, c *sip.Call, o ivr.AgentOffer) {
 	dctx, cancel := detached(ctx)
 	defer cancel()
-	for _, ag := range o.Group {
-		err := k.a.acd.CallerGone(dctx, c.ID(), ag.AgentID)
-		if err != nil && !errors.Is(err, agents.ErrBadTransition) && !errors.Is(err, agents.ErrCallerGone) {
-			c.Logger().Warn("release agent of a gone caller", "agent", ag.AgentID, "err", err)
-		}
-	}
-	for range o.Group {
+	ids := make([]string, len(o.Group))
+	for i, ag := range o.Group {
+		ids[i] = ag.AgentID
 		k.a.metrics.ringEnded("caller_gone")
 	}
+	releaseAgents(dctx, k.a.acd, c.ID(), ids, c.Logger())
 }
 
-// missedAll reports the failed rings of a group nobody answered: each is a
-// miss with its own reason (S1); an unregistered agent was logged out.
-func (k *connector) missedAll(ctx context.Context, c *sip.Call, failed []legResult) {
+// missed reports failed rings (one agent's, or a group's nobody answered):
+// each is a miss with its own reason (S1); an unregistered agent was logged
+// out instead. The caller keeps their place: match again.
+func (k *connector) missed(ctx context.Context, c *sip.Call, failed []legResult) {
 	dctx, cancel := detached(ctx)
 	defer cancel()
 	for _, r := range failed {
@@ -156,12 +152,4 @@ func (k *connector) missedAll(ctx context.Context, c *sip.Call, failed []legResu
 		}
 	}
 	k.disp.poke()
-}
-
-func agentList(group []ivr.AgentOffer) string {
-	ids := make([]string, len(group))
-	for i, g := range group {
-		ids[i] = g.AgentID
-	}
-	return strings.Join(ids, ",")
 }
