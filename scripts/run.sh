@@ -53,6 +53,30 @@ if [ -z "${HOTLINE_SECRET_KEY:-}" ]; then
 	export HOTLINE_SECRET_KEY
 fi
 
+# Issue 3: two demo agents, made once for this checkout, so that a softphone can
+# register and take calls at once. Their passwords are kept in .data/demo-agents
+# (mode 600) and printed on every run; an agent that already existed with
+# another password is left as it is.
+demo_agents() {
+	local f=.data/demo-agents listed id name pw host
+	(umask 077 && touch "$f")
+	listed=$("$bin" agent -config "$config" list)
+	host=$(hostname -I 2>/dev/null | awk '{print $1}')
+	echo "run: demo agents (register as sip:<id>@${host:-127.0.0.1}:5060, dial *1 to log in, *0 to log out):"
+	for id in 1001 1002; do
+		name="Demo agent $id"
+		pw=$(awk -v id="$id" '$1 == id { print $2 }' "$f")
+		if ! awk -v id="$id" 'NR > 1 && $1 == id { found = 1 } END { exit !found }' <<<"$listed"; then
+			[ -n "$pw" ] || pw=$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 12)
+			printf '%s\n' "$pw" | "$bin" agent -config "$config" add -id "$id" -name "$name" -staff "$id" \
+				-categories inquiry,complaint,emergency,business -password-stdin >/dev/null
+			(umask 077 && awk -v id="$id" '$1 != id' "$f" >"$f.new" && echo "$id $pw" >>"$f.new") && mv "$f.new" "$f"
+		fi
+		echo "run:   $id  password ${pw:-(set elsewhere: hotline agent password -id $id)}"
+	done
+}
+demo_agents
+
 # The server runs in its own process group (set -m), so the terminal's Ctrl-C reaches
 # only this script, which passes it on exactly once per key press.
 set -m

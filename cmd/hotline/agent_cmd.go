@@ -12,7 +12,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/hotline-dev/hotline/agents"
-	"github.com/hotline-dev/hotline/sip"
 )
 
 // agentUsage is printed for a missing or unknown agent subcommand.
@@ -39,7 +38,7 @@ func runAgentCommand(ctx context.Context, cfg Config, args []string, in io.Reade
 	var a agents.Agent
 	var categories, password string
 	var passwordStdin bool
-	realm := fs.String("realm", sip.DefaultRegistrarConfig().Realm, "SIP digest realm the password is stored for (must match the registrar's)")
+	realm := fs.String("realm", cfg.Registrar.Realm, "SIP digest realm the password is stored for (default: the config's registrar.realm)")
 	fs.StringVar(&a.ID, "id", "", "agent id = SIP user name, e.g. 1001")
 	if sub == "add" {
 		fs.StringVar(&a.DisplayName, "name", "", "display name")
