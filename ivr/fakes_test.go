@@ -37,10 +37,15 @@ type event struct {
 	on  string // "read" (ReadDigit), "play" (Play), "loop" (PlayLoop)
 	key rune   // 0 with hangup false: a ReadDigit timeout
 	bye bool   // the caller hangs up
+	at  string // "play" only: consumed by an interruptible Play of this prompt ("" any)
 }
 
 func key(r rune) event       { return event{on: "read", key: r} }
-func barge(r rune) event     { return event{on: "play", key: r} }
+func barge(r rune) event     { return event{on: "play", key: r, at: PromptMenu} }
+
+// typeAhead is a key pressed during the greeting: the flow takes it only in
+// office hours; otherwise FlushDigits drops it.
+func typeAhead(r rune) event { return event{on: "play", key: r, at: PromptWelcome} }
 func timeout() event         { return event{on: "read"} }
 func hangup(on string) event { return event{on: on, bye: true} }
 
@@ -60,7 +65,12 @@ type fakeCall struct {
 
 func (c *fakeCall) ID() string     { return c.id }
 func (c *fakeCall) Caller() string { return c.caller }
-func (c *fakeCall) FlushDigits()   {}
+// FlushDigits drops the keys typed during a greeting that did not take them.
+func (c *fakeCall) FlushDigits() {
+	for len(c.script) > 0 && c.script[0].on == "play" && c.script[0].at == PromptWelcome && !c.script[0].bye {
+		c.script = c.script[1:]
+	}
+}
 
 // next consumes the next event if it is meant for op.
 func (c *fakeCall) next(op string) (event, bool) {
@@ -86,7 +96,7 @@ func (c *fakeCall) Play(ctx context.Context, prompts []string, interruptible boo
 		c.next("play")
 		return 0, c.hangUp(ctx)
 	}
-	if interruptible {
+	if interruptible && len(c.script) > 0 && (c.script[0].at == "" || slices.Contains(prompts, c.script[0].at)) {
 		if e, ok := c.next("play"); ok {
 			return e.key, nil
 		}

@@ -114,16 +114,14 @@ func (r *run) answer(ctx context.Context) error {
 	if r.f.priority[r.call.Caller()] {
 		r.markPriority(prioritySourceNumber) // S7
 	}
-	if err := r.play(ctx, r.f.cfg.Greeting); err != nil {
+	typed, err := r.greet(ctx)
+	if err != nil {
 		return err
 	}
-	// Keys pressed during the greeting were pressed before the caller heard
-	// which menu applies (the after-hours one differs).
-	r.call.FlushDigits()
 	if !r.f.hours.IsOpen(r.f.clk.Now()) {
 		return r.afterHours(ctx)
 	}
-	item, err := r.choose(ctx, r.f.menu)
+	item, err := r.choose(ctx, r.f.menu, typed)
 	if errors.Is(err, errNoChoice) {
 		return r.end(ctx, OutcomeFailed) // nobody is queued without a choice
 	}
@@ -131,6 +129,31 @@ func (r *run) answer(ctx context.Context) error {
 		return err
 	}
 	return r.enterQueue(ctx, item.Category)
+}
+
+// greet plays the S2 greeting. In office hours a caller who knows the menu
+// may type ahead: a key pressed during the greeting stops it and is the
+// first menu choice (barge-in), so a caller is never made to wait for the
+// greeting's last word — nor is their key lost when prompts run late under
+// load. Outside office hours the keys mean something else (the after-hours
+// menu, S9) and the caller has not heard which yet: the greeting plays whole
+// and its keys are dropped.
+func (r *run) greet(ctx context.Context) (rune, error) {
+	if !r.f.hours.IsOpen(r.f.clk.Now()) {
+		if err := r.play(ctx, r.f.cfg.Greeting); err != nil {
+			return 0, err
+		}
+		r.call.FlushDigits()
+		return 0, nil
+	}
+	key, err := r.call.Play(ctx, []string{r.f.cfg.Greeting}, true)
+	if err != nil {
+		return 0, fmt.Errorf("%w: play %s: %w", errCallEnded, r.f.cfg.Greeting, err)
+	}
+	if key != 0 {
+		r.f.m.typeAhead.Inc()
+	}
+	return key, nil
 }
 
 // end sets the outcome and says the prompts and goodbye. The outcome stands

@@ -14,12 +14,16 @@ var errNoChoice = errors.New("no valid menu choice")
 // callback item. A missing key (menu_timeout) says no_input, an unknown key
 // says invalid_choice, and either counts towards max_retries; repeat (0) and
 // priority (9, S7) do not count.
-func (r *run) choose(ctx context.Context, m menu) (MenuItem, error) {
+func (r *run) choose(ctx context.Context, m menu, typed rune) (MenuItem, error) {
 	prompts := append(append([]string{}, m.intro...), m.prompts...)
 	for failures := 0; failures < r.f.cfg.MaxRetries; {
-		key, err := r.ask(ctx, prompts, time.Duration(r.f.cfg.MenuTimeout))
-		if err != nil {
-			return MenuItem{}, err
+		key := typed // a key typed ahead during the greeting answers the first menu
+		typed = 0
+		if key == 0 {
+			var err error
+			if key, err = r.ask(ctx, prompts, time.Duration(r.f.cfg.MenuTimeout)); err != nil {
+				return MenuItem{}, err
+			}
 		}
 		item, ok := m.items[key]
 		switch {
@@ -49,7 +53,7 @@ func (r *run) choose(ctx context.Context, m menu) (MenuItem, error) {
 // offering a callback and the emergency queue, which never closes (S6).
 func (r *run) afterHours(ctx context.Context) error {
 	r.closed = true
-	item, err := r.choose(ctx, r.f.afterHours)
+	item, err := r.choose(ctx, r.f.afterHours, 0)
 	switch {
 	case errors.Is(err, errNoChoice):
 		return r.end(ctx, OutcomeAfterHours)

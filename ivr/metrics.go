@@ -11,6 +11,8 @@ type Metrics struct {
 	choices   *prometheus.CounterVec // category (S3)
 	invalid   prometheus.Counter
 	timeouts  prometheus.Counter
+	// typeAhead: menu keys pressed during the greeting in office hours.
+	typeAhead prometheus.Counter
 	priority  *prometheus.CounterVec // source: key|number (S7)
 	callbacks *prometheus.CounterVec // reason: after_hours|max_wait (S9)
 	announces prometheus.Counter     // S8
@@ -35,6 +37,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			"Menu keys that are not in the menu.")),
 		timeouts: prometheus.NewCounter(opts("menu_timeouts_total",
 			"Menus that got no key within menu_timeout.")),
+		typeAhead: prometheus.NewCounter(opts("menu_type_ahead_total",
+			"Menu keys pressed during the greeting in office hours (they stop the greeting and answer the menu).")),
 		priority: prometheus.NewCounterVec(opts("priority_calls_total",
 			"Calls marked priority (S7), by source: key 9 or a listed number."), []string{"source"}),
 		callbacks: prometheus.NewCounterVec(opts("callbacks_total",
@@ -60,7 +64,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.callbacks.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.choices, m.invalid, m.timeouts, m.priority, m.callbacks, m.announces, m.announceFailures, m.surveys)
+		reg.MustRegister(m.calls, m.choices, m.invalid, m.timeouts, m.typeAhead, m.priority, m.callbacks, m.announces, m.announceFailures, m.surveys)
 	}
 	return m
 }

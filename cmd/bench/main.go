@@ -38,6 +38,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -62,6 +63,7 @@ type bench struct {
 type options struct {
 	duration      time.Duration
 	maxRate       float64
+	minRate       float64
 	maxConcurrent int
 	out           string
 	binary        string
@@ -127,6 +129,7 @@ func main() {
 	var o options
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "arrival time of each call-rate step (calls = rate × duration)")
 	flag.Float64Var(&o.maxRate, "max-rate", 800, "highest call rate tried (calls/s)")
+	flag.Float64Var(&o.minRate, "min-rate", 0, "lowest call rate tried (calls/s): the ladder's rungs below it are skipped")
 	flag.IntVar(&o.maxConcurrent, "max-concurrent", 3000, "most concurrent calls tried")
 	flag.StringVar(&o.out, "out", "bench-results.md", "report file (markdown; the JSON goes beside it with .json)")
 	flag.StringVar(&o.binary, "hotline", "bin/hotline", "server binary to benchmark")
@@ -152,6 +155,8 @@ func (o options) validate() error {
 		return errors.New("-duration must be between 1s and 2m")
 	case o.maxRate < 1 || o.maxRate > 5000:
 		return errors.New("-max-rate must be between 1 and 5000 calls/s")
+	case o.minRate < 0 || o.minRate > o.maxRate:
+		return errors.New("-min-rate must be between 0 and -max-rate")
 	case o.maxConcurrent < 1 || o.maxConcurrent > 8000:
 		return errors.New("-max-concurrent must be between 1 and 8000 (the RTP port range holds 11,384 calls)")
 	case o.samples < 0 || o.samples > 200:
@@ -249,6 +254,7 @@ func (b *bench) sweeps(ctx context.Context, o options) *result {
 	res := &result{Command: commandLine(), Duration: o.duration.String(), Parts: o.parts.String()}
 	if o.parts.rate {
 		rates := ladder([]float64{50, 100, 200, 300, 400, 500, 600, 800}, o.maxRate, 200)
+		rates = slices.DeleteFunc(rates, func(r float64) bool { return r < o.minRate })
 		res.PCAP = b.runRateSweep(ctx, "ivr_pcap", rates)
 		if res.PCAP.MaxRate < rates[len(rates)-1] && ctx.Err() == nil {
 			b.progress("ivr_pcap stopped below -max-rate: the same calls with the key as SIP INFO (no RTP from SIPp)")

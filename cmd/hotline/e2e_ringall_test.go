@@ -23,9 +23,8 @@ func ringAllNode(t *testing.T, ringTimeout time.Duration) *testNode {
 }
 
 // ringAllCaller dials the hotline, presses 1 once the menu plays and waits
-// until the IVR took the key. Keys during the greeting are dropped (the menu
-// is not known yet), and hears may match the greeting before its last
-// packets, so the key waits half a second into the menu (which barges in).
+// until the IVR took the key (a key during the greeting would be taken too,
+// as type-ahead; these tests press it in the menu, as most callers do).
 func ringAllCaller(t *testing.T, n *testNode) *siptest.Call {
 	t.Helper()
 	call := dial(t, newCaller(t), siptest.DialOptions{Target: n.target, Audio: siptest.Tone(440, time.Second, 8000)})
