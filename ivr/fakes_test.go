@@ -40,8 +40,8 @@ type event struct {
 	at  string // "play" only: consumed by an interruptible Play of this prompt ("" any)
 }
 
-func key(r rune) event       { return event{on: "read", key: r} }
-func barge(r rune) event     { return event{on: "play", key: r, at: PromptMenu} }
+func key(r rune) event   { return event{on: "read", key: r} }
+func barge(r rune) event { return event{on: "play", key: r, at: PromptMenu} }
 
 // typeAhead is a key pressed during the greeting: the flow takes it only in
 // office hours; otherwise FlushDigits drops it.
@@ -65,6 +65,7 @@ type fakeCall struct {
 
 func (c *fakeCall) ID() string     { return c.id }
 func (c *fakeCall) Caller() string { return c.caller }
+
 // FlushDigits drops the keys typed during a greeting that did not take them.
 func (c *fakeCall) FlushDigits() {
 	for len(c.script) > 0 && c.script[0].on == "play" && c.script[0].at == PromptWelcome && !c.script[0].bye {

@@ -7,10 +7,10 @@ import (
 // Metrics counts what callers do in the IVR (namespace hotline, subsystem ivr).
 // Labels come from closed sets only: outcome, category, source, reason.
 type Metrics struct {
-	calls     *prometheus.CounterVec // outcome
-	choices   *prometheus.CounterVec // category (S3)
-	invalid   prometheus.Counter
-	timeouts  prometheus.Counter
+	calls    *prometheus.CounterVec // outcome
+	choices  *prometheus.CounterVec // category (S3)
+	invalid  prometheus.Counter
+	timeouts prometheus.Counter
 	// typeAhead: menu keys pressed during the greeting in office hours.
 	typeAhead prometheus.Counter
 	priority  *prometheus.CounterVec // source: key|number (S7)
