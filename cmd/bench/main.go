@@ -64,6 +64,7 @@ type options struct {
 	duration      time.Duration
 	maxRate       float64
 	minRate       float64
+	minBridgeRate float64
 	maxConcurrent int
 	out           string
 	binary        string
@@ -138,6 +139,7 @@ func main() {
 	flag.BoolVar(&o.keepDir, "keep-dir", false, "keep the bench's temp folder (server log, config, recordings) after the run")
 	flag.StringVar(&o.only, "only", "rate,hold,bridge", "parts to run, comma list: rate (IVR call rate), hold (IVR concurrency), bridge (issue 3: match, bridge-hold and bridge-rate, each also alone)")
 	flag.BoolVar(&o.pprof, "pprof", false, "turn on the server's /debug/pprof/ (http.pprof) on its ops port")
+	flag.Float64Var(&o.minBridgeRate, "min-bridge-rate", 0, "lowest bridged call rate tried (calls/s): the ladder's rungs below it are skipped")
 	flag.Float64Var(&o.maxBridgeRate, "max-bridge-rate", 300, "highest bridged call rate tried (calls/s)")
 	flag.IntVar(&o.maxBridged, "max-bridged", 1500, "most concurrent bridged calls tried")
 	flag.DurationVar(&o.talk, "talk", 3*time.Second, "how long a bridged caller talks to the agent in the call-rate steps")
@@ -157,6 +159,8 @@ func (o options) validate() error {
 		return errors.New("-max-rate must be between 1 and 5000 calls/s")
 	case o.minRate < 0 || o.minRate > o.maxRate:
 		return errors.New("-min-rate must be between 0 and -max-rate")
+	case o.minBridgeRate < 0 || o.minBridgeRate > o.maxBridgeRate:
+		return errors.New("-min-bridge-rate must be between 0 and -max-bridge-rate")
 	case o.maxConcurrent < 1 || o.maxConcurrent > 8000:
 		return errors.New("-max-concurrent must be between 1 and 8000 (the RTP port range holds 11,384 calls)")
 	case o.samples < 0 || o.samples > 200:
@@ -271,7 +275,8 @@ func (b *bench) sweeps(ctx context.Context, o options) *result {
 	}
 	if o.parts.bridge() && ctx.Err() == nil {
 		res.Bridge = b.runBridge(ctx, bridgeOptions{parts: o.parts,
-			rates:     ladder([]float64{50, 100, 150, 200, 250, 300}, o.maxBridgeRate, 50),
+			rates: slices.DeleteFunc(ladder([]float64{50, 100, 150, 200, 250, 300}, o.maxBridgeRate, 50),
+				func(r float64) bool { return r < o.minBridgeRate }),
 			counts:    ints(ladder([]float64{250, 500, 750, 1000, 1250, 1500}, float64(o.maxBridged), 250)),
 			talk:      o.talk,
 			keepGoing: o.keepGoing,

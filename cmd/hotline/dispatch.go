@@ -24,11 +24,20 @@ type dispatcher struct {
 	mu      sync.Mutex
 	waiting map[string]chan ivr.AgentOffer // by call id
 	kick    chan struct{}
+
+	staff      staffNumbers
+	deliveries sync.WaitGroup // deliver goroutines, waited for by run
 }
+
+// staffTTL is how long a staff number looked up in the directory is reused
+// for announcements (S2): a renumbered agent is announced with the new number
+// within a minute.
+const staffTTL = time.Minute
 
 func newDispatcher(acd *agents.ACD, dir *agents.Directory, node string, log *slog.Logger) *dispatcher {
 	return &dispatcher{acd: acd, dir: dir, node: node, log: log.With("component", "dispatch"),
-		waiting: map[string]chan ivr.AgentOffer{}, kick: make(chan struct{}, 1)}
+		waiting: map[string]chan ivr.AgentOffer{}, kick: make(chan struct{}, 1),
+		staff: staffNumbers{ttl: staffTTL, byID: map[string]staffEntry{}}}
 }
 
 // Offers registers a caller about to be queued; offers for it arrive on the
@@ -61,7 +70,8 @@ func (d *dispatcher) run(ctx context.Context) {
 	if err != nil {
 		d.log.Warn("no match hints from redis; polling only", "err", err)
 	}
-	go d.popForwarded(ctx)
+	defer d.deliveries.Wait()
+	d.deliveries.Go(func() { d.popForwarded(ctx) })
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -79,7 +89,27 @@ func (d *dispatcher) run(ctx context.Context) {
 		case <-d.kick:
 		case <-tick.C:
 		}
+		events = d.coalesce(events)
 		d.match(ctx)
+	}
+}
+
+// coalesce takes the hints that queued up while the last match ran: one
+// Match serves them all (it makes up to MatchLimit offers over every
+// queue). Matching once per hint made a few hundred calls/s queue their
+// offers behind a backlog of matches with nothing left to match. It returns
+// nil once the hint channel is closed.
+func (d *dispatcher) coalesce(events <-chan agents.Event) <-chan agents.Event {
+	for {
+		select {
+		case _, ok := <-events:
+			if !ok {
+				return nil
+			}
+		case <-d.kick:
+		default:
+			return events
+		}
 	}
 }
 
@@ -92,13 +122,14 @@ func (d *dispatcher) match(ctx context.Context) {
 	if len(offers) == 0 {
 		return
 	}
+	if len(offers) >= agents.DefaultMatchLimit {
+		d.poke() // there may be more to match than one Match offers
+	}
 	local, err := d.acd.Forward(ctx, offers)
 	if err != nil {
 		d.log.Warn("forward offers failed", "err", err)
 	}
-	for _, o := range local {
-		d.deliver(ctx, o)
-	}
+	d.deliverAll(ctx, local)
 }
 
 func (d *dispatcher) popForwarded(ctx context.Context) {
@@ -109,9 +140,16 @@ func (d *dispatcher) popForwarded(ctx context.Context) {
 			time.Sleep(500 * time.Millisecond)
 			continue
 		}
-		for _, o := range offers {
-			d.deliver(ctx, o)
-		}
+		d.deliverAll(ctx, offers)
+	}
+}
+
+// deliverAll hands the offers over off the matching loop: looking up a
+// staff number (PostgreSQL) or freeing the agent of a gone caller (Redis)
+// must not hold up the next match.
+func (d *dispatcher) deliverAll(ctx context.Context, offers []agents.Offer) {
+	for _, o := range offers {
+		d.deliveries.Go(func() { d.deliver(ctx, o) })
 	}
 }
 
@@ -150,11 +188,7 @@ func releaseAgents(ctx context.Context, acd *agents.ACD, callID string, ids []st
 // announce (S2); a ring-all offer lists its agents in Group.
 func (d *dispatcher) offer(ctx context.Context, o agents.Offer) ivr.AgentOffer {
 	agent := func(id string) ivr.AgentOffer {
-		a := ivr.AgentOffer{AgentID: id, StaffNumber: id, Category: o.Category}
-		if ag, err := d.dir.Get(ctx, id); err == nil {
-			a.StaffNumber = ag.StaffNumber
-		}
-		return a
+		return ivr.AgentOffer{AgentID: id, StaffNumber: d.staff.get(ctx, d.dir, id), Category: o.Category}
 	}
 	if len(o.Agents) == 0 {
 		return agent(o.AgentID)
@@ -164,4 +198,37 @@ func (d *dispatcher) offer(ctx context.Context, o agents.Offer) ivr.AgentOffer {
 		out.Group[i] = agent(id)
 	}
 	return out
+}
+
+// staffNumbers caches the directory's staff numbers for the announcement
+// (S2): one PostgreSQL query per agent and minute instead of one per offer.
+type staffNumbers struct {
+	ttl  time.Duration
+	mu   sync.Mutex
+	byID map[string]staffEntry
+}
+
+type staffEntry struct {
+	number string
+	at     time.Time
+}
+
+// get returns the agent's staff number, or its id when the directory cannot
+// say (the caller still hears a number that identifies the agent).
+func (c *staffNumbers) get(ctx context.Context, dir *agents.Directory, id string) string {
+	now := time.Now()
+	c.mu.Lock()
+	e, ok := c.byID[id]
+	c.mu.Unlock()
+	if ok && now.Sub(e.at) < c.ttl {
+		return e.number
+	}
+	ag, err := dir.Get(ctx, id)
+	if err != nil {
+		return id
+	}
+	c.mu.Lock()
+	c.byID[id] = staffEntry{number: ag.StaffNumber, at: now}
+	c.mu.Unlock()
+	return ag.StaffNumber
 }

@@ -71,6 +71,11 @@ func connect(ctx context.Context, cfg Config) (*pgxpool.Pool, *redis.Client, err
 		pool.Close()
 		return nil, nil, fmt.Errorf("HOTLINE_REDIS_URL: %w", err)
 	}
+	if !strings.Contains(cfg.RedisURL, "pool_size") {
+		// go-redis's default (10 per CPU) had calls, matching and the
+		// registrar wait for a connection at a few hundred calls/s.
+		opt.PoolSize = defaultRedisConns
+	}
 	rdb := redis.NewClient(opt)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -85,6 +90,10 @@ func connect(ctx context.Context, cfg Config) (*pgxpool.Pool, *redis.Client, err
 // defaultDBConns is the pool size when HOTLINE_DATABASE_URL names none
 // (pool_max_conns=N in the URL overrides it).
 const defaultDBConns = 16
+
+// defaultRedisConns is the Redis pool size when HOTLINE_REDIS_URL names none
+// (pool_size=N in the URL overrides it).
+const defaultRedisConns = 64
 
 func openDB(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
