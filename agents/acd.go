@@ -161,8 +161,10 @@ func (a *ACD) key(s string) string          { return a.prefix + s }
 func (a *ACD) agentKey(id string) string    { return a.prefix + "agent:" + id }
 func (a *ACD) offersKey(node string) string { return a.prefix + "node:" + node + ":offers" }
 
-// matchScan bounds the callers one Match looks at per queue: deeper callers
-// wait for owner-first (S16) until they move up.
+// matchScan bounds the callers one Match looks at per queue that are held
+// for their busy owner (S16): deeper callers wait until they move up.
+// Callers already ringing an agent are stepped over without counting, up to
+// ten times matchScan in all (match_scripts.go).
 const matchScan = 200
 
 // Match pairs waiting callers with agents until no pair is left (at most

@@ -70,7 +70,13 @@ local function agent_for(owner, at, default)
   end
   return default
 end
-local cursor, cand = {}, {}
+-- SCAN bounds the callers looked at that could be matched but are held for
+-- their owner (S16); callers being offered (ringing an agent) are stepped
+-- over without counting: at a few hundred calls/s hundreds ring at once at
+-- the head of a queue, and counting them stopped every match behind them
+-- while agents stood free. DEPTH bounds the walk whatever the queue holds.
+local DEPTH = SCAN * 10
+local cursor, held, cand = {}, {}, {}
 local function find(cat)
   -- No agent available at all: nobody can be matched, not even to an owner
   -- (S16). Without this, a queue with no default agent is scanned to SCAN
@@ -78,7 +84,7 @@ local function find(cat)
   if redis.call('ZCARD', AV) == 0 then return false end
   local q = P .. 'queue:' .. cat
   local default = longest_idle(cat)
-  while cursor[cat] < SCAN do
+  while held[cat] < SCAN and cursor[cat] < DEPTH do
     local z = redis.call('ZRANGE', q, cursor[cat], cursor[cat] + 31, 'WITHSCORES')
     if #z == 0 then return false end
     for i = 1, #z, 2 do
@@ -89,6 +95,7 @@ local function find(cat)
           return {call = z[i], score = tonumber(z[i + 1]), agent = agent, node = h[4] or '',
             owner = agent == h[2]}
         end
+        held[cat] = held[cat] + 1
       end
       cursor[cat] = cursor[cat] + 1
     end
@@ -96,7 +103,7 @@ local function find(cat)
   return false
 end
 for _, c in ipairs(redis.call('SMEMBERS', P .. 'queues')) do
-  cursor[c] = 0
+  cursor[c], held[c] = 0, 0
   cand[c] = find(c)
 end
 local offers = {}

@@ -3,6 +3,7 @@ package agents
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -178,6 +179,32 @@ func TestOfferKeepsPlace(t *testing.T) {
 	}
 	if pos := mustPosition(t, e.q, "inquiry", "c2"); pos != 1 {
 		t.Fatalf("c2 at position %d, want 1", pos)
+	}
+}
+
+// More callers ringing at once at the head of a queue than Match scans for
+// owners (matchScan) do not stop the callers behind them from reaching free
+// agents: at a few hundred calls/s hundreds ring at once (S1).
+func TestMatchStepsOverRingingCallers(t *testing.T) {
+	const ringing, perMatch = matchScan + 50, 25
+	e := newTestACD(t, ACDOptions{MatchLimit: perMatch})
+	for i := range ringing + 1 {
+		e.login(t, fmt.Sprintf("a%04d", i), "inquiry")
+		mustEnqueue(t, e.q, Entry{CallID: fmt.Sprintf("c%04d", i), Category: "inquiry",
+			EnqueuedAt: t0.Add(time.Duration(i) * time.Millisecond)})
+	}
+	offered := 0
+	for offered < ringing {
+		got := e.match(t)
+		if len(got) == 0 {
+			t.Fatalf("match made no offer with %d callers ringing and agents free", offered)
+		}
+		offered += len(got)
+	}
+	// Nobody answered yet: the last caller is behind matchScan+50 ringing ones.
+	got := e.match(t)
+	if want := []string{fmt.Sprintf("c%04d→a%04d", ringing, ringing)}; !slices.Equal(got, want) {
+		t.Fatalf("match behind %d ringing callers = %v, want %v", ringing, got, want)
 	}
 }
 

@@ -29,6 +29,7 @@ type Pacer struct {
 	shards  []*shard
 	next    atomic.Uint32
 	running atomic.Bool
+	ready   chan struct{} // closed once Run has set up the rings and receivers
 	done    chan struct{}
 }
 
@@ -55,8 +56,13 @@ type shard struct {
 	// the last completion, and by Session.Close around closing its socket: a
 	// batched send names sockets by descriptor, which must not be closed (and
 	// reused) under it.
-	sendMu  sync.Mutex
-	out     batch
+	sendMu sync.Mutex
+	out    batch
+	// rx reads the RTP of the shard's sessions (receiver_linux.go); nil
+	// when the pacer does not run or the system has no epoll: each session
+	// then reads in its own goroutine.
+	rx      *receiver
+	rxMu    sync.Mutex // guards rx
 	mu      sync.Mutex
 	stopped bool
 	pending []*stream           // registered since the last tick, guarded by mu
@@ -87,7 +93,7 @@ func NewPacerConfig(cfg PacerConfig) *Pacer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Pacer{m: m, log: log, send: cfg.Send, done: make(chan struct{})}
+	p := &Pacer{m: m, log: log, send: cfg.Send, ready: make(chan struct{}), done: make(chan struct{})}
 	for range runtime.GOMAXPROCS(0) {
 		p.shards = append(p.shards, &shard{m: m})
 	}
@@ -107,6 +113,9 @@ func (p *Pacer) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	p.startReceivers()
+	defer p.stopReceivers()
+	close(p.ready)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i, sh := range p.shards {
@@ -117,6 +126,44 @@ func (p *Pacer) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// startReceivers gives every shard its shared RTP reader; a shard without
+// one leaves its sessions to read in their own goroutines.
+func (p *Pacer) startReceivers() {
+	for _, sh := range p.shards {
+		r, err := newReceiver()
+		if err != nil {
+			p.log.Warn("RTP receive: one goroutine per call", "error", err)
+			return
+		}
+		go r.run()
+		sh.rxMu.Lock()
+		sh.rx = r
+		sh.rxMu.Unlock()
+	}
+	p.log.Info("RTP receive: one epoll reader per worker", "readers", len(p.shards))
+}
+
+// stopReceivers stops the shared readers once the workers are done; their
+// sessions have been closed by then, or read nothing more.
+func (p *Pacer) stopReceivers() {
+	for _, sh := range p.shards {
+		sh.rxMu.Lock()
+		r := sh.rx
+		sh.rx = nil
+		sh.rxMu.Unlock()
+		if r != nil {
+			r.stop()
+		}
+	}
+}
+
+// receiver returns the shard's shared reader, nil when it has none.
+func (sh *shard) receiver() *receiver {
+	sh.rxMu.Lock()
+	defer sh.rxMu.Unlock()
+	return sh.rx
 }
 
 // openRings gives every worker its io_uring per the send mode.

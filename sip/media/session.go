@@ -98,6 +98,8 @@ type Session struct {
 	isClosed   bool
 	timer      *time.Timer
 	readerDone chan struct{}
+	rxReg      *rxEntry  // the shared receiver's registration, if any
+	rxBy       *receiver // set with rxReg by Start, under mu; read by Close after it
 
 	epoch  time.Time
 	lastRx atomic.Int64 // nanoseconds since epoch of the last valid packet
@@ -177,7 +179,7 @@ func (s *Session) Start() {
 	}
 	s.started = true
 	s.touch()
-	go s.read()
+	s.startReading()
 	if s.timeout > 0 {
 		s.timer = time.AfterFunc(s.timeout, s.checkTimeout)
 	}
@@ -197,6 +199,13 @@ func (s *Session) Close() error {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
+	started, reg, by := s.started, s.rxReg, s.rxBy
+	s.mu.Unlock()
+	if reg != nil {
+		// Out of the shared receiver's set before the descriptor is
+		// closed: it must never read a descriptor reused by another socket.
+		by.unregister(reg)
+	}
 	var err error
 	if sh := s.shard; sh != nil {
 		// Not while the pacer's worker has a batch naming this socket.
@@ -207,15 +216,29 @@ func (s *Session) Close() error {
 	} else {
 		err = s.conn.Close()
 	}
-	started := s.started
-	s.mu.Unlock()
 	if started {
-		<-s.readerDone
+		<-s.readerDone // the own reader goroutine, if any, has returned
 	}
 	if err != nil {
 		return fmt.Errorf("close rtp socket: %w", err)
 	}
 	return nil
+}
+
+// startReading has the shard's shared receiver read the socket, or starts
+// the session's own reader goroutine when there is none (no pacer running,
+// no epoll, a socket without a descriptor).
+func (s *Session) startReading() {
+	if s.shard != nil {
+		if r := s.shard.receiver(); r != nil {
+			if e, ok := r.register(s); ok {
+				s.rxReg, s.rxBy = e, r
+				close(s.readerDone)
+				return
+			}
+		}
+	}
+	go s.read()
 }
 
 // lockWithoutHandoff takes mu by polling TryLock. A goroutine blocked in

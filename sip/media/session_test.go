@@ -34,6 +34,7 @@ func newHarness(t *testing.T, timeout time.Duration) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- pacer.Run(ctx) }()
+	<-pacer.ready // sessions read through the shared receiver (Linux)
 	h.remote = listenLoopback(t)
 	conn := listenLoopback(t)
 	h.local = conn.LocalAddr().(*net.UDPAddr).AddrPort()

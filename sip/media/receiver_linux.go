@@ -1,0 +1,211 @@
+//go:build linux
+
+package media
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/pion/rtp"
+	"golang.org/x/sys/unix"
+)
+
+// receiver reads the RTP of many sessions in one goroutine: an epoll set of
+// their sockets, itself waited on through Go's netpoller, so that one wake-up
+// drains every socket that has packets. A goroutine per session woken per
+// packet put a thousand runnable goroutines on the run queue at a few hundred
+// bridged calls per second, and the pacer's workers and the ACD's matching
+// waited behind them (execution trace: the dispatcher 100 % busy, mostly
+// waiting to run after its replies).
+type receiver struct {
+	ep      *os.File // the epoll descriptor, registered with the netpoller
+	epfd    int
+	mu      sync.Mutex // guards slots and free
+	slots   []*rxEntry
+	free    []uint32
+	gen     uint32 // the last registration's generation, guarded by mu
+	running atomic.Bool
+	done    chan struct{}
+}
+
+// rxEntry is one registered session. mu is held by the receiver while it
+// reads and handles the session's packets, and by unregister once the
+// socket left the epoll set: after that no packet of the session is handled
+// and its descriptor is never used again.
+type rxEntry struct {
+	s      *Session
+	fd     int
+	slot   uint32
+	gen    uint32 // tells a stale event of a reused slot apart
+	mu     sync.Mutex
+	closed bool // set under mu by unregister
+}
+
+// rxYieldEvery is how many packets the receiver handles before it lets
+// other goroutines run (a pacer worker, a SIP transaction): a burst of a
+// thousand sockets is over a core-millisecond of work.
+const rxYieldEvery = 64
+
+// rxMaxPerSocket bounds the datagrams read from one socket per wake-up, so a
+// flooding peer cannot starve the others (the rest stays for the next).
+const rxMaxPerSocket = 8
+
+func newReceiver() (*receiver, error) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return &receiver{ep: os.NewFile(uintptr(fd), "rtp-epoll"), epfd: fd, done: make(chan struct{})}, nil
+}
+
+// run reads until stop closes the epoll descriptor.
+func (r *receiver) run() {
+	defer close(r.done)
+	rc, err := r.ep.SyscallConn()
+	if err != nil {
+		return
+	}
+	r.running.Store(true)
+	defer r.running.Store(false)
+	events := make([]unix.EpollEvent, 256)
+	buf := make([]byte, 2048)
+	var pkt rtp.Packet
+	for {
+		var n int
+		err := rc.Read(func(fd uintptr) bool {
+			var werr error
+			n, werr = unix.EpollWait(int(fd), events, 0)
+			return n > 0 || (werr != nil && werr != unix.EINTR)
+		})
+		if err != nil {
+			return // closed by stop
+		}
+		handled := 0
+		for i := range n {
+			e := r.entry(uint32(events[i].Fd), uint32(events[i].Pad))
+			if e != nil {
+				handled += r.drain(e, buf, &pkt)
+			}
+			if handled >= rxYieldEvery {
+				handled = 0
+				runtime.Gosched()
+			}
+		}
+	}
+}
+
+// stop ends run and waits for it.
+func (r *receiver) stop() {
+	_ = r.ep.Close()
+	<-r.done
+}
+
+func (r *receiver) entry(slot, gen uint32) *rxEntry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if int(slot) >= len(r.slots) {
+		return nil
+	}
+	if e := r.slots[slot]; e != nil && e.gen == gen {
+		return e
+	}
+	return nil
+}
+
+// drain reads up to rxMaxPerSocket datagrams from e's socket and handles
+// them; it returns how many it read.
+func (r *receiver) drain(e *rxEntry, buf []byte, pkt *rtp.Packet) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return 0
+	}
+	n := 0
+	for ; n < rxMaxPerSocket; n++ {
+		size, src, err := recvFrom(e.fd, buf)
+		if err != nil {
+			break // EAGAIN: drained; anything else: the next datagram may do
+		}
+		e.s.handle(buf[:size], src, pkt, time.Now())
+	}
+	return n
+}
+
+// register adds s to the epoll set; false means s must read on its own.
+func (r *receiver) register(s *Session) (*rxEntry, bool) {
+	if s.sock.fd < 0 || !r.running.Load() {
+		return nil, false
+	}
+	r.mu.Lock()
+	var slot uint32
+	if k := len(r.free); k > 0 {
+		slot, r.free = r.free[k-1], r.free[:k-1]
+	} else {
+		slot = uint32(len(r.slots))
+		r.slots = append(r.slots, nil)
+	}
+	r.gen++
+	e := &rxEntry{s: s, fd: int(s.sock.fd), slot: slot, gen: r.gen}
+	r.slots[slot] = e
+	r.mu.Unlock()
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(slot), Pad: int32(e.gen)}
+	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, e.fd, &ev); err != nil {
+		r.release(e)
+		return nil, false
+	}
+	return e, true
+}
+
+// unregister takes e's socket out of the set and waits until the receiver
+// is done with it; the caller may close the socket afterwards.
+func (r *receiver) unregister(e *rxEntry) {
+	// The descriptor is still open here: DEL cannot hit another socket.
+	// It fails harmlessly once stop closed the epoll descriptor.
+	_ = unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, e.fd, nil)
+	lockWithoutHandoff(&e.mu)
+	e.closed = true
+	e.mu.Unlock()
+	r.release(e)
+}
+
+func (r *receiver) release(e *rxEntry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.slots[e.slot] == e {
+		r.slots[e.slot] = nil
+		r.free = append(r.free, e.slot)
+	}
+}
+
+var errShortAddr = errors.New("recvfrom: unknown address family")
+
+// recvFrom reads one datagram without blocking and without allocating.
+func recvFrom(fd int, buf []byte) (int, netip.AddrPort, error) {
+	var sa unix.RawSockaddrInet6 // large enough for both families
+	salen := uint32(unsafe.Sizeof(sa))
+	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)),
+		unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen)))
+	if errno != 0 {
+		return 0, netip.AddrPort{}, errno
+	}
+	be := (*[2]byte)(unsafe.Pointer(&sa.Port)) // network byte order
+	port := uint16(be[0])<<8 | uint16(be[1])
+	switch sa.Family {
+	case unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(&sa))
+		return int(n), netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port), nil
+	case unix.AF_INET6:
+		return int(n), netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port), nil
+	}
+	return 0, netip.AddrPort{}, errShortAddr
+}

@@ -1,0 +1,81 @@
+//go:build linux
+
+package media
+
+import (
+	"context"
+	"net"
+	"testing"
+)
+
+// TestSharedReceiver: with the pacer running, sessions are read by their
+// shard's epoll receiver, not a goroutine each; a closed session reads
+// nothing more, and a new socket that reuses its descriptor and slot gets
+// only its own packets.
+func TestSharedReceiver(t *testing.T) {
+	pacer := NewPacer(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pacer.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("pacer Run: %v", err)
+		}
+	})
+	<-pacer.ready
+	phone := listenLoopback(t)
+	open := func() (*Session, *net.UDPConn) {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := NewSession(SessionConfig{Conn: conn, Pacer: pacer,
+			Negotiated: Negotiated{Codec: PCMU, Remote: addrOf(phone), Direction: SendRecv}})
+		s.Start()
+		if s.rxReg == nil {
+			t.Fatal("session reads in its own goroutine; want the shard's receiver")
+		}
+		return s, conn
+	}
+	send := func(to *net.UDPConn, seq uint16) {
+		t.Helper()
+		if _, err := phone.WriteToUDPAddrPort(rtpBytes(t, 0, seq, uint32(seq)*160, 0xCAFE, make([]byte, 160)), addrOf(to)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	a, aConn := open()
+	for seq := range uint16(5) {
+		send(aConn, seq)
+	}
+	waitFor(t, "5 packets in through the receiver", func() bool { return a.Stats().PacketsIn == 5 })
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Sessions go to the shards in turn: of the next ones, one is read by
+	// a's receiver and takes a's free slot.
+	var b *Session
+	var bConn *net.UDPConn
+	for range len(pacer.shards) {
+		s, c := open()
+		defer s.Close()
+		if s.rxBy == a.rxBy {
+			b, bConn = s, c
+		}
+	}
+	if b == nil || b.rxReg.slot != a.rxReg.slot {
+		t.Fatalf("no new session took a's slot %d on a's receiver", a.rxReg.slot)
+	}
+	if b.rxReg.gen == a.rxReg.gen {
+		t.Fatal("reused slot kept its generation: a stale event could reach the new session")
+	}
+	for seq := range uint16(3) {
+		send(bConn, seq)
+	}
+	send(aConn, 9) // a's socket is closed: nothing arrives, nothing is counted
+	waitFor(t, "3 packets in for the new session", func() bool { return b.Stats().PacketsIn == 3 })
+	if got := a.Stats().PacketsIn; got != 5 {
+		t.Fatalf("closed session counted %d packets, want 5", got)
+	}
+}

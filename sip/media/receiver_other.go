@@ -1,0 +1,18 @@
+//go:build !linux
+
+package media
+
+import "errors"
+
+// Outside Linux every session reads its socket in its own goroutine.
+
+type receiver struct{}
+
+type rxEntry struct{}
+
+func newReceiver() (*receiver, error) { return nil, errors.New("shared RTP receive needs Linux epoll") }
+
+func (r *receiver) run()                               {}
+func (r *receiver) stop()                              {}
+func (r *receiver) register(*Session) (*rxEntry, bool) { return nil, false }
+func (r *receiver) unregister(*rxEntry)                {}
