@@ -101,10 +101,10 @@ func (br *bridgeResult) tables(w func(string, ...any), has func(string) bool) {
 	w("")
 	w("A call counts as **bridged** when its record says answered with an agent and the server logged its bridge stopping " +
 		"with audio relayed both ways (`bridge stopped`, caller_to_agent and agent_to_caller > 0). " +
-		"**Added jitter** is the server's relay latency, `hotline_media_relay_latency_seconds`: from reading a packet off one leg's " +
-		"socket to the send call on the other leg returning. The relay adds no buffering, so the delay it adds varies between 0 and " +
-		"this latency; its p99 bounds the added delay variation of 99%% of packets. It does not include the time a packet waits in " +
-		"the socket before the server reads it (scheduling delay under load). Pass: p99 < 5 ms, i.e. ≥ 99%% of packets within the " +
+		"**Added jitter** is the server's relay latency, `hotline_media_relay_latency_seconds`: from the packet's arrival in one leg's " +
+		"socket (the kernel's SO_TIMESTAMPNS stamp, so the wait in the socket while the shared receiver reads others counts) to the " +
+		"send call on the other leg returning. The relay adds no buffering, so the delay it adds varies between 0 and " +
+		"this latency; its p99 bounds the added delay variation of 99%% of packets. Pass: p99 < 5 ms, i.e. ≥ 99%% of packets within the " +
 		"5 ms bucket (the histogram's top finite bound). The worst packet of each bridge (logged when it stops) is shown too.")
 	if has("bridge-hold") {
 		br.holdTable(w)

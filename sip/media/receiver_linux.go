@@ -132,11 +132,11 @@ func (r *receiver) drain(e *rxEntry, buf []byte, pkt *rtp.Packet) int {
 	}
 	n := 0
 	for ; n < rxMaxPerSocket; n++ {
-		size, src, err := recvFrom(e.fd, buf)
+		size, src, at, err := recvMsg(e.fd, buf)
 		if err != nil {
 			break // EAGAIN: drained; anything else: the next datagram may do
 		}
-		e.s.handle(buf[:size], src, pkt, time.Now())
+		e.s.handle(buf[:size], src, pkt, at)
 	}
 	return n
 }
@@ -158,6 +158,10 @@ func (r *receiver) register(s *Session) (*rxEntry, bool) {
 	e := &rxEntry{s: s, fd: int(s.sock.fd), slot: slot, gen: r.gen}
 	r.slots[slot] = e
 	r.mu.Unlock()
+	// The kernel stamps each datagram's arrival (SO_TIMESTAMPNS): a packet
+	// waits in its socket while the receiver works through the others, and
+	// the relay latency of a Bridge counts from the arrival, not the read.
+	_ = unix.SetsockoptInt(e.fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(slot), Pad: int32(e.gen)}
 	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, e.fd, &ev); err != nil {
 		r.release(e)
@@ -189,23 +193,53 @@ func (r *receiver) release(e *rxEntry) {
 
 var errShortAddr = errors.New("recvfrom: unknown address family")
 
-// recvFrom reads one datagram without blocking and without allocating.
-func recvFrom(fd int, buf []byte) (int, netip.AddrPort, error) {
+// rxOOB is room for one SCM_TIMESTAMPNS control message.
+const rxOOB = 64
+
+// recvMsg reads one datagram without blocking and without allocating, with
+// its arrival time from the kernel (time.Now when the socket gave none).
+func recvMsg(fd int, buf []byte) (int, netip.AddrPort, time.Time, error) {
 	var sa unix.RawSockaddrInet6 // large enough for both families
-	salen := uint32(unsafe.Sizeof(sa))
-	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)),
-		unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen)))
+	var oob [rxOOB]byte
+	iov := unix.Iovec{Base: &buf[0]}
+	iov.SetLen(len(buf))
+	msg := unix.Msghdr{Name: (*byte)(unsafe.Pointer(&sa)), Namelen: uint32(unsafe.Sizeof(sa)),
+		Iov: &iov, Iovlen: 1, Control: &oob[0]}
+	msg.SetControllen(len(oob))
+	n, _, errno := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_DONTWAIT)
 	if errno != 0 {
-		return 0, netip.AddrPort{}, errno
+		return 0, netip.AddrPort{}, time.Time{}, errno
 	}
+	at := arrival(oob[:msg.Controllen])
 	be := (*[2]byte)(unsafe.Pointer(&sa.Port)) // network byte order
 	port := uint16(be[0])<<8 | uint16(be[1])
 	switch sa.Family {
 	case unix.AF_INET:
 		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(&sa))
-		return int(n), netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port), nil
+		return int(n), netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port), at, nil
 	case unix.AF_INET6:
-		return int(n), netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port), nil
+		return int(n), netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port), at, nil
 	}
-	return 0, netip.AddrPort{}, errShortAddr
+	return 0, netip.AddrPort{}, time.Time{}, errShortAddr
+}
+
+// arrival finds the SCM_TIMESTAMPNS message in oob.
+func arrival(oob []byte) time.Time {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		if h.Len < unix.SizeofCmsghdr || int(h.Len) > len(oob) {
+			break
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS &&
+			int(h.Len) >= unix.CmsgLen(int(unsafe.Sizeof(unix.Timespec{}))) {
+			ts := (*unix.Timespec)(unsafe.Pointer(&oob[unix.CmsgLen(0)]))
+			return time.Unix(ts.Unix())
+		}
+		next := unix.CmsgSpace(int(h.Len) - unix.CmsgLen(0))
+		if next > len(oob) {
+			break
+		}
+		oob = oob[next:]
+	}
+	return time.Now()
 }

@@ -6,6 +6,9 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestSharedReceiver: with the pacer running, sessions are read by their
@@ -77,5 +80,33 @@ func TestSharedReceiver(t *testing.T) {
 	waitFor(t, "3 packets in for the new session", func() bool { return b.Stats().PacketsIn == 3 })
 	if got := a.Stats().PacketsIn; got != 5 {
 		t.Fatalf("closed session counted %d packets, want 5", got)
+	}
+}
+
+// TestArrivalTimeFromKernel: a datagram read 50 ms after it arrived carries
+// its arrival time (SO_TIMESTAMPNS), not the time it was read, so a Bridge's
+// relay latency includes the wait in the socket.
+func TestArrivalTimeFromKernel(t *testing.T) {
+	conn := listenLoopback(t)
+	sock := socketOf(conn)
+	if err := unix.SetsockoptInt(int(sock.fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		t.Fatal(err)
+	}
+	phone := listenLoopback(t)
+	sent := time.Now()
+	if _, err := phone.WriteToUDPAddrPort([]byte("rtp"), addrOf(conn)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	buf := make([]byte, 64)
+	n, src, at, err := recvMsg(int(sock.fd), buf)
+	if err != nil || string(buf[:n]) != "rtp" || src != addrOf(phone) {
+		t.Fatalf("recvMsg = %q from %v, %v; want \"rtp\" from %v", buf[:n], src, err, addrOf(phone))
+	}
+	if waited := time.Since(at); waited < 40*time.Millisecond || at.Before(sent.Add(-time.Millisecond)) {
+		t.Fatalf("arrival %v after sending, %v before now: want the kernel's arrival time", at.Sub(sent), waited)
+	}
+	if _, _, _, err := recvMsg(int(sock.fd), buf); err != unix.EAGAIN {
+		t.Fatalf("recvMsg on an empty socket: %v, want EAGAIN", err)
 	}
 }
