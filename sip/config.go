@@ -48,6 +48,10 @@ type Config struct {
 	// every 2 ms sub-slot through io_uring where the kernel allows it, else
 	// one sendto per packet; "io_uring" requires it; "sendto" never uses it.
 	RTPSend string `yaml:"rtp_send"`
+	// RTPReceive is how calls' RTP is read: "shared" by one epoll receiver
+	// per pacer worker (Linux; elsewhere per call), "per_call" by a
+	// goroutine of each call.
+	RTPReceive string `yaml:"rtp_receive"`
 	// MediaTimeout hangs up a call whose RTP stopped for this long.
 	MediaTimeout Duration `yaml:"media_timeout"`
 	// AnswerDelay is how long to ring (180) before answering; 0 answers at once (S1).
@@ -69,6 +73,7 @@ func DefaultConfig() Config {
 		Hotline:         "12345",
 		RTPPorts:        "10000-20000",
 		RTPSend:         media.SendAuto,
+		RTPReceive:      media.ReceiveShared,
 		MediaTimeout:    Duration(60 * time.Second),
 		MaxMessageSize:  65535,
 		DrainRetryAfter: Duration(30 * time.Second),
@@ -98,6 +103,11 @@ func (c Config) Validate() error {
 	case media.SendAuto, media.SendIOURing, media.SendEach:
 	default:
 		errs = append(errs, fmt.Errorf("sip.rtp_send %q: want %s, %s or %s", c.RTPSend, media.SendAuto, media.SendIOURing, media.SendEach))
+	}
+	switch c.RTPReceive {
+	case media.ReceiveShared, media.ReceivePerCall:
+	default:
+		errs = append(errs, fmt.Errorf("sip.rtp_receive %q: want %s or %s", c.RTPReceive, media.ReceiveShared, media.ReceivePerCall))
 	}
 	if c.MediaTimeout < 0 || c.AnswerDelay < 0 || c.DrainRetryAfter < 0 {
 		errs = append(errs, errors.New("sip: durations must not be negative"))

@@ -18,6 +18,15 @@ const (
 	SendEach = "sendto"
 )
 
+// Receive modes (PacerConfig.Receive).
+const (
+	// ReceiveShared reads every session of a pacer worker in one epoll
+	// receiver (receiver_linux.go); without epoll, as ReceivePerCall.
+	ReceiveShared = "shared"
+	// ReceivePerCall reads each session in its own goroutine.
+	ReceivePerCall = "per_call"
+)
+
 // outPacket is one RTP packet a pacer worker has marshalled and not yet sent.
 type outPacket struct {
 	s      *Session

@@ -26,6 +26,7 @@ type Pacer struct {
 	m       *Metrics
 	log     *slog.Logger
 	send    string
+	receive string
 	shards  []*shard
 	next    atomic.Uint32
 	running atomic.Bool
@@ -77,6 +78,8 @@ type PacerConfig struct {
 	Logger *slog.Logger
 	// Send is SendAuto (also ""), SendIOURing or SendEach.
 	Send string
+	// Receive is ReceiveShared (also "") or ReceivePerCall.
+	Receive string
 }
 
 // NewPacer creates a pacer with one worker per usable CPU that batches its
@@ -93,7 +96,7 @@ func NewPacerConfig(cfg PacerConfig) *Pacer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Pacer{m: m, log: log, send: cfg.Send, ready: make(chan struct{}), done: make(chan struct{})}
+	p := &Pacer{m: m, log: log, send: cfg.Send, receive: cfg.Receive, ready: make(chan struct{}), done: make(chan struct{})}
 	for range runtime.GOMAXPROCS(0) {
 		p.shards = append(p.shards, &shard{m: m})
 	}
@@ -131,6 +134,10 @@ func (p *Pacer) Run(ctx context.Context) error {
 // startReceivers gives every shard its shared RTP reader; a shard without
 // one leaves its sessions to read in their own goroutines.
 func (p *Pacer) startReceivers() {
+	if p.receive == ReceivePerCall {
+		p.log.Info("RTP receive: one goroutine per call", "mode", ReceivePerCall)
+		return
+	}
 	for _, sh := range p.shards {
 		r, err := newReceiver()
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -24,14 +25,16 @@ import (
 // waited behind them (execution trace: the dispatcher 100 % busy, mostly
 // waiting to run after its replies).
 type receiver struct {
-	ep      *os.File // the epoll descriptor, registered with the netpoller
-	epfd    int
-	mu      sync.Mutex // guards slots and free
-	slots   []*rxEntry
-	free    []uint32
-	gen     uint32 // the last registration's generation, guarded by mu
-	running atomic.Bool
-	done    chan struct{}
+	ep       *os.File // the epoll descriptor, registered with the netpoller
+	epfd     int
+	mu       sync.Mutex // guards slots and free
+	slots    []*rxEntry
+	free     []uint32
+	gen      uint32      // the last registration's generation, guarded by mu
+	running  atomic.Bool // from newReceiver until stop
+	quit     chan struct{}
+	loopDone chan struct{} // run's loop no longer uses epfd
+	done     chan struct{} // run and watch have returned
 }
 
 // rxEntry is one registered session. mu is held by the receiver while it
@@ -65,48 +68,109 @@ func newReceiver() (*receiver, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	return &receiver{ep: os.NewFile(uintptr(fd), "rtp-epoll"), epfd: fd, done: make(chan struct{})}, nil
+	r := &receiver{ep: os.NewFile(uintptr(fd), "rtp-epoll"), epfd: fd, quit: make(chan struct{}),
+		loopDone: make(chan struct{}), done: make(chan struct{})}
+	r.running.Store(true)
+	return r, nil
 }
 
-// run reads until stop closes the epoll descriptor.
+// rxPoll bounds how long a packet waits when the netpoller is slow to say
+// the epoll set is readable: a P busy with runnable goroutines does not poll
+// the network (sysmon does, every 10 ms), but it does run due timers — the
+// same race of the netpoller and a timer as the pacer's clock.
+const rxPoll = time.Millisecond
+
+// run reads until stop. It drains the epoll set while anything is ready,
+// then waits for the netpoller's word (watch) or rxPoll, whichever first.
 func (r *receiver) run() {
 	defer close(r.done)
+	watched := make(chan struct{})
+	defer func() { <-watched }() // stop closes the descriptor once the loop is out: watch returns
+	defer close(r.loopDone)
 	rc, err := r.ep.SyscallConn()
 	if err != nil {
+		close(watched)
 		return
 	}
-	r.running.Store(true)
-	defer r.running.Store(false)
+	wake, idle := make(chan struct{}, 1), make(chan struct{}, 1)
+	go func() { defer close(watched); r.watch(rc, idle, wake) }()
+	tick := time.NewTicker(rxPoll)
+	defer tick.Stop()
 	events := make([]unix.EpollEvent, 256)
 	buf := make([]byte, 2048)
 	var pkt rtp.Packet
 	for {
-		var n int
-		err := rc.Read(func(fd uintptr) bool {
-			var werr error
-			n, werr = unix.EpollWait(int(fd), events, 0)
-			return n > 0 || (werr != nil && werr != unix.EINTR)
-		})
-		if err != nil {
-			return // closed by stop
+		select {
+		case <-r.quit:
+			return
+		default:
 		}
-		handled := 0
-		for i := range n {
-			e := r.entry(uint32(events[i].Fd), uint32(events[i].Pad))
-			if e != nil {
-				handled += r.drain(e, buf, &pkt)
-			}
-			if handled >= rxYieldEvery {
-				handled = 0
-				runtime.Gosched()
-			}
+		n, err := unix.EpollWait(r.epfd, events, 0)
+		if err != nil && err != unix.EINTR {
+			return
+		}
+		if n > 0 {
+			r.handleEvents(events[:n], buf, &pkt)
+			continue
+		}
+		select {
+		case idle <- struct{}{}: // let watch wait for the next packet
+		default:
+		}
+		select {
+		case <-r.quit:
+			return
+		case <-wake:
+		case <-tick.C:
 		}
 	}
 }
 
-// stop ends run and waits for it.
+// watch waits in the netpoller until the epoll set is readable and says so
+// on wake, each time run has found the set empty (idle).
+func (r *receiver) watch(rc syscall.RawConn, idle <-chan struct{}, wake chan<- struct{}) {
+	one := make([]unix.EpollEvent, 1)
+	for {
+		select {
+		case <-r.quit:
+			return
+		case <-idle:
+		}
+		// Level-triggered sockets stay ready: peeking here leaves them for run.
+		err := rc.Read(func(fd uintptr) bool {
+			n, werr := unix.EpollWait(int(fd), one, 0)
+			return n > 0 || (werr != nil && werr != unix.EINTR)
+		})
+		if err != nil {
+			return
+		}
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (r *receiver) handleEvents(events []unix.EpollEvent, buf []byte, pkt *rtp.Packet) {
+	handled := 0
+	for _, ev := range events {
+		if e := r.entry(uint32(ev.Fd), uint32(ev.Pad)); e != nil {
+			handled += r.drain(e, buf, pkt)
+		}
+		if handled >= rxYieldEvery {
+			handled = 0
+			runtime.Gosched()
+		}
+	}
+}
+
+// stop ends run and waits for it; the epoll descriptor is closed only once
+// run no longer uses it (a closed number may be reused by another file).
 func (r *receiver) stop() {
-	_ = r.ep.Close()
+	r.running.Store(false)
+	close(r.quit)
+	<-r.loopDone
+	_ = r.ep.Close() // wakes watch out of the netpoller
 	<-r.done
 }
 
@@ -158,10 +222,7 @@ func (r *receiver) register(s *Session) (*rxEntry, bool) {
 	e := &rxEntry{s: s, fd: int(s.sock.fd), slot: slot, gen: r.gen}
 	r.slots[slot] = e
 	r.mu.Unlock()
-	// The kernel stamps each datagram's arrival (SO_TIMESTAMPNS): a packet
-	// waits in its socket while the receiver works through the others, and
-	// the relay latency of a Bridge counts from the arrival, not the read.
-	_ = unix.SetsockoptInt(e.fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	stampArrivals(s.sock)
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(slot), Pad: int32(e.gen)}
 	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, e.fd, &ev); err != nil {
 		r.release(e)
@@ -192,6 +253,16 @@ func (r *receiver) release(e *rxEntry) {
 }
 
 var errShortAddr = errors.New("recvfrom: unknown address family")
+
+// stampArrivals has the kernel stamp each datagram's arrival on the socket
+// (SO_TIMESTAMPNS): a packet waits in its socket until it is read (behind
+// the shared receiver's other sockets, or until a reader goroutine runs), and
+// the relay latency of a Bridge counts from the arrival, not the read.
+func stampArrivals(sock rawSocket) {
+	if sock.fd >= 0 {
+		_ = unix.SetsockoptInt(int(sock.fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}
+}
 
 // rxOOB is room for one SCM_TIMESTAMPNS control message.
 const rxOOB = 64

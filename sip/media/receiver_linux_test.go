@@ -110,3 +110,27 @@ func TestArrivalTimeFromKernel(t *testing.T) {
 		t.Fatalf("recvMsg on an empty socket: %v, want EAGAIN", err)
 	}
 }
+
+// TestPerCallReceive: with Receive per_call a session reads in its own
+// goroutine, still with the kernel's arrival stamps.
+func TestPerCallReceive(t *testing.T) {
+	pacer := NewPacerConfig(PacerConfig{Receive: ReceivePerCall})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pacer.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-pacer.ready
+	phone := listenLoopback(t)
+	conn := listenLoopback(t)
+	s := NewSession(SessionConfig{Conn: conn, Pacer: pacer,
+		Negotiated: Negotiated{Codec: PCMU, Remote: addrOf(phone), Direction: SendRecv}})
+	s.Start()
+	defer s.Close()
+	if s.rxReg != nil {
+		t.Fatal("per_call session registered with the shared receiver")
+	}
+	if _, err := phone.WriteToUDPAddrPort(rtpBytes(t, 0, 1, 160, 0xCAFE, make([]byte, 160)), addrOf(conn)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the packet read by the session's goroutine", func() bool { return s.Stats().PacketsIn == 1 })
+}

@@ -2,7 +2,10 @@
 
 package media
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // Outside Linux every session reads its socket in its own goroutine.
 
@@ -16,3 +19,10 @@ func (r *receiver) run()                               {}
 func (r *receiver) stop()                              {}
 func (r *receiver) register(*Session) (*rxEntry, bool) { return nil, false }
 func (r *receiver) unregister(*rxEntry)                {}
+
+// Without SO_TIMESTAMPNS a packet's arrival is when it is read.
+const rxOOB = 0
+
+func stampArrivals(rawSocket) {}
+
+func arrival([]byte) time.Time { return time.Now() }

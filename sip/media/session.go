@@ -331,9 +331,11 @@ type rxState struct {
 func (s *Session) read() {
 	defer close(s.readerDone)
 	buf := make([]byte, 2048)
+	oob := make([]byte, rxOOB)
 	var pkt rtp.Packet
+	stampArrivals(s.sock) // the kernel's arrival time, as the shared receiver has it
 	for {
-		n, src, err := s.conn.ReadFromUDPAddrPort(buf)
+		n, oobn, _, src, err := s.conn.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -341,7 +343,7 @@ func (s *Session) read() {
 			s.log.Debug("rtp read failed", "err", err)
 			continue
 		}
-		s.handle(buf[:n], netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), &pkt, time.Now())
+		s.handle(buf[:n], netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), &pkt, arrival(oob[:oobn]))
 	}
 }
 
