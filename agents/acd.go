@@ -167,6 +167,10 @@ func (a *ACD) offersKey(node string) string { return a.prefix + "node:" + node +
 // ten times matchScan in all (match_scripts.go).
 const matchScan = 200
 
+// MatchLimit is the most offers one Match makes: a Match that made as many
+// may have left pairs for the next.
+func (a *ACD) MatchLimit() int { return a.opts.MatchLimit }
+
 // Match pairs waiting callers with agents until no pair is left (at most
 // MatchLimit): emergencies first (S6), then by priority and wait (S7), each
 // to its available ticket owner (S16) or the longest-idle available agent.

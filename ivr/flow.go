@@ -146,9 +146,9 @@ func (r *run) greet(ctx context.Context) (rune, error) {
 		r.call.FlushDigits()
 		return 0, nil
 	}
-	key, err := r.call.Play(ctx, []string{r.f.cfg.Greeting}, true)
+	key, err := r.listen(ctx, []string{r.f.cfg.Greeting})
 	if err != nil {
-		return 0, fmt.Errorf("%w: play %s: %w", errCallEnded, r.f.cfg.Greeting, err)
+		return 0, err
 	}
 	if key != 0 {
 		r.f.m.typeAhead.Inc()
@@ -215,6 +215,16 @@ func (r *run) markPriority(source string) {
 	}
 }
 
+// listen plays prompts with barge-in: the first key stops them and is
+// returned (0 when they played out).
+func (r *run) listen(ctx context.Context, prompts []string) (rune, error) {
+	key, err := r.call.Play(ctx, slices.Clone(prompts), true)
+	if err != nil {
+		return 0, fmt.Errorf("%w: play %s: %w", errCallEnded, strings.Join(prompts, " "), err)
+	}
+	return key, nil
+}
+
 // play says prompts without barge-in.
 func (r *run) play(ctx context.Context, names ...string) error {
 	if _, err := r.call.Play(ctx, names, false); err != nil {
@@ -226,9 +236,9 @@ func (r *run) play(ctx context.Context, names ...string) error {
 // ask plays prompts with barge-in, then waits up to timeout for a key.
 // It returns 0 when no key came.
 func (r *run) ask(ctx context.Context, prompts []string, timeout time.Duration) (rune, error) {
-	key, err := r.call.Play(ctx, slices.Clone(prompts), true)
+	key, err := r.listen(ctx, prompts)
 	if err != nil {
-		return 0, fmt.Errorf("%w: play %s: %w", errCallEnded, strings.Join(prompts, " "), err)
+		return 0, err
 	}
 	if key != 0 {
 		return key, nil

@@ -26,7 +26,7 @@ type dispatcher struct {
 	kick    chan struct{}
 
 	staff      staffNumbers
-	deliveries sync.WaitGroup // deliver goroutines, waited for by run
+	deliveries sync.WaitGroup // popForwarded and the deliver goroutines, waited for by run
 }
 
 // staffTTL is how long a staff number looked up in the directory is reused
@@ -122,7 +122,7 @@ func (d *dispatcher) match(ctx context.Context) {
 	if len(offers) == 0 {
 		return
 	}
-	if len(offers) >= agents.DefaultMatchLimit {
+	if len(offers) >= d.acd.MatchLimit() {
 		d.poke() // there may be more to match than one Match offers
 	}
 	local, err := d.acd.Forward(ctx, offers)

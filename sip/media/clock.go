@@ -32,6 +32,9 @@ func newTimerClock(ctx context.Context, start time.Time, period time.Duration) *
 }
 
 func (c *timerClock) wait() (int64, bool) {
+	if c.ctx.Err() != nil { // a done ctx wins over a ready tick
+		return 0, false
+	}
 	due := c.start.Add(time.Duration(c.last+1) * c.period)
 	c.timer.Reset(time.Until(due))
 	select {

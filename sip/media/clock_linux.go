@@ -53,6 +53,11 @@ type hybridClock struct {
 
 func (c *hybridClock) wait() (int64, bool) {
 	for {
+		// A done ctx wins over a tick that is ready too (select would
+		// pick either at random).
+		if c.ctx.Err() != nil {
+			return 0, false
+		}
 		due := c.start.Add(time.Duration(c.last+1) * c.period)
 		c.timer.Reset(time.Until(due))
 		select {

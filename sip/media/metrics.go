@@ -120,7 +120,7 @@ func (m *Metrics) bridgeMetrics() (relayed, dropped *prometheus.CounterVec) {
 	m.dtmfRelayed = counter("dtmf_relayed_packets_total", "RFC 4733 telephone-event packets passed between bridged legs.")
 	m.relayLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: "hotline", Subsystem: "media", Name: "relay_latency_seconds",
-		Help:    "Time from a packet's arrival in one leg's socket (kernel timestamp where the shared receiver reads) to handing it to the kernel on the other.",
+		Help:    "Time from a packet's arrival in one leg's socket (the kernel's SO_TIMESTAMPNS stamp) to handing it to the kernel on the other.",
 		Buckets: []float64{0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005},
 	})
 	return relayed, dropped

@@ -60,10 +60,9 @@ type shard struct {
 	sendMu sync.Mutex
 	out    batch
 	// rx reads the RTP of the shard's sessions (receiver_linux.go); nil
-	// when the pacer does not run or the system has no epoll: each session
-	// then reads in its own goroutine.
-	rx      *receiver
-	rxMu    sync.Mutex // guards rx
+	// before Run, with ReceivePerCall or without epoll, and stopped after
+	// Run: each session then reads in its own goroutine.
+	rx      atomic.Pointer[receiver]
 	mu      sync.Mutex
 	stopped bool
 	pending []*stream           // registered since the last tick, guarded by mu
@@ -145,32 +144,20 @@ func (p *Pacer) startReceivers() {
 			return
 		}
 		go r.run()
-		sh.rxMu.Lock()
-		sh.rx = r
-		sh.rxMu.Unlock()
+		sh.rx.Store(r)
 	}
 	p.log.Info("RTP receive: one epoll reader per worker", "readers", len(p.shards))
 }
 
 // stopReceivers stops the shared readers once the workers are done; their
-// sessions have been closed by then, or read nothing more.
+// sessions have been closed by then, or read nothing more. A stopped
+// receiver registers nothing: later sessions read on their own.
 func (p *Pacer) stopReceivers() {
 	for _, sh := range p.shards {
-		sh.rxMu.Lock()
-		r := sh.rx
-		sh.rx = nil
-		sh.rxMu.Unlock()
-		if r != nil {
+		if r := sh.rx.Load(); r != nil {
 			r.stop()
 		}
 	}
-}
-
-// receiver returns the shard's shared reader, nil when it has none.
-func (sh *shard) receiver() *receiver {
-	sh.rxMu.Lock()
-	defer sh.rxMu.Unlock()
-	return sh.rx
 }
 
 // openRings gives every worker its io_uring per the send mode.

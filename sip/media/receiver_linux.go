@@ -3,12 +3,10 @@
 package media
 
 import (
-	"errors"
 	"net/netip"
 	"os"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -25,13 +23,15 @@ import (
 // waited behind them (execution trace: the dispatcher 100 % busy, mostly
 // waiting to run after its replies).
 type receiver struct {
-	ep       *os.File // the epoll descriptor, registered with the netpoller
-	epfd     int
-	mu       sync.Mutex // guards slots and free
+	ep   *os.File // the epoll descriptor, registered with the netpoller
+	epfd int
+	// mu guards the slots and every change to the epoll set: once stop has
+	// set stopped, epfd is never touched again (its number may be reused).
+	mu       sync.Mutex
 	slots    []*rxEntry
 	free     []uint32
-	gen      uint32      // the last registration's generation, guarded by mu
-	running  atomic.Bool // from newReceiver until stop
+	gen      uint32 // the last registration's generation
+	stopped  bool
 	quit     chan struct{}
 	loopDone chan struct{} // run's loop no longer uses epfd
 	done     chan struct{} // run and watch have returned
@@ -42,8 +42,8 @@ type receiver struct {
 // socket left the epoll set: after that no packet of the session is handled
 // and its descriptor is never used again.
 type rxEntry struct {
+	r      *receiver
 	s      *Session
-	fd     int
 	slot   uint32
 	gen    uint32 // tells a stale event of a reused slot apart
 	mu     sync.Mutex
@@ -68,10 +68,8 @@ func newReceiver() (*receiver, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	r := &receiver{ep: os.NewFile(uintptr(fd), "rtp-epoll"), epfd: fd, quit: make(chan struct{}),
-		loopDone: make(chan struct{}), done: make(chan struct{})}
-	r.running.Store(true)
-	return r, nil
+	return &receiver{ep: os.NewFile(uintptr(fd), "rtp-epoll"), epfd: fd, quit: make(chan struct{}),
+		loopDone: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
 // rxPoll bounds how long a packet waits when the netpoller is slow to say
@@ -167,7 +165,9 @@ func (r *receiver) handleEvents(events []unix.EpollEvent, buf []byte, pkt *rtp.P
 // stop ends run and waits for it; the epoll descriptor is closed only once
 // run no longer uses it (a closed number may be reused by another file).
 func (r *receiver) stop() {
-	r.running.Store(false)
+	r.mu.Lock()
+	r.stopped = true // no register or unregister uses epfd from here on
+	r.mu.Unlock()
 	close(r.quit)
 	<-r.loopDone
 	_ = r.ep.Close() // wakes watch out of the netpoller
@@ -196,8 +196,8 @@ func (r *receiver) drain(e *rxEntry, buf []byte, pkt *rtp.Packet) int {
 	}
 	n := 0
 	for ; n < rxMaxPerSocket; n++ {
-		size, src, at, err := recvMsg(e.fd, buf)
-		if err != nil {
+		size, src, at, errno := recvMsg(int(e.s.sock.fd), buf)
+		if errno != 0 {
 			break // EAGAIN: drained; anything else: the next datagram may do
 		}
 		e.s.handle(buf[:size], src, pkt, at)
@@ -207,10 +207,15 @@ func (r *receiver) drain(e *rxEntry, buf []byte, pkt *rtp.Packet) int {
 
 // register adds s to the epoll set; false means s must read on its own.
 func (r *receiver) register(s *Session) (*rxEntry, bool) {
-	if s.sock.fd < 0 || !r.running.Load() {
+	if s.sock.fd < 0 {
 		return nil, false
 	}
+	stampArrivals(s.sock)
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return nil, false
+	}
 	var slot uint32
 	if k := len(r.free); k > 0 {
 		slot, r.free = r.free[k-1], r.free[:k-1]
@@ -219,40 +224,32 @@ func (r *receiver) register(s *Session) (*rxEntry, bool) {
 		r.slots = append(r.slots, nil)
 	}
 	r.gen++
-	e := &rxEntry{s: s, fd: int(s.sock.fd), slot: slot, gen: r.gen}
-	r.slots[slot] = e
-	r.mu.Unlock()
-	stampArrivals(s.sock)
+	e := &rxEntry{r: r, s: s, slot: slot, gen: r.gen}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(slot), Pad: int32(e.gen)}
-	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, e.fd, &ev); err != nil {
-		r.release(e)
+	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, int(s.sock.fd), &ev); err != nil {
+		r.free = append(r.free, slot)
 		return nil, false
 	}
+	r.slots[slot] = e
 	return e, true
 }
 
 // unregister takes e's socket out of the set and waits until the receiver
 // is done with it; the caller may close the socket afterwards.
-func (r *receiver) unregister(e *rxEntry) {
-	// The descriptor is still open here: DEL cannot hit another socket.
-	// It fails harmlessly once stop closed the epoll descriptor.
-	_ = unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, e.fd, nil)
-	lockWithoutHandoff(&e.mu)
+func (e *rxEntry) unregister() {
+	r := e.r
+	r.mu.Lock()
+	if !r.stopped {
+		// The socket is still open here: DEL cannot hit another one.
+		_ = unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, int(e.s.sock.fd), nil)
+	}
+	r.slots[e.slot] = nil
+	r.free = append(r.free, e.slot)
+	r.mu.Unlock()
+	lockWithoutHandoff(&e.mu) // a packet of e's in hand is handled first
 	e.closed = true
 	e.mu.Unlock()
-	r.release(e)
 }
-
-func (r *receiver) release(e *rxEntry) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.slots[e.slot] == e {
-		r.slots[e.slot] = nil
-		r.free = append(r.free, e.slot)
-	}
-}
-
-var errShortAddr = errors.New("recvfrom: unknown address family")
 
 // stampArrivals has the kernel stamp each datagram's arrival on the socket
 // (SO_TIMESTAMPNS): a packet waits in its socket until it is read (behind
@@ -269,7 +266,7 @@ const rxOOB = 64
 
 // recvMsg reads one datagram without blocking and without allocating, with
 // its arrival time from the kernel (time.Now when the socket gave none).
-func recvMsg(fd int, buf []byte) (int, netip.AddrPort, time.Time, error) {
+func recvMsg(fd int, buf []byte) (int, netip.AddrPort, time.Time, unix.Errno) {
 	var sa unix.RawSockaddrInet6 // large enough for both families
 	var oob [rxOOB]byte
 	iov := unix.Iovec{Base: &buf[0]}
@@ -287,11 +284,11 @@ func recvMsg(fd int, buf []byte) (int, netip.AddrPort, time.Time, error) {
 	switch sa.Family {
 	case unix.AF_INET:
 		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(&sa))
-		return int(n), netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port), at, nil
+		return int(n), netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port), at, 0
 	case unix.AF_INET6:
-		return int(n), netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port), at, nil
+		return int(n), netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port), at, 0
 	}
-	return 0, netip.AddrPort{}, time.Time{}, errShortAddr
+	return 0, netip.AddrPort{}, time.Time{}, unix.EAFNOSUPPORT
 }
 
 // arrival finds the SCM_TIMESTAMPNS message in oob.

@@ -63,7 +63,7 @@ func TestSharedReceiver(t *testing.T) {
 	for range len(pacer.shards) {
 		s, c := open()
 		defer s.Close()
-		if s.rxBy == a.rxBy {
+		if s.rxReg.r == a.rxReg.r {
 			b, bConn = s, c
 		}
 	}
@@ -100,7 +100,7 @@ func TestArrivalTimeFromKernel(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	buf := make([]byte, 64)
 	n, src, at, err := recvMsg(int(sock.fd), buf)
-	if err != nil || string(buf[:n]) != "rtp" || src != addrOf(phone) {
+	if err != 0 || string(buf[:n]) != "rtp" || src != addrOf(phone) {
 		t.Fatalf("recvMsg = %q from %v, %v; want \"rtp\" from %v", buf[:n], src, err, addrOf(phone))
 	}
 	if waited := time.Since(at); waited < 40*time.Millisecond || at.Before(sent.Add(-time.Millisecond)) {

@@ -18,7 +18,7 @@ func newReceiver() (*receiver, error) { return nil, errors.New("shared RTP recei
 func (r *receiver) run()                               {}
 func (r *receiver) stop()                              {}
 func (r *receiver) register(*Session) (*rxEntry, bool) { return nil, false }
-func (r *receiver) unregister(*rxEntry)                {}
+func (e *rxEntry) unregister()                         {}
 
 // Without SO_TIMESTAMPNS a packet's arrival is when it is read.
 const rxOOB = 0

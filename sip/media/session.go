@@ -98,8 +98,7 @@ type Session struct {
 	isClosed   bool
 	timer      *time.Timer
 	readerDone chan struct{}
-	rxReg      *rxEntry  // the shared receiver's registration, if any
-	rxBy       *receiver // set with rxReg by Start, under mu; read by Close after it
+	rxReg      *rxEntry // the shared receiver's registration, if any; set by Start under mu
 
 	epoch  time.Time
 	lastRx atomic.Int64 // nanoseconds since epoch of the last valid packet
@@ -199,12 +198,12 @@ func (s *Session) Close() error {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	started, reg, by := s.started, s.rxReg, s.rxBy
+	started, reg := s.started, s.rxReg
 	s.mu.Unlock()
 	if reg != nil {
 		// Out of the shared receiver's set before the descriptor is
 		// closed: it must never read a descriptor reused by another socket.
-		by.unregister(reg)
+		reg.unregister()
 	}
 	var err error
 	if sh := s.shard; sh != nil {
@@ -230,9 +229,9 @@ func (s *Session) Close() error {
 // no epoll, a socket without a descriptor).
 func (s *Session) startReading() {
 	if s.shard != nil {
-		if r := s.shard.receiver(); r != nil {
+		if r := s.shard.rx.Load(); r != nil {
 			if e, ok := r.register(s); ok {
-				s.rxReg, s.rxBy = e, r
+				s.rxReg = e
 				close(s.readerDone)
 				return
 			}
