@@ -5,7 +5,7 @@
 #
 # Environment: KEY (default 1; 0-9, * or #), HOTLINE_SIP (default 127.0.0.1:5060),
 # HOTLINE_NUMBER (default 12345), HOTLINE_CONFIG (default configs/hotline.yaml), CALLER
-# (default 13800000000), ANSWER_WAIT_MS (default 6000: after the 4 s greeting, whose keys are dropped) and AFTER_KEY_MS (default 8000):
+# (default 13800000000), ANSWER_WAIT_MS (default 6000: after the 4 s greeting; ANSWER_WAIT_MS=1500 types the key during it, which in office hours answers the menu) and AFTER_KEY_MS (default 8000):
 # the pauses before and after the key.
 set -euo pipefail
 
