@@ -16,8 +16,8 @@ import (
 	"github.com/hotline-dev/hotline/sip/siptest"
 )
 
-// Issue 3's bridged calls. A caller dials, hears the greeting, presses 1 by
-// SIP INFO, is queued (queue_entered, then position and wait), an agent is
+// Issue 3's bridged calls. A caller dials, presses 1 by SIP INFO -key-at
+// after the answer (during the greeting by default: type-ahead, S3), is queued (queue_entered, then position and wait), an agent is
 // rung and answers at once (SIPp UAS), the caller hears the staff number and
 // is bridged; both sides stream a PCMU tone; the caller hangs up after
 // talking.
@@ -87,6 +87,7 @@ type bridgeOptions struct {
 // bridgeResult is issue 3's part of the report.
 type bridgeResult struct {
 	Talk     string          `json:"talk"`
+	KeyAt    string          `json:"key_at"`
 	Match    *matchStep      `json:"matching,omitempty"`
 	GoMatch  goMatchBench    `json:"matching_go_benchmark"`
 	Rate     bridgeRateSweep `json:"call_rate"`
@@ -110,7 +111,7 @@ type bridgeRun struct {
 // runBridge runs the matching step, the bridged concurrency sweep and the
 // bridged call-rate sweep, each stopping at its first failing step.
 func (b *bench) runBridge(ctx context.Context, o bridgeOptions) *bridgeResult {
-	res := &bridgeResult{Talk: o.talk.String()}
+	res := &bridgeResult{Talk: o.talk.String(), KeyAt: b.keyAt.String()}
 	r := &bridgeRun{b: b, res: res, audio: talkAudio(), cursor: &logCursor{path: b.srv.logPath}}
 	if o.parts.match {
 		res.Match = &matchStep{}
@@ -530,16 +531,16 @@ func (r *bridgeRun) matching(ctx context.Context) error {
 	ramp := time.Duration(float64(st.Callers) / matchRamp * float64(time.Second))
 	// The first agents free up after the first key, the announcements, the
 	// talk and the wrap-up; measure from then, while the ramp is long over.
-	measureAt := shortAnswerWait + matchKeyToAnswer + matchTalk + benchWrapUp - matchLead
-	measureAt = max(measureAt, ramp+shortAnswerWait+3*time.Second)
-	hold := measureAt + matchPlateau + 5*time.Second - shortAnswerWait
+	measureAt := b.keyAt + matchKeyToAnswer + matchTalk + benchWrapUp - matchLead
+	measureAt = max(measureAt, ramp+b.keyAt+3*time.Second)
+	hold := measureAt + matchPlateau + 5*time.Second - b.keyAt
 	if err := r.cursor.skip(); err != nil {
 		return err
 	}
 	start := time.Now()
 	p, err := startSIPp(ctx, sippRun{
 		Scenario: "bridge_caller.xml", Target: b.srv.sipAddr, Service: b.service, Caller: "1383000000",
-		Key: menuKey, Calls: st.Callers, Rate: matchRamp, Limit: st.Callers, AnswerWait: shortAnswerWait,
+		Key: menuKey, Calls: st.Callers, Rate: matchRamp, Limit: st.Callers, AnswerWait: b.keyAt,
 		Data:    map[string]int64{"AudioAtMS": 0, "RestMS": hold.Milliseconds()},
 		Timeout: hold + ramp + 2*time.Minute,
 	})

@@ -91,13 +91,13 @@ func (br *bridgeResult) tables(w func(string, ...any), has func(string) bool) {
 	w("")
 	w("## Bridged calls (issue 3)")
 	w("")
-	w("Callers (SIPp, `bridge_caller.xml`) dial 12345, press 1 by SIP INFO 5 s after the answer, wait in the inquiry queue "+
+	w("Callers (SIPp, `bridge_caller.xml`) dial 12345, press 1 by SIP INFO %v after the answer (bridge-hold: 5 s), wait in the inquiry queue "+
 		"(the queue-entered prompt, position and wait), and are bridged once an agent answered and the staff number was said; "+
 		"%v after the key (the bridge is due at %v) they start streaming a 440 Hz PCMU tone (SIPp `rtp_stream`) and hang up %v later. "+
 		"Agents are created in the directory, REGISTER with MD5 digest and log in with `*1` (SIPp, `agent_register.xml`, `agent_feature.xml`); "+
 		"their Contacts all point at one SIPp UAS (`agent_uas.xml`) that answers at once and streams the same tone. "+
 		"Wrap-up ends by `acd.wrap_up_max` = %v (no ticket is entered). Calls are recorded (S19) as configured.",
-		bridgeKeyToBridge-bridgeAudioLead, bridgeKeyToBridge, bridgeAudioLead+mustDuration(br.Talk), benchWrapUp)
+		br.KeyAt, bridgeKeyToBridge-bridgeAudioLead, bridgeKeyToBridge, bridgeAudioLead+mustDuration(br.Talk), benchWrapUp)
 	w("")
 	w("A call counts as **bridged** when its record says answered with an agent and the server logged its bridge stopping " +
 		"with audio relayed both ways (`bridge stopped`, caller_to_agent and agent_to_caller > 0). " +

@@ -44,8 +44,8 @@ type bridgeRateSweep struct {
 
 // bridgeCallLength is a bridged caller's call: greeting, key, queue and
 // staff number, talk.
-func bridgeCallLength(talk time.Duration) time.Duration {
-	return shortAnswerWait + bridgeKeyToBridge + talk
+func bridgeCallLength(keyAt, talk time.Duration) time.Duration {
+	return keyAt + bridgeKeyToBridge + talk
 }
 
 // agentsFor is how many agents a call-rate step needs: each agent is taken
@@ -133,12 +133,12 @@ func (r *bridgeRun) rateStep(ctx context.Context, rate float64, talk time.Durati
 		return fail(err)
 	}
 	uas0, _ := r.uas.stats()
-	callLen := bridgeCallLength(talk)
+	callLen := bridgeCallLength(b.keyAt, talk)
 	caller := fmt.Sprintf("1385%06d", int(rate))
 	run := sippRun{
 		Scenario: "bridge_caller.xml", Target: b.srv.sipAddr, Service: b.service, Caller: caller,
 		Key: menuKey, Calls: calls, Rate: rate, Limit: int(rate*(callLen.Seconds()+10)) + 100,
-		AnswerWait: shortAnswerWait, Audio: r.audio,
+		AnswerWait: b.keyAt, Audio: r.audio,
 		Data: map[string]int64{
 			"AudioAtMS": (bridgeKeyToBridge - bridgeAudioLead).Milliseconds(),
 			"RestMS":    (bridgeAudioLead + talk).Milliseconds(),
@@ -345,14 +345,14 @@ func (r *bridgeRun) holdStep(ctx context.Context, n int, rampRate float64) bridg
 		return fail(err)
 	}
 	ramp := time.Duration(float64(n) / rampRate * float64(time.Second))
-	measureAt := ramp + shortAnswerWait + bridgeKeyToBridge + bridgeSettle
+	measureAt := ramp + holdAnswerWait + bridgeKeyToBridge + bridgeSettle
 	// Every call outlasts the plateau: the first one hangs up last of all
 	// relative to its start.
 	afterKey := ramp + bridgeKeyToBridge + bridgeSettle + bridgePlateau + 5*time.Second
 	caller := fmt.Sprintf("1386%06d", n)
 	run := sippRun{
 		Scenario: "bridge_caller.xml", Target: b.srv.sipAddr, Service: b.service, Caller: caller,
-		Key: menuKey, Calls: n, Rate: rampRate, Limit: n, AnswerWait: shortAnswerWait, Audio: r.audio,
+		Key: menuKey, Calls: n, Rate: rampRate, Limit: n, AnswerWait: holdAnswerWait, Audio: r.audio,
 		Data: map[string]int64{
 			"AudioAtMS": (bridgeKeyToBridge - bridgeAudioLead).Milliseconds(),
 			"RestMS":    (afterKey - bridgeKeyToBridge + bridgeAudioLead).Milliseconds(),

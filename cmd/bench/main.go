@@ -58,6 +58,9 @@ type bench struct {
 	cpus        int
 	sampleCalls int
 	started     time.Time
+	// keyAt is when, after the answer, the rate, bridge-rate and matching
+	// callers press their key: during the greeting it is type-ahead (S3).
+	keyAt time.Duration
 }
 
 type options struct {
@@ -78,6 +81,7 @@ type options struct {
 	maxBridged    int
 	talk          time.Duration
 	keepGoing     bool
+	keyAt         time.Duration
 }
 
 // parts are the sweeps -only selects. "bridge" is issue 3's three parts:
@@ -144,6 +148,8 @@ func main() {
 	flag.IntVar(&o.maxBridged, "max-bridged", 1500, "most concurrent bridged calls tried")
 	flag.DurationVar(&o.talk, "talk", 3*time.Second, "how long a bridged caller talks to the agent in the call-rate steps")
 	flag.BoolVar(&o.keepGoing, "keep-going", false, "bridged sweeps: run every step even after one failed (the figures are then the best passing step; failures below it are listed)")
+	flag.DurationVar(&o.keyAt, "key-at", time.Second, "when the call-rate, bridged call-rate and matching callers press their key after the answer: "+
+		"1s is issue 2's short call (answer, press a key, 2 s, BYE), typed during the greeting (S3 type-ahead); 5s waits for the menu, as a first-time caller does")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -171,6 +177,8 @@ func (o options) validate() error {
 		return errors.New("-max-bridged must be between 1 and 4000 (two RTP ports per bridged call, and their agents)")
 	case o.talk < time.Second || o.talk > time.Minute:
 		return errors.New("-talk must be between 1s and 1m")
+	case o.keyAt < 500*time.Millisecond || o.keyAt > 20*time.Second:
+		return errors.New("-key-at must be between 500ms and 20s")
 	}
 	if _, err := os.Stat(o.binary); err != nil {
 		return fmt.Errorf("%s: %w (build it: go build -o bin/hotline ./cmd/hotline)", o.binary, err)
@@ -194,7 +202,7 @@ func run(o options) error {
 	ctx, cancel := context.WithTimeout(ctx, overallLimit)
 	defer cancel()
 
-	b := &bench{duration: o.duration, cpus: runtime.NumCPU(), sampleCalls: o.samples, started: time.Now()}
+	b := &bench{duration: o.duration, cpus: runtime.NumCPU(), sampleCalls: o.samples, started: time.Now(), keyAt: o.keyAt}
 	mach := describeMachine()
 	b.progress("machine: %d CPUs (%s), %s; open files limit %d", mach.CPUs, mach.CPUModel, mach.Kernel, mach.OpenFiles)
 	base := measureBaseline(ctx, 5*time.Second)

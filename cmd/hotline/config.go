@@ -35,6 +35,7 @@ type Config struct {
 	Recording RecordingConfig     `yaml:"recording"`
 	Tickets   TicketsConfig       `yaml:"tickets"`
 	Transfer  TransferConfig      `yaml:"transfer"`
+	Runtime   RuntimeConfig       `yaml:"runtime"`
 
 	// From the environment, never from the file.
 	DatabaseURL string `yaml:"-"`
@@ -155,6 +156,7 @@ func DefaultConfig() Config {
 		Recording: RecordingConfig{},
 		Tickets: TicketsConfig{EntryWindow: sip.Duration(5 * time.Minute), DeadlinesFile: "deadlines.yaml",
 			SweepInterval: sip.Duration(10 * time.Second)},
+		Runtime: DefaultRuntimeConfig(),
 	}
 }
 
@@ -242,6 +244,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("acd: ring_timeout, wrap_up_max, node_ttl and service_level_threshold must be positive, max_no_answer at least 1"))
 	}
 	errs = append(errs, c.ACD.validate()...)
+	errs = append(errs, c.Runtime.validate()...)
 	errs = append(errs, c.SIP.Validate(), c.IVR.Validate(), c.Registrar.Validate())
 	return errors.Join(errs...)
 }

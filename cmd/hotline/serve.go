@@ -147,6 +147,7 @@ func serve(cfg Config) error {
 	defer logw.Close() // last, after the app's own shutdown lines
 	log := newLogger(logw, cfg.LogLevel)
 	slog.SetDefault(log)
+	cfg.Runtime.apply(log)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 

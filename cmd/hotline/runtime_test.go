@@ -1,0 +1,56 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseBytes(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		bad  bool
+	}{
+		{in: "2GiB", want: 2 << 30},
+		{in: "512MiB", want: 512 << 20},
+		{in: " 64 KiB ", want: 64 << 10},
+		{in: "1000", want: 1000},
+		{in: "100B", want: 100},
+		{in: "0", want: 0},
+		{in: "", want: 0},
+		{in: "2GB", bad: true},
+		{in: "-1MiB", bad: true},
+		{in: "lots", bad: true},
+		{in: "9999999999TiB", bad: true},
+	} {
+		got, err := parseBytes(tc.in)
+		if tc.bad {
+			if err == nil {
+				t.Errorf("parseBytes(%q) = %d, want an error", tc.in, got)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// The collector settings are checked with the rest of hotline.yaml: a typo
+// stops the server with one line naming the key.
+func TestRuntimeConfigValidate(t *testing.T) {
+	cfg := DefaultConfig()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	cfg.Runtime = RuntimeConfig{GCPercent: 10, MemoryLimit: "2 gigs"}
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("gc_percent 10 and memory_limit \"2 gigs\" validated")
+	}
+	for _, want := range []string{"runtime.gc_percent 10", "runtime.memory_limit"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+}
