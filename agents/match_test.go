@@ -300,6 +300,53 @@ func TestLogoutWhileRinging(t *testing.T) {
 	}
 }
 
+// Sweep ends many wrap-ups (S12) in short scripts, sweepBatch agents each, so
+// Redis never runs one long script while Matches wait; one Sweep still ends
+// them all.
+func TestSweepInBatches(t *testing.T) {
+	ctx := context.Background()
+	e := newTestACD(t, ACDOptions{WrapUpMax: time.Minute})
+	const n = 3*sweepBatch + 5
+	for i := range n {
+		id := fmt.Sprint(2000 + i)
+		e.login(t, id, "inquiry")
+		mustEnqueue(t, e.q, Entry{CallID: "w" + id, Category: "inquiry", EnqueuedAt: at(i)})
+	}
+	offers := 0
+	for {
+		got := e.match(t)
+		if len(got) == 0 {
+			break
+		}
+		offers += len(got)
+	}
+	if offers != n {
+		t.Fatalf("%d offers for %d agents", offers, n)
+	}
+	for i := range n {
+		id := fmt.Sprint(2000 + i)
+		e.must(t, "answer", e.Answered(ctx, "w"+id, id))
+		e.must(t, "hangup", e.Hangup(ctx, id, time.Minute, "inquiry"))
+	}
+	e.clock.Add(2 * time.Minute)
+	// One script moves one batch...
+	r, err := e.run(ctx, "sweep agents", sweepScript, sweepBatch)
+	if err != nil || len(r.Tr) != sweepBatch {
+		t.Fatalf("one sweep script moved %d, %v; want a batch of %d", len(r.Tr), err, sweepBatch)
+	}
+	// ...and one Sweep runs as many as it takes.
+	moved, err := e.Sweep(ctx)
+	if err != nil || moved != n-sweepBatch {
+		t.Fatalf("sweep moved %d, %v; want the other %d", moved, err, n-sweepBatch)
+	}
+	for i := range n {
+		e.wantState(t, fmt.Sprint(2000+i), StateAvailable)
+	}
+	if moved, err = e.Sweep(ctx); err != nil || moved != 0 {
+		t.Fatalf("second sweep moved %d, %v; want 0", moved, err)
+	}
+}
+
 // Sweep: wrap-up past WrapUpMax (S12) and stuck reservations end.
 func TestSweep(t *testing.T) {
 	ctx := context.Background()
