@@ -40,7 +40,11 @@ const (
 	// first 200 callers: about 30 offers/s), so that every caller is bridged
 	// and the step measures relaying.
 	bridgeRampRate = 25
-	// relayTolerance is issue 3's "p99 added jitter under 5 ms": 99% of
+	// relayTolerance is issue 3's "p99 added jitter under 5 ms": the p99 of
+	// the added jitter (the change in relay latency between consecutive
+	// packets of a leg) under 5 ms, i.e. 99% of those changes within it; the
+	// relay latency itself is held to the same bound as a stricter figure:
+	// 99% of
 	// relayed packets must be handed on within 5 ms of their arrival.
 	relayTolerance = 0.005
 	relayShare     = 0.99
@@ -245,6 +249,12 @@ type relayDelta struct {
 	LatencyP99 float64 `json:"relay_latency_p99_ms"`
 	// Within is the share of relayed packets handed on within 5 ms.
 	Within float64 `json:"relay_within_5ms"`
+	// Jitter is the added jitter, the change in relay latency from one
+	// packet of a leg to the next (hotline_media_relay_jitter_seconds), in
+	// ms; JitterWithin the share of those changes under 5 ms.
+	JitterP50    float64 `json:"relay_jitter_p50_ms"`
+	JitterP99    float64 `json:"relay_jitter_p99_ms"`
+	JitterWithin float64 `json:"relay_jitter_within_5ms"`
 	// MatchP50/P99 are the ACD's Match steps (hotline_agents_match_seconds), in
 	// ms; MatchWithin the share within 5 ms; Matches the callers offered.
 	MatchCalls  float64 `json:"match_calls"`
@@ -272,6 +282,8 @@ func newRelayDelta(m0, m1 metrics) relayDelta {
 	}
 	lat := m1.histogram("hotline_media_relay_latency_seconds").sub(m0.histogram("hotline_media_relay_latency_seconds"))
 	rd.LatencyP50, rd.LatencyP99, rd.Within = 1000*lat.quantile(0.5), 1000*lat.quantile(0.99), lat.cdf(relayTolerance)
+	jit := m1.histogram("hotline_media_relay_jitter_seconds").sub(m0.histogram("hotline_media_relay_jitter_seconds"))
+	rd.JitterP50, rd.JitterP99, rd.JitterWithin = 1000*jit.quantile(0.5), 1000*jit.quantile(0.99), jit.cdf(relayTolerance)
 	match := m1.histogram("hotline_agents_match_seconds").sub(m0.histogram("hotline_agents_match_seconds"))
 	rd.MatchCalls = match.total()
 	rd.MatchSec = m1.value("hotline_agents_match_seconds_sum") - m0.value("hotline_agents_match_seconds_sum")
@@ -292,9 +304,9 @@ func sumSeries(m metrics, prefix string) float64 {
 }
 
 func (rd relayDelta) String() string {
-	return fmt.Sprintf("relayed %.0f (c→a %.0f, a→c %.0f), dropped %v, send errors %.0f; relay latency p50 %s p99 %s ms, %s within 5 ms; match p99 %s ms (%s within 5 ms, %.0f steps taking %.1f s, %.0f matches)",
+	return fmt.Sprintf("relayed %.0f (c→a %.0f, a→c %.0f), dropped %v, send errors %.0f; relay latency p50 %s p99 %s ms, %s within 5 ms; added jitter p99 %s ms; match p99 %s ms (%s within 5 ms, %.0f steps taking %.1f s, %.0f matches)",
 		rd.Relayed, rd.CallerToAgent, rd.AgentToCaller, rd.Dropped, rd.SendErrors, num(rd.LatencyP50), num(rd.LatencyP99), pct(rd.Within),
-		num(rd.MatchP99), pct(rd.MatchWithin), rd.MatchCalls, rd.MatchSec, rd.Matches)
+		num(rd.JitterP99), num(rd.MatchP99), pct(rd.MatchWithin), rd.MatchCalls, rd.MatchSec, rd.Matches)
 }
 
 // callRecord is the part of a call record the bridged steps check.

@@ -116,6 +116,9 @@ hotline_media_relayed_packets_total{direction="agent_to_caller"} 100
 hotline_media_relay_latency_seconds_bucket{le="0.001"} 200
 hotline_media_relay_latency_seconds_bucket{le="0.005"} 200
 hotline_media_relay_latency_seconds_bucket{le="+Inf"} 200
+hotline_media_relay_jitter_seconds_bucket{le="0.001"} 150
+hotline_media_relay_jitter_seconds_bucket{le="0.005"} 150
+hotline_media_relay_jitter_seconds_bucket{le="+Inf"} 150
 hotline_agents_match_seconds_bucket{le="0.002"} 10
 hotline_agents_match_seconds_bucket{le="0.005"} 10
 hotline_agents_match_seconds_bucket{le="+Inf"} 10
@@ -130,6 +133,9 @@ hotline_media_relay_dropped_total{reason="prompt"} 3
 hotline_media_relay_latency_seconds_bucket{le="0.001"} 1190
 hotline_media_relay_latency_seconds_bucket{le="0.005"} 1194
 hotline_media_relay_latency_seconds_bucket{le="+Inf"} 1198
+hotline_media_relay_jitter_seconds_bucket{le="0.001"} 1140
+hotline_media_relay_jitter_seconds_bucket{le="0.005"} 1148
+hotline_media_relay_jitter_seconds_bucket{le="+Inf"} 1150
 hotline_agents_match_seconds_bucket{le="0.002"} 100
 hotline_agents_match_seconds_bucket{le="0.005"} 109
 hotline_agents_match_seconds_bucket{le="+Inf"} 110
@@ -145,6 +151,9 @@ hotline_agents_matches_total{category="complaint",mode="one"} 3
 	}
 	if math.Abs(rd.Within-994.0/998) > 1e-12 || math.Abs(rd.LatencyP50-1000*0.001*499/990) > 1e-9 {
 		t.Errorf("relay latency: within %v p50 %v", rd.Within, rd.LatencyP50)
+	}
+	if math.Abs(rd.JitterWithin-998.0/1000) > 1e-12 || math.Abs(rd.JitterP50-1000*0.001*500/990) > 1e-9 {
+		t.Errorf("added jitter: within %v p50 %v", rd.JitterWithin, rd.JitterP50)
 	}
 	if rd.MatchCalls != 100 || rd.Matches != 53 || math.Abs(rd.MatchWithin-0.99) > 1e-12 || rd.MatchP99 != 5 {
 		t.Errorf("matching: %+v", rd)
@@ -393,9 +402,9 @@ func TestMarkdownTables(t *testing.T) {
 }
 
 func TestBridgeHoldPass(t *testing.T) {
-	step := func(bridged float64, outcomes map[string]int, within, relayed float64) bridgeHoldStep {
+	step := func(bridged float64, outcomes map[string]int, jitter, relayed float64) bridgeHoldStep {
 		st := bridgeHoldStep{Calls: 1000, BridgesStart: bridged + 3, BridgesEnd: bridged, Plateau: 10,
-			Counts: bridgeCounts{Outcomes: outcomes}, Relay: relayDelta{Within: within}}
+			Counts: bridgeCounts{Outcomes: outcomes}, Relay: relayDelta{JitterWithin: jitter, Within: 0.5}}
 		st.Relay.Relayed = relayed * 2 * packetsPerSecond * bridged * 10
 		st.fill()
 		return st
@@ -409,7 +418,7 @@ func TestBridgeHoldPass(t *testing.T) {
 		{"calls the server failed count", step(940, map[string]int{"answered": 940, "failed": 60}, 0.999, 1), false},
 		{"one percent short", step(990, map[string]int{"answered": 990, "failed": 10}, 0.999, 1), true},
 		{"callers lost in the queue are not", step(940, map[string]int{"answered": 940, "abandoned_in_queue": 60}, 0.999, 1), false},
-		{"relay latency", step(1000, nil, 0.98, 1), false},
+		{"added jitter", step(1000, nil, 0.98, 1), false},
 		{"packets missing", step(1000, nil, 0.999, 0.95), false},
 		{"nothing bridged", step(0, map[string]int{"failed": 1000}, 0.999, 1), false},
 	}
@@ -417,6 +426,17 @@ func TestBridgeHoldPass(t *testing.T) {
 		if tc.st.Pass != tc.want {
 			t.Errorf("%s: pass = %v, want %v (%+v)", tc.name, tc.st.Pass, tc.want, tc.st)
 		}
+		// Half the packets over 5 ms of relay latency: the stricter
+		// figure fails whatever the jitter.
+		if tc.st.LatencyPass {
+			t.Errorf("%s: latency pass with half the packets late", tc.name)
+		}
+	}
+	st := step(1000, nil, 0.999, 1)
+	st.Relay.Within = 0.995
+	st.fill()
+	if !st.Pass || !st.LatencyPass {
+		t.Errorf("jitter and latency within 5 ms: pass %v, latency pass %v", st.Pass, st.LatencyPass)
 	}
 }
 

@@ -237,7 +237,15 @@ type leg struct {
 
 	relayed, transcoded, dtmf, held, prompt, codec atomic.Uint64
 	latN, latSum, latMax                           atomic.Int64
+	// The last relayed packet's arrival and relay latency, for the added
+	// jitter of the next one; only the leg's reader writes them (under mu).
+	lastAt  time.Time
+	lastLat int64
 }
+
+// jitterGap: packets further apart than this start a new run (a talk spurt
+// after silence suppression, the end of hold) and give no jitter sample.
+const jitterGap = 200 * time.Millisecond
 
 // packet is the session tap: one accepted packet from l.from.
 func (l *leg) packet(pkt *rtp.Packet, peer *peerState, dtmf bool, at time.Time) {
@@ -315,6 +323,17 @@ func (l *leg) account(res relayResult, at time.Time) {
 			l.latMax.Store(lat) // only this leg's goroutine writes it
 		}
 		l.b.m.relayLatency.Observe(float64(lat) / 1e9)
+		// Added jitter: how much the relay's delay changed from the leg's
+		// previous packet, |D(i-1,i)| of RFC 3550 section 6.4.1 with the
+		// relay as the path. A steady delay adds none.
+		if !l.lastAt.IsZero() && at.Sub(l.lastAt) < jitterGap && !at.Before(l.lastAt) {
+			d := lat - l.lastLat
+			if d < 0 {
+				d = -d
+			}
+			l.b.m.relayJitter.Observe(float64(d) / 1e9)
+		}
+		l.lastAt, l.lastLat = at, lat
 	case relayHeld:
 		l.drop(&l.held, relayDropHeld)
 	case relayPrompt:

@@ -51,6 +51,7 @@ type Metrics struct {
 	transcoded    prometheus.Counter
 	dtmfRelayed   prometheus.Counter
 	relayLatency  prometheus.Histogram
+	relayJitter   prometheus.Histogram
 }
 
 // NewMetrics creates the media metrics and registers them with reg. With a nil
@@ -94,7 +95,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.sendLateness, m.sendInterval, m.packetsSent, m.latePackets,
 			m.sendErrors, m.skippedTicks, m.activeStreams, m.packetsIn, dropped, digits, m.timeouts,
-			m.bridges, relayed, relayDropped, m.transcoded, m.dtmfRelayed, m.relayLatency)
+			m.bridges, relayed, relayDropped, m.transcoded, m.dtmfRelayed, m.relayLatency, m.relayJitter)
 	}
 	return m
 }
@@ -122,6 +123,12 @@ func (m *Metrics) bridgeMetrics() (relayed, dropped *prometheus.CounterVec) {
 		Namespace: "hotline", Subsystem: "media", Name: "relay_latency_seconds",
 		Help:    "Time from a packet's arrival in one leg's socket (the kernel's SO_TIMESTAMPNS stamp) to handing it to the kernel on the other.",
 		Buckets: []float64{0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005},
+	})
+	m.relayJitter = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "hotline", Subsystem: "media", Name: "relay_jitter_seconds",
+		Help: "Added jitter: the change in relay latency from one relayed packet of a leg to the next " +
+			"(|D(i-1,i)| of RFC 3550 section 6.4.1 with the relay as the path).",
+		Buckets: []float64{0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02},
 	})
 	return relayed, dropped
 }
