@@ -280,11 +280,11 @@ func newRelayDelta(m0, m1 metrics) relayDelta {
 			rd.Dropped[reason] = n
 		}
 	}
-	lat := m1.histogram("hotline_media_relay_latency_seconds").sub(m0.histogram("hotline_media_relay_latency_seconds"))
+	lat := since(m0, m1, "hotline_media_relay_latency_seconds")
 	rd.LatencyP50, rd.LatencyP99, rd.Within = 1000*lat.quantile(0.5), 1000*lat.quantile(0.99), lat.cdf(relayTolerance)
-	jit := m1.histogram("hotline_media_relay_jitter_seconds").sub(m0.histogram("hotline_media_relay_jitter_seconds"))
+	jit := since(m0, m1, "hotline_media_relay_jitter_seconds")
 	rd.JitterP50, rd.JitterP99, rd.JitterWithin = 1000*jit.quantile(0.5), 1000*jit.quantile(0.99), jit.cdf(relayTolerance)
-	match := m1.histogram("hotline_agents_match_seconds").sub(m0.histogram("hotline_agents_match_seconds"))
+	match := since(m0, m1, "hotline_agents_match_seconds")
 	rd.MatchCalls = match.total()
 	rd.MatchSec = m1.value("hotline_agents_match_seconds_sum") - m0.value("hotline_agents_match_seconds_sum")
 	rd.MatchP50, rd.MatchP99, rd.MatchWithin = 1000*match.quantile(0.5), 1000*match.quantile(0.99), match.cdf(matchTarget)

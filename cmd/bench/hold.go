@@ -146,8 +146,8 @@ func (b *bench) sample(p *sippProc) (metrics, time.Duration, time.Duration, erro
 // fill computes the plateau's pacer figures from two scrapes.
 func (st *holdStep) fill(m0, m1 metrics) {
 	const ms = 1000
-	iv := m1.histogram("hotline_media_send_interval_seconds").sub(m0.histogram("hotline_media_send_interval_seconds"))
-	late := m1.histogram("hotline_media_send_lateness_seconds").sub(m0.histogram("hotline_media_send_lateness_seconds"))
+	iv := since(m0, m1, "hotline_media_send_interval_seconds")
+	late := since(m0, m1, "hotline_media_send_lateness_seconds")
 	st.IntervalP01, st.IntervalP50, st.IntervalP99 = ms*iv.quantile(0.01), ms*iv.quantile(0.50), ms*iv.quantile(0.99)
 	st.WithinShare = iv.between(intervalLo, intervalHi)
 	st.LatenessP99 = ms * late.quantile(0.99)

@@ -80,6 +80,11 @@ type histogram struct {
 }
 
 // histogram extracts name's buckets.
+// since is histogram name's observations between the scrapes m0 and m1.
+func since(m0, m1 metrics, name string) histogram {
+	return m1.histogram(name).sub(m0.histogram(name))
+}
+
 func (m metrics) histogram(name string) histogram {
 	prefix := name + `_bucket{le="`
 	var h histogram

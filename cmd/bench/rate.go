@@ -238,9 +238,9 @@ func newMediaDelta(m0, m1 metrics) mediaDelta {
 		SkippedTicks:  d("hotline_media_skipped_ticks_total"),
 		Dropped:       map[string]float64{},
 	}
-	late := m1.histogram("hotline_media_send_lateness_seconds").sub(m0.histogram("hotline_media_send_lateness_seconds"))
+	late := since(m0, m1, "hotline_media_send_lateness_seconds")
 	md.LatenessP99 = 1000 * late.quantile(0.99)
-	iv := m1.histogram("hotline_media_send_interval_seconds").sub(m0.histogram("hotline_media_send_interval_seconds"))
+	iv := since(m0, m1, "hotline_media_send_interval_seconds")
 	md.IntervalP01, md.IntervalP99 = 1000*iv.quantile(0.01), 1000*iv.quantile(0.99)
 	if sent := d("hotline_media_packets_sent_total"); sent > 0 {
 		md.LateShare = d("hotline_media_late_packets_total") / sent

@@ -326,7 +326,7 @@ func (l *leg) account(res relayResult, at time.Time) {
 		// Added jitter: how much the relay's delay changed from the leg's
 		// previous packet, |D(i-1,i)| of RFC 3550 section 6.4.1 with the
 		// relay as the path. A steady delay adds none.
-		if !l.lastAt.IsZero() && at.Sub(l.lastAt) < jitterGap && !at.Before(l.lastAt) {
+		if gap := at.Sub(l.lastAt); !l.lastAt.IsZero() && gap >= 0 && gap < jitterGap {
 			d := lat - l.lastLat
 			if d < 0 {
 				d = -d
