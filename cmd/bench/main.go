@@ -79,6 +79,7 @@ type options struct {
 	pprof         bool
 	maxBridgeRate float64
 	maxBridged    int
+	minBridged    int
 	talk          time.Duration
 	keepGoing     bool
 	keyAt         time.Duration
@@ -146,6 +147,7 @@ func main() {
 	flag.Float64Var(&o.minBridgeRate, "min-bridge-rate", 0, "lowest bridged call rate tried (calls/s): the ladder's rungs below it are skipped")
 	flag.Float64Var(&o.maxBridgeRate, "max-bridge-rate", 300, "highest bridged call rate tried (calls/s)")
 	flag.IntVar(&o.maxBridged, "max-bridged", 1500, "most concurrent bridged calls tried")
+	flag.IntVar(&o.minBridged, "min-bridged", 0, "fewest concurrent bridged calls tried: the ladder's rungs below it are skipped")
 	flag.DurationVar(&o.talk, "talk", 3*time.Second, "how long a bridged caller talks to the agent in the call-rate steps")
 	flag.BoolVar(&o.keepGoing, "keep-going", false, "bridged sweeps: run every step even after one failed (the figures are then the best passing step; failures below it are listed)")
 	flag.DurationVar(&o.keyAt, "key-at", time.Second, "when the call-rate, bridged call-rate and matching callers press their key after the answer: "+
@@ -173,6 +175,8 @@ func (o options) validate() error {
 		return errors.New("-sample-calls must be between 0 and 200")
 	case o.maxBridgeRate < 1 || o.maxBridgeRate > 1000:
 		return errors.New("-max-bridge-rate must be between 1 and 1000 calls/s")
+	case o.minBridged < 0 || o.minBridged > o.maxBridged:
+		return errors.New("-min-bridged must be between 0 and -max-bridged")
 	case o.maxBridged < 1 || o.maxBridged > 4000:
 		return errors.New("-max-bridged must be between 1 and 4000 (two RTP ports per bridged call, and their agents)")
 	case o.talk < time.Second || o.talk > time.Minute:
@@ -285,7 +289,8 @@ func (b *bench) sweeps(ctx context.Context, o options) *result {
 		res.Bridge = b.runBridge(ctx, bridgeOptions{parts: o.parts,
 			rates: slices.DeleteFunc(ladder([]float64{50, 100, 150, 200, 250, 300}, o.maxBridgeRate, 50),
 				func(r float64) bool { return r < o.minBridgeRate }),
-			counts:    ints(ladder([]float64{250, 500, 750, 1000, 1250, 1500}, float64(o.maxBridged), 250)),
+			counts: ints(slices.DeleteFunc(ladder([]float64{250, 500, 750, 1000, 1250, 1500}, float64(o.maxBridged), 250),
+				func(n float64) bool { return n < float64(o.minBridged) })),
 			talk:      o.talk,
 			keepGoing: o.keepGoing,
 		})

@@ -143,6 +143,7 @@ func (b *Bridge) Stop() {
 		l.mu.Lock() // waits for a packet being relayed right now
 		l.off = true
 		l.mu.Unlock()
+		relayWait(&l.to.relayInflight) // and for one queued in a receiver's round
 	}
 	if wasRunning {
 		b.m.bridges.Dec()
@@ -238,7 +239,8 @@ type leg struct {
 	relayed, transcoded, dtmf, held, prompt, codec atomic.Uint64
 	latN, latSum, latMax                           atomic.Int64
 	// The last relayed packet's arrival and relay latency, for the added
-	// jitter of the next one; only the leg's reader writes them (under mu).
+	// jitter of the next one; only the leg's reader writes them (when it
+	// relays the packet, or when its round of relayed packets is sent).
 	lastAt  time.Time
 	lastLat int64
 }
@@ -248,7 +250,7 @@ type leg struct {
 const jitterGap = 200 * time.Millisecond
 
 // packet is the session tap: one accepted packet from l.from.
-func (l *leg) packet(pkt *rtp.Packet, peer *peerState, dtmf bool, at time.Time) {
+func (l *leg) packet(pkt *rtp.Packet, peer *peerState, dtmf bool, at time.Time, out *relayOut) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.off {
@@ -259,21 +261,22 @@ func (l *leg) packet(pkt *rtp.Packet, peer *peerState, dtmf bool, at time.Time) 
 		return
 	}
 	if dtmf {
-		l.event(pkt, at)
+		l.event(pkt, at, out)
 		return
 	}
-	l.audio(pkt, peer.neg.Codec, at)
+	l.audio(pkt, peer.neg.Codec, at, out)
 }
 
 // audio relays one audio packet, converting between PCMU and PCMA when the
 // legs differ (the same codec is copied untouched), and records it.
-func (l *leg) audio(pkt *rtp.Packet, src Codec, at time.Time) {
+func (l *leg) audio(pkt *rtp.Packet, src Codec, at time.Time, out *relayOut) {
 	dst := l.to.peer.Load().neg.Codec
 	same := sameFormat(src, dst)
 	if !same || l.b.rec != nil {
 		l.pcm = src.Decode(l.pcm[:0], pkt.Payload)
 	}
 	payload := pkt.Payload
+	note := relayNote{l: l, at: at, kind: noteAudio}
 	if !same {
 		if !playable(src) || !playable(dst) {
 			l.drop(&l.codec, relayDropCodec)
@@ -282,45 +285,42 @@ func (l *leg) audio(pkt *rtp.Packet, src Codec, at time.Time) {
 		}
 		l.enc = dst.Encode(l.enc[:0], l.pcm)
 		payload = l.enc
+		note.kind = noteTranscoded
 	}
-	res := l.to.relay(&pkt.Header, dst.PayloadType, payload, false, &l.w)
-	if res == relaySent {
-		l.relayed.Add(1)
-		l.b.m.relayed[l.dir].Inc()
-		if !same {
-			l.transcoded.Add(1)
-			l.b.m.transcoded.Inc()
-		}
-	}
-	l.account(res, at)
+	l.send(l.to.relay(&pkt.Header, dst.PayloadType, payload, false, &l.w, out, note), note)
 	l.record(pkt, at)
 }
 
 // event passes a telephone-event packet on with the destination's payload
 // type (RFC 4733 section 2.1), if the destination negotiated one.
-func (l *leg) event(pkt *rtp.Packet, at time.Time) {
+func (l *leg) event(pkt *rtp.Packet, at time.Time, out *relayOut) {
 	dst := l.to.peer.Load().neg
 	if !dst.DTMF {
 		l.drop(&l.codec, relayDropCodec)
 		return
 	}
-	res := l.to.relay(&pkt.Header, dst.DTMFPayloadType, pkt.Payload, true, &l.w)
-	if res == relaySent {
-		l.dtmf.Add(1)
-		l.b.m.dtmfRelayed.Inc()
-	}
-	l.account(res, at)
+	note := relayNote{l: l, at: at, kind: noteEvent}
+	l.send(l.to.relay(&pkt.Header, dst.DTMFPayloadType, pkt.Payload, true, &l.w, out, note), note)
 }
 
-// account counts a relay outcome and the latency of a sent packet.
-func (l *leg) account(res relayResult, at time.Time) {
+// send accounts for a relay outcome now, unless the packet waits in the
+// receiver's round (which accounts for it once sent).
+func (l *leg) send(res relayResult, note relayNote) {
+	if res != relayQueued {
+		note.done(res, time.Now())
+	}
+}
+
+// account counts a relay outcome and, for a sent packet, its latency from
+// the source packet's arrival (at) to its hand-over to the kernel (now).
+func (l *leg) account(res relayResult, at, now time.Time) {
 	switch res {
 	case relaySent:
-		lat := int64(time.Since(at))
+		lat := int64(now.Sub(at))
 		l.latN.Add(1)
 		l.latSum.Add(lat)
 		if lat > l.latMax.Load() {
-			l.latMax.Store(lat) // only this leg's goroutine writes it
+			l.latMax.Store(lat) // only this leg's reader writes it
 		}
 		l.b.m.relayLatency.Observe(float64(lat) / 1e9)
 		// Added jitter: how much the relay's delay changed from the leg's

@@ -29,7 +29,7 @@ func TestRelayJitter(t *testing.T) {
 	// latency is the same every time (relayed "now", arrivals moved back).
 	for i := range 3 {
 		time.Sleep(5 * time.Millisecond)
-		l.account(relaySent, time.Now().Add(-3*time.Millisecond-time.Duration(2-i)*time.Microsecond))
+		l.account(relaySent, time.Now().Add(-3*time.Millisecond-time.Duration(2-i)*time.Microsecond), time.Now())
 	}
 	n, sum := jitterSamples(t, m)
 	if n != 2 || sum > 0.002 {
@@ -41,20 +41,20 @@ func TestRelayJitter(t *testing.T) {
 	for time.Since(at) < 12*time.Millisecond {
 		time.Sleep(time.Millisecond)
 	}
-	l.account(relaySent, at)
+	l.account(relaySent, at, time.Now())
 	n, sum2 := jitterSamples(t, m)
 	if d := sum2 - sum; n != 3 || d < 0.008 || d > 0.030 {
 		t.Fatalf("jump: %d samples, last %.4f s; want a third of about 9 ms", n, d)
 	}
 	// A packet after a pause longer than jitterGap gives no sample.
 	l.lastAt = now.Add(-time.Second)
-	l.account(relaySent, time.Now())
+	l.account(relaySent, time.Now(), time.Now())
 	if n, _ := jitterSamples(t, m); n != 3 {
 		t.Fatalf("after a pause: %d samples, want still 3", n)
 	}
 	// Held or prompt packets are not relayed and give none either.
-	l.account(relayHeld, time.Now())
-	l.account(relayPrompt, time.Now())
+	l.account(relayHeld, time.Now(), time.Now())
+	l.account(relayPrompt, time.Now(), time.Now())
 	if n, _ := jitterSamples(t, m); n != 3 {
 		t.Fatalf("not relayed: %d samples, want still 3", n)
 	}

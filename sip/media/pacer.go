@@ -137,8 +137,9 @@ func (p *Pacer) startReceivers() {
 		p.log.Info("RTP receive: one goroutine per call", "mode", ReceivePerCall)
 		return
 	}
+	batched := p.SendMode() == SendIOURing
 	for _, sh := range p.shards {
-		r, err := newReceiver()
+		r, err := newReceiver(batched)
 		if err != nil {
 			p.log.Warn("RTP receive: one goroutine per call", "error", err)
 			return
@@ -146,7 +147,7 @@ func (p *Pacer) startReceivers() {
 		go r.run()
 		sh.rx.Store(r)
 	}
-	p.log.Info("RTP receive: one epoll reader per worker", "readers", len(p.shards))
+	p.log.Info("RTP receive: one epoll reader per worker", "readers", len(p.shards), "relay_batched", batched)
 }
 
 // stopReceivers stops the shared readers once the workers are done; their

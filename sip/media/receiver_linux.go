@@ -35,7 +35,28 @@ type receiver struct {
 	quit     chan struct{}
 	loopDone chan struct{} // run's loop no longer uses epfd
 	done     chan struct{} // run and watch have returned
+	// out is the round of relayed packets, sent together (relayout.go);
+	// nil: each is sent at once. Owned by run.
+	out *relayOut
+	// in reads the round's ready sockets in one io_uring submission; nil:
+	// one recvmsg per socket. Owned by run.
+	in *rxBatch
 }
+
+// rxBatch is the receiver's ring for reads and one request per epoll event.
+type rxBatch struct {
+	ring *uring
+	reqs []recvReq // len(events) of run, allocated once: the kernel writes into them
+	ents []*rxEntry
+	q    []*recvReq
+}
+
+// rxEvents is how many ready sockets one EpollWait reports, and so one
+// round's most reads.
+const rxEvents = 256
+
+// rxBufSize is the largest datagram read; RTP on a LAN fits in 1,500 bytes.
+const rxBufSize = 2048
 
 // rxEntry is one registered session. mu is held by the receiver while it
 // reads and handles the session's packets, and by unregister once the
@@ -55,11 +76,9 @@ type rxEntry struct {
 // thousand sockets is over a core-millisecond of work.
 const rxYieldEvery = 64
 
-// rxMaxPerSocket bounds the datagrams read from one socket per wake-up, so a
-// flooding peer cannot starve the others (the rest stays for the next).
-const rxMaxPerSocket = 8
-
-func newReceiver() (*receiver, error) {
+// newReceiver makes a receiver; batched says relayed packets go out in one
+// io_uring submission per round (the pacer's send mode allows it).
+func newReceiver(batched bool) (*receiver, error) {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
@@ -68,8 +87,22 @@ func newReceiver() (*receiver, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	return &receiver{ep: os.NewFile(uintptr(fd), "rtp-epoll"), epfd: fd, quit: make(chan struct{}),
-		loopDone: make(chan struct{}), done: make(chan struct{})}, nil
+	r := &receiver{ep: os.NewFile(uintptr(fd), "rtp-epoll"), epfd: fd, quit: make(chan struct{}),
+		loopDone: make(chan struct{}), done: make(chan struct{})}
+	if batched {
+		r.out = newRelayOut()
+		r.in = newRxBatch()
+	}
+	return r, nil
+}
+
+// newRxBatch opens the ring for batched reads; nil: read one by one.
+func newRxBatch() *rxBatch {
+	ring, err := newURing(rxEvents)
+	if err != nil {
+		return nil
+	}
+	return &rxBatch{ring: ring, reqs: make([]recvReq, rxEvents)}
 }
 
 // rxPoll bounds how long a packet waits when the netpoller is slow to say
@@ -94,8 +127,8 @@ func (r *receiver) run() {
 	go func() { defer close(watched); r.watch(rc, idle, wake) }()
 	tick := time.NewTicker(rxPoll)
 	defer tick.Stop()
-	events := make([]unix.EpollEvent, 256)
-	buf := make([]byte, 2048)
+	events := make([]unix.EpollEvent, rxEvents)
+	buf := make([]byte, rxBufSize)
 	var pkt rtp.Packet
 	for {
 		select {
@@ -149,16 +182,80 @@ func (r *receiver) watch(rc syscall.RawConn, idle <-chan struct{}, wake chan<- s
 	}
 }
 
+// handleEvents reads one datagram from each ready socket: the sockets are
+// level-triggered, so one with more is reported again by the next
+// EpollWait, and no read is spent on finding a socket empty (EAGAIN). The
+// packets relayed meanwhile are sent before the receiver yields and at the
+// end of the round.
 func (r *receiver) handleEvents(events []unix.EpollEvent, buf []byte, pkt *rtp.Packet) {
+	if r.in != nil {
+		r.handleBatch(events, pkt)
+		return
+	}
 	handled := 0
 	for _, ev := range events {
-		if e := r.entry(uint32(ev.Fd), uint32(ev.Pad)); e != nil {
-			handled += r.drain(e, buf, pkt)
+		if e := r.entry(uint32(ev.Fd), uint32(ev.Pad)); e != nil && r.read(e, buf, pkt) {
+			handled++
 		}
 		if handled >= rxYieldEvery {
 			handled = 0
+			r.flush()
 			runtime.Gosched()
 		}
+	}
+	r.flush()
+}
+
+// handleBatch reads one datagram from each ready socket in one submission
+// to the ring, then handles them in order. Each entry's mu is held from
+// before its read until its packet is handled, as read does: unregister
+// waits, and the descriptor stays open while the kernel reads it.
+func (r *receiver) handleBatch(events []unix.EpollEvent, pkt *rtp.Packet) {
+	in := r.in
+	in.ents, in.q = in.ents[:0], in.q[:0]
+	for _, ev := range events {
+		e := r.entry(uint32(ev.Fd), uint32(ev.Pad))
+		if e == nil {
+			continue
+		}
+		e.mu.Lock()
+		if e.closed {
+			e.mu.Unlock()
+			continue
+		}
+		q := &in.reqs[len(in.q)]
+		q.fd = e.s.sock.fd
+		in.ents, in.q = append(in.ents, e), append(in.q, q)
+	}
+	if err := in.ring.recv(in.q); err != nil {
+		// The ring broke: read one by one from now on.
+		in.ring.close()
+		r.in = nil
+		for _, e := range in.ents {
+			e.mu.Unlock()
+		}
+		return
+	}
+	for i, e := range in.ents {
+		if q := in.q[i]; q.res >= 0 {
+			src, ok := sockaddrPort(&q.name)
+			if ok {
+				e.s.handle(q.buf[:q.res], src, pkt, arrival(q.oob[:]), r.out)
+			}
+		}
+		e.mu.Unlock()
+		if (i+1)%rxYieldEvery == 0 {
+			r.flush()
+			runtime.Gosched()
+		}
+	}
+	r.flush()
+}
+
+// flush sends the relayed packets of the round so far.
+func (r *receiver) flush() {
+	if r.out != nil {
+		r.out.flush()
 	}
 }
 
@@ -172,6 +269,12 @@ func (r *receiver) stop() {
 	<-r.loopDone
 	_ = r.ep.Close() // wakes watch out of the netpoller
 	<-r.done
+	if r.out != nil {
+		r.out.close() // run flushed every round before it returned
+	}
+	if r.in != nil {
+		r.in.ring.close()
+	}
 }
 
 func (r *receiver) entry(slot, gen uint32) *rxEntry {
@@ -186,23 +289,20 @@ func (r *receiver) entry(slot, gen uint32) *rxEntry {
 	return nil
 }
 
-// drain reads up to rxMaxPerSocket datagrams from e's socket and handles
-// them; it returns how many it read.
-func (r *receiver) drain(e *rxEntry, buf []byte, pkt *rtp.Packet) int {
+// read reads one datagram from e's socket and handles it; it reports
+// whether there was one.
+func (r *receiver) read(e *rxEntry, buf []byte, pkt *rtp.Packet) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return 0
+		return false
 	}
-	n := 0
-	for ; n < rxMaxPerSocket; n++ {
-		size, src, at, errno := recvMsg(int(e.s.sock.fd), buf)
-		if errno != 0 {
-			break // EAGAIN: drained; anything else: the next datagram may do
-		}
-		e.s.handle(buf[:size], src, pkt, at)
+	size, src, at, errno := recvMsg(int(e.s.sock.fd), buf)
+	if errno != 0 {
+		return false // EAGAIN: taken meanwhile; anything else: the next datagram may do
 	}
-	return n
+	e.s.handle(buf[:size], src, pkt, at, r.out)
+	return true
 }
 
 // register adds s to the epoll set; false means s must read on its own.
@@ -279,16 +379,25 @@ func recvMsg(fd int, buf []byte) (int, netip.AddrPort, time.Time, unix.Errno) {
 		return 0, netip.AddrPort{}, time.Time{}, errno
 	}
 	at := arrival(oob[:msg.Controllen])
+	src, ok := sockaddrPort(&sa)
+	if !ok {
+		return 0, netip.AddrPort{}, time.Time{}, unix.EAFNOSUPPORT
+	}
+	return int(n), src, at, 0
+}
+
+// sockaddrPort reads an AF_INET or AF_INET6 address the kernel wrote.
+func sockaddrPort(sa *unix.RawSockaddrInet6) (netip.AddrPort, bool) {
 	be := (*[2]byte)(unsafe.Pointer(&sa.Port)) // network byte order
 	port := uint16(be[0])<<8 | uint16(be[1])
 	switch sa.Family {
 	case unix.AF_INET:
-		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(&sa))
-		return int(n), netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port), at, 0
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port), true
 	case unix.AF_INET6:
-		return int(n), netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port), at, 0
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port), true
 	}
-	return 0, netip.AddrPort{}, time.Time{}, unix.EAFNOSUPPORT
+	return netip.AddrPort{}, false
 }
 
 // arrival finds the SCM_TIMESTAMPNS message in oob.

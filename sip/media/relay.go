@@ -17,10 +17,12 @@ var ErrBridged = errors.New("playback stopped: session bridged")
 // or a source that restarted its timestamps.
 const relayJump = 5 * 8000
 
-// tap is what a Bridge attaches to a Session. The reader goroutine hands it
-// every accepted packet; Update tells it about re-INVITEs (hold, unhold).
+// tap is what a Bridge attaches to a Session. The reader hands it every
+// accepted packet, with the shared receiver's round of relayed packets (nil
+// for a session reading in its own goroutine); Update tells it about
+// re-INVITEs (hold, unhold).
 type tap struct {
-	packet func(pkt *rtp.Packet, peer *peerState, dtmf bool, at time.Time)
+	packet func(pkt *rtp.Packet, peer *peerState, dtmf bool, at time.Time, out *relayOut)
 	update func()
 	digits bool // the session's own detector still sees RFC 4733 events
 }
@@ -69,6 +71,7 @@ const (
 	relayHeld               // our direction does not send (the remote put us on hold)
 	relayPrompt             // a prompt plays on the session: it has the stream
 	relayFailed             // the socket refused the packet
+	relayQueued             // in the receiver's round: its note is done when the round is sent
 )
 
 // relayBuf is one relaying goroutine's reusable packet and buffer.
@@ -85,7 +88,11 @@ type relayBuf struct {
 // section 4.1); within a run source timestamps keep their spacing, so the
 // packets of one RFC 4733 event keep one timestamp. Nothing is sent while our
 // direction does not send or a prompt is playing on the session.
-func (s *Session) relay(src *rtp.Header, pt uint8, payload []byte, event bool, w *relayBuf) relayResult {
+//
+// With out (the shared receiver's round) the packet is queued and note is
+// done when the round is sent (relayQueued); otherwise it is sent at once
+// and the caller does note.
+func (s *Session) relay(src *rtp.Header, pt uint8, payload []byte, event bool, w *relayBuf, out *relayOut, note relayNote) relayResult {
 	s.tx.mu.Lock()
 	defer s.tx.mu.Unlock()
 	peer := s.peer.Load()
@@ -99,25 +106,37 @@ func (s *Session) relay(src *rtp.Header, pt uint8, payload []byte, event bool, w
 	}
 	now := time.Now()
 	ts, marker := s.tx.relayStamp(src, now)
-	w.pkt.Header = rtp.Header{Version: 2, Marker: marker, PayloadType: pt,
-		SequenceNumber: s.tx.seq, Timestamp: ts, SSRC: s.tx.ssrc}
-	w.pkt.Payload = payload
+	h := rtpHeader{marker: marker, pt: pt, seq: s.tx.seq, ts: ts, ssrc: s.tx.ssrc}
 	s.tx.seq++
 	s.tx.started = false // the next prompt anchors after this packet
 	if base, end := mediaSpan(ts, payload, event); base != end {
 		s.tx.last.note(base, end, now)
 	}
+	if out != nil && out.queue(s, peer.remote, h, payload, note) {
+		return relayQueued
+	}
+	w.pkt.Header = rtp.Header{Version: 2, Marker: h.marker, PayloadType: h.pt,
+		SequenceNumber: h.seq, Timestamp: h.ts, SSRC: h.ssrc}
+	w.pkt.Payload = payload
 	n, err := w.pkt.MarshalTo(w.buf[:])
 	if err == nil {
 		_, err = s.conn.WriteToUDPAddrPort(w.buf[:n], peer.remote)
 	}
+	s.countSend(err)
+	if err != nil {
+		return relayFailed
+	}
+	return relaySent
+}
+
+// countSend counts one packet handed to the socket, or refused by it.
+func (s *Session) countSend(err error) {
 	if err != nil {
 		s.stats.sendErrors.Add(1)
 		s.m.sendErrors.Inc()
-		return relayFailed
+		return
 	}
 	s.stats.packetsOut.Add(1)
-	return relaySent
 }
 
 // mediaSpan is the stretch of timeline a packet covers: a G.711 frame one

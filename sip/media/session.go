@@ -76,7 +76,12 @@ type Session struct {
 	// pacer queues nothing for sock, whose descriptor may belong to another
 	// socket once Go has really closed it.
 	sockClosed bool
-	timeout    time.Duration
+	// relayInflight counts relayed packets queued for sock in a shared
+	// receiver's round and not yet sent; relayClosing, set by Close, stops
+	// new ones. Close closes the socket only once the count is zero.
+	relayInflight atomic.Int32
+	relayClosing  atomic.Bool
+	timeout       time.Duration
 	pacer      *Pacer
 	shard      *shard
 	slot       int // the sub-slot of the 20 ms frame this session sends in (pacer.go)
@@ -205,6 +210,8 @@ func (s *Session) Close() error {
 		// closed: it must never read a descriptor reused by another socket.
 		reg.unregister()
 	}
+	s.relayClosing.Store(true)
+	relayWait(&s.relayInflight) // no receiver's round names the socket any more
 	var err error
 	if sh := s.shard; sh != nil {
 		// Not while the pacer's worker has a batch naming this socket.
@@ -342,14 +349,14 @@ func (s *Session) read() {
 			s.log.Debug("rtp read failed", "err", err)
 			continue
 		}
-		s.handle(buf[:n], netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), &pkt, arrival(oob[:oobn]))
+		s.handle(buf[:n], netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), &pkt, arrival(oob[:oobn]), nil)
 	}
 }
 
 // handle checks one datagram and routes it (RFC 3550 appendix A.1, RFC 5761
 // section 4 for the RTP/RTCP split).
 // at is the arrival time, for the relay latency of a Bridge.
-func (s *Session) handle(b []byte, src netip.AddrPort, pkt *rtp.Packet, at time.Time) {
+func (s *Session) handle(b []byte, src netip.AddrPort, pkt *rtp.Packet, at time.Time, out *relayOut) {
 	if IsRTCP(b) {
 		s.drop(dropRTCP, &s.stats.droppedRTCP)
 		return
@@ -385,7 +392,7 @@ func (s *Session) handle(b []byte, src netip.AddrPort, pkt *rtp.Packet, at time.
 		(*f)(pkt)
 	}
 	if tp != nil {
-		tp.packet(pkt, peer, dtmf, at)
+		tp.packet(pkt, peer, dtmf, at, out)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -32,8 +33,8 @@ type uring struct {
 	sqes                   []uringSQE
 	cqHead, cqTail, cqMask *uint32
 	cqes                   unsafe.Pointer
-	reqs                   []sendReq // of the current send call
-	sendto                 bool      // IORING_OP_SEND takes a destination (probe)
+	res                    []int32 // the results of the current submission, by entry
+	sendto                 bool    // IORING_OP_SEND takes a destination (probe)
 }
 
 // io_uring ABI (include/uapi/linux/io_uring.h).
@@ -41,6 +42,7 @@ const (
 	sysIOURingSetup      = 425
 	sysIOURingEnter      = 426
 	ioringOpSendmsg      = 9
+	ioringOpRecvmsg      = 10
 	ioringOpSend         = 26
 	ioringEnterGetEvents = 1
 	ioringOffSQRing      = 0
@@ -162,45 +164,88 @@ type sendReq struct {
 // reused at once. The sockets must stay open until it returns. An error means
 // the ring itself failed; the results are then meaningless.
 func (r *uring) send(reqs []sendReq) error {
-	r.reqs = reqs
-	defer func() { r.reqs = nil }()
-	for start := 0; start < len(reqs); {
-		n := min(len(reqs)-start, int(r.entries))
+	res, err := r.submit(len(reqs), func(i int) uringSQE {
+		q := &reqs[i]
+		// Never wait for socket buffer space: a full buffer is a dropped
+		// packet, counted, not a stalled pacer.
+		sqe := uringSQE{fd: q.fd, msgFlags: unix.MSG_DONTWAIT}
+		if r.sendto {
+			// IORING_OP_SEND with a destination (Linux 6.0): no message
+			// header for the kernel to copy in.
+			sqe.opcode = ioringOpSend
+			sqe.addr = uint64(uintptr(unsafe.Pointer(&q.buf[0])))
+			sqe.len = uint32(len(q.buf))
+			sqe.off = uint64(uintptr(unsafe.Pointer(&q.name))) // addr2
+			sqe.spliceFdIn = int32(q.namelen)                  // addr_len
+		} else {
+			q.iov.Base = &q.buf[0]
+			q.iov.SetLen(len(q.buf))
+			q.msg = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&q.name)), Namelen: q.namelen, Iov: &q.iov, Iovlen: 1}
+			sqe.opcode = ioringOpSendmsg
+			sqe.addr = uint64(uintptr(unsafe.Pointer(&q.msg)))
+			sqe.len = 1
+		}
+		return sqe
+	})
+	for i := range res {
+		reqs[i].res = res[i]
+	}
+	return err
+}
+
+// recvReq is one datagram read from a ready socket through the ring: into
+// buf, with the sender's address and the arrival stamp (SO_TIMESTAMPNS).
+type recvReq struct {
+	fd   int32
+	res  int32 // bytes read, or a negative errno (-EAGAIN: nothing there)
+	name unix.RawSockaddrInet6
+	oob  [rxOOB]byte
+	msg  unix.Msghdr
+	iov  unix.Iovec
+	buf  [rxBufSize]byte
+}
+
+// recv reads one datagram for each request, without waiting (MSG_DONTWAIT:
+// the sockets were found ready), and stores each result in its res. The
+// sockets must stay open until it returns.
+func (r *uring) recv(reqs []*recvReq) error {
+	res, err := r.submit(len(reqs), func(i int) uringSQE {
+		q := reqs[i]
+		q.iov.Base = &q.buf[0]
+		q.iov.SetLen(len(q.buf))
+		clear(q.oob[:unix.SizeofCmsghdr]) // read whether or not the kernel sets the length
+		q.msg = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&q.name)), Namelen: uint32(unsafe.Sizeof(q.name)),
+			Iov: &q.iov, Iovlen: 1, Control: &q.oob[0]}
+		q.msg.SetControllen(len(q.oob))
+		return uringSQE{opcode: ioringOpRecvmsg, fd: q.fd, addr: uint64(uintptr(unsafe.Pointer(&q.msg))),
+			len: 1, msgFlags: unix.MSG_DONTWAIT}
+	})
+	for i := range res {
+		reqs[i].res = res[i]
+	}
+	return err
+}
+
+// submit hands the kernel the n entries fill makes, in as many submissions
+// as the ring's size needs, and returns their results by entry once all
+// have completed. The slice is the ring's until the next submit.
+func (r *uring) submit(n int, fill func(i int) uringSQE) ([]int32, error) {
+	r.res = slices.Grow(r.res[:0], n)[:n]
+	for start := 0; start < n; {
+		k := min(n-start, int(r.entries))
 		tail := atomic.LoadUint32(r.sqTail)
-		for i := range n {
-			q := &reqs[start+i]
-			sqe := uringSQE{
-				fd: q.fd,
-				// Never wait for socket buffer space: a full buffer is a
-				// dropped packet, counted, not a stalled pacer.
-				msgFlags: unix.MSG_DONTWAIT,
-				userData: uint64(start + i),
-			}
-			if r.sendto {
-				// IORING_OP_SEND with a destination (Linux 6.0): no message
-				// header for the kernel to copy in.
-				sqe.opcode = ioringOpSend
-				sqe.addr = uint64(uintptr(unsafe.Pointer(&q.buf[0])))
-				sqe.len = uint32(len(q.buf))
-				sqe.off = uint64(uintptr(unsafe.Pointer(&q.name))) // addr2
-				sqe.spliceFdIn = int32(q.namelen)                  // addr_len
-			} else {
-				q.iov.Base = &q.buf[0]
-				q.iov.SetLen(len(q.buf))
-				q.msg = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&q.name)), Namelen: q.namelen, Iov: &q.iov, Iovlen: 1}
-				sqe.opcode = ioringOpSendmsg
-				sqe.addr = uint64(uintptr(unsafe.Pointer(&q.msg)))
-				sqe.len = 1
-			}
+		for i := range k {
+			sqe := fill(start + i)
+			sqe.userData = uint64(start + i)
 			r.sqes[(tail+uint32(i))&*r.sqMask] = sqe
 		}
-		atomic.StoreUint32(r.sqTail, tail+uint32(n))
-		if err := r.enter(uint32(n)); err != nil {
-			return err
+		atomic.StoreUint32(r.sqTail, tail+uint32(k))
+		if err := r.enter(uint32(k)); err != nil {
+			return nil, err
 		}
-		start += n
+		start += k
 	}
-	return nil
+	return r.res, nil
 }
 
 // probe picks IORING_OP_SEND with a destination where the kernel takes it,
@@ -255,14 +300,14 @@ func (r *uring) enter(n uint32) error {
 	return nil
 }
 
-// reap copies the results of the available completions into the caller's
-// slice through userData and returns how many there were.
+// reap copies the results of the available completions into res through
+// userData and returns how many there were.
 func (r *uring) reap() uint32 {
 	head := atomic.LoadUint32(r.cqHead)
 	tail := atomic.LoadUint32(r.cqTail)
 	for i := head; i != tail; i++ {
 		c := (*uringCQE)(unsafe.Add(r.cqes, uintptr(i&*r.cqMask)*uringCQESize))
-		r.reqs[c.userData].res = c.res
+		r.res[c.userData] = c.res
 	}
 	atomic.StoreUint32(r.cqHead, tail)
 	return tail - head
