@@ -13,7 +13,9 @@ type receiver struct{}
 
 type rxEntry struct{}
 
-func newReceiver(bool) (*receiver, error) { return nil, errors.New("shared RTP receive needs Linux epoll") }
+func newReceiver(bool) (*receiver, error) {
+	return nil, errors.New("shared RTP receive needs Linux epoll")
+}
 
 func (r *receiver) run()                               {}
 func (r *receiver) stop()                              {}

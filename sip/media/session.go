@@ -82,13 +82,13 @@ type Session struct {
 	relayInflight atomic.Int32
 	relayClosing  atomic.Bool
 	timeout       time.Duration
-	pacer      *Pacer
-	shard      *shard
-	slot       int // the sub-slot of the 20 ms frame this session sends in (pacer.go)
-	m          *Metrics
-	log        *slog.Logger
-	onAudio    atomic.Pointer[func(pkt *rtp.Packet)]
-	tap        atomic.Pointer[tap] // a Bridge attached to this session (bridge.go)
+	pacer         *Pacer
+	shard         *shard
+	slot          int // the sub-slot of the 20 ms frame this session sends in (pacer.go)
+	m             *Metrics
+	log           *slog.Logger
+	onAudio       atomic.Pointer[func(pkt *rtp.Packet)]
+	tap           atomic.Pointer[tap] // a Bridge attached to this session (bridge.go)
 
 	peer atomic.Pointer[peerState]
 	tx   txState
