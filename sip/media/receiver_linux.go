@@ -46,7 +46,7 @@ type receiver struct {
 // rxBatch is the receiver's ring for reads and one request per epoll event.
 type rxBatch struct {
 	ring *uring
-	reqs []recvReq // len(events) of run, allocated once: the kernel writes into them
+	reqs []recvReq // one chunk's, allocated once: the kernel writes into them
 	ents []*rxEntry
 	q    []*recvReq
 }
@@ -98,11 +98,11 @@ func newReceiver(batched bool) (*receiver, error) {
 
 // newRxBatch opens the ring for batched reads; nil: read one by one.
 func newRxBatch() *rxBatch {
-	ring, err := newURing(rxEvents)
+	ring, err := newURing(rxYieldEvery)
 	if err != nil {
 		return nil
 	}
-	return &rxBatch{ring: ring, reqs: make([]recvReq, rxEvents)}
+	return &rxBatch{ring: ring, reqs: make([]recvReq, rxYieldEvery)}
 }
 
 // rxPoll bounds how long a packet waits when the netpoller is slow to say
@@ -206,11 +206,26 @@ func (r *receiver) handleEvents(events []unix.EpollEvent, buf []byte, pkt *rtp.P
 	r.flush()
 }
 
-// handleBatch reads one datagram from each ready socket in one submission
-// to the ring, then handles them in order. Each entry's mu is held from
-// before its read until its packet is handled, as read does: unregister
-// waits, and the descriptor stays open while the kernel reads it.
+// handleBatch reads one datagram from each ready socket, rxYieldEvery
+// sockets to a submission to the ring, handles them in order and sends what
+// they relayed, then lets other goroutines run before the next chunk. A
+// chunk, not the whole round: a packet's relay latency grows with the
+// packets read and handled before its relay is sent. Each entry's mu is
+// held from before its read until its packet is handled, as read does:
+// unregister waits, and the descriptor stays open while the kernel reads it.
 func (r *receiver) handleBatch(events []unix.EpollEvent, pkt *rtp.Packet) {
+	for len(events) > 0 && r.in != nil {
+		n := min(len(events), rxYieldEvery)
+		r.readChunk(events[:n], pkt)
+		r.flush()
+		if events = events[n:]; len(events) > 0 {
+			runtime.Gosched()
+		}
+	}
+}
+
+// readChunk reads and handles one datagram of each socket of events.
+func (r *receiver) readChunk(events []unix.EpollEvent, pkt *rtp.Packet) {
 	in := r.in
 	in.ents, in.q = in.ents[:0], in.q[:0]
 	for _, ev := range events {
@@ -238,18 +253,12 @@ func (r *receiver) handleBatch(events []unix.EpollEvent, pkt *rtp.Packet) {
 	}
 	for i, e := range in.ents {
 		if q := in.q[i]; q.res >= 0 {
-			src, ok := sockaddrPort(&q.name)
-			if ok {
+			if src, ok := sockaddrPort(&q.name); ok {
 				e.s.handle(q.buf[:q.res], src, pkt, arrival(q.oob[:]), r.out)
 			}
 		}
 		e.mu.Unlock()
-		if (i+1)%rxYieldEvery == 0 {
-			r.flush()
-			runtime.Gosched()
-		}
 	}
-	r.flush()
 }
 
 // flush sends the relayed packets of the round so far.
