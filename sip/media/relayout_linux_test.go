@@ -1,0 +1,178 @@
+package media
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"golang.org/x/sys/unix"
+)
+
+// The shared receiver reads a round's ready sockets through one io_uring
+// submission (IORING_OP_RECVMSG): each datagram must come with its own
+// payload, its sender and the kernel's arrival stamp, as recvMsg gives.
+func TestRingRecvSourcePayloadAndArrival(t *testing.T) {
+	in := newRxBatch()
+	if in == nil {
+		t.Skip("io_uring unavailable here")
+	}
+	defer in.ring.close()
+	var conns, phones []*net.UDPConn
+	for range 3 {
+		c := listenLoopback(t)
+		stampArrivals(socketOf(c))
+		conns, phones = append(conns, c), append(phones, listenLoopback(t))
+	}
+	// The kernel turns receive stamps on in deferred work after the first
+	// socket asks: a packet received before that is stamped when read.
+	time.Sleep(20 * time.Millisecond)
+	sent := time.Now()
+	for i, p := range phones {
+		if _, err := p.WriteToUDPAddrPort([]byte{'a' + byte(i)}, addrOf(conns[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	empty := listenLoopback(t) // nothing sent: -EAGAIN, not a wait
+	var q []*recvReq
+	for i, c := range append(conns, empty) {
+		in.reqs[i].fd = socketOf(c).fd
+		q = append(q, &in.reqs[i])
+	}
+	if err := in.ring.recv(q); err != nil {
+		t.Fatal(err)
+	}
+	for i := range conns {
+		r := q[i]
+		src, ok := sockaddrPort(&r.name)
+		if r.res != 1 || r.buf[0] != 'a'+byte(i) || !ok || src != addrOf(phones[i]) {
+			t.Fatalf("socket %d: res %d payload %q from %v; want 1 byte %q from %v", i, r.res, r.buf[:max(r.res, 0)], src, 'a'+rune(i), addrOf(phones[i]))
+		}
+		at := arrival(r.oob[:])
+		if waited := time.Since(at); waited < 40*time.Millisecond || at.Before(sent.Add(-time.Millisecond)) {
+			t.Fatalf("socket %d: arrival %v after sending, %v before now: want the kernel's stamp", i, at.Sub(sent), waited)
+		}
+	}
+	if r := q[len(q)-1]; r.res != -int32(unix.EAGAIN) {
+		t.Fatalf("empty socket: res %d, want -EAGAIN", r.res)
+	}
+}
+
+// A relayed packet waits in its receiver's round until the round is sent,
+// naming the destination's socket by descriptor. Closing a session must wait
+// for it: a socket opened right after Close reuses the descriptor, and must
+// never send what the relay queued for the closed one.
+func TestCloseDuringRelayNeverSendsOnAReusedDescriptor(t *testing.T) {
+	pacer := NewPacer(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { pacer.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+	<-pacer.ready
+	if pacer.SendMode() != SendIOURing {
+		t.Skip("io_uring unavailable here: relayed packets are sent one by one")
+	}
+	sink := listenLoopback(t)
+	pool, err := NewPortPool(33000, 33999)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	sources := map[uint16]int{}
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		buf := make([]byte, 1500)
+		for {
+			sink.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			_, src, err := sink.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			sources[src.Port()]++
+			mu.Unlock()
+		}
+	}()
+	open := func() (*Session, int) {
+		c, port, err := pool.Listen(loopback)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := NewSession(SessionConfig{Conn: c, Pacer: pacer,
+			Negotiated: Negotiated{Codec: PCMU, Remote: addrOf(sink), Direction: SendRecv}})
+		s.Start()
+		return s, port
+	}
+	nextReused, reused := 34000, map[uint16]bool{}
+	for round := range 10 {
+		type pair struct {
+			caller, agent *Session
+			port          int
+			phone         *net.UDPConn
+			stop          chan struct{}
+			done          sync.WaitGroup
+		}
+		var pairs []*pair
+		for range 20 {
+			p := &pair{phone: listenLoopback(t), stop: make(chan struct{})}
+			var cport int
+			p.caller, cport = open()
+			p.agent, p.port = open()
+			defer pool.Release(cport)
+			NewBridge(p.caller, p.agent, BridgeOptions{}).Start()
+			p.done.Go(func() { // the caller's phone streams until the agent is gone
+				for seq := uint16(0); ; seq++ {
+					select {
+					case <-p.stop:
+						return
+					default:
+					}
+					pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: PCMU.PayloadType, SequenceNumber: seq,
+						Timestamp: uint32(seq) * frameSamples, SSRC: 0xCA11}, Payload: make([]byte, frameSamples)}
+					b, _ := pkt.Marshal()
+					p.phone.WriteToUDPAddrPort(b, sessionAddr(p.caller))
+					time.Sleep(time.Millisecond)
+				}
+			})
+			pairs = append(pairs, p)
+		}
+		time.Sleep(time.Duration(20+round) * time.Millisecond) // relaying
+		for _, p := range pairs {
+			p.agent.Close() // while its caller's packets are being relayed to it
+			pool.Release(p.port)
+			var c *net.UDPConn
+			for c == nil {
+				nextReused++
+				c, _ = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: nextReused})
+			}
+			defer c.Close()
+			mu.Lock()
+			reused[uint16(nextReused)] = true
+			mu.Unlock()
+		}
+		for _, p := range pairs {
+			close(p.stop)
+			p.done.Wait()
+			p.caller.Close()
+		}
+	}
+	<-readerDone
+	mu.Lock()
+	defer mu.Unlock()
+	relayed := 0
+	for port, n := range sources {
+		if port >= 33000 && port <= 33999 {
+			relayed += n
+		}
+		if reused[port] {
+			t.Fatalf("%d packets from port %d, a socket opened after a Close: the relay sent on a reused descriptor", n, port)
+		}
+	}
+	if relayed < 1000 {
+		t.Fatalf("the sink heard %d relayed packets: the test did not exercise the relay", relayed)
+	}
+}
