@@ -168,25 +168,7 @@ func TestCloseDuringBatchesNeverSendsOnAReusedDescriptor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nextReused := 32000
-	reused := map[uint16]bool{}
-	var mu sync.Mutex
-	sources := map[uint16]int{} // every source port the sink heard, read throughout
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		buf := make([]byte, 1500)
-		for {
-			sink.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-			_, src, err := sink.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			sources[src.Port()]++
-			mu.Unlock()
-		}
-	}()
+	w := newReuseWatch(t, sink, 32000)
 	for round := range 20 {
 		var sessions []*Session
 		var ports []int
@@ -206,34 +188,74 @@ func TestCloseDuringBatchesNeverSendsOnAReusedDescriptor(t *testing.T) {
 		for i, s := range sessions {
 			s.Close()
 			pool.Release(ports[i])
-			// A socket opened right after Close gets the lowest free
-			// descriptor: the one just closed.
-			var c *net.UDPConn
-			for c == nil {
-				nextReused++
-				c, _ = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: nextReused})
-			}
-			defer c.Close()
-			mu.Lock()
-			reused[uint16(nextReused)] = true
-			mu.Unlock()
+			w.reopen(t)
 		}
 	}
-	<-readerDone // 300 ms without a packet: every session is closed
-	mu.Lock()
-	defer mu.Unlock()
+	w.check(t, 31000, 31999, "the pacer")
+}
+
+// reuseWatch tells whether a batch ever sent on a closed socket's
+// descriptor: a sink counts every source port it hears until 300 ms pass
+// without a packet, and reopen opens a socket right after a Close, which
+// takes the lowest free descriptor (the one just closed) and never sends.
+type reuseWatch struct {
+	mu      sync.Mutex
+	sources map[uint16]int
+	reused  map[uint16]bool
+	next    int
+	done    chan struct{}
+}
+
+func newReuseWatch(t *testing.T, sink *net.UDPConn, reusedFrom int) *reuseWatch {
+	w := &reuseWatch{sources: map[uint16]int{}, reused: map[uint16]bool{}, next: reusedFrom, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		buf := make([]byte, 1500)
+		for {
+			sink.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			_, src, err := sink.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			w.mu.Lock()
+			w.sources[src.Port()]++
+			w.mu.Unlock()
+		}
+	}()
+	return w
+}
+
+// reopen opens a socket on the next free port of the reused range.
+func (w *reuseWatch) reopen(t *testing.T) {
+	var c *net.UDPConn
+	for c == nil {
+		w.next++
+		c, _ = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: w.next})
+	}
+	t.Cleanup(func() { c.Close() })
+	w.mu.Lock()
+	w.reused[uint16(w.next)] = true
+	w.mu.Unlock()
+}
+
+// check waits until the sink has heard nothing for 300 ms, then wants at
+// least 1,000 packets from the sessions' ports lo..hi and none from a
+// reopened socket.
+func (w *reuseWatch) check(t *testing.T, lo, hi uint16, what string) {
+	t.Helper()
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	heard := 0
-	for port, n := range sources {
-		if port >= 31000 && port <= 31999 {
+	for port, n := range w.sources {
+		if port >= lo && port <= hi {
 			heard += n
+		}
+		if w.reused[port] {
+			t.Fatalf("%d packets came from port %d, a socket opened after a Close that never sent: %s used a closed descriptor", n, port, what)
 		}
 	}
 	if heard < 1000 {
-		t.Fatalf("the sink heard %d packets from 1,000 sessions: the test did not exercise the pacer", heard)
-	}
-	for port, n := range sources {
-		if reused[port] {
-			t.Fatalf("%d packets came from port %d, a socket that never sent: a batch used a closed descriptor", n, port)
-		}
+		t.Fatalf("the sink heard %d packets from the sessions: the test did not exercise %s", heard, what)
 	}
 }

@@ -80,23 +80,7 @@ func TestCloseDuringRelayNeverSendsOnAReusedDescriptor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	sources := map[uint16]int{}
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		buf := make([]byte, 1500)
-		for {
-			sink.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-			_, src, err := sink.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			sources[src.Port()]++
-			mu.Unlock()
-		}
-	}()
+	w := newReuseWatch(t, sink, 34000)
 	open := func() (*Session, int) {
 		c, port, err := pool.Listen(loopback)
 		if err != nil {
@@ -107,7 +91,6 @@ func TestCloseDuringRelayNeverSendsOnAReusedDescriptor(t *testing.T) {
 		s.Start()
 		return s, port
 	}
-	nextReused, reused := 34000, map[uint16]bool{}
 	for round := range 10 {
 		type pair struct {
 			caller, agent *Session
@@ -144,15 +127,7 @@ func TestCloseDuringRelayNeverSendsOnAReusedDescriptor(t *testing.T) {
 		for _, p := range pairs {
 			p.agent.Close() // while its caller's packets are being relayed to it
 			pool.Release(p.port)
-			var c *net.UDPConn
-			for c == nil {
-				nextReused++
-				c, _ = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: nextReused})
-			}
-			defer c.Close()
-			mu.Lock()
-			reused[uint16(nextReused)] = true
-			mu.Unlock()
+			w.reopen(t)
 		}
 		for _, p := range pairs {
 			close(p.stop)
@@ -160,19 +135,5 @@ func TestCloseDuringRelayNeverSendsOnAReusedDescriptor(t *testing.T) {
 			p.caller.Close()
 		}
 	}
-	<-readerDone
-	mu.Lock()
-	defer mu.Unlock()
-	relayed := 0
-	for port, n := range sources {
-		if port >= 33000 && port <= 33999 {
-			relayed += n
-		}
-		if reused[port] {
-			t.Fatalf("%d packets from port %d, a socket opened after a Close: the relay sent on a reused descriptor", n, port)
-		}
-	}
-	if relayed < 1000 {
-		t.Fatalf("the sink heard %d relayed packets: the test did not exercise the relay", relayed)
-	}
+	w.check(t, 33000, 33999, "the relay")
 }
