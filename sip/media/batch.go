@@ -47,17 +47,24 @@ type batch struct {
 }
 
 // rtpHeaderSize is the fixed RTP header without CSRCs or extension (RFC 3550
-// section 5.1), the only kind the pacer sends.
+// section 5.1), the only kind we send.
 const rtpHeaderSize = 12
 
 // queue writes an RTP packet into the batch, to be sent to remote on s's
-// socket. The header is written by hand: the pacer's packets have no CSRC
-// and no extension, and this runs for every packet of every call.
+// socket.
 func (b *batch) queue(s *Session, st *stream, due time.Time, remote netip.AddrPort, h rtpHeader, payload []byte) {
 	off := len(b.slab)
 	n := rtpHeaderSize + len(payload)
 	b.slab = slices.Grow(b.slab, n)[:off+n]
-	p := b.slab[off:]
+	putRTP(b.slab[off:], h, payload)
+	b.out = append(b.out, outPacket{s: s, st: st, due: due, off: off, n: n, remote: remote})
+}
+
+// putRTP writes the packet into p, which has room for rtpHeaderSize and the
+// payload. The header is written by hand: our packets have no CSRC and no
+// extension, and this runs for every packet of every call (prompts and
+// relayed audio alike).
+func putRTP(p []byte, h rtpHeader, payload []byte) {
 	p[0] = 2 << 6 // version 2, no padding, no extension, no CSRC
 	p[1] = h.pt & 0x7f
 	if h.marker {
@@ -67,7 +74,6 @@ func (b *batch) queue(s *Session, st *stream, due time.Time, remote netip.AddrPo
 	binary.BigEndian.PutUint32(p[4:], h.ts)
 	binary.BigEndian.PutUint32(p[8:], h.ssrc)
 	copy(p[rtpHeaderSize:], payload)
-	b.out = append(b.out, outPacket{s: s, st: st, due: due, off: off, n: n, remote: remote})
 }
 
 // rtpHeader is what varies in the pacer's RTP headers.

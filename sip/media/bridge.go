@@ -143,7 +143,7 @@ func (b *Bridge) Stop() {
 		l.mu.Lock() // waits for a packet being relayed right now
 		l.off = true
 		l.mu.Unlock()
-		relayWait(&l.to.relayInflight) // and for one queued in a receiver's round
+		relayWait(&l.to.relayInflight) // and for one queued in a receiver's chunk
 	}
 	if wasRunning {
 		b.m.bridges.Dec()
@@ -240,7 +240,7 @@ type leg struct {
 	latN, latSum, latMax                           atomic.Int64
 	// The last relayed packet's arrival and relay latency, for the added
 	// jitter of the next one; only the leg's reader writes them (when it
-	// relays the packet, or when its round of relayed packets is sent).
+	// relays the packet, or when its chunk of relayed packets is sent).
 	lastAt  time.Time
 	lastLat int64
 }
@@ -287,7 +287,7 @@ func (l *leg) audio(pkt *rtp.Packet, src Codec, at time.Time, out *relayOut) {
 		payload = l.enc
 		note.kind = noteTranscoded
 	}
-	l.send(l.to.relay(&pkt.Header, dst.PayloadType, payload, false, &l.w, out, note), note)
+	l.settle(l.to.relay(&pkt.Header, dst.PayloadType, payload, false, &l.w, out, note), note)
 	l.record(pkt, at)
 }
 
@@ -300,12 +300,12 @@ func (l *leg) event(pkt *rtp.Packet, at time.Time, out *relayOut) {
 		return
 	}
 	note := relayNote{l: l, at: at, kind: noteEvent}
-	l.send(l.to.relay(&pkt.Header, dst.DTMFPayloadType, pkt.Payload, true, &l.w, out, note), note)
+	l.settle(l.to.relay(&pkt.Header, dst.DTMFPayloadType, pkt.Payload, true, &l.w, out, note), note)
 }
 
-// send accounts for a relay outcome now, unless the packet waits in the
-// receiver's round (which accounts for it once sent).
-func (l *leg) send(res relayResult, note relayNote) {
+// settle accounts for a relay outcome now, unless the packet waits in the
+// receiver's chunk (which accounts for it once sent).
+func (l *leg) settle(res relayResult, note relayNote) {
 	if res != relayQueued {
 		note.done(res, time.Now())
 	}

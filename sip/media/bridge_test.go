@@ -39,12 +39,21 @@ type legSpec struct {
 
 func newRig(t *testing.T, caller, agent legSpec) *rig {
 	t.Helper()
+	return newRigSend(t, SendAuto, caller, agent)
+}
+
+// newRigSend is newRig with the pacer's send mode: with io_uring the shared
+// receivers read and relay in batches, with sendto one packet at a time.
+// The sessions start once the receivers run, so they read through them.
+func newRigSend(t *testing.T, send string, caller, agent legSpec) *rig {
+	t.Helper()
 	r := &rig{reg: prometheus.NewRegistry(), a: listenLoopback(t), b: listenLoopback(t)}
 	m := NewMetrics(r.reg)
-	pacer := NewPacer(m)
+	pacer := NewPacerConfig(PacerConfig{Metrics: m, Send: send})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- pacer.Run(ctx) }()
+	<-pacer.ready
 	r.callerNeg = Negotiated{Codec: caller.codec, DTMF: caller.dtmf, DTMFPayloadType: callerDTMFPT,
 		Remote: addrOf(r.a), Direction: SendRecv}
 	r.agentNeg = Negotiated{Codec: agent.codec, DTMF: agent.dtmf, DTMFPayloadType: agentDTMFPT,
@@ -199,48 +208,54 @@ func TestBridgeRelaysBothWays(t *testing.T) {
 		{"same codec: copied", PCMU, PCMU, false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := newRig(t, legSpec{tt.caller, true}, legSpec{tt.agent, true})
-			rec, err := NewRecorder(filepath.Join(t.TempDir(), "call.wav"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			br := NewBridge(r.caller, r.agent, BridgeOptions{Recorder: rec})
-			br.Start()
-			atA, atB := listen(r.a, 300*time.Millisecond), listen(r.b, 300*time.Millisecond)
-			start := time.Now()
-			done := make(chan struct{})
-			go func() { talk(t, r.b, r.agent, tt.agent, 1000, 0xB0B, 60); close(done) }()
-			talk(t, r.a, r.caller, tt.caller, 440, 0xA11CE, 60)
-			<-done
-			gotA, gotB := <-atA, <-atB
-			br.Stop()
-			if err := rec.Close(); err != nil {
-				t.Fatalf("recorder Close: %v", err)
-			}
-			callTime := time.Since(start)
-
-			checkOwnStream(t, "agent's phone", gotB, r.agent, tt.agent.PayloadType)
-			checkOwnStream(t, "caller's phone", gotA, r.caller, tt.caller.PayloadType)
-			hasTone(t, "agent hears caller", pcmOf(gotB, tt.agent), 440, 1000)
-			hasTone(t, "caller hears agent", pcmOf(gotA, tt.caller), 1000, 440)
-			st := br.Stats()
-			if st.CallerToAgent != 60 || st.AgentToCaller != 60 {
-				t.Errorf("relayed %d / %d packets, want 60 each way", st.CallerToAgent, st.AgentToCaller)
-			}
-			if want := map[bool]uint64{true: 120}[tt.wantTranscoded]; st.Transcoded != want {
-				t.Errorf("Transcoded = %d, want %d", st.Transcoded, want)
-			}
-			if sent := PCMU.Encode(nil, sine(440, 5*frameSamples, frameSamples)); !tt.wantTranscoded && string(gotB[5].pkt.Payload) != string(sent) {
-				t.Errorf("same codec: payload changed on the way")
-			}
-			t.Logf("relay latency mean %v max %v over %d packets", st.LatencyMean, st.LatencyMax, st.CallerToAgent+st.AgentToCaller)
-			if st.LatencyMean <= 0 || st.LatencyMean > 5*time.Millisecond {
-				t.Errorf("mean relay latency %v, want above 0 and far below 5 ms", st.LatencyMean)
-			}
-			checkRecording(t, rec, callTime)
-		})
+		for _, send := range []string{SendAuto, SendEach} {
+			t.Run(tt.name+", "+send, func(t *testing.T) { relayBothWays(t, send, tt.caller, tt.agent, tt.wantTranscoded) })
+		}
 	}
+}
+
+// relayBothWays bridges two phones talking at once and checks what each
+// hears, the counters, the latency and the recording.
+func relayBothWays(t *testing.T, send string, callerCodec, agentCodec Codec, wantTranscoded bool) {
+	r := newRigSend(t, send, legSpec{callerCodec, true}, legSpec{agentCodec, true})
+	rec, err := NewRecorder(filepath.Join(t.TempDir(), "call.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := NewBridge(r.caller, r.agent, BridgeOptions{Recorder: rec})
+	br.Start()
+	atA, atB := listen(r.a, 300*time.Millisecond), listen(r.b, 300*time.Millisecond)
+	start := time.Now()
+	done := make(chan struct{})
+	go func() { talk(t, r.b, r.agent, agentCodec, 1000, 0xB0B, 60); close(done) }()
+	talk(t, r.a, r.caller, callerCodec, 440, 0xA11CE, 60)
+	<-done
+	gotA, gotB := <-atA, <-atB
+	br.Stop()
+	if err := rec.Close(); err != nil {
+		t.Fatalf("recorder Close: %v", err)
+	}
+	callTime := time.Since(start)
+
+	checkOwnStream(t, "agent's phone", gotB, r.agent, agentCodec.PayloadType)
+	checkOwnStream(t, "caller's phone", gotA, r.caller, callerCodec.PayloadType)
+	hasTone(t, "agent hears caller", pcmOf(gotB, agentCodec), 440, 1000)
+	hasTone(t, "caller hears agent", pcmOf(gotA, callerCodec), 1000, 440)
+	st := br.Stats()
+	if st.CallerToAgent != 60 || st.AgentToCaller != 60 {
+		t.Errorf("relayed %d / %d packets, want 60 each way", st.CallerToAgent, st.AgentToCaller)
+	}
+	if want := map[bool]uint64{true: 120}[wantTranscoded]; st.Transcoded != want {
+		t.Errorf("Transcoded = %d, want %d", st.Transcoded, want)
+	}
+	if sent := PCMU.Encode(nil, sine(440, 5*frameSamples, frameSamples)); !wantTranscoded && string(gotB[5].pkt.Payload) != string(sent) {
+		t.Errorf("same codec: payload changed on the way")
+	}
+	t.Logf("relay latency mean %v max %v over %d packets", st.LatencyMean, st.LatencyMax, st.CallerToAgent+st.AgentToCaller)
+	if st.LatencyMean <= 0 || st.LatencyMean > 5*time.Millisecond {
+		t.Errorf("mean relay latency %v, want above 0 and far below 5 ms", st.LatencyMean)
+	}
+	checkRecording(t, rec, callTime)
 }
 
 // checkRecording reads the finished WAV back: caller (440 Hz) left, agent

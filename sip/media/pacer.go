@@ -138,16 +138,19 @@ func (p *Pacer) startReceivers() {
 		return
 	}
 	batched := p.SendMode() == SendIOURing
+	var reads, relays bool
 	for _, sh := range p.shards {
 		r, err := newReceiver(batched)
 		if err != nil {
 			p.log.Warn("RTP receive: one goroutine per call", "error", err)
 			return
 		}
+		reads, relays = r.batches()
 		go r.run()
 		sh.rx.Store(r)
 	}
-	p.log.Info("RTP receive: one epoll reader per worker", "readers", len(p.shards), "relay_batched", batched)
+	p.log.Info("RTP receive: one epoll reader per worker", "readers", len(p.shards),
+		"reads_batched", reads, "relay_batched", relays)
 }
 
 // stopReceivers stops the shared readers once the workers are done; their

@@ -35,15 +35,16 @@ type receiver struct {
 	quit     chan struct{}
 	loopDone chan struct{} // run's loop no longer uses epfd
 	done     chan struct{} // run and watch have returned
-	// out is the round of relayed packets, sent together (relayout.go);
+	// out holds a chunk's relayed packets, sent together (relayout.go);
 	// nil: each is sent at once. Owned by run.
 	out *relayOut
-	// in reads the round's ready sockets in one io_uring submission; nil:
+	// in reads a chunk of ready sockets in one io_uring submission; nil:
 	// one recvmsg per socket. Owned by run.
 	in *rxBatch
 }
 
-// rxBatch is the receiver's ring for reads and one request per epoll event.
+// rxBatch is the receiver's ring for reads and one request per socket of a
+// chunk.
 type rxBatch struct {
 	ring *uring
 	reqs []recvReq // one chunk's, allocated once: the kernel writes into them
@@ -54,9 +55,6 @@ type rxBatch struct {
 // rxEvents is how many ready sockets one EpollWait reports, and so one
 // round's most reads.
 const rxEvents = 256
-
-// rxBufSize is the largest datagram read; RTP on a LAN fits in 1,500 bytes.
-const rxBufSize = 2048
 
 // rxEntry is one registered session. mu is held by the receiver while it
 // reads and handles the session's packets, and by unregister once the
@@ -76,8 +74,9 @@ type rxEntry struct {
 // thousand sockets is over a core-millisecond of work.
 const rxYieldEvery = 64
 
-// newReceiver makes a receiver; batched says relayed packets go out in one
-// io_uring submission per round (the pacer's send mode allows it).
+// newReceiver makes a receiver; batched says it reads and relays a chunk of
+// ready sockets in one io_uring submission each (the pacer's send mode
+// allows it), where the kernel lets it open the rings.
 func newReceiver(batched bool) (*receiver, error) {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
@@ -95,6 +94,10 @@ func newReceiver(batched bool) (*receiver, error) {
 	}
 	return r, nil
 }
+
+// batches reports whether the receiver reads, and relays, a chunk of
+// sockets in one io_uring submission (the rings opened).
+func (r *receiver) batches() (reads, relays bool) { return r.in != nil, r.out != nil }
 
 // newRxBatch opens the ring for batched reads; nil: read one by one.
 func newRxBatch() *rxBatch {
@@ -186,7 +189,7 @@ func (r *receiver) watch(rc syscall.RawConn, idle <-chan struct{}, wake chan<- s
 // level-triggered, so one with more is reported again by the next
 // EpollWait, and no read is spent on finding a socket empty (EAGAIN). The
 // packets relayed meanwhile are sent before the receiver yields and at the
-// end of the round.
+// end.
 func (r *receiver) handleEvents(events []unix.EpollEvent, buf []byte, pkt *rtp.Packet) {
 	if r.in != nil {
 		r.handleBatch(events, pkt)
@@ -261,7 +264,7 @@ func (r *receiver) readChunk(events []unix.EpollEvent, pkt *rtp.Packet) {
 	}
 }
 
-// flush sends the relayed packets of the round so far.
+// flush sends the relayed packets queued so far.
 func (r *receiver) flush() {
 	if r.out != nil {
 		r.out.flush()
@@ -279,7 +282,7 @@ func (r *receiver) stop() {
 	_ = r.ep.Close() // wakes watch out of the netpoller
 	<-r.done
 	if r.out != nil {
-		r.out.close() // run flushed every round before it returned
+		r.out.close() // run flushed every chunk before it returned
 	}
 	if r.in != nil {
 		r.in.ring.close()

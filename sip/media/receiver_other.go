@@ -17,6 +17,7 @@ func newReceiver(bool) (*receiver, error) {
 	return nil, errors.New("shared RTP receive needs Linux epoll")
 }
 
+func (r *receiver) batches() (bool, bool)              { return false, false }
 func (r *receiver) run()                               {}
 func (r *receiver) stop()                              {}
 func (r *receiver) register(*Session) (*rxEntry, bool) { return nil, false }

@@ -12,13 +12,22 @@ import (
 // a prompt is playing.
 var ErrBridged = errors.New("playback stopped: session bridged")
 
+// rxBufSize is the largest datagram read, by either read path; RTP on a LAN
+// fits in 1,500 bytes.
+const rxBufSize = 2048
+
+// errRelayTooLong: a payload that does not fit a relayed packet (a source
+// sends at most rxBufSize bytes a datagram, so it cannot happen from the
+// network).
+var errRelayTooLong = errors.New("relay RTP: payload too long")
+
 // relayJump is how far (in samples) a relayed timestamp may stray from the
 // session's clock before the mapping is anchored again: a new source stream
 // or a source that restarted its timestamps.
 const relayJump = 5 * 8000
 
 // tap is what a Bridge attaches to a Session. The reader hands it every
-// accepted packet, with the shared receiver's round of relayed packets (nil
+// accepted packet, with the shared receiver's chunk of relayed packets (nil
 // for a session reading in its own goroutine); Update tells it about
 // re-INVITEs (hold, unhold).
 type tap struct {
@@ -71,13 +80,12 @@ const (
 	relayHeld               // our direction does not send (the remote put us on hold)
 	relayPrompt             // a prompt plays on the session: it has the stream
 	relayFailed             // the socket refused the packet
-	relayQueued             // in the receiver's round: its note is done when the round is sent
+	relayQueued             // in the receiver's chunk: its note is done when the chunk is sent
 )
 
-// relayBuf is one relaying goroutine's reusable packet and buffer.
+// relayBuf is one relaying goroutine's reusable packet buffer.
 type relayBuf struct {
-	pkt rtp.Packet
-	buf [1500]byte
+	buf [rtpHeaderSize + rxBufSize]byte
 }
 
 // relay sends payload with payload type pt on the session's own outgoing
@@ -89,8 +97,8 @@ type relayBuf struct {
 // packets of one RFC 4733 event keep one timestamp. Nothing is sent while our
 // direction does not send or a prompt is playing on the session.
 //
-// With out (the shared receiver's round) the packet is queued and note is
-// done when the round is sent (relayQueued); otherwise it is sent at once
+// With out (the shared receiver's chunk) the packet is queued and note is
+// done when the chunk is sent (relayQueued); otherwise it is sent at once
 // and the caller does note.
 func (s *Session) relay(src *rtp.Header, pt uint8, payload []byte, event bool, w *relayBuf, out *relayOut, note relayNote) relayResult {
 	s.tx.mu.Lock()
@@ -115,11 +123,11 @@ func (s *Session) relay(src *rtp.Header, pt uint8, payload []byte, event bool, w
 	if out != nil && out.queue(s, peer.remote, h, payload, note) {
 		return relayQueued
 	}
-	w.pkt.Header = rtp.Header{Version: 2, Marker: h.marker, PayloadType: h.pt,
-		SequenceNumber: h.seq, Timestamp: h.ts, SSRC: h.ssrc}
-	w.pkt.Payload = payload
-	n, err := w.pkt.MarshalTo(w.buf[:])
-	if err == nil {
+	var err error
+	if n := rtpHeaderSize + len(payload); n > len(w.buf) {
+		err = errRelayTooLong
+	} else {
+		putRTP(w.buf[:n], h, payload)
 		_, err = s.conn.WriteToUDPAddrPort(w.buf[:n], peer.remote)
 	}
 	s.countSend(err)

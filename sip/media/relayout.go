@@ -6,17 +6,17 @@ import (
 	"time"
 )
 
-// relayOut collects the packets a shared receiver relays in one round (every
-// socket epoll found ready, up to rxYieldEvery packets) and hands them to the
+// relayOut collects the packets a shared receiver relays while it handles one
+// chunk of ready sockets (up to rxYieldEvery packets) and hands them to the
 // kernel together through the receiver's own io_uring, as the pacer does with
-// a sub-slot: one system call for the round instead of one sendto per packet.
+// a sub-slot: one system call for the chunk instead of one sendto per packet.
 // A profile at 1,000 bridged calls had the relay's sendto at 36 % of the
 // server's CPU, most of it entering and leaving the kernel.
 //
 // A relayOut belongs to one receiver goroutine. The packets' sessions are
-// kept open until the round is sent: a queued packet names its socket by
+// kept open until the chunk is sent: a queued packet names its socket by
 // descriptor, and Session.Close waits for relayInflight to drop to zero
-// before it closes the socket (closeWait).
+// (relayWait) before it closes the socket.
 type relayOut struct {
 	b    batch
 	note []relayNote // note[i] belongs to b.out[i]
@@ -60,7 +60,7 @@ func (o *relayOut) queue(s *Session, remote netip.AddrPort, h rtpHeader, payload
 	return true
 }
 
-// flush sends the round's packets, then accounts for each: the relay latency
+// flush sends the chunk's packets, then accounts for each: the relay latency
 // counts to the moment the kernel had them all.
 func (o *relayOut) flush() {
 	if len(o.b.out) == 0 {
@@ -107,7 +107,7 @@ func (n relayNote) done(res relayResult, now time.Time) {
 
 // relayWait waits until no relayed packet queued for s is still waiting to
 // be sent; with closing set first, nothing new is queued for it. The wait is
-// one receiver round at most.
+// one receiver chunk at most.
 func relayWait(inflight *atomic.Int32) {
 	for inflight.Load() != 0 {
 		time.Sleep(20 * time.Microsecond)

@@ -77,7 +77,7 @@ type Session struct {
 	// socket once Go has really closed it.
 	sockClosed bool
 	// relayInflight counts relayed packets queued for sock in a shared
-	// receiver's round and not yet sent; relayClosing, set by Close, stops
+	// receiver's chunk and not yet sent; relayClosing, set by Close, stops
 	// new ones. Close closes the socket only once the count is zero.
 	relayInflight atomic.Int32
 	relayClosing  atomic.Bool
@@ -211,7 +211,7 @@ func (s *Session) Close() error {
 		reg.unregister()
 	}
 	s.relayClosing.Store(true)
-	relayWait(&s.relayInflight) // no receiver's round names the socket any more
+	relayWait(&s.relayInflight) // no receiver's chunk names the socket any more
 	var err error
 	if sh := s.shard; sh != nil {
 		// Not while the pacer's worker has a batch naming this socket.
@@ -336,7 +336,7 @@ type rxState struct {
 // read owns the socket's receive side until Close.
 func (s *Session) read() {
 	defer close(s.readerDone)
-	buf := make([]byte, 2048)
+	buf := make([]byte, rxBufSize)
 	oob := make([]byte, rxOOB)
 	var pkt rtp.Packet
 	stampArrivals(s.sock) // the kernel's arrival time, as the shared receiver has it

@@ -14,15 +14,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// uring is the smallest io_uring (Linux 5.4+) the pacer needs: it hands the
-// kernel a whole sub-slot of RTP packets, each on its own call's socket, in
-// one system call. One sendto per packet costs about 3 µs on loopback here,
+// uring is the smallest io_uring (Linux 5.4+) the media engine needs: it
+// hands the kernel a whole sub-slot of the pacer's RTP packets, or a shared
+// receiver's chunk of reads or relayed packets, each on its own call's
+// socket, in one system call. One sendto per packet costs about 3 µs on loopback here,
 // most of it entering and leaving the kernel (page-table isolation); a
 // batch through the ring costs about 1 µs per packet (measured with 500
 // sockets and batches of 100). sendmmsg cannot do this: it batches on one
 // socket only, and every call keeps its own port (symmetric RTP, latching).
 //
-// A uring belongs to one pacer worker; it is not safe for concurrent use.
+// A uring belongs to one goroutine (a pacer worker, a receiver); it is not
+// safe for concurrent use.
 type uring struct {
 	fd      int
 	entries uint32
