@@ -240,7 +240,7 @@ type relayDelta struct {
 	Relayed       float64            `json:"relayed_packets"` // both directions
 	CallerToAgent float64            `json:"caller_to_agent"`
 	AgentToCaller float64            `json:"agent_to_caller"`
-	Dropped       map[string]float64 `json:"relay_dropped"` // held, prompt, codec
+	Dropped       map[string]float64 `json:"relay_dropped"` // held, prompt, codec, closed
 	SendErrors    float64            `json:"send_errors"`
 	Transcoded    float64            `json:"transcoded"`
 	// Latency is receive on one leg → handed to the kernel on the other
@@ -275,7 +275,7 @@ func newRelayDelta(m0, m1 metrics) relayDelta {
 		Dropped:       map[string]float64{},
 	}
 	rd.Relayed = rd.CallerToAgent + rd.AgentToCaller
-	for _, reason := range []string{"held", "prompt", "codec"} {
+	for _, reason := range []string{"held", "prompt", "codec", "closed"} {
 		if n := d(`hotline_media_relay_dropped_total{reason="` + reason + `"}`); n > 0 {
 			rd.Dropped[reason] = n
 		}

@@ -46,6 +46,7 @@ type BridgeStats struct {
 	DroppedHeld   uint64 // not sent: the destination put us on hold, or the source holds and hold music plays
 	DroppedPrompt uint64 // not sent: a prompt (hold music) plays to the destination
 	DroppedCodec  uint64 // not sent: no conversion between the codecs, or no telephone-event on the destination
+	DroppedClosed uint64 // not sent: the destination's session closed (its leg hung up) before the bridge stopped
 	LatencyMean   time.Duration
 	LatencyMax    time.Duration // from receiving a packet to handing it to the kernel
 }
@@ -164,6 +165,7 @@ func (b *Bridge) Stats() BridgeStats {
 		st.DroppedHeld += l.held.Load()
 		st.DroppedPrompt += l.prompt.Load()
 		st.DroppedCodec += l.codec.Load()
+		st.DroppedClosed += l.closed.Load()
 		latN += l.latN.Load()
 		latSum += l.latSum.Load()
 		st.LatencyMax = max(st.LatencyMax, time.Duration(l.latMax.Load()))
@@ -236,8 +238,8 @@ type leg struct {
 	enc   []byte
 	w     relayBuf
 
-	relayed, transcoded, dtmf, held, prompt, codec atomic.Uint64
-	latN, latSum, latMax                           atomic.Int64
+	relayed, transcoded, dtmf, held, prompt, codec, closed atomic.Uint64
+	latN, latSum, latMax                                   atomic.Int64
 	// The last relayed packet's arrival and relay latency, for the added
 	// jitter of the next one; only the leg's reader writes them (when it
 	// relays the packet, or when its chunk of relayed packets is sent).
@@ -338,6 +340,8 @@ func (l *leg) account(res relayResult, at, now time.Time) {
 		l.drop(&l.held, relayDropHeld)
 	case relayPrompt:
 		l.drop(&l.prompt, relayDropPrompt)
+	case relayClosed:
+		l.drop(&l.closed, relayDropClosed)
 	case relayFailed: // counted by the session as a send error
 	}
 }

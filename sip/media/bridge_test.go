@@ -12,6 +12,7 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // Payload types of telephone-event on the two legs: different on purpose,
@@ -458,5 +459,34 @@ func TestBridgePromptPausesRelay(t *testing.T) {
 	}
 	if st := br.Stats(); st.DroppedPrompt < 8 || st.DroppedPrompt > 12 || markers != 2 {
 		t.Errorf("prompt dropped %d relayed packets, %d talkspurt switches; want the prompt's 10 and 2", st.DroppedPrompt, markers)
+	}
+}
+
+// When one leg hangs up, its session is closed a moment before the Bridge
+// stops: what the other side says meanwhile is dropped as "closed", not
+// counted as a send error (a supervisor reads send errors as a fault).
+func TestBridgeRelayToClosedLegIsDroppedNotASendError(t *testing.T) {
+	for _, send := range []string{SendAuto, SendEach} {
+		t.Run(send, func(t *testing.T) {
+			r := newRigSend(t, send, legSpec{PCMU, false}, legSpec{PCMU, false})
+			br := NewBridge(r.caller, r.agent, BridgeOptions{})
+			br.Start()
+			talk(t, r.a, r.caller, PCMU, 440, 0xA11CE, 10)
+			time.Sleep(50 * time.Millisecond) // all ten relayed
+			r.agent.Close()                   // the agent's leg hung up
+			talk(t, r.a, r.caller, PCMU, 440, 0xA11CE, 20)
+			time.Sleep(50 * time.Millisecond)
+			br.Stop()
+			st := br.Stats()
+			if st.CallerToAgent != 10 || st.DroppedClosed != 20 {
+				t.Fatalf("relayed %d, dropped as closed %d; want 10 before the hang-up and 20 dropped after", st.CallerToAgent, st.DroppedClosed)
+			}
+			if n := r.agent.Stats().SendErrors; n != 0 {
+				t.Fatalf("%d send errors on the closed leg, want 0", n)
+			}
+			if got := testutil.ToFloat64(r.agent.m.relayDropped[relayDropClosed]); got != 20 {
+				t.Fatalf("hotline_media_relay_dropped_total{reason=closed} = %v, want 20", got)
+			}
+		})
 	}
 }

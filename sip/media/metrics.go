@@ -25,6 +25,7 @@ const (
 	relayDropHeld    = "held"
 	relayDropPrompt  = "prompt"
 	relayDropCodec   = "codec"
+	relayDropClosed  = "closed"
 )
 
 // lateThreshold is the lateness above which a packet counts as late.
@@ -114,9 +115,9 @@ func (m *Metrics) bridgeMetrics() (relayed, dropped *prometheus.CounterVec) {
 	m.relayed = children(relayed, dirCallerToAgent, dirAgentToCaller)
 	dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "hotline", Subsystem: "media", Name: "relay_dropped_total",
-		Help: "Bridged packets not relayed, by reason (held, prompt, codec).",
+		Help: "Bridged packets not relayed, by reason (held, prompt, codec, closed: the destination leg already hung up).",
 	}, []string{"reason"})
-	m.relayDropped = children(dropped, relayDropHeld, relayDropPrompt, relayDropCodec)
+	m.relayDropped = children(dropped, relayDropHeld, relayDropPrompt, relayDropCodec, relayDropClosed)
 	m.transcoded = counter("transcoded_packets_total", "Relayed audio packets converted between PCMU and PCMA.")
 	m.dtmfRelayed = counter("dtmf_relayed_packets_total", "RFC 4733 telephone-event packets passed between bridged legs.")
 	m.relayLatency = prometheus.NewHistogram(prometheus.HistogramOpts{

@@ -80,6 +80,7 @@ const (
 	relayHeld               // our direction does not send (the remote put us on hold)
 	relayPrompt             // a prompt plays on the session: it has the stream
 	relayFailed             // the socket refused the packet
+	relayClosed             // the session is closed: its leg hung up before the bridge stopped
 	relayQueued             // in the receiver's chunk: its note is done when the chunk is sent
 )
 
@@ -105,6 +106,10 @@ func (s *Session) relay(src *rtp.Header, pt uint8, payload []byte, event bool, w
 	defer s.tx.mu.Unlock()
 	peer := s.peer.Load()
 	switch {
+	case s.relayClosing.Load():
+		// Close came first (the leg hung up); the Bridge stops right after.
+		// Not a send error: nothing is wrong with the socket or the network.
+		return relayClosed
 	case !peer.sends():
 		s.tx.relay.active = false
 		return relayHeld
@@ -120,7 +125,10 @@ func (s *Session) relay(src *rtp.Header, pt uint8, payload []byte, event bool, w
 	if base, end := mediaSpan(ts, payload, event); base != end {
 		s.tx.last.note(base, end, now)
 	}
-	if out != nil && out.queue(s, peer.remote, h, payload, note) {
+	if out != nil {
+		if !out.queue(s, peer.remote, h, payload, note) {
+			return relayClosed // Close began since the check above
+		}
 		return relayQueued
 	}
 	var err error

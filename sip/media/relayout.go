@@ -47,8 +47,7 @@ func newRelayOut() *relayOut {
 }
 
 // queue adds one relayed packet, sent on s's socket to remote at the next
-// flush. It returns false when s is closing: the caller sends at once
-// (through Go, which knows the socket is closed).
+// flush. It returns false when s is closing: the packet is dropped.
 func (o *relayOut) queue(s *Session, remote netip.AddrPort, h rtpHeader, payload []byte, n relayNote) bool {
 	s.relayInflight.Add(1)
 	if s.relayClosing.Load() {

@@ -78,7 +78,8 @@ type Session struct {
 	sockClosed bool
 	// relayInflight counts relayed packets queued for sock in a shared
 	// receiver's chunk and not yet sent; relayClosing, set by Close, stops
-	// new ones. Close closes the socket only once the count is zero.
+	// new ones (relay drops them as closed). Close closes the socket only
+	// once the count is zero.
 	relayInflight atomic.Int32
 	relayClosing  atomic.Bool
 	timeout       time.Duration
