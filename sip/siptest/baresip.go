@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -40,6 +41,10 @@ type BaresipOptions struct {
 	// and/or PCMA, the only ones loaded. Default PCMU, PCMA.
 	Codecs []string
 }
+
+// baresipStartAttempts bounds the starts with new ports when one of the
+// chosen ports was taken before baresip bound it.
+const baresipStartAttempts = 5
 
 // MicrophoneDuration is how long each call's microphone audio lasts: a call
 // still up after that is closed by baresip ("end of file").
@@ -86,18 +91,27 @@ func StartBaresip(ctx context.Context, opts BaresipOptions) (*Baresip, error) {
 	if err := opts.normalise(); err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "siptest-baresip-")
-	if err != nil {
-		return nil, fmt.Errorf("baresip config dir: %w", err)
-	}
-	b := &Baresip{dir: dir, aor: opts.aor(), out: &lockedBuffer{}, exited: make(chan struct{}),
-		readDone: make(chan struct{}), pending: map[string]chan ctrlResponse{}, changed: make(chan struct{})}
-	if err := b.start(ctx, opts); err != nil {
-		err = fmt.Errorf("start baresip: %w\nbaresip output:\n%s", err, b.Log())
+	for attempt := 1; ; attempt++ {
+		dir, err := os.MkdirTemp("", "siptest-baresip-")
+		if err != nil {
+			return nil, fmt.Errorf("baresip config dir: %w", err)
+		}
+		b := &Baresip{dir: dir, aor: opts.aor(), out: &lockedBuffer{}, exited: make(chan struct{}),
+			readDone: make(chan struct{}), pending: map[string]chan ctrlResponse{}, changed: make(chan struct{})}
+		err = b.start(ctx, opts)
+		if err == nil {
+			return b, nil
+		}
+		log := b.Log()
 		_ = b.Close()
-		return nil, err
+		// The ports were free when chosen, but another process (an outgoing
+		// connection's ephemeral port, a parallel test) may bind one before
+		// baresip does: choose again.
+		if attempt < baresipStartAttempts && strings.Contains(log, "Address already in use") && ctx.Err() == nil {
+			continue
+		}
+		return nil, fmt.Errorf("start baresip: %w\nbaresip output:\n%s", err, log)
 	}
-	return b, nil
 }
 
 func (b *Baresip) start(ctx context.Context, opts BaresipOptions) error {

@@ -118,7 +118,7 @@ func (o *BaresipOptions) accountLine() string {
 func writeBaresipConfig(dir string, opts BaresipOptions) (baresipPorts, error) {
 	var p baresipPorts
 	var err error
-	if p.sip, err = freeUDPTCPPort(); err != nil {
+	if p.sip, err = pickSIPPort(); err != nil {
 		return p, err
 	}
 	if p.ctrl, err = freeTCPPort(); err != nil {
@@ -154,6 +154,10 @@ func loopTo(pcm []int16, n int) []int16 {
 	}
 	return out
 }
+
+// pickSIPPort chooses baresip's SIP port; a test replaces it to make the
+// port taken before baresip binds it.
+var pickSIPPort = freeUDPTCPPort
 
 // freeUDPTCPPort finds a loopback port free for both UDP and TCP (sip_listen binds both).
 func freeUDPTCPPort() (int, error) {

@@ -3,6 +3,7 @@ package siptest
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -181,5 +182,33 @@ func TestBaresipRegisterFails(t *testing.T) {
 	err := b.WaitRegistered(ctx)
 	if err == nil || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "403") {
 		t.Fatalf("register with a wrong password: %v, want the 403 failure", err)
+	}
+}
+
+// A port chosen free can be taken before baresip binds it (an outgoing
+// connection's ephemeral port, a test running beside): StartBaresip then
+// starts it again on new ports instead of failing the test that needed it.
+func TestBaresipStartRetriesATakenPort(t *testing.T) {
+	ctx := testCtx(t)
+	taken, err := net.Listen("tcp", net.JoinHostPort(loopback, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	picks := 0
+	pickSIPPort = func() (int, error) {
+		if picks++; picks == 1 {
+			return taken.Addr().(*net.TCPAddr).Port, nil // bound for TCP: baresip's bind fails
+		}
+		return freeUDPTCPPort()
+	}
+	t.Cleanup(func() { pickSIPPort = freeUDPTCPPort })
+	reg := newTestRegistrar(t)
+	b := startTestBaresip(t, ctx, agentOptions(reg, true))
+	if picks != 2 || b.SIPPort() == taken.Addr().(*net.TCPAddr).Port {
+		t.Fatalf("SIP port picked %d times, baresip on %d (taken: %d); want a second pick", picks, b.SIPPort(), taken.Addr().(*net.TCPAddr).Port)
+	}
+	if err := b.WaitRegistered(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
