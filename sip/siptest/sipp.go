@@ -75,6 +75,33 @@ func RunSIPp(ctx context.Context, opts SIPpOptions) (SIPpResult, error) {
 	if err := stageScenario(dir, opts); err != nil {
 		return SIPpResult{}, err
 	}
+	var res SIPpResult
+	for attempt := 1; ; attempt++ {
+		res, err = runSIPpOnce(ctx, dir, opts)
+		// The ports were free when chosen, but another process (an outgoing
+		// connection's ephemeral port, a parallel test) may bind one before
+		// SIPp does; SIPp then exits before its first call: choose again.
+		if err == nil && attempt < sippStartAttempts && portTaken(res) && ctx.Err() == nil {
+			continue
+		}
+		if err != nil {
+			return res, err
+		}
+		break
+	}
+	res.Successful, res.Failed, err = parseStat(filepath.Join(dir, "stat.csv"))
+	if err != nil {
+		return res, fmt.Errorf("sipp %s exited %d: %w; stderr: %s", opts.Scenario, res.ExitCode, err, res.Stderr)
+	}
+	return res, nil
+}
+
+// sippStartAttempts bounds the runs of RunSIPp whose SIPp found a port taken.
+const sippStartAttempts = 5
+
+// runSIPpOnce runs SIPp once on newly chosen ports; the error is non-nil
+// only when it could not run at all.
+func runSIPpOnce(ctx context.Context, dir string, opts SIPpOptions) (SIPpResult, error) {
 	args, err := sippArgs(dir, opts)
 	if err != nil {
 		return SIPpResult{}, err
@@ -94,11 +121,14 @@ func RunSIPp(ctx context.Context, opts SIPpOptions) (SIPpResult, error) {
 	case runErr != nil:
 		return res, fmt.Errorf("run sipp %s: %w", opts.Scenario, runErr)
 	}
-	res.Successful, res.Failed, err = parseStat(filepath.Join(dir, "stat.csv"))
-	if err != nil {
-		return res, fmt.Errorf("sipp %s exited %d: %w; stderr: %s", opts.Scenario, res.ExitCode, err, res.Stderr)
-	}
 	return res, nil
+}
+
+// portTaken reports whether SIPp stopped because it could not bind one of
+// its sockets ("Unable to bind main socket, errno = 98 (Address already in
+// use)", the same for its media sockets): it exits 254 before any call.
+func portTaken(res SIPpResult) bool {
+	return res.ExitCode != 0 && strings.Contains(res.Stderr, "Address already in use")
 }
 
 func (o *SIPpOptions) defaults() {
@@ -167,12 +197,18 @@ func DTMFPCAP(digit rune) (string, error) {
 	return filepath.Join(dtmfPCAPDir, "dtmf_2833_"+name+".pcap"), nil
 }
 
-func sippArgs(dir string, opts SIPpOptions) ([]string, error) {
-	sipPort, err := freePort("udp")
-	if err != nil {
-		return nil, err
+// pickSIPpPorts chooses SIPp's SIP and media ports; a test replaces it to
+// make a port taken before SIPp binds it.
+var pickSIPpPorts = func() (sip, media int, err error) {
+	if sip, err = freePort("udp"); err != nil {
+		return 0, 0, err
 	}
-	mediaPort, err := freePort("udp")
+	media, err = freePort("udp")
+	return sip, media, err
+}
+
+func sippArgs(dir string, opts SIPpOptions) ([]string, error) {
+	sipPort, mediaPort, err := pickSIPpPorts()
 	if err != nil {
 		return nil, err
 	}

@@ -77,3 +77,53 @@ func checkSIPpDigits(t *testing.T, uas *fakeUAS, want []rune) {
 		}
 	}
 }
+
+// A port chosen free can be taken before SIPp binds it (an outgoing
+// connection's ephemeral port, a test running beside): SIPp then exits
+// before its first call, and RunSIPp runs it again on new ports instead of
+// failing the test that needed it.
+func TestRunSIPpRetriesATakenPort(t *testing.T) {
+	if !HaveSIPp() {
+		t.Fatalf("%s not found: install sip-tester (apt-get install sip-tester)", SIPpPath)
+	}
+	taken, err := net.ListenPacket("udp", net.JoinHostPort(loopback, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenPort := taken.LocalAddr().(*net.UDPAddr).Port
+	free := pickSIPpPorts
+	t.Cleanup(func() { pickSIPpPorts = free })
+	picks, lastSIP := 0, 0
+	pickSIPpPorts = func() (int, int, error) {
+		sip, media, err := free()
+		if picks++; picks == 1 {
+			sip = takenPort // bound already: SIPp cannot bind its main socket
+		}
+		lastSIP = sip
+		return sip, media, err
+	}
+	uas := newFakeUAS(t)
+	opts := SIPpOptions{Scenario: "wrong_number.xml", Service: "wrong", Timeout: 15 * time.Second,
+		Target: net.JoinHostPort(loopback, strconv.Itoa(uas.port))}
+	res, err := RunSIPp(testCtx(t), opts)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if picks != 2 || lastSIP == takenPort {
+		t.Fatalf("ports picked %d times, SIPp last on %d (taken: %d); want a second pick", picks, lastSIP, takenPort)
+	}
+	if res.ExitCode != 0 || res.Successful != 1 || res.Failed != 0 {
+		t.Fatalf("exit %d, %d ok, %d failed; stderr: %s", res.ExitCode, res.Successful, res.Failed, res.Stderr)
+	}
+}
+
+// portTaken tells SIPp's bind failure from a run whose calls failed.
+func TestSIPpPortTaken(t *testing.T) {
+	bind := SIPpResult{ExitCode: 254, Stderr: "Unable to bind main socket, errno = 98 (Address already in use)\n"}
+	failed := SIPpResult{ExitCode: 1, Failed: 1, Stderr: "Aborting call on unexpected message"}
+	ok := SIPpResult{Stderr: "Address already in use"} // exit 0: it ran
+	if !portTaken(bind) || portTaken(failed) || portTaken(ok) {
+		t.Fatalf("portTaken: bind %v, failed call %v, exit 0 %v; want true, false, false", portTaken(bind), portTaken(failed), portTaken(ok))
+	}
+}
