@@ -76,6 +76,19 @@ func connect(ctx context.Context, cfg Config) (*pgxpool.Pool, *redis.Client, err
 		// registrar wait for a connection at a few hundred calls/s.
 		opt.PoolSize = defaultRedisConns
 	}
+	if !strings.Contains(cfg.RedisURL, "min_idle_conns") {
+		// Dial the whole pool up front and keep it. go-redis otherwise grows
+		// the pool on demand: the first burst of calls after a quiet spell
+		// (agents freeing up together, a wave of callers) dialled dozens of
+		// connections inside it, each a TCP handshake, HELLO and CLIENT
+		// SETINFO, and the ACD's Match waited behind them in Redis (the
+		// matching benchmark's slow steps, seen on the wire).
+		opt.MinIdleConns = opt.PoolSize
+	}
+	// CLIENT SETINFO (Redis 7.2+) only labels the connection; Redis 7.0,
+	// Debian 12's, answers it with an error: a wasted round trip per
+	// connection.
+	opt.DisableIdentity = true
 	rdb := redis.NewClient(opt)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
