@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -89,6 +91,7 @@ type ACD struct {
 	log     *slog.Logger
 	hist    chan Event
 	epoch   epochState
+	due     sweepDue
 }
 
 // Offer pairs a waiting caller with a ringing agent, or for a ring-all
@@ -120,6 +123,7 @@ func NewACD(rdb redis.UniversalClient, opts ACDOptions) *ACD {
 		queue:   NewQueue(rdb, QueueOptions{Prefix: opts.Prefix, Node: opts.Node, Metrics: opts.Metrics}),
 		metrics: opts.Metrics, log: opts.Logger.With("component", "acd", "node", opts.Node),
 		hist: make(chan Event, opts.HistoryBuffer),
+		due:  sweepDue{kick: make(chan struct{}, 1)},
 	}
 	a.metrics.acd.states.attach(a.stateGauges)
 	return a
@@ -191,6 +195,9 @@ func (a *ACD) Match(ctx context.Context) ([]Offer, error) {
 	a.metrics.acd.latency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return nil, err
+	}
+	if len(r.Offers) > 0 {
+		a.due.by(a.now().Add(a.opts.Reservation))
 	}
 	for _, o := range r.Offers {
 		mode := "one"
@@ -268,10 +275,11 @@ func (a *ACD) CallerGone(ctx context.Context, callID, agentID string) error {
 // WrapUpMax (S12), and handle (answer to hang-up) feeds the category's wait
 // estimate (S8) when at least a millisecond.
 func (a *ACD) Hangup(ctx context.Context, agentID string, handle time.Duration, category string) error {
-	deadline := a.now().Add(a.opts.WrapUpMax).UnixMilli()
-	if _, err := a.run(ctx, "hang up agent "+agentID, hangupScript, agentID, deadline); err != nil {
+	deadline := a.now().Add(a.opts.WrapUpMax)
+	if _, err := a.run(ctx, "hang up agent "+agentID, hangupScript, agentID, deadline.UnixMilli()); err != nil {
 		return err
 	}
+	a.due.by(deadline)
 	if category == "" || handle < time.Millisecond {
 		return nil
 	}
@@ -300,15 +308,85 @@ const (
 // sweepBatch per script until none is left (at most sweepRounds scripts; the
 // next Sweep does the rest). It returns how many agents it moved.
 func (a *ACD) Sweep(ctx context.Context) (int, error) {
+	moved, _, err := a.sweep(ctx)
+	return moved, err
+}
+
+// sweep is Sweep that also returns the earliest reservation expiry or
+// wrap-up deadline left in Redis (any node's; zero when there is none, now
+// when the rounds ran out with more due).
+func (a *ACD) sweep(ctx context.Context) (int, time.Time, error) {
 	moved := 0
 	for range sweepRounds {
 		r, err := a.run(ctx, "sweep agents", sweepScript, sweepBatch)
 		moved += len(r.Tr)
-		if err != nil || len(r.Tr) < sweepBatch {
-			return moved, err
+		if err != nil {
+			return moved, time.Time{}, err
+		}
+		if len(r.Tr) < sweepBatch {
+			var next time.Time
+			if ms, err := strconv.ParseInt(r.Next, 10, 64); err == nil {
+				next = time.UnixMilli(ms)
+			}
+			return moved, next, nil
 		}
 	}
-	return moved, nil
+	return moved, a.now(), nil
+}
+
+// Sweeps follow the deadlines (sweepDue): the sweep runs when the earliest
+// reservation expiry or wrap-up deadline is due, at most every sweepMinGap
+// and at least every sweepMaxGap (a deadline another node set that this
+// one has not heard of). A sweep once a second ended every wrap-up of the
+// second before at once: agents freed in lumps, a lump of matches, rings
+// and Redis scripts once a second (the matching benchmark's slow Match
+// steps all fell in those lumps), and wrap-up (S12) up to a second longer
+// than wrap_up_max.
+const (
+	sweepMinGap = 20 * time.Millisecond
+	sweepMaxGap = time.Second
+)
+
+// sweepDue is the earliest deadline this node set since the sweep loop
+// last looked (Hangup's wrap-up, Match's reservations); kick wakes the loop.
+type sweepDue struct {
+	mu   sync.Mutex
+	at   time.Time
+	kick chan struct{}
+}
+
+// by asks for a sweep at t, if earlier than the one already asked for.
+func (d *sweepDue) by(t time.Time) {
+	d.mu.Lock()
+	earlier := d.at.IsZero() || t.Before(d.at)
+	if earlier {
+		d.at = t
+	}
+	d.mu.Unlock()
+	if earlier {
+		select {
+		case d.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// take returns and clears the deadline asked for.
+func (d *sweepDue) take() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := d.at
+	d.at = time.Time{}
+	return t
+}
+
+// sweepDelay is how long the loop waits for a sweep due at next (ACD
+// clock), within sweepMinGap and maxGap; zero next means none is known.
+func (a *ACD) sweepDelay(next time.Time, maxGap time.Duration) time.Duration {
+	if next.IsZero() {
+		return maxGap
+	}
+	return min(max(next.Sub(a.now()), sweepMinGap), maxGap)
 }
 
 // MatchAll reserves every available agent serving category (emergency: any
@@ -327,6 +405,7 @@ func (a *ACD) MatchAll(ctx context.Context, category string) (string, []string, 
 	if r.CallID == "" {
 		return "", nil, fmt.Errorf("match all agents for %s: %w", category, ErrNoMatch)
 	}
+	a.due.by(a.now().Add(a.opts.Reservation))
 	a.metrics.acd.matches.WithLabelValues(category, "all").Inc()
 	return r.CallID, r.Agents, nil
 }
@@ -338,6 +417,7 @@ type reply struct {
 	Err           string   `json:"err"`
 	State         string   `json:"state"`
 	Tr            []Event  `json:"tr"`
+	Next          string   `json:"next"` // sweep: the earliest deadline left (ms)
 	Offers        []Offer  `json:"offers"`
 	Released      []string `json:"released"`
 	Category      string   `json:"category"`

@@ -284,5 +284,13 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'agents:wrapup', '-inf', NO
     redis.call('ZREM', P .. 'agents:wrapup', id)
   end
 end
+-- The earliest deadline left, for the next sweep.
+local due
+for _, k in ipairs({'agents:ringing', 'agents:wrapup'}) do
+  local z = redis.call('ZRANGE', P .. k, 0, 0, 'WITHSCORES')
+  local t = tonumber(z[2])
+  if t and (not due or t < due) then due = t end
+end
+if due then out.next = num(due) end
 return finish()
 `)

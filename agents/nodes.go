@@ -117,7 +117,10 @@ func (a *ACD) Run(ctx context.Context) error {
 	}
 	every := a.opts.NodeTTL / loopShare
 	beat, reap := time.NewTicker(every), time.NewTicker(every)
-	sweep := time.NewTicker(min(time.Second, every))
+	// The sweep follows the deadlines (sweepDue), at least every maxGap.
+	maxGap := min(sweepMaxGap, every)
+	sweep := time.NewTimer(maxGap)
+	sweepAt := time.Now().Add(maxGap)
 	defer beat.Stop()
 	defer reap.Stop()
 	defer sweep.Stop()
@@ -131,10 +134,23 @@ func (a *ACD) Run(ctx context.Context) error {
 			if _, err := a.Reap(ctx); err != nil {
 				a.log.Error("reap dead nodes", "err", err)
 			}
+		case <-a.due.kick:
+			// A deadline set here since: sweep sooner if it is earlier.
+			if d := a.sweepDelay(a.due.take(), maxGap); time.Now().Add(d).Before(sweepAt) {
+				sweep.Reset(d)
+				sweepAt = time.Now().Add(d)
+			}
 		case <-sweep.C:
-			if _, err := a.Sweep(ctx); err != nil {
+			_, next, err := a.sweep(ctx)
+			if err != nil {
 				a.log.Error("sweep agents", "err", err)
 			}
+			if asked := a.due.take(); !asked.IsZero() && (next.IsZero() || asked.Before(next)) {
+				next = asked
+			}
+			d := a.sweepDelay(next, maxGap)
+			sweep.Reset(d)
+			sweepAt = time.Now().Add(d)
 		}
 	}
 }
