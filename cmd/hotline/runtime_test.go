@@ -54,3 +54,29 @@ func TestRuntimeConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// The server's Redis pool is dialled whole at start and kept (no burst of
+// dials in a burst of calls), sends no CLIENT SETINFO, and the URL's own
+// pool_size / min_idle_conns win.
+func TestRedisOptions(t *testing.T) {
+	for _, tc := range []struct {
+		url           string
+		pool, minIdle int
+	}{
+		{url: "redis://127.0.0.1:6379/0", pool: defaultRedisConns, minIdle: defaultRedisConns},
+		{url: "redis://127.0.0.1:6379/0?pool_size=8", pool: 8, minIdle: 8},
+		{url: "redis://127.0.0.1:6379/0?pool_size=8&min_idle_conns=2", pool: 8, minIdle: 2},
+	} {
+		opt, err := redisOptions(tc.url)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.url, err)
+		}
+		if opt.PoolSize != tc.pool || opt.MinIdleConns != tc.minIdle || !opt.DisableIdentity {
+			t.Errorf("%s: pool %d, min idle %d, no SETINFO %v; want %d, %d, true",
+				tc.url, opt.PoolSize, opt.MinIdleConns, opt.DisableIdentity, tc.pool, tc.minIdle)
+		}
+	}
+	if _, err := redisOptions("http://nowhere"); err == nil || !strings.Contains(err.Error(), "HOTLINE_REDIS_URL") {
+		t.Errorf("a URL that is not redis: error %v, want one naming HOTLINE_REDIS_URL", err)
+	}
+}

@@ -66,29 +66,11 @@ func connect(ctx context.Context, cfg Config) (*pgxpool.Pool, *redis.Client, err
 	if err != nil {
 		return nil, nil, err
 	}
-	opt, err := redis.ParseURL(cfg.RedisURL)
+	opt, err := redisOptions(cfg.RedisURL)
 	if err != nil {
 		pool.Close()
-		return nil, nil, fmt.Errorf("HOTLINE_REDIS_URL: %w", err)
+		return nil, nil, err
 	}
-	if !strings.Contains(cfg.RedisURL, "pool_size") {
-		// go-redis's default (10 per CPU) had calls, matching and the
-		// registrar wait for a connection at a few hundred calls/s.
-		opt.PoolSize = defaultRedisConns
-	}
-	if !strings.Contains(cfg.RedisURL, "min_idle_conns") {
-		// Dial the whole pool up front and keep it. go-redis otherwise grows
-		// the pool on demand: the first burst of calls after a quiet spell
-		// (agents freeing up together, a wave of callers) dialled dozens of
-		// connections inside it, each a TCP handshake, HELLO and CLIENT
-		// SETINFO, and the ACD's Match waited behind them in Redis (the
-		// matching benchmark's slow steps, seen on the wire).
-		opt.MinIdleConns = opt.PoolSize
-	}
-	// CLIENT SETINFO (Redis 7.2+) only labels the connection; Redis 7.0,
-	// Debian 12's, answers it with an error: a wasted round trip per
-	// connection.
-	opt.DisableIdentity = true
 	rdb := redis.NewClient(opt)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -98,6 +80,33 @@ func connect(ctx context.Context, cfg Config) (*pgxpool.Pool, *redis.Client, err
 		return nil, nil, fmt.Errorf("redis at %s is unreachable (%v): start it or set HOTLINE_REDIS_URL", opt.Addr, err)
 	}
 	return pool, rdb, nil
+}
+
+// redisOptions reads HOTLINE_REDIS_URL with the server's pool defaults;
+// pool_size=N and min_idle_conns=N in the URL override them.
+func redisOptions(url string) (*redis.Options, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("HOTLINE_REDIS_URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_size") {
+		// go-redis's default (10 per CPU) had calls, matching and the
+		// registrar wait for a connection at a few hundred calls/s.
+		opt.PoolSize = defaultRedisConns
+	}
+	if !strings.Contains(url, "min_idle_conns") {
+		// Dial the whole pool up front and keep it. go-redis otherwise grows
+		// the pool on demand, so the first burst of calls after a quiet
+		// spell dials dozens of connections inside it, each a TCP handshake,
+		// HELLO and CLIENT SETINFO in Redis at its busiest moment (seen on
+		// the wire in the matching benchmark).
+		opt.MinIdleConns = opt.PoolSize
+	}
+	// CLIENT SETINFO (Redis 7.2+) only labels the connection; Redis 7.0,
+	// Debian 12's, answers it with an error: a wasted round trip per
+	// connection.
+	opt.DisableIdentity = true
+	return opt, nil
 }
 
 // defaultDBConns is the pool size when HOTLINE_DATABASE_URL names none
