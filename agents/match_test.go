@@ -347,13 +347,22 @@ func TestSweepInBatches(t *testing.T) {
 	}
 }
 
-// Sweep: wrap-up past WrapUpMax (S12) and stuck reservations end.
-func TestSweep(t *testing.T) {
-	ctx := context.Background()
+// newSweepACD is an ACD with wrap_up_max 5 min and 20 s reservations, and
+// agents 1001 and, a minute later (so 1001 is the longer idle), 1002 logged
+// in to inquiry.
+func newSweepACD(t *testing.T) *acdEnv {
+	t.Helper()
 	e := newTestACD(t, ACDOptions{WrapUpMax: 5 * time.Minute, Reservation: 20 * time.Second})
 	e.login(t, "1001", "inquiry")
 	e.clock.Add(time.Minute)
 	e.login(t, "1002", "inquiry")
+	return e
+}
+
+// Sweep: wrap-up past WrapUpMax (S12) and stuck reservations end.
+func TestSweep(t *testing.T) {
+	ctx := context.Background()
+	e := newSweepACD(t)
 	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)},
 		Entry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
 	e.match(t)

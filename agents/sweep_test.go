@@ -10,10 +10,7 @@ import (
 // so the loop sweeps when it is due rather than once a second.
 func TestSweepReportsTheEarliestDeadline(t *testing.T) {
 	ctx := context.Background()
-	e := newTestACD(t, ACDOptions{WrapUpMax: 5 * time.Minute, Reservation: 20 * time.Second})
-	e.login(t, "1001", "inquiry")
-	e.clock.Add(time.Minute)
-	e.login(t, "1002", "inquiry")
+	e := newSweepACD(t)
 	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
 	e.match(t)
 	e.must(t, "answer", e.Answered(ctx, "c1", "1001"))
