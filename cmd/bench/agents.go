@@ -165,7 +165,8 @@ func (b *bench) poolStates(ctx context.Context, p *agentPool) (map[string]int, e
 }
 
 // waitPool waits until none of the pool's agents is ringing or in wrap-up
-// (the last step's wrap-ups end after benchWrapUp and the ACD's 1 s sweep)
+// (the last step's wrap-ups end benchWrapUp after their calls, at the ACD's
+// sweep of that deadline)
 // and, unless some are left on a call, all are available. Call it with the
 // server idle: an agent still on a call then is stuck there (its caller is
 // gone). It sets p.unusable to the agents that are not available.

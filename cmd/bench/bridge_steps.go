@@ -51,7 +51,8 @@ func bridgeCallLength(keyAt, talk time.Duration) time.Duration {
 // agentsFor is how many agents a call-rate step needs: each agent is taken
 // from the caller's key (matched while the caller hears the queue prompts)
 // until the caller hangs up, then in wrap-up (benchWrapUp, ended by the ACD's
-// 1 s sweep); callers arrive for duration.
+// sweep at its deadline), plus a second of margin; callers arrive for
+// duration.
 func agentsFor(rate float64, duration, talk time.Duration) int {
 	busy := bridgeKeyToBridge + talk + benchWrapUp + time.Second
 	return int(math.Ceil(rate*min(busy, duration).Seconds()*(1+agentMargin))) + 20

@@ -49,7 +49,7 @@ func TestParseParts(t *testing.T) {
 
 func TestAgentsFor(t *testing.T) {
 	// An agent is taken from the key until the caller hangs up (key→bridge
-	// + talk), then in wrap-up (1 s) and until the ACD's sweep (1 s).
+	// + talk), then in wrap-up (1 s), plus a second of margin.
 	busy := bridgeKeyToBridge + 3*time.Second + benchWrapUp + time.Second
 	tests := []struct {
 		name     string
