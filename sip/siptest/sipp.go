@@ -81,7 +81,8 @@ func RunSIPp(ctx context.Context, opts SIPpOptions) (SIPpResult, error) {
 		// The ports were free when chosen, but another process (an outgoing
 		// connection's ephemeral port, a parallel test) may bind one before
 		// SIPp does; SIPp then exits before its first call: choose again.
-		if err == nil && attempt < sippStartAttempts && portTaken(res) && ctx.Err() == nil {
+		// Never when a call was made: the test would see it twice.
+		if err == nil && attempt < sippStartAttempts && portTaken(res) && noCalls(dir) && ctx.Err() == nil {
 			continue
 		}
 		if err != nil {
@@ -102,6 +103,7 @@ const sippStartAttempts = 5
 // runSIPpOnce runs SIPp once on newly chosen ports; the error is non-nil
 // only when it could not run at all.
 func runSIPpOnce(ctx context.Context, dir string, opts SIPpOptions) (SIPpResult, error) {
+	_ = os.Remove(filepath.Join(dir, "stat.csv")) // a previous attempt's
 	args, err := sippArgs(dir, opts)
 	if err != nil {
 		return SIPpResult{}, err
@@ -129,6 +131,13 @@ func runSIPpOnce(ctx context.Context, dir string, opts SIPpOptions) (SIPpResult,
 // use)", the same for its media sockets): it exits 254 before any call.
 func portTaken(res SIPpResult) bool {
 	return res.ExitCode != 0 && strings.Contains(res.Stderr, "Address already in use")
+}
+
+// noCalls reports whether the run in dir ended no call (no statistics, or
+// none successful or failed).
+func noCalls(dir string) bool {
+	ok, failed, err := parseStat(filepath.Join(dir, "stat.csv"))
+	return err != nil || ok+failed == 0
 }
 
 func (o *SIPpOptions) defaults() {

@@ -1,7 +1,10 @@
 package siptest
 
 import (
+	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -115,6 +118,30 @@ func TestRunSIPpRetriesATakenPort(t *testing.T) {
 	}
 	if res.ExitCode != 0 || res.Successful != 1 || res.Failed != 0 {
 		t.Fatalf("exit %d, %d ok, %d failed; stderr: %s", res.ExitCode, res.Successful, res.Failed, res.Stderr)
+	}
+}
+
+// A run is retried only when it ended no call (a call made twice would
+// show in the test that asked for one).
+func TestSIPpNoCalls(t *testing.T) {
+	dir := t.TempDir()
+	if !noCalls(dir) {
+		t.Fatal("no statistics: want no calls")
+	}
+	stat := func(ok, failed int) {
+		csv := fmt.Sprintf("StartTime;SuccessfulCall(C);FailedCall(C);\n0;%d;%d;\n", ok, failed)
+		if err := os.WriteFile(filepath.Join(dir, "stat.csv"), []byte(csv), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		ok, failed int
+		want       bool
+	}{{0, 0, true}, {1, 0, false}, {0, 1, false}} {
+		stat(tc.ok, tc.failed)
+		if got := noCalls(dir); got != tc.want {
+			t.Errorf("%d ok, %d failed: noCalls %v, want %v", tc.ok, tc.failed, got, tc.want)
+		}
 	}
 }
 
