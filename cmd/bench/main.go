@@ -269,8 +269,7 @@ func (b *bench) startServer(ctx context.Context, binary string, pprof bool) erro
 func (b *bench) sweeps(ctx context.Context, o options) *result {
 	res := &result{Command: commandLine(), Duration: o.duration.String(), Parts: o.parts.String()}
 	if o.parts.rate {
-		rates := ladder([]float64{50, 100, 200, 300, 400, 500, 600, 800}, o.maxRate, 200)
-		rates = slices.DeleteFunc(rates, func(r float64) bool { return r < o.minRate })
+		rates := from(o.minRate, ladder([]float64{50, 100, 200, 300, 400, 500, 600, 800}, o.maxRate, 200))
 		res.PCAP = b.runRateSweep(ctx, "ivr_pcap", rates)
 		if res.PCAP.MaxRate < rates[len(rates)-1] && ctx.Err() == nil {
 			b.progress("ivr_pcap stopped below -max-rate: the same calls with the key as SIP INFO (no RTP from SIPp)")
@@ -287,10 +286,8 @@ func (b *bench) sweeps(ctx context.Context, o options) *result {
 	}
 	if o.parts.bridge() && ctx.Err() == nil {
 		res.Bridge = b.runBridge(ctx, bridgeOptions{parts: o.parts,
-			rates: slices.DeleteFunc(ladder([]float64{50, 100, 150, 200, 250, 300}, o.maxBridgeRate, 50),
-				func(r float64) bool { return r < o.minBridgeRate }),
-			counts: ints(slices.DeleteFunc(ladder([]float64{250, 500, 750, 1000, 1250, 1500}, float64(o.maxBridged), 250),
-				func(n float64) bool { return n < float64(o.minBridged) })),
+			rates:     from(o.minBridgeRate, ladder([]float64{50, 100, 150, 200, 250, 300}, o.maxBridgeRate, 50)),
+			counts:    ints(from(float64(o.minBridged), ladder([]float64{250, 500, 750, 1000, 1250, 1500}, float64(o.maxBridged), 250))),
 			talk:      o.talk,
 			keepGoing: o.keepGoing,
 		})
@@ -322,6 +319,12 @@ func ladder(rungs []float64, limit, step float64) []float64 {
 		out = append(out, limit)
 	}
 	return out
+}
+
+// from drops the rungs below lowest (-min-rate, -min-bridge-rate,
+// -min-bridged).
+func from(lowest float64, rungs []float64) []float64 {
+	return slices.DeleteFunc(rungs, func(r float64) bool { return r < lowest })
 }
 
 // progress prints one line per step, with the time since the start.

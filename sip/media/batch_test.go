@@ -4,7 +4,6 @@ package media
 
 import (
 	"bytes"
-	"context"
 	"net"
 	"net/netip"
 	"sync"
@@ -153,10 +152,8 @@ func TestBatchErrorIsPerPacket(t *testing.T) {
 // sockets (which reuse the descriptors) must send nothing.
 func TestCloseDuringBatchesNeverSendsOnAReusedDescriptor(t *testing.T) {
 	pacer := NewPacer(nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { pacer.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
+	runPacer(t, pacer)
+	ctx := t.Context() // the plays end before the pacer stops
 
 	sink := listenLoopback(t)
 	dst := sink.LocalAddr().(*net.UDPAddr).AddrPort()

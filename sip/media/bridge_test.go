@@ -51,10 +51,7 @@ func newRigSend(t *testing.T, send string, caller, agent legSpec) *rig {
 	r := &rig{reg: prometheus.NewRegistry(), a: listenLoopback(t), b: listenLoopback(t)}
 	m := NewMetrics(r.reg)
 	pacer := NewPacerConfig(PacerConfig{Metrics: m, Send: send})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- pacer.Run(ctx) }()
-	<-pacer.ready
+	runPacer(t, pacer)
 	r.callerNeg = Negotiated{Codec: caller.codec, DTMF: caller.dtmf, DTMFPayloadType: callerDTMFPT,
 		Remote: addrOf(r.a), Direction: SendRecv}
 	r.agentNeg = Negotiated{Codec: agent.codec, DTMF: agent.dtmf, DTMFPayloadType: agentDTMFPT,
@@ -70,8 +67,6 @@ func newRigSend(t *testing.T, send string, caller, agent legSpec) *rig {
 	t.Cleanup(func() {
 		r.caller.Close()
 		r.agent.Close()
-		cancel()
-		<-done
 	})
 	return r
 }

@@ -3,7 +3,6 @@
 package media
 
 import (
-	"context"
 	"net"
 	"testing"
 	"time"
@@ -17,16 +16,7 @@ import (
 // only its own packets.
 func TestSharedReceiver(t *testing.T) {
 	pacer := NewPacer(nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- pacer.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("pacer Run: %v", err)
-		}
-	})
-	<-pacer.ready
+	runPacer(t, pacer)
 	phone := listenLoopback(t)
 	open := func() (*Session, *net.UDPConn) {
 		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -115,11 +105,7 @@ func TestArrivalTimeFromKernel(t *testing.T) {
 // goroutine, still with the kernel's arrival stamps.
 func TestPerCallReceive(t *testing.T) {
 	pacer := NewPacerConfig(PacerConfig{Receive: ReceivePerCall})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- pacer.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	<-pacer.ready
+	runPacer(t, pacer)
 	phone := listenLoopback(t)
 	conn := listenLoopback(t)
 	s := NewSession(SessionConfig{Conn: conn, Pacer: pacer,

@@ -1,7 +1,6 @@
 package media
 
 import (
-	"context"
 	"net"
 	"sync"
 	"testing"
@@ -67,11 +66,7 @@ func TestRingRecvSourcePayloadAndArrival(t *testing.T) {
 // never send what the relay queued for the closed one.
 func TestCloseDuringRelayNeverSendsOnAReusedDescriptor(t *testing.T) {
 	pacer := NewPacer(nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { pacer.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
-	<-pacer.ready
+	runPacer(t, pacer)
 	if pacer.SendMode() != SendIOURing {
 		t.Skip("io_uring unavailable here: relayed packets are sent one by one")
 	}

@@ -31,10 +31,7 @@ func newHarness(t *testing.T, timeout time.Duration) *harness {
 	h := &harness{reg: prometheus.NewRegistry()}
 	m := NewMetrics(h.reg)
 	pacer := NewPacer(m)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- pacer.Run(ctx) }()
-	<-pacer.ready // sessions read through the shared receiver (Linux)
+	runPacer(t, pacer) // sessions read through the shared receiver (Linux)
 	h.remote = listenLoopback(t)
 	conn := listenLoopback(t)
 	h.local = conn.LocalAddr().(*net.UDPAddr).AddrPort()
@@ -52,12 +49,30 @@ func newHarness(t *testing.T, timeout time.Duration) *harness {
 		if err := h.sess.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
+	})
+	return h
+}
+
+// runPacer runs pacer until the test ends (after the cleanups registered
+// later, such as closing its sessions) and returns once its workers and
+// shared receivers run.
+func runPacer(t testing.TB, pacer *Pacer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pacer.Run(ctx) }()
+	select {
+	case <-pacer.ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("pacer Run: %v", err)
+	}
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("pacer Run: %v", err)
 		}
 	})
-	return h
 }
 
 func listenLoopback(t *testing.T) *net.UDPConn {

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -41,10 +40,6 @@ type BaresipOptions struct {
 	// and/or PCMA, the only ones loaded. Default PCMU, PCMA.
 	Codecs []string
 }
-
-// baresipStartAttempts bounds the starts with new ports when one of the
-// chosen ports was taken before baresip bound it.
-const baresipStartAttempts = 5
 
 // MicrophoneDuration is how long each call's microphone audio lasts: a call
 // still up after that is closed by baresip ("end of file").
@@ -104,10 +99,8 @@ func StartBaresip(ctx context.Context, opts BaresipOptions) (*Baresip, error) {
 		}
 		log := b.Log()
 		_ = b.Close()
-		// The ports were free when chosen, but another process (an outgoing
-		// connection's ephemeral port, a parallel test) may bind one before
-		// baresip does: choose again.
-		if attempt < baresipStartAttempts && strings.Contains(log, "Address already in use") && ctx.Err() == nil {
+		// A port was taken before baresip bound it (startAttempts): choose again.
+		if attempt < startAttempts && addrInUse(log) && ctx.Err() == nil {
 			continue
 		}
 		return nil, fmt.Errorf("start baresip: %w\nbaresip output:\n%s", err, log)

@@ -78,11 +78,10 @@ func RunSIPp(ctx context.Context, opts SIPpOptions) (SIPpResult, error) {
 	var res SIPpResult
 	for attempt := 1; ; attempt++ {
 		res, err = runSIPpOnce(ctx, dir, opts)
-		// The ports were free when chosen, but another process (an outgoing
-		// connection's ephemeral port, a parallel test) may bind one before
-		// SIPp does; SIPp then exits before its first call: choose again.
-		// Never when a call was made: the test would see it twice.
-		if err == nil && attempt < sippStartAttempts && portTaken(res) && noCalls(dir) && ctx.Err() == nil {
+		// A port was taken before SIPp bound it (startAttempts); SIPp then
+		// exits before its first call: choose again. Never when a call was
+		// made: the test would see it twice.
+		if err == nil && attempt < startAttempts && portTaken(res) && noCalls(dir) && ctx.Err() == nil {
 			continue
 		}
 		if err != nil {
@@ -96,9 +95,6 @@ func RunSIPp(ctx context.Context, opts SIPpOptions) (SIPpResult, error) {
 	}
 	return res, nil
 }
-
-// sippStartAttempts bounds the runs of RunSIPp whose SIPp found a port taken.
-const sippStartAttempts = 5
 
 // runSIPpOnce runs SIPp once on newly chosen ports; the error is non-nil
 // only when it could not run at all.
@@ -130,7 +126,7 @@ func runSIPpOnce(ctx context.Context, dir string, opts SIPpOptions) (SIPpResult,
 // its sockets ("Unable to bind main socket, errno = 98 (Address already in
 // use)", the same for its media sockets): it exits 254 before any call.
 func portTaken(res SIPpResult) bool {
-	return res.ExitCode != 0 && strings.Contains(res.Stderr, "Address already in use")
+	return res.ExitCode != 0 && addrInUse(res.Stderr)
 }
 
 // noCalls reports whether the run in dir ended no call (no statistics, or
@@ -254,6 +250,15 @@ func pauseArgs(opts SIPpOptions) []string {
 	}
 	return args
 }
+
+// startAttempts bounds how often a peer (baresip, SIPp) is started again on
+// newly chosen ports. A port free when chosen may be taken before the peer
+// binds it: it lies in the ephemeral range, and an outgoing connection or a
+// test running beside can get it first.
+const startAttempts = 5
+
+// addrInUse reports whether a peer's output says a port was taken.
+func addrInUse(out string) bool { return strings.Contains(out, "Address already in use") }
 
 // freePort finds a port free now on loopback (SIPp binds it a moment later).
 func freePort(network string) (int, error) {
