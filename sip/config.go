@@ -52,6 +52,10 @@ type Config struct {
 	// per pacer worker (Linux; elsewhere per call), "per_call" by a
 	// goroutine of each call.
 	RTPReceive string `yaml:"rtp_receive"`
+	// RTPPriority is "realtime" (shared receivers on real-time threads
+	// where the process may, so a bridged packet is relayed the moment it
+	// arrives even when every core is busy) or "normal".
+	RTPPriority string `yaml:"rtp_priority"`
 	// MediaTimeout hangs up a call whose RTP stopped for this long.
 	MediaTimeout Duration `yaml:"media_timeout"`
 	// AnswerDelay is how long to ring (180) before answering; 0 answers at once (S1).
@@ -74,6 +78,7 @@ func DefaultConfig() Config {
 		RTPPorts:        "10000-20000",
 		RTPSend:         media.SendAuto,
 		RTPReceive:      media.ReceiveShared,
+		RTPPriority:     media.PriorityRealtime,
 		MediaTimeout:    Duration(60 * time.Second),
 		MaxMessageSize:  65535,
 		DrainRetryAfter: Duration(30 * time.Second),
@@ -108,6 +113,11 @@ func (c Config) Validate() error {
 	case media.ReceiveShared, media.ReceivePerCall:
 	default:
 		errs = append(errs, fmt.Errorf("sip.rtp_receive %q: want %s or %s", c.RTPReceive, media.ReceiveShared, media.ReceivePerCall))
+	}
+	switch c.RTPPriority {
+	case media.PriorityRealtime, media.PriorityNormal:
+	default:
+		errs = append(errs, fmt.Errorf("sip.rtp_priority %q: want %s or %s", c.RTPPriority, media.PriorityRealtime, media.PriorityNormal))
 	}
 	if c.MediaTimeout < 0 || c.AnswerDelay < 0 || c.DrainRetryAfter < 0 {
 		errs = append(errs, errors.New("sip: durations must not be negative"))

@@ -27,6 +27,16 @@ const (
 	ReceivePerCall = "per_call"
 )
 
+// Receive priorities (sip.rtp_priority; PacerConfig.Realtime).
+const (
+	// PriorityRealtime runs each shared receiver on a thread of its own at
+	// real-time priority where the process may (CAP_SYS_NICE), else as
+	// PriorityNormal.
+	PriorityRealtime = "realtime"
+	// PriorityNormal leaves the receivers to Go's scheduler.
+	PriorityNormal = "normal"
+)
+
 // outPacket is one RTP packet a pacer worker has marshalled and not yet sent.
 type outPacket struct {
 	s      *Session

@@ -27,11 +27,15 @@ type Pacer struct {
 	log     *slog.Logger
 	send    string
 	receive string
-	shards  []*shard
-	next    atomic.Uint32
-	running atomic.Bool
-	ready   chan struct{} // closed once Run has set up the rings and receivers
-	done    chan struct{}
+	// realtime: shared receivers at real-time priority (PacerConfig);
+	// extraProcs is how many Ps startReceivers added for those that got it.
+	realtime   bool
+	extraProcs int
+	shards     []*shard
+	next       atomic.Uint32
+	running    atomic.Bool
+	ready      chan struct{} // closed once Run has set up the rings and receivers
+	done       chan struct{}
 }
 
 // tick is one sub-slot on the grid.
@@ -79,6 +83,9 @@ type PacerConfig struct {
 	Send string
 	// Receive is ReceiveShared (also "") or ReceivePerCall.
 	Receive string
+	// Realtime runs each shared receiver on a thread of its own at
+	// real-time priority, where the process may (CAP_SYS_NICE).
+	Realtime bool
 }
 
 // NewPacer creates a pacer with one worker per usable CPU that batches its
@@ -95,7 +102,7 @@ func NewPacerConfig(cfg PacerConfig) *Pacer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Pacer{m: m, log: log, send: cfg.Send, receive: cfg.Receive, ready: make(chan struct{}), done: make(chan struct{})}
+	p := &Pacer{m: m, log: log, send: cfg.Send, receive: cfg.Receive, realtime: cfg.Realtime, ready: make(chan struct{}), done: make(chan struct{})}
 	for range runtime.GOMAXPROCS(0) {
 		p.shards = append(p.shards, &shard{m: m})
 	}
@@ -139,18 +146,32 @@ func (p *Pacer) startReceivers() {
 	}
 	batched := p.SendMode() == SendIOURing
 	var reads, relays bool
+	rt := 0
 	for _, sh := range p.shards {
-		r, err := newReceiver(batched)
+		r, err := newReceiver(batched, p.realtime)
 		if err != nil {
 			p.log.Warn("RTP receive: one goroutine per call", "error", err)
 			return
 		}
 		reads, relays = r.batches()
+		r.log = p.log
 		go r.run()
+		if r.realtime && <-r.started {
+			rt++
+		}
 		sh.rx.Store(r)
 	}
+	if p.realtime && rt == 0 {
+		p.log.Warn("RTP receive: real-time priority not allowed (needs root, CAP_SYS_NICE or an RLIMIT_RTPRIO of 10); normal priority")
+	}
+	// Two Ps per real-time receiver: the one it holds while it relays, and
+	// a spare, so that it finds a P idle when it returns from epoll_wait
+	// (the runtime lends a P stuck in a system call to other goroutines
+	// only when none is idle) and does not wait for a normal thread to
+	// hand it one.
+	p.extraProcs = addProcs(2 * rt)
 	p.log.Info("RTP receive: one epoll reader per worker", "readers", len(p.shards),
-		"reads_batched", reads, "relay_batched", relays)
+		"reads_batched", reads, "relay_batched", relays, "realtime", rt, "gomaxprocs", runtime.GOMAXPROCS(0))
 }
 
 // stopReceivers stops the shared readers once the workers are done; their
@@ -162,6 +183,7 @@ func (p *Pacer) stopReceivers() {
 			r.stop()
 		}
 	}
+	addProcs(-p.extraProcs)
 }
 
 // openRings gives every worker its io_uring per the send mode.
@@ -449,4 +471,28 @@ func (s *Session) write(st *stream, t tick, now time.Time, peer *peerState, payl
 	s.tx.relay.active = false
 	s.tx.last.note(h.ts, h.ts+frameSamples, now)
 	b.queue(s, st, t.due, peer.remote, h, payload)
+}
+
+// procs counts the Ps added for real-time receivers over every running
+// pacer, and base is GOMAXPROCS before the first was added.
+var procs struct {
+	sync.Mutex
+	added, base int
+}
+
+// addProcs adds n Ps (n < 0 takes them back) and returns n: real-time
+// receivers keep their Ps while they relay, which would otherwise be Ps the
+// rest of the server runs on.
+func addProcs(n int) int {
+	if n == 0 {
+		return 0
+	}
+	procs.Lock()
+	defer procs.Unlock()
+	if procs.added == 0 {
+		procs.base = runtime.GOMAXPROCS(0)
+	}
+	procs.added += n
+	runtime.GOMAXPROCS(procs.base + procs.added)
+	return n
 }

@@ -3,7 +3,9 @@
 package media
 
 import (
+	"context"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
@@ -119,4 +121,106 @@ func TestPerCallReceive(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the packet read by the session's goroutine", func() bool { return s.Stats().PacketsIn == 1 })
+}
+
+// TestRealtimeReceiver: with sip.rtp_priority realtime, each shared
+// receiver runs on a SCHED_FIFO thread of its own when the process may
+// (root here), relays as before, adds two Ps each while the pacer runs and
+// stops at once (stop wakes its epoll_wait); without the permission it
+// falls back to the netpoller receiver.
+func TestRealtimeReceiver(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	pacer := NewPacerConfig(PacerConfig{Realtime: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pacer.Run(ctx) }()
+	<-pacer.ready
+	stopped := false
+	defer func() {
+		if !stopped {
+			cancel()
+			<-done
+		}
+	}()
+
+	allowed := unix.Geteuid() == 0
+	for i, sh := range pacer.shards {
+		r := sh.rx.Load()
+		if r == nil {
+			t.Fatalf("shard %d has no shared receiver", i)
+		}
+		if r.locked != allowed {
+			t.Fatalf("shard %d: real-time thread %v, want %v (root: %v)", i, r.locked, allowed, allowed)
+		}
+		if !allowed {
+			continue
+		}
+		attr, err := unix.SchedGetAttr(r.tid, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if attr.Policy != unix.SCHED_FIFO || attr.Priority != rxPriority {
+			t.Fatalf("shard %d thread %d: policy %d priority %d, want SCHED_FIFO %d", i, r.tid, attr.Policy, attr.Priority, rxPriority)
+		}
+	}
+	wantProcs := procs
+	if allowed {
+		wantProcs += 2 * len(pacer.shards)
+	}
+	if got := runtime.GOMAXPROCS(0); got != wantProcs {
+		t.Fatalf("GOMAXPROCS %d while running, want %d", got, wantProcs)
+	}
+
+	// Packets reach every shard's sessions.
+	phone := listenLoopback(t)
+	for range len(pacer.shards) {
+		conn := listenLoopback(t)
+		s := NewSession(SessionConfig{Conn: conn, Pacer: pacer,
+			Negotiated: Negotiated{Codec: PCMU, Remote: addrOf(phone), Direction: SendRecv}})
+		s.Start()
+		defer s.Close()
+		if s.rxReg == nil {
+			t.Fatal("session reads in its own goroutine; want the shard's receiver")
+		}
+		for seq := range uint16(4) {
+			if _, err := phone.WriteToUDPAddrPort(rtpBytes(t, 0, seq, uint32(seq)*160, 0xBEEF, make([]byte, 160)), addrOf(conn)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, "4 packets in through the real-time receiver", func() bool { return s.Stats().PacketsIn == 4 })
+	}
+
+	start := time.Now()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	stopped = true
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("pacer took %v to stop: a receiver's epoll_wait was not woken", took)
+	}
+	if got := runtime.GOMAXPROCS(0); got != procs {
+		t.Fatalf("GOMAXPROCS %d after stop, want %d back", got, procs)
+	}
+}
+
+// TestDutyGuard: a real-time receiver over 70 % busy in a second steps down
+// to normal priority, and back after a second under it; within a window
+// nothing changes.
+func TestDutyGuard(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	g := dutyGuard{start: t0, rt: true}
+	step := func(busy, at time.Duration, wantChange, wantRT bool) {
+		t.Helper()
+		change, rt, share := g.add(busy, t0.Add(at))
+		if change != wantChange || rt != wantRT {
+			t.Fatalf("busy %v at %v (share %.2f): change %v realtime %v, want %v %v", busy, at, share, change, rt, wantChange, wantRT)
+		}
+	}
+	step(500*time.Millisecond, 500*time.Millisecond, false, true) // mid-window: no verdict
+	step(300*time.Millisecond, time.Second, true, false)          // 80 % over the window: step down
+	step(600*time.Millisecond, 2*time.Second, true, true)         // 60 % in the next: back up
+	step(700*time.Millisecond, 3*time.Second, false, true)        // 70 % is not over
+	step(100*time.Millisecond, 3500*time.Millisecond, false, true)
+	step(700*time.Millisecond, 4*time.Second, true, false) // 80 % of 1 s
 }
