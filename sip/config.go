@@ -52,9 +52,10 @@ type Config struct {
 	// per pacer worker (Linux; elsewhere per call), "per_call" by a
 	// goroutine of each call.
 	RTPReceive string `yaml:"rtp_receive"`
-	// RTPPriority is "realtime" (shared receivers on real-time threads
-	// where the process may, so a bridged packet is relayed the moment it
-	// arrives even when every core is busy) or "normal".
+	// RTPPriority is "realtime" (shared receivers and pacer workers on
+	// real-time threads where the process may, so a bridged packet is
+	// relayed the moment it arrives and a prompt frame leaves on its
+	// sub-slot even when every core is busy) or "normal".
 	RTPPriority string `yaml:"rtp_priority"`
 	// MediaTimeout hangs up a call whose RTP stopped for this long.
 	MediaTimeout Duration `yaml:"media_timeout"`

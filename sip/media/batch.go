@@ -29,9 +29,9 @@ const (
 
 // Receive priorities (sip.rtp_priority; PacerConfig.Realtime).
 const (
-	// PriorityRealtime runs each shared receiver on a thread of its own at
-	// real-time priority where the process may (CAP_SYS_NICE), else as
-	// PriorityNormal.
+	// PriorityRealtime runs each shared receiver and each pacer worker on a
+	// thread of its own at real-time priority where the process may
+	// (CAP_SYS_NICE), else as PriorityNormal.
 	PriorityRealtime = "realtime"
 	// PriorityNormal leaves the receivers to Go's scheduler.
 	PriorityNormal = "normal"

@@ -5,7 +5,10 @@ package media
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
+	"log/slog"
 	"os"
+	"runtime"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -113,4 +116,69 @@ func (c *timerFDClock) wait() (int64, bool) {
 	}
 	// The expirations since the last read (the kernel counts them).
 	return int64(binary.NativeEndian.Uint64(c.buf[:])), true
+}
+
+// realtimeClock puts the calling goroutine's worker on a real-time thread of
+// its own (sip.rtp_priority realtime) and returns its grid, which sleeps in
+// clock_nanosleep on that thread: the kernel wakes it on the sub-slot and
+// runs it ahead of normal threads, where the hybrid clock's wake-ups wait
+// for a Go thread of normal priority (and, since the receivers became
+// real-time, behind them). false: not allowed; nothing changed.
+func realtimeClock(ctx context.Context, start time.Time, period time.Duration, log *slog.Logger) (gridClock, bool) {
+	runtime.LockOSThread()
+	if err := setRealtime(true); err != nil {
+		runtime.UnlockOSThread()
+		return nil, false
+	}
+	// start on CLOCK_MONOTONIC, as newTimerFDClock reads it.
+	since := time.Since(start)
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		_ = setRealtime(false)
+		runtime.UnlockOSThread()
+		return nil, false
+	}
+	now := time.Now()
+	return &sleepClock{ctx: ctx, base: ts.Nano() - int64(since), period: period, start: start, log: log,
+		guard: dutyGuard{start: now, rt: true}, woke: now}, true
+}
+
+// sleepClock is a real-time worker's grid. The worker keeps its thread to
+// the end (the thread exits with the goroutine, its priority with it).
+type sleepClock struct {
+	ctx    context.Context
+	base   int64 // start on CLOCK_MONOTONIC, ns
+	start  time.Time
+	period time.Duration
+	last   int64
+	log    *slog.Logger
+	// guard steps the worker down to normal priority while it is over
+	// rxDutyMax busy, as a receiver's.
+	guard dutyGuard
+	woke  time.Time
+}
+
+func (c *sleepClock) wait() (int64, bool) {
+	now := time.Now()
+	if change, rt, share := c.guard.add(now.Sub(c.woke), now); change {
+		if err := setRealtime(rt); err == nil && !rt {
+			c.log.Warn("RTP send: pacer worker over-busy, normal priority for the next second",
+				"busy", fmt.Sprintf("%.0f%%", 100*share))
+		}
+	}
+	for {
+		if c.ctx.Err() != nil {
+			return 0, false
+		}
+		due := unix.NsecToTimespec(c.base + int64(c.last+1)*int64(c.period))
+		if err := unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &due, nil); err != nil && err != unix.EINTR {
+			return 0, false
+		}
+		if n := int64(time.Since(c.start) / c.period); n > c.last {
+			d := n - c.last
+			c.last = n
+			c.woke = time.Now()
+			return d, true
+		}
+	}
 }

@@ -4,9 +4,15 @@ package media
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
 func newGridClock(ctx context.Context, start time.Time, period time.Duration) gridClock {
 	return newTimerClock(ctx, start, period)
+}
+
+// realtimeClock: real-time pacer workers need Linux.
+func realtimeClock(context.Context, time.Time, time.Duration, *slog.Logger) (gridClock, bool) {
+	return nil, false
 }

@@ -69,8 +69,12 @@ type shard struct {
 	rx      atomic.Pointer[receiver]
 	mu      sync.Mutex
 	stopped bool
-	pending []*stream           // registered since the last tick, guarded by mu
-	active  [subSlots][]*stream // by sub-slot; owned by the worker goroutine
+	// realtime: the worker runs on a real-time thread where allowed
+	// (realtimeClock); log is where it says it stepped down.
+	realtime bool
+	log      *slog.Logger
+	pending  []*stream           // registered since the last tick, guarded by mu
+	active   [subSlots][]*stream // by sub-slot; owned by the worker goroutine
 }
 
 // PacerConfig configures a Pacer.
@@ -83,8 +87,8 @@ type PacerConfig struct {
 	Send string
 	// Receive is ReceiveShared (also "") or ReceivePerCall.
 	Receive string
-	// Realtime runs each shared receiver on a thread of its own at
-	// real-time priority, where the process may (CAP_SYS_NICE).
+	// Realtime runs each shared receiver and each worker on a thread of
+	// its own at real-time priority, where the process may (CAP_SYS_NICE).
 	Realtime bool
 }
 
@@ -104,7 +108,7 @@ func NewPacerConfig(cfg PacerConfig) *Pacer {
 	}
 	p := &Pacer{m: m, log: log, send: cfg.Send, receive: cfg.Receive, realtime: cfg.Realtime, ready: make(chan struct{}), done: make(chan struct{})}
 	for range runtime.GOMAXPROCS(0) {
-		p.shards = append(p.shards, &shard{m: m})
+		p.shards = append(p.shards, &shard{m: m, realtime: cfg.Realtime, log: log})
 	}
 	return p
 }
@@ -170,6 +174,10 @@ func (p *Pacer) startReceivers() {
 	// only when none is idle) and does not wait for a normal thread to
 	// hand it one.
 	p.extraProcs = addProcs(2 * rt)
+	if rt > 0 {
+		// and one per worker, real-time too (realtimeClock)
+		p.extraProcs += addProcs(len(p.shards))
+	}
 	p.log.Info("RTP receive: one epoll reader per worker", "readers", len(p.shards),
 		"reads_batched", reads, "relay_batched", relays, "realtime", rt, "gomaxprocs", runtime.GOMAXPROCS(0))
 }
@@ -255,6 +263,11 @@ func (sh *shard) add(st *stream) error {
 func (sh *shard) run(ctx context.Context, start time.Time) {
 	defer sh.shutdown()
 	grid := newClock(ctx, start, subSlot)
+	if sh.realtime {
+		if rt, ok := realtimeClock(ctx, start, subSlot, sh.log); ok {
+			grid = rt
+		}
+	}
 	last := int64(0) // sub-slots done so far
 	for {
 		n, ok := grid.wait()

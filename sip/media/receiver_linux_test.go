@@ -125,9 +125,10 @@ func TestPerCallReceive(t *testing.T) {
 
 // TestRealtimeReceiver: with sip.rtp_priority realtime, each shared
 // receiver runs on a SCHED_FIFO thread of its own when the process may
-// (root here), relays as before, adds two Ps each while the pacer runs and
-// stops at once (stop wakes its epoll_wait); without the permission it
-// falls back to the netpoller receiver.
+// (root here), relays as before, adds three Ps per shard while the pacer
+// runs (two per receiver, one per worker) and stops at once (stop wakes its
+// epoll_wait); without the permission it falls back to the netpoller
+// receiver.
 func TestRealtimeReceiver(t *testing.T) {
 	procs := runtime.GOMAXPROCS(0)
 	pacer := NewPacerConfig(PacerConfig{Realtime: true})
@@ -165,7 +166,7 @@ func TestRealtimeReceiver(t *testing.T) {
 	}
 	wantProcs := procs
 	if allowed {
-		wantProcs += 2 * len(pacer.shards)
+		wantProcs += 3 * len(pacer.shards) // two per receiver, one per worker
 	}
 	if got := runtime.GOMAXPROCS(0); got != wantProcs {
 		t.Fatalf("GOMAXPROCS %d while running, want %d", got, wantProcs)

@@ -4,16 +4,21 @@ package media
 
 import (
 	"errors"
+	"log/slog"
 	"time"
 )
 
 // Outside Linux every session reads its socket in its own goroutine.
 
-type receiver struct{}
+type receiver struct {
+	realtime bool
+	started  chan bool
+	log      *slog.Logger
+}
 
 type rxEntry struct{}
 
-func newReceiver(bool) (*receiver, error) {
+func newReceiver(bool, bool) (*receiver, error) {
 	return nil, errors.New("shared RTP receive needs Linux epoll")
 }
 
