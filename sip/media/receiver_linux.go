@@ -113,9 +113,6 @@ func newReceiver(batched, realtime bool) (*receiver, error) {
 	return r, nil
 }
 
-// rxWakeSlot marks the wake eventfd's epoll events: no session's slot.
-const rxWakeSlot = ^uint32(0)
-
 // addWake puts the eventfd that stop writes to into the epoll set, for a
 // real-time receiver that sleeps in epoll_wait rather than in the netpoller.
 func (r *receiver) addWake() error {
@@ -123,7 +120,8 @@ func (r *receiver) addWake() error {
 	if err != nil {
 		return err
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: -1} // uint32(-1): rxWakeSlot
+	// Slot 2³²-1 is no session's: entry finds none and the event is skipped.
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: -1}
 	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, wfd, &ev); err != nil {
 		unix.Close(wfd)
 		return err
