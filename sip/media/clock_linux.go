@@ -5,7 +5,6 @@ package media
 import (
 	"context"
 	"encoding/binary"
-	"fmt"
 	"log/slog"
 	"os"
 	"runtime"
@@ -89,16 +88,12 @@ func newTimerFDClock(ctx context.Context, start time.Time, period time.Duration)
 	if err != nil {
 		return nil, err
 	}
-	// The grid starts at start on CLOCK_MONOTONIC, the clock behind Go's
-	// monotonic time: now on that clock minus the time since start, read in
-	// that order so that the grid can only be a few µs late, never early.
-	since := time.Since(start)
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+	base, err := monotonic(start)
+	if err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
-	first := ts.Nano() - int64(since) + int64(period)
+	first := base + int64(period)
 	spec := unix.ItimerSpec{Interval: unix.NsecToTimespec(int64(period)), Value: unix.NsecToTimespec(first)}
 	if err := unix.TimerfdSettime(fd, unix.TFD_TIMER_ABSTIME, &spec, nil); err != nil {
 		unix.Close(fd)
@@ -108,6 +103,19 @@ func newTimerFDClock(ctx context.Context, start time.Time, period time.Duration)
 	f := os.NewFile(uintptr(fd), "pacer-timerfd")
 	context.AfterFunc(ctx, func() { f.Close() }) // unblocks the Read
 	return &timerFDClock{f: f}, nil
+}
+
+// monotonic returns start on CLOCK_MONOTONIC, the clock behind Go's
+// monotonic time, in ns: now on that clock minus the time since start, read
+// in that order so that a grid built on it can only be a few µs late, never
+// early.
+func monotonic(start time.Time) (int64, error) {
+	since := time.Since(start)
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0, err
+	}
+	return ts.Nano() - int64(since), nil
 }
 
 func (c *timerFDClock) wait() (int64, bool) {
@@ -130,16 +138,14 @@ func realtimeClock(ctx context.Context, start time.Time, period time.Duration, l
 		runtime.UnlockOSThread()
 		return nil, false
 	}
-	// start on CLOCK_MONOTONIC, as newTimerFDClock reads it.
-	since := time.Since(start)
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+	base, err := monotonic(start)
+	if err != nil {
 		_ = setRealtime(false)
 		runtime.UnlockOSThread()
 		return nil, false
 	}
 	now := time.Now()
-	return &sleepClock{ctx: ctx, base: ts.Nano() - int64(since), period: period, start: start, log: log,
+	return &sleepClock{ctx: ctx, base: base, period: period, start: start, log: log,
 		guard: dutyGuard{start: now, rt: true}, woke: now}, true
 }
 
@@ -161,10 +167,7 @@ type sleepClock struct {
 func (c *sleepClock) wait() (int64, bool) {
 	now := time.Now()
 	if change, rt, share := c.guard.add(now.Sub(c.woke), now); change {
-		if err := setRealtime(rt); err == nil && !rt {
-			c.log.Warn("RTP send: pacer worker over-busy, normal priority for the next second",
-				"busy", fmt.Sprintf("%.0f%%", 100*share))
-		}
+		stepPriority(c.log, "RTP send: pacer worker", rt, share)
 	}
 	for {
 		if c.ctx.Err() != nil {

@@ -27,8 +27,8 @@ type Pacer struct {
 	log     *slog.Logger
 	send    string
 	receive string
-	// realtime: shared receivers at real-time priority (PacerConfig);
-	// extraProcs is how many Ps startReceivers added for those that got it.
+	// realtime: receivers and workers at real-time priority (PacerConfig);
+	// extraProcs is how many Ps startReceivers added for them.
 	realtime   bool
 	extraProcs int
 	shards     []*shard

@@ -293,7 +293,7 @@ func (r *receiver) runLocked() {
 		}
 		now := time.Now()
 		if change, rt, share := guard.add(now.Sub(woke), now); change {
-			r.stepPriority(rt, share)
+			stepPriority(r.log, "RTP receive", rt, share)
 		}
 		if n < rxEvents/4 {
 			// Let a few more packets gather: woken per packet, the
@@ -308,16 +308,18 @@ func (r *receiver) runLocked() {
 // same for every packet of a leg, so it adds no jitter to speak of.
 const rxGather = 400 * time.Microsecond
 
-// stepPriority moves the receiver's thread to or from real-time priority.
-func (r *receiver) stepPriority(rt bool, share float64) {
+// stepPriority moves the calling thread (a receiver's or a pacer worker's,
+// named by who) to or from real-time priority, as its dutyGuard decided.
+func stepPriority(log *slog.Logger, who string, rt bool, share float64) {
+	busy := fmt.Sprintf("%.0f%%", 100*share)
 	if err := setRealtime(rt); err != nil {
-		r.log.Warn("RTP receive: priority unchanged", "realtime", rt, "error", err)
+		log.Warn(who+": priority unchanged", "realtime", rt, "busy", busy, "error", err)
 		return
 	}
 	if rt {
-		r.log.Info("RTP receive: back to real-time priority", "busy", fmt.Sprintf("%.0f%%", 100*share))
+		log.Info(who+": back to real-time priority", "busy", busy)
 	} else {
-		r.log.Warn("RTP receive: over-busy, normal priority for the next second", "busy", fmt.Sprintf("%.0f%%", 100*share),
+		log.Warn(who+": over-busy, normal priority for the next second", "busy", busy,
 			"limit", fmt.Sprintf("%.0f%%", 100*rxDutyMax))
 	}
 }

@@ -4,8 +4,10 @@ package media
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -224,4 +226,45 @@ func TestDutyGuard(t *testing.T) {
 	step(700*time.Millisecond, 3*time.Second, false, true)        // 70 % is not over
 	step(100*time.Millisecond, 3500*time.Millisecond, false, true)
 	step(700*time.Millisecond, 4*time.Second, true, false) // 80 % of 1 s
+}
+
+// TestStepPriority: the guard's verdict moves the thread off and back onto
+// SCHED_FIFO, and says so in the log.
+func TestStepPriority(t *testing.T) {
+	if unix.Geteuid() != 0 {
+		t.Skip("real-time priority needs root or CAP_SYS_NICE")
+	}
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // the thread exits with the goroutine, priority and all
+		policy := func() int {
+			attr, err := unix.SchedGetAttr(0, 0)
+			if err != nil {
+				t.Error(err)
+				return -1
+			}
+			return int(attr.Policy)
+		}
+		if err := setRealtime(true); err != nil {
+			t.Error(err)
+			return
+		}
+		stepPriority(log, "RTP receive", false, 0.8)
+		if p := policy(); p != unix.SCHED_NORMAL {
+			t.Errorf("after stepping down: policy %d, want SCHED_NORMAL", p)
+		}
+		stepPriority(log, "RTP receive", true, 0.3)
+		if p := policy(); p != unix.SCHED_FIFO {
+			t.Errorf("after stepping up: policy %d, want SCHED_FIFO", p)
+		}
+	}()
+	<-done
+	for _, want := range []string{`"RTP receive: over-busy, normal priority for the next second" busy=80%`, `"RTP receive: back to real-time priority" busy=30%`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
 }
