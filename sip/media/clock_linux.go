@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"os"
-	"runtime"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -133,20 +132,12 @@ func (c *timerFDClock) wait() (int64, bool) {
 // for a Go thread of normal priority (and, since the receivers became
 // real-time, behind them). false: not allowed; nothing changed.
 func realtimeClock(ctx context.Context, start time.Time, period time.Duration, log *slog.Logger) (gridClock, bool) {
-	runtime.LockOSThread()
-	if err := setRealtime(true); err != nil {
-		runtime.UnlockOSThread()
-		return nil, false
-	}
 	base, err := monotonic(start)
-	if err != nil {
-		_ = setRealtime(false)
-		runtime.UnlockOSThread()
+	if err != nil || !lockRealtime() {
 		return nil, false
 	}
-	now := time.Now()
-	return &sleepClock{ctx: ctx, base: base, period: period, start: start, log: log,
-		guard: dutyGuard{start: now, rt: true}, woke: now}, true
+	return &sleepClock{ctx: ctx, base: base, period: period, start: start,
+		guard: newDutyGuard(log, "RTP send: pacer worker"), woke: time.Now()}, true
 }
 
 // sleepClock is a real-time worker's grid. The worker keeps its thread to
@@ -157,7 +148,6 @@ type sleepClock struct {
 	start  time.Time
 	period time.Duration
 	last   int64
-	log    *slog.Logger
 	// guard steps the worker down to normal priority while it is over
 	// rxDutyMax busy, as a receiver's.
 	guard dutyGuard
@@ -166,9 +156,7 @@ type sleepClock struct {
 
 func (c *sleepClock) wait() (int64, bool) {
 	now := time.Now()
-	if change, rt, share := c.guard.add(now.Sub(c.woke), now); change {
-		stepPriority(c.log, "RTP send: pacer worker", rt, share)
-	}
+	c.guard.worked(now.Sub(c.woke), now)
 	for {
 		if c.ctx.Err() != nil {
 			return 0, false

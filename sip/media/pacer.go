@@ -27,15 +27,13 @@ type Pacer struct {
 	log     *slog.Logger
 	send    string
 	receive string
-	// realtime: receivers and workers at real-time priority (PacerConfig);
-	// extraProcs is how many Ps startReceivers added for them.
-	realtime   bool
-	extraProcs int
-	shards     []*shard
-	next       atomic.Uint32
-	running    atomic.Bool
-	ready      chan struct{} // closed once Run has set up the rings and receivers
-	done       chan struct{}
+	// realtime: receivers and workers at real-time priority (PacerConfig).
+	realtime bool
+	shards   []*shard
+	next     atomic.Uint32
+	running  atomic.Bool
+	ready    chan struct{} // closed once Run has set up the rings and receivers
+	done     chan struct{}
 }
 
 // tick is one sub-slot on the grid.
@@ -168,18 +166,8 @@ func (p *Pacer) startReceivers() {
 	if p.realtime && rt == 0 {
 		p.log.Warn("RTP receive: real-time priority not allowed (needs root, CAP_SYS_NICE or an RLIMIT_RTPRIO of 10); normal priority")
 	}
-	// Two Ps per real-time receiver: the one it holds while it relays, and
-	// a spare, so that it finds a P idle when it returns from epoll_wait
-	// (the runtime lends a P stuck in a system call to other goroutines
-	// only when none is idle) and does not wait for a normal thread to
-	// hand it one.
-	p.extraProcs = addProcs(2 * rt)
-	if rt > 0 {
-		// and one per worker, real-time too (realtimeClock)
-		p.extraProcs += addProcs(len(p.shards))
-	}
 	p.log.Info("RTP receive: one epoll reader per worker", "readers", len(p.shards),
-		"reads_batched", reads, "relay_batched", relays, "realtime", rt, "gomaxprocs", runtime.GOMAXPROCS(0))
+		"reads_batched", reads, "relay_batched", relays, "realtime", rt)
 }
 
 // stopReceivers stops the shared readers once the workers are done; their
@@ -191,7 +179,6 @@ func (p *Pacer) stopReceivers() {
 			r.stop()
 		}
 	}
-	addProcs(-p.extraProcs)
 }
 
 // openRings gives every worker its io_uring per the send mode.
@@ -266,6 +253,7 @@ func (sh *shard) run(ctx context.Context, start time.Time) {
 	if sh.realtime {
 		if rt, ok := realtimeClock(ctx, start, subSlot, sh.log); ok {
 			grid = rt
+			defer addProcs(-addProcs(workerProcs))
 		}
 	}
 	last := int64(0) // sub-slots done so far
@@ -493,9 +481,19 @@ var procs struct {
 	added, base int
 }
 
-// addProcs adds n Ps (n < 0 takes them back) and returns n: real-time
-// receivers keep their Ps while they relay, which would otherwise be Ps the
-// rest of the server runs on.
+// How many Ps a real-time thread adds while it runs (addProcs): one it
+// keeps while it works, and for a receiver a spare, so that back from
+// epoll_wait it finds a P idle (the runtime lends a P stuck in a system call
+// to other goroutines only when none is idle) and does not wait for a normal
+// thread to hand it one.
+const (
+	rxProcs     = 2
+	workerProcs = 1
+)
+
+// addProcs adds n Ps (n < 0 takes them back) and returns n: a real-time
+// receiver or worker keeps its P while it works, which would otherwise be a
+// P the rest of the server runs on (rxProcs, workerProcs).
 func addProcs(n int) int {
 	if n == 0 {
 		return 0

@@ -153,14 +153,12 @@ const rxPoll = time.Millisecond
 // then waits for the netpoller's word (watch) or rxPoll, whichever first.
 func (r *receiver) run() {
 	if r.realtime {
-		runtime.LockOSThread()
-		if err := setRealtime(true); err == nil {
+		if lockRealtime() {
 			r.locked, r.tid = true, unix.Gettid()
 			r.started <- true
 			r.runLocked() // the thread ends with the goroutine, its priority with it
 			return
 		}
-		runtime.UnlockOSThread()
 		r.started <- false
 	}
 	defer close(r.done)
@@ -217,6 +215,19 @@ func (r *receiver) run() {
 // generator on the same machine), below the kernel's own real-time threads.
 const rxPriority = 10
 
+// lockRealtime locks the calling goroutine to its thread and gives the
+// thread real-time priority; false: not allowed, and nothing changed. The
+// goroutine then keeps the thread to its end (the thread exits with it, its
+// priority with it).
+func lockRealtime() bool {
+	runtime.LockOSThread()
+	if setRealtime(true) != nil {
+		runtime.UnlockOSThread()
+		return false
+	}
+	return true
+}
+
 // setRealtime gives the calling thread the real-time priority (on) or puts
 // it back among normal threads; real-time needs CAP_SYS_NICE or an
 // RLIMIT_RTPRIO of rxPriority.
@@ -239,11 +250,26 @@ const (
 	rxDutyMax    = 0.7
 )
 
-// dutyGuard decides, once per window, whether a receiver stays real-time.
+// dutyGuard decides, once per window, whether a real-time thread (a
+// receiver's or a pacer worker's, named by who) stays real-time.
 type dutyGuard struct {
 	start time.Time
 	busy  time.Duration
 	rt    bool
+	log   *slog.Logger
+	who   string
+}
+
+func newDutyGuard(log *slog.Logger, who string) dutyGuard {
+	return dutyGuard{start: time.Now(), rt: true, log: log, who: who}
+}
+
+// worked counts busy time on the calling thread and, at the end of a
+// window, moves the thread as add decides.
+func (g *dutyGuard) worked(busy time.Duration, now time.Time) {
+	if change, rt, share := g.add(busy, now); change {
+		stepPriority(g.log, g.who, rt, share)
+	}
 }
 
 // add counts busy time; at the end of a window it returns whether the
@@ -268,15 +294,16 @@ func (g *dutyGuard) add(busy time.Duration, now time.Time) (change, rt bool, sha
 // so the kernel wakes it the moment a packet arrives and lets it run ahead
 // of normal threads, where run's netpoller and timer wake-ups wait for a Go
 // thread of normal priority to be scheduled first. The goroutine keeps its
-// thread and, while it handles packets, its P; the pacer adds Ps for the
-// real-time receivers (addProcs) so that other goroutines keep theirs.
+// thread and, while it handles packets, its P; it adds rxProcs Ps while it
+// runs so that other goroutines keep theirs.
 func (r *receiver) runLocked() {
 	defer close(r.done)
 	defer close(r.loopDone)
+	defer addProcs(-addProcs(rxProcs)) // back before stop returns
 	events := make([]unix.EpollEvent, rxEvents)
 	buf := make([]byte, rxBufSize)
 	var pkt rtp.Packet
-	guard := dutyGuard{start: time.Now(), rt: true}
+	guard := newDutyGuard(r.log, "RTP receive")
 	for {
 		n, err := unix.EpollWait(r.epfd, events, -1)
 		if err != nil && err != unix.EINTR {
@@ -292,9 +319,7 @@ func (r *receiver) runLocked() {
 			r.handleEvents(events[:n], buf, &pkt)
 		}
 		now := time.Now()
-		if change, rt, share := guard.add(now.Sub(woke), now); change {
-			stepPriority(r.log, "RTP receive", rt, share)
-		}
+		guard.worked(now.Sub(woke), now)
 		if n < rxEvents/4 {
 			// Let a few more packets gather: woken per packet, the
 			// receivers cost 0.3–0.4 cores more at 1,000 bridged calls.
