@@ -59,8 +59,7 @@ func (c *hybridClock) wait() (int64, bool) {
 		if c.ctx.Err() != nil {
 			return 0, false
 		}
-		due := c.start.Add(time.Duration(c.last+1) * c.period)
-		c.timer.Reset(time.Until(due))
+		c.timer.Reset(time.Until(c.start.Add(c.next())))
 		select {
 		case <-c.ctx.Done():
 			return 0, false
@@ -69,9 +68,7 @@ func (c *hybridClock) wait() (int64, bool) {
 		}
 		// Ticks are counted on the clock, whichever woke us: a timerfd
 		// wake-up for a tick the timer already delivered finds none new.
-		if now := int64(time.Since(c.start) / c.period); now > c.last {
-			n := now - c.last
-			c.last = now
+		if n := c.advance(); n > 0 {
 			return n, true
 		}
 	}
@@ -136,18 +133,16 @@ func realtimeClock(ctx context.Context, start time.Time, period time.Duration, l
 	if err != nil || !lockRealtime() {
 		return nil, false
 	}
-	return &sleepClock{ctx: ctx, base: base, period: period, start: start,
+	return &sleepClock{ctx: ctx, base: base, gridTicks: gridTicks{start: start, period: period},
 		guard: newDutyGuard(log, "RTP send: pacer worker"), woke: time.Now()}, true
 }
 
 // sleepClock is a real-time worker's grid. The worker keeps its thread to
 // the end (the thread exits with the goroutine, its priority with it).
 type sleepClock struct {
-	ctx    context.Context
-	base   int64 // start on CLOCK_MONOTONIC, ns
-	start  time.Time
-	period time.Duration
-	last   int64
+	ctx  context.Context
+	base int64 // start on CLOCK_MONOTONIC, ns
+	gridTicks
 	// guard steps the worker down to normal priority while it is over
 	// rxDutyMax busy, as a receiver's.
 	guard dutyGuard
@@ -161,15 +156,13 @@ func (c *sleepClock) wait() (int64, bool) {
 		if c.ctx.Err() != nil {
 			return 0, false
 		}
-		due := unix.NsecToTimespec(c.base + int64(c.last+1)*int64(c.period))
+		due := unix.NsecToTimespec(c.base + int64(c.next()))
 		if err := unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &due, nil); err != nil && err != unix.EINTR {
 			return 0, false
 		}
-		if n := int64(time.Since(c.start) / c.period); n > c.last {
-			d := n - c.last
-			c.last = n
+		if n := c.advance(); n > 0 {
 			c.woke = time.Now()
-			return d, true
+			return n, true
 		}
 	}
 }
