@@ -101,3 +101,32 @@ func TestRecordHandleTimeRejectsBadInput(t *testing.T) {
 		})
 	}
 }
+
+// AnyServing drives the overflow: a caller of a queue nobody serves is
+// offered a callback at once; an emergency is served by any logged-in agent
+// (S6). Logging out takes the agent out of it.
+func TestAnyServing(t *testing.T) {
+	ctx := context.Background()
+	e := newTestACD(t, ACDOptions{})
+	want := func(category string, served bool) {
+		t.Helper()
+		got, err := e.q.AnyServing(ctx, category)
+		if err != nil {
+			t.Fatalf("any serving %s: %v", category, err)
+		}
+		if got != served {
+			t.Fatalf("any serving %s = %v, want %v", category, got, served)
+		}
+	}
+	want("inquiry", false)
+	want(EmergencyCategory, false)
+	e.login(t, "1001", "complaint")
+	want("inquiry", false)
+	want("complaint", true)
+	want(EmergencyCategory, true) // S6: a complaint agent takes an emergency
+	if err := e.Logout(ctx, "1001"); err != nil {
+		t.Fatalf("logout: %v", err)
+	}
+	want("complaint", false)
+	want(EmergencyCategory, false)
+}

@@ -23,8 +23,8 @@ type Agents interface {
 	// ErrNotConnected (no answer, busy, declined) leaves the caller waiting in
 	// their place; any other error ends the call as failed.
 	Ring(ctx context.Context, call Call, offer AgentOffer) (Conversation, error)
-	// Serving counts the logged-in agents who serve category.
-	Serving(ctx context.Context, category string) (int, error)
+	// AnyServing reports whether any logged-in agent serves category.
+	AnyServing(ctx context.Context, category string) (bool, error)
 	// RingNumber rings a configured specialist line for a transfer (S10).
 	RingNumber(ctx context.Context, call Call, number string) (Conversation, error)
 }
@@ -275,10 +275,10 @@ func (r *run) nobodyServing(ctx context.Context, category string) bool {
 	if r.f.agents == nil || category == CategoryEmergency {
 		return false
 	}
-	n, err := r.f.agents.Serving(ctx, category)
+	served, err := r.f.agents.AnyServing(ctx, category)
 	if err != nil {
 		r.log.Warn("agents serving unknown; caller waits", "category", category, "err", err)
 		return false
 	}
-	return n == 0
+	return !served
 }

@@ -59,7 +59,7 @@ func (c fakeConversation) Talk(context.Context) (TalkResult, error) {
 	return TalkResult{AgentHungUp: true}, nil
 }
 
-func (a *fakeAgents) Serving(context.Context, string) (int, error) { return 1, nil }
+func (a *fakeAgents) AnyServing(context.Context, string) (bool, error) { return true, nil }
 
 func (a *fakeAgents) RingNumber(context.Context, Call, string) (Conversation, error) {
 	return fakeConversation{}, nil

@@ -27,10 +27,10 @@ func (k *connector) Offers(callID string) (<-chan ivr.AgentOffer, func()) {
 	return k.disp.Offers(callID)
 }
 
-// Serving counts the logged-in agents serving category (overflow to the
-// callback offer when there are none).
-func (k *connector) Serving(ctx context.Context, category string) (int, error) {
-	return k.a.queue.q.Serving(ctx, category)
+// AnyServing reports whether any logged-in agent serves category (overflow
+// to the callback offer when none does).
+func (k *connector) AnyServing(ctx context.Context, category string) (bool, error) {
+	return k.a.queue.q.AnyServing(ctx, category)
 }
 
 // RingNumber rings a configured specialist line for a transfer (S10); the
