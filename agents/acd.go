@@ -188,9 +188,16 @@ func (a *ACD) MatchLimit() int { return a.opts.MatchLimit }
 // Each agent is ringing when Match returns; report the outcome with
 // Answered (AnsweredBy for a group), Missed or CallerGone.
 func (a *ACD) Match(ctx context.Context) ([]Offer, error) {
+	return a.MatchUpTo(ctx, a.opts.MatchLimit)
+}
+
+// MatchUpTo is Match making at most limit offers (at least one): the
+// dispatcher asks for more while a backlog lasts, so that the offers keep up
+// with the callers when each round trip to Redis is slow.
+func (a *ACD) MatchUpTo(ctx context.Context, limit int) ([]Offer, error) {
 	start := time.Now()
 	r, err := a.run(ctx, "match callers", matchScript,
-		a.opts.OwnerWait.Milliseconds(), a.opts.Reservation.Milliseconds(), a.opts.MatchLimit, matchScan,
+		a.opts.OwnerWait.Milliseconds(), a.opts.Reservation.Milliseconds(), max(limit, 1), matchScan,
 		strings.Join(a.opts.RingAll, ","))
 	a.metrics.acd.latency.Observe(time.Since(start).Seconds())
 	if err != nil {

@@ -431,3 +431,34 @@ func TestMatchAll(t *testing.T) {
 		t.Fatalf("second answer: err = %v, want ErrBadTransition", err)
 	}
 }
+
+// MatchUpTo makes at most the offers asked, in queue order, and the next
+// call picks up where it stopped: the dispatcher's larger batches during a
+// backlog pair the same callers as several small ones would (FIFO, S7).
+func TestMatchUpTo(t *testing.T) {
+	ctx := context.Background()
+	e := newTestACD(t, ACDOptions{MatchLimit: 2})
+	for i := range 7 {
+		e.login(t, fmt.Sprintf("a%d", i), "inquiry")
+		e.clock.Add(time.Millisecond) // a0 is the longest idle
+		mustEnqueue(t, e.q, Entry{CallID: fmt.Sprintf("c%d", i), Category: "inquiry",
+			EnqueuedAt: t0.Add(time.Duration(i) * time.Millisecond)})
+	}
+	var got []string
+	for _, n := range []int{5, 0, 9} { // 0 asks for one
+		offers, err := e.MatchUpTo(ctx, n)
+		if err != nil {
+			t.Fatalf("match up to %d: %v", n, err)
+		}
+		if want := min(max(n, 1), 7-len(got)); len(offers) != want {
+			t.Fatalf("match up to %d made %d offers, want %d", n, len(offers), want)
+		}
+		for _, o := range offers {
+			got = append(got, o.CallID+"→"+o.AgentID)
+		}
+	}
+	want := []string{"c0→a0", "c1→a1", "c2→a2", "c3→a3", "c4→a4", "c5→a5", "c6→a6"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("offers = %v, want %v", got, want)
+	}
+}

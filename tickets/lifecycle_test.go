@@ -291,3 +291,35 @@ func BenchmarkSubmit(b *testing.B) {
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "submissions/s")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
+
+// TestSaveAnsweredCallIsAtomic: the call record and its draft ticket go in
+// one batch (one round trip) that PostgreSQL runs as one transaction: a
+// draft the database refuses leaves no call record behind, and saving the
+// same call again writes neither the ticket nor its created event twice (S12).
+func TestSaveAnsweredCallIsAtomic(t *testing.T) {
+	_, pool := migratedDB(t)
+	w := newTestWriter(t, pool, t.TempDir(), NewMetrics(nil))
+	ctx := context.Background()
+	rec := testCall("atomic-1")
+	rec.Outcome, rec.AgentID = "answered", "1001"
+	for range 2 {
+		if err := w.SaveAnsweredCall(ctx, rec, DraftFacts{Ref: "T20261206-000001"}); err != nil {
+			t.Fatalf("save: %v", err)
+		}
+	}
+	assertCount(t, pool, `SELECT count(*) FROM tickets WHERE call_id = 'atomic-1' AND ref = 'T20261206-000001'`, 1)
+	assertCount(t, pool, `SELECT count(*) FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id
+		WHERE t.call_id = 'atomic-1' AND e.kind = 'created'`, 1)
+	// A second call given the same reference: its draft breaks the unique
+	// ref, so its call record must not be written either.
+	rec2 := testCall("atomic-2")
+	rec2.Outcome, rec2.AgentID = "answered", "1002"
+	if err := w.SaveAnsweredCall(ctx, rec2, DraftFacts{Ref: "T20261206-000001"}); err == nil {
+		t.Fatal("a draft with a taken reference was accepted")
+	}
+	assertCount(t, pool, `SELECT count(*) FROM calls WHERE id = 'atomic-2'`, 0)
+	assertCount(t, pool, `SELECT count(*) FROM tickets WHERE call_id = 'atomic-2'`, 0)
+	if w.Pending() != 0 {
+		t.Fatalf("a refused record was spooled for retry: pending = %d", w.Pending())
+	}
+}

@@ -88,20 +88,26 @@ type execer interface {
 
 // insertCall writes r once: a retry of the same call id changes nothing.
 func insertCall(ctx context.Context, db execer, r CallRecord) error {
-	_, err := db.Exec(ctx, `INSERT INTO calls
-		(id, sip_call_id, caller, dialled, category, priority, node,
-		 started_at, answered_at, queued_at, ended_at, outcome, hung_up_by,
-		 agent_id, connected_at, wait_seconds, wait_exceeded, recording_path, transferred_to)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-		ON CONFLICT (id) DO NOTHING`,
-		r.ID, r.SIPCallID, r.Caller, r.Dialled, nullText(r.Category), r.Priority, r.Node,
-		r.StartedAt, nullTime(r.AnsweredAt), nullTime(r.QueuedAt), r.EndedAt, r.Outcome, r.HungUpBy,
-		nullText(r.AgentID), nullTime(r.ConnectedAt), nullWait(r), r.WaitExceeded, nullText(r.RecordingPath),
-		nullText(r.TransferredTo))
-	if err != nil {
+	if _, err := db.Exec(ctx, callSQL, callArgs(r)...); err != nil {
 		return fmt.Errorf("insert call %s: %w", r.ID, err)
 	}
 	return nil
+}
+
+// callSQL inserts a call record once (callArgs): a retry of the same call id
+// changes nothing.
+const callSQL = `INSERT INTO calls
+	(id, sip_call_id, caller, dialled, category, priority, node,
+	 started_at, answered_at, queued_at, ended_at, outcome, hung_up_by,
+	 agent_id, connected_at, wait_seconds, wait_exceeded, recording_path, transferred_to)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+	ON CONFLICT (id) DO NOTHING`
+
+func callArgs(r CallRecord) []any {
+	return []any{r.ID, r.SIPCallID, r.Caller, r.Dialled, nullText(r.Category), r.Priority, r.Node,
+		r.StartedAt, nullTime(r.AnsweredAt), nullTime(r.QueuedAt), r.EndedAt, r.Outcome, r.HungUpBy,
+		nullText(r.AgentID), nullTime(r.ConnectedAt), nullWait(r), r.WaitExceeded, nullText(r.RecordingPath),
+		nullText(r.TransferredTo)}
 }
 
 // insertCallback writes r once per (call id, reason).

@@ -20,23 +20,13 @@ func (s *Store) CreateDraftForCall(ctx context.Context, tx pgx.Tx, d DraftFacts)
 	return insertDraft(ctx, tx, s.opts.EntryWindow, d, s.metrics)
 }
 
-// insertDraft is CreateDraftForCall without a Store, for the Writer.
+// insertDraft is CreateDraftForCall without a Store.
 func insertDraft(ctx context.Context, tx pgx.Tx, window time.Duration, d DraftFacts, m *Metrics) (Ticket, error) {
 	if err := d.validate(); err != nil {
 		return Ticket{}, err
 	}
-	var id int64
-	err := tx.QueryRow(ctx, `INSERT INTO tickets
-		(call_id, channel, status, owner_agent, agent_id, caller_number, category,
-		 call_ended_at, wait_seconds, recording_path, entry_deadline, ref)
-		VALUES ($1, 'phone', 'draft', $2, $2, $3, $4, $5, $6, $7, $5::timestamptz + make_interval(secs => $8),
-		 coalesce($9, ticket_ref()))
-		ON CONFLICT (call_id) DO NOTHING
-		RETURNING id`,
-		d.CallID, nullText(d.AgentID), d.CallerNumber, nullText(d.Category),
-		d.CallEndedAt, d.WaitSeconds, nullText(d.RecordingPath), window.Seconds(), nullText(d.Ref)).Scan(&id)
-	created := err == nil
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	created, err := scanDraft(tx.QueryRow(ctx, draftSQL, draftArgs(window, d)...))
+	if err != nil {
 		return Ticket{}, fmt.Errorf("insert draft ticket for call %s: %w", d.CallID, err)
 	}
 	k, err := scanTicket(tx.QueryRow(ctx, `SELECT `+ticketColumns+` FROM tickets t WHERE t.call_id = $1`, d.CallID))
@@ -44,12 +34,43 @@ func insertDraft(ctx context.Context, tx pgx.Tx, window time.Duration, d DraftFa
 		return Ticket{}, fmt.Errorf("read draft ticket for call %s: %w", d.CallID, err)
 	}
 	if created {
-		if err := addEvent(ctx, tx, k.ID, EventCreated, "system", map[string]any{"channel": ChannelPhone, "call_id": d.CallID}); err != nil {
-			return Ticket{}, err
-		}
 		m.created.WithLabelValues(ChannelPhone).Inc()
 	}
 	return k, nil
+}
+
+// draftSQL inserts the draft ticket of a call (draftArgs) and, only when it
+// is new, its created event, in one statement: a retry for the same call
+// changes nothing. It returns the ticket id when it created the draft, no
+// row when the call already had one (scanDraft). One statement is one round
+// trip, which the Writer sends with the call record in one batch.
+const draftSQL = `WITH t AS (INSERT INTO tickets
+		(call_id, channel, status, owner_agent, agent_id, caller_number, category,
+		 call_ended_at, wait_seconds, recording_path, entry_deadline, ref)
+		VALUES ($1, 'phone', 'draft', $2, $2, $3, $4, $5, $6, $7, $5::timestamptz + make_interval(secs => $8),
+		 coalesce($9, ticket_ref()))
+		ON CONFLICT (call_id) DO NOTHING
+		RETURNING id)
+	INSERT INTO ticket_events (ticket_id, kind, actor, data)
+	SELECT id, '` + EventCreated + `', 'system', $10 FROM t
+	RETURNING ticket_id`
+
+func draftArgs(window time.Duration, d DraftFacts) []any {
+	return []any{d.CallID, nullText(d.AgentID), d.CallerNumber, nullText(d.Category),
+		d.CallEndedAt, d.WaitSeconds, nullText(d.RecordingPath), window.Seconds(), nullText(d.Ref),
+		map[string]any{"channel": ChannelPhone, "call_id": d.CallID}}
+}
+
+// scanDraft reads draftSQL's reply: whether it created the draft.
+func scanDraft(row pgx.Row) (bool, error) {
+	var id int64
+	switch err := row.Scan(&id); {
+	case errors.Is(err, pgx.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }
 
 // Submit completes a draft with the registration form (S13) and opens it.
