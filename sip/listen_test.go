@@ -2,6 +2,7 @@ package sip
 
 import (
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,4 +42,45 @@ func TestListenPairTCPTaken(t *testing.T) {
 		t.Fatalf("UDP %s still bound after the failed listen: %v", addr, err)
 	}
 	udp.Close()
+}
+
+// The SIP UDP socket gets a 4 MiB receive and send buffer where the kernel
+// allows it (net.core.rmem_max / wmem_max), not the ~208 KiB default that a
+// burst of a few hundred calls a second overflowed.
+func TestSizeBuffers(t *testing.T) {
+	udp, tcp, err := listenPair("127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listenPair: %v", err)
+	}
+	defer udp.Close()
+	defer tcp.Close()
+	before, _, err := socketBuffers(udp.(*net.UDPConn), 0)
+	if err != nil {
+		t.Fatalf("read default buffers: %v", err)
+	}
+	rcv, snd, err := sizeBuffers(udp, sipSocketBuffer)
+	if err != nil {
+		t.Fatalf("sizeBuffers: %v", err)
+	}
+	want := min(sipSocketBuffer, sysctlInt(t, "/proc/sys/net/core/rmem_max"))
+	if rcv < want || rcv <= before {
+		t.Fatalf("receive buffer %d (default %d), want at least %d", rcv, before, want)
+	}
+	if w := min(sipSocketBuffer, sysctlInt(t, "/proc/sys/net/core/wmem_max")); snd < w {
+		t.Fatalf("send buffer %d, want at least %d", snd, w)
+	}
+}
+
+// sysctlInt reads a numeric sysctl; the test is skipped where there is none.
+func sysctlInt(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("no %s: %v", path, err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return n
 }

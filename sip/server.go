@@ -145,6 +145,12 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.udpAddr.Store(udp.LocalAddr().(*net.UDPAddr))
 	s.tcpAddr.Store(tcp.Addr().(*net.TCPAddr))
+	if rcv, snd, err := sizeBuffers(udp, sipSocketBuffer); err != nil {
+		s.log.Warn("sip socket buffers left at the system default", "err", err)
+	} else if rcv < sipSocketBuffer || snd < sipSocketBuffer {
+		s.log.Warn("sip socket buffers smaller than asked: a burst of messages may be dropped; raise net.core.rmem_max and net.core.wmem_max",
+			"asked", sipSocketBuffer, "receive", rcv, "send", snd)
+	}
 	guard := NewGuard(udp, GuardOptions{
 		MaxMessageSize: s.cfg.MaxMessageSize,
 		RatePerSecond:  s.cfg.RatePerSecond,
