@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/tickets"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // handleCall runs the IVR on an answered call and writes its call record at
@@ -19,6 +21,8 @@ import (
 func (a *app) handleCall(ctx context.Context, c *sip.Call) {
 	res := ivr.Result{Outcome: "failed"}
 	if c.Answered() {
+		forget := a.queue.lookAhead(ctx, c.ID(), c.Caller()) // S16, during the greeting and menu
+		defer forget()
 		res = a.flow.Run(ctx, c)
 	} else if c.HungUpBy() == sip.HungUpByCaller {
 		res.Outcome = "abandoned_in_menu"
@@ -83,25 +87,30 @@ type queueAdapter struct {
 	q      *agents.Queue
 	store  *tickets.Store
 	repeat time.Duration
+	logger *slog.Logger
 	mu     sync.Mutex
 	local  map[string]agents.Entry
+	// lookups are the S16 owner lookups of calls in progress (owner.go).
+	lookups map[string]*ownerLookup
+	// ownerLate counts callers queued without waiting any longer for theirs.
+	ownerLate prometheus.Counter
 	// joined, when set, runs after a caller is in the queue (the
 	// dispatcher's poke: try a match now, not at the next tick).
 	joined func()
 }
 
-func newQueueAdapter(q *agents.Queue, store *tickets.Store, repeat time.Duration) *queueAdapter {
-	return &queueAdapter{q: q, store: store, repeat: repeat, local: map[string]agents.Entry{}}
+func newQueueAdapter(q *agents.Queue, store *tickets.Store, repeat time.Duration, log *slog.Logger, ownerLate prometheus.Counter) *queueAdapter {
+	return &queueAdapter{q: q, store: store, repeat: repeat, logger: log, ownerLate: ownerLate,
+		local: map[string]agents.Entry{}, lookups: map[string]*ownerLookup{}}
 }
 
 func (a *queueAdapter) Enqueue(ctx context.Context, e ivr.QueueEntry) error {
 	en := agents.Entry{CallID: e.CallID, Caller: e.Caller, Category: e.Category,
 		Priority: e.Priority, EnqueuedAt: e.EnqueuedAt, Owner: e.Owner}
-	// S16: a repeat caller with an open ticket goes to its owner first.
+	// S16: a repeat caller with an open ticket goes to its owner first
+	// (looked up since the answer: lookAhead).
 	if en.Owner == "" {
-		if k, ok, err := a.store.OpenTicketForCaller(ctx, e.Caller, a.repeat); err == nil && ok {
-			en.Owner = k.OwnerAgent
-		}
+		en.Owner = a.owner(ctx, e.CallID, e.Caller)
 	}
 	a.mu.Lock()
 	a.local[e.CallID] = en

@@ -12,6 +12,7 @@ type appMetrics struct {
 	ended        *prometheus.CounterVec
 	rings        *prometheus.CounterVec
 	agentHangups *prometheus.CounterVec
+	ownerLate    prometheus.Counter
 }
 
 func newAppMetrics(reg prometheus.Registerer) *appMetrics {
@@ -27,8 +28,12 @@ func newAppMetrics(reg prometheus.Registerer) *appMetrics {
 			Namespace: "hotline", Subsystem: "calls", Name: "agent_hangups_total",
 			Help: "Conversations the agent ended before the caller (S11), per agent.",
 		}, []string{"agent"}),
+		ownerLate: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "calls", Name: "owner_lookup_late_total",
+			Help: "Callers queued before the lookup of their open ticket's owner answered (S16): they went without the owner preference.",
+		}),
 	}
-	reg.MustRegister(m.ended, m.rings, m.agentHangups)
+	reg.MustRegister(m.ended, m.rings, m.agentHangups, m.ownerLate)
 	return m
 }
 

@@ -228,7 +228,7 @@ func (a *app) wire(cal *tickets.Calendar) error {
 		Prefix: cfg.Queue.KeyPrefix, Node: cfg.Node,
 		DefaultHandleTime: time.Duration(cfg.Queue.DefaultHandleTime), Metrics: agentsMetrics,
 	})
-	a.queue = newQueueAdapter(queue, a.store, time.Duration(a.rules.RepeatWindow))
+	a.queue = newQueueAdapter(queue, a.store, time.Duration(a.rules.RepeatWindow), a.log.With("component", "queue"), a.metrics.ownerLate)
 	a.flow, err = ivr.NewFlow(cfg.IVR, cal, a.queue, recordsAdapter{w}, realClock{}, a.log, ivr.NewMetrics(a.reg))
 	if err != nil {
 		return fmt.Errorf("ivr flow: %w", err)
