@@ -8,22 +8,11 @@ import (
 
 	"github.com/hotline-dev/hotline/agents"
 	"github.com/hotline-dev/hotline/sip"
-	"github.com/hotline-dev/hotline/tickets"
-	"github.com/hotline-dev/hotline/tickets/pgtest"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 func TestAgentCommand(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.NewDatabase(t)
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatalf("open pool: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := tickets.Migrate(ctx, pool); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	url, pool := migratedDB(t)
 	cfg := DefaultConfig()
 	cfg.DatabaseURL = url
 	steps := []struct {

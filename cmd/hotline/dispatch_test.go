@@ -6,9 +6,6 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
-	"github.com/hotline-dev/hotline/tickets"
-	"github.com/hotline-dev/hotline/tickets/pgtest"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // The Match batch doubles while each Match fills it (a backlog), up to
@@ -39,14 +36,7 @@ func TestNextBatch(t *testing.T) {
 // announced while a fresh read runs, and an unknown agent is announced by id.
 func TestStaffNumbers(t *testing.T) {
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatalf("open pool: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := tickets.Migrate(ctx, pool); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	_, pool := migratedDB(t)
 	dir := agents.NewDirectory(pool, "hotline")
 	if err := dir.Add(ctx, agents.Agent{ID: "1001", DisplayName: "Li Na", StaffNumber: "8001",
 		Categories: []string{"inquiry"}, Role: agents.RoleAgent}, "s3cret-pass"); err != nil {

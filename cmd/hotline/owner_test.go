@@ -15,6 +15,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
+// migratedDB is a fresh PostgreSQL database with the schema, and a pool on it.
+func migratedDB(t *testing.T) (string, *pgxpool.Pool) {
+	t.Helper()
+	url := pgtest.NewDatabase(t)
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatalf("open pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := tickets.Migrate(context.Background(), pool); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return url, pool
+}
+
 func newOwnerAdapter(t *testing.T, pool *pgxpool.Pool) (*queueAdapter, prometheus.Counter) {
 	t.Helper()
 	cal, err := tickets.LoadCalendar("../../configs/calendar.yaml")
@@ -37,15 +52,7 @@ func newOwnerAdapter(t *testing.T, pool *pgxpool.Pool) (*queueAdapter, prometheu
 // answer on (lookAhead) and is there when the caller is queued.
 func TestOwnerLookAhead(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.NewDatabase(t)
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatalf("open pool: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := tickets.Migrate(ctx, pool); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	_, pool := migratedDB(t)
 	w, err := tickets.NewWriter(pool, tickets.WriterOptions{SpoolDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("new writer: %v", err)
