@@ -96,7 +96,7 @@ func (q *Queue) RecordHandleTime(ctx context.Context, category string, d time.Du
 func (q *Queue) AnyServing(ctx context.Context, category string) (bool, error) {
 	cats := []string{category}
 	if category == EmergencyCategory {
-		cats = []string{"inquiry", "complaint", "emergency", "business"}
+		cats = KnownCategories()
 	}
 	pipe := q.rdb.Pipeline()
 	counts := make([]*redis.IntCmd, len(cats))

@@ -150,13 +150,12 @@ func (p *Pacer) startReceivers() {
 	var reads, relays bool
 	rt := 0
 	for _, sh := range p.shards {
-		r, err := newReceiver(batched, p.realtime)
+		r, err := newReceiver(batched, p.realtime, p.log)
 		if err != nil {
 			p.log.Warn("RTP receive: one goroutine per call", "error", err)
 			return
 		}
 		reads, relays = r.batches()
-		r.log = p.log
 		go r.run()
 		if r.realtime && <-r.started {
 			rt++
@@ -249,12 +248,18 @@ func (sh *shard) add(st *stream) error {
 // sending bursts; RTP timestamps still advance with the elapsed time.
 func (sh *shard) run(ctx context.Context, start time.Time) {
 	defer sh.shutdown()
-	grid := newClock(ctx, start, subSlot)
+	// A real-time worker sleeps on its own thread (realtimeClock); only
+	// the others need newClock's timerfd and timer, whose reader would
+	// otherwise wake through the netpoller every sub-slot for nothing.
+	var grid gridClock
 	if sh.realtime {
 		if rt, ok := realtimeClock(ctx, start, subSlot, sh.log); ok {
 			grid = rt
 			defer addProcs(-addProcs(workerProcs))
 		}
+	}
+	if grid == nil {
+		grid = newClock(ctx, start, subSlot)
 	}
 	last := int64(0) // sub-slots done so far
 	for {
@@ -474,8 +479,9 @@ func (s *Session) write(st *stream, t tick, now time.Time, peer *peerState, payl
 	b.queue(s, st, t.due, peer.remote, h, payload)
 }
 
-// procs counts the Ps added for real-time receivers over every running
-// pacer, and base is GOMAXPROCS before the first was added.
+// procs counts the Ps added for real-time receivers and workers over every
+// running pacer (addProcs), and base is GOMAXPROCS before the first was
+// added.
 var procs struct {
 	sync.Mutex
 	added, base int

@@ -53,11 +53,10 @@ type receiver struct {
 	realtime bool
 	wakeFD   int
 	started  chan bool
-	// locked: run holds its own thread and P, so it never yields them
-	// (owned by run).
-	locked bool
-	tid    int          // runLocked's thread
-	log    *slog.Logger // never nil
+	// tid is runLocked's thread, 0 while run is on Go's scheduler: set once
+	// before started is sent, read by yield and tests.
+	tid int
+	log *slog.Logger // never nil
 }
 
 // rxBatch is the receiver's ring for reads and one request per socket of a
@@ -94,12 +93,12 @@ const rxYieldEvery = 64
 // newReceiver makes a receiver; batched says it reads and relays a chunk of
 // ready sockets in one io_uring submission each (the pacer's send mode
 // allows it), where the kernel lets it open the rings.
-func newReceiver(batched, realtime bool) (*receiver, error) {
+func newReceiver(batched, realtime bool, log *slog.Logger) (*receiver, error) {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	r := &receiver{epfd: fd, log: slog.New(slog.DiscardHandler), quit: make(chan struct{}), loopDone: make(chan struct{}), done: make(chan struct{})}
+	r := &receiver{epfd: fd, log: log, quit: make(chan struct{}), loopDone: make(chan struct{}), done: make(chan struct{})}
 	if realtime {
 		if err := r.addWake(); err != nil {
 			unix.Close(fd)
@@ -154,7 +153,7 @@ const rxPoll = time.Millisecond
 func (r *receiver) run() {
 	if r.realtime {
 		if lockRealtime() {
-			r.locked, r.tid = true, unix.Gettid()
+			r.tid = unix.Gettid()
 			r.started <- true
 			r.runLocked() // the thread ends with the goroutine, its priority with it
 			return
@@ -454,12 +453,15 @@ func (r *receiver) readChunk(events []unix.EpollEvent, pkt *rtp.Packet) {
 }
 
 // yield lets other goroutines run on the receiver's P between chunks; a
-// real-time receiver has a P of its own and keeps it.
+// real-time receiver has a thread and a P of its own and keeps them.
 func (r *receiver) yield() {
-	if !r.locked {
+	if !r.onOwnThread() {
 		runtime.Gosched()
 	}
 }
+
+// onOwnThread: run holds a real-time thread of its own (runLocked).
+func (r *receiver) onOwnThread() bool { return r.tid != 0 }
 
 // flush sends the relayed packets queued so far.
 func (r *receiver) flush() {

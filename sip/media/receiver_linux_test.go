@@ -153,8 +153,8 @@ func TestRealtimeReceiver(t *testing.T) {
 		if r == nil {
 			t.Fatalf("shard %d has no shared receiver", i)
 		}
-		if r.locked != allowed {
-			t.Fatalf("shard %d: real-time thread %v, want %v (root: %v)", i, r.locked, allowed, allowed)
+		if r.onOwnThread() != allowed {
+			t.Fatalf("shard %d: real-time thread %v, want %v (root: %v)", i, r.onOwnThread(), allowed, allowed)
 		}
 		if !allowed {
 			continue

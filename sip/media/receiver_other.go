@@ -13,12 +13,11 @@ import (
 type receiver struct {
 	realtime bool
 	started  chan bool
-	log      *slog.Logger
 }
 
 type rxEntry struct{}
 
-func newReceiver(bool, bool) (*receiver, error) {
+func newReceiver(bool, bool, *slog.Logger) (*receiver, error) {
 	return nil, errors.New("shared RTP receive needs Linux epoll")
 }
 
