@@ -16,7 +16,7 @@ import (
 func TestHeldAcrossRedisRestart(t *testing.T) {
 	ctx := context.Background()
 	e := newTestACD(t, ACDOptions{})
-	locs := NewLocations(e.rdb, e.prefix)
+	locs := NewLocations(e.rdb, e.prefix, LocationsOptions{})
 	reg := func(id, node, contact string, expires time.Duration, at time.Time) Registration {
 		r := Registration{AgentID: id, Contact: contact, Transport: "UDP", Node: node, Expires: expires, RegisteredAt: at}
 		if err := locs.Register(ctx, r); err != nil {

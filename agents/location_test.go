@@ -36,9 +36,8 @@ func newTestLocations(t *testing.T) (*Locations, *changeLog) {
 	rdb := testRedis(t)
 	prefix := randomPrefix(t)
 	t.Cleanup(func() { deletePrefix(t, rdb, prefix) })
-	l := NewLocations(rdb, prefix)
 	log := &changeLog{}
-	l.OnChange = log.hook
+	l := NewLocations(rdb, prefix, LocationsOptions{OnChange: log.hook})
 	return l, log
 }
 

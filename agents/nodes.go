@@ -181,7 +181,7 @@ func (a *ACD) copyHeld(ctx context.Context) error {
 	a.epoch.mu.Lock()
 	epoch := a.epoch.id
 	a.epoch.mu.Unlock()
-	regs, err := NewLocations(a.rdb, a.prefix).Registered(ctx)
+	regs, err := NewLocations(a.rdb, a.prefix, LocationsOptions{}).Registered(ctx)
 	if err != nil {
 		return err
 	}

@@ -33,10 +33,6 @@ type Flow struct {
 	tickets    Tickets // nil: no reference readout, survey or nuisance check
 }
 
-// SetAgents lets queued callers be connected to agents (issue 3); call it
-// before the first Run.
-func (f *Flow) SetAgents(a Agents) { f.agents = a }
-
 // menu is a compiled Config menu.
 type menu struct {
 	items   map[rune]MenuItem
@@ -44,22 +40,39 @@ type menu struct {
 	prompts []string // the menu itself, again on repeat, retry and priority
 }
 
-// NewFlow validates cfg and builds the flow. log and m may be nil.
-func NewFlow(cfg Config, hours Hours, q Queue, rec Records, clk Clock, log *slog.Logger, m *Metrics) (*Flow, error) {
+// FlowOptions are the parts a Flow talks to.
+type FlowOptions struct {
+	Hours   Hours   // required
+	Queue   Queue   // required
+	Records Records // required
+	Clock   Clock   // required
+	// Agents connects queued callers to agents; nil: callers wait for the
+	// callback offer.
+	Agents Agents
+	// Tickets reads out references, runs the survey and turns nuisance
+	// numbers away; nil: none of these.
+	Tickets Tickets
+	Logger  *slog.Logger // may be nil
+	Metrics *Metrics     // may be nil
+}
+
+// NewFlow validates cfg and builds the flow.
+func NewFlow(cfg Config, o FlowOptions) (*Flow, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("ivr config: %w", err)
 	}
-	if hours == nil || q == nil || rec == nil || clk == nil {
+	if o.Hours == nil || o.Queue == nil || o.Records == nil || o.Clock == nil {
 		return nil, errors.New("new ivr flow: hours, queue, records and clock are required")
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if m == nil {
-		m = NewMetrics(nil)
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
 	}
-	f := &Flow{cfg: cfg, hours: hours, queue: q, records: rec, clk: clk,
-		log: log.With("component", "ivr"), m: m, priority: map[string]bool{},
+	f := &Flow{cfg: cfg, hours: o.Hours, queue: o.Queue, records: o.Records, clk: o.Clock,
+		agents: o.Agents, tickets: o.Tickets,
+		log: o.Logger.With("component", "ivr"), m: o.Metrics, priority: map[string]bool{},
 		menu:       compileMenu(cfg.Menu, nil, PromptMenu),
 		afterHours: compileMenu(cfg.AfterHoursMenu, []string{PromptAfterHours}, PromptMenuAfterHours),
 	}

@@ -18,10 +18,6 @@ type Tickets interface {
 // OutcomeNuisance: a flagged number heard the short message and was not queued (S21).
 const OutcomeNuisance = "nuisance"
 
-// SetTickets lets the flow read out ticket references, run the survey and
-// turn nuisance numbers away; call it before the first Run.
-func (f *Flow) SetTickets(t Tickets) { f.tickets = t }
-
 // nuisance reports whether the caller is a flagged number (S21). A store error
 // lets the call through: refusing a genuine caller would be worse.
 func (r *run) nuisance(ctx context.Context) bool {

@@ -1,4 +1,4 @@
-package main
+package dispatch
 
 import (
 	"context"
@@ -30,7 +30,7 @@ func migratedDB(t *testing.T) (string, *pgxpool.Pool) {
 	return url, pool
 }
 
-func newOwnerAdapter(t *testing.T, pool *pgxpool.Pool) (*queueAdapter, prometheus.Counter) {
+func newOwnerQueue(t *testing.T, pool *pgxpool.Pool) (*queue, prometheus.Counter) {
 	t.Helper()
 	cal, err := tickets.LoadCalendar("../../configs/calendar.yaml")
 	if err != nil {
@@ -45,7 +45,7 @@ func newOwnerAdapter(t *testing.T, pool *pgxpool.Pool) (*queueAdapter, prometheu
 		t.Fatalf("new store: %v", err)
 	}
 	late := prometheus.NewCounter(prometheus.CounterOpts{Name: "owner_lookup_late_total"})
-	return newQueueAdapter(nil, store, time.Hour, slog.New(slog.DiscardHandler), late), late
+	return newQueue(nil, store, time.Hour, slog.New(slog.DiscardHandler), late, nil), late
 }
 
 // S16: the owner of a repeat caller's open ticket is looked up from the
@@ -64,7 +64,7 @@ func TestOwnerLookAhead(t *testing.T) {
 	if err := w.SaveAnsweredCall(ctx, first, tickets.DraftFacts{}); err != nil {
 		t.Fatalf("save the first call: %v", err)
 	}
-	a, late := newOwnerAdapter(t, pool)
+	a, late := newOwnerQueue(t, pool)
 	forget := a.lookAhead(ctx, "repeat-call", "13800138000")
 	defer forget()
 	if got := a.owner(ctx, "repeat-call", "13800138000"); got != "1001" {
@@ -104,7 +104,7 @@ func TestOwnerLookupBounded(t *testing.T) {
 		t.Fatalf("pool: %v", err)
 	}
 	defer pool.Close()
-	a, late := newOwnerAdapter(t, pool)
+	a, late := newOwnerQueue(t, pool)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	forget := a.lookAhead(ctx, "stuck-call", "13800138000")
