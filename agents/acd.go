@@ -63,7 +63,7 @@ type ACDOptions struct {
 	// MatchLimit caps the offers of one Match call.
 	MatchLimit int
 	// RingAll lists the categories whose callers ring every available agent
-	// serving the category at once (issue 3); the others ring one agent at a
+	// serving the category at once; the others ring one agent at a
 	// time. A caller going to its ticket owner rings the owner alone (S16).
 	RingAll []string
 	// History receives every transition (S12 audit); nil records none.

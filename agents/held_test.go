@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Issue 3: what a node holds survives a Redis restart. Every heartbeat that
+// What a node holds survives a Redis restart. Every heartbeat that
 // finds Redis as before copies the registrations the node took and those
 // agents' states (not another node's); after the restart the copy is still
 // the one from before, Restore brings the registrations back for the rest of

@@ -1,7 +1,7 @@
 package agents
 
 // ringAllGroup is shared by the matching scripts: the agents a ring-all
-// caller of a category rings at once (issue 3) and their reservation.
+// caller of a category rings at once and their reservation.
 const ringAllGroup = `
 -- everyone: every available agent serving cat, longest idle first; for an
 -- emergency with nobody serving it, every available agent (S6).

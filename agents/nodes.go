@@ -17,7 +17,7 @@ import (
 
 // Timing of the node loops, as fractions of NodeTTL. The alive key lives
 // 4/5 of NodeTTL and every node reaps every 1/5, so a dead node's entries are
-// gone at most NodeTTL after its last heartbeat (issue 3: 15 s), while a live
+// gone at most NodeTTL after its last heartbeat (15 s), while a live
 // node may miss three heartbeats in a row before it is declared dead.
 const (
 	aliveShare = 4 // alive TTL = NodeTTL * aliveShare / loopShare

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Ring-all categories in Match (issue 3): a caller rings every available
+// Ring-all categories in Match: a caller rings every available
 // agent serving its queue at once, in the same order across queues as one
 // at a time (S6, S7), and its available ticket owner alone (S16). Agents log
 // in one minute apart (the first logged in is the longest idle).

@@ -14,7 +14,7 @@ import (
 // scripts of acd_scripts.go, checked against allowedFrom.
 type State string
 
-// The agent states of issue 3.
+// The agent states an agent moves through.
 const (
 	StateOffline       State = "offline"
 	StateAvailable     State = "available"

@@ -88,7 +88,7 @@ func (q *Queue) RecordHandleTime(ctx context.Context, category string, d time.Du
 }
 
 // AnyServing reports whether any logged-in agent serves category: a caller
-// of a queue nobody serves is offered a callback at once (overflow, issue 3).
+// of a queue nobody serves is offered a callback at once (overflow).
 // Emergencies may go to any logged-in agent (S6), so for them any category's
 // agent counts. It reads only set sizes (SCARD), never the members: at a few
 // thousand agents a SUNION of the members, asked once per queued caller, held

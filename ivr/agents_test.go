@@ -221,7 +221,7 @@ func TestTransferToQueue(t *testing.T) {
 	}
 }
 
-// Ring-all (issue 3): one offer rings a group; the agent who answered is on
+// Ring-all: one offer rings a group; the agent who answered is on
 // the result and the caller hears that agent's staff number (S2).
 func TestRingAllOfferConnectsToWhoAnswered(t *testing.T) {
 	h := newHarness(t, true, nil)

@@ -145,7 +145,7 @@ func (r *run) announce(ctx context.Context, category string) (*AgentOffer, error
 }
 
 // hold plays hold music until the given time (from the flow's clock). It is
-// the one place a queued caller waits: the agent step of a later issue ends
+// the one place a queued caller waits: the agent step ends
 // the hold early when an agent is offered the call, by running this PlayLoop
 // under a context that the offer cancels.
 func (r *run) hold(ctx context.Context, until time.Time) error {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh — `make run` (issue 2, "Set-up, run, test"): PostgreSQL and Redis via
+# run.sh — `make run`: PostgreSQL and Redis via
 # scripts/services.sh, migrations, then bin/hotline serve in the foreground. Ctrl-C (or
 # SIGTERM) reaches the server once, as SIGTERM, so it drains; a second one hangs up
 # everything. On exit the private services that THIS run started are stopped again;
@@ -53,7 +53,7 @@ if [ -z "${HOTLINE_SECRET_KEY:-}" ]; then
 	export HOTLINE_SECRET_KEY
 fi
 
-# Issue 3: two demo agents, made once for this checkout, so that a softphone can
+# two demo agents, made once for this checkout, so that a softphone can
 # register and take calls at once. Their passwords are kept in .data/demo-agents
 # (mode 600) and printed on every run; an agent that already existed with
 # another password is left as it is.

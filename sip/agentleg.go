@@ -182,7 +182,7 @@ func (l *AgentLeg) ring(ctx context.Context, timeout time.Duration) (string, err
 	}
 	if ctx.Err() != nil {
 		// The caller hung up (or, ring-all, another agent answered) while
-		// this agent answered: BYE at once (issue 3).
+		// this agent answered: BYE at once.
 		l.end(context.Background(), HungUpBySystem, "cancelled")
 		return legCancelled, ctx.Err()
 	}

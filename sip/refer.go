@@ -12,7 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// Blind transfer by the agent (S10, issue 3): the agent's phone sends REFER
+// Blind transfer by the agent (S10): the agent's phone sends REFER
 // (RFC 3515) in the dialog of its leg. The Refer-To URI is never dialled:
 // its user part is only a key the allowlist (Options.TransferTarget) resolves
 // to a destination, and the connector routes the caller there.

@@ -202,7 +202,7 @@ func TestRepeatCallerAndWebTicket(t *testing.T) {
 }
 
 // TestSaveAnsweredCall writes a call record and its draft ticket together,
-// also through the spool after an outage (S12, issue 2).
+// also through the spool after an outage (S12).
 func TestSaveAnsweredCall(t *testing.T) {
 	url, direct := migratedDB(t)
 	px := newProxyTo(t, url)
