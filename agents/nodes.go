@@ -51,7 +51,7 @@ func (a *ACD) Heartbeat(ctx context.Context) (restarted bool, err error) {
 		return false, fmt.Errorf("heartbeat: %w", err)
 	}
 	ttl := a.opts.NodeTTL * aliveShare / loopShare
-	r, err := a.run(ctx, "heartbeat", heartbeatScript, ttl.Milliseconds(), fresh)
+	r, err := a.eval(ctx, "heartbeat", heartbeatScript, ttl.Milliseconds(), fresh)
 	if err != nil {
 		return false, err
 	}
@@ -67,7 +67,7 @@ func (a *ACD) Heartbeat(ctx context.Context) (restarted bool, err error) {
 // are freed (ringing → available, on_call → wrap_up). It returns the dead
 // nodes. Every node runs it; the script makes it happen once.
 func (a *ACD) Reap(ctx context.Context) ([]string, error) {
-	r, err := a.run(ctx, "reap dead nodes", reapScript, a.opts.WrapUpMax.Milliseconds())
+	r, err := a.eval(ctx, "reap dead nodes", reapScript, a.opts.WrapUpMax.Milliseconds())
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func (a *ACD) Republish(ctx context.Context, calls []Entry, agents []AgentState)
 		if since.IsZero() {
 			since = now
 		}
-		_, err := a.run(ctx, "republish agent "+s.ID, restoreScript,
+		_, err := a.eval(ctx, "republish agent "+s.ID, restoreScript,
 			s.ID, string(s.State), s.Reason, s.CallID, s.IdleSince.UnixMilli(), strings.Join(s.Categories, ","),
 			s.Misses, s.Node, since.UnixMilli(), now.Add(a.opts.Reservation).UnixMilli(),
 			since.Add(a.opts.WrapUpMax).UnixMilli())

@@ -312,26 +312,6 @@ func btoi(b bool) int {
 	return 0
 }
 
-// MatchAll on a ring-all emergency nobody serves rings every available agent (S6).
-func TestMatchAllEmergency(t *testing.T) {
-	ctx := context.Background()
-	e := newTestACD(t, ACDOptions{})
-	e.login(t, "1001", "business")
-	e.login(t, "1002", "inquiry")
-	mustEnqueue(t, e.q, Entry{CallID: "e1", Category: EmergencyCategory, EnqueuedAt: at(1)})
-	call, group, err := e.MatchAll(ctx, EmergencyCategory)
-	slices.Sort(group)
-	if err != nil || call != "e1" || !slices.Equal(group, []string{"1001", "1002"}) {
-		t.Fatalf("match all = %s %v %v", call, group, err)
-	}
-	e.login(t, "1003", EmergencyCategory)
-	mustEnqueue(t, e.q, Entry{CallID: "e2", Category: EmergencyCategory, EnqueuedAt: at(2)})
-	call, group, err = e.MatchAll(ctx, EmergencyCategory)
-	if err != nil || call != "e2" || !slices.Equal(group, []string{"1003"}) {
-		t.Fatalf("match all with an agent serving emergencies = %s %v %v", call, group, err)
-	}
-}
-
 // A Redis restart while a ring-all group rings: the re-published agents form
 // the group again, so the first to answer takes the caller and releases the
 // others, as before the restart.

@@ -90,8 +90,8 @@ func compileMenu(items []MenuItem, intro []string, prompt string) menu {
 	return m
 }
 
-// run is the state of one call in the flow.
-type run struct {
+// visit is one call's way through the flow: its state from greeting to goodbye.
+type visit struct {
 	f          *Flow
 	call       Call
 	log        *slog.Logger
@@ -108,7 +108,7 @@ type run struct {
 // what happened. ctx must be cancelled when the caller hangs up; the caller is
 // then removed from the queue at once.
 func (f *Flow) Run(ctx context.Context, call Call) Result {
-	r := &run{f: f, call: call, log: f.log.With("call_id", call.ID())}
+	r := &visit{f: f, call: call, log: f.log.With("call_id", call.ID())}
 	err := r.answer(ctx)
 	r.closeOffers()
 	r.finish(ctx, err)
@@ -116,7 +116,7 @@ func (f *Flow) Run(ctx context.Context, call Call) Result {
 }
 
 // answer is the flow up to the queue: greeting, hours (S9), menu (S3).
-func (r *run) answer(ctx context.Context) error {
+func (r *visit) answer(ctx context.Context) error {
 	if r.nuisance(ctx) { // S21: the message says goodbye itself
 		r.res.Outcome = OutcomeNuisance
 		if err := r.play(ctx, PromptNuisance); err != nil {
@@ -151,7 +151,7 @@ func (r *run) answer(ctx context.Context) error {
 // load. Outside office hours the keys mean something else (the after-hours
 // menu, S9) and the caller has not heard which yet: the greeting plays whole
 // and its keys are dropped.
-func (r *run) greet(ctx context.Context) (rune, error) {
+func (r *visit) greet(ctx context.Context) (rune, error) {
 	if !r.f.hours.IsOpen(r.f.clk.Now()) {
 		if err := r.play(ctx, r.f.cfg.Greeting); err != nil {
 			return 0, err
@@ -171,7 +171,7 @@ func (r *run) greet(ctx context.Context) (rune, error) {
 
 // end sets the outcome and says the prompts and goodbye. The outcome stands
 // even if the caller hangs up meanwhile, so play errors are not returned.
-func (r *run) end(ctx context.Context, outcome string, prompts ...string) error {
+func (r *visit) end(ctx context.Context, outcome string, prompts ...string) error {
 	r.res.Outcome = outcome
 	if err := r.play(ctx, append(prompts, PromptGoodbye)...); err != nil {
 		r.log.Debug("caller left during the last prompt", "outcome", outcome, "err", err)
@@ -180,7 +180,7 @@ func (r *run) end(ctx context.Context, outcome string, prompts ...string) error 
 }
 
 // finish turns the stage error into the outcome, counts it and logs it.
-func (r *run) finish(ctx context.Context, err error) {
+func (r *visit) finish(ctx context.Context, err error) {
 	switch {
 	case err == nil:
 	case ctx.Err() != nil || errors.Is(err, errCallEnded):
@@ -208,7 +208,7 @@ func (r *run) finish(ctx context.Context, err error) {
 
 // abandoned is the outcome of a hang-up. After hours, a caller who leaves
 // without choosing counts as after_hours, not as an abandoned call.
-func (r *run) abandoned() string {
+func (r *visit) abandoned() string {
 	switch {
 	case r.res.Outcome == OutcomeAnswered:
 		return OutcomeAnswered
@@ -221,7 +221,7 @@ func (r *run) abandoned() string {
 	}
 }
 
-func (r *run) markPriority(source string) {
+func (r *visit) markPriority(source string) {
 	if !r.res.Priority {
 		r.res.Priority = true
 		r.f.m.priority.WithLabelValues(source).Inc()
@@ -230,7 +230,7 @@ func (r *run) markPriority(source string) {
 
 // listen plays prompts with barge-in: the first key stops them and is
 // returned (0 when they played out).
-func (r *run) listen(ctx context.Context, prompts []string) (rune, error) {
+func (r *visit) listen(ctx context.Context, prompts []string) (rune, error) {
 	key, err := r.call.Play(ctx, slices.Clone(prompts), true)
 	if err != nil {
 		return 0, fmt.Errorf("%w: play %s: %w", errCallEnded, strings.Join(prompts, " "), err)
@@ -239,7 +239,7 @@ func (r *run) listen(ctx context.Context, prompts []string) (rune, error) {
 }
 
 // play says prompts without barge-in.
-func (r *run) play(ctx context.Context, names ...string) error {
+func (r *visit) play(ctx context.Context, names ...string) error {
 	if _, err := r.call.Play(ctx, names, false); err != nil {
 		return fmt.Errorf("%w: play %s: %w", errCallEnded, strings.Join(names, " "), err)
 	}
@@ -248,7 +248,7 @@ func (r *run) play(ctx context.Context, names ...string) error {
 
 // ask plays prompts with barge-in, then waits up to timeout for a key.
 // It returns 0 when no key came.
-func (r *run) ask(ctx context.Context, prompts []string, timeout time.Duration) (rune, error) {
+func (r *visit) ask(ctx context.Context, prompts []string, timeout time.Duration) (rune, error) {
 	key, err := r.listen(ctx, prompts)
 	if err != nil {
 		return 0, err

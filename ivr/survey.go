@@ -20,7 +20,7 @@ const OutcomeNuisance = "nuisance"
 
 // nuisance reports whether the caller is a flagged number (S21). A store error
 // lets the call through: refusing a genuine caller would be worse.
-func (r *run) nuisance(ctx context.Context) bool {
+func (r *visit) nuisance(ctx context.Context) bool {
 	if r.f.tickets == nil {
 		return false
 	}
@@ -34,7 +34,7 @@ func (r *run) nuisance(ctx context.Context) bool {
 
 // afterAgent keeps the caller on the line when the agent hung up first:
 // a complaint's ticket reference (S17), then the one-key survey (S18).
-func (r *run) afterAgent(ctx context.Context) error {
+func (r *visit) afterAgent(ctx context.Context) error {
 	if r.f.tickets == nil {
 		return nil
 	}
