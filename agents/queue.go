@@ -1,10 +1,3 @@
-// Package agents owns the agents and the per-category caller queues in Redis.
-//
-// For now it holds the queue part: a sorted set per category shared by all
-// nodes, with emergencies served before every other queue (S6), priority
-// callers ahead within their queue (S7), FIFO within a priority, and the
-// position and estimated wait a caller is told (S8). The key layout is
-// described in scripts.go.
 package agents
 
 import (
