@@ -65,12 +65,12 @@ type framedConn struct {
 }
 
 // Read returns the octets of messages that passed the guard. It returns
-// io.EOF when the connection timed out or broke its framing, so sipgo closes it.
+// io.EOF when the connection timed out or broke its framing: sipgo then
+// closes it, quietly.
 func (c *framedConn) Read(p []byte) (int, error) {
 	for len(c.out) == 0 {
 		again, err := c.frame(time.Now())
 		if err != nil {
-			_ = c.Conn.Close()
 			return 0, io.EOF
 		}
 		if again {
@@ -120,7 +120,6 @@ func (c *framedConn) fill() error {
 			}
 			c.g.met.closed(c.g.transport, reason)
 			c.g.log.Debug("sip connection timed out", "transport", c.g.transport, "source", c.RemoteAddr().String(), "reason", reason)
-			_ = c.Conn.Close()
 			return io.EOF
 		case errors.Is(err, net.ErrClosed):
 			return err

@@ -189,8 +189,8 @@ type countedConn struct {
 }
 
 func (c *countedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
+	err := net.ErrClosed
+	c.once.Do(func() { err = c.Conn.Close(); c.release() })
 	return err
 }
 
