@@ -103,7 +103,7 @@ func (a *app) wire(cal *tickets.Calendar) error {
 		Config: cfg.SIP, Prompts: library, Ports: ports, Pacer: a.pacer,
 		Handler:        func(ctx context.Context, c *sip.Call) { a.router.HandleCall(ctx, c) },
 		TransferTarget: a.transferTarget,
-		Logger:         a.log, Metrics: sip.NewMetrics(a.reg), MediaMetrics: mm,
+		Logger:         a.log, Metrics: sip.NewMetrics(a.reg), MediaMetrics: mm, ConnMetrics: sip.NewConnMetrics(a.reg),
 		Registrar: registrar, Feature: a.featureCode, Banned: a.bans.IsBanned,
 	})
 	if err != nil {

@@ -72,8 +72,12 @@ func (a *app) run(ctx context.Context, sigs <-chan os.Signal) error {
 	go a.health.run(ctx)
 	a.httpAddr = httpSrv.Addr
 	close(a.ready)
-	fmt.Fprintf(os.Stderr, "hotline %s ready: SIP udp %s and tcp %s (dial %s), HTTP %s (/metrics /healthz /readyz)\n",
-		a.cfg.Node, a.sip.UDPAddr(), a.sip.TCPAddr(), a.cfg.SIP.Hotline, httpSrv.Addr)
+	tls := ""
+	if addr := a.sip.TLSAddr(); addr != nil {
+		tls = fmt.Sprintf(", tls %s", addr)
+	}
+	fmt.Fprintf(os.Stderr, "hotline %s ready: SIP udp %s and tcp %s%s (dial %s), HTTP %s (/metrics /healthz /readyz)\n",
+		a.cfg.Node, a.sip.UDPAddr(), a.sip.TCPAddr(), tls, a.cfg.SIP.Hotline, httpSrv.Addr)
 
 	var runErr error
 	select {
