@@ -16,6 +16,8 @@ type Metrics struct {
 	writeErrors  *prometheus.CounterVec
 	pending      prometheus.Gauge
 
+	calendarCoveredUntil prometheus.Gauge // S9: last date with listed holidays
+
 	created      *prometheus.CounterVec // by channel (S20)
 	entries      *prometheus.CounterVec // by category (S12)
 	lateEntries  *prometheus.CounterVec // by category (S12)
@@ -46,6 +48,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "hotline", Subsystem: "tickets", Name: "records_pending",
 			Help: "Records in the spool waiting for PostgreSQL.",
 		}),
+		calendarCoveredUntil: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "hotline", Subsystem: "tickets", Name: "calendar_covered_until_seconds",
+			Help: "Last date (midnight, Unix seconds) of the last year whose holidays calendar.yaml lists; 0 when none (S9).",
+		}),
 		created:     counter("created_total", "Tickets created, by channel (S20).", "channel"),
 		entries:     counter("entries_total", "Tickets entered (submitted), by category (S12).", "category"),
 		lateEntries: counter("late_entries_total", "Tickets entered after their entry deadline, by category (S12).", "category"),
@@ -64,7 +70,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.preset()
 	if reg != nil {
-		reg.MustRegister(m.written, m.spooled, m.deadLettered, m.writeErrors, m.pending,
+		reg.MustRegister(m.written, m.spooled, m.deadLettered, m.writeErrors, m.pending, m.calendarCoveredUntil,
 			m.created, m.entries, m.lateEntries, m.entryLatency, m.overdue, m.breaches, m.escalations, m.surveys)
 	}
 	return m
@@ -92,6 +98,15 @@ func (m *Metrics) preset() {
 	for score := 1; score <= 3; score++ {
 		m.surveys.WithLabelValues(strconv.Itoa(score))
 	}
+}
+
+// observeCalendar exports how far the calendar's holidays reach (S9).
+func (m *Metrics) observeCalendar(c *Calendar) {
+	if u := c.CoveredUntil(); !u.IsZero() {
+		m.calendarCoveredUntil.Set(float64(u.Unix()))
+		return
+	}
+	m.calendarCoveredUntil.Set(0)
 }
 
 // observeEntry counts an entered ticket (S12).
