@@ -94,6 +94,7 @@ func (s *Server) newCall(req *sip.Request, tx sip.ServerTransaction) (*Call, err
 		return nil, fmt.Errorf("read invite: %w", err)
 	}
 	id := uuid.NewString()
+	// ValidateRequest has bounded these (limits.go): they fit a call record.
 	caller := ""
 	if f := req.From(); f != nil {
 		caller = sanitize(f.Address.User)

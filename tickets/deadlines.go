@@ -194,6 +194,9 @@ func (r *DeadlineRules) needsCalendar() bool {
 type Deadlines struct {
 	FirstContactDue time.Time
 	Due             time.Time
+	// Uncertain: a deadline counted in working time ends in a year whose
+	// holidays the calendar does not list (S9), so it may be too early.
+	Uncertain bool
 }
 
 // Compute returns the deadlines of a ticket of category with result entered
@@ -205,10 +208,12 @@ func (r *DeadlineRules) Compute(cal *Calendar, category, result string, enteredA
 	var d Deadlines
 	if rule.FirstContact != nil {
 		d.FirstContactDue = rule.FirstContact.after(cal, enteredAt)
+		d.Uncertain = rule.FirstContact.working() && !cal.Covers(d.FirstContactDue)
 	}
 	skip := rule.NoDeadlineWhenAnswered && result == ResultAnswered
 	if rule.Answer != nil && !skip {
 		d.Due = rule.Answer.after(cal, enteredAt)
+		d.Uncertain = d.Uncertain || rule.Answer.working() && !cal.Covers(d.Due)
 	}
 	if d.Due.IsZero() && !followUp.IsZero() {
 		d.Due = followUp

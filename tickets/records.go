@@ -137,21 +137,6 @@ func nullTime(t time.Time) any {
 	return t
 }
 
-// permanent reports whether err means the database will never accept the
-// record (SQLSTATE class 22 data exception, 23 integrity constraint
-// violation), so it must not be retried.
-func permanent(err error) bool {
-	if errors.Is(err, errInvalidRecord) {
-		return true
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 {
-		class := pgErr.Code[:2]
-		return class == "22" || class == "23"
-	}
-	return false
-}
-
 // nullWait stores the wait only for queued calls.
 func nullWait(r CallRecord) any {
 	if r.QueuedAt.IsZero() {

@@ -119,12 +119,15 @@ type Ticket struct {
 	OverdueFlaggedAt time.Time `json:"overdue_flagged_at,omitzero"`
 	FirstContactDue  time.Time `json:"first_contact_due,omitzero"`
 	DueAt            time.Time `json:"due_at,omitzero"`
-	BreachedAt       time.Time `json:"breached_at,omitzero"`
-	EscalationLevel  int       `json:"escalation_level"`
-	EscalatedAt      time.Time `json:"escalated_at,omitzero"`
-	SurveyScore      int       `json:"survey_score,omitempty"`
-	CreatedAt        time.Time `json:"created_at"`
-	UpdatedAt        time.Time `json:"updated_at"`
+	// DeadlineUncertain: DueAt or FirstContactDue was counted in working
+	// days into a year whose holidays the calendar does not list (S9).
+	DeadlineUncertain bool      `json:"deadline_uncertain"`
+	BreachedAt        time.Time `json:"breached_at,omitzero"`
+	EscalationLevel   int       `json:"escalation_level"`
+	EscalatedAt       time.Time `json:"escalated_at,omitzero"`
+	SurveyScore       int       `json:"survey_score,omitempty"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
 }
 
 // DraftFacts are the call facts a draft ticket starts with at call end (S12).

@@ -45,9 +45,12 @@ type Config struct {
 
 // HTTPConfig is the ops (and later panel) HTTP server.
 type HTTPConfig struct {
+	// Listen serves the API to agents and integrations (HOTLINE_HTTP_LISTEN).
 	Listen string `yaml:"listen"`
-	// Pprof serves Go's profiler under /debug/pprof/ (off by default: keep
-	// the ops port private when it is on).
+	// OpsListen serves /metrics, /healthz, /readyz and pprof, apart from
+	// the public API: loopback by default (HOTLINE_OPS_LISTEN).
+	OpsListen string `yaml:"ops_listen"`
+	// Pprof serves Go's profiler under /debug/pprof/ on the ops listener.
 	Pprof bool `yaml:"pprof"`
 }
 
@@ -145,7 +148,7 @@ func DefaultConfig() Config {
 		DataDir:   ".data",
 		LogLevel:  "info",
 		SIP:       sip.DefaultConfig(),
-		HTTP:      HTTPConfig{Listen: ":8080"},
+		HTTP:      HTTPConfig{Listen: ":8080", OpsListen: "127.0.0.1:9090"},
 		IVR:       ivr.DefaultConfig(),
 		Queue:     QueueConfig{DefaultHandleTime: sip.Duration(3 * time.Minute), KeyPrefix: "hotline:"},
 		Calendar:  CalendarConfig{File: "calendar.yaml"},
@@ -202,6 +205,7 @@ func (c *Config) applyEnv() {
 	}
 	set(&c.SIP.Listen, "HOTLINE_SIP_LISTEN")
 	set(&c.HTTP.Listen, "HOTLINE_HTTP_LISTEN")
+	set(&c.HTTP.OpsListen, "HOTLINE_OPS_LISTEN")
 	set(&c.SIP.RTPPorts, "HOTLINE_RTP_PORTS")
 	set(&c.SIP.TLS.CertFile, "HOTLINE_SIP_TLS_CERT")
 	set(&c.SIP.TLS.KeyFile, "HOTLINE_SIP_TLS_KEY")
@@ -230,8 +234,8 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel))
 	}
-	if c.HTTP.Listen == "" {
-		errs = append(errs, errors.New("http.listen: must not be empty (e.g. \":8080\")"))
+	if c.HTTP.Listen == "" || c.HTTP.OpsListen == "" {
+		errs = append(errs, errors.New("http.listen and http.ops_listen: must not be empty (e.g. \":8080\" and \"127.0.0.1:9090\")"))
 	}
 	if c.Queue.DefaultHandleTime <= 0 {
 		errs = append(errs, errors.New("queue.default_handle_time: must be positive"))

@@ -85,6 +85,7 @@ func startNode(t *testing.T, calendar string, mutate func(*Config)) *testNode {
 	cfg.SIP.Listen = "127.0.0.1:0"
 	cfg.SIP.RTPPorts = "30000-39998"
 	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.HTTP.OpsListen = "127.0.0.1:0"
 	cfg.Calendar.File = calPath
 	cfg.Recording.Dir = filepath.Join(dir, "recordings")
 	cfg.Queue.KeyPrefix = "hotline-e2e-" + randHex(4) + ":"
@@ -258,7 +259,7 @@ func prompt(t *testing.T, lang, name string) []int16 {
 // metricsText scrapes the node's /metrics.
 func (n *testNode) metricsText() string {
 	n.t.Helper()
-	body, status := httpGet(n.t, "http://"+n.app.httpAddr+"/metrics")
+	body, status := httpGet(n.t, "http://"+n.app.opsAddr+"/metrics")
 	if status != 200 {
 		n.t.Fatalf("/metrics: status %d", status)
 	}
