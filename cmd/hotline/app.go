@@ -44,8 +44,8 @@ type app struct {
 	alerts  *tickets.AlertBuffer
 
 	ready    chan struct{} // closed once every listener is up
-	httpAddr string // the API listener
-	opsAddr  string // metrics, health, pprof
+	httpAddr string        // the API listener
+	opsAddr  string        // metrics, health, pprof
 }
 
 func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
