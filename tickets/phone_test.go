@@ -1,0 +1,84 @@
+package tickets
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestNormalizeNumber covers the forms one caller's number arrives in (S21).
+func TestNormalizeNumber(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"mobile", "13800138000", "13800138000"},
+		{"mobile with spaces", " 138 0013 8000 ", "13800138000"},
+		{"mobile with dashes", "138-0013-8000", "13800138000"},
+		{"mobile with dots", "138.0013.8000", "13800138000"},
+		{"plus 86 mobile", "+8613800138000", "13800138000"},
+		{"plus 86 spaced", "+86 138 0013 8000", "13800138000"},
+		{"0086 mobile", "008613800138000", "13800138000"},
+		{"0086 with dash", "0086-138-0013-8000", "13800138000"},
+		{"bare 86 mobile", "8613800138000", "13800138000"},
+		{"bare 86 local number kept", "86123456", "86123456"},
+		{"full-width digits", "１３８００１３８０００", "13800138000"},
+		{"full-width plus and space", "＋86　138 0013 8000", "13800138000"},
+		{"Beijing landline", "010-12345678", "01012345678"},
+		{"Beijing landline in brackets", "(010) 1234 5678", "01012345678"},
+		{"plus 86 Beijing", "+86 10 1234 5678", "01012345678"},
+		{"plus 86 Shenzhen", "+86-755-8888-9999", "075588889999"},
+		{"plus 86 with (0)", "+86 (0)10 1234 5678", "01012345678"},
+		{"0086 Shanghai", "0086 21 6666 7777", "02166667777"},
+		{"plus 86 400 number", "+86 400 123 4567", "4001234567"},
+		{"plus 86 service number", "+86 95598", "95598"},
+		{"service number", "12345", "12345"},
+		{"other country", "+1 415 555 0100", "+14155550100"},
+		{"other country via 00", "00 44 20 7946 0000", "+442079460000"},
+		{"only plus 86", "+86", "+86"},
+		{"anonymous", "anonymous", "anonymous"},
+		{"letters kept", "1380013800a", "1380013800a"},
+		{"empty", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := NormalizeNumber(tc.in); got != tc.want {
+				t.Fatalf("NormalizeNumber(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestNuisanceMatchesAnyForm checks a flag set on one written form of a
+// number turns away the caller whose carrier sends another (S21), and that
+// what is not a phone number cannot be flagged.
+func TestNuisanceMatchesAnyForm(t *testing.T) {
+	f := newStoreFixture(t)
+	ctx := t.Context()
+	if err := f.store.FlagNuisance(ctx, "139-0000-1111", "2001", "abusive calls"); err != nil {
+		t.Fatalf("flag: %v", err)
+	}
+	for _, caller := range []string{"13900001111", "+8613900001111", "008613900001111", "8613900001111"} {
+		if got, err := f.store.IsNuisance(ctx, caller); err != nil || !got {
+			t.Fatalf("IsNuisance(%q) = %v, %v; want flagged", caller, got, err)
+		}
+	}
+	if got, err := f.store.IsNuisance(ctx, "13900001112"); err != nil || got {
+		t.Fatalf("another number = %v, %v; want not flagged", got, err)
+	}
+	if err := f.store.ClearNuisance(ctx, "+86 139 0000 1111", "2001", "apologised"); err != nil {
+		t.Fatalf("clear in another form: %v", err)
+	}
+	if got, _ := f.store.IsNuisance(ctx, "13900001111"); got {
+		t.Fatal("still flagged after clear")
+	}
+	assertCount(t, f.pool, `SELECT count(*) FROM nuisance_events WHERE number = '13900001111'`, 2)
+	for _, bad := range []string{"anonymous", "12", "1390000111122223333444", "139;DROP"} {
+		err := f.store.FlagNuisance(ctx, bad, "2001", "x")
+		var fe FieldErrors
+		if !errors.As(err, &fe) || fe["number"] == "" {
+			t.Fatalf("flag %q = %v, want a number field error", bad, err)
+		}
+	}
+	var fe FieldErrors
+	if err := f.store.FlagNuisance(ctx, "13900001111", "2001", strings.Repeat("x", maxNuisanceReason+1)); !errors.As(err, &fe) || fe["reason"] == "" {
+		t.Fatalf("long reason = %v, want a reason field error", err)
+	}
+}
