@@ -80,9 +80,9 @@ type Agent struct {
 	SessionEpoch int64
 }
 
-// Directory is the agent directory in PostgreSQL (table agents, migrations
-// 0002 and 0007). It stores HA1 digests for its realm and an argon2id hash
-// for the panel, never passwords.
+// Directory is the agent directory in PostgreSQL (table agents). It stores
+// HA1 digests for its realm and an argon2id hash for the panel, never
+// passwords.
 type Directory struct {
 	pool  *pgxpool.Pool
 	realm string

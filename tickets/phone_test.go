@@ -2,8 +2,11 @@ package tickets
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hotline-dev/hotline/tickets/pgtest"
 )
 
 // TestNormalizeNumber covers the forms one caller's number arrives in (S21).
@@ -81,4 +84,58 @@ func TestNuisanceMatchesAnyForm(t *testing.T) {
 	if err := f.store.FlagNuisance(ctx, "13900001111", "2001", strings.Repeat("x", maxNuisanceReason+1)); !errors.As(err, &fe) || fe["reason"] == "" {
 		t.Fatalf("long reason = %v, want a reason field error", err)
 	}
+}
+
+// TestMigrationNormalizesFlags checks the migration that introduced
+// NormalizeNumber rewrites flags stored as typed exactly as the Go function
+// does, keeping the active flag where two forms of one number meet (S21).
+func TestMigrationNormalizesFlags(t *testing.T) {
+	ctx := t.Context()
+	pool := newPool(t, pgtest.NewDatabase(t))
+	ms, err := embeddedMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(ms, func(m migration) bool { return strings.HasSuffix(m.name, "_panel_hardening") })
+	if i < 0 {
+		t.Fatal("no panel_hardening migration")
+	}
+	// Migrate needs schema_migrations; apply the earlier ones by hand.
+	if _, err := pool.Exec(ctx, `CREATE TABLE schema_migrations (version int PRIMARY KEY, name text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:i] {
+		if err := applyMigration(ctx, conn, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Release()
+	typed := []string{"138-0013-8000", "+86 139 0000 1111", "0086 10 1234 5678", "８６１３７００１３７０００",
+		"+1 415 555 0100", "(010) 8888-9999", "12345", "anonymous"}
+	for _, n := range typed {
+		if _, err := pool.Exec(ctx, `INSERT INTO nuisance_numbers (number, flagged_by, reason) VALUES ($1, '2001', 'x')`, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two forms of one number: the cleared one goes, the active one stays.
+	if _, err := pool.Exec(ctx, `INSERT INTO nuisance_numbers (number, flagged_by, reason, cleared_at, cleared_by)
+		VALUES ('13900001111', '2001', 'old', now(), '2001')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Migrate(ctx, pool); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	for _, n := range typed {
+		var cleared bool
+		err := pool.QueryRow(ctx, `SELECT cleared_at IS NOT NULL FROM nuisance_numbers WHERE number = $1`, NormalizeNumber(n)).Scan(&cleared)
+		if err != nil || cleared {
+			t.Fatalf("flag typed %q: no active row %q after the migration (%v)", n, NormalizeNumber(n), err)
+		}
+	}
+	assertCount(t, pool, `SELECT count(*) FROM nuisance_numbers`, len(typed))
 }
