@@ -13,7 +13,7 @@ import (
 
 // argon2id parameters of new panel hashes: the first recommendation of
 // OWASP's password storage cheat sheet (19 MiB, 2 passes, 1 lane), about
-// 30 ms on one core here. They are stored in each hash, so raising them
+// 35 ms on one core here. They are stored in each hash, so raising them
 // later leaves existing hashes valid.
 const (
 	argonMemoryKiB = 19 * 1024
