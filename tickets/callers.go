@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -89,8 +90,11 @@ func (s *Store) OpenTicketForCaller(ctx context.Context, number string, window t
 }
 
 // FlagNuisance marks number as a nuisance caller (S21); audited in
-// nuisance_events. Flagging a flagged number again only adds the audit row.
+// nuisance_events. The number is kept normalised (NormalizeNumber), so any
+// written form of it matches. Flagging a flagged number again only adds the
+// audit row.
 func (s *Store) FlagNuisance(ctx context.Context, number, actor, reason string) error {
+	number = NormalizeNumber(number)
 	if err := nuisanceArgs(number, reason); err != nil {
 		return err
 	}
@@ -108,6 +112,7 @@ func (s *Store) FlagNuisance(ctx context.Context, number, actor, reason string) 
 
 // ClearNuisance lifts the flag of number (S21: reversible, audited).
 func (s *Store) ClearNuisance(ctx context.Context, number, actor, reason string) error {
+	number = NormalizeNumber(number)
 	if err := nuisanceArgs(number, reason); err != nil {
 		return err
 	}
@@ -124,8 +129,10 @@ func (s *Store) ClearNuisance(ctx context.Context, number, actor, reason string)
 	})
 }
 
-// IsNuisance reports whether number is flagged now (S21).
+// IsNuisance reports whether number, in any written form, is flagged now
+// (S21): the IVR asks with the caller number as the carrier sent it.
 func (s *Store) IsNuisance(ctx context.Context, number string) (bool, error) {
+	number = NormalizeNumber(number)
 	var flagged bool
 	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM nuisance_numbers
 		WHERE number = $1 AND cleared_at IS NULL)`, number).Scan(&flagged)
@@ -135,13 +142,23 @@ func (s *Store) IsNuisance(ctx context.Context, number string) (bool, error) {
 	return flagged, nil
 }
 
+// maxNuisanceReason bounds the audited reason of a flag or clear.
+const maxNuisanceReason = 500
+
+// nuisanceArgs checks a normalised number and the reason.
 func nuisanceArgs(number, reason string) error {
 	errs := FieldErrors{}
-	if strings.TrimSpace(number) == "" {
+	switch {
+	case number == "":
 		errs["number"] = "give the caller's number"
+	case !validPhone.MatchString(number):
+		errs["number"] = "give a phone number: 3-20 digits, optionally with +, spaces or dashes (e.g. 138 0013 8000)"
 	}
-	if strings.TrimSpace(reason) == "" {
+	switch {
+	case strings.TrimSpace(reason) == "":
 		errs["reason"] = "say why (S21 flags are audited)"
+	case utf8.RuneCountInString(reason) > maxNuisanceReason:
+		errs["reason"] = fmt.Sprintf("at most %d characters", maxNuisanceReason)
 	}
 	if len(errs) > 0 {
 		return errs

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotline-dev/hotline/tickets/api"
+
 	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/sip"
 	"gopkg.in/yaml.v3"
@@ -35,6 +37,7 @@ type Config struct {
 	Recording RecordingConfig     `yaml:"recording"`
 	Tickets   TicketsConfig       `yaml:"tickets"`
 	Transfer  TransferConfig      `yaml:"transfer"`
+	API       api.Config          `yaml:"api"`
 	Runtime   RuntimeConfig       `yaml:"runtime"`
 
 	// From the environment, never from the file.
@@ -160,6 +163,7 @@ func DefaultConfig() Config {
 		Tickets: TicketsConfig{EntryWindow: sip.Duration(5 * time.Minute), DeadlinesFile: "deadlines.yaml",
 			SweepInterval: sip.Duration(10 * time.Second)},
 		Runtime: DefaultRuntimeConfig(),
+		API:     api.DefaultConfig(),
 	}
 }
 
@@ -233,6 +237,9 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if err := c.API.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.HTTP.Listen == "" || c.HTTP.OpsListen == "" {
 		errs = append(errs, errors.New("http.listen and http.ops_listen: must not be empty (e.g. \":8080\" and \"127.0.0.1:9090\")"))

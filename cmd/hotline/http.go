@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -22,12 +23,20 @@ func (a *app) startHTTP(ctx context.Context, errc chan<- error) ([]*http.Server,
 		Store: a.store, Auth: a.dir, Sessions: a.rdb, Prefix: a.cfg.Queue.KeyPrefix,
 		Unmasker: api.NewPGUnmasker(a.pool, a.keyring), Indexer: a.keyring,
 		Logger: a.log, Metrics: api.NewMetrics(a.reg), Submitted: a.router.TicketSubmitted,
+		Config: &a.cfg.API,
 	}))
-	apiSrv, err := serveHTTP(ctx, "http", a.cfg.HTTP.Listen, apiMux, errc)
+	var tlsConf *tls.Config
+	if a.cfg.API.ServesTLS() {
+		var err error
+		if tlsConf, err = a.cfg.API.TLSConfig(); err != nil {
+			return nil, err
+		}
+	}
+	apiSrv, err := serveHTTP(ctx, "http", a.cfg.HTTP.Listen, apiMux, tlsConf, errc)
 	if err != nil {
 		return nil, err
 	}
-	opsSrv, err := serveHTTP(ctx, "ops http", a.cfg.HTTP.OpsListen, a.opsMux(), errc)
+	opsSrv, err := serveHTTP(ctx, "ops http", a.cfg.HTTP.OpsListen, a.opsMux(), nil, errc)
 	if err != nil {
 		shutdownHTTP(apiSrv)
 		return nil, err
@@ -53,10 +62,14 @@ func (a *app) opsMux() *http.ServeMux {
 	return mux
 }
 
-func serveHTTP(ctx context.Context, what, addr string, h http.Handler, errc chan<- error) (*http.Server, error) {
+// serveHTTP serves h on addr, over TLS when tc is set.
+func serveHTTP(ctx context.Context, what, addr string, h http.Handler, tc *tls.Config, errc chan<- error) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s %s: %w", what, addr, err)
+	}
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
 	}
 	srv := &http.Server{Addr: ln.Addr().String(), Handler: h, ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,

@@ -39,6 +39,9 @@ var callSeq atomic.Int64
 // Redis under a random prefix, served by httptest.
 type fixture struct {
 	pool    *pgxpool.Pool
+	dir     *agents.Directory
+	clock   *testClock
+	opts    Options // of the server, for a second node
 	store   *tickets.Store
 	rdb     *redis.Client
 	prefix  string
@@ -65,7 +68,31 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// testClock is the API's injected clock; it moves only when told.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
 func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith serves the API with cfg (nil: DefaultConfig).
+func newFixtureWith(t *testing.T, cfg *Config) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
@@ -90,12 +117,13 @@ func newFixture(t *testing.T) *fixture {
 	}
 	dir := agents.NewDirectory(pool, "hotline.test")
 	addAgents(t, dir)
-	f := &fixture{pool: pool, store: store, rdb: testRedis(t), prefix: randomPrefix(t),
-		metrics: NewMetrics(prometheus.NewRegistry()), logs: &syncBuffer{}}
+	f := &fixture{pool: pool, dir: dir, clock: &testClock{now: time.Now()}, store: store, rdb: testRedis(t),
+		prefix: randomPrefix(t), metrics: NewMetrics(prometheus.NewRegistry()), logs: &syncBuffer{}}
 	t.Cleanup(func() { deletePrefix(t, f.rdb, f.prefix) })
-	f.srv = httptest.NewServer(New(Options{Store: store, Auth: dir, Sessions: f.rdb, Prefix: f.prefix,
+	f.opts = Options{Store: store, Auth: dir, Sessions: f.rdb, Prefix: f.prefix, Config: cfg, Now: f.clock.Now,
 		Unmasker: NewPGUnmasker(pool, kr), Indexer: kr, Metrics: f.metrics,
-		Logger: slog.New(slog.NewTextHandler(f.logs, nil))}))
+		Logger: slog.New(slog.NewTextHandler(f.logs, nil))}
+	f.srv = httptest.NewServer(New(f.opts))
 	t.Cleanup(f.srv.Close)
 	return f
 }
