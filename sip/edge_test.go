@@ -111,12 +111,15 @@ func offerSDP(port int) string {
 		Version: 9, Codecs: []media.Codec{media.PCMU}, Direction: media.SendRecv}))
 }
 
-// inDialog writes an ACK or BYE for the dialog a 200 to our INVITE set up.
+// inDialog writes an ACK or BYE for the dialog a 200 to our INVITE set up
+// (its From, To with tag and Call-ID).
 func (p *rawPeer) inDialog(method string, ok *sip.Response, cseq int) string {
-	to := ok.To().Value()
-	req := p.request(method, "12345", ok.CallID().Value(), cseq)
-	req = strings.Replace(req, "To: <sip:12345@"+p.to.String()+">", "To: "+to, 1)
-	return withBody(req, "")
+	host := net.JoinHostPort(p.ip(), strconv.Itoa(p.port()))
+	return method + " sip:12345@" + p.to.String() + " SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP " + host + ";rport;branch=z9hG4bK-" + method + "-" + strconv.Itoa(cseq) + ok.CallID().Value() + "\r\n" +
+		"Max-Forwards: 70\r\nFrom: " + ok.From().Value() + "\r\nTo: " + ok.To().Value() + "\r\n" +
+		"Call-ID: " + ok.CallID().Value() + "\r\nCSeq: " + strconv.Itoa(cseq) + " " + method + "\r\n" +
+		"Content-Length: 0\r\n\r\n"
 }
 
 // answerBye answers the server's BYE (or another request) with 200.
