@@ -138,9 +138,14 @@ func holdCalls(ctx context.Context, _ *Call) { <-ctx.Done() }
 // failures like agents.Bans) whose UDP guard asks the same ban list.
 func edgeServer(t *testing.T, mutate func(*Options)) (*Server, *registrarEnv) {
 	t.Helper()
+	return edgeServerWith(t, testRegistrarConfig(), mutate)
+}
+
+func edgeServerWith(t *testing.T, cfg RegistrarConfig, mutate func(*Options)) (*Server, *registrarEnv) {
+	t.Helper()
 	env := &registrarEnv{creds: newFakeCreds(testRealm), locs: &fakeLocations{bindings: map[string]AgentBinding{}}, bans: newFakeBans(5)}
 	env.creds.add("1001", "s3cret-pass")
-	env.reg = NewRegistrar(testRegistrarConfig(), env.creds, env.locs, env.bans, nil, nil)
+	env.reg = NewRegistrar(cfg, env.creds, env.locs, env.bans, nil, nil)
 	srv := testServer(t, func(o *Options) {
 		o.Registrar, o.Handler, o.Feature = env.reg, holdCalls, (&featureCalls{}).hook
 		o.Banned = func(ip netip.Addr) bool { b, _ := env.bans.Banned(context.Background(), ip); return b }
