@@ -49,21 +49,25 @@ func (r *Registrar) authenticate(ctx context.Context, req *sip.Request, ip netip
 		return authOutcome{res: registerBadRequest(req, "Digest URI Mismatch"), result: regBadRequest}
 	}
 	now := time.Now()
+	issued, valid, fresh := r.nonces.verify(cred.Nonce, ip, now)
+	if !valid || !fresh || cred.Opaque != r.opaque {
+		// Not a fresh nonce we sent to this source: a new one with stale=true
+		// (RFC 7616 §3.3), so a phone retries without asking its user. The
+		// password is not checked, so a made-up or old nonce is no oracle
+		// for guessing it, and nothing counts toward a ban.
+		result := regStale
+		if !valid {
+			result = regBadNonce
+		}
+		return authOutcome{res: r.challenge(req, ip, true), result: result}
+	}
 	match, err := r.responseMatches(ctx, req, cred)
 	if err != nil {
 		// Not the agent's fault: no failure counted, the phone retries later.
 		r.log.Error("read agent credentials", "agent", sanitize(shortText(cred.Username, 64)), "error", err)
 		return authOutcome{res: registerUnavailable(req), result: regError}
 	}
-	issued, valid, fresh := r.nonces.verify(cred.Nonce, ip, now)
-	switch {
-	case match && (!valid || !fresh || cred.Opaque != r.opaque):
-		// The password was right: a new nonce, no failure (RFC 7616 §3.3 stale).
-		return authOutcome{res: r.challenge(req, ip, true), result: regStale}
-	case !valid || !fresh:
-		// Made up, issued to another source, or old: nothing to count.
-		return authOutcome{res: r.challenge(req, ip, false), result: regBadNonce}
-	case !match:
+	if !match {
 		return r.failure(ctx, req, cred.Username, ip)
 	}
 	ok, stale := r.nonces.use(cred.Nonce, uint32(cred.Nc), issued, now)

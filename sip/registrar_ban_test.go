@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,5 +168,27 @@ func TestTrustedSourceNeverBanned(t *testing.T) {
 	}
 	if res := p.register("trunk", 20, p.answerChallenge(ch, "s3cret-pass", 20)); res == nil || res.StatusCode != 200 {
 		t.Fatalf("right password from the trusted source: %v, want 200", res)
+	}
+}
+
+// A nonce the source did not get from us tells nothing about the password:
+// right and wrong answers on it get the same stale challenge, so guessing on
+// made-up nonces (which count nothing) learns nothing either.
+func TestMadeUpNonceIsNoOracle(t *testing.T) {
+	srv, env := edgeServer(t, nil)
+	p := newRawPeer(t, "127.0.0.1", srv)
+	var shapes []string
+	for i, password := range []string{"s3cret-pass", "wrong-pass"} {
+		res := p.register("oracle", i+1, p.answerChallenge(madeUpChallenge(), password, 1))
+		if res == nil {
+			t.Fatalf("%s on a made-up nonce: no answer", password)
+		}
+		shapes = append(shapes, shape(t, res))
+	}
+	if shapes[0] != shapes[1] || !strings.Contains(shapes[0], "|true|") {
+		t.Fatalf("answers differ or are not stale:\nright: %s\nwrong: %s", shapes[0], shapes[1])
+	}
+	if n := env.bans.count("1001"); n != 0 {
+		t.Fatalf("failures counted: %d, want 0", n)
 	}
 }

@@ -9,9 +9,9 @@ const (
 	regQuery            = "query"              // bindings listed (200, no Contact)
 	regChallenged       = "challenged"         // no credentials for our realm yet (401)
 	regUnauthorized     = "unauthorized"       // wrong credentials, unknown or disabled user (401)
-	regStale            = "stale"              // right password, expired or foreign nonce (401 stale=true)
+	regStale            = "stale"              // our nonce for this source, expired or replay history forgotten (401 stale=true)
 	regReplay           = "replay"             // nonce-count not increased (401)
-	regBadNonce         = "bad_nonce"          // wrong password on a nonce not ours, another source's or old: not counted (401)
+	regBadNonce         = "bad_nonce"          // nonce made up, another source's or another node's: not counted (401 stale=true)
 	regBanned           = "banned"             // source IP banned (403)
 	regForbidden        = "forbidden"          // To user is not the authenticated user (403)
 	regIntervalTooBrief = "interval_too_brief" // 423 with Min-Expires
