@@ -65,7 +65,7 @@ type Config struct {
 	MaxMessageSize int `yaml:"max_message_size"`
 	// DrainRetryAfter is the Retry-After sent with 503 while draining.
 	DrainRetryAfter Duration `yaml:"drain_retry_after"`
-	// RatePerSecond limits requests per source IP on UDP (0 = unlimited).
+	// RatePerSecond limits datagrams per untrusted source IP on UDP (0 = off).
 	RatePerSecond float64 `yaml:"rate_per_second"`
 	// Burst is the per-source burst allowed above RatePerSecond.
 	Burst int `yaml:"burst"`
@@ -73,6 +73,16 @@ type Config struct {
 	TCP TCPConfig `yaml:"tcp"`
 	// TLS serves SIP over TLS for agents when a certificate is configured.
 	TLS TLSConfig `yaml:"tls"`
+	// Trusted lists the networks (CIDRs or addresses) of carrier trunks, SIP
+	// proxies and the agents' phones: never banned, exempt from the rate
+	// limit and from MaxCallsPerSource.
+	Trusted []string `yaml:"trusted"`
+	// MaxCalls caps the calls in progress on this node; more get 503.
+	MaxCalls int `yaml:"max_calls"`
+	// MaxCallsPerSource caps the calls in progress from one untrusted source IP.
+	MaxCallsPerSource int `yaml:"max_calls_per_source"`
+	// OverloadRetryAfter is the Retry-After sent with the 503 of a cap.
+	OverloadRetryAfter Duration `yaml:"overload_retry_after"`
 }
 
 // DefaultConfig returns the defaults documented in configs/hotline.yaml.
@@ -87,10 +97,16 @@ func DefaultConfig() Config {
 		MediaTimeout:    Duration(60 * time.Second),
 		MaxMessageSize:  65535,
 		DrainRetryAfter: Duration(30 * time.Second),
-		RatePerSecond:   0,
-		Burst:           200,
-		TCP:             DefaultTCPConfig(),
-		TLS:             TLSConfig{Listen: ":5061"},
+		// A trunk bringing 40 new calls a second (about five datagrams
+		// each) stays under the rate; one source cannot take a node.
+		RatePerSecond:      200,
+		Burst:              400,
+		Trusted:            []string{"127.0.0.0/8", "::1/128"},
+		MaxCalls:           2000,
+		MaxCallsPerSource:  20,
+		OverloadRetryAfter: Duration(10 * time.Second),
+		TCP:                DefaultTCPConfig(),
+		TLS:                TLSConfig{Listen: ":5061"},
 	}
 }
 
@@ -132,11 +148,43 @@ func (c Config) Validate() error {
 	if c.MaxMessageSize < 1500 || c.MaxMessageSize > 65535 {
 		errs = append(errs, fmt.Errorf("sip.max_message_size %d: want 1500..65535", c.MaxMessageSize))
 	}
-	if c.RatePerSecond < 0 || c.Burst < 0 {
-		errs = append(errs, errors.New("sip.rate_per_second and sip.burst must not be negative"))
-	}
+	errs = append(errs, c.validateLimits()...)
 	errs = append(errs, c.TCP.validate(), c.TLS.validate())
 	return errors.Join(errs...)
+}
+
+// validateLimits checks the flood limits (rate, trusted sources, call caps).
+func (c Config) validateLimits() []error {
+	var errs []error
+	switch {
+	case c.RatePerSecond < 0 || c.Burst < 0:
+		errs = append(errs, errors.New("sip.rate_per_second and sip.burst must not be negative (0 turns the rate limit off)"))
+	case c.RatePerSecond > 0 && float64(c.Burst) < c.RatePerSecond:
+		errs = append(errs, fmt.Errorf("sip.burst %d: want at least sip.rate_per_second (%g), or a trunk's retransmissions are dropped", c.Burst, c.RatePerSecond))
+	}
+	if _, err := parseTrusted(c.Trusted); err != nil {
+		errs = append(errs, fmt.Errorf("sip.trusted: %w", err))
+	}
+	if lo, hi, err := ParsePortRange(c.RTPPorts); err == nil {
+		if ports := (hi-lo)/2 + 1; c.MaxCalls < 1 || c.MaxCalls > ports {
+			errs = append(errs, fmt.Errorf("sip.max_calls %d: want 1..%d (one RTP port per call, %d even ports in sip.rtp_ports %q)",
+				c.MaxCalls, ports, ports, c.RTPPorts))
+		}
+	}
+	if c.MaxCallsPerSource < 1 || c.MaxCallsPerSource > c.MaxCalls {
+		errs = append(errs, fmt.Errorf("sip.max_calls_per_source %d: want 1..sip.max_calls (%d); list a trunk in sip.trusted instead of raising it",
+			c.MaxCallsPerSource, c.MaxCalls))
+	}
+	if d := time.Duration(c.OverloadRetryAfter); d < time.Second || d > time.Hour || d%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("sip.overload_retry_after %s: want whole seconds from 1s to 1h (e.g. \"10s\")", d))
+	}
+	return errs
+}
+
+// trustedNets returns the parsed Trusted list (valid after Validate).
+func (c Config) trustedNets() trustedNets {
+	t, _ := parseTrusted(c.Trusted)
+	return t
 }
 
 // ParsePortRange parses "10000-20000".
