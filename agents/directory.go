@@ -15,6 +15,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -34,11 +35,6 @@ const (
 
 // MinPasswordLength is the shortest password Add and SetPassword accept.
 const MinPasswordLength = 8
-
-// KnownCategories returns the queue categories an agent can serve.
-func KnownCategories() []string {
-	return []string{"inquiry", "complaint", EmergencyCategory, "business"}
-}
 
 // ErrAgentNotFound is returned (wrapped) for an id the directory does not hold.
 var ErrAgentNotFound = errors.New("agent not found")
@@ -332,11 +328,11 @@ func validateAgent(a Agent) error {
 		errs = append(errs, fmt.Errorf("staff number %q: want 1-16 digits (it is announced to callers)", a.StaffNumber))
 	}
 	if len(a.Categories) == 0 {
-		errs = append(errs, fmt.Errorf("categories: want at least one of %s", strings.Join(KnownCategories(), ", ")))
+		errs = append(errs, fmt.Errorf("categories: want at least one of %s", strings.Join(configs.QueueCategories(), ", ")))
 	}
 	for _, c := range a.Categories {
-		if !slices.Contains(KnownCategories(), c) {
-			errs = append(errs, fmt.Errorf("category %q: want one of %s", c, strings.Join(KnownCategories(), ", ")))
+		if !slices.Contains(configs.QueueCategories(), c) {
+			errs = append(errs, fmt.Errorf("category %q: want one of %s", c, strings.Join(configs.QueueCategories(), ", ")))
 		}
 	}
 	if a.Role != RoleAgent && a.Role != RoleSupervisor {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -77,7 +78,7 @@ func deletePrefix(t testing.TB, rdb *redis.Client, prefix string) {
 }
 
 // ids returns the call ids of entries in order.
-func ids(entries []Entry) []string {
+func ids(entries []configs.QueueEntry) []string {
 	out := make([]string, len(entries))
 	for i, e := range entries {
 		out[i] = e.CallID
@@ -85,7 +86,7 @@ func ids(entries []Entry) []string {
 	return out
 }
 
-func mustEnqueue(t *testing.T, q *Queue, entries ...Entry) {
+func mustEnqueue(t *testing.T, q *Queue, entries ...configs.QueueEntry) {
 	t.Helper()
 	for _, e := range entries {
 		if err := q.Enqueue(context.Background(), e); err != nil {

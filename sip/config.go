@@ -9,29 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/sip/media"
-	"gopkg.in/yaml.v3"
 )
-
-// Duration is a time.Duration read from YAML as a Go duration string ("5s").
-type Duration time.Duration
-
-// UnmarshalYAML parses "250ms", "5s", "2m".
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return fmt.Errorf("line %d: want a duration like \"5s\": %w", n.Line, err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (use e.g. \"5s\", \"2m\")", n.Line, s)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes the duration as a string.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
 // Config is the SIP front end's configuration (the `sip:` section of hotline.yaml).
 type Config struct {
@@ -58,13 +38,13 @@ type Config struct {
 	// sub-slot even when every core is busy) or "normal".
 	RTPPriority string `yaml:"rtp_priority"`
 	// MediaTimeout hangs up a call whose RTP stopped for this long.
-	MediaTimeout Duration `yaml:"media_timeout"`
+	MediaTimeout configs.Duration `yaml:"media_timeout"`
 	// AnswerDelay is how long to ring (180) before answering; 0 answers at once (S1).
-	AnswerDelay Duration `yaml:"answer_delay"`
+	AnswerDelay configs.Duration `yaml:"answer_delay"`
 	// MaxMessageSize refuses larger SIP messages (bytes).
 	MaxMessageSize int `yaml:"max_message_size"`
 	// DrainRetryAfter is the Retry-After sent with 503 while draining.
-	DrainRetryAfter Duration `yaml:"drain_retry_after"`
+	DrainRetryAfter configs.Duration `yaml:"drain_retry_after"`
 	// RatePerSecond limits datagrams per untrusted source IP on UDP (0 = off).
 	RatePerSecond float64 `yaml:"rate_per_second"`
 	// Burst is the per-source burst allowed above RatePerSecond.
@@ -82,7 +62,7 @@ type Config struct {
 	// MaxCallsPerSource caps the calls in progress from one untrusted source IP.
 	MaxCallsPerSource int `yaml:"max_calls_per_source"`
 	// OverloadRetryAfter is the Retry-After sent with the 503 of a cap.
-	OverloadRetryAfter Duration `yaml:"overload_retry_after"`
+	OverloadRetryAfter configs.Duration `yaml:"overload_retry_after"`
 }
 
 // DefaultConfig returns the defaults documented in configs/hotline.yaml.
@@ -94,9 +74,9 @@ func DefaultConfig() Config {
 		RTPSend:         media.SendAuto,
 		RTPReceive:      media.ReceiveShared,
 		RTPPriority:     media.PriorityRealtime,
-		MediaTimeout:    Duration(60 * time.Second),
+		MediaTimeout:    configs.Duration(60 * time.Second),
 		MaxMessageSize:  65535,
-		DrainRetryAfter: Duration(30 * time.Second),
+		DrainRetryAfter: configs.Duration(30 * time.Second),
 		// A trunk bringing 40 new calls a second (about five datagrams
 		// each) stays under the rate; one source cannot take a node.
 		RatePerSecond:      200,
@@ -104,7 +84,7 @@ func DefaultConfig() Config {
 		Trusted:            []string{"127.0.0.0/8", "::1/128"},
 		MaxCalls:           2000,
 		MaxCallsPerSource:  20,
-		OverloadRetryAfter: Duration(10 * time.Second),
+		OverloadRetryAfter: configs.Duration(10 * time.Second),
 		TCP:                DefaultTCPConfig(),
 		TLS:                TLSConfig{Listen: ":5061"},
 	}

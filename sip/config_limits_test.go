@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // The default rate limit is on, and a carrier trunk that is not listed in
@@ -61,7 +63,7 @@ func TestConfigLimitsValidate(t *testing.T) {
 		{"more calls than ports", func(c *Config) { c.RTPPorts = "10000-10100" }, `sip.max_calls 2000: want 1..51 (one RTP port per call, 51 even ports in sip.rtp_ports "10000-10100")`},
 		{"per source above node", func(c *Config) { c.MaxCallsPerSource = 3000 }, "sip.max_calls_per_source 3000: want 1..sip.max_calls (2000)"},
 		{"per source zero", func(c *Config) { c.MaxCallsPerSource = 0 }, "sip.max_calls_per_source 0"},
-		{"retry after fraction", func(c *Config) { c.OverloadRetryAfter = Duration(1500 * time.Millisecond) }, "sip.overload_retry_after 1.5s: want whole seconds"},
+		{"retry after fraction", func(c *Config) { c.OverloadRetryAfter = configs.Duration(1500 * time.Millisecond) }, "sip.overload_retry_after 1.5s: want whole seconds"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -129,7 +130,7 @@ func TestAppRoleRunsTheStore(t *testing.T) {
 	w := newTestWriter(t, app, t.TempDir(), nil)
 	call := testCall("app-call")
 	answered := testCall("app-answered")
-	answered.Outcome, answered.AgentID, answered.Category = "answered", "1001", CategoryComplaint
+	answered.Outcome, answered.AgentID, answered.Category = "answered", "1001", configs.CategoryComplaint
 	step := func(name string, err error) {
 		t.Helper()
 		if err != nil {
@@ -147,7 +148,7 @@ func TestAppRoleRunsTheStore(t *testing.T) {
 
 	var ref string
 	step("read draft", app.QueryRow(ctx, "SELECT ref FROM tickets WHERE call_id = 'app-answered'").Scan(&ref))
-	k, err := f.store.Submit(ctx, ref, form(CategoryComplaint, ResultFollowUp), "1001", "app-key")
+	k, err := f.store.Submit(ctx, ref, form(configs.CategoryComplaint, ResultFollowUp), "1001", "app-key")
 	step("submit", err)
 	_, _, err = f.store.OpenTicketForCaller(ctx, answered.Caller, time.Hour)
 	step("open ticket for caller", err)
@@ -162,7 +163,7 @@ func TestAppRoleRunsTheStore(t *testing.T) {
 	step("survey", err)
 	_, err = f.store.ReserveRef(ctx)
 	step("reserve ref", err)
-	_, err = f.store.CreateWebTicket(ctx, form(CategoryInquiry, ResultTransferred), ChannelWeb, "1001", "")
+	_, err = f.store.CreateWebTicket(ctx, form(configs.CategoryInquiry, ResultTransferred), ChannelWeb, "1001", "")
 	step("web ticket", err)
 	_, err = f.store.List(ctx, Filter{})
 	step("list", err)
@@ -171,7 +172,7 @@ func TestAppRoleRunsTheStore(t *testing.T) {
 	step("is nuisance", err)
 	step("clear nuisance", f.store.ClearNuisance(ctx, "13900000000", "sup", "apologised"))
 
-	f.draft(t, CategoryInquiry, time.Hour) // overdue: the sweeper flags it
+	f.draft(t, configs.CategoryInquiry, time.Hour) // overdue: the sweeper flags it
 	sw, err := NewSweeper(app, SweeperOptions{Metrics: NewMetrics(prometheus.NewRegistry())})
 	step("new sweeper", err)
 	res, err := sw.Sweep(ctx)

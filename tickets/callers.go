@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -50,7 +51,7 @@ func (s *Store) RecordSurvey(ctx context.Context, callID string, score int) (Tic
 }
 
 func (s *Store) applySurvey(ctx context.Context, tx pgx.Tx, k Ticket, score int) error {
-	reopen := score == 3 && k.Category == CategoryComplaint && k.Status != StatusDraft && k.Status != StatusReopened
+	reopen := score == 3 && k.Category == configs.CategoryComplaint && k.Status != StatusDraft && k.Status != StatusReopened
 	status := k.Status
 	if reopen {
 		status = StatusReopened

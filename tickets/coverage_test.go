@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/tickets/pgtest"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -98,10 +99,10 @@ func TestComputeFlagsUncoveredDeadlines(t *testing.T) {
 		due           time.Time
 		wantUncertain bool
 	}{
-		{"complaint crossing into 2027", CategoryComplaint, at(2026, 12, 30, 10, 0), at(2027, 1, 6, 10, 0), true},
-		{"report from mid december", CategoryReport, at(2026, 12, 21, 10, 0), at(2027, 1, 4, 10, 0), true},
-		{"complaint inside 2026", CategoryComplaint, at(2026, 12, 1, 10, 0), at(2026, 12, 8, 10, 0), false},
-		{"emergency clock time across new year", CategoryEmergency, at(2026, 12, 31, 23, 50), at(2027, 1, 1, 0, 20), false},
+		{"complaint crossing into 2027", configs.CategoryComplaint, at(2026, 12, 30, 10, 0), at(2027, 1, 6, 10, 0), true},
+		{"report from mid december", configs.CategoryReport, at(2026, 12, 21, 10, 0), at(2027, 1, 4, 10, 0), true},
+		{"complaint inside 2026", configs.CategoryComplaint, at(2026, 12, 1, 10, 0), at(2026, 12, 8, 10, 0), false},
+		{"emergency clock time across new year", configs.CategoryEmergency, at(2026, 12, 31, 23, 50), at(2027, 1, 1, 0, 20), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,8 +136,8 @@ func TestStoreFlagsUncertainDeadline(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := storeFixtureOn(t, pool, tt.cal)
-			d := f.draft(t, CategoryComplaint, time.Minute)
-			k, err := f.store.Submit(context.Background(), d.Ref, form(CategoryComplaint, ResultFollowUp), "1001", "")
+			d := f.draft(t, configs.CategoryComplaint, time.Minute)
+			k, err := f.store.Submit(context.Background(), d.Ref, form(configs.CategoryComplaint, ResultFollowUp), "1001", "")
 			if err != nil {
 				t.Fatalf("submit: %v", err)
 			}

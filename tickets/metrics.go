@@ -3,12 +3,13 @@ package tickets
 import (
 	"strconv"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Metrics are the Prometheus metrics of package tickets (namespace "hotline",
 // subsystem "tickets"). Labels come from closed sets: record kinds, ticket
-// channels and categories, escalation levels, survey scores.
+// channels and configs.TicketCategories(), escalation levels, survey scores.
 type Metrics struct {
 	written      *prometheus.CounterVec
 	spooled      *prometheus.CounterVec
@@ -87,7 +88,7 @@ func (m *Metrics) preset() {
 	for _, ch := range []string{ChannelPhone, ChannelWeb, ChannelLetter} {
 		m.created.WithLabelValues(ch)
 	}
-	for _, c := range categories {
+	for _, c := range configs.TicketCategories() {
 		m.entries.WithLabelValues(c)
 		m.lateEntries.WithLabelValues(c)
 		m.breaches.WithLabelValues(c)

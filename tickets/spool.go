@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // Spool file names inside WriterOptions.SpoolDir.
@@ -27,10 +29,10 @@ const (
 
 // spoolEntry is one line of the spool: a record and its kind.
 type spoolEntry struct {
-	Kind     string           `json:"kind"`
-	Call     *CallRecord      `json:"call,omitempty"`
-	Callback *CallbackRequest `json:"callback,omitempty"`
-	Draft    *DraftFacts      `json:"draft,omitempty"` // with Call, kind answered
+	Kind     string                   `json:"kind"`
+	Call     *CallRecord              `json:"call,omitempty"`
+	Callback *configs.CallbackRequest `json:"callback,omitempty"`
+	Draft    *DraftFacts              `json:"draft,omitempty"` // with Call, kind answered
 }
 
 // deadLetter is one line of the dead-letter file: the raw spool line, why
@@ -245,7 +247,7 @@ func decodeEntry(line []byte) (spoolEntry, error) {
 	case e.Kind == kindCall && e.Call != nil:
 		return e, e.Call.validate()
 	case e.Kind == kindCallback && e.Callback != nil:
-		return e, e.Callback.validate()
+		return e, validateCallback(*e.Callback)
 	case e.Kind == kindAnswered && e.Call != nil && e.Draft != nil:
 		if err := e.Call.validate(); err != nil {
 			return e, err

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -112,7 +113,7 @@ func (s *Store) submitDraft(ctx context.Context, tx pgx.Tx, ref string, in Submi
 	}
 	dl := s.rules.Compute(s.opts.Calendar, in.Category, in.Result, now, in.FollowUpDue)
 	status := StatusOpen
-	if k.SurveyScore == 3 && in.Category == CategoryComplaint {
+	if k.SurveyScore == 3 && in.Category == configs.CategoryComplaint {
 		status = StatusReopened // S18: the caller was dissatisfied before the entry
 	}
 	if err := updateForm(ctx, tx, k.ID, status, in, pid, dl); err != nil {
@@ -306,8 +307,8 @@ func (s *Store) validateForm(in SubmitInput) FieldErrors {
 		errs["callback_phone"] = "enter a callback phone number of 5 to 20 digits"
 	}
 	req("description", in.Description, "describe the caller's problem or request")
-	if !slices.Contains(categories, in.Category) {
-		errs["category"] = "choose a category: " + strings.Join(categories, ", ")
+	if !slices.Contains(configs.TicketCategories(), in.Category) {
+		errs["category"] = "choose a category: " + strings.Join(configs.TicketCategories(), ", ")
 	}
 	if !slices.Contains(results, in.Result) {
 		errs["result"] = "choose a result: " + strings.Join(results, ", ")

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // Ticket channels (S20).
@@ -24,16 +26,6 @@ const (
 	StatusResolved   = "resolved"
 	StatusClosed     = "closed"
 	StatusReopened   = "reopened"
-)
-
-// Ticket categories (S3: the agent may refine the IVR's category).
-const (
-	CategoryInquiry    = "inquiry"
-	CategoryComplaint  = "complaint"
-	CategorySuggestion = "suggestion"
-	CategoryReport     = "report"
-	CategoryEmergency  = "emergency"
-	CategoryBusiness   = "business"
 )
 
 // Results of a contact (S13).
@@ -62,8 +54,7 @@ const (
 )
 
 var (
-	categories = []string{CategoryInquiry, CategoryComplaint, CategorySuggestion, CategoryReport, CategoryEmergency, CategoryBusiness}
-	results    = []string{ResultAnswered, ResultTransferred, ResultAppointment, ResultDispatched, ResultFollowUp}
+	results = []string{ResultAnswered, ResultTransferred, ResultAppointment, ResultDispatched, ResultFollowUp}
 	// activeStatuses are those whose deadline still runs (S14).
 	activeStatuses = []string{StatusOpen, StatusInProgress, StatusReopened}
 )
@@ -150,8 +141,8 @@ func (d DraftFacts) validate() error {
 		return fmt.Errorf("%w: draft ticket without call id", errInvalidRecord)
 	case d.CallEndedAt.IsZero():
 		return fmt.Errorf("%w: draft ticket for call %s: call end time is required", errInvalidRecord, d.CallID)
-	case d.Category != "" && !slices.Contains(categories, d.Category):
-		return fmt.Errorf("%w: draft ticket for call %s: category %q is not one of %v", errInvalidRecord, d.CallID, d.Category, categories)
+	case d.Category != "" && !slices.Contains(configs.TicketCategories(), d.Category):
+		return fmt.Errorf("%w: draft ticket for call %s: category %q is not one of %v", errInvalidRecord, d.CallID, d.Category, configs.TicketCategories())
 	}
 	return nil
 }

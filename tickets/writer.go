@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -141,8 +142,8 @@ func (w *Writer) SaveCall(ctx context.Context, r CallRecord) error {
 }
 
 // SaveCallback is SaveCall for a callback request (S9).
-func (w *Writer) SaveCallback(ctx context.Context, r CallbackRequest) error {
-	if err := r.validate(); err != nil {
+func (w *Writer) SaveCallback(ctx context.Context, r configs.CallbackRequest) error {
+	if err := validateCallback(r); err != nil {
 		return err
 	}
 	return w.save(ctx, spoolEntry{Kind: kindCallback, Callback: &r})

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // agentUsage is printed for a missing or unknown agent subcommand.
@@ -48,7 +49,7 @@ func runAgentCommand(ctx context.Context, cfg Config, args []string, in io.Reade
 	if sub == "add" {
 		fs.StringVar(&a.DisplayName, "name", "", "display name")
 		fs.StringVar(&a.StaffNumber, "staff", "", "staff number announced to callers (digits)")
-		fs.StringVar(&categories, "categories", "", "comma-separated: "+strings.Join(agents.KnownCategories(), ","))
+		fs.StringVar(&categories, "categories", "", "comma-separated: "+strings.Join(configs.QueueCategories(), ","))
 	}
 	if sub == "add" || sub == "password" {
 		fs.StringVar(&password, "password", "", "password (visible in the process list; prefer -password-stdin)")

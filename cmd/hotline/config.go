@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/tickets/api"
 
 	"github.com/hotline-dev/hotline/ivr"
@@ -60,7 +61,7 @@ type HTTPConfig struct {
 // QueueConfig tunes the caller queues in Redis.
 type QueueConfig struct {
 	// DefaultHandleTime estimates the wait (S8) until handle times are measured.
-	DefaultHandleTime sip.Duration `yaml:"default_handle_time"`
+	DefaultHandleTime configs.Duration `yaml:"default_handle_time"`
 	// KeyPrefix namespaces every Redis key of this hotline.
 	KeyPrefix string `yaml:"key_prefix"`
 }
@@ -68,17 +69,17 @@ type QueueConfig struct {
 // ACDConfig tunes ringing and agent states (S1, S12, S16).
 type ACDConfig struct {
 	// RingTimeout rings an agent at most this long (S1: 15 s ≈ 3 rings).
-	RingTimeout sip.Duration `yaml:"ring_timeout"`
+	RingTimeout configs.Duration `yaml:"ring_timeout"`
 	// MaxNoAnswer misses in a row make an agent not_responding (paused).
 	MaxNoAnswer int `yaml:"max_no_answer"`
 	// OwnerWait: a repeat caller waits this long for their ticket's owner (S16).
-	OwnerWait sip.Duration `yaml:"owner_wait"`
+	OwnerWait configs.Duration `yaml:"owner_wait"`
 	// WrapUpMax ends wrap-up when the ticket was not submitted earlier (S12).
-	WrapUpMax sip.Duration `yaml:"wrap_up_max"`
+	WrapUpMax configs.Duration `yaml:"wrap_up_max"`
 	// NodeTTL: a node silent this long is dead; its callers and reservations are reaped.
-	NodeTTL sip.Duration `yaml:"node_ttl"`
+	NodeTTL configs.Duration `yaml:"node_ttl"`
 	// ServiceLevelThreshold: a longer total wait is kept on the call record (S1).
-	ServiceLevelThreshold sip.Duration `yaml:"service_level_threshold"`
+	ServiceLevelThreshold configs.Duration `yaml:"service_level_threshold"`
 	// RingAll lists the categories whose callers ring every available agent
 	// serving the category at once; the first to answer takes the call. The
 	// other categories ring one agent at a time (the default).
@@ -91,9 +92,9 @@ func (c ACDConfig) validate() []error {
 	seen := map[string]bool{}
 	for _, cat := range c.RingAll {
 		switch {
-		case !slices.Contains(ivr.Categories(), cat):
+		case !slices.Contains(configs.QueueCategories(), cat):
 			errs = append(errs, fmt.Errorf("acd.ring_all: unknown category %q: use %s",
-				cat, strings.Join(ivr.Categories(), ", ")))
+				cat, strings.Join(configs.QueueCategories(), ", ")))
 		case seen[cat]:
 			errs = append(errs, fmt.Errorf("acd.ring_all: category %q listed twice", cat))
 		}
@@ -105,12 +106,12 @@ func (c ACDConfig) validate() []error {
 // TicketsConfig is the ticket store's part of the service standard.
 type TicketsConfig struct {
 	// EntryWindow: a ticket is entered within this long after the call (S12).
-	EntryWindow sip.Duration `yaml:"entry_window"`
+	EntryWindow configs.Duration `yaml:"entry_window"`
 	// DeadlinesFile holds the per-category rules (S14, S15, S16); relative to
 	// the config file's folder unless absolute.
 	DeadlinesFile string `yaml:"deadlines_file"`
 	// SweepInterval: how often every node looks for overdue drafts and breaches.
-	SweepInterval sip.Duration `yaml:"sweep_interval"`
+	SweepInterval configs.Duration `yaml:"sweep_interval"`
 }
 
 // TransferConfig is the allowlist of outside lines agents may transfer to (S10).
@@ -126,12 +127,6 @@ type RecordingConfig struct {
 	Dir string `yaml:"dir"`
 	// Categories maps a category to false to switch its recording off.
 	Categories map[string]bool `yaml:"categories"`
-}
-
-// enabled reports whether calls of category are recorded (on unless switched off).
-func (r RecordingConfig) enabled(category string) bool {
-	on, set := r.Categories[category]
-	return r.Dir != "" && (!set || on)
 }
 
 // CalendarConfig points at the office-hours calendar (S9).
@@ -153,15 +148,15 @@ func DefaultConfig() Config {
 		SIP:       sip.DefaultConfig(),
 		HTTP:      HTTPConfig{Listen: ":8080", OpsListen: "127.0.0.1:9090"},
 		IVR:       ivr.DefaultConfig(),
-		Queue:     QueueConfig{DefaultHandleTime: sip.Duration(3 * time.Minute), KeyPrefix: "hotline:"},
+		Queue:     QueueConfig{DefaultHandleTime: configs.Duration(3 * time.Minute), KeyPrefix: "hotline:"},
 		Calendar:  CalendarConfig{File: "calendar.yaml"},
 		Registrar: sip.DefaultRegistrarConfig(),
-		ACD: ACDConfig{RingTimeout: sip.Duration(15 * time.Second), MaxNoAnswer: 2,
-			OwnerWait: sip.Duration(20 * time.Second), WrapUpMax: sip.Duration(5 * time.Minute),
-			NodeTTL: sip.Duration(15 * time.Second), ServiceLevelThreshold: sip.Duration(20 * time.Second)},
+		ACD: ACDConfig{RingTimeout: configs.Duration(15 * time.Second), MaxNoAnswer: 2,
+			OwnerWait: configs.Duration(20 * time.Second), WrapUpMax: configs.Duration(5 * time.Minute),
+			NodeTTL: configs.Duration(15 * time.Second), ServiceLevelThreshold: configs.Duration(20 * time.Second)},
 		Recording: RecordingConfig{},
-		Tickets: TicketsConfig{EntryWindow: sip.Duration(5 * time.Minute), DeadlinesFile: "deadlines.yaml",
-			SweepInterval: sip.Duration(10 * time.Second)},
+		Tickets: TicketsConfig{EntryWindow: configs.Duration(5 * time.Minute), DeadlinesFile: "deadlines.yaml",
+			SweepInterval: configs.Duration(10 * time.Second)},
 		Runtime: DefaultRuntimeConfig(),
 		API:     api.DefaultConfig(),
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/tickets"
 	"github.com/hotline-dev/hotline/tickets/pgtest"
@@ -89,11 +90,11 @@ func startNode(t *testing.T, calendar string, mutate func(*Config)) *testNode {
 	cfg.Calendar.File = calPath
 	cfg.Recording.Dir = filepath.Join(dir, "recordings")
 	cfg.Queue.KeyPrefix = "hotline-e2e-" + randHex(4) + ":"
-	cfg.IVR.MenuTimeout = ivr.Duration(2 * time.Second)
+	cfg.IVR.MenuTimeout = configs.Duration(2 * time.Second)
 	cfg.IVR.MaxRetries = 2
-	cfg.IVR.AnnounceInterval = ivr.Duration(4 * time.Second)
-	cfg.IVR.MaxWait = ivr.Duration(60 * time.Second)
-	cfg.IVR.CallbackTimeout = ivr.Duration(3 * time.Second)
+	cfg.IVR.AnnounceInterval = configs.Duration(4 * time.Second)
+	cfg.IVR.MaxWait = configs.Duration(60 * time.Second)
+	cfg.IVR.CallbackTimeout = configs.Duration(3 * time.Second)
 	cfg.DatabaseURL = pgtest.NewDatabase(t)
 	cfg.SecretKey = strings.Repeat("5a", 32) // hex, 32 bytes
 	cfg.Tickets.DeadlinesFile = filepath.Join(repoRoot(t), "configs", "deadlines.yaml")

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/tickets"
 	"github.com/hotline-dev/hotline/tickets/pgtest"
 	"github.com/jackc/pgx/v5"
@@ -203,7 +204,7 @@ func (f *fixture) draft(t *testing.T, agent string, ago time.Duration) tickets.T
 			return err
 		}
 		k, err = f.store.CreateDraftForCall(ctx, tx, tickets.DraftFacts{CallID: id, CallerNumber: "13800138000",
-			Category: tickets.CategoryInquiry, AgentID: agent, CallEndedAt: ended, WaitSeconds: 12})
+			Category: configs.CategoryInquiry, AgentID: agent, CallEndedAt: ended, WaitSeconds: 12})
 		return err
 	})
 	if err != nil {
@@ -215,7 +216,7 @@ func (f *fixture) draft(t *testing.T, agent string, ago time.Duration) tickets.T
 // form is a complete registration form (S13) with an ID number.
 func form() tickets.SubmitInput {
 	return tickets.SubmitInput{CallerName: "Wang Fang", CallbackPhone: "138-0013-8000",
-		Description: "street light out on Renmin Road", Category: tickets.CategoryInquiry,
+		Description: "street light out on Renmin Road", Category: configs.CategoryInquiry,
 		Result: tickets.ResultAnswered, IDType: tickets.IDTypeResident, IDNumber: validResidentID}
 }
 
