@@ -2,93 +2,12 @@ package tickets
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
-	"github.com/hotline-dev/hotline/configs"
 	"github.com/jackc/pgx/v5"
 )
-
-// RecordSurvey puts the caller's one-key score (1 satisfied, 2 neutral, 3
-// dissatisfied) on the ticket of call callID (S18). A dissatisfied complaint
-// is reopened for review: at once when it is already entered, at its entry
-// when it is still a draft (Submit then opens it as reopened). A call has
-// one survey: a second, different score is refused.
-func (s *Store) RecordSurvey(ctx context.Context, callID string, score int) (Ticket, error) {
-	if score < 1 || score > 3 {
-		return Ticket{}, FieldErrors{"score": "the survey score is 1, 2 or 3"}
-	}
-	var out Ticket
-	recorded := false
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		k, err := scanTicket(tx.QueryRow(ctx, `SELECT `+ticketColumns+` FROM tickets t WHERE t.call_id = $1 FOR UPDATE`, callID))
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("ticket of call %s: %w", callID, ErrNotFound)
-		case err != nil:
-			return fmt.Errorf("read ticket of call %s: %w", callID, err)
-		case k.SurveyScore == score:
-			out = k
-			return nil
-		case k.SurveyScore != 0:
-			return fmt.Errorf("ticket %s already has survey score %d: %w", k.Ref, k.SurveyScore, ErrInvalidTransition)
-		}
-		if err := s.applySurvey(ctx, tx, k, score); err != nil {
-			return err
-		}
-		recorded = true
-		out, err = getTicket(ctx, tx, k.Ref, false)
-		return err
-	})
-	if recorded {
-		s.metrics.surveys.WithLabelValues(strconv.Itoa(score)).Inc()
-	}
-	return out, err
-}
-
-func (s *Store) applySurvey(ctx context.Context, tx pgx.Tx, k Ticket, score int) error {
-	reopen := score == 3 && k.Category == configs.CategoryComplaint && k.Status != StatusDraft && k.Status != StatusReopened
-	status := k.Status
-	if reopen {
-		status = StatusReopened
-	}
-	if _, err := tx.Exec(ctx, `UPDATE tickets SET survey_score = $2, status = $3 WHERE id = $1`, k.ID, score, status); err != nil {
-		return fmt.Errorf("ticket %s: record survey: %w", k.Ref, err)
-	}
-	if err := addEvent(ctx, tx, k.ID, EventSurvey, "caller", map[string]any{"score": score}); err != nil {
-		return err
-	}
-	if !reopen {
-		return nil
-	}
-	return addEvent(ctx, tx, k.ID, EventReopened, "system",
-		map[string]any{"from": k.Status, "reason": "dissatisfied survey on a complaint"})
-}
-
-// OpenTicketForCaller returns the caller's latest ticket still in work
-// (draft, open, in progress or reopened) created within window, so the call
-// can be offered to its owner first (S16). A window of 0 means the rules'
-// repeat_window. The bool is false when there is none.
-func (s *Store) OpenTicketForCaller(ctx context.Context, number string, window time.Duration) (Ticket, bool, error) {
-	if window <= 0 {
-		window = time.Duration(s.rules.RepeatWindow)
-	}
-	k, err := scanTicket(s.pool.QueryRow(ctx, `SELECT `+ticketColumns+` FROM tickets t
-		WHERE t.caller_number = $1 AND t.created_at > now() - make_interval(secs => $2)
-		  AND t.status IN ('draft', 'open', 'in_progress', 'reopened')
-		ORDER BY t.created_at DESC LIMIT 1`, number, window.Seconds()))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Ticket{}, false, nil
-	}
-	if err != nil {
-		return Ticket{}, false, fmt.Errorf("open ticket of caller: %w", err)
-	}
-	return k, true, nil
-}
 
 // FlagNuisance marks number as a nuisance caller (S21); audited in
 // nuisance_events. The number is kept normalised (NormalizeNumber), so any
