@@ -136,7 +136,7 @@ func (c *Call) run(offer *media.SessionDescription, neg media.Negotiated, h Call
 	c.localPort = port
 	c.sessionID = uint64(time.Now().UnixNano())
 	s.calls.add(c.dlg.ID, c)
-	defer s.calls.remove(c.dlg.ID)
+	defer s.calls.remove(c.dlg.ID, c)
 	s.metrics.activeCalls.Inc()
 	defer s.metrics.activeCalls.Dec()
 

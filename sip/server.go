@@ -88,8 +88,8 @@ type Server struct {
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
 	dua    *sipgo.DialogUA
-	calls  *callDialogs
-	legs   *legDialogs
+	calls  *dialogs[*Call]
+	legs   *dialogs[*AgentLeg]
 	guards []*Guard
 	reg    *Registrar
 	feat   FeatureFunc
@@ -156,7 +156,7 @@ func NewServer(o Options) (*Server, error) {
 	s = &Server{
 		cfg: o.Config, handler: o.Handler, prompts: o.Prompts, ports: o.Ports, pacer: o.Pacer,
 		log: o.Logger.With("component", "sip"), metrics: o.Metrics, mmet: o.MediaMetrics,
-		ua: ua, srv: srv, calls: newCallDialogs(), legs: newLegDialogs(), ready: make(chan struct{}),
+		ua: ua, srv: srv, calls: newDialogs[*Call](false), legs: newDialogs[*AgentLeg](true), ready: make(chan struct{}),
 		reg: o.Registrar, feat: o.Feature, banned: o.Banned, xfer: o.TransferTarget,
 		cmet: o.ConnMetrics, tlsConf: tlsConf,
 		trusted: o.Config.trustedNets(), caps: newCallCaps(o.Config.MaxCalls, o.Config.MaxCallsPerSource),
