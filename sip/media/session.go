@@ -332,6 +332,7 @@ type rxState struct {
 	latchedFor *peerState // the state the latch belongs to; Update resets it
 	src        netip.AddrPort
 	ssrc       uint32
+	cand       latchCandidate // another source on its way to take over (latch.go)
 }
 
 // read owns the socket's receive side until Close.
@@ -367,8 +368,8 @@ func (s *Session) handle(b []byte, src netip.AddrPort, pkt *rtp.Packet, at time.
 		return
 	}
 	peer := s.peer.Load()
-	latched := s.rx.latchedFor == peer
-	if latched && (src != s.rx.src || pkt.SSRC != s.rx.ssrc) {
+	latched := s.rx.latchedFor == peer && src == s.rx.src && pkt.SSRC == s.rx.ssrc
+	if !latched && !s.admit(peer, src, pkt) {
 		s.drop(dropForeign, &s.stats.droppedForeign)
 		return
 	}
@@ -383,8 +384,7 @@ func (s *Session) handle(b []byte, src netip.AddrPort, pkt *rtp.Packet, at time.
 		return
 	}
 	if !latched {
-		s.rx.latchedFor, s.rx.src, s.rx.ssrc = peer, src, pkt.SSRC
-		s.log.Debug("rtp source latched", "source", src, "ssrc", pkt.SSRC)
+		s.latch(peer, src, pkt.SSRC)
 	}
 	s.touch()
 	s.stats.packetsIn.Add(1)

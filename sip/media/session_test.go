@@ -257,8 +257,11 @@ func TestIncomingPacketsValidatedAndLatched(t *testing.T) {
 			t.Errorf("packets_dropped_total{%s} = %v, want %v", reason, got, want)
 		}
 	}
-	// A re-INVITE resets the latch: the first valid packet latches again.
-	h.sess.Update(h.neg)
+	// A re-INVITE that moves the media resets the latch: the first valid
+	// packet from the newly signalled address latches at once.
+	moved := h.neg
+	moved.Remote = foreign.LocalAddr().(*net.UDPAddr).AddrPort()
+	h.sess.Update(moved)
 	h.send(t, foreign, rtpBytes(t, 0, 9, 1600, 0xD00D, audio))
 	waitFor(t, "re-latch after Update", func() bool { return h.sess.Stats().PacketsIn == 3 })
 	h.send(t, h.remote, rtpBytes(t, 0, 6, 960, 0xCAFE, audio))
