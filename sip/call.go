@@ -227,7 +227,10 @@ func (c *Call) readBye(req *sip.Request, tx sip.ServerTransaction) {
 
 // pushDigit adds a SIP INFO digit to the media digit stream.
 func (c *Call) pushDigit(d rune) {
-	if c.session != nil {
-		c.session.PushDigit(d)
+	c.mu.Lock()
+	sess := c.session
+	c.mu.Unlock()
+	if sess != nil {
+		sess.PushDigit(d)
 	}
 }

@@ -60,6 +60,12 @@ func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, h CallHandle
 			s.respond(tx, sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad SDP: "+sanitize(err.Error()), nil))
 			return
 		}
+		if merr := s.checkMediaAddr(offer, sourceIP(req), false); merr != nil {
+			s.metrics.invite("bad_media_address")
+			s.log.Info("invite refused: media address", "reason", merr.reason, "source", req.Source())
+			s.refuseMedia(req, tx, merr)
+			return
+		}
 	}
 	var neg media.Negotiated
 	if offer != nil {
@@ -213,6 +219,9 @@ func (c *Call) answer(offer *media.SessionDescription, neg media.Negotiated) (me
 	if err != nil {
 		return neg, fmt.Errorf("sdp answer in ack: %w", err)
 	}
+	if merr := c.srv.checkMediaAddr(ans, sourceIP(c.dlg.InviteRequest), false); merr != nil {
+		return neg, fmt.Errorf("sdp answer in ack: %w", merr)
+	}
 	if neg, err = media.Negotiate(ans, supported); err != nil {
 		return neg, fmt.Errorf("sdp answer in ack: %w", err)
 	}
@@ -224,12 +233,15 @@ func (c *Call) answer(offer *media.SessionDescription, neg media.Negotiated) (me
 
 // startMedia creates and starts the RTP session of an answered call.
 func (c *Call) startMedia(conn *net.UDPConn, neg media.Negotiated) {
-	c.session = media.NewSession(media.SessionConfig{
+	sess := media.NewSession(media.SessionConfig{
 		Conn: conn, LocalPort: c.localPort, Negotiated: neg,
 		MediaTimeout: time.Duration(c.srv.cfg.MediaTimeout), Pacer: c.srv.pacer,
 		Metrics: c.srv.mmet, Logger: c.log,
 	})
-	c.session.Start()
+	sess.Start()
+	c.mu.Lock() // a re-INVITE or INFO may arrive right after the ACK
+	c.session = sess
+	c.mu.Unlock()
 }
 
 // watch ends the call when the dialog ends (BYE, CANCEL) or media times out.
