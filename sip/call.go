@@ -30,6 +30,7 @@ var ErrUnknownPrompt = errors.New("unknown prompt")
 type Call struct {
 	srv       *Server
 	dlg       *sipgo.DialogServerSession
+	inviteTx  sip.ServerTransaction
 	session   *media.Session
 	log       *slog.Logger
 	ctx       context.Context

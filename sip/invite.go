@@ -105,7 +105,7 @@ func (s *Server) newCall(req *sip.Request, tx sip.ServerTransaction) (*Call, err
 		caller = sanitize(f.Address.User)
 	}
 	c := &Call{
-		srv: s, dlg: dlg, id: id, sipCallID: sanitize(req.CallID().Value()),
+		srv: s, dlg: dlg, inviteTx: tx, id: id, sipCallID: sanitize(req.CallID().Value()),
 		caller: caller, dialled: sanitize(req.Recipient.User),
 		advertise: s.advertiseFor(req), startedAt: time.Now(),
 		ackSDP: make(chan []byte, 1),
@@ -145,9 +145,13 @@ func (c *Call) run(offer *media.SessionDescription, neg media.Negotiated, h Call
 	}
 	if neg, err = c.answer(offer, neg); err != nil {
 		conn.Close()
+		result, reason := "failed", "answer_failed"
+		if errors.Is(err, errNoAck) {
+			result, reason = "no_ack", "no_ack"
+		}
 		c.log.Warn("answer failed", "error", err)
-		s.metrics.invite("failed")
-		c.finish(HungUpBySystem, "answer_failed")
+		s.metrics.invite(result)
+		c.finish(HungUpBySystem, reason)
 		h(c.ctx, c)
 		return
 	}
@@ -200,8 +204,8 @@ func (c *Call) answer(offer *media.SessionDescription, neg media.Negotiated) (me
 	res := sip.NewSDPResponseFromRequest(c.dlg.InviteRequest, media.BuildSDP(local))
 	contact := c.srv.contact(c.advertise.String())
 	res.AppendHeader(&contact)
-	if err := c.dlg.WriteResponse(res); err != nil {
-		return neg, fmt.Errorf("respond 200: %w", err)
+	if err := c.respondAndAwaitAck(res); err != nil {
+		return neg, err
 	}
 	c.answeredAt = time.Now()
 	if offer != nil {
@@ -229,6 +233,32 @@ func (c *Call) answer(offer *media.SessionDescription, neg media.Negotiated) (me
 		neg.DTMF = false
 	}
 	return neg, nil
+}
+
+// errNoAck: the 200 was retransmitted for 64·T1 and no ACK came.
+var errNoAck = errors.New("no ack for the 200 within 64*T1")
+
+// respondAndAwaitAck sends the 200 and waits for its ACK at most the server's
+// ackWait (64·T1, RFC 3261 §13.3.1.4). sipgo's own wait restarts its 64·T1
+// timer on every retransmission and ends only a retransmission interval
+// after the transaction does, so the bound is kept here: the INVITE
+// transaction is terminated (no more retransmissions) and the caller frees
+// the RTP port at once, whatever sipgo's goroutine still waits for.
+func (c *Call) respondAndAwaitAck(res *sip.Response) error {
+	done := make(chan error, 1)
+	go func() { done <- c.dlg.WriteResponse(res) }()
+	t := time.NewTimer(c.srv.ackWait)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("respond 200: %w", err)
+		}
+		return nil
+	case <-t.C:
+		c.inviteTx.Terminate()
+		return errNoAck
+	}
 }
 
 // startMedia creates and starts the RTP session of an answered call.

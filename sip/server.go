@@ -6,6 +6,7 @@
 package sip
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -53,6 +55,9 @@ type Options struct {
 	// TransferTarget is the allowlist of blind-transfer destinations (S10): it
 	// resolves the user part of an agent's Refer-To; nil refuses every REFER.
 	TransferTarget TransferTargetFunc
+
+	// ackWait overrides 64·T1 as the wait for an ACK (tests).
+	ackWait time.Duration
 }
 
 // Server is the SIP user agent answering the hotline.
@@ -76,6 +81,10 @@ type Server struct {
 	feat   FeatureFunc
 	banned func(netip.Addr) bool
 	xfer   TransferTargetFunc
+
+	// ackWait is how long a 200 waits for its ACK before the call is
+	// dropped and its RTP port freed: 64·T1 (RFC 3261 §13.3.1.4).
+	ackWait time.Duration
 
 	draining atomic.Bool
 	wg       sync.WaitGroup // one per call in progress
@@ -121,6 +130,7 @@ func NewServer(o Options) (*Server, error) {
 		log: o.Logger.With("component", "sip"), metrics: o.Metrics, mmet: o.MediaMetrics,
 		ua: ua, srv: srv, calls: newRegistry(), legs: newLegRegistry(), ready: make(chan struct{}),
 		reg: o.Registrar, feat: o.Feature, banned: o.Banned, xfer: o.TransferTarget,
+		ackWait: cmp.Or(o.ackWait, 64*sip.T1),
 	}
 	s.dua = &sipgo.DialogUA{Client: cli, ContactHDR: s.contact("")}
 	srv.OnInvite(s.guardHandler(s.onInvite))
