@@ -280,7 +280,7 @@ func (c *Call) watch() {
 	case <-c.dlg.Context().Done():
 		c.finish(HungUpByCaller, "bye")
 	case <-c.session.TimedOut():
-		c.log.Warn("media timeout: no rtp", "timeout", time.Duration(c.srv.cfg.MediaTimeout))
+		c.log.Warn("media timeout: no rtp", "last_packet_at", c.session.LastPacketAt())
 		c.end(HungUpBySystem, "media_timeout")
 	case <-c.ctx.Done():
 	}

@@ -186,6 +186,10 @@ func (call *Call) remoteHangup() {
 }
 
 // stopMedia closes the RTP socket and forgets the call; received audio stays readable.
+// Vanish is a phone that loses power or network mid-call: its RTP stops, no
+// BYE is sent, and the call is forgotten (a BYE for it gets 481).
+func (call *Call) Vanish() { call.stopMedia() }
+
 func (call *Call) stopMedia() {
 	call.stopOnce.Do(func() {
 		call.rtp.close()
