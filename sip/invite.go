@@ -243,7 +243,9 @@ var errNoAck = errors.New("no ack for the 200 within 64*T1")
 // timer on every retransmission and ends only a retransmission interval
 // after the transaction does, so the bound is kept here: the INVITE
 // transaction is terminated (no more retransmissions) and the caller frees
-// the RTP port at once, whatever sipgo's goroutine still waits for.
+// the RTP port at once, whatever sipgo's goroutine still waits for. No BYE
+// follows (RFC 3261 §13.3.1.4 says SHOULD): a peer that never ACKed is gone
+// or flooding, and a BYE would only be retransmitted into silence.
 func (c *Call) respondAndAwaitAck(res *sip.Response) error {
 	done := make(chan error, 1)
 	go func() { done <- c.dlg.WriteResponse(res) }()
