@@ -244,7 +244,7 @@ func (l *AgentLeg) confirm() error {
 	if err != nil {
 		return fmt.Errorf("sdp answer: %w", err)
 	}
-	if merr := s.checkMediaAddr(ans, responseSourceIP(l.dlg.InviteResponse), false); merr != nil {
+	if merr := s.checkMediaAddr(ans, responseSourceIP(l.dlg.InviteResponse), false, mediaFromAgent); merr != nil {
 		return fmt.Errorf("sdp answer: %w", merr)
 	}
 	neg, err := media.Negotiate(ans, supported)

@@ -31,6 +31,7 @@ type Call struct {
 	srv       *Server
 	dlg       *sipgo.DialogServerSession
 	inviteTx  sip.ServerTransaction
+	mediaFrom int // mediaFromCaller or mediaFromAgent (checkMediaAddr)
 	session   *media.Session
 	log       *slog.Logger
 	ctx       context.Context

@@ -47,11 +47,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, sip.NewResponseFromRequest(req, sip.StatusNotFound, "Not Found", nil))
 		return
 	}
-	s.accept(req, tx, s.handler)
+	s.accept(req, tx, mediaFromCaller, s.handler)
 }
 
-// accept answers an initial INVITE and runs h for the call until it ends.
-func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, h CallHandler) {
+// accept answers an initial INVITE and runs h for the call until it ends;
+// from says who sent it (checkMediaAddr).
+func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, from int, h CallHandler) {
 	var offer *media.SessionDescription
 	if len(req.Body()) > 0 {
 		var err error
@@ -60,7 +61,7 @@ func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, h CallHandle
 			s.respond(tx, sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad SDP: "+sanitize(err.Error()), nil))
 			return
 		}
-		if merr := s.checkMediaAddr(offer, sourceIP(req), false); merr != nil {
+		if merr := s.checkMediaAddr(offer, sourceIP(req), false, from); merr != nil {
 			s.metrics.invite("bad_media_address")
 			s.log.Info("invite refused: media address", "reason", merr.reason, "source", req.Source())
 			s.refuseMedia(req, tx, merr)
@@ -89,6 +90,7 @@ func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, h CallHandle
 		s.log.Warn("invite failed", "error", err, "sip_call_id", req.CallID().Value())
 		return
 	}
+	c.mediaFrom = from
 	c.run(offer, neg, h)
 }
 
@@ -223,7 +225,7 @@ func (c *Call) answer(offer *media.SessionDescription, neg media.Negotiated) (me
 	if err != nil {
 		return neg, fmt.Errorf("sdp answer in ack: %w", err)
 	}
-	if merr := c.srv.checkMediaAddr(ans, sourceIP(c.dlg.InviteRequest), false); merr != nil {
+	if merr := c.srv.checkMediaAddr(ans, sourceIP(c.dlg.InviteRequest), false, c.mediaFrom); merr != nil {
 		return neg, fmt.Errorf("sdp answer in ack: %w", merr)
 	}
 	if neg, err = media.Negotiate(ans, supported); err != nil {

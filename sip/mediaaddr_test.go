@@ -164,3 +164,43 @@ func TestInviteMediaAddressSIPp(t *testing.T) {
 		t.Fatalf("%d RTP ports in use after the refused offer, want 0", got)
 	}
 }
+
+// TestCheckMediaAddr is the rule table: who offers, what c= says, from where.
+func TestCheckMediaAddr(t *testing.T) {
+	src := netip.MustParseAddr("198.51.100.7")
+	tests := []struct {
+		name         string
+		addr         string
+		inDialog     bool
+		from         int
+		allowForeign bool
+		wantCode     int // 0: accepted
+	}{
+		{"caller, own address", "198.51.100.7", false, mediaFromCaller, false, 0},
+		{"caller, IPv4-mapped own address", "::ffff:198.51.100.7", false, mediaFromCaller, false, 0},
+		{"caller, third party", "203.0.113.9", false, mediaFromCaller, false, 399},
+		{"caller, third party, foreign allowed", "203.0.113.9", false, mediaFromCaller, true, 0},
+		{"caller, multicast", "224.0.0.9", false, mediaFromCaller, true, 330},
+		{"caller, IPv6 multicast", "ff02::1", false, mediaFromCaller, false, 330},
+		{"caller, unspecified in a new call", "0.0.0.0", false, mediaFromCaller, false, 399},
+		{"caller, IPv6 unspecified in a new call", "::", false, mediaFromCaller, true, 399},
+		{"caller, hold in a re-INVITE", "0.0.0.0", true, mediaFromCaller, false, 0},
+		{"caller, third party in a re-INVITE", "203.0.113.9", true, mediaFromCaller, false, 399},
+		{"agent, another of its addresses", "10.8.0.5", false, mediaFromAgent, false, 0},
+		{"agent, multicast", "239.0.0.1", true, mediaFromAgent, false, 330},
+		{"agent, unspecified in a new call", "0.0.0.0", false, mediaFromAgent, false, 399},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Server{cfg: DefaultConfig()}
+			s.cfg.AllowForeignMedia = tt.allowForeign
+			err := s.checkMediaAddr(&media.SessionDescription{Addr: netip.MustParseAddr(tt.addr)}, src, tt.inDialog, tt.from)
+			switch {
+			case tt.wantCode == 0 && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.wantCode != 0 && (err == nil || err.code != tt.wantCode):
+				t.Fatalf("got %v, want warn-code %d", err, tt.wantCode)
+			}
+		})
+	}
+}

@@ -36,7 +36,7 @@ func (c *Call) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 			c.srv.respond(tx, sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad SDP: "+sanitize(err.Error()), nil))
 			return
 		}
-		if merr := c.srv.checkMediaAddr(offer, sourceIP(req), true); merr != nil {
+		if merr := c.srv.checkMediaAddr(offer, sourceIP(req), true, c.mediaFrom); merr != nil {
 			c.log.Info("re-invite refused: media address", "reason", merr.reason, "source", req.Source())
 			c.srv.refuseMedia(req, tx, merr)
 			return
