@@ -59,6 +59,11 @@ func (l *AgentLeg) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 			l.srv.respond(tx, sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad SDP: "+sanitize(err.Error()), nil))
 			return
 		}
+		if merr := l.srv.checkMediaAddr(offer, sourceIP(req), true, mediaFromAgent); merr != nil {
+			l.log.Info("agent re-invite refused: media address", "reason", merr.reason, "source", req.Source())
+			l.srv.refuseMedia(req, tx, merr)
+			return
+		}
 		neg, err := media.Negotiate(offer, supported)
 		if err != nil {
 			res := sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here", nil)

@@ -16,7 +16,9 @@ type dialogs[T comparable] struct {
 	uac bool
 }
 
-func newDialogs[T comparable](uac bool) *dialogs[T] { return &dialogs[T]{m: make(map[string]T), uac: uac} }
+func newDialogs[T comparable](uac bool) *dialogs[T] {
+	return &dialogs[T]{m: make(map[string]T), uac: uac}
+}
 
 func (d *dialogs[T]) add(id string, v T) {
 	d.mu.Lock()

@@ -6,6 +6,7 @@
 package sip
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -72,6 +73,9 @@ type Options struct {
 	TransferTarget TransferTargetFunc
 	// ConnMetrics counts the TCP and TLS connections; nil registers none.
 	ConnMetrics *ConnMetrics
+
+	// ackWait overrides 64·T1 as the wait for an ACK (tests).
+	ackWait time.Duration
 }
 
 // Server is the SIP user agent answering the hotline.
@@ -101,6 +105,10 @@ type Server struct {
 	noDNS   *refusingResolver
 	cmet    *ConnMetrics
 	tlsConf *tls.Config
+
+	// ackWait is how long a 200 waits for its ACK before the call is
+	// dropped and its RTP port freed: 64·T1 (RFC 3261 §13.3.1.4).
+	ackWait time.Duration
 
 	draining atomic.Bool
 	wg       sync.WaitGroup // one per call in progress
@@ -160,7 +168,8 @@ func NewServer(o Options) (*Server, error) {
 		reg: o.Registrar, feat: o.Feature, banned: o.Banned, xfer: o.TransferTarget,
 		cmet: o.ConnMetrics, tlsConf: tlsConf,
 		trusted: o.Config.trustedNets(), caps: newCallCaps(o.Config.MaxCalls, o.Config.MaxCallsPerSource),
-		noDNS: noDNS,
+		noDNS:   noDNS,
+		ackWait: cmp.Or(o.ackWait, 64*sip.T1),
 	}
 	if s.reg != nil {
 		s.reg.trusted = s.trusted
