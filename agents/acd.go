@@ -289,6 +289,14 @@ func (a *ACD) Hangup(ctx context.Context, agentID string, handle time.Duration, 
 	return a.queue.RecordHandleTime(ctx, category, handle)
 }
 
+// PhoneLost takes an agent whose phone vanished mid-call (no BYE, no RTP
+// until the media timeout) from on_call to not_responding: no caller is
+// offered to a phone that is gone until the agent resumes.
+func (a *ACD) PhoneLost(ctx context.Context, agentID string) error {
+	_, err := a.eval(ctx, "agent "+agentID+" lost its phone", lostScript, agentID)
+	return err
+}
+
 // WrapUpDone ends agentID's wrap-up (ticket submitted or feature code); the
 // agent's idle time starts now.
 func (a *ACD) WrapUpDone(ctx context.Context, agentID string) error {

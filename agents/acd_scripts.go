@@ -262,6 +262,16 @@ if not ok then return fail('bad_transition', from) end
 return finish()
 `)
 
+// lostScript: ARGV[4] agent. Its phone vanished mid-call: it is not offered
+// another caller until it resumes (S1).
+var lostScript = acdScript(`
+local id = ARGV[4]
+local call = redis.call('HGET', akey(id), 'call_id') or ''
+local ok, from = move('lost', id, 'not_responding', {reason = 'phone_lost', call = call})
+if not ok then return fail('bad_transition', from) end
+return finish()
+`)
+
 // doneScript: ARGV[4] agent. Idle time starts now (longest-idle routing).
 var doneScript = acdScript(`
 local ok, from = move('done', ARGV[4], 'available', {fresh = true})

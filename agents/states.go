@@ -54,6 +54,7 @@ const (
 	opHangup  op = "hangup"  // on_call → wrap_up (S12)
 	opDone    op = "done"    // wrap_up → available (submitted, feature code or WrapUpMax)
 	opDrop    op = "drop"    // on_call → wrap_up when the node holding the call died
+	opLost    op = "lost"    // on_call → not_responding: the agent's phone vanished (no BYE, no RTP)
 )
 
 // allowedFrom is the transition table: the states each operation may start
@@ -70,6 +71,7 @@ var allowedFrom = map[op][]State{
 	opHangup:  {StateOnCall},
 	opDone:    {StateWrapUp},
 	opDrop:    {StateOnCall},
+	opLost:    {StateOnCall},
 }
 
 // luaAllowed renders allowedFrom as a Lua table: {login={offline=true}, ...}.

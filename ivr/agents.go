@@ -67,6 +67,7 @@ type Conversation interface {
 // TalkResult is how a conversation ended.
 type TalkResult struct {
 	AgentHungUp bool      // the agent hung up first (S11)
+	AgentLost   bool      // the agent's phone vanished: no BYE, no RTP until the media timeout
 	Transfer    *Transfer // the agent transferred the caller (S10)
 }
 
@@ -231,6 +232,9 @@ func (r *visit) talk(ctx context.Context, conv Conversation) error {
 	if tr.Transfer != nil && ctx.Err() == nil {
 		return r.transfer(ctx, *tr.Transfer)
 	}
+	if tr.AgentLost && ctx.Err() == nil {
+		return r.agentLost(ctx)
+	}
 	if tr.AgentHungUp && ctx.Err() == nil {
 		// The caller is still on the line: reference and survey (S17, S18).
 		// A hang-up now leaves the outcome answered.
@@ -239,6 +243,26 @@ func (r *visit) talk(ctx context.Context, conv Conversation) error {
 		}
 	}
 	return nil
+}
+
+// agentLost: the agent's phone vanished mid-call (no BYE, no RTP until the
+// media timeout). The caller, still on the line, is offered a callback (S9);
+// declined, they queue again in the same category. The conversation took
+// place, so the outcome stays answered and its draft ticket is written (S12).
+func (r *visit) agentLost(ctx context.Context) error {
+	r.log.Warn("agent's phone lost mid-call: callback offered", "agent", r.res.AgentID)
+	r.call.FlushDigits()
+	key, err := r.ask(ctx, []string{PromptCallbackOffer}, time.Duration(r.f.cfg.CallbackTimeout))
+	if err != nil {
+		return err
+	}
+	if key != callbackKey {
+		return r.enterQueue(ctx, r.res.Category)
+	}
+	if err := r.storeCallback(ctx, ReasonAgentLost); err != nil {
+		return err
+	}
+	return r.end(ctx, OutcomeAnswered, PromptCallbackConfirmed)
 }
 
 // transfer routes a caller the agent transferred (S10): back into a queue,

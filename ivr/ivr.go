@@ -113,6 +113,7 @@ const (
 const (
 	ReasonAfterHours = "after_hours"
 	ReasonMaxWait    = "max_wait"
+	ReasonAgentLost  = "agent_lost" // the agent's phone vanished mid-call
 )
 
 // Outcomes lists every outcome Flow.Run can return.

@@ -72,6 +72,14 @@ func (r *visit) afterHours(ctx context.Context) error {
 // caller has asked by pressing the key, so a hang-up from here on must not
 // lose the request: it is stored on a context that outlives the call.
 func (r *visit) requestCallback(ctx context.Context, reason string) error {
+	if err := r.storeCallback(ctx, reason); err != nil {
+		return err
+	}
+	return r.end(ctx, OutcomeCallback, PromptCallbackConfirmed)
+}
+
+// storeCallback stores the caller's callback request (S9).
+func (r *visit) storeCallback(ctx context.Context, reason string) error {
 	req := configs.CallbackRequest{CallID: r.call.ID(), Caller: r.call.Caller(), Category: r.res.Category,
 		Reason: reason, RequestedAt: r.f.clk.Now()}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)
@@ -81,5 +89,5 @@ func (r *visit) requestCallback(ctx context.Context, reason string) error {
 	}
 	r.f.m.callbacks.WithLabelValues(reason).Inc()
 	r.log.Info("callback requested", "reason", reason, "category", req.Category)
-	return r.end(ctx, OutcomeCallback, PromptCallbackConfirmed)
+	return nil
 }

@@ -270,7 +270,7 @@ func (l *AgentLeg) watch(sess *media.Session) {
 	select {
 	case <-sess.TimedOut():
 		l.log.Warn("agent media timeout: no rtp", "timeout", time.Duration(l.srv.cfg.MediaTimeout), "last_packet_at", sess.LastPacketAt())
-		l.end(context.Background(), HungUpBySystem, "media_timeout")
+		l.end(context.Background(), HungUpBySystem, endMediaTimeout)
 	case <-l.done:
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"github.com/hotline-dev/hotline/sip/media"
 )
 
+// endMediaTimeout is the end reason of a leg whose RTP stopped.
+const endMediaTimeout = "media_timeout"
+
 // BridgeOptions says how a caller is bridged to an answered leg.
 type BridgeOptions struct {
 	// RecordTo is the WAV file for both directions (S19); empty: not recorded.
@@ -24,6 +27,9 @@ type BridgeEnd struct {
 	Transfer *TransferDestination
 	// AgentHungUp: the agent's side hung up first (S11).
 	AgentHungUp bool
+	// AgentLost: the agent's phone vanished (no BYE, no RTP until the media
+	// timeout).
+	AgentLost bool
 	// Recorded is the recording's path when one was written.
 	Recorded string
 }
@@ -62,6 +68,7 @@ func (l *AgentLeg) Bridge(ctx context.Context, c *Call, o BridgeOptions) BridgeE
 			end.Transfer = &d
 		} else {
 			end.AgentHungUp = l.HungUpBy() == HungUpByAgent
+			end.AgentLost = l.EndReason() == endMediaTimeout
 		}
 	case <-ctx.Done():
 		l.Hangup(context.WithoutCancel(ctx))

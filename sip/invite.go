@@ -295,7 +295,7 @@ func (c *Call) watch() {
 		c.finish(HungUpByCaller, "bye")
 	case <-c.session.TimedOut():
 		c.log.Warn("media timeout: no rtp", "last_packet_at", c.session.LastPacketAt())
-		c.end(HungUpBySystem, "media_timeout")
+		c.end(HungUpBySystem, endMediaTimeout)
 	case <-c.ctx.Done():
 	}
 }

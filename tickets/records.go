@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"time"
 
@@ -19,7 +20,7 @@ var outcomes = []string{"abandoned_in_menu", "abandoned_in_queue", "after_hours"
 var hangUpParties = []string{"caller", "system", "agent"}
 
 // callbackReasons are the values of callback_requests.reason (S9).
-var callbackReasons = []string{"after_hours", "max_wait", "no_agents"}
+var callbackReasons = []string{"after_hours", "max_wait", "no_agents", "agent_lost"}
 
 // CallRecord is the record every call leaves at its end.
 type CallRecord struct {
@@ -38,7 +39,13 @@ type CallRecord struct {
 	WaitExceeded  bool
 	RecordingPath string
 	TransferredTo string // S10: "queue:complaint", comma-separated when several
+	// EndReason says why the caller's leg ended: bye, cancelled,
+	// media_timeout (the phone went silent), no_ack, shutdown, node_lost...
+	EndReason string
 }
+
+// endReason is what calls.end_reason's CHECK accepts.
+var endReason = regexp.MustCompile(`^[a-z_]{0,32}$`)
 
 // errInvalidRecord is wrapped by validation errors: the record can never be
 // written, so retrying it is pointless.
@@ -56,6 +63,8 @@ func (r CallRecord) validate() error {
 		return fmt.Errorf("%w: call %s: outcome %q is not one of %v", errInvalidRecord, r.ID, r.Outcome, outcomes)
 	case !slices.Contains(hangUpParties, r.HungUpBy):
 		return fmt.Errorf("%w: call %s: hung up by %q is not one of %v", errInvalidRecord, r.ID, r.HungUpBy, hangUpParties)
+	case !endReason.MatchString(r.EndReason):
+		return fmt.Errorf("%w: call %s: end reason %q is not a short lower-case word", errInvalidRecord, r.ID, r.EndReason)
 	}
 	return nil
 }
@@ -93,15 +102,15 @@ func insertCall(ctx context.Context, db execer, r CallRecord) error {
 const callSQL = `INSERT INTO calls
 	(id, sip_call_id, caller, dialled, category, priority, node,
 	 started_at, answered_at, queued_at, ended_at, outcome, hung_up_by,
-	 agent_id, connected_at, wait_seconds, wait_exceeded, recording_path, transferred_to)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+	 agent_id, connected_at, wait_seconds, wait_exceeded, recording_path, transferred_to, end_reason)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 	ON CONFLICT (id) DO NOTHING`
 
 func callArgs(r CallRecord) []any {
 	return []any{r.ID, r.SIPCallID, r.Caller, r.Dialled, nullText(r.Category), r.Priority, r.Node,
 		r.StartedAt, nullTime(r.AnsweredAt), nullTime(r.QueuedAt), r.EndedAt, r.Outcome, r.HungUpBy,
 		nullText(r.AgentID), nullTime(r.ConnectedAt), nullWait(r), r.WaitExceeded, nullText(r.RecordingPath),
-		nullText(r.TransferredTo)}
+		nullText(r.TransferredTo), r.EndReason}
 }
 
 // insertCallback writes r once per (call id, reason).

@@ -22,6 +22,7 @@ type Call interface {
 	AnsweredAt() time.Time
 	EndedAt() time.Time
 	HungUpBy() string
+	EndReason() string
 	Recording() string
 	Hangup(ctx context.Context)
 	Logger() *slog.Logger
@@ -73,7 +74,7 @@ func (r *Router) record(c Call, res ivr.Result) tickets.CallRecord {
 		StartedAt: c.StartedAt(), AnsweredAt: c.AnsweredAt(), QueuedAt: res.QueuedAt, EndedAt: c.EndedAt(),
 		Outcome: res.Outcome, HungUpBy: c.HungUpBy(),
 		AgentID: res.AgentID, ConnectedAt: res.ConnectedAt, RecordingPath: c.Recording(),
-		TransferredTo: strings.Join(res.Transfers, ","),
+		TransferredTo: strings.Join(res.Transfers, ","), EndReason: c.EndReason(),
 	}
 	if res.AgentHungUp {
 		rec.HungUpBy = hungUpByAgent // S11

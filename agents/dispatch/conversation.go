@@ -41,6 +41,13 @@ func (v *conversation) Talk(ctx context.Context) (ivr.TalkResult, error) {
 	}
 	dctx, cancel := detached(ctx)
 	defer cancel()
+	if res.AgentLost { // S1: no caller is offered to a phone that is gone
+		if err := r.o.ACD.PhoneLost(dctx, v.offer.AgentID); err != nil {
+			r.callLog(v.call).Warn("agent to not_responding", "agent", v.offer.AgentID, "err", err)
+		}
+		r.disp.poke()
+		return res, nil
+	}
 	if err := r.o.ACD.Hangup(dctx, v.offer.AgentID, time.Since(v.answered), v.offer.Category); err != nil {
 		r.callLog(v.call).Warn("agent to wrap-up", "agent", v.offer.AgentID, "err", err)
 	}

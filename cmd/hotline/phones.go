@@ -46,7 +46,7 @@ func (l answeredLeg) Bridge(ctx context.Context, call ivr.Call, recordTo string)
 		return ivr.TalkResult{}
 	}
 	end := l.leg.Bridge(ctx, c, sip.BridgeOptions{RecordTo: recordTo, HoldMusic: l.holdMusic})
-	res := ivr.TalkResult{AgentHungUp: end.AgentHungUp}
+	res := ivr.TalkResult{AgentHungUp: end.AgentHungUp, AgentLost: end.AgentLost}
 	if end.Transfer != nil {
 		res.Transfer = &ivr.Transfer{Kind: end.Transfer.Kind, Target: end.Transfer.Value}
 	}

@@ -208,6 +208,19 @@ func (b *Baresip) Close() error {
 	return b.closeErr
 }
 
+// Vanish kills baresip with SIGKILL mid-call, as a phone that loses power
+// or network does: no BYE, no more RTP.
+func (b *Baresip) Vanish() error {
+	if b.cmd == nil || b.cmd.Process == nil {
+		return errors.New("baresip is not running")
+	}
+	if err := b.cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("kill baresip: %w", err)
+	}
+	<-b.exited
+	return nil
+}
+
 func (b *Baresip) stopProcess() {
 	select {
 	case <-b.exited:
