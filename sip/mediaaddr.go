@@ -36,7 +36,8 @@ const (
 // checkMediaAddr refuses an SDP c= address that would make us send a call's
 // RTP where the signalling did not come from: multicast, unspecified, or,
 // from a caller, foreign to source unless sip.allow_foreign_media (a media
-// gateway or a proxy in front). Otherwise anyone could point our streams at
+// gateway or a proxy in front) or the source is trusted (a carrier trunk,
+// whose media gateways are seldom its signalling address). Otherwise anyone could point our streams at
 // a third party. In a re-INVITE c=0.0.0.0 is the old hold of RFC 2543 and is
 // allowed (RFC 3264 §8.4): we send nothing to it.
 func (s *Server) checkMediaAddr(sd *media.SessionDescription, source netip.Addr, inDialog bool, from int) *mediaAddrError {
@@ -48,7 +49,7 @@ func (s *Server) checkMediaAddr(sd *media.SessionDescription, source netip.Addr,
 		return nil
 	case addr.IsUnspecified():
 		return &mediaAddrError{399, "unspecified media address " + addr.String() + " in a new call"}
-	case s.cfg.AllowForeignMedia || from == mediaFromAgent || addr == source.Unmap():
+	case s.cfg.AllowForeignMedia || from == mediaFromAgent || addr == source.Unmap() || s.trusted.contains(source):
 		return nil
 	}
 	return &mediaAddrError{399, "media address " + addr.String() + " is not the signalling source"}

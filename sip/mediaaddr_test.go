@@ -14,11 +14,12 @@ import (
 
 // callServer runs a server whose calls stay up until the caller hangs up,
 // and hands each answered call to the test.
-func callServer(t *testing.T, allowForeign bool) (*Server, <-chan *Call) {
+func callServer(t *testing.T, allowForeign bool, trusted ...string) (*Server, <-chan *Call) {
 	t.Helper()
 	calls := make(chan *Call, 4)
 	srv := testServer(t, func(o *Options) {
 		o.Config.AllowForeignMedia = allowForeign
+		o.Config.Trusted = trusted // loopback is trusted by default: here only what the test names
 		o.Handler = func(ctx context.Context, c *Call) {
 			calls <- c
 			<-ctx.Done()
@@ -53,20 +54,23 @@ func TestInviteMediaAddress(t *testing.T) {
 		name         string
 		addr         string
 		allowForeign bool
-		wantCode     int    // 0: answered
-		wantWarning  string // prefix of the Warning header
+		trusted      []string // sip.trusted
+		wantCode     int      // 0: answered
+		wantWarning  string   // prefix of the Warning header
 	}{
-		{"the signalling source", "127.0.0.1", false, 0, ""},
-		{"multicast", "224.2.3.4", false, 488, "330 hotline"},
-		{"multicast even when foreign media is allowed", "239.1.1.1", true, 488, "330 hotline"},
-		{"unspecified in a new call", "0.0.0.0", false, 488, "399 hotline"},
-		{"a third party", "192.0.2.10", false, 488, "399 hotline"},
-		{"another host on loopback", "127.0.0.2", false, 488, "399 hotline"},
-		{"a third party, foreign media allowed", "192.0.2.10", true, 0, ""},
+		{"the signalling source", "127.0.0.1", false, nil, 0, ""},
+		{"multicast", "224.2.3.4", false, nil, 488, "330 hotline"},
+		{"multicast even when foreign media is allowed", "239.1.1.1", true, nil, 488, "330 hotline"},
+		{"multicast even from a trusted trunk", "239.1.1.1", false, []string{"127.0.0.0/8"}, 488, "330 hotline"},
+		{"unspecified in a new call", "0.0.0.0", false, nil, 488, "399 hotline"},
+		{"a third party", "192.0.2.10", false, nil, 488, "399 hotline"},
+		{"another host on loopback", "127.0.0.2", false, nil, 488, "399 hotline"},
+		{"a third party, foreign media allowed", "192.0.2.10", true, nil, 0, ""},
+		{"a trusted trunk's media gateway", "192.0.2.10", false, []string{"127.0.0.1"}, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, calls := callServer(t, tt.allowForeign)
+			srv, calls := callServer(t, tt.allowForeign, tt.trusted...)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			call, err := newCaller(t).Dial(ctx, siptest.DialOptions{Target: srv.target(), SDP: offerAt(tt.addr)})

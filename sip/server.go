@@ -214,7 +214,7 @@ func (s *Server) Run(ctx context.Context) error {
 		Trusted:        s.trusted.contains,
 	})
 	s.guards = append(s.guards, guard)
-	limits := newConnLimits(s.cfg.TCP)
+	limits := newConnLimits(s.cfg.TCP, s.trusted.contains)
 	tcpGuard := s.streamGuard(guard, "tcp")
 	tcp := newLimitListener(rawTCP, limits, "tcp", s.cmet, s.log, tcpGuard.wrap)
 	var tlsL net.Listener

@@ -76,10 +76,17 @@ type connLimits struct {
 	perSource int
 	open      int
 	bySource  map[netip.Addr]int
+	// trusted sources (trunks, proxies carrying many agents) have no
+	// per-source cap; the global cap still holds.
+	trusted func(netip.Addr) bool
 }
 
-func newConnLimits(c TCPConfig) *connLimits {
-	return &connLimits{max: c.MaxConnections, perSource: c.MaxConnectionsPerSource, bySource: make(map[netip.Addr]int)}
+func newConnLimits(c TCPConfig, trusted func(netip.Addr) bool) *connLimits {
+	if trusted == nil {
+		trusted = func(netip.Addr) bool { return false }
+	}
+	return &connLimits{max: c.MaxConnections, perSource: c.MaxConnectionsPerSource, bySource: make(map[netip.Addr]int),
+		trusted: trusted}
 }
 
 // acquire takes a slot for ip, or names the cap that refuses it.
@@ -89,7 +96,7 @@ func (l *connLimits) acquire(ip netip.Addr) (refused string) {
 	if l.open >= l.max {
 		return connRefusedGlobal
 	}
-	if l.bySource[ip] >= l.perSource {
+	if l.bySource[ip] >= l.perSource && !l.trusted(ip) {
 		return connRefusedSource
 	}
 	l.open++

@@ -31,6 +31,7 @@ func newTCPRig(t *testing.T, tcp TCPConfig, mutate func(*Options)) *tcpRig {
 	r := &tcpRig{}
 	r.srv = testServer(t, func(o *Options) {
 		o.Config.TCP = tcp
+		o.Config.Trusted = nil // loopback is trusted by default; the caps are tested untrusted
 		r.met = NewConnMetrics(prometheus.NewRegistry())
 		o.ConnMetrics = r.met
 		if mutate != nil {
@@ -168,6 +169,29 @@ func TestTCPConnectionCaps(t *testing.T) {
 		if closedWithin(c, 100*time.Millisecond) {
 			t.Errorf("connection %d within the caps was closed", i)
 		}
+	}
+}
+
+// A trusted source (a proxy carrying many agents' phones) has no per-source
+// cap; the global cap still holds.
+func TestTCPTrustedSourceNoSourceCap(t *testing.T) {
+	r := newTCPRig(t, TCPConfig{ReadTimeout: configs.Duration(10 * time.Second), IdleTimeout: configs.Duration(time.Minute),
+		MaxConnections: 4, MaxConnectionsPerSource: 2}, func(o *Options) { o.Config.Trusted = []string{"127.0.0.1"} })
+	var held []net.Conn
+	for i := range 4 {
+		held = append(held, r.dial(t, "127.0.0.1"))
+		eventually(t, "accept", func() bool { return r.count(connAccepted) == float64(i+1) })
+	}
+	if c := r.dial(t, "127.0.0.1"); !closedWithin(c, 2*time.Second) {
+		t.Fatal("a 5th connection from a trusted source stayed open over the global cap of 4")
+	}
+	for i, c := range held {
+		if closedWithin(c, 100*time.Millisecond) {
+			t.Errorf("trusted connection %d over the per-source cap of 2 was closed", i)
+		}
+	}
+	if got := r.count(connRefusedSource); got != 0 {
+		t.Errorf("refused_source_cap = %v for a trusted source, want 0", got)
 	}
 }
 
@@ -423,7 +447,7 @@ func TestAcceptRetried(t *testing.T) {
 	inner := &fakeListener{errs: []error{emfile, emfile, emfile, errors.New("software caused connection abort")},
 		conns: make(chan net.Conn, 1), done: make(chan struct{})}
 	met := NewConnMetrics(nil)
-	l := newLimitListener(inner, newConnLimits(DefaultTCPConfig()), "tcp", met, slog.New(slog.DiscardHandler), nil)
+	l := newLimitListener(inner, newConnLimits(DefaultTCPConfig(), nil), "tcp", met, slog.New(slog.DiscardHandler), nil)
 	server, client := net.Pipe()
 	defer client.Close()
 	inner.conns <- server
