@@ -15,7 +15,7 @@ import (
 // answered calls stay up (the server's handler holds them).
 func (p *rawPeer) invite(callID string) (status int, retryAfter string) {
 	p.t.Helper()
-	p.send(withBody(p.request("INVITE", "12345", callID, 1), offerSDP(40008)))
+	p.send(withBody(p.request("INVITE", "12345", callID, 1), p.offerSDP(40008)))
 	res, _ := p.final("INVITE", 3*time.Second)
 	if res == nil {
 		p.t.Fatalf("INVITE %s unanswered", callID)

@@ -106,8 +106,10 @@ func withBody(req, sdp string) string {
 	return req + "Content-Type: application/sdp\r\nContent-Length: " + strconv.Itoa(len(sdp)) + "\r\n\r\n" + sdp
 }
 
-func offerSDP(port int) string {
-	return string(media.BuildSDP(media.LocalSDP{Addr: netip.MustParseAddr("127.0.0.1"), Port: port, SessionID: 9,
+// offerSDP is a PCMU offer for media at the peer's own address (a caller's
+// c= must be its signalling source).
+func (p *rawPeer) offerSDP(port int) string {
+	return string(media.BuildSDP(media.LocalSDP{Addr: netip.MustParseAddr(p.ip()), Port: port, SessionID: 9,
 		Version: 9, Codecs: []media.Codec{media.PCMU}, Direction: media.SendRecv}))
 }
 

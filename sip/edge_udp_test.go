@@ -27,7 +27,7 @@ func TestLargeResponseSentOverUDP(t *testing.T) {
 	for i := 1; i <= 8; i++ {
 		proxies = append(proxies, "Record-Route: <sip:192.0.2."+strconv.Itoa(i)+":5060;lr;ftag=f-large;did=7a1.b2c3d4e5>")
 	}
-	p.send(withBody(p.request("INVITE", "12345", "large", 1, proxies...), offerSDP(40006)))
+	p.send(withBody(p.request("INVITE", "12345", "large", 1, proxies...), p.offerSDP(40006)))
 	ok, size := p.final("INVITE", 3*time.Second)
 	if ok == nil || ok.StatusCode != 200 {
 		t.Fatalf("INVITE through 10 proxies: final response %v, want a 200", ok)

@@ -50,7 +50,7 @@ func (p *rawPeer) answerChallenge(ch *digest.Challenge, password string, nc int)
 // answered (200); the call is ACKed and hung up again.
 func (p *rawPeer) callAnswered(callID string) bool {
 	p.t.Helper()
-	p.send(withBody(p.request("INVITE", "12345", callID, 1), offerSDP(40002)))
+	p.send(withBody(p.request("INVITE", "12345", callID, 1), p.offerSDP(40002)))
 	ok, _ := p.final("INVITE", 3*time.Second)
 	if ok == nil || ok.StatusCode != 200 {
 		return false
@@ -143,7 +143,7 @@ func TestBanStopsLoginsNotCalls(t *testing.T) {
 	if !p.callAnswered("banned-call") {
 		t.Fatal("call to the hotline from the banned source unanswered")
 	}
-	p.send(withBody(p.request("INVITE", FeatureAvailable, "banned-feature", 1), offerSDP(40004)))
+	p.send(withBody(p.request("INVITE", FeatureAvailable, "banned-feature", 1), p.offerSDP(40004)))
 	if res, _ := p.final("INVITE", 2*time.Second); res == nil || res.StatusCode != 403 {
 		t.Fatalf("feature code from the banned source: %v, want 403", res)
 	}
