@@ -6,13 +6,13 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/agents/redistest"
 )
 
 func newTestBans(t *testing.T, opts BanOptions) (*Bans, string) {
 	t.Helper()
-	rdb := testRedis(t)
-	prefix := randomPrefix(t)
-	t.Cleanup(func() { deletePrefix(t, rdb, prefix) })
+	rdb, prefix := redistest.New(t)
 	return NewBans(rdb, prefix, opts), prefix
 }
 

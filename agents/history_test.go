@@ -19,14 +19,7 @@ import (
 func newHistoryPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatalf("open pool: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := tickets.Migrate(ctx, pool); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	_, pool := pgtest.Migrated(t, tickets.Migrate)
 	agent := Agent{ID: "1001", DisplayName: "Li Na", StaffNumber: "1001", Categories: []string{"inquiry"}, Role: RoleAgent}
 	if err := NewDirectory(pool, "hotline.test").Add(ctx, agent, "correct horse battery"); err != nil {
 		t.Fatalf("add agent: %v", err)

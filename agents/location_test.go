@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/agents/redistest"
 )
 
 // changeLog records OnChange calls.
@@ -33,9 +35,7 @@ func (c *changeLog) events() []string {
 
 func newTestLocations(t *testing.T) (*Locations, *changeLog) {
 	t.Helper()
-	rdb := testRedis(t)
-	prefix := randomPrefix(t)
-	t.Cleanup(func() { deletePrefix(t, rdb, prefix) })
+	rdb, prefix := redistest.New(t)
 	l := NewLocations(rdb, prefix)
 	log := &changeLog{}
 	l.OnChange = log.hook

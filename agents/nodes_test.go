@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/agents/redistest"
 )
 
 // A node dies: within NodeTTL its callers leave the queues, the agent
@@ -109,7 +111,7 @@ func TestRedisRestartRepublish(t *testing.T) {
 		t.Fatalf("heartbeat before restart = %v, %v", restarted, err)
 	}
 
-	deletePrefix(t, e.rdb, e.prefix)
+	redistest.DeletePrefix(t, e.rdb, e.prefix)
 	if restarted, err := e.Heartbeat(ctx); err != nil || !restarted {
 		t.Fatalf("heartbeat after restart = %v, %v; want restarted", restarted, err)
 	}
@@ -211,7 +213,7 @@ func TestRun(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
 	waitFor(t, "alive key", func() bool { return e.rdb.Exists(ctx, e.key("node:node-a:alive")).Val() == 1 })
-	deletePrefix(t, e.rdb, e.prefix)
+	redistest.DeletePrefix(t, e.rdb, e.prefix)
 	waitFor(t, "OnRestart", func() bool { return restarts.Load() == 1 })
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/agents/redistest"
 )
 
 var t0 = time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC)
@@ -308,7 +310,7 @@ func TestRepublishAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("emergency entries: %v", err)
 	}
-	deletePrefix(t, rdb, q.prefix)
+	redistest.DeletePrefix(t, rdb, q.prefix)
 	if n, err := q.Len(ctx, "inquiry"); err != nil || n != 0 {
 		t.Fatalf("len after restart = %d, %v; want 0", n, err)
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/agents/redistest"
 )
 
 // Ring-all categories in Match (issue 3): a caller rings every available
@@ -258,7 +260,7 @@ func TestConcurrentRingAllAnswers(t *testing.T) {
 	b := newTestACD(t, ACDOptions{Node: "node-b", Prefix: a.prefix, RingAll: []string{"inquiry"}})
 	group := []string{"1001", "1002", "1003", "1004"}
 	for it := range iterations {
-		deletePrefix(t, a.rdb, a.prefix)
+		redistest.DeletePrefix(t, a.rdb, a.prefix)
 		for _, id := range group {
 			a.login(t, id, "inquiry")
 		}
@@ -351,7 +353,7 @@ func TestRepublishRingAllGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deletePrefix(t, e.rdb, e.prefix)
+	redistest.DeletePrefix(t, e.rdb, e.prefix)
 	e.must(t, "republish", e.Republish(ctx, calls, held))
 	if got := e.match(t); len(got) != 0 {
 		t.Fatalf("offers after republish = %v; the group still rings", got)

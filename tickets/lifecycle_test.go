@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/tickets/pgtest"
 )
 
 // TestStatusTransitions walks the allowed path and refuses the others; each
@@ -204,7 +206,7 @@ func TestRepeatCallerAndWebTicket(t *testing.T) {
 // TestSaveAnsweredCall writes a call record and its draft ticket together,
 // also through the spool after an outage (S12, issue 2).
 func TestSaveAnsweredCall(t *testing.T) {
-	url, direct := migratedDB(t)
+	url, direct := pgtest.Migrated(t, Migrate)
 	px := newProxyTo(t, url)
 	w := newTestWriter(t, px.pool(t, url), t.TempDir(), NewMetrics(nil))
 	ctx := context.Background()
@@ -297,7 +299,7 @@ func BenchmarkSubmit(b *testing.B) {
 // draft the database refuses leaves no call record behind, and saving the
 // same call again writes neither the ticket nor its created event twice (S12).
 func TestSaveAnsweredCallIsAtomic(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	w := newTestWriter(t, pool, t.TempDir(), NewMetrics(nil))
 	ctx := context.Background()
 	rec := testCall("atomic-1")

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/tickets/pgtest"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -69,7 +70,7 @@ func sameCall(a, b CallRecord) bool {
 }
 
 func TestCallRecordRoundTrip(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	ctx := context.Background()
 	menu := testCall("c-menu")
 	menu.Category, menu.Priority, menu.QueuedAt = "", false, time.Time{}
@@ -101,7 +102,7 @@ func TestCallRecordRoundTrip(t *testing.T) {
 }
 
 func TestDatabaseChecksRejectBadValues(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	ctx := context.Background()
 	badOutcome := testCall("c-bad-outcome")
 	badOutcome.Outcome = "lost"
@@ -134,7 +135,7 @@ func TestDatabaseChecksRejectBadValues(t *testing.T) {
 }
 
 func TestInsertsAreIdempotent(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	ctx := context.Background()
 	for i := range 3 {
 		if err := insertCall(ctx, pool, testCall("c-once")); err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/tickets/pgtest"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -53,7 +54,7 @@ func waitDrained(t *testing.T, w *Writer) {
 // TestWriterSurvivesOutage cuts PostgreSQL off (through a proxy), saves
 // records, restores it and expects every record exactly once (issue 2).
 func TestWriterSurvivesOutage(t *testing.T) {
-	url, direct := migratedDB(t)
+	url, direct := pgtest.Migrated(t, Migrate)
 	px := newProxyTo(t, url)
 	m := NewMetrics(prometheus.NewRegistry())
 	w := newTestWriter(t, px.pool(t, url), t.TempDir(), m)
@@ -117,7 +118,7 @@ func TestWriterSurvivesOutage(t *testing.T) {
 // TestSpoolSurvivesRestart spools records with the database unreachable,
 // then a new Writer on the same folder (a restarted process) writes them.
 func TestSpoolSurvivesRestart(t *testing.T) {
-	url, direct := migratedDB(t)
+	url, direct := pgtest.Migrated(t, Migrate)
 	px := newProxyTo(t, url)
 	dir := t.TempDir()
 	px.cut()
@@ -144,7 +145,7 @@ func TestSpoolSurvivesRestart(t *testing.T) {
 // TestDoubleSaveWritesOnce covers a retry by the caller and a crash between
 // writing a spooled record and removing it from the spool.
 func TestDoubleSaveWritesOnce(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	w := newTestWriter(t, pool, t.TempDir(), nil)
 	ctx := context.Background()
 	for range 2 {
@@ -175,7 +176,7 @@ func TestDoubleSaveWritesOnce(t *testing.T) {
 // TestRejectedRecordsDoNotBlockTheSpool: a line the database will never take
 // moves to the rejected file and the records after it are still written.
 func TestRejectedRecordsDoNotBlockTheSpool(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	dir := t.TempDir()
 	good := `{"kind":"call","call":{"ID":"after-bad","SIPCallID":"s","Caller":"1","Dialled":"12345","Node":"n",` +
 		`"StartedAt":"2026-03-02T09:00:00Z","EndedAt":"2026-03-02T09:01:00Z","Outcome":"failed","HungUpBy":"system"}}`
@@ -203,7 +204,7 @@ func TestRejectedRecordsDoNotBlockTheSpool(t *testing.T) {
 }
 
 func TestSaveRefusesInvalidRecords(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	w := newTestWriter(t, pool, t.TempDir(), nil)
 	bad := testCall("bad")
 	bad.Outcome = "lost"
@@ -216,7 +217,7 @@ func TestSaveRefusesInvalidRecords(t *testing.T) {
 }
 
 func TestNewWriterOptions(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	tests := []struct {
 		name string
 		pool *pgxpool.Pool
@@ -245,7 +246,7 @@ func TestNewWriterOptions(t *testing.T) {
 }
 
 func TestRunTwiceIsRefused(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	w := newTestWriter(t, pool, t.TempDir(), nil)
 	startWriter(t, w)
 	deadline := time.Now().Add(5 * time.Second)
