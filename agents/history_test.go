@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 	"github.com/hotline-dev/hotline/tickets"
 	"github.com/hotline-dev/hotline/tickets/pgtest"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -72,7 +73,7 @@ func TestHistoryRecordsTransitions(t *testing.T) {
 		{"wrap_up", "", "node-a", "c1"},
 		{"paused", "lunch", "node-a", ""},
 	}
-	waitFor(t, "history rows", func() bool { return len(historyRows(t, pool)) == len(want) })
+	poll.Until(t, "history rows", func() bool { return len(historyRows(t, pool)) == len(want) })
 	if got := historyRows(t, pool); !slices.Equal(got, want) {
 		t.Fatalf("history = %+v, want %+v", got, want)
 	}
@@ -186,7 +187,7 @@ func TestHistoryRowsAtTransitionTime(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
 	e.login(t, "1001", "inquiry")
-	waitFor(t, "history row", func() bool { return len(historyRows(t, pool)) == 1 })
+	poll.Until(t, "history row", func() bool { return len(historyRows(t, pool)) == 1 })
 	var at time.Time
 	if err := pool.QueryRow(ctx, `SELECT at FROM agent_state_history WHERE agent_id = '1001'`).Scan(&at); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 )
 
 // guardRig is a Guard on a real loopback socket, read by a goroutine the way
@@ -227,10 +229,7 @@ func TestGuardRateLimitAndBan(t *testing.T) {
 			t.Fatalf("only %d of the burst delivered", i)
 		}
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for r.guard.Stats().RateLimited.Load() < 3 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, "3 rate-limited", func() bool { return r.guard.Stats().RateLimited.Load() >= 3 })
 	if got := r.guard.Stats().RateLimited.Load(); got != 3 {
 		t.Fatalf("rate limited %d, want 3", got)
 	}
@@ -242,10 +241,7 @@ func TestGuardRateLimitAndBan(t *testing.T) {
 
 	b := newGuardRig(t, GuardOptions{Banned: func(a netip.Addr) bool { return a == netip.MustParseAddr("127.0.0.1") }})
 	b.send(t, []byte(validOptions("banned")))
-	deadline = time.Now().Add(2 * time.Second)
-	for b.guard.Stats().Banned.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, "the banned source counted", func() bool { return b.guard.Stats().Banned.Load() > 0 })
 	if b.guard.Stats().Banned.Load() != 1 || len(b.delivered) != 0 {
 		t.Fatalf("banned=%d delivered=%d", b.guard.Stats().Banned.Load(), len(b.delivered))
 	}
