@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 	"github.com/hotline-dev/hotline/tickets/pgtest"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,13 +43,7 @@ func newTestWriter(t *testing.T, pool *pgxpool.Pool, dir string, m *Metrics) *Wr
 // waitDrained waits until w has nothing pending.
 func waitDrained(t *testing.T, w *Writer) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for w.Pending() > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("spool not drained: %d records still pending", w.Pending())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Until(t, "the spool to drain", func() bool { return w.Pending() == 0 })
 }
 
 // TestWriterSurvivesOutage cuts PostgreSQL off (through a proxy), saves
@@ -249,13 +244,7 @@ func TestRunTwiceIsRefused(t *testing.T) {
 	_, pool := pgtest.Migrated(t, Migrate)
 	w := newTestWriter(t, pool, t.TempDir(), nil)
 	startWriter(t, w)
-	deadline := time.Now().Add(5 * time.Second)
-	for !w.running.Load() {
-		if time.Now().After(deadline) {
-			t.Fatal("writer did not start")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, "the writer to start", w.running.Load)
 	if err := w.Run(context.Background()); err == nil {
 		t.Fatal("a second Run on the same writer must fail")
 	}

@@ -14,7 +14,7 @@ import (
 
 // Timeout is how long Until waits: long enough for a loaded machine running
 // the race detector, short enough that a broken test fails soon.
-const Timeout = 5 * time.Second
+const Timeout = 10 * time.Second
 
 // interval is the pause between two checks.
 const interval = 5 * time.Millisecond
