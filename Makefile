@@ -1,4 +1,4 @@
-# hotline — the README's two commands are `make run` and `make test` (issue 2).
+# hotline — the README's two commands are `make run` and `make test`.
 # PostgreSQL and Redis come from scripts/services.sh: HOTLINE_DATABASE_URL /
 # HOTLINE_REDIS_URL, else servers on the standard local ports, else private instances
 # under .data/ (stop them with `make services-down`).

@@ -18,10 +18,6 @@ import (
 // the agent answered: the agent is available again and its leg gets a BYE.
 var ErrCallerGone = errors.New("caller gone")
 
-// ErrNoMatch is returned (wrapped) by MatchAll when no caller or no agent
-// could be matched.
-var ErrNoMatch = errors.New("no caller and agent to match")
-
 // Miss reasons accepted by Missed (a closed set: they label a metric).
 const (
 	MissNoAnswer = "no_answer" // ring_timeout passed (S1)
@@ -63,7 +59,7 @@ type ACDOptions struct {
 	// MatchLimit caps the offers of one Match call.
 	MatchLimit int
 	// RingAll lists the categories whose callers ring every available agent
-	// serving the category at once (issue 3); the others ring one agent at a
+	// serving the category at once; the others ring one agent at a
 	// time. A caller going to its ticket owner rings the owner alone (S16).
 	RingAll []string
 	// History receives every transition (S12 audit); nil records none.
@@ -196,7 +192,7 @@ func (a *ACD) Match(ctx context.Context) ([]Offer, error) {
 // with the callers when each round trip to Redis is slow.
 func (a *ACD) MatchUpTo(ctx context.Context, limit int) ([]Offer, error) {
 	start := time.Now()
-	r, err := a.run(ctx, "match callers", matchScript,
+	r, err := a.eval(ctx, "match callers", matchScript,
 		a.opts.OwnerWait.Milliseconds(), a.opts.Reservation.Milliseconds(), max(limit, 1), matchScan,
 		strings.Join(a.opts.RingAll, ","))
 	a.metrics.acd.latency.Observe(time.Since(start).Seconds())
@@ -228,7 +224,7 @@ func (a *ACD) Answered(ctx context.Context, callID, agentID string) error {
 // for the caller, now available again with their idle time kept and no miss
 // counted (reason answered_elsewhere), whose legs the caller's node cancels.
 func (a *ACD) AnsweredBy(ctx context.Context, callID, agentID string) ([]string, error) {
-	r, err := a.run(ctx, "answer call "+callID+" by agent "+agentID, answerScript, callID, agentID)
+	r, err := a.eval(ctx, "answer call "+callID+" by agent "+agentID, answerScript, callID, agentID)
 	if errors.Is(err, ErrCallerGone) {
 		a.metrics.acd.callerGone.WithLabelValues("answered").Inc()
 	}
@@ -251,7 +247,7 @@ func (a *ACD) Missed(ctx context.Context, callID, agentID, reason string) error 
 	default:
 		return fmt.Errorf("missed call %s by agent %s: unknown reason %q", callID, agentID, reason)
 	}
-	r, err := a.run(ctx, "missed call "+callID+" by agent "+agentID, missScript,
+	r, err := a.eval(ctx, "missed call "+callID+" by agent "+agentID, missScript,
 		callID, agentID, reason, a.opts.MaxNoAnswer)
 	if err != nil {
 		return err
@@ -267,7 +263,7 @@ func (a *ACD) Missed(ctx context.Context, callID, agentID, reason string) error 
 // leaves the queue and every agent ringing for it is available again with its
 // idle time kept (not a miss).
 func (a *ACD) CallerGone(ctx context.Context, callID, agentID string) error {
-	r, err := a.run(ctx, "caller of "+callID+" gone while agent "+agentID+" rang", goneScript, callID, agentID)
+	r, err := a.eval(ctx, "caller of "+callID+" gone while agent "+agentID+" rang", goneScript, callID, agentID)
 	if err != nil {
 		return err
 	}
@@ -283,7 +279,7 @@ func (a *ACD) CallerGone(ctx context.Context, callID, agentID string) error {
 // estimate (S8) when at least a millisecond.
 func (a *ACD) Hangup(ctx context.Context, agentID string, handle time.Duration, category string) error {
 	deadline := a.now().Add(a.opts.WrapUpMax)
-	if _, err := a.run(ctx, "hang up agent "+agentID, hangupScript, agentID, deadline.UnixMilli()); err != nil {
+	if _, err := a.eval(ctx, "hang up agent "+agentID, hangupScript, agentID, deadline.UnixMilli()); err != nil {
 		return err
 	}
 	a.due.by(deadline)
@@ -296,7 +292,7 @@ func (a *ACD) Hangup(ctx context.Context, agentID string, handle time.Duration, 
 // WrapUpDone ends agentID's wrap-up (ticket submitted or feature code); the
 // agent's idle time starts now.
 func (a *ACD) WrapUpDone(ctx context.Context, agentID string) error {
-	_, err := a.run(ctx, "end wrap-up of agent "+agentID, doneScript, agentID)
+	_, err := a.eval(ctx, "end wrap-up of agent "+agentID, doneScript, agentID)
 	return err
 }
 
@@ -325,7 +321,7 @@ func (a *ACD) Sweep(ctx context.Context) (int, error) {
 func (a *ACD) sweep(ctx context.Context) (int, time.Time, error) {
 	moved := 0
 	for range sweepRounds {
-		r, err := a.run(ctx, "sweep agents", sweepScript, sweepBatch)
+		r, err := a.eval(ctx, "sweep agents", sweepScript, sweepBatch)
 		moved += len(r.Tr)
 		if err != nil {
 			return moved, time.Time{}, err
@@ -396,27 +392,6 @@ func (a *ACD) sweepDelay(next time.Time, maxGap time.Duration) time.Duration {
 	return min(max(next.Sub(a.now()), sweepMinGap), maxGap)
 }
 
-// MatchAll reserves every available agent serving category (emergency: any
-// available agent when none serves it, S6) for the queue's first caller not
-// being offered (ring-all), ignoring owners (S16) and the other queues; Match
-// does ring-all for the RingAll categories in every queue's order. The
-// caller's node rings them all; the first to answer calls AnsweredBy, which
-// releases the others; when nobody answers, each gets Missed. No pair gives
-// an error wrapping ErrNoMatch.
-func (a *ACD) MatchAll(ctx context.Context, category string) (string, []string, error) {
-	r, err := a.run(ctx, "match all agents for "+category, matchAllScript,
-		category, a.opts.Reservation.Milliseconds(), matchScan)
-	if err != nil {
-		return "", nil, err
-	}
-	if r.CallID == "" {
-		return "", nil, fmt.Errorf("match all agents for %s: %w", category, ErrNoMatch)
-	}
-	a.due.by(a.now().Add(a.opts.Reservation))
-	a.metrics.acd.matches.WithLabelValues(category, "all").Inc()
-	return r.CallID, r.Agents, nil
-}
-
 func (a *ACD) now() time.Time { return a.opts.Clock() }
 
 // reply is the JSON every ACD script returns.
@@ -439,9 +414,9 @@ type reply struct {
 	Calls         int      `json:"calls"`
 }
 
-// run executes an ACD script with the common arguments, records its
+// eval executes an ACD script with the common arguments, records its
 // transitions and maps its error codes.
-func (a *ACD) run(ctx context.Context, what string, s *redis.Script, args ...any) (reply, error) {
+func (a *ACD) eval(ctx context.Context, what string, s *redis.Script, args ...any) (reply, error) {
 	argv := append([]any{a.prefix, a.now().UnixMilli(), a.node}, args...)
 	raw, err := s.Run(ctx, a.rdb, []string{a.key("agents:state")}, argv...).Text()
 	if err != nil {

@@ -41,7 +41,7 @@ func newACDMetrics() *acdMetrics {
 		reaped:      counter("reaped_total", "Entries cleaned up after a dead node, by kind (node, call, agent).", "kind"),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "hotline", Subsystem: "agents", Name: "match_seconds",
-			Help:    "Duration of one Match step in Redis (issue 3 target: p99 5 ms).",
+			Help:    "Duration of one Match step in Redis (target: p99 5 ms).",
 			Buckets: []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025},
 		}),
 		historyDropped: single("state_history_dropped_total", "State transitions not written to PostgreSQL because the buffer was full."),

@@ -12,7 +12,7 @@ import (
 )
 
 // Two nodes on one Redis, many goroutines matching at once: no caller and no
-// agent is ever handed out twice, and every possible pair is made (issue 3).
+// agent is ever handed out twice, and every possible pair is made.
 func TestConcurrentMatchNeverDoubleAssigns(t *testing.T) {
 	const (
 		iterations = 200
@@ -88,7 +88,7 @@ func TestConcurrentOutcomes(t *testing.T) {
 
 // BenchmarkMatch: 1,000 waiting callers and 200 agents; each round one agent
 // finishes a call and becomes available, a new caller joins, and Match pairs
-// them. Reports the p99 of Match (issue 3 target: 5 ms).
+// them. Reports the p99 of Match (target: 5 ms).
 func BenchmarkMatch(b *testing.B) {
 	ctx := context.Background()
 	rdb, prefix := redistest.New(b)

@@ -9,7 +9,7 @@ import (
 	"github.com/hotline-dev/hotline/agents/redistest"
 )
 
-// Issue 3: what a node holds survives a Redis restart. Every heartbeat that
+// What a node holds survives a Redis restart. Every heartbeat that
 // finds Redis as before copies the registrations the node took and those
 // agents' states (not another node's); after the restart the copy is still
 // the one from before, Restore brings the registrations back for the rest of
@@ -18,7 +18,7 @@ import (
 func TestHeldAcrossRedisRestart(t *testing.T) {
 	ctx := context.Background()
 	e := newTestACD(t, ACDOptions{})
-	locs := NewLocations(e.rdb, e.prefix)
+	locs := NewLocations(e.rdb, e.prefix, LocationsOptions{})
 	reg := func(id, node, contact string, expires time.Duration, at time.Time) Registration {
 		r := Registration{AgentID: id, Contact: contact, Transport: "UDP", Node: node, Expires: expires, RegisteredAt: at}
 		if err := locs.Register(ctx, r); err != nil {

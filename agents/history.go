@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// History stores agent state transitions durably (issue 3: every transition
+// History stores agent state transitions durably (every transition
 // is a row in PostgreSQL).
 type History interface {
 	// RecordStates writes transitions in order, each stamped with its

@@ -38,22 +38,26 @@ type Registration struct {
 // at once; a sorted set indexes the agents by expiry for Registered and Sweep.
 // It is safe for concurrent use.
 type Locations struct {
-	rdb    redis.UniversalClient
-	prefix string
+	rdb      redis.UniversalClient
+	prefix   string
+	onChange func(agentID string, registered bool)
+}
 
-	// OnChange, when set before use, is called after an agent's registered
-	// state changed through this node: true after the REGISTER of an agent
-	// that had no live binding, false after Unregister removed the binding or
-	// Sweep found it expired. The ACD uses it to take the agent out of routing.
+// LocationsOptions are optional parts of Locations.
+type LocationsOptions struct {
+	// OnChange, when set, is called after an agent's registered state
+	// changed through this node: true after the REGISTER of an agent that had
+	// no live binding, false after Unregister removed the binding or Sweep
+	// found it expired. Routing uses it to take the agent out of the ACD.
 	OnChange func(agentID string, registered bool)
 }
 
 // NewLocations returns the registrations under the key prefix (default "hotline:").
-func NewLocations(rdb redis.UniversalClient, prefix string) *Locations {
+func NewLocations(rdb redis.UniversalClient, prefix string, o LocationsOptions) *Locations {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &Locations{rdb: rdb, prefix: prefix}
+	return &Locations{rdb: rdb, prefix: prefix, onChange: o.OnChange}
 }
 
 func (l *Locations) key(agentID string) string { return l.prefix + "reg:" + agentID }
@@ -108,7 +112,7 @@ return 1
 
 // Restore puts back bindings a Redis restart lost, each for the rest of its
 // lifetime (RegisteredAt + Expires). Expired bindings are skipped, and so is
-// an agent that registered again meanwhile (its new binding stays). OnChange
+// an agent that registered again meanwhile (its new binding stays). onChange
 // is not called: the agents' states are restored on their own (ACD.Republish).
 // It returns how many bindings it stored; every binding is tried and the
 // errors are joined.
@@ -156,8 +160,8 @@ func (l *Locations) Register(ctx context.Context, r Registration) error {
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("register agent %s: %w", r.AgentID, err)
 	}
-	if old == nil && l.OnChange != nil {
-		l.OnChange(r.AgentID, true)
+	if old == nil && l.onChange != nil {
+		l.onChange(r.AgentID, true)
 	}
 	return nil
 }
@@ -170,8 +174,8 @@ func (l *Locations) Unregister(ctx context.Context, agentID, contact string) err
 	if err != nil {
 		return fmt.Errorf("unregister agent %s: %w", agentID, err)
 	}
-	if n == 1 && l.OnChange != nil {
-		l.OnChange(agentID, false)
+	if n == 1 && l.onChange != nil {
+		l.onChange(agentID, false)
 	}
 	return nil
 }
@@ -227,16 +231,16 @@ func (l *Locations) Registered(ctx context.Context) ([]Registration, error) {
 }
 
 // Sweep removes the index entries of bindings that expired in Redis and
-// reports each agent once (through OnChange too), on whichever node swept it.
+// reports each agent once (through onChange too), on whichever node swept it.
 func (l *Locations) Sweep(ctx context.Context) ([]string, error) {
 	now := time.Now().UnixMilli()
 	gone, err := locSweepScript.Run(ctx, l.rdb, []string{l.indexKey()}, now, l.prefix).StringSlice()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("sweep expired registrations: %w", err)
 	}
-	if l.OnChange != nil {
+	if l.onChange != nil {
 		for _, id := range gone {
-			l.OnChange(id, false)
+			l.onChange(id, false)
 		}
 	}
 	return gone, nil

@@ -37,9 +37,8 @@ func (c *changeLog) events() []string {
 func newTestLocations(t *testing.T) (*Locations, *changeLog) {
 	t.Helper()
 	rdb, prefix := redistest.New(t)
-	l := NewLocations(rdb, prefix)
 	log := &changeLog{}
-	l.OnChange = log.hook
+	l := NewLocations(rdb, prefix, LocationsOptions{OnChange: log.hook})
 	return l, log
 }
 

@@ -1,7 +1,7 @@
 package agents
 
 // ringAllGroup is shared by the matching scripts: the agents a ring-all
-// caller of a category rings at once (issue 3) and their reservation.
+// caller of a category rings at once and their reservation.
 const ringAllGroup = `
 -- everyone: every available agent serving cat, longest idle first; for an
 -- emergency with nobody serving it, every available agent (S6).
@@ -134,30 +134,5 @@ while #offers < CAP do
   end
 end
 if #offers > 0 then out.offers = offers end
-return finish()
-`)
-
-// matchAllScript reserves every agent a ring-all caller of the category
-// rings (ringAllGroup) for the queue's first caller not being offered,
-// whatever its owner (S16) and whatever the other queues hold: the one-queue
-// form of ring-all; Match is the one that keeps every queue's order.
-//
-// ARGV[4] category, ARGV[5] reservation ms, ARGV[6] callers scanned.
-// Reply: {call_id, caller_node, agents, tr}; no call_id when nothing matched.
-var matchAllScript = acdScript(ringAllGroup + `
-local cat, RESERVE, SCAN = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
-local agents = everyone(cat)
-if #agents == 0 then return finish() end
-local call, node
-for _, id in ipairs(redis.call('ZRANGE', P .. 'queue:' .. cat, 0, SCAN - 1)) do
-  local h = redis.call('HMGET', P .. 'qcall:' .. id, 'offered_to', 'enqueued_at', 'node')
-  if h[2] and not h[1] then
-    call, node = id, h[3] or ''
-    break
-  end
-end
-if not call then return finish() end
-reserve_all(call, node, agents, NOW + RESERVE)
-out.call_id, out.caller_node, out.agents = call, node, agents
 return finish()
 `)

@@ -330,7 +330,7 @@ func TestSweepInBatches(t *testing.T) {
 	}
 	e.clock.Add(2 * time.Minute)
 	// One script moves one batch...
-	r, err := e.run(ctx, "sweep agents", sweepScript, sweepBatch)
+	r, err := e.eval(ctx, "sweep agents", sweepScript, sweepBatch)
 	if err != nil || len(r.Tr) != sweepBatch {
 		t.Fatalf("one sweep script moved %d, %v; want a batch of %d", len(r.Tr), err, sweepBatch)
 	}
@@ -395,40 +395,6 @@ func TestSweep(t *testing.T) {
 	// S8: the handle time of the hang-up feeds the estimate.
 	if avg, _, err := e.q.serviceRate(ctx, "inquiry"); err != nil || avg != 90*time.Second {
 		t.Fatalf("average handle time = %s, %v; want 90s", avg, err)
-	}
-}
-
-// Ring-all: every available agent of the queue rings for the first caller;
-// the first to answer takes it and the others are released.
-func TestMatchAll(t *testing.T) {
-	ctx := context.Background()
-	e := newTestACD(t, ACDOptions{})
-	for _, id := range []string{"1001", "1002", "1003"} {
-		e.login(t, id, "inquiry")
-	}
-	e.login(t, "1004", "business")
-	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)},
-		Entry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
-	call, agents, err := e.MatchAll(ctx, "inquiry")
-	slices.Sort(agents)
-	if err != nil || call != "c1" || !slices.Equal(agents, []string{"1001", "1002", "1003"}) {
-		t.Fatalf("match all = %s %v %v", call, agents, err)
-	}
-	if _, _, err := e.MatchAll(ctx, "inquiry"); !errors.Is(err, ErrNoMatch) {
-		t.Fatalf("second match all: err = %v, want ErrNoMatch", err)
-	}
-	e.must(t, "decline", e.Missed(ctx, "c1", "1003", MissDecline))
-	if got := e.match(t); !slices.Equal(got, []string{"c2→1003"}) {
-		t.Fatalf("c1 must stay with the ringing group: %v", got)
-	}
-	released, err := e.AnsweredBy(ctx, "c1", "1002")
-	if err != nil || !slices.Equal(released, []string{"1001"}) {
-		t.Fatalf("answered by = %v, %v; want 1001 released", released, err)
-	}
-	e.wantState(t, "1001", StateAvailable)
-	e.wantState(t, "1002", StateOnCall)
-	if err := e.Answered(ctx, "c1", "1001"); !errors.Is(err, ErrBadTransition) {
-		t.Fatalf("second answer: err = %v, want ErrBadTransition", err)
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 
 // Timing of the node loops, as fractions of NodeTTL. The alive key lives
 // 4/5 of NodeTTL and every node reaps every 1/5, so a dead node's entries are
-// gone at most NodeTTL after its last heartbeat (issue 3: 15 s), while a live
+// gone at most NodeTTL after its last heartbeat (15 s), while a live
 // node may miss three heartbeats in a row before it is declared dead.
 const (
 	aliveShare = 4 // alive TTL = NodeTTL * aliveShare / loopShare
@@ -51,7 +51,7 @@ func (a *ACD) Heartbeat(ctx context.Context) (restarted bool, err error) {
 		return false, fmt.Errorf("heartbeat: %w", err)
 	}
 	ttl := a.opts.NodeTTL * aliveShare / loopShare
-	r, err := a.run(ctx, "heartbeat", heartbeatScript, ttl.Milliseconds(), fresh)
+	r, err := a.eval(ctx, "heartbeat", heartbeatScript, ttl.Milliseconds(), fresh)
 	if err != nil {
 		return false, err
 	}
@@ -67,7 +67,7 @@ func (a *ACD) Heartbeat(ctx context.Context) (restarted bool, err error) {
 // are freed (ringing → available, on_call → wrap_up). It returns the dead
 // nodes. Every node runs it; the script makes it happen once.
 func (a *ACD) Reap(ctx context.Context) ([]string, error) {
-	r, err := a.run(ctx, "reap dead nodes", reapScript, a.opts.WrapUpMax.Milliseconds())
+	r, err := a.eval(ctx, "reap dead nodes", reapScript, a.opts.WrapUpMax.Milliseconds())
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func (a *ACD) Republish(ctx context.Context, calls []Entry, agents []AgentState)
 		if since.IsZero() {
 			since = now
 		}
-		_, err := a.run(ctx, "republish agent "+s.ID, restoreScript,
+		_, err := a.eval(ctx, "republish agent "+s.ID, restoreScript,
 			s.ID, string(s.State), s.Reason, s.CallID, s.IdleSince.UnixMilli(), strings.Join(s.Categories, ","),
 			s.Misses, s.Node, since.UnixMilli(), now.Add(a.opts.Reservation).UnixMilli(),
 			since.Add(a.opts.WrapUpMax).UnixMilli())
@@ -181,7 +181,7 @@ func (a *ACD) copyHeld(ctx context.Context) error {
 	a.epoch.mu.Lock()
 	epoch := a.epoch.id
 	a.epoch.mu.Unlock()
-	regs, err := NewLocations(a.rdb, a.prefix).Registered(ctx)
+	regs, err := NewLocations(a.rdb, a.prefix, LocationsOptions{}).Registered(ctx)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,3 @@
-// Package agents owns the agents and the per-category caller queues in Redis.
-//
-// For now it holds the queue part: a sorted set per category shared by all
-// nodes, with emergencies served before every other queue (S6), priority
-// callers ahead within their queue (S7), FIFO within a priority, and the
-// position and estimated wait a caller is told (S8). The key layout is
-// described in scripts.go.
 package agents
 
 import (
@@ -253,4 +246,30 @@ func entryFromReply(category string, r []any) (Entry, error) {
 
 func errUnexpectedReply(v any) error {
 	return fmt.Errorf("unexpected reply from redis: %#v", v)
+}
+
+// AnyServing reports whether any logged-in agent serves category: a caller
+// of a queue nobody serves is offered a callback at once (overflow).
+// Emergencies may go to any logged-in agent (S6), so for them any category's
+// agent counts. It reads only set sizes (SCARD), never the members, so it
+// stays cheap for every queued caller at thousands of agents.
+func (q *Queue) AnyServing(ctx context.Context, category string) (bool, error) {
+	cats := []string{category}
+	if category == EmergencyCategory {
+		cats = KnownCategories()
+	}
+	pipe := q.rdb.Pipeline()
+	counts := make([]*redis.IntCmd, len(cats))
+	for i, c := range cats {
+		counts[i] = pipe.SCard(ctx, q.servingKey(c))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return false, fmt.Errorf("agents serving %s: %w", category, err)
+	}
+	for _, n := range counts {
+		if n.Val() > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }

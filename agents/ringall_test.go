@@ -12,7 +12,7 @@ import (
 	"github.com/hotline-dev/hotline/agents/redistest"
 )
 
-// Ring-all categories in Match (issue 3): a caller rings every available
+// Ring-all categories in Match: a caller rings every available
 // agent serving its queue at once, in the same order across queues as one
 // at a time (S6, S7), and its available ticket owner alone (S16). Agents log
 // in one minute apart (the first logged in is the longest idle).
@@ -312,26 +312,6 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// MatchAll on a ring-all emergency nobody serves rings every available agent (S6).
-func TestMatchAllEmergency(t *testing.T) {
-	ctx := context.Background()
-	e := newTestACD(t, ACDOptions{})
-	e.login(t, "1001", "business")
-	e.login(t, "1002", "inquiry")
-	mustEnqueue(t, e.q, Entry{CallID: "e1", Category: EmergencyCategory, EnqueuedAt: at(1)})
-	call, group, err := e.MatchAll(ctx, EmergencyCategory)
-	slices.Sort(group)
-	if err != nil || call != "e1" || !slices.Equal(group, []string{"1001", "1002"}) {
-		t.Fatalf("match all = %s %v %v", call, group, err)
-	}
-	e.login(t, "1003", EmergencyCategory)
-	mustEnqueue(t, e.q, Entry{CallID: "e2", Category: EmergencyCategory, EnqueuedAt: at(2)})
-	call, group, err = e.MatchAll(ctx, EmergencyCategory)
-	if err != nil || call != "e2" || !slices.Equal(group, []string{"1003"}) {
-		t.Fatalf("match all with an agent serving emergencies = %s %v %v", call, group, err)
-	}
 }
 
 // A Redis restart while a ring-all group rings: the re-published agents form

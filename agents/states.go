@@ -14,7 +14,7 @@ import (
 // scripts of acd_scripts.go, checked against allowedFrom.
 type State string
 
-// The agent states of issue 3.
+// The agent states an agent moves through.
 const (
 	StateOffline       State = "offline"
 	StateAvailable     State = "available"
@@ -47,7 +47,7 @@ const (
 	opLogout  op = "logout"  // → offline; a ringing agent's caller keeps its place
 	opPause   op = "pause"   // → paused (reason); also changes a pause reason
 	opResume  op = "resume"  // paused, not_responding → available
-	opOffer   op = "offer"   // available → ringing (Match, MatchAll)
+	opOffer   op = "offer"   // available → ringing (Match)
 	opAnswer  op = "answer"  // ringing → on_call
 	opMiss    op = "miss"    // ringing → available, or not_responding after MaxNoAnswer (S1)
 	opRelease op = "release" // ringing → available, not the agent's fault (caller gone, sweep, reap, ring-all)
@@ -122,14 +122,14 @@ func (a *ACD) Login(ctx context.Context, agentID string, categories []string) er
 			return fmt.Errorf("login agent %s: category %q is empty or has a comma", agentID, c)
 		}
 	}
-	_, err := a.run(ctx, "login agent "+agentID, loginScript, agentID, strings.Join(categories, ","))
+	_, err := a.eval(ctx, "login agent "+agentID, loginScript, agentID, strings.Join(categories, ","))
 	return err
 }
 
 // Logout takes the agent out of routing. A ringing agent's caller keeps its
 // place and is offered to the next agent.
 func (a *ACD) Logout(ctx context.Context, agentID string) error {
-	_, err := a.run(ctx, "logout agent "+agentID, logoutScript, agentID)
+	_, err := a.eval(ctx, "logout agent "+agentID, logoutScript, agentID)
 	return err
 }
 
@@ -139,13 +139,13 @@ func (a *ACD) Pause(ctx context.Context, agentID, reason string) error {
 	if reason == "" {
 		return fmt.Errorf("pause agent %s: empty reason code", agentID)
 	}
-	_, err := a.run(ctx, "pause agent "+agentID, pauseScript, agentID, reason)
+	_, err := a.eval(ctx, "pause agent "+agentID, pauseScript, agentID, reason)
 	return err
 }
 
 // Resume makes a paused or not-responding agent available again.
 func (a *ACD) Resume(ctx context.Context, agentID string) error {
-	_, err := a.run(ctx, "resume agent "+agentID, resumeScript, agentID)
+	_, err := a.eval(ctx, "resume agent "+agentID, resumeScript, agentID)
 	return err
 }
 

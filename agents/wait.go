@@ -86,30 +86,3 @@ func (q *Queue) RecordHandleTime(ctx context.Context, category string, d time.Du
 	}
 	return nil
 }
-
-// AnyServing reports whether any logged-in agent serves category: a caller
-// of a queue nobody serves is offered a callback at once (overflow, issue 3).
-// Emergencies may go to any logged-in agent (S6), so for them any category's
-// agent counts. It reads only set sizes (SCARD), never the members: at a few
-// thousand agents a SUNION of the members, asked once per queued caller, held
-// Redis for about 3 ms each time and stalled every match behind it.
-func (q *Queue) AnyServing(ctx context.Context, category string) (bool, error) {
-	cats := []string{category}
-	if category == EmergencyCategory {
-		cats = KnownCategories()
-	}
-	pipe := q.rdb.Pipeline()
-	counts := make([]*redis.IntCmd, len(cats))
-	for i, c := range cats {
-		counts[i] = pipe.SCard(ctx, q.servingKey(c))
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return false, fmt.Errorf("agents serving %s: %w", category, err)
-	}
-	for _, n := range counts {
-		if n.Val() > 0 {
-			return true, nil
-		}
-	}
-	return false, nil
-}

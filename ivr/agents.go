@@ -100,7 +100,7 @@ type offerBox struct {
 	once sync.Once
 }
 
-func (r *run) openOffers() {
+func (r *visit) openOffers() {
 	if r.f.agents == nil || r.offers != nil {
 		return
 	}
@@ -108,7 +108,7 @@ func (r *run) openOffers() {
 	r.offers = &offerBox{ch: ch, stop: stop}
 }
 
-func (r *run) closeOffers() {
+func (r *visit) closeOffers() {
 	if r.offers != nil {
 		r.offers.once.Do(r.offers.stop)
 		r.offers = nil
@@ -118,7 +118,7 @@ func (r *run) closeOffers() {
 // playOrOffer plays prompts to a queued caller unless an agent offer is
 // waiting or arrives meanwhile: the prompt stops and the offer is returned
 // (an agent is free: the caller is rung through, not told a queue place).
-func (r *run) playOrOffer(ctx context.Context, names ...string) (*AgentOffer, error) {
+func (r *visit) playOrOffer(ctx context.Context, names ...string) (*AgentOffer, error) {
 	if r.offers == nil {
 		return nil, r.play(ctx, names...)
 	}
@@ -134,7 +134,7 @@ func (r *run) playOrOffer(ctx context.Context, names ...string) (*AgentOffer, er
 
 // untilOffer runs f under a context that an arriving offer cancels; the
 // offer, if any, is stored in *got.
-func (r *run) untilOffer(ctx context.Context, got **AgentOffer, f func(context.Context) error) error {
+func (r *visit) untilOffer(ctx context.Context, got **AgentOffer, f func(context.Context) error) error {
 	select { // an offer that came before
 	case o := <-r.offers.ch:
 		*got = &o
@@ -167,7 +167,7 @@ func (r *run) untilOffer(ctx context.Context, got **AgentOffer, f func(context.C
 }
 
 // holdFor plays hold music until until, or until an offer arrives (returned).
-func (r *run) holdFor(ctx context.Context, until time.Time) (*AgentOffer, error) {
+func (r *visit) holdFor(ctx context.Context, until time.Time) (*AgentOffer, error) {
 	if r.offers == nil {
 		return nil, r.hold(ctx, until)
 	}
@@ -184,7 +184,7 @@ func (r *run) holdFor(ctx context.Context, until time.Time) (*AgentOffer, error)
 // connect rings the offered agent (or agents); when one answers, the caller
 // hears the staff number (S2) and talks. It reports whether the conversation
 // took place.
-func (r *run) connect(ctx context.Context, o AgentOffer) (bool, error) {
+func (r *visit) connect(ctx context.Context, o AgentOffer) (bool, error) {
 	conv, err := r.f.agents.Ring(ctx, r.call, o)
 	switch {
 	case err == nil:
@@ -220,7 +220,7 @@ func (r *run) connect(ctx context.Context, o AgentOffer) (bool, error) {
 
 // talk runs a conversation and what follows it: a transfer (S10), or the
 // reference and survey when the agent hung up first (S17, S18).
-func (r *run) talk(ctx context.Context, conv Conversation) error {
+func (r *visit) talk(ctx context.Context, conv Conversation) error {
 	tr, err := conv.Talk(ctx)
 	r.res.AgentHungUp = tr.AgentHungUp
 	if err != nil && ctx.Err() == nil {
@@ -241,7 +241,7 @@ func (r *run) talk(ctx context.Context, conv Conversation) error {
 
 // transfer routes a caller the agent transferred (S10): back into a queue,
 // to a named agent first (as that agent's caller, S16), or to a specialist line.
-func (r *run) transfer(ctx context.Context, t Transfer) error {
+func (r *visit) transfer(ctx context.Context, t Transfer) error {
 	r.res.Transfers = append(r.res.Transfers, t.String())
 	r.log.Info("caller transferred", "to", t.String())
 	if len(r.res.Transfers) > maxTransfers {
@@ -271,7 +271,7 @@ func (r *run) transfer(ctx context.Context, t Transfer) error {
 // nobodyServing reports whether no agent serving category is logged in at all:
 // then waiting is pointless and the caller is offered a callback at once.
 // Emergencies always stay queued (S6).
-func (r *run) nobodyServing(ctx context.Context, category string) bool {
+func (r *visit) nobodyServing(ctx context.Context, category string) bool {
 	if r.f.agents == nil || category == CategoryEmergency {
 		return false
 	}

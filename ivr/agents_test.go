@@ -81,7 +81,7 @@ func TestOfferMadeAsTheCallerIsQueuedIsTaken(t *testing.T) {
 		}
 		ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "1001", Category: CategoryInquiry}
 	}
-	h.flow.SetAgents(ag)
+	h.build(t, ag, nil)
 	res, _ := h.call(t, "13800000001", key('1'))
 	if res.Outcome != OutcomeAnswered || res.AgentID != "1001" {
 		t.Fatalf("outcome %q agent %q (err %v), want answered by 1001", res.Outcome, res.AgentID, res.Err)
@@ -98,7 +98,7 @@ func TestAgentFreeAtOnceSkipsQueuePrompts(t *testing.T) {
 	h := newHarness(t, true, nil)
 	ag := &fakeAgents{offers: make(chan AgentOffer, 1)}
 	ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "1001", Category: CategoryInquiry}
-	h.flow.SetAgents(ag)
+	h.build(t, ag, nil)
 	res, c := h.call(t, "13800000001", key('1'))
 	if res.Outcome != OutcomeAnswered || res.AgentID != "1001" {
 		t.Fatalf("outcome %q agent %q (err %v), want answered by 1001", res.Outcome, res.AgentID, res.Err)
@@ -120,7 +120,7 @@ func TestQueueConnectsToAgent(t *testing.T) {
 	ag := &fakeAgents{offers: make(chan AgentOffer, 2), fail: map[string]bool{"1002": true}}
 	ag.offers <- AgentOffer{AgentID: "1002", StaffNumber: "1002", Category: CategoryInquiry}
 	ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "1001", Category: CategoryInquiry}
-	h.flow.SetAgents(ag)
+	h.build(t, ag, nil)
 	res, c := h.call(t, "13800000001", key('1'))
 	if !slices.Equal(ag.rings, []string{"1002", "1001"}) {
 		t.Fatalf("rang %v, want 1002 then 1001", ag.rings)
@@ -155,8 +155,7 @@ func TestComplaintReferenceAndSurvey(t *testing.T) {
 	h.q.positions = []int{1}
 	ag := &fakeAgents{offers: make(chan AgentOffer, 1)}
 	ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "7", Category: CategoryComplaint}
-	h.flow.SetAgents(ag)
-	h.flow.SetTickets(fakeTickets{})
+	h.build(t, ag, fakeTickets{})
 	res, c := h.call(t, "13800000001", key('2'), key('3'))
 	digits := SayDigits("20261123000042")
 	want := seq(PromptAgentNumberPrefix, "num_7", PromptAgentNumberSuffix, PromptTicketNumberPrefix, digits,
@@ -172,7 +171,7 @@ func TestComplaintReferenceAndSurvey(t *testing.T) {
 // S21: a flagged number hears the short message and is not queued.
 func TestNuisanceNotQueued(t *testing.T) {
 	h := newHarness(t, true, nil)
-	h.flow.SetTickets(fakeTickets{nuisance: map[string]bool{"13300000000": true}})
+	h.build(t, nil, fakeTickets{nuisance: map[string]bool{"13300000000": true}})
 	res, c := h.call(t, "13300000000")
 	if !slices.Equal(c.played, []string{PromptNuisance}) || res.Outcome != OutcomeNuisance || res.QueuedAt != (time.Time{}) {
 		t.Fatalf("played %v, result %+v", c.played, res)
@@ -214,7 +213,7 @@ func TestTransferToQueue(t *testing.T) {
 	// The second offer waits in the channel until the caller is queued again
 	// (sent from a goroutine, it raced the fake clock to max_wait).
 	ag.offers <- AgentOffer{AgentID: "1002", Category: CategoryComplaint}
-	h.flow.SetAgents(ag)
+	h.build(t, ag, nil)
 	res, _ := h.call(t, "13800000001", key('1'))
 	if !slices.Equal(ag.rings, []string{"1001", "1002"}) || !slices.Equal(res.Transfers, []string{"queue:complaint"}) ||
 		res.Outcome != OutcomeAnswered || res.Category != CategoryComplaint {
@@ -222,7 +221,7 @@ func TestTransferToQueue(t *testing.T) {
 	}
 }
 
-// Ring-all (issue 3): one offer rings a group; the agent who answered is on
+// Ring-all: one offer rings a group; the agent who answered is on
 // the result and the caller hears that agent's staff number (S2).
 func TestRingAllOfferConnectsToWhoAnswered(t *testing.T) {
 	h := newHarness(t, true, nil)
@@ -232,7 +231,7 @@ func TestRingAllOfferConnectsToWhoAnswered(t *testing.T) {
 		{AgentID: "1002", StaffNumber: "8", Category: CategoryInquiry}}
 	ag.offers <- AgentOffer{Category: CategoryInquiry, Group: []AgentOffer{group[0], {AgentID: "1003", StaffNumber: "1003"}}}
 	ag.offers <- AgentOffer{Category: CategoryInquiry, Group: group}
-	h.flow.SetAgents(ag)
+	h.build(t, ag, nil)
 	res, c := h.call(t, "13800000001", key('1'))
 	if !slices.Equal(ag.rings, []string{"1001,1003", "1001,1002"}) {
 		t.Fatalf("rang %v, want the group 1001,1003 (nobody answered) then 1001,1002", ag.rings)
@@ -254,7 +253,7 @@ func TestCallerGoneDuringStaffNumber(t *testing.T) {
 	h.q.positions = []int{1}
 	ag := &fakeAgents{offers: make(chan AgentOffer, 1), leave: true}
 	ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "1001", Category: CategoryInquiry}
-	h.flow.SetAgents(ag)
+	h.build(t, ag, nil)
 	res, _ := h.call(t, "13800000001", key('1'))
 	if ag.talks != 1 {
 		t.Fatalf("Talk ran %d times, want once to end the agent's leg", ag.talks)

@@ -104,7 +104,7 @@ func TestConfigValidate(t *testing.T) {
 			if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Validate() = %v, want it to contain %q", err, tt.want)
 			}
-			if _, err := NewFlow(cfg, fakeHours(true), &fakeQueue{}, &fakeRecords{}, &fakeClock{}, nil, nil); err == nil {
+			if _, err := NewFlow(cfg, FlowOptions{Hours: fakeHours(true), Queue: &fakeQueue{}, Records: &fakeRecords{}, Clock: &fakeClock{}}); err == nil {
 				t.Errorf("NewFlow accepted an invalid config")
 			}
 		})
@@ -112,7 +112,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestNewFlowNeedsDependencies(t *testing.T) {
-	if _, err := NewFlow(DefaultConfig(), nil, &fakeQueue{}, &fakeRecords{}, &fakeClock{}, nil, nil); err == nil {
+	if _, err := NewFlow(DefaultConfig(), FlowOptions{Queue: &fakeQueue{}, Records: &fakeRecords{}, Clock: &fakeClock{}}); err == nil {
 		t.Errorf("NewFlow without Hours: no error")
 	}
 }

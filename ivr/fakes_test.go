@@ -256,6 +256,8 @@ var errRedis = errors.New("redis: connection refused")
 // harness is one flow with its fakes, built from DefaultConfig.
 type harness struct {
 	flow     *Flow
+	cfg      Config
+	open     bool
 	clk      *fakeClock
 	q        *fakeQueue
 	rec      *fakeRecords
@@ -271,14 +273,21 @@ func newHarness(t *testing.T, open bool, edit func(*Config)) *harness {
 	if edit != nil {
 		edit(&cfg)
 	}
-	h := &harness{clk: &fakeClock{now: t0}, q: &fakeQueue{perCaller: time.Minute}}
+	h := &harness{cfg: cfg, open: open, clk: &fakeClock{now: t0}, q: &fakeQueue{perCaller: time.Minute}}
 	h.rec = &fakeRecords{q: h.q}
-	f, err := NewFlow(cfg, fakeHours(open), h.q, h.rec, h.clk, nil, nil)
+	h.build(t, nil, nil)
+	return h
+}
+
+// build (re)builds the harness's flow with these agents and tickets (nil: none).
+func (h *harness) build(t *testing.T, ag Agents, tk Tickets) {
+	t.Helper()
+	f, err := NewFlow(h.cfg, FlowOptions{Hours: fakeHours(h.open), Queue: h.q, Records: h.rec, Clock: h.clk,
+		Agents: ag, Tickets: tk})
 	if err != nil {
 		t.Fatalf("NewFlow: %v", err)
 	}
 	h.flow = f
-	return h
 }
 
 // call runs one call from caller with the script and checks the script was used up.

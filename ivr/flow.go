@@ -33,10 +33,6 @@ type Flow struct {
 	tickets    Tickets // nil: no reference readout, survey or nuisance check
 }
 
-// SetAgents lets queued callers be connected to agents (issue 3); call it
-// before the first Run.
-func (f *Flow) SetAgents(a Agents) { f.agents = a }
-
 // menu is a compiled Config menu.
 type menu struct {
 	items   map[rune]MenuItem
@@ -44,22 +40,39 @@ type menu struct {
 	prompts []string // the menu itself, again on repeat, retry and priority
 }
 
-// NewFlow validates cfg and builds the flow. log and m may be nil.
-func NewFlow(cfg Config, hours Hours, q Queue, rec Records, clk Clock, log *slog.Logger, m *Metrics) (*Flow, error) {
+// FlowOptions are the parts a Flow talks to.
+type FlowOptions struct {
+	Hours   Hours   // required
+	Queue   Queue   // required
+	Records Records // required
+	Clock   Clock   // required
+	// Agents connects queued callers to agents; nil: callers wait for the
+	// callback offer.
+	Agents Agents
+	// Tickets reads out references, runs the survey and turns nuisance
+	// numbers away; nil: none of these.
+	Tickets Tickets
+	Logger  *slog.Logger // may be nil
+	Metrics *Metrics     // may be nil
+}
+
+// NewFlow validates cfg and builds the flow.
+func NewFlow(cfg Config, o FlowOptions) (*Flow, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("ivr config: %w", err)
 	}
-	if hours == nil || q == nil || rec == nil || clk == nil {
+	if o.Hours == nil || o.Queue == nil || o.Records == nil || o.Clock == nil {
 		return nil, errors.New("new ivr flow: hours, queue, records and clock are required")
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if m == nil {
-		m = NewMetrics(nil)
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
 	}
-	f := &Flow{cfg: cfg, hours: hours, queue: q, records: rec, clk: clk,
-		log: log.With("component", "ivr"), m: m, priority: map[string]bool{},
+	f := &Flow{cfg: cfg, hours: o.Hours, queue: o.Queue, records: o.Records, clk: o.Clock,
+		agents: o.Agents, tickets: o.Tickets,
+		log: o.Logger.With("component", "ivr"), m: o.Metrics, priority: map[string]bool{},
 		menu:       compileMenu(cfg.Menu, nil, PromptMenu),
 		afterHours: compileMenu(cfg.AfterHoursMenu, []string{PromptAfterHours}, PromptMenuAfterHours),
 	}
@@ -77,8 +90,8 @@ func compileMenu(items []MenuItem, intro []string, prompt string) menu {
 	return m
 }
 
-// run is the state of one call in the flow.
-type run struct {
+// visit is one call's way through the flow: its state from greeting to goodbye.
+type visit struct {
 	f          *Flow
 	call       Call
 	log        *slog.Logger
@@ -95,7 +108,7 @@ type run struct {
 // what happened. ctx must be cancelled when the caller hangs up; the caller is
 // then removed from the queue at once.
 func (f *Flow) Run(ctx context.Context, call Call) Result {
-	r := &run{f: f, call: call, log: f.log.With("call_id", call.ID())}
+	r := &visit{f: f, call: call, log: f.log.With("call_id", call.ID())}
 	err := r.answer(ctx)
 	r.closeOffers()
 	r.finish(ctx, err)
@@ -103,7 +116,7 @@ func (f *Flow) Run(ctx context.Context, call Call) Result {
 }
 
 // answer is the flow up to the queue: greeting, hours (S9), menu (S3).
-func (r *run) answer(ctx context.Context) error {
+func (r *visit) answer(ctx context.Context) error {
 	if r.nuisance(ctx) { // S21: the message says goodbye itself
 		r.res.Outcome = OutcomeNuisance
 		if err := r.play(ctx, PromptNuisance); err != nil {
@@ -138,7 +151,7 @@ func (r *run) answer(ctx context.Context) error {
 // load. Outside office hours the keys mean something else (the after-hours
 // menu, S9) and the caller has not heard which yet: the greeting plays whole
 // and its keys are dropped.
-func (r *run) greet(ctx context.Context) (rune, error) {
+func (r *visit) greet(ctx context.Context) (rune, error) {
 	if !r.f.hours.IsOpen(r.f.clk.Now()) {
 		if err := r.play(ctx, r.f.cfg.Greeting); err != nil {
 			return 0, err
@@ -158,7 +171,7 @@ func (r *run) greet(ctx context.Context) (rune, error) {
 
 // end sets the outcome and says the prompts and goodbye. The outcome stands
 // even if the caller hangs up meanwhile, so play errors are not returned.
-func (r *run) end(ctx context.Context, outcome string, prompts ...string) error {
+func (r *visit) end(ctx context.Context, outcome string, prompts ...string) error {
 	r.res.Outcome = outcome
 	if err := r.play(ctx, append(prompts, PromptGoodbye)...); err != nil {
 		r.log.Debug("caller left during the last prompt", "outcome", outcome, "err", err)
@@ -167,7 +180,7 @@ func (r *run) end(ctx context.Context, outcome string, prompts ...string) error 
 }
 
 // finish turns the stage error into the outcome, counts it and logs it.
-func (r *run) finish(ctx context.Context, err error) {
+func (r *visit) finish(ctx context.Context, err error) {
 	switch {
 	case err == nil:
 	case ctx.Err() != nil || errors.Is(err, errCallEnded):
@@ -195,7 +208,7 @@ func (r *run) finish(ctx context.Context, err error) {
 
 // abandoned is the outcome of a hang-up. After hours, a caller who leaves
 // without choosing counts as after_hours, not as an abandoned call.
-func (r *run) abandoned() string {
+func (r *visit) abandoned() string {
 	switch {
 	case r.res.Outcome == OutcomeAnswered:
 		return OutcomeAnswered
@@ -208,7 +221,7 @@ func (r *run) abandoned() string {
 	}
 }
 
-func (r *run) markPriority(source string) {
+func (r *visit) markPriority(source string) {
 	if !r.res.Priority {
 		r.res.Priority = true
 		r.f.m.priority.WithLabelValues(source).Inc()
@@ -217,7 +230,7 @@ func (r *run) markPriority(source string) {
 
 // listen plays prompts with barge-in: the first key stops them and is
 // returned (0 when they played out).
-func (r *run) listen(ctx context.Context, prompts []string) (rune, error) {
+func (r *visit) listen(ctx context.Context, prompts []string) (rune, error) {
 	key, err := r.call.Play(ctx, slices.Clone(prompts), true)
 	if err != nil {
 		return 0, fmt.Errorf("%w: play %s: %w", errCallEnded, strings.Join(prompts, " "), err)
@@ -226,7 +239,7 @@ func (r *run) listen(ctx context.Context, prompts []string) (rune, error) {
 }
 
 // play says prompts without barge-in.
-func (r *run) play(ctx context.Context, names ...string) error {
+func (r *visit) play(ctx context.Context, names ...string) error {
 	if _, err := r.call.Play(ctx, names, false); err != nil {
 		return fmt.Errorf("%w: play %s: %w", errCallEnded, strings.Join(names, " "), err)
 	}
@@ -235,7 +248,7 @@ func (r *run) play(ctx context.Context, names ...string) error {
 
 // ask plays prompts with barge-in, then waits up to timeout for a key.
 // It returns 0 when no key came.
-func (r *run) ask(ctx context.Context, prompts []string, timeout time.Duration) (rune, error) {
+func (r *visit) ask(ctx context.Context, prompts []string, timeout time.Duration) (rune, error) {
 	key, err := r.listen(ctx, prompts)
 	if err != nil {
 		return 0, err

@@ -14,7 +14,7 @@ var errNoChoice = errors.New("no valid menu choice")
 // callback item. A missing key (menu_timeout) says no_input, an unknown key
 // says invalid_choice, and either counts towards max_retries; repeat (0) and
 // priority (9, S7) do not count.
-func (r *run) choose(ctx context.Context, m menu, typed rune) (MenuItem, error) {
+func (r *visit) choose(ctx context.Context, m menu, typed rune) (MenuItem, error) {
 	prompts := append(append([]string{}, m.intro...), m.prompts...)
 	for failures := 0; failures < r.f.cfg.MaxRetries; {
 		key := typed // a key typed ahead during the greeting answers the first menu
@@ -51,7 +51,7 @@ func (r *run) choose(ctx context.Context, m menu, typed rune) (MenuItem, error) 
 
 // afterHours runs the after-hours part (S9): the closed message and a menu
 // offering a callback and the emergency queue, which never closes (S6).
-func (r *run) afterHours(ctx context.Context) error {
+func (r *visit) afterHours(ctx context.Context) error {
 	r.closed = true
 	item, err := r.choose(ctx, r.f.afterHours, 0)
 	switch {
@@ -69,7 +69,7 @@ func (r *run) afterHours(ctx context.Context) error {
 // requestCallback stores the caller's callback request and confirms it. The
 // caller has asked by pressing the key, so a hang-up from here on must not
 // lose the request: it is stored on a context that outlives the call.
-func (r *run) requestCallback(ctx context.Context, reason string) error {
+func (r *visit) requestCallback(ctx context.Context, reason string) error {
 	req := CallbackRequest{CallID: r.call.ID(), Caller: r.call.Caller(), Category: r.res.Category,
 		Reason: reason, RequestedAt: r.f.clk.Now()}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)

@@ -12,7 +12,7 @@ const callbackKey = '1'
 
 // enterQueue queues the caller in category and keeps them waiting. Whatever
 // ends the wait (hang-up, callback, error), the caller leaves the queue at once.
-func (r *run) enterQueue(ctx context.Context, category string) error {
+func (r *visit) enterQueue(ctx context.Context, category string) error {
 	r.res.Category = category
 	r.f.m.choices.WithLabelValues(category).Inc()
 	e := QueueEntry{CallID: r.call.ID(), Caller: r.call.Caller(), Category: category,
@@ -52,7 +52,7 @@ func (r *run) enterQueue(ctx context.Context, category string) error {
 // max_wait — never for emergencies, which stay queued (S6). It returns when the
 // caller leaves the queue.
 // An offer that came during the entry prompt (pending) is rung first.
-func (r *run) wait(ctx context.Context, category string, since time.Time, pending *AgentOffer) error {
+func (r *visit) wait(ctx context.Context, category string, since time.Time, pending *AgentOffer) error {
 	interval, maxWait := time.Duration(r.f.cfg.AnnounceInterval), time.Duration(r.f.cfg.MaxWait)
 	nextAnnounce := since
 	var nextOffer time.Time // zero: no offers
@@ -116,7 +116,7 @@ func (r *run) wait(ctx context.Context, category string, since time.Time, pendin
 // emptied before the nodes re-published), with the original enqueue time so
 // the caller keeps their place (S8). Without it an emergency caller (never
 // offered a callback, S6) would hear hold music for ever.
-func (r *run) requeue(ctx context.Context) {
+func (r *visit) requeue(ctx context.Context) {
 	if err := r.f.queue.Enqueue(ctx, r.entry); err != nil {
 		r.log.Warn("re-queue a caller missing from the queue", "category", r.entry.Category, "err", err)
 		return
@@ -131,7 +131,7 @@ var errAnnounce = errors.New("queue announcement")
 
 // announce says the caller's position and estimated wait (S8); an offer
 // that arrives meanwhile ends it and is returned.
-func (r *run) announce(ctx context.Context, category string) (*AgentOffer, error) {
+func (r *visit) announce(ctx context.Context, category string) (*AgentOffer, error) {
 	pos, err := r.f.queue.Position(ctx, category, r.call.ID())
 	if err != nil {
 		return nil, fmt.Errorf("%w: queue position in %s: %w", errAnnounce, category, err)
@@ -145,10 +145,10 @@ func (r *run) announce(ctx context.Context, category string) (*AgentOffer, error
 }
 
 // hold plays hold music until the given time (from the flow's clock). It is
-// the one place a queued caller waits: the agent step of a later issue ends
+// the one place a queued caller waits: the agent step ends
 // the hold early when an agent is offered the call, by running this PlayLoop
 // under a context that the offer cancels.
-func (r *run) hold(ctx context.Context, until time.Time) error {
+func (r *visit) hold(ctx context.Context, until time.Time) error {
 	hctx, cancel := context.WithDeadline(ctx, until)
 	defer cancel()
 	_, err := r.call.PlayLoop(hctx, []string{PromptHoldMusic}, false)
@@ -164,7 +164,7 @@ func (r *run) hold(ctx context.Context, until time.Time) error {
 
 // offerCallback offers a callback after max_wait. Any key but 1, or none
 // within callback_timeout, keeps the caller queued in their place.
-func (r *run) offerCallback(ctx context.Context) (bool, error) {
+func (r *visit) offerCallback(ctx context.Context) (bool, error) {
 	r.call.FlushDigits() // keys pressed during hold music do not answer the offer
 	key, err := r.ask(ctx, []string{PromptCallbackOffer}, time.Duration(r.f.cfg.CallbackTimeout))
 	if err != nil {
@@ -180,7 +180,7 @@ func (r *run) offerCallback(ctx context.Context) (bool, error) {
 
 // leave removes the caller from the queue, once, on a context that survives
 // the hang-up.
-func (r *run) leave(ctx context.Context) {
+func (r *visit) leave(ctx context.Context) {
 	category := r.inQueue
 	if category == "" {
 		return

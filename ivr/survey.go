@@ -18,13 +18,9 @@ type Tickets interface {
 // OutcomeNuisance: a flagged number heard the short message and was not queued (S21).
 const OutcomeNuisance = "nuisance"
 
-// SetTickets lets the flow read out ticket references, run the survey and
-// turn nuisance numbers away; call it before the first Run.
-func (f *Flow) SetTickets(t Tickets) { f.tickets = t }
-
 // nuisance reports whether the caller is a flagged number (S21). A store error
 // lets the call through: refusing a genuine caller would be worse.
-func (r *run) nuisance(ctx context.Context) bool {
+func (r *visit) nuisance(ctx context.Context) bool {
 	if r.f.tickets == nil {
 		return false
 	}
@@ -38,7 +34,7 @@ func (r *run) nuisance(ctx context.Context) bool {
 
 // afterAgent keeps the caller on the line when the agent hung up first:
 // a complaint's ticket reference (S17), then the one-key survey (S18).
-func (r *run) afterAgent(ctx context.Context) error {
+func (r *visit) afterAgent(ctx context.Context) error {
 	if r.f.tickets == nil {
 		return nil
 	}

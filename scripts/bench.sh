@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# bench.sh — `make bench` (issues 2 and 3, "Benchmark"): every Go benchmark once, then
+# bench.sh — `make bench`: every Go benchmark once, then
 # the SIPp load driver when it exists (cmd/hotline-bench or cmd/bench) against a freshly
 # built bin/hotline. Not a pass/fail test. Extra arguments go to the load driver, e.g.
 #   -duration 10s -max-rate 800 -max-concurrent 3000 -out bench-results.md
-#   -only bridge -max-bridge-rate 300 -max-bridged 1500 -talk 3s   (issue 3 alone)
+#   -only bridge -max-bridge-rate 300 -max-bridged 1500 -talk 3s  
 #   -pprof   (the server's /debug/pprof/ on its ops port during the run)
-# -only takes a comma list of rate, hold (issue 2) and bridge (issue 3: match, bridge-hold,
+# -only takes a comma list of rate, hold and bridge (match, bridge-hold,
 # bridge-rate, each also alone); default all. -keep-going runs every bridged step.
 # Expects the env of scripts/services.sh.
 set -euo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# call.sh — `make call` (issue 2): after `make run` in another terminal, places one call
+# call.sh — `make call`: after `make run` in another terminal, places one call
 # with SIPp (sip/siptest/scenarios/ivr_key.xml: dial, listen, press KEY by RFC 4733,
 # listen, hang up), prints what SIPp saw, then the call record (`bin/hotline calls -last 1`).
 #

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # lib-common.sh — helpers shared by scripts/services.sh and its lib-pg.sh / lib-redis.sh
-# (issue 2, "Set-up, run, test"). Sourced, never run: it expects `set -euo pipefail`
+#. Sourced, never run: it expects `set -euo pipefail`
 # and the variables ROOT and DATA from the caller.
 
 # log prints one progress line on stdout; success stays at one line per service.

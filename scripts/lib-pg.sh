@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034 # the URLs set here are read by services.sh
 # lib-pg.sh — PostgreSQL for scripts/services.sh: use HOTLINE_DATABASE_URL, reuse a server
-# on 127.0.0.1:5432, or run a private cluster under .data/pg (issue 2, "Set-up, run, test").
+# on 127.0.0.1:5432, or run a private cluster under .data/pg.
 # Sourced after lib-common.sh; sets PG_URL.
 
 PG_DIR=$DATA/pg

@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034 # the URLs set here are read by services.sh
 # lib-redis.sh — Redis for scripts/services.sh: use HOTLINE_REDIS_URL, reuse a server on
-# 127.0.0.1:6379, or run a private one under .data/redis (issue 2, "Set-up, run, test").
+# 127.0.0.1:6379, or run a private one under .data/redis.
 # Sourced after lib-common.sh; sets REDIS_URL.
 
 REDIS_DIR=$DATA/redis

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh — `make run` (issue 2, "Set-up, run, test"): PostgreSQL and Redis via
+# run.sh — `make run`: PostgreSQL and Redis via
 # scripts/services.sh, migrations, then bin/hotline serve in the foreground. Ctrl-C (or
 # SIGTERM) reaches the server once, as SIGTERM, so it drains; a second one hangs up
 # everything. On exit the private services that THIS run started are stopped again;
@@ -53,7 +53,20 @@ if [ -z "${HOTLINE_SECRET_KEY:-}" ]; then
 	export HOTLINE_SECRET_KEY
 fi
 
-# Issue 3: two demo agents, made once for this checkout, so that a softphone can
+# SIP over TLS (port 5061) for development: a self-signed certificate made once
+# for this checkout in .data/ (key mode 600). Production sets its own
+# sip.tls.cert_file and key_file, or HOTLINE_SIP_TLS_CERT and HOTLINE_SIP_TLS_KEY.
+if [ -z "${HOTLINE_SIP_TLS_CERT:-}" ] && command -v openssl >/dev/null; then
+	if [ ! -s .data/sip-tls.crt ] || [ ! -s .data/sip-tls.key ]; then
+		(umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 \
+			-subj "/CN=hotline development" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+			-keyout .data/sip-tls.key -out .data/sip-tls.crt 2>/dev/null)
+		echo "run: made a self-signed SIP TLS certificate in .data/sip-tls.crt (development only)"
+	fi
+	export HOTLINE_SIP_TLS_CERT=.data/sip-tls.crt HOTLINE_SIP_TLS_KEY=.data/sip-tls.key
+fi
+
+# Two demo agents, made once for this checkout, so that a softphone can
 # register and take calls at once. Their passwords are kept in .data/demo-agents
 # (mode 600) and printed on every run; an agent that already existed with
 # another password is left as it is.

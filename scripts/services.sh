@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # services.sh — the PostgreSQL and Redis that hotline needs, for `make run` and `make test`
-# (issue 2, "Set-up, run, test").
+#.
 #
 #   scripts/services.sh up      find or start PostgreSQL and Redis, write .data/services.env
 #   scripts/services.sh env     print .data/services.env (eval "$(scripts/services.sh env)")

@@ -182,7 +182,7 @@ func (l *AgentLeg) ring(ctx context.Context, timeout time.Duration) (string, err
 	}
 	if ctx.Err() != nil {
 		// The caller hung up (or, ring-all, another agent answered) while
-		// this agent answered: BYE at once (issue 3).
+		// this agent answered: BYE at once.
 		l.end(context.Background(), HungUpBySystem, "cancelled")
 		return legCancelled, ctx.Err()
 	}
@@ -329,7 +329,7 @@ func (s *Server) agentInvite(o DialAgentOptions, target sip.Uri, adv netip.Addr,
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	to := &sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: target.User, Host: target.Host, Port: target.Port},
 		Params: sip.NewParams()}
-	contact := s.contact(adv.String())
+	contact := s.contact(adv.String(), req.Transport())
 	req.AppendHeader(from)
 	req.AppendHeader(to)
 	req.AppendHeader(&contact)
@@ -347,7 +347,7 @@ func (s *Server) viaListener(adv netip.Addr) sipgo.ClientRequestOption {
 		if a := s.udpAddr.Load(); a != nil && strings.EqualFold(req.Transport(), "UDP") {
 			req.Laddr = sip.Addr{IP: a.IP, Port: a.Port}
 			port = a.Port
-		} else if a := s.tcpAddr.Load(); a != nil {
+		} else if a := s.streamAddr(req.Transport()); a != nil {
 			port = a.Port
 		}
 		via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: strings.ToUpper(req.Transport()),

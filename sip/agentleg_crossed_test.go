@@ -87,7 +87,7 @@ func (p *crossingPhone) serve(t *testing.T) {
 // The caller hangs up (or another agent of a ring-all group answers) while
 // this phone rings, and the phone's 200 OK crosses our CANCEL: DialAgent
 // returns the cancellation and the phone's call is confirmed with ACK and
-// ended with BYE at once — never left up, never bridged (issue 3).
+// ended with BYE at once — never left up, never bridged.
 func TestDialAgentAnswerCrossesCancel(t *testing.T) {
 	srv := testServer(t, nil)
 	phone := newCrossingPhone(t)

@@ -130,7 +130,7 @@ func (l *AgentLeg) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	l.local = local
 	res := sip.NewSDPResponseFromRequest(req, media.BuildSDP(local))
-	contact := l.srv.contact(l.advertise.String())
+	contact := l.srv.contact(l.advertise.String(), req.Transport())
 	res.AppendHeader(&contact)
 	l.srv.respond(tx, res)
 }

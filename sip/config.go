@@ -69,6 +69,10 @@ type Config struct {
 	RatePerSecond float64 `yaml:"rate_per_second"`
 	// Burst is the per-source burst allowed above RatePerSecond.
 	Burst int `yaml:"burst"`
+	// TCP bounds the connections accepted on the TCP (and TLS) listener.
+	TCP TCPConfig `yaml:"tcp"`
+	// TLS serves SIP over TLS for agents when a certificate is configured.
+	TLS TLSConfig `yaml:"tls"`
 }
 
 // DefaultConfig returns the defaults documented in configs/hotline.yaml.
@@ -85,6 +89,8 @@ func DefaultConfig() Config {
 		DrainRetryAfter: Duration(30 * time.Second),
 		RatePerSecond:   0,
 		Burst:           200,
+		TCP:             DefaultTCPConfig(),
+		TLS:             TLSConfig{Listen: ":5061"},
 	}
 }
 
@@ -129,6 +135,7 @@ func (c Config) Validate() error {
 	if c.RatePerSecond < 0 || c.Burst < 0 {
 		errs = append(errs, errors.New("sip.rate_per_second and sip.burst must not be negative"))
 	}
+	errs = append(errs, c.TCP.validate(), c.TLS.validate())
 	return errors.Join(errs...)
 }
 

@@ -8,7 +8,7 @@ import (
 )
 
 // Feature codes an agent dials from the softphone until the panel exists
-// (issue 3: log in/out and pause by feature code).
+// (log in/out and pause by feature code).
 const (
 	FeatureAvailable = "*1" // log in / available
 	FeaturePause     = "*2" // pause

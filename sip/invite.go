@@ -163,7 +163,7 @@ func (c *Call) ring() bool {
 	if d <= 0 {
 		return true
 	}
-	contact := c.srv.contact(c.advertise.String())
+	contact := c.srv.contact(c.advertise.String(), c.dlg.InviteRequest.Transport())
 	if err := c.dlg.Respond(sip.StatusRinging, "Ringing", nil, &contact); err != nil {
 		return false
 	}
@@ -192,7 +192,7 @@ func (c *Call) answer(offer *media.SessionDescription, neg media.Negotiated) (me
 	// Our Contact names the address and port the caller reached (the UA's
 	// default would carry the configured port, 0 when bound to a random one).
 	res := sip.NewSDPResponseFromRequest(c.dlg.InviteRequest, media.BuildSDP(local))
-	contact := c.srv.contact(c.advertise.String())
+	contact := c.srv.contact(c.advertise.String(), c.dlg.InviteRequest.Transport())
 	res.AppendHeader(&contact)
 	if err := c.dlg.WriteResponse(res); err != nil {
 		return neg, fmt.Errorf("respond 200: %w", err)

@@ -12,7 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// Blind transfer by the agent (S10, issue 3): the agent's phone sends REFER
+// Blind transfer by the agent (S10): the agent's phone sends REFER
 // (RFC 3515) in the dialog of its leg. The Refer-To URI is never dialled:
 // its user part is only a key the allowlist (Options.TransferTarget) resolves
 // to a destination, and the connector routes the caller there.
@@ -138,7 +138,7 @@ func (l *AgentLeg) refer(req *sip.Request, tx sip.ServerTransaction) {
 	l.srv.metrics.refer(referAccepted)
 	l.log.Info("agent transfer accepted", "kind", d.Kind, "destination", d.Value)
 	res := sip.NewResponseFromRequest(req, sip.StatusAccepted, "Accepted", nil)
-	contact := l.srv.contact(l.advertise.String())
+	contact := l.srv.contact(l.advertise.String(), req.Transport())
 	res.AppendHeader(&contact)
 	l.srv.respond(tx, res)
 	go l.completeTransfer(req.CSeq().SeqNo, notified)
@@ -215,7 +215,7 @@ func (l *AgentLeg) notifyTransfer(referCSeq uint32) error {
 	req := sip.NewRequest(sip.NOTIFY, *target.Clone())
 	req.AppendHeader(sip.NewHeader("Event", "refer;id="+strconv.FormatUint(uint64(referCSeq), 10)))
 	req.AppendHeader(sip.NewHeader("Subscription-State", "terminated;reason=noresource"))
-	contact := l.srv.contact(l.advertise.String())
+	contact := l.srv.contact(l.advertise.String(), l.dlg.InviteRequest.Transport())
 	req.AppendHeader(&contact)
 	req.AppendHeader(sip.NewHeader("Content-Type", "message/sipfrag;version=2.0"))
 	req.SetBody([]byte("SIP/2.0 200 OK\r\n"))

@@ -46,7 +46,7 @@ func (c *Call) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	c.localSDP = local
 	res := sip.NewSDPResponseFromRequest(req, media.BuildSDP(local))
-	contact := c.srv.contact(c.advertise.String())
+	contact := c.srv.contact(c.advertise.String(), req.Transport())
 	res.AppendHeader(&contact)
 	c.srv.respond(tx, res)
 }

@@ -7,15 +7,18 @@ package sip
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -53,6 +56,8 @@ type Options struct {
 	// TransferTarget is the allowlist of blind-transfer destinations (S10): it
 	// resolves the user part of an agent's Refer-To; nil refuses every REFER.
 	TransferTarget TransferTargetFunc
+	// ConnMetrics counts the TCP and TLS connections; nil registers none.
+	ConnMetrics *ConnMetrics
 }
 
 // Server is the SIP user agent answering the hotline.
@@ -66,22 +71,25 @@ type Server struct {
 	metrics *Metrics
 	mmet    *media.Metrics
 
-	ua     *sipgo.UserAgent
-	srv    *sipgo.Server
-	dua    *sipgo.DialogUA
-	calls  *registry
-	legs   *legRegistry
-	guards []*Guard
-	reg    *Registrar
-	feat   FeatureFunc
-	banned func(netip.Addr) bool
-	xfer   TransferTargetFunc
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	dua     *sipgo.DialogUA
+	calls   *registry
+	legs    *legRegistry
+	guards  []*Guard
+	reg     *Registrar
+	feat    FeatureFunc
+	banned  func(netip.Addr) bool
+	xfer    TransferTargetFunc
+	cmet    *ConnMetrics
+	tlsConf *tls.Config
 
 	draining atomic.Bool
 	wg       sync.WaitGroup // one per call in progress
 	ready    chan struct{}
 	udpAddr  atomic.Pointer[net.UDPAddr]
 	tcpAddr  atomic.Pointer[net.TCPAddr]
+	tlsAddr  atomic.Pointer[net.TCPAddr]
 }
 
 // NewServer builds the user agent and registers the handlers; Run starts it.
@@ -97,6 +105,16 @@ func NewServer(o Options) (*Server, error) {
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(nil)
+	}
+	if o.ConnMetrics == nil {
+		o.ConnMetrics = NewConnMetrics(nil)
+	}
+	var tlsConf *tls.Config
+	if o.Config.TLS.Enabled() {
+		var err error
+		if tlsConf, err = o.Config.TLS.serverConfig(); err != nil {
+			return nil, err
+		}
 	}
 	parser := sip.NewParser()
 	parser.MaxMessageLength = o.Config.MaxMessageSize
@@ -121,8 +139,9 @@ func NewServer(o Options) (*Server, error) {
 		log: o.Logger.With("component", "sip"), metrics: o.Metrics, mmet: o.MediaMetrics,
 		ua: ua, srv: srv, calls: newRegistry(), legs: newLegRegistry(), ready: make(chan struct{}),
 		reg: o.Registrar, feat: o.Feature, banned: o.Banned, xfer: o.TransferTarget,
+		cmet: o.ConnMetrics, tlsConf: tlsConf,
 	}
-	s.dua = &sipgo.DialogUA{Client: cli, ContactHDR: s.contact("")}
+	s.dua = &sipgo.DialogUA{Client: cli, ContactHDR: s.contact("", "UDP")}
 	srv.OnInvite(s.guardHandler(s.onInvite))
 	srv.OnAck(s.onAck)
 	srv.OnBye(s.guardHandler(s.onBye))
@@ -136,15 +155,16 @@ func NewServer(o Options) (*Server, error) {
 	return s, nil
 }
 
-// Run listens on UDP and TCP at cfg.Listen and serves until ctx is done.
-// A port in use is returned at once as an error.
+// Run listens on UDP and TCP at cfg.Listen (and TLS at cfg.TLS.Listen when
+// configured) and serves until ctx is done. A port in use is returned at once
+// as an error.
 func (s *Server) Run(ctx context.Context) error {
-	udp, tcp, err := listenPair(s.cfg.Listen)
+	udp, rawTCP, err := listenPair(s.cfg.Listen)
 	if err != nil {
 		return err
 	}
 	s.udpAddr.Store(udp.LocalAddr().(*net.UDPAddr))
-	s.tcpAddr.Store(tcp.Addr().(*net.TCPAddr))
+	s.tcpAddr.Store(rawTCP.Addr().(*net.TCPAddr))
 	if rcv, snd, err := sizeBuffers(udp, sipSocketBuffer); err != nil {
 		s.log.Warn("sip socket buffers left at the system default", "err", err)
 	} else if rcv < sipSocketBuffer || snd < sipSocketBuffer {
@@ -158,17 +178,31 @@ func (s *Server) Run(ctx context.Context) error {
 		Banned:         s.banned,
 	})
 	s.guards = append(s.guards, guard)
+	limits := newConnLimits(s.cfg.TCP)
+	tcpGuard := s.streamGuard(guard, "tcp")
+	tcp := newLimitListener(rawTCP, limits, "tcp", s.cmet, s.log, tcpGuard.wrap)
+	var tlsL net.Listener
+	if s.tlsConf != nil {
+		if tlsL, err = s.listenTLS(limits, s.streamGuard(guard, "tls")); err != nil {
+			tcp.Close()
+			udp.Close()
+			return err
+		}
+	}
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	sc := &servingConn{Guard: guard, serving: make(chan struct{})}
 	go func() { errc <- s.srv.ServeUDP(sc) }()
 	go func() { errc <- s.srv.ServeTCP(tcp) }()
+	if tlsL != nil {
+		go func() { errc <- s.srv.ServeTLS(tlsL) }()
+	}
 	// Ready once sipgo reads the UDP socket: before that its transport does
 	// not know the listener, and requests we send (DialAgent) cannot leave from it.
 	select {
 	case <-sc.serving:
 		close(s.ready)
-		s.log.Info("sip listening", "udp", udp.LocalAddr().String(), "tcp", tcp.Addr().String(), "hotline", s.cfg.Hotline)
+		s.log.Info("sip listening", "udp", udp.LocalAddr().String(), "tcp", tcp.Addr().String(), "tls", s.TLSAddr(), "hotline", s.cfg.Hotline)
 		select {
 		case <-ctx.Done():
 		case err = <-errc:
@@ -177,6 +211,9 @@ func (s *Server) Run(ctx context.Context) error {
 	case err = <-errc:
 	}
 	tcp.Close()
+	if tlsL != nil {
+		tlsL.Close()
+	}
 	udp.Close()
 	s.ua.Close()
 	if err != nil && ctx.Err() == nil {
@@ -235,6 +272,21 @@ func (s *Server) UDPAddr() *net.UDPAddr { return s.udpAddr.Load() }
 // TCPAddr is the bound TCP address (after Ready).
 func (s *Server) TCPAddr() *net.TCPAddr { return s.tcpAddr.Load() }
 
+// TLSAddr is the bound TLS address (after Ready; nil without TLS).
+func (s *Server) TLSAddr() *net.TCPAddr { return s.tlsAddr.Load() }
+
+// streamGuard puts the UDP guard's policy and the stream bounds on one
+// stream listener's connections.
+func (s *Server) streamGuard(g *Guard, transport string) *streamGuard {
+	return &streamGuard{
+		inspect: func(data []byte, addr net.Addr, now time.Time) (bool, []byte) {
+			return g.inspect(data, addr, g.opts.MaxMessageSize, now)
+		},
+		readTimeout: time.Duration(s.cfg.TCP.ReadTimeout), idleTimeout: time.Duration(s.cfg.TCP.IdleTimeout),
+		maxMessage: s.cfg.MaxMessageSize, transport: transport, met: s.cmet, log: s.log,
+	}
+}
+
 // Drain makes new INVITEs get 503 with Retry-After; calls in progress go on.
 func (s *Server) Drain() { s.draining.Store(true) }
 
@@ -275,8 +327,11 @@ func (s *Server) GuardStats() []*GuardStats {
 	return out
 }
 
-// contact builds our Contact header for the given advertised host.
-func (s *Server) contact(host string) sip.ContactHeader {
+// contact builds our Contact header for the given advertised host and the
+// transport of the request it answers or goes with: a TCP or TLS peer gets
+// our port and a transport parameter for it, so its next request comes back
+// the same way (RFC 3261 §8.1.1.8, §19.1.1).
+func (s *Server) contact(host, transport string) sip.ContactHeader {
 	if host == "" {
 		host = s.advertiseFor(nil).String()
 	}
@@ -289,7 +344,25 @@ func (s *Server) contact(host string) sip.ContactHeader {
 	if a := s.udpAddr.Load(); a != nil {
 		port = a.Port
 	}
-	return sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: s.cfg.Hotline, Host: host, Port: port}}
+	c := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: s.cfg.Hotline, Host: host, Port: port}}
+	if stream := s.streamAddr(transport); stream != nil {
+		c.Address.Port = stream.Port
+		c.Address.UriParams = sip.NewParams()
+		c.Address.UriParams.Add("transport", strings.ToLower(transport))
+	}
+	return c
+}
+
+// streamAddr is our listening address for a stream transport (TCP, TLS),
+// nil for UDP or a transport not served.
+func (s *Server) streamAddr(transport string) *net.TCPAddr {
+	switch strings.ToUpper(transport) {
+	case "TCP":
+		return s.tcpAddr.Load()
+	case "TLS":
+		return s.tlsAddr.Load()
+	}
+	return nil
 }
 
 // advertiseFor picks the IP for Contact and SDP: the configured one, else the

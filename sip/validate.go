@@ -30,7 +30,7 @@ const (
 	statusUnsupportedURIScheme = 416 // sipgo names 416 after HTTP; RFC 3261 §21.4.14
 	maxCSeq                    = 1<<31 - 1
 	maxUnsupportedTags         = 16
-	// acceptInvite and acceptInfo are the body types we process (S-issue 2: SDP
+	// acceptInvite and acceptInfo are the body types we process (SDP
 	// offer/answer, DTMF by SIP INFO).
 	acceptInvite = "application/sdp"
 	acceptInfo   = "application/dtmf-relay, application/dtmf"

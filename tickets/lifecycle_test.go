@@ -204,7 +204,7 @@ func TestRepeatCallerAndWebTicket(t *testing.T) {
 }
 
 // TestSaveAnsweredCall writes a call record and its draft ticket together,
-// also through the spool after an outage (S12, issue 2).
+// also through the spool after an outage (S12).
 func TestSaveAnsweredCall(t *testing.T) {
 	url, direct := pgtest.Migrated(t, Migrate)
 	px := newProxyTo(t, url)

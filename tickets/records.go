@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Outcomes of a call as stored in calls.outcome (issue 2); the database
+// Outcomes of a call as stored in calls.outcome; the database
 // CHECK constraint holds the same list.
 var outcomes = []string{"abandoned_in_menu", "abandoned_in_queue", "after_hours", "callback", "failed", "answered", "nuisance"}
 
@@ -20,7 +20,7 @@ var hangUpParties = []string{"caller", "system", "agent"}
 // callbackReasons are the values of callback_requests.reason (S9).
 var callbackReasons = []string{"after_hours", "max_wait", "no_agents"}
 
-// CallRecord is the record every call leaves at its end (issue 2).
+// CallRecord is the record every call leaves at its end.
 type CallRecord struct {
 	ID, SIPCallID, Caller, Dialled, Category string // Category is empty when none was chosen
 	Priority                                 bool   // S7
@@ -28,7 +28,7 @@ type CallRecord struct {
 	StartedAt, AnsweredAt, QueuedAt, EndedAt time.Time // AnsweredAt and QueuedAt may be zero
 	Outcome                                  string    // abandoned_in_menu|abandoned_in_queue|after_hours|callback|failed|answered
 	HungUpBy                                 string    // caller|system|agent (S11)
-	// The agent part (issue 3): who took the call, when it was bridged, the
+	// The agent part: who took the call, when it was bridged, the
 	// caller's total wait and whether it exceeded the service level (S1), and
 	// the recording (S19). Empty or zero for calls that never reached an agent.
 	AgentID       string

@@ -238,7 +238,7 @@ func TestSubmitStoresProtectedID(t *testing.T) {
 }
 
 // TestSubmitIdempotent: a second submission with the same key, in turn or
-// at once, returns the first result and changes nothing (issue 4).
+// at once, returns the first result and changes nothing.
 func TestSubmitIdempotent(t *testing.T) {
 	f := newStoreFixture(t)
 	ctx := context.Background()

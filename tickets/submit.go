@@ -204,7 +204,7 @@ func (s *Store) insertOpen(ctx context.Context, tx pgx.Tx, in SubmitInput, pid *
 	return k, submitEvents(ctx, tx, k, actor)
 }
 
-// idempotent runs op once per key (issue 4: a double click or a retry
+// idempotent runs op once per key (a double click or a retry
 // changes nothing). The key is claimed first: a concurrent duplicate blocks
 // on the primary key until the first commits, then reads its response.
 func (s *Store) idempotent(ctx context.Context, key, scope string, op func(pgx.Tx) (Ticket, error)) (Ticket, bool, error) {

@@ -10,7 +10,7 @@ import (
 
 // BenchmarkSweepBreaches measures how long the sweeper takes to find and mark
 // the breached tickets (S14, S15) among HOTLINE_BENCH_TICKETS settled ones
-// (default 10000; 1000000 for the figure): 1,000 open tickets are past
+// (default 10000; 1000000 for the target's figure): 1,000 open tickets are past
 // due and every other ticket is closed, resolved or not yet due. The partial
 // indexes keep this independent of the table's size.
 func BenchmarkSweepBreaches(b *testing.B) {

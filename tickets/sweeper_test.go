@@ -140,7 +140,7 @@ func TestEscalationPeriodPerCategory(t *testing.T) {
 }
 
 // TestSweeperUsesPartialIndexes: with many settled tickets the sweeper's
-// statements read their partial indexes, not the whole table (issue 4).
+// statements read their partial indexes, not the whole table.
 func TestSweeperUsesPartialIndexes(t *testing.T) {
 	f := newStoreFixture(t)
 	ctx := context.Background()

@@ -47,7 +47,7 @@ func waitDrained(t *testing.T, w *Writer) {
 }
 
 // TestWriterSurvivesOutage cuts PostgreSQL off (through a proxy), saves
-// records, restores it and expects every record exactly once (issue 2).
+// records, restores it and expects every record exactly once.
 func TestWriterSurvivesOutage(t *testing.T) {
 	url, direct := pgtest.Migrated(t, Migrate)
 	px := newProxyTo(t, url)

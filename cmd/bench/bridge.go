@@ -16,7 +16,7 @@ import (
 	"github.com/hotline-dev/hotline/sip/siptest"
 )
 
-// Issue 3's bridged calls. A caller dials, presses 1 by SIP INFO -key-at
+// Bridged calls. A caller dials, presses 1 by SIP INFO -key-at
 // after the answer (during the greeting by default: type-ahead, S3), is queued (queue_entered, then position and wait), an agent is
 // rung and answers at once (SIPp UAS), the caller hears the staff number and
 // is bridged; both sides stream a PCMU tone; the caller hangs up after
@@ -40,7 +40,7 @@ const (
 	// first 200 callers: about 30 offers/s), so that every caller is bridged
 	// and the step measures relaying.
 	bridgeRampRate = 25
-	// relayTolerance is issue 3's "p99 added jitter under 5 ms": the p99 of
+	// relayTolerance is the "p99 added jitter under 5 ms": the p99 of
 	// the added jitter (the change in relay latency between consecutive
 	// packets of a leg) under 5 ms, i.e. 99% of those changes within it; the
 	// relay latency itself is held to the same bound as a stricter figure:
@@ -52,7 +52,7 @@ const (
 	packetsPerSecond = 50
 )
 
-// Matching (issue 3: "the matching latency p99 with 1,000 waiting callers and
+// Matching ("the matching latency p99 with 1,000 waiting callers and
 // 200 agents"): 200 agents who talk matchTalk and hang up themselves, and
 // enough callers that about 1,000 wait while agents free up and are matched.
 const (
@@ -71,7 +71,7 @@ const (
 	// than the plateau, and free up within the 1.3 s the first 200 callers
 	// took to arrive).
 	matchLead   = 2 * time.Second
-	matchTarget = 0.005 // issue 3: matching p99 ≤ 5 ms
+	matchTarget = 0.005 // matching p99 ≤ 5 ms
 )
 
 // Agent pools: staff numbers of four digits (said digit by digit, S2).
@@ -88,7 +88,7 @@ type bridgeOptions struct {
 	keepGoing bool // run every step even after one failed
 }
 
-// bridgeResult is issue 3's part of the report.
+// bridgeResult is the bridged-call part of the report.
 type bridgeResult struct {
 	Talk     string          `json:"talk"`
 	KeyAt    string          `json:"key_at"`

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Issue 3's targets.
+// The bridged-call targets.
 const (
 	targetBridgeRate = 250
 	targetBridged    = 1000
@@ -31,7 +31,7 @@ func (br *bridgeResult) bestHoldBy(pass func(bridgeHoldStep) bool) (bridgeHoldSt
 	return bridgeHoldStep{}, false
 }
 
-// figureRows adds issue 3's rows to the figures table for the parts run.
+// figureRows adds the rows to the figures table for the parts run.
 func (br *bridgeResult) figureRows(w func(string, ...any), has func(string) bool) {
 	if has("bridge-rate") {
 		br.rateRow(w)
@@ -45,7 +45,7 @@ func (br *bridgeResult) figureRows(w func(string, ...any), has func(string) bool
 }
 
 func (br *bridgeResult) rateRow(w func(string, ...any)) {
-	w("| max bridged call rate, ≥ 99.9%% of calls bridged with audio both ways (talk %s) | %.0f calls/s | ≥ %d (issue 3) | %s |",
+	w("| max bridged call rate, ≥ 99.9%% of calls bridged with audio both ways (talk %s) | %.0f calls/s | ≥ %d | %s |",
 		br.Talk, br.Rate.MaxRate, targetBridgeRate, met(br.Rate.MaxRate >= targetBridgeRate))
 }
 
@@ -55,7 +55,7 @@ func (br *bridgeResult) holdRows(w func(string, ...any)) {
 	if ok {
 		held = int(best.Bridged)
 	}
-	w("| max concurrent bridged calls, added jitter p99 < 5 ms | %d calls (step of %d) | ≥ %d (issue 3) | %s |",
+	w("| max concurrent bridged calls, added jitter p99 < 5 ms | %d calls (step of %d) | ≥ %d | %s |",
 		held, best.Calls, targetBridged, met(held >= targetBridged))
 	w("| added jitter at that step: p50 / p99, share within 5 ms | %s / %s ms, %s | p99 < 5 ms | %s |",
 		num(best.Relay.JitterP50), num(best.Relay.JitterP99), pct(best.Relay.JitterWithin), met(ok && best.Relay.JitterWithin >= relayShare))
@@ -73,11 +73,11 @@ func (br *bridgeResult) matchRows(w func(string, ...any), m *matchStep) {
 	if !m.Condition {
 		cond += ", **condition not met**"
 	}
-	w("| matching p99, server (hotline_agents_match_seconds; %s) | %s ms (%s within 5 ms) | ≤ %d ms (issue 3) | %s |",
+	w("| matching p99, server (hotline_agents_match_seconds; %s) | %s ms (%s within 5 ms) | ≤ %d ms | %s |",
 		cond, num(m.Relay.MatchP99), pct(m.Relay.MatchWithin), targetMatchMS, met(m.Pass))
 	g := br.GoMatch
 	if g.Err == "" {
-		w("| matching p99, Redis alone (`%s`: 1,000 waiting, 200 agents) | %.2f ms (p50 %.2f) | ≤ %d ms (issue 3) | %s |",
+		w("| matching p99, Redis alone (`%s`: 1,000 waiting, 200 agents) | %.2f ms (p50 %.2f) | ≤ %d ms | %s |",
 			g.Command, g.P99, g.P50, targetMatchMS, met(g.P99 <= targetMatchMS))
 	} else {
 		w("| matching p99, Redis alone (`%s`) | not measured: %s | ≤ %d ms | |", g.Command, strings.ReplaceAll(g.Err, "|", "/"), targetMatchMS)
@@ -101,7 +101,7 @@ func (br *bridgeResult) limits(w func(string, ...any)) {
 
 func (br *bridgeResult) tables(w func(string, ...any), has func(string) bool) {
 	w("")
-	w("## Bridged calls (issue 3)")
+	w("## Bridged calls")
 	w("")
 	w("Callers (SIPp, `bridge_caller.xml`) dial 12345, press 1 by SIP INFO %v after the answer (bridge-hold: 5 s), wait in the inquiry queue "+
 		"(the queue-entered prompt, position and wait), and are bridged once an agent answered and the staff number was said; "+

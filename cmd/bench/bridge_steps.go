@@ -291,7 +291,7 @@ type bridgeHoldStep struct {
 	Counts   bridgeCounts   `json:"calls_judged"`
 	Warnings []string       `json:"server_warnings,omitempty"`
 	After    map[string]int `json:"agents_after"`
-	// Pass: bridged, relayed, and added jitter p99 under 5 ms (issue 3);
+	// Pass: bridged, relayed, and added jitter p99 under 5 ms;
 	// LatencyPass: the same with the relay latency itself under 5 ms.
 	Pass        bool   `json:"pass"`
 	LatencyPass bool   `json:"latency_pass"`

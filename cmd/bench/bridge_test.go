@@ -394,7 +394,7 @@ func TestMarkdownTables(t *testing.T) {
 			t.Errorf("line %d has %d cell borders, its table's header %d:\n%s", i+1, cells(line), header, line)
 		}
 	}
-	for _, want := range []string{"## Bridged calls (issue 3)", "### Bridged call rate", "### Concurrent bridged calls", "### Matching", "%!"} {
+	for _, want := range []string{"## Bridged calls", "### Bridged call rate", "### Concurrent bridged calls", "### Matching", "%!"} {
 		if got := strings.Contains(md, want); got != (want != "%!") {
 			t.Errorf("report contains %q: %v", want, got)
 		}

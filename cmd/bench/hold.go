@@ -14,7 +14,7 @@ const (
 	holdAnswerWait = 5 * time.Second
 	plateau        = 10 * time.Second
 	settle         = 3 * time.Second // after the last call's key, before the first scrape
-	// The target is "the p99 send interval within 20 ± 2 ms": the
+	// The target is "the p99 send interval within 20 ± 2 ms": the
 	// 99th percentile of the intervals lies in [18 ms, 22 ms], and so does
 	// the 1st (a packet sent early is as far off as one sent late). The
 	// share of all intervals inside the window is reported beside it.

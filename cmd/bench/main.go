@@ -1,4 +1,4 @@
-// Command bench is issue 2's load benchmark (`make bench`, not a pass/fail
+// Command bench is the load benchmark (`make bench`, not a pass/fail
 // test). It starts its own `bin/hotline serve` on loopback with a private
 // config (temp data_dir, always-open calendar, Redis prefix
 // hotline-bench-<pid>:, database hotline_bench_<pid>), drives it with SIPp and
@@ -10,7 +10,7 @@
 //     p1 and p99 within 20 ± 2 ms (the server's pacer histogram);
 //   - the server's CPU seconds per call;
 //
-// and issue 3's bridged calls (-only bridge; bridge*.go, agents.go): SIPp
+// and the bridged calls (-only bridge; bridge*.go, agents.go): SIPp
 // agents registered with digest auth and logged in with *1, all answering on
 // one SIPp UAS, SIPp callers bridged to them:
 //
@@ -85,7 +85,7 @@ type options struct {
 	keyAt         time.Duration
 }
 
-// parts are the sweeps -only selects. "bridge" is issue 3's three parts:
+// parts are the sweeps -only selects. "bridge" is the three parts:
 // match, bridge-hold and bridge-rate, which can also be named alone.
 type parts struct{ rate, hold, match, bridgeHold, bridgeRate bool }
 
@@ -98,7 +98,7 @@ func (p *parts) flag(name string) *bool {
 }
 
 // parseParts reads -only: a comma list of rate (IVR call rate), hold (IVR
-// concurrency) and bridge (issue 3's bridged calls and matching) or its parts.
+// concurrency) and bridge (the bridged calls and matching) or its parts.
 func parseParts(s string) (parts, error) {
 	var p parts
 	for f := range strings.SplitSeq(s, ",") {
@@ -118,7 +118,7 @@ func parseParts(s string) (parts, error) {
 	return p, nil
 }
 
-// bridge says whether any of issue 3's parts runs.
+// bridge says whether any of the parts runs.
 func (p parts) bridge() bool { return p.match || p.bridgeHold || p.bridgeRate }
 
 func (p parts) String() string {
@@ -142,7 +142,7 @@ func main() {
 	flag.IntVar(&o.samples, "sample-calls", 20, "Go callers measuring RTP arrival beside SIPp in each concurrency step (0: none)")
 	flag.BoolVar(&o.keepDB, "keep-db", false, "keep the run's hotline_bench_<pid> database after the run")
 	flag.BoolVar(&o.keepDir, "keep-dir", false, "keep the bench's temp folder (server log, config, recordings) after the run")
-	flag.StringVar(&o.only, "only", "rate,hold,bridge", "parts to run, comma list: rate (IVR call rate), hold (IVR concurrency), bridge (issue 3: match, bridge-hold and bridge-rate, each also alone)")
+	flag.StringVar(&o.only, "only", "rate,hold,bridge", "parts to run, comma list: rate (IVR call rate), hold (IVR concurrency), bridge (match, bridge-hold and bridge-rate, each also alone)")
 	flag.BoolVar(&o.pprof, "pprof", false, "turn on the server's /debug/pprof/ (http.pprof) on its ops port")
 	flag.Float64Var(&o.minBridgeRate, "min-bridge-rate", 0, "lowest bridged call rate tried (calls/s): the ladder's rungs below it are skipped")
 	flag.Float64Var(&o.maxBridgeRate, "max-bridge-rate", 300, "highest bridged call rate tried (calls/s)")
@@ -151,7 +151,7 @@ func main() {
 	flag.DurationVar(&o.talk, "talk", 3*time.Second, "how long a bridged caller talks to the agent in the call-rate steps")
 	flag.BoolVar(&o.keepGoing, "keep-going", false, "bridged sweeps: run every step even after one failed (the figures are then the best passing step; failures below it are listed)")
 	flag.DurationVar(&o.keyAt, "key-at", time.Second, "when the call-rate, bridged call-rate and matching callers press their key after the answer: "+
-		"1s is issue 2's short call (answer, press a key, 2 s, BYE), typed during the greeting (S3 type-ahead); 5s waits for the menu, as a first-time caller does")
+		"1s is the short call (answer, press a key, 2 s, BYE), typed during the greeting (S3 type-ahead); 5s waits for the menu, as a first-time caller does")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// markdown renders the report: summary with the issue's targets, then every step.
+// markdown renders the report: summary with the targets, then every step.
 func (r *result) markdown() string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
@@ -27,14 +27,14 @@ func (r *result) markdown() string {
 	w("| figure | result | target | |")
 	w("|---|---|---|---|")
 	if r.hasPart("rate") {
-		w("| max call rate, ≥ 99.9%% short IVR calls ok (key by RFC 4733 pcap) | %.0f calls/s | ≥ %d (issue 2) | %s |",
+		w("| max call rate, ≥ 99.9%% short IVR calls ok (key by RFC 4733 pcap) | %.0f calls/s | ≥ %d | %s |",
 			r.PCAP.MaxRate, targetRate, met(r.PCAP.MaxRate >= targetRate))
-		w("| same, prompts on time (server send interval p1 and p99 within 20 ± 2 ms) | %.0f calls/s | ≥ %d (issue 2) | %s |",
+		w("| same, prompts on time (server send interval p1 and p99 within 20 ± 2 ms) | %.0f calls/s | ≥ %d | %s |",
 			r.PCAP.OnTimeRate, targetRate, met(r.PCAP.OnTimeRate >= targetRate))
 		if r.Info != nil {
-			w("| max call rate, same calls with the key as SIP INFO (no RTP from SIPp) | %.0f calls/s | ≥ %d (issue 2) | %s |",
+			w("| max call rate, same calls with the key as SIP INFO (no RTP from SIPp) | %.0f calls/s | ≥ %d | %s |",
 				r.Info.MaxRate, targetRate, met(r.Info.MaxRate >= targetRate))
-			w("| same, prompts on time (server send interval p1 and p99 within 20 ± 2 ms) | %.0f calls/s | ≥ %d (issue 2) | %s |",
+			w("| same, prompts on time (server send interval p1 and p99 within 20 ± 2 ms) | %.0f calls/s | ≥ %d | %s |",
 				r.Info.OnTimeRate, targetRate, met(r.Info.OnTimeRate >= targetRate))
 		}
 	}
@@ -44,7 +44,7 @@ func (r *result) markdown() string {
 		if ok {
 			held = best.Calls
 		}
-		w("| max concurrent prompt-hearing calls, send interval p99 within 20 ± 2 ms | %d calls | ≥ %d (issue 2) | %s |",
+		w("| max concurrent prompt-hearing calls, send interval p99 within 20 ± 2 ms | %d calls | ≥ %d | %s |",
 			held, targetConcurrent, met(held >= targetConcurrent))
 		w("| send interval at that step: p1 / p99, share within 20 ± 2 ms, late share | %s / %s ms, %s, %s | p99 20 ± 2 ms | %s |",
 			num(best.IntervalP01), num(best.IntervalP99), pct(best.WithinShare), pct(best.LateShare),
@@ -118,7 +118,7 @@ func (r *result) holdTable(w func(string, ...any)) {
 	w("Each step: SIPp ramps N calls at %d/s (key 3 by SIP INFO after the greeting: emergency, S6, never offered a callback, so it hears the queue prompts and hold music throughout); ", rampRate)
 	w("two /metrics scrapes %v apart once all are up give the plateau's pacer histograms (server side, the primary figure). ", plateau)
 	w("rx = %s", "Go callers dialled beside SIPp timing RTP arrival (whole call, so a few prompt boundaries are included). ")
-	w("Pass (the issue's \"p99 send interval within 20 ± 2 ms\"): the p99 and the p1 send interval both within 18–22 ms, ≥ 99.9%% SIPp-successful, every stream up.")
+	w("Pass (the target's \"p99 send interval within 20 ± 2 ms\"): the p99 and the p1 send interval both within 18–22 ms, ≥ 99.9%% SIPp-successful, every stream up.")
 	w("")
 	w("| N | active calls / streams | packets | interval p1 / p50 / p99 ms | within 20±2 ms | lateness p99 ms | late | skipped ticks | rx p99 median / worst ms | server cores | SIPp cores | other cores | SIPp ok | pass |")
 	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// The short IVR call of issue 2: answer, press a key, 2 s, BYE. The key comes
+// The short IVR call of answer, press a key, 2 s, BYE. The key comes
 // -key-at after the answer (b.keyAt): by default 1 s, during the 4.1 s
 // greeting, where a caller who knows the menu types it (S3 type-ahead: the
 // greeting stops and the key is the choice); -key-at 5s presses it as the
@@ -44,7 +44,7 @@ type rateStep struct {
 	Success     float64        `json:"sipp_success"`       // successful ÷ calls
 	RecordShare float64        `json:"record_queued_rate"` // queued records ÷ calls
 	Pass        bool           `json:"pass"`
-	// OnTime: the step passed and the prompts kept issue 2's send interval
+	// OnTime: the step passed and the prompts kept the send interval
 	// (p1 and p99 of the server's send intervals within 20 ± 2 ms, the
 	// concurrency steps' rule).
 	OnTime bool   `json:"prompts_on_time"`

@@ -16,7 +16,7 @@ import (
 	"github.com/hotline-dev/hotline/sip/siptest"
 )
 
-// The issue's targets (issue 2, "Benchmark").
+// The targets the benchmark checks.
 const (
 	targetRate       = 500
 	targetConcurrent = 2000

@@ -3,21 +3,26 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/agents/dispatch"
+	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/tickets"
 )
 
 // wireAgents builds the agent side: directory (PostgreSQL), registrations,
-// bans and the ACD (Redis), and the dispatcher of matches.
+// bans, queue and the ACD (Redis). The ACD's restart hook reaches the router,
+// which is built once the SIP server exists (wireRouter).
 func (a *app) wireAgents(m *agents.Metrics) {
 	cfg := a.cfg
 	a.dir = agents.NewDirectory(a.pool, cfg.Registrar.Realm)
-	a.locs = agents.NewLocations(a.rdb, cfg.Queue.KeyPrefix)
 	a.bans = agents.NewBans(a.rdb, cfg.Queue.KeyPrefix, agents.BanOptions{})
+	a.queue = agents.NewQueue(a.rdb, agents.QueueOptions{
+		Prefix: cfg.Queue.KeyPrefix, Node: cfg.Node,
+		DefaultHandleTime: time.Duration(cfg.Queue.DefaultHandleTime), Metrics: m,
+	})
 	a.acd = agents.NewACD(a.rdb, agents.ACDOptions{
 		Prefix: cfg.Queue.KeyPrefix, Node: cfg.Node, MaxNoAnswer: cfg.ACD.MaxNoAnswer,
 		WrapUpMax: time.Duration(cfg.ACD.WrapUpMax), OwnerWait: time.Duration(cfg.ACD.OwnerWait),
@@ -25,22 +30,44 @@ func (a *app) wireAgents(m *agents.Metrics) {
 		// A reservation outlives the ring it covers.
 		Reservation: time.Duration(cfg.ACD.RingTimeout) + 10*time.Second,
 		History:     agents.NewPGHistory(a.pool), Metrics: m, Logger: a.log,
-		OnRestart: a.republish,
+		OnRestart: func(ctx context.Context) { a.router.Republish(ctx) },
 	})
-	a.disp = newDispatcher(a.acd, a.dir, cfg.Node, a.log)
-	a.queue.joined = a.disp.poke
-	// Un-REGISTER and expiry take the agent out of routing.
-	a.locs.OnChange = func(agentID string, registered bool) {
-		if registered {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		if err := a.acd.Logout(ctx, agentID); err != nil && !errors.Is(err, agents.ErrBadTransition) &&
-			!errors.Is(err, agents.ErrUnknownAgent) {
-			a.log.Warn("log out unregistered agent", "agent", agentID, "err", err)
-		}
+	a.locs = agents.NewLocations(a.rdb, cfg.Queue.KeyPrefix, agents.LocationsOptions{
+		// Un-REGISTER and expiry take the agent out of routing.
+		OnChange: func(agentID string, registered bool) {
+			if registered {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			a.router.Unregistered(ctx, agentID)
+		},
+	})
+}
+
+// wireRouter builds the routing between callers and agents over the SIP server.
+func (a *app) wireRouter(cal *tickets.Calendar) error {
+	cfg := a.cfg
+	off := map[string]bool{}
+	for cat, on := range cfg.Recording.Categories {
+		off[cat] = !on
 	}
+	r, err := dispatch.New(dispatch.Options{
+		Node: cfg.Node, ACD: a.acd, Directory: a.dir, Locations: a.locs, Queue: a.queue,
+		Phones: phones{srv: a.sip, holdMusic: ivr.PromptHoldMusic}, Records: a.writer, Tickets: a.store,
+		IVR: cfg.IVR, Hours: cal,
+		RingTimeout:           time.Duration(cfg.ACD.RingTimeout),
+		ServiceLevelThreshold: time.Duration(cfg.ACD.ServiceLevelThreshold),
+		RepeatWindow:          time.Duration(a.rules.RepeatWindow),
+		Recording:             dispatch.Recording{Dir: cfg.Recording.Dir, Off: off},
+		Specialists:           cfg.Transfer.Specialists,
+		Registerer:            a.reg, Logger: a.log,
+	})
+	if err != nil {
+		return err
+	}
+	a.router = r
+	return nil
 }
 
 // runAgents starts the agent side's loops; they stop with ctx.
@@ -53,63 +80,16 @@ func (a *app) runAgents(ctx context.Context) {
 	}()
 	go func() { _ = a.locs.Run(ctx, 5*time.Second, logErr) }()
 	go func() { _ = a.bans.Run(ctx, time.Second, logErr) }()
-	go a.disp.run(ctx)
+	go a.router.Run(ctx)
 }
 
-// republish puts back what this node holds after a Redis restart (issue 3):
-// the registrations it took, first, so that no restored agent is offered a
-// caller while its phone cannot be found; those agents' states as of the last
-// heartbeat before the restart (ACD.Held); and its waiting callers with their
-// original enqueue times.
-func (a *app) republish(ctx context.Context) {
-	held := a.acd.Held()
-	calls := a.queue.entries()
-	a.log.Warn("redis lost this node's state: re-publishing", "registrations", len(held.Registrations),
-		"agents", len(held.Agents), "callers", len(calls))
-	if _, err := a.locs.Restore(ctx, held.Registrations); err != nil {
-		a.log.Error("re-publish registrations after redis restart", "err", err)
-	}
-	if err := a.acd.Republish(ctx, calls, held.Agents); err != nil {
-		a.log.Error("re-publish after redis restart", "err", err)
-	}
-}
-
-// featureCode runs an agent's feature code dialled from the softphone (until
-// the panel exists): *1 available, *2 pause, *0 log out, *3 wrap-up done.
+// featureCode runs an agent's feature code dialled from the softphone.
 func (a *app) featureCode(ctx context.Context, agentID, code string) (string, error) {
-	var err error
-	switch code {
-	case sip.FeatureAvailable:
-		err = a.makeAvailable(ctx, agentID)
-	case sip.FeaturePause:
-		err = a.acd.Pause(ctx, agentID, "break")
-	case sip.FeatureLogout:
-		err = a.acd.Logout(ctx, agentID)
-	case sip.FeatureWrapUp:
-		err = a.acd.WrapUpDone(ctx, agentID)
-	default:
-		return "", fmt.Errorf("unknown feature code %q", code)
+	f, ok := featureOf[code]
+	if !ok {
+		return "", errors.New("unknown feature code " + code)
 	}
-	if err != nil {
-		a.log.Info("feature code refused", "agent", agentID, "code", code, "err", err)
-		return sip.PromptFeatureFailed, nil
-	}
-	a.disp.poke()
-	return sip.PromptFeatureOK, nil
-}
-
-// makeAvailable logs an offline agent in with the directory's categories, or
-// resumes a paused one.
-func (a *app) makeAvailable(ctx context.Context, agentID string) error {
-	st, err := a.acd.State(ctx, agentID)
-	if err == nil && (st.State == agents.StatePaused || st.State == agents.StateNotResponding) {
-		return a.acd.Resume(ctx, agentID)
-	}
-	ag, err := a.dir.Get(ctx, agentID)
-	if err != nil {
-		return err
-	}
-	return a.acd.Login(ctx, agentID, ag.Categories)
+	return "", a.router.Feature(ctx, agentID, f)
 }
 
 // locationsAdapter stores the registrar's bindings in agents.Locations.
@@ -138,21 +118,4 @@ func (a locationsAdapter) Lookup(ctx context.Context, agentID string) (sip.Agent
 	left := max(r.Expires-time.Since(r.RegisteredAt), time.Second).Truncate(time.Second)
 	return sip.AgentBinding{AgentID: r.AgentID, Contact: r.Contact, Transport: r.Transport,
 		Source: r.Source, UserAgent: r.UserAgent, Expires: left}, true, nil
-}
-
-// ticketSubmitted ends the wrap-up of the agent who took the call once its
-// ticket is entered (S12): only then is the agent offered new calls.
-func (a *app) ticketSubmitted(ctx context.Context, k tickets.Ticket) {
-	if k.AgentID == "" {
-		return
-	}
-	st, err := a.acd.State(ctx, k.AgentID)
-	if err != nil || st.State != agents.StateWrapUp || (st.CallID != "" && st.CallID != k.CallID) {
-		return
-	}
-	if err := a.acd.WrapUpDone(ctx, k.AgentID); err != nil {
-		a.log.Info("wrap-up not ended after the ticket", "agent", k.AgentID, "ref", k.Ref, "err", err)
-		return
-	}
-	a.disp.poke()
 }

@@ -162,7 +162,8 @@ func DefaultConfig() Config {
 
 // LoadConfig reads path strictly over the defaults, then applies the
 // environment (HOTLINE_SIP_LISTEN, HOTLINE_HTTP_LISTEN, HOTLINE_RTP_PORTS,
-// HOTLINE_DATABASE_URL, HOTLINE_REDIS_URL) and validates.
+// HOTLINE_SIP_TLS_CERT, HOTLINE_SIP_TLS_KEY, HOTLINE_DATABASE_URL,
+// HOTLINE_REDIS_URL) and validates.
 func LoadConfig(path string) (Config, error) {
 	cfg := DefaultConfig()
 	data, err := os.ReadFile(path)
@@ -202,6 +203,8 @@ func (c *Config) applyEnv() {
 	set(&c.SIP.Listen, "HOTLINE_SIP_LISTEN")
 	set(&c.HTTP.Listen, "HOTLINE_HTTP_LISTEN")
 	set(&c.SIP.RTPPorts, "HOTLINE_RTP_PORTS")
+	set(&c.SIP.TLS.CertFile, "HOTLINE_SIP_TLS_CERT")
+	set(&c.SIP.TLS.KeyFile, "HOTLINE_SIP_TLS_KEY")
 	set(&c.Node, "HOTLINE_NODE")
 	set(&c.DataDir, "HOTLINE_DATA_DIR")
 	set(&c.Registrar.NonceSecret, "HOTLINE_NONCE_SECRET")

@@ -9,7 +9,7 @@ import (
 	"github.com/hotline-dev/hotline/sip/siptest"
 )
 
-// Issue 3, hold from the agent's side: "Hold from either side (re-INVITE
+// hold from the agent's side: "Hold from either side (re-INVITE
 // sendonly) plays hold music to the other side." A Go caller (440 Hz) is
 // bridged to a real baresip agent (1 kHz); the agent presses hold (baresip's
 // own re-INVITE with a=sendonly): the caller hears the hold-music prompt, not

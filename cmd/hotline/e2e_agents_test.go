@@ -12,7 +12,7 @@ import (
 	"github.com/hotline-dev/hotline/sip/siptest"
 )
 
-// Issue 3 end to end: baresip (Debian) registers as agent 1001 with digest
+// baresip (Debian) registers as agent 1001 with digest
 // auth, logs in with the feature code *1, auto-answers; a caller presses 1,
 // is rung through (S1), hears the staff number (S2), and audio flows both ways
 // through the bridge; the call is recorded in stereo (S19) and the record

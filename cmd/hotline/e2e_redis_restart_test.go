@@ -22,7 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Issue 3: "a Redis restart is followed by every node re-publishing what it
+// "a Redis restart is followed by every node re-publishing what it
 // holds (waiting callers with their original enqueue times, agent states).
 // Test it: two nodes in one test process on different ports, and a Redis
 // restart in the middle of a queue."

@@ -69,7 +69,7 @@ func ringAllNoEvent(t *testing.T, b *siptest.Baresip, who, ev string) {
 	}
 }
 
-// Ring-all (issue 3): both agents' phones ring for the caller; the one who
+// Ring-all: both agents' phones ring for the caller; the one who
 // answers is bridged (staff number, audio both ways), the other phone gets
 // CANCEL and its agent is available again without a miss; the call record
 // names the agent who answered.

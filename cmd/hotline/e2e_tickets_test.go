@@ -15,7 +15,7 @@ import (
 	"github.com/hotline-dev/hotline/tickets"
 )
 
-// Issue 4 end to end with a real softphone (baresip as agent 1001):
+// End to end with a real softphone (baresip as agent 1001):
 //   - an answered call leaves a draft ticket with the call facts, submitted in
 //     time → not late (S12, S13);
 //   - a complaint whose agent hangs up first: the caller hears the reference

@@ -24,11 +24,11 @@ func (a *app) startHTTP(ctx context.Context, errc chan<- error) (*http.Server, e
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", a.health.serveReady)
-	// The tickets API for the panel and integrations (issue 4).
+	// The tickets API for the panel and integrations.
 	mux.Handle("/api/", api.New(api.Options{
 		Store: a.store, Auth: a.dir, Sessions: a.rdb, Prefix: a.cfg.Queue.KeyPrefix,
 		Unmasker: api.NewPGUnmasker(a.pool, a.keyring), Indexer: a.keyring,
-		Logger: a.log, Metrics: api.NewMetrics(a.reg), Submitted: a.ticketSubmitted,
+		Logger: a.log, Metrics: api.NewMetrics(a.reg), Submitted: a.router.TicketSubmitted,
 	}))
 	if a.cfg.HTTP.Pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)

@@ -20,7 +20,7 @@ import (
 // Reported: the delay a packet takes from the sending phone through the
 // bridge to the other phone (p50, p99), the added jitter (p99 of each
 // stream's delay above its own minimum), loss, the bridge's own
-// receive-to-send latency and CPU per relayed packet. The target:
+// receive-to-send latency and CPU per relayed packet. The target:
 // ≥ 1,000 concurrent bridged calls with p99 added jitter under 5 ms.
 //
 //	go test -run '^$' -bench Bridge -benchtime 1x ./sip/media/

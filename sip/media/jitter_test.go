@@ -17,7 +17,7 @@ func jitterSamples(t *testing.T, m *Metrics) (uint64, float64) {
 	return out.GetHistogram().GetSampleCount(), out.GetHistogram().GetSampleSum()
 }
 
-// Added jitter (issue 3's bridged benchmark) is the change in relay latency
+// Added jitter (the bridged benchmark) is the change in relay latency
 // from one packet of a leg to the next (RFC 3550 D(i-1,i)), not the latency:
 // a steady delay adds none, a delay that jumps adds the jump, and a packet
 // after a pause starts a new run.

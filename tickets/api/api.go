@@ -1,5 +1,5 @@
 // Package api is the JSON HTTP API of the tickets under /api/ for the panel
-// and for integrations (issue 4): sign-in with server-side sessions in Redis,
+// and for integrations: sign-in with server-side sessions in Redis,
 // CSRF protection, and the ticket, unmask and nuisance endpoints. An agent
 // sees only the tickets it owns; a supervisor sees all. Errors are JSON
 // {"error", "fields"} with the status of their kind; internal errors are

@@ -9,7 +9,7 @@ import (
 )
 
 // idempotencyHeader names the key that makes a retried submission change
-// nothing (issue 4: a double click or a retry after a timeout).
+// nothing (a double click or a retry after a timeout).
 const idempotencyHeader = "Idempotency-Key"
 
 // idempotencyKey returns the request's key scoped to the signed-in person,

@@ -1,8 +1,7 @@
-package main
+package dispatch
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -38,13 +37,9 @@ const matchBurst = 4
 // batch just asked and the offers it made: double it after a Match that
 // filled its batch (callers and agents were left to pair), up to burst ×
 // base; back to base after one that did not. Matching is one loop per node,
-// so its offers per second are the batch over the round trip to Redis. When
-// the machine is busy (hundreds of bridged calls relaying audio), the Go
-// runtime notices a Redis reply tens of milliseconds after it came: at 10
-// offers a round trip of 40 ms caps offers at 250/s, and callers queued
-// behind the cap waited seconds (bench: queued→offered p99 1–2 s at 250
-// calls/s). Without a backlog each Match stays as short as before, which
-// keeps the matching latency target (p99 ≤ 5 ms) where it is measured.
+// so its offers per second are the batch over the round trip to Redis, and a
+// slow round trip under load must not cap them; without a backlog each
+// Match stays short.
 func nextBatch(batch, made, base, burst int) int {
 	if made < batch {
 		return base
@@ -52,21 +47,16 @@ func nextBatch(batch, made, base, burst int) int {
 	return min(2*batch, burst*base)
 }
 
-// staffTTL is how long a staff number read from the directory counts as
-// fresh (S2): a renumbered agent is announced with the new number from the
-// second offer after a minute (the first starts the read).
-const staffTTL = time.Minute
-
 func newDispatcher(acd *agents.ACD, dir *agents.Directory, node string, log *slog.Logger) *dispatcher {
 	return &dispatcher{acd: acd, dir: dir, node: node, log: log.With("component", "dispatch"),
 		waiting: map[string]chan ivr.AgentOffer{}, kick: make(chan struct{}, 1),
 		staff: staffNumbers{ttl: staffTTL, byID: map[string]staffEntry{}, busy: map[string]bool{}}}
 }
 
-// Offers registers a caller about to be queued; offers for it arrive on the
+// offers registers a caller about to be queued; offers for it arrive on the
 // channel. The IVR registers before it enqueues, and the queue adapter pokes
-// once the caller is in Redis (queueAdapter.joined).
-func (d *dispatcher) Offers(callID string) (<-chan ivr.AgentOffer, func()) {
+// once the caller is in Redis (queue.joined).
+func (d *dispatcher) offers(callID string) (<-chan ivr.AgentOffer, func()) {
 	ch := make(chan ivr.AgentOffer, 1)
 	d.mu.Lock()
 	d.waiting[callID] = ch
@@ -123,9 +113,8 @@ func (d *dispatcher) run(ctx context.Context) {
 
 // coalesce takes the hints that queued up while the last match ran: one
 // Match serves them all (it makes up to MatchLimit offers over every
-// queue). Matching once per hint made a few hundred calls/s queue their
-// offers behind a backlog of matches with nothing left to match. It returns
-// nil once the hint channel is closed.
+// queue), so offers never wait behind matches with nothing left to match.
+// It returns nil once the hint channel is closed.
 func (d *dispatcher) coalesce(events <-chan agents.Event) <-chan agents.Event {
 	for {
 		select {
@@ -205,19 +194,6 @@ func (d *dispatcher) deliver(ctx context.Context, o agents.Offer) {
 	releaseAgents(ctx, d.acd, o.CallID, o.Rung(), d.log)
 }
 
-// releaseAgents frees agents reserved for a caller who is gone (not a
-// miss). CallerGone releases a whole ring-all group while the caller is
-// queued; asking for each agent also covers one no longer ringing for the
-// caller, or a caller already unqueued.
-func releaseAgents(ctx context.Context, acd *agents.ACD, callID string, ids []string, log *slog.Logger) {
-	for _, id := range ids {
-		err := acd.CallerGone(ctx, callID, id)
-		if err != nil && !errors.Is(err, agents.ErrCallerGone) && !errors.Is(err, agents.ErrBadTransition) {
-			log.Warn("release agent of a gone caller", "agent", id, "err", err)
-		}
-	}
-}
-
 // offer is the IVR's form of an ACD offer, with the staff numbers to
 // announce (S2); a ring-all offer lists its agents in Group.
 func (d *dispatcher) offer(ctx context.Context, o agents.Offer) ivr.AgentOffer {
@@ -232,73 +208,4 @@ func (d *dispatcher) offer(ctx context.Context, o agents.Offer) ivr.AgentOffer {
 		out.Group[i] = agent(id)
 	}
 	return out
-}
-
-// staffNumbers caches the directory's staff numbers for the announcement
-// (S2). The directory is PostgreSQL, and the lookup was on the path from the
-// match to the agent's phone: with the database pool busy under a few
-// hundred calls a second it took up to 1.7 s per offer in the bridged-call
-// bench. So an agent's number is read when the agent becomes available
-// (warm, off the caller's path), and an entry older than ttl is still used
-// while a fresh read runs in the background.
-type staffNumbers struct {
-	ttl  time.Duration
-	mu   sync.Mutex
-	byID map[string]staffEntry
-	busy map[string]bool // background reads under way
-	bg   sync.WaitGroup  // background reads, waited for by the dispatcher's run
-}
-
-type staffEntry struct {
-	number string
-	at     time.Time
-}
-
-// get returns the agent's staff number, or its id when the directory cannot
-// say (the caller still hears a number that identifies the agent).
-func (c *staffNumbers) get(ctx context.Context, dir *agents.Directory, id string) string {
-	c.mu.Lock()
-	e, ok := c.byID[id]
-	c.mu.Unlock()
-	if ok {
-		c.warm(ctx, dir, id) // refreshes it in the background when old
-		return e.number
-	}
-	if n, ok := c.read(ctx, dir, id); ok {
-		return n
-	}
-	return id
-}
-
-// warm reads the agent's number in the background unless one younger than
-// ttl is cached or a read is under way.
-func (c *staffNumbers) warm(ctx context.Context, dir *agents.Directory, id string) {
-	c.mu.Lock()
-	e, ok := c.byID[id]
-	start := (!ok || time.Since(e.at) >= c.ttl) && !c.busy[id]
-	if start {
-		c.busy[id] = true
-	}
-	c.mu.Unlock()
-	if start {
-		c.bg.Go(func() {
-			c.read(ctx, dir, id)
-			c.mu.Lock()
-			delete(c.busy, id)
-			c.mu.Unlock()
-		})
-	}
-}
-
-// read asks the directory and caches the answer; an error leaves the cache
-// as it was.
-func (c *staffNumbers) read(ctx context.Context, dir *agents.Directory, id string) (string, bool) {
-	ag, err := dir.Get(ctx, id)
-	if err != nil {
-		return "", false
-	}
-	c.mu.Lock()
-	c.byID[id] = staffEntry{number: ag.StaffNumber, at: time.Now()}
-	c.mu.Unlock()
-	return ag.StaffNumber, true
 }

@@ -1,4 +1,4 @@
-package main
+package dispatch
 
 import (
 	"context"
@@ -15,22 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// migratedDB is a fresh PostgreSQL database with the schema, and a pool on it.
-func migratedDB(t *testing.T) (string, *pgxpool.Pool) {
-	t.Helper()
-	url := pgtest.NewDatabase(t)
-	pool, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatalf("open pool: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := tickets.Migrate(context.Background(), pool); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return url, pool
-}
-
-func newOwnerAdapter(t *testing.T, pool *pgxpool.Pool) (*queueAdapter, prometheus.Counter) {
+func newOwnerQueue(t *testing.T, pool *pgxpool.Pool) (*queue, prometheus.Counter) {
 	t.Helper()
 	cal, err := tickets.LoadCalendar("../../configs/calendar.yaml")
 	if err != nil {
@@ -45,14 +30,14 @@ func newOwnerAdapter(t *testing.T, pool *pgxpool.Pool) (*queueAdapter, prometheu
 		t.Fatalf("new store: %v", err)
 	}
 	late := prometheus.NewCounter(prometheus.CounterOpts{Name: "owner_lookup_late_total"})
-	return newQueueAdapter(nil, store, time.Hour, slog.New(slog.DiscardHandler), late), late
+	return newQueue(nil, store, time.Hour, slog.New(slog.DiscardHandler), late, nil), late
 }
 
 // S16: the owner of a repeat caller's open ticket is looked up from the
 // answer on (lookAhead) and is there when the caller is queued.
 func TestOwnerLookAhead(t *testing.T) {
 	ctx := context.Background()
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, tickets.Migrate)
 	w, err := tickets.NewWriter(pool, tickets.WriterOptions{SpoolDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("new writer: %v", err)
@@ -64,7 +49,7 @@ func TestOwnerLookAhead(t *testing.T) {
 	if err := w.SaveAnsweredCall(ctx, first, tickets.DraftFacts{}); err != nil {
 		t.Fatalf("save the first call: %v", err)
 	}
-	a, late := newOwnerAdapter(t, pool)
+	a, late := newOwnerQueue(t, pool)
 	forget := a.lookAhead(ctx, "repeat-call", "13800138000")
 	defer forget()
 	if got := a.owner(ctx, "repeat-call", "13800138000"); got != "1001" {
@@ -104,7 +89,7 @@ func TestOwnerLookupBounded(t *testing.T) {
 		t.Fatalf("pool: %v", err)
 	}
 	defer pool.Close()
-	a, late := newOwnerAdapter(t, pool)
+	a, late := newOwnerQueue(t, pool)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	forget := a.lookAhead(ctx, "stuck-call", "13800138000")

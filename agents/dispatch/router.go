@@ -1,0 +1,152 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/ivr"
+	"github.com/hotline-dev/hotline/tickets"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Phones rings phones for the router: the SIP side.
+type Phones interface {
+	// Dial rings d.Contact on behalf of call for at most d.Timeout and
+	// returns the answered leg. A refusal wraps ErrBusy or ErrDeclined.
+	Dial(ctx context.Context, call ivr.Call, d Dial) (Leg, error)
+}
+
+// Dial is one phone to ring.
+type Dial struct {
+	Who     string // agent id or specialist number, for logs and the leg
+	Contact string // SIP URI: a registration or a configured specialist line
+	Timeout time.Duration
+}
+
+// Leg is an answered phone.
+type Leg interface {
+	// Hangup ends the leg (BYE).
+	Hangup(ctx context.Context)
+	// Bridge connects call and this leg until either hangs up or the agent
+	// transfers the caller; recordTo is the recording's path, "" for none.
+	Bridge(ctx context.Context, call ivr.Call, recordTo string) ivr.TalkResult
+}
+
+// Ring failures a phone reports; other errors count as no answer.
+var (
+	ErrBusy     = errors.New("phone busy")
+	ErrDeclined = errors.New("phone declined")
+)
+
+// Records writes call records and callback requests (the record writer,
+// which spools them while PostgreSQL is down).
+type Records interface {
+	SaveCall(ctx context.Context, r tickets.CallRecord) error
+	SaveAnsweredCall(ctx context.Context, r tickets.CallRecord, facts tickets.DraftFacts) error
+	SaveCallback(ctx context.Context, r tickets.CallbackRequest) error
+}
+
+// Tickets is what routing reads and writes in the ticket store.
+type Tickets interface {
+	ivr.Tickets
+	OpenTicketForCaller(ctx context.Context, number string, window time.Duration) (tickets.Ticket, bool, error)
+	RecordSurvey(ctx context.Context, callID string, score int) (tickets.Ticket, error)
+}
+
+// Recording says where bridged calls are recorded (S19).
+type Recording struct {
+	// Dir holds the WAV files, one folder a day; empty: nothing is recorded.
+	Dir string
+	// Off lists the categories whose calls are not recorded.
+	Off map[string]bool
+}
+
+func (r Recording) enabled(category string) bool { return r.Dir != "" && !r.Off[category] }
+
+// Options are a Router's parts and policy.
+type Options struct {
+	Node      string
+	ACD       *agents.ACD
+	Directory *agents.Directory
+	Locations *agents.Locations
+	Queue     *agents.Queue
+	Phones    Phones
+	Records   Records
+	Tickets   Tickets
+
+	IVR   ivr.Config
+	Hours ivr.Hours
+	Clock ivr.Clock // nil: the wall clock
+
+	RingTimeout           time.Duration // S1
+	ServiceLevelThreshold time.Duration // S1: a longer wait is kept on the record
+	RepeatWindow          time.Duration // S16: how old an open ticket still makes a caller "repeat"
+	Recording             Recording
+	Specialists           map[string]string // S10: transfer numbers and their SIP URIs
+
+	Registerer prometheus.Registerer // nil: metrics are not exported
+	Logger     *slog.Logger
+}
+
+// Router routes this node's calls; see the package doc.
+type Router struct {
+	o     Options
+	log   *slog.Logger
+	m     *metrics
+	flow  *ivr.Flow
+	disp  *dispatcher
+	queue *queue
+}
+
+// New builds a router and the IVR flow it runs on each call.
+func New(o Options) (*Router, error) {
+	if o.ACD == nil || o.Directory == nil || o.Locations == nil || o.Queue == nil || o.Phones == nil ||
+		o.Records == nil || o.Tickets == nil || o.Hours == nil {
+		return nil, errors.New("new router: ACD, directory, locations, queue, phones, records, tickets and hours are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = wallClock{}
+	}
+	r := &Router{o: o, log: o.Logger, m: newMetrics(o.Registerer)}
+	r.disp = newDispatcher(o.ACD, o.Directory, o.Node, o.Logger)
+	r.queue = newQueue(o.Queue, o.Tickets, o.RepeatWindow, o.Logger.With("component", "queue"), r.m.ownerLate, r.disp.poke)
+	flow, err := ivr.NewFlow(o.IVR, ivr.FlowOptions{Hours: o.Hours, Queue: r.queue, Records: callbacks{o.Records},
+		Clock: o.Clock, Agents: r, Tickets: o.Tickets, Logger: o.Logger, Metrics: ivr.NewMetrics(o.Registerer)})
+	if err != nil {
+		return nil, err
+	}
+	r.flow = flow
+	return r, nil
+}
+
+// Run matches callers and agents and delivers the offers until ctx ends.
+func (r *Router) Run(ctx context.Context) { r.disp.run(ctx) }
+
+// Offers implements ivr.Agents.
+func (r *Router) Offers(callID string) (<-chan ivr.AgentOffer, func()) { return r.disp.offers(callID) }
+
+// AnyServing reports whether any logged-in agent serves category (overflow
+// to the callback offer when none does).
+func (r *Router) AnyServing(ctx context.Context, category string) (bool, error) {
+	return r.o.Queue.AnyServing(ctx, category)
+}
+
+// Poke asks for a match now (an agent freed, a caller queued).
+func (r *Router) Poke() { r.disp.poke() }
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// callbacks stores the IVR's callback requests (S9) through the writer.
+type callbacks struct{ w Records }
+
+func (c callbacks) RequestCallback(ctx context.Context, r ivr.CallbackRequest) error {
+	return c.w.SaveCallback(ctx, tickets.CallbackRequest(r))
+}
