@@ -1,6 +1,9 @@
 package agents
 
-import "github.com/redis/go-redis/v9"
+import (
+	"github.com/hotline-dev/hotline/configs"
+	"github.com/redis/go-redis/v9"
+)
 
 // ACD key layout, under the same prefix as the queues (scripts.go):
 //
@@ -36,7 +39,7 @@ import "github.com/redis/go-redis/v9"
 var acdPrelude = `
 local P, NOW, NODE = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local OPS = ` + luaAllowed() + `
-local EMERGENCY = '` + EmergencyCategory + `'
+local EMERGENCY = '` + configs.CategoryEmergency + `'
 local tr, out, hint = {}, {}, false
 local function num(n) return string.format('%.0f', n) end
 local function akey(id) return P .. 'agent:' .. id end

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents/redistest"
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -110,7 +111,7 @@ func (e *acdEnv) toState(t *testing.T, s State) {
 	t.Helper()
 	ctx := context.Background()
 	ring := func() {
-		mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
+		mustEnqueue(t, e.q, configs.QueueEntry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
 		if got := e.match(t); !slices.Equal(got, []string{"c1→1001"}) {
 			t.Fatalf("setup match = %v", got)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents/redistest"
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // Two nodes on one Redis, many goroutines matching at once: no caller and no
@@ -31,7 +32,7 @@ func TestConcurrentMatchNeverDoubleAssigns(t *testing.T) {
 		}
 		for i := range callers {
 			cat := []string{"inquiry", "complaint"}[i%2]
-			mustEnqueue(t, nodes[i%2].q, Entry{CallID: fmt.Sprintf("c%d", i), Category: cat, EnqueuedAt: at(i)})
+			mustEnqueue(t, nodes[i%2].q, configs.QueueEntry{CallID: fmt.Sprintf("c%d", i), Category: cat, EnqueuedAt: at(i)})
 		}
 		var mu sync.Mutex
 		var offers []Offer
@@ -71,7 +72,7 @@ func TestConcurrentOutcomes(t *testing.T) {
 	a := newTestACD(t, ACDOptions{Node: "node-a"})
 	b := newTestACD(t, ACDOptions{Node: "node-b", Prefix: a.prefix})
 	a.login(t, "1001", "inquiry")
-	mustEnqueue(t, a.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
+	mustEnqueue(t, a.q, configs.QueueEntry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
 	a.match(t)
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
@@ -95,7 +96,7 @@ func BenchmarkMatch(b *testing.B) {
 	clock := &fakeClock{t: t0}
 	a := NewACD(rdb, ACDOptions{Prefix: prefix, Node: "node-a", Clock: clock.Now})
 	q := NewQueue(rdb, QueueOptions{Prefix: prefix, Node: "node-a"})
-	categories := []string{"inquiry", "complaint", "business", EmergencyCategory}
+	categories := []string{"inquiry", "complaint", "business", configs.CategoryEmergency}
 	for i := range 200 {
 		if err := a.Login(ctx, fmt.Sprint(1000+i), categories[:3]); err != nil {
 			b.Fatalf("login: %v", err)
@@ -104,9 +105,9 @@ func BenchmarkMatch(b *testing.B) {
 	enqueue := func(n int) {
 		cat := categories[n%3]
 		if n%97 == 0 {
-			cat = EmergencyCategory
+			cat = configs.CategoryEmergency
 		}
-		e := Entry{CallID: fmt.Sprintf("c%d", n), Category: cat, Priority: n%11 == 0, EnqueuedAt: at(n)}
+		e := configs.QueueEntry{CallID: fmt.Sprintf("c%d", n), Category: cat, Priority: n%11 == 0, EnqueuedAt: at(n)}
 		if err := q.Enqueue(ctx, e); err != nil {
 			b.Fatalf("enqueue: %v", err)
 		}

@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"hash"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"unicode"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -34,11 +36,6 @@ const (
 // MinPasswordLength is the shortest password Add and SetPassword accept.
 const MinPasswordLength = 8
 
-// KnownCategories returns the queue categories an agent can serve.
-func KnownCategories() []string {
-	return []string{"inquiry", "complaint", EmergencyCategory, "business"}
-}
-
 // ErrAgentNotFound is returned (wrapped) for an id the directory does not hold.
 var ErrAgentNotFound = errors.New("agent not found")
 
@@ -47,6 +44,11 @@ var ErrAgentExists = errors.New("agent already exists")
 
 // ErrInvalidAgent is returned (wrapped) for an agent or password that fails validation.
 var ErrInvalidAgent = errors.New("invalid agent")
+
+// ErrNoPanelPassword is returned (wrapped) by Verify for an agent who gave
+// the right SIP password but has no panel password yet (set before the panel
+// had its own hash): `hotline agent password` sets one.
+var ErrNoPanelPassword = errors.New("no panel password set")
 
 // idPattern is a SIP user name we accept as an agent id: digits ("1001") or
 // a short lower-case name; it never holds ':' (HA1 separator) or '@'.
@@ -68,22 +70,30 @@ type Agent struct {
 	Role string
 	// Enabled is false once the agent was disabled; Add ignores it.
 	Enabled bool
+	// SessionEpoch changes (in the database, for every writer) when the agent
+	// is disabled or enabled, or its password or role changes: a panel
+	// session issued under another epoch is over. Add ignores it.
+	SessionEpoch int64
 }
 
-// Directory is the agent directory in PostgreSQL (table agents, migration
-// 0002). It stores HA1 digests for its realm only, never passwords.
+// Directory is the agent directory in PostgreSQL (table agents). It stores
+// HA1 digests for its realm and an argon2id hash for the panel, never
+// passwords.
 type Directory struct {
 	pool  *pgxpool.Pool
 	realm string
+	// hashSlots bounds the argon2id hashes computed at once (19 MiB each),
+	// so a burst of sign-ins cannot exhaust memory.
+	hashSlots chan struct{}
 }
 
 // NewDirectory returns the directory on pool for the SIP digest realm.
 func NewDirectory(pool *pgxpool.Pool, realm string) *Directory {
-	return &Directory{pool: pool, realm: realm}
+	return &Directory{pool: pool, realm: realm, hashSlots: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
 }
 
 // Add creates an enabled agent whose password is stored as HA1 for MD5 and
-// SHA-256 in the directory's realm.
+// SHA-256 in the directory's realm, and as an argon2id hash for the panel.
 func (d *Directory) Add(ctx context.Context, a Agent, password string) error {
 	a.Categories = normalizeCategories(a.Categories)
 	if err := validateAgent(a); err != nil {
@@ -92,11 +102,15 @@ func (d *Directory) Add(ctx context.Context, a Agent, password string) error {
 	if err := validatePassword(password); err != nil {
 		return err
 	}
-	_, err := d.pool.Exec(ctx, `INSERT INTO agents
-		(id, display_name, staff_number, categories, role, realm, ha1_md5, ha1_sha256)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	panelHash, err := hashPanelPassword(password)
+	if err != nil {
+		return fmt.Errorf("add agent %s: %w", a.ID, err)
+	}
+	_, err = d.pool.Exec(ctx, `INSERT INTO agents
+		(id, display_name, staff_number, categories, role, realm, ha1_md5, ha1_sha256, panel_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		a.ID, a.DisplayName, a.StaffNumber, a.Categories, a.Role, d.realm,
-		HA1(AlgorithmMD5, a.ID, d.realm, password), HA1(AlgorithmSHA256, a.ID, d.realm, password))
+		HA1(AlgorithmMD5, a.ID, d.realm, password), HA1(AlgorithmSHA256, a.ID, d.realm, password), panelHash)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation
 		return fmt.Errorf("add agent %s: %w (id or staff number %s in use)", a.ID, ErrAgentExists, a.StaffNumber)
@@ -107,11 +121,12 @@ func (d *Directory) Add(ctx context.Context, a Agent, password string) error {
 	return nil
 }
 
-const agentColumns = `id, display_name, staff_number, categories, role, enabled`
+const agentColumns = `id, display_name, staff_number, categories, role, enabled, session_epoch`
 
-func scanAgent(row pgx.Row) (Agent, error) {
+func scanAgent(row pgx.Row, more ...any) (Agent, error) {
 	var a Agent
-	err := row.Scan(&a.ID, &a.DisplayName, &a.StaffNumber, &a.Categories, &a.Role, &a.Enabled)
+	err := row.Scan(append([]any{&a.ID, &a.DisplayName, &a.StaffNumber, &a.Categories, &a.Role, &a.Enabled,
+		&a.SessionEpoch}, more...)...)
 	return a, err
 }
 
@@ -141,8 +156,9 @@ func (d *Directory) List(ctx context.Context) ([]Agent, error) {
 	return out, nil
 }
 
-// Disable stops the agent from authenticating; the row stays for the call
-// records and state history. Disabling a disabled agent is not an error.
+// Disable stops the agent from authenticating and ends its panel sessions
+// (SessionEpoch); the row stays for the call records and state history.
+// Disabling a disabled agent is not an error.
 func (d *Directory) Disable(ctx context.Context, id string) error {
 	tag, err := d.pool.Exec(ctx, `UPDATE agents SET enabled = false,
 		disabled_at = coalesce(disabled_at, now()) WHERE id = $1`, id)
@@ -156,18 +172,41 @@ func (d *Directory) Disable(ctx context.Context, id string) error {
 }
 
 // SetPassword replaces the agent's HA1 digests, computed in the directory's
-// realm (also the way to move an agent to a new realm).
+// realm (also the way to move an agent to a new realm), and its panel hash.
+// The agent's panel sessions end (SessionEpoch).
 func (d *Directory) SetPassword(ctx context.Context, id, password string) error {
 	if err := validatePassword(password); err != nil {
 		return err
 	}
-	tag, err := d.pool.Exec(ctx, `UPDATE agents SET realm = $2, ha1_md5 = $3, ha1_sha256 = $4 WHERE id = $1`,
-		id, d.realm, HA1(AlgorithmMD5, id, d.realm, password), HA1(AlgorithmSHA256, id, d.realm, password))
+	panelHash, err := hashPanelPassword(password)
+	if err != nil {
+		return fmt.Errorf("set password of agent %s: %w", id, err)
+	}
+	tag, err := d.pool.Exec(ctx, `UPDATE agents SET realm = $2, ha1_md5 = $3, ha1_sha256 = $4, panel_hash = $5
+		WHERE id = $1`, id, d.realm, HA1(AlgorithmMD5, id, d.realm, password),
+		HA1(AlgorithmSHA256, id, d.realm, password), panelHash)
 	if err != nil {
 		return fmt.Errorf("set password of agent %s: %w", id, err)
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("set password of agent %s: %w", id, ErrAgentNotFound)
+	}
+	return nil
+}
+
+// SetRole makes the agent a RoleAgent or a RoleSupervisor; a change ends
+// the agent's panel sessions (SessionEpoch), so no session keeps a role
+// taken away.
+func (d *Directory) SetRole(ctx context.Context, id, role string) error {
+	if role != RoleAgent && role != RoleSupervisor {
+		return fmt.Errorf("%w: role %q: want %s or %s", ErrInvalidAgent, role, RoleAgent, RoleSupervisor)
+	}
+	tag, err := d.pool.Exec(ctx, `UPDATE agents SET role = $2 WHERE id = $1`, id, role)
+	if err != nil {
+		return fmt.Errorf("set role of agent %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("set role of agent %s: %w", id, ErrAgentNotFound)
 	}
 	return nil
 }
@@ -198,30 +237,54 @@ func (d *Directory) HA1(ctx context.Context, id, algorithm string) (ha1 string, 
 	return ha1, true, nil
 }
 
-// Verify checks password against the agent's stored HA1 digests (the
-// directory keeps no passwords): both the MD5 and the SHA-256 HA1 are
-// recomputed in the directory's realm and compared in constant time. ok is
-// false for a wrong password, an unknown or disabled agent and one whose
-// password was set for another realm, alike, so callers answer them with the
-// same message; err is for database failures only.
+// dummyPanelHash is hashed against for an unknown or disabled id, so the
+// time a refusal takes does not tell which ids exist. No password matches it.
+const dummyPanelHash = "$argon2id$v=19$m=19456,t=2,p=1$aG90bGluZS1uby1zdWNoLQ$bm8gYWdlbnQgaGFzIHRoaXMga2V5LCBldmVyLiBvay4"
+
+// Verify checks a panel sign-in: password against the agent's argon2id
+// panel hash (never the SIP HA1, a fast unsalted hash). ok is false for a
+// wrong password and an unknown or disabled agent alike, so callers answer
+// them with the same message. An agent without a panel hash cannot sign
+// in: the error wraps ErrNoPanelPassword when the password matches its SIP
+// HA1 (the person knows the password, so telling them leaks nothing), else
+// ok is false as for a wrong password. Other errors are database failures.
 func (d *Directory) Verify(ctx context.Context, id, password string) (Agent, bool, error) {
-	var a Agent
-	var md5HA1, sha256HA1 string
-	err := d.pool.QueryRow(ctx, `SELECT `+agentColumns+`, ha1_md5, ha1_sha256 FROM agents
-		WHERE id = $1 AND enabled AND realm = $2`, id, d.realm).
-		Scan(&a.ID, &a.DisplayName, &a.StaffNumber, &a.Categories, &a.Role, &a.Enabled, &md5HA1, &sha256HA1)
+	var panelHash *string
+	var md5HA1, realm string
+	a, err := scanAgent(d.pool.QueryRow(ctx, `SELECT `+agentColumns+`, panel_hash, ha1_md5, realm
+		FROM agents WHERE id = $1 AND enabled`, id), &panelHash, &md5HA1, &realm)
 	found := err == nil
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return Agent{}, false, fmt.Errorf("verify agent %s: %w", id, err)
 	}
-	// Hash even for an unknown id, so the time taken does not tell which
-	// ids exist.
-	okMD5 := subtle.ConstantTimeCompare([]byte(HA1(AlgorithmMD5, id, d.realm, password)), []byte(md5HA1))
-	okSHA := subtle.ConstantTimeCompare([]byte(HA1(AlgorithmSHA256, id, d.realm, password)), []byte(sha256HA1))
-	if !found || okMD5&okSHA != 1 {
-		return Agent{}, false, nil
+	encoded := dummyPanelHash
+	if found && panelHash != nil {
+		encoded = *panelHash
 	}
-	return a, true, nil
+	match, err := d.checkPanelPassword(ctx, encoded, password)
+	if err != nil {
+		return Agent{}, false, fmt.Errorf("verify agent %s: %w", id, err)
+	}
+	switch {
+	case !found:
+		return Agent{}, false, nil
+	case panelHash != nil && match:
+		return a, true, nil
+	case panelHash == nil && subtle.ConstantTimeCompare([]byte(HA1(AlgorithmMD5, id, realm, password)), []byte(md5HA1)) == 1:
+		return Agent{}, false, fmt.Errorf("agent %s: %w", id, ErrNoPanelPassword)
+	}
+	return Agent{}, false, nil
+}
+
+// checkPanelPassword runs the argon2id comparison in one of hashSlots.
+func (d *Directory) checkPanelPassword(ctx context.Context, encoded, password string) (bool, error) {
+	select {
+	case d.hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return false, fmt.Errorf("wait to check password: %w", ctx.Err())
+	}
+	defer func() { <-d.hashSlots }()
+	return checkPanelPassword(encoded, password)
 }
 
 // HA1 computes H(user:realm:password) in lower-case hex for algorithm "MD5"
@@ -265,11 +328,11 @@ func validateAgent(a Agent) error {
 		errs = append(errs, fmt.Errorf("staff number %q: want 1-16 digits (it is announced to callers)", a.StaffNumber))
 	}
 	if len(a.Categories) == 0 {
-		errs = append(errs, fmt.Errorf("categories: want at least one of %s", strings.Join(KnownCategories(), ", ")))
+		errs = append(errs, fmt.Errorf("categories: want at least one of %s", strings.Join(configs.QueueCategories(), ", ")))
 	}
 	for _, c := range a.Categories {
-		if !slices.Contains(KnownCategories(), c) {
-			errs = append(errs, fmt.Errorf("category %q: want one of %s", c, strings.Join(KnownCategories(), ", ")))
+		if !slices.Contains(configs.QueueCategories(), c) {
+			errs = append(errs, fmt.Errorf("category %q: want one of %s", c, strings.Join(configs.QueueCategories(), ", ")))
 		}
 	}
 	if a.Role != RoleAgent && a.Role != RoleSupervisor {

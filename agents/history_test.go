@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/sip/siptest/poll"
 	"github.com/hotline-dev/hotline/tickets"
 	"github.com/hotline-dev/hotline/tickets/pgtest"
@@ -61,7 +62,7 @@ func TestHistoryRecordsTransitions(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
 	e.login(t, "1001", "inquiry")
-	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
+	mustEnqueue(t, e.q, configs.QueueEntry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
 	e.match(t)
 	e.must(t, "answer", e.Answered(ctx, "c1", "1001"))
 	e.must(t, "hangup", e.Hangup(ctx, "1001", time.Minute, "inquiry"))
@@ -117,7 +118,7 @@ func TestACDMetrics(t *testing.T) {
 	e.login(t, "1002", "inquiry")
 	e.login(t, "1003", "inquiry")
 	e.must(t, "pause", e.Pause(ctx, "1003", "lunch"))
-	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
+	mustEnqueue(t, e.q, configs.QueueEntry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
 	e.match(t)
 	e.must(t, "miss", e.Missed(ctx, "c1", "1001", MissNoAnswer))
 	tests := []struct {

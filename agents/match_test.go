@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // Matching order and agent choice (S1, S6, S7, S16). Agents log in one
@@ -21,20 +23,20 @@ func TestMatch(t *testing.T) {
 		name    string
 		agents  []agent
 		busy    []string // logged in, then paused (busy, not offline)
-		callers []Entry
+		callers []configs.QueueEntry
 		advance time.Duration // clock moves before Match
 		want    []string
 	}{
 		{
 			name:    "longest idle agent first",
 			agents:  []agent{{"1001", []string{"inquiry"}}, {"1002", []string{"inquiry"}}},
-			callers: []Entry{{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)}},
+			callers: []configs.QueueEntry{{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)}},
 			want:    []string{"c1→1001"},
 		},
 		{
 			name:   "fifo two callers one agent",
 			agents: []agent{{"1001", []string{"inquiry"}}},
-			callers: []Entry{
+			callers: []configs.QueueEntry{
 				{CallID: "late", Category: "inquiry", EnqueuedAt: at(2)},
 				{CallID: "early", Category: "inquiry", EnqueuedAt: at(1)},
 			},
@@ -43,7 +45,7 @@ func TestMatch(t *testing.T) {
 		{
 			name:   "priority overtakes within the queue",
 			agents: []agent{{"1001", []string{"inquiry"}}},
-			callers: []Entry{
+			callers: []configs.QueueEntry{
 				{CallID: "normal", Category: "inquiry", EnqueuedAt: at(1)},
 				{CallID: "elderly", Category: "inquiry", Priority: true, EnqueuedAt: at(5)},
 			},
@@ -52,7 +54,7 @@ func TestMatch(t *testing.T) {
 		{
 			name:   "oldest head across queues",
 			agents: []agent{{"1001", []string{"inquiry", "complaint"}}},
-			callers: []Entry{
+			callers: []configs.QueueEntry{
 				{CallID: "i1", Category: "inquiry", EnqueuedAt: at(3)},
 				{CallID: "c1", Category: "complaint", EnqueuedAt: at(2)},
 			},
@@ -60,35 +62,35 @@ func TestMatch(t *testing.T) {
 		},
 		{
 			name:   "emergency overtakes every queue",
-			agents: []agent{{"1001", []string{"inquiry", EmergencyCategory}}},
-			callers: []Entry{
+			agents: []agent{{"1001", []string{"inquiry", configs.CategoryEmergency}}},
+			callers: []configs.QueueEntry{
 				{CallID: "i1", Category: "inquiry", Priority: true, EnqueuedAt: at(1)},
-				{CallID: "e1", Category: EmergencyCategory, EnqueuedAt: at(9)},
+				{CallID: "e1", Category: configs.CategoryEmergency, EnqueuedAt: at(9)},
 			},
 			want: []string{"e1→1001"},
 		},
 		{
 			name:    "emergency goes to any available agent",
 			agents:  []agent{{"1001", []string{"business"}}},
-			callers: []Entry{{CallID: "e1", Category: EmergencyCategory, EnqueuedAt: at(1)}},
+			callers: []configs.QueueEntry{{CallID: "e1", Category: configs.CategoryEmergency, EnqueuedAt: at(1)}},
 			want:    []string{"e1→1001"},
 		},
 		{
 			name:    "emergency prefers agents serving it",
-			agents:  []agent{{"1001", []string{"business"}}, {"1002", []string{EmergencyCategory}}},
-			callers: []Entry{{CallID: "e1", Category: EmergencyCategory, EnqueuedAt: at(1)}},
+			agents:  []agent{{"1001", []string{"business"}}, {"1002", []string{configs.CategoryEmergency}}},
+			callers: []configs.QueueEntry{{CallID: "e1", Category: configs.CategoryEmergency, EnqueuedAt: at(1)}},
 			want:    []string{"e1→1002"},
 		},
 		{
 			name:    "no agent serving the category",
 			agents:  []agent{{"1001", []string{"business"}}},
-			callers: []Entry{{CallID: "i1", Category: "inquiry", EnqueuedAt: at(1)}},
+			callers: []configs.QueueEntry{{CallID: "i1", Category: "inquiry", EnqueuedAt: at(1)}},
 			want:    []string{},
 		},
 		{
 			name:   "every pair in one match",
 			agents: []agent{{"1001", []string{"inquiry"}}, {"1002", []string{"inquiry", "complaint"}}},
-			callers: []Entry{
+			callers: []configs.QueueEntry{
 				{CallID: "i1", Category: "inquiry", EnqueuedAt: at(1)},
 				{CallID: "c1", Category: "complaint", EnqueuedAt: at(2)},
 				{CallID: "i2", Category: "inquiry", EnqueuedAt: at(3)},
@@ -98,14 +100,14 @@ func TestMatch(t *testing.T) {
 		{
 			name:    "owner first when available",
 			agents:  []agent{{"1001", []string{"inquiry"}}, {"1002", []string{"inquiry"}}},
-			callers: []Entry{{CallID: "c1", Category: "inquiry", Owner: "1002", EnqueuedAt: at(1)}},
+			callers: []configs.QueueEntry{{CallID: "c1", Category: "inquiry", Owner: "1002", EnqueuedAt: at(1)}},
 			want:    []string{"c1→1002"},
 		},
 		{
 			name:   "busy owner holds the caller within owner_wait, others go",
 			agents: []agent{{"1001", []string{"inquiry"}}},
 			busy:   []string{"1002"},
-			callers: []Entry{
+			callers: []configs.QueueEntry{
 				{CallID: "repeat", Category: "inquiry", Owner: "1002", EnqueuedAt: at(1)},
 				{CallID: "other", Category: "inquiry", EnqueuedAt: at(2)},
 			},
@@ -116,14 +118,14 @@ func TestMatch(t *testing.T) {
 			name:    "busy owner past owner_wait: longest idle",
 			agents:  []agent{{"1001", []string{"inquiry"}}},
 			busy:    []string{"1002"},
-			callers: []Entry{{CallID: "repeat", Category: "inquiry", Owner: "1002", EnqueuedAt: at(1)}},
+			callers: []configs.QueueEntry{{CallID: "repeat", Category: "inquiry", Owner: "1002", EnqueuedAt: at(1)}},
 			advance: 30 * time.Second,
 			want:    []string{"repeat→1001"},
 		},
 		{
 			name:    "offline owner: no wait",
 			agents:  []agent{{"1001", []string{"inquiry"}}},
-			callers: []Entry{{CallID: "repeat", Category: "inquiry", Owner: "1099", EnqueuedAt: at(1)}},
+			callers: []configs.QueueEntry{{CallID: "repeat", Category: "inquiry", Owner: "1099", EnqueuedAt: at(1)}},
 			want:    []string{"repeat→1001"},
 		},
 	}
@@ -157,8 +159,8 @@ func TestOfferKeepsPlace(t *testing.T) {
 	ctx := context.Background()
 	e := newTestACD(t, ACDOptions{})
 	e.login(t, "1001", "inquiry")
-	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)},
-		Entry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
+	mustEnqueue(t, e.q, configs.QueueEntry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)},
+		configs.QueueEntry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
 	offers, err := e.Match(ctx)
 	if err != nil || len(offers) != 1 {
 		t.Fatalf("match = %v, %v", offers, err)
@@ -190,7 +192,7 @@ func TestMatchStepsOverRingingCallers(t *testing.T) {
 	e := newTestACD(t, ACDOptions{MatchLimit: perMatch})
 	for i := range ringing + 1 {
 		e.login(t, fmt.Sprintf("a%04d", i), "inquiry")
-		mustEnqueue(t, e.q, Entry{CallID: fmt.Sprintf("c%04d", i), Category: "inquiry",
+		mustEnqueue(t, e.q, configs.QueueEntry{CallID: fmt.Sprintf("c%04d", i), Category: "inquiry",
 			EnqueuedAt: t0.Add(time.Duration(i) * time.Millisecond)})
 	}
 	offered := 0
@@ -216,8 +218,8 @@ func TestMissedGoesToNextAgent(t *testing.T) {
 	e.login(t, "1001", "inquiry")
 	e.clock.Add(time.Minute)
 	e.login(t, "1002", "inquiry")
-	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)},
-		Entry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
+	mustEnqueue(t, e.q, configs.QueueEntry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)},
+		configs.QueueEntry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
 	if got := e.match(t); !slices.Equal(got, []string{"c1→1001", "c2→1002"}) {
 		t.Fatalf("offers = %v", got)
 	}
@@ -261,7 +263,7 @@ func TestCallerGoneWhileRinging(t *testing.T) {
 	e.login(t, "1001", "inquiry")
 	e.clock.Add(time.Minute)
 	e.login(t, "1002", "inquiry")
-	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
+	mustEnqueue(t, e.q, configs.QueueEntry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
 	e.match(t)
 	e.clock.Add(5 * time.Second)
 	e.must(t, "caller gone", e.CallerGone(ctx, "c1", "1001"))
@@ -273,7 +275,7 @@ func TestCallerGoneWhileRinging(t *testing.T) {
 		t.Fatalf("queue length = %d, %v; want 0", n, err)
 	}
 	// The agent answers a call whose caller is gone: BYE at once.
-	mustEnqueue(t, e.q, Entry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
+	mustEnqueue(t, e.q, configs.QueueEntry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
 	e.match(t)
 	e.must(t, "remove", e.q.Remove(ctx, "inquiry", "c2"))
 	if err := e.Answered(ctx, "c2", "1001"); !errors.Is(err, ErrCallerGone) {
@@ -288,7 +290,7 @@ func TestLogoutWhileRinging(t *testing.T) {
 	ctx := context.Background()
 	e := newTestACD(t, ACDOptions{})
 	e.login(t, "1001", "inquiry")
-	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
+	mustEnqueue(t, e.q, configs.QueueEntry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
 	e.match(t)
 	e.must(t, "logout", e.Logout(ctx, "1001"))
 	e.login(t, "1002", "inquiry")
@@ -310,7 +312,7 @@ func TestSweepInBatches(t *testing.T) {
 	for i := range n {
 		id := fmt.Sprint(2000 + i)
 		e.login(t, id, "inquiry")
-		mustEnqueue(t, e.q, Entry{CallID: "w" + id, Category: "inquiry", EnqueuedAt: at(i)})
+		mustEnqueue(t, e.q, configs.QueueEntry{CallID: "w" + id, Category: "inquiry", EnqueuedAt: at(i)})
 	}
 	offers := 0
 	for {
@@ -363,8 +365,8 @@ func newSweepACD(t *testing.T) *acdEnv {
 func TestSweep(t *testing.T) {
 	ctx := context.Background()
 	e := newSweepACD(t)
-	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)},
-		Entry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
+	mustEnqueue(t, e.q, configs.QueueEntry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)},
+		configs.QueueEntry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
 	e.match(t)
 	e.must(t, "answer", e.Answered(ctx, "c1", "1001"))
 	e.must(t, "hangup", e.Hangup(ctx, "1001", 90*time.Second, "inquiry"))
@@ -407,7 +409,7 @@ func TestMatchUpTo(t *testing.T) {
 	for i := range 7 {
 		e.login(t, fmt.Sprintf("a%d", i), "inquiry")
 		e.clock.Add(time.Millisecond) // a0 is the longest idle
-		mustEnqueue(t, e.q, Entry{CallID: fmt.Sprintf("c%d", i), Category: "inquiry",
+		mustEnqueue(t, e.q, configs.QueueEntry{CallID: fmt.Sprintf("c%d", i), Category: "inquiry",
 			EnqueuedAt: t0.Add(time.Duration(i) * time.Millisecond)})
 	}
 	var got []string

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
@@ -56,10 +57,10 @@ func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	q, rdb := newTestQueue(t, QueueOptions{Metrics: NewMetrics(reg)})
 	mustEnqueue(t, q,
-		Entry{CallID: "a", Category: "inquiry", EnqueuedAt: time.Now().Add(-25 * time.Second)},
-		Entry{CallID: "b", Category: "inquiry"},
-		Entry{CallID: "b", Category: "inquiry"},
-		Entry{CallID: "e", Category: EmergencyCategory},
+		configs.QueueEntry{CallID: "a", Category: "inquiry", EnqueuedAt: time.Now().Add(-25 * time.Second)},
+		configs.QueueEntry{CallID: "b", Category: "inquiry"},
+		configs.QueueEntry{CallID: "b", Category: "inquiry"},
+		configs.QueueEntry{CallID: "e", Category: configs.CategoryEmergency},
 	)
 	for _, id := range []string{"a", "gone"} {
 		if err := q.Remove(ctx, "inquiry", id); err != nil {
@@ -78,7 +79,7 @@ func TestMetrics(t *testing.T) {
 		want   float64
 	}{
 		{"inquiry length", reg, "hotline_agents_queue_length", map[string]string{"category": "inquiry"}, 1},
-		{"emergency length", reg, "hotline_agents_queue_length", map[string]string{"category": EmergencyCategory}, 1},
+		{"emergency length", reg, "hotline_agents_queue_length", map[string]string{"category": configs.CategoryEmergency}, 1},
 		{"length seen by another node", otherReg, "hotline_agents_queue_length", map[string]string{"category": "inquiry"}, 1},
 		{"new enqueues", reg, "hotline_agents_queue_enqueues_total", map[string]string{"category": "inquiry", "reason": "new"}, 2},
 		{"requeues", reg, "hotline_agents_queue_enqueues_total", map[string]string{"category": "inquiry", "reason": "requeue"}, 1},

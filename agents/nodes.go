@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -84,7 +85,7 @@ func (a *ACD) Reap(ctx context.Context) ([]string, error) {
 // waiting callers with their original enqueue times (Queue.Republish) and
 // its agents' states. Agents known again meanwhile (logged in since) are
 // left as they are. Every item is tried; the errors are joined.
-func (a *ACD) Republish(ctx context.Context, calls []Entry, agents []AgentState) error {
+func (a *ACD) Republish(ctx context.Context, calls []configs.QueueEntry, agents []AgentState) error {
 	var errs []error
 	if err := a.queue.Republish(ctx, calls); err != nil {
 		errs = append(errs, err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents/redistest"
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/sip/siptest/poll"
 )
 
@@ -30,10 +31,10 @@ func TestReapDeadNode(t *testing.T) {
 	a.login(t, "1001", "inquiry")
 	a.clock.Add(time.Second)
 	a.login(t, "1002", "inquiry")
-	mustEnqueue(t, b.q, Entry{CallID: "b1", Category: "inquiry", EnqueuedAt: at(1)},
-		Entry{CallID: "b2", Category: "inquiry", EnqueuedAt: at(2)},
-		Entry{CallID: "b3", Category: "inquiry", EnqueuedAt: at(3)})
-	mustEnqueue(t, a.q, Entry{CallID: "a1", Category: "inquiry", EnqueuedAt: at(4)})
+	mustEnqueue(t, b.q, configs.QueueEntry{CallID: "b1", Category: "inquiry", EnqueuedAt: at(1)},
+		configs.QueueEntry{CallID: "b2", Category: "inquiry", EnqueuedAt: at(2)},
+		configs.QueueEntry{CallID: "b3", Category: "inquiry", EnqueuedAt: at(3)})
+	mustEnqueue(t, a.q, configs.QueueEntry{CallID: "a1", Category: "inquiry", EnqueuedAt: at(4)})
 	if got := a.match(t); !slices.Equal(got, []string{"b1→1001", "b2→1002"}) {
 		t.Fatalf("offers = %v", got)
 	}
@@ -91,7 +92,7 @@ func TestRedisRestartRepublish(t *testing.T) {
 	e.clock.Add(time.Minute)
 	e.login(t, "1003", "inquiry")
 	e.must(t, "pause", e.Pause(ctx, "1003", "lunch"))
-	calls := []Entry{
+	calls := []configs.QueueEntry{
 		{CallID: "c1", Caller: "101", Category: "inquiry", EnqueuedAt: at(1)},
 		{CallID: "c2", Caller: "102", Category: "inquiry", Priority: true, EnqueuedAt: at(3)},
 		{CallID: "c3", Caller: "103", Category: "inquiry", EnqueuedAt: at(2)},
@@ -181,7 +182,7 @@ func TestSubscribeEvents(t *testing.T) {
 		t.Fatalf("subscribe: %v", err)
 	}
 	e.login(t, "1001", "inquiry")
-	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
+	mustEnqueue(t, e.q, configs.QueueEntry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
 	e.match(t)
 	want := []Event{
 		{Type: EventState, Agent: "1001", From: StateOffline, To: StateAvailable, Node: "node-a", At: t0},

@@ -8,12 +8,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/redis/go-redis/v9"
 )
-
-// EmergencyCategory is the queue whose callers are served before every other
-// queue (S6): Position in any other category counts them as ahead.
-const EmergencyCategory = "emergency"
 
 // ErrNotQueued is returned (wrapped) when a call is not waiting in the queue asked about.
 var ErrNotQueued = errors.New("call not queued")
@@ -40,21 +37,6 @@ type QueueOptions struct {
 	DefaultHandleTime time.Duration
 	// Metrics receives the queue metrics; nil means unregistered metrics.
 	Metrics *Metrics
-}
-
-// Entry is one caller waiting in a queue.
-type Entry struct {
-	CallID   string
-	Caller   string
-	Category string
-	// Priority marks a special-group caller (S7) served ahead within the queue.
-	Priority bool
-	// EnqueuedAt is when the caller joined; zero in Enqueue means "now" by the
-	// Redis clock. It has millisecond precision.
-	EnqueuedAt time.Time
-	// Owner is the agent id owning the caller's open ticket (S16): the ACD
-	// offers the call to that agent first. Empty for none.
-	Owner string
 }
 
 // Queue is the set of per-category caller queues in Redis, shared by all nodes.
@@ -90,7 +72,7 @@ func NewQueue(rdb redis.UniversalClient, opts QueueOptions) *Queue {
 		defaultAHT: opts.DefaultHandleTime,
 		metrics:    opts.Metrics,
 	}
-	q.emergencyQK = q.queueKey(EmergencyCategory)
+	q.emergencyQK = q.queueKey(configs.CategoryEmergency)
 	q.metrics.lengths.attach(q.lengthGauges)
 	return q
 }
@@ -106,7 +88,7 @@ func hostName() string {
 // Enqueue adds a caller to its category's queue. It is idempotent per call id:
 // a call already waiting keeps its original enqueue time, and a new category,
 // priority or node in e moves it.
-func (q *Queue) Enqueue(ctx context.Context, e Entry) error {
+func (q *Queue) Enqueue(ctx context.Context, e configs.QueueEntry) error {
 	existed, err := q.enqueue(ctx, e, false)
 	if err != nil {
 		return err
@@ -121,7 +103,7 @@ func (q *Queue) Enqueue(ctx context.Context, e Entry) error {
 
 // Republish re-adds entries with their original enqueue times, after a Redis
 // restart lost them. Every entry is tried; the errors are joined.
-func (q *Queue) Republish(ctx context.Context, entries []Entry) error {
+func (q *Queue) Republish(ctx context.Context, entries []configs.QueueEntry) error {
 	var errs []error
 	for _, e := range entries {
 		if _, err := q.enqueue(ctx, e, true); err != nil {
@@ -133,7 +115,7 @@ func (q *Queue) Republish(ctx context.Context, entries []Entry) error {
 	return errors.Join(errs...)
 }
 
-func (q *Queue) enqueue(ctx context.Context, e Entry, needTime bool) (existed bool, err error) {
+func (q *Queue) enqueue(ctx context.Context, e configs.QueueEntry, needTime bool) (existed bool, err error) {
 	if err := validate(e, needTime); err != nil {
 		return false, err
 	}
@@ -153,7 +135,7 @@ func (q *Queue) enqueue(ctx context.Context, e Entry, needTime bool) (existed bo
 	return res[0] == int64(1), nil
 }
 
-func validate(e Entry, needTime bool) error {
+func validate(e configs.QueueEntry, needTime bool) error {
 	switch {
 	case e.CallID == "":
 		return fmt.Errorf("%w: empty call id", ErrInvalidEntry)
@@ -187,7 +169,7 @@ func (q *Queue) Remove(ctx context.Context, category, callID string) error {
 // plus, outside the emergency queue, every emergency caller waiting (S6, S8).
 // A call not in the queue gives an error wrapping ErrNotQueued.
 func (q *Queue) Position(ctx context.Context, category, callID string) (int, error) {
-	count := category != EmergencyCategory
+	count := category != configs.CategoryEmergency
 	keys := []string{q.queueKey(category), q.emergencyQK}
 	pos, err := positionScript.Run(ctx, q.rdb, keys, callID, flag(count)).Int64()
 	if err != nil {
@@ -209,7 +191,7 @@ func (q *Queue) Len(ctx context.Context, category string) (int, error) {
 }
 
 // Entries lists the category's queue in serving order.
-func (q *Queue) Entries(ctx context.Context, category string) ([]Entry, error) {
+func (q *Queue) Entries(ctx context.Context, category string) ([]configs.QueueEntry, error) {
 	res, err := entriesScript.Run(ctx, q.rdb, []string{q.queueKey(category)}, q.prefix).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("list queue %s: %w", category, err)
@@ -217,7 +199,7 @@ func (q *Queue) Entries(ctx context.Context, category string) ([]Entry, error) {
 	if len(res)%3 != 0 {
 		return nil, fmt.Errorf("list queue %s: %w", category, errUnexpectedReply(res))
 	}
-	out := make([]Entry, 0, len(res)/3)
+	out := make([]configs.QueueEntry, 0, len(res)/3)
 	for i := 0; i < len(res); i += 3 {
 		e, err := entryFromReply(category, res[i:i+3])
 		if err != nil {
@@ -228,20 +210,20 @@ func (q *Queue) Entries(ctx context.Context, category string) ([]Entry, error) {
 	return out, nil
 }
 
-// entryFromReply builds an Entry from entriesScript's (callID, score, caller).
-func entryFromReply(category string, r []any) (Entry, error) {
+// entryFromReply builds a queue entry from entriesScript's (callID, score, caller).
+func entryFromReply(category string, r []any) (configs.QueueEntry, error) {
 	id, ok1 := r[0].(string)
 	sc, ok2 := r[1].(string)
 	caller, ok3 := r[2].(string)
 	if !ok1 || !ok2 || !ok3 {
-		return Entry{}, errUnexpectedReply(r)
+		return configs.QueueEntry{}, errUnexpectedReply(r)
 	}
 	s, err := strconv.ParseFloat(sc, 64)
 	if err != nil {
-		return Entry{}, fmt.Errorf("score of call %s: %w", id, err)
+		return configs.QueueEntry{}, fmt.Errorf("score of call %s: %w", id, err)
 	}
 	priority, at := decodeScore(s)
-	return Entry{CallID: id, Caller: caller, Category: category, Priority: priority, EnqueuedAt: at}, nil
+	return configs.QueueEntry{CallID: id, Caller: caller, Category: category, Priority: priority, EnqueuedAt: at}, nil
 }
 
 func errUnexpectedReply(v any) error {
@@ -255,8 +237,8 @@ func errUnexpectedReply(v any) error {
 // stays cheap for every queued caller at thousands of agents.
 func (q *Queue) AnyServing(ctx context.Context, category string) (bool, error) {
 	cats := []string{category}
-	if category == EmergencyCategory {
-		cats = KnownCategories()
+	if category == configs.CategoryEmergency {
+		cats = configs.QueueCategories()
 	}
 	pipe := q.rdb.Pipeline()
 	counts := make([]*redis.IntCmd, len(cats))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents/redistest"
+	"github.com/hotline-dev/hotline/configs"
 )
 
 var t0 = time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC)
@@ -20,12 +21,12 @@ func at(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
 func TestQueueOrder(t *testing.T) {
 	tests := []struct {
 		name    string
-		entries []Entry
+		entries []configs.QueueEntry
 		want    []string
 	}{
 		{
 			name: "fifo by enqueue time",
-			entries: []Entry{
+			entries: []configs.QueueEntry{
 				{CallID: "c3", Category: "inquiry", EnqueuedAt: at(3)},
 				{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)},
 				{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)},
@@ -34,7 +35,7 @@ func TestQueueOrder(t *testing.T) {
 		},
 		{
 			name: "priority overtakes earlier normal callers",
-			entries: []Entry{
+			entries: []configs.QueueEntry{
 				{CallID: "n1", Category: "inquiry", EnqueuedAt: at(1)},
 				{CallID: "n2", Category: "inquiry", EnqueuedAt: at(2)},
 				{CallID: "p1", Category: "inquiry", Priority: true, EnqueuedAt: at(3)},
@@ -43,7 +44,7 @@ func TestQueueOrder(t *testing.T) {
 		},
 		{
 			name: "fifo among priority callers",
-			entries: []Entry{
+			entries: []configs.QueueEntry{
 				{CallID: "p2", Category: "inquiry", Priority: true, EnqueuedAt: at(5)},
 				{CallID: "n1", Category: "inquiry", EnqueuedAt: at(1)},
 				{CallID: "p1", Category: "inquiry", Priority: true, EnqueuedAt: at(4)},
@@ -52,7 +53,7 @@ func TestQueueOrder(t *testing.T) {
 		},
 		{
 			name: "other categories do not interleave",
-			entries: []Entry{
+			entries: []configs.QueueEntry{
 				{CallID: "i1", Category: "inquiry", EnqueuedAt: at(2)},
 				{CallID: "b1", Category: "business", Priority: true, EnqueuedAt: at(1)},
 				{CallID: "i2", Category: "inquiry", EnqueuedAt: at(3)},
@@ -87,12 +88,12 @@ func TestQueueOrder(t *testing.T) {
 func TestPositionCountsEmergencies(t *testing.T) {
 	q, _ := newTestQueue(t, QueueOptions{})
 	mustEnqueue(t, q,
-		Entry{CallID: "i1", Category: "inquiry", EnqueuedAt: at(1)},
-		Entry{CallID: "i2", Category: "inquiry", Priority: true, EnqueuedAt: at(2)},
-		Entry{CallID: "e1", Category: EmergencyCategory, EnqueuedAt: at(3)},
-		Entry{CallID: "e2", Category: EmergencyCategory, EnqueuedAt: at(4)},
-		Entry{CallID: "e3", Category: EmergencyCategory, Priority: true, EnqueuedAt: at(5)},
-		Entry{CallID: "c1", Category: "complaint", EnqueuedAt: at(6)},
+		configs.QueueEntry{CallID: "i1", Category: "inquiry", EnqueuedAt: at(1)},
+		configs.QueueEntry{CallID: "i2", Category: "inquiry", Priority: true, EnqueuedAt: at(2)},
+		configs.QueueEntry{CallID: "e1", Category: configs.CategoryEmergency, EnqueuedAt: at(3)},
+		configs.QueueEntry{CallID: "e2", Category: configs.CategoryEmergency, EnqueuedAt: at(4)},
+		configs.QueueEntry{CallID: "e3", Category: configs.CategoryEmergency, Priority: true, EnqueuedAt: at(5)},
+		configs.QueueEntry{CallID: "c1", Category: "complaint", EnqueuedAt: at(6)},
 	)
 	tests := []struct {
 		name     string
@@ -103,8 +104,8 @@ func TestPositionCountsEmergencies(t *testing.T) {
 		{"priority inquiry behind three emergencies", "inquiry", "i2", 4},
 		{"normal inquiry behind emergencies and priority", "inquiry", "i1", 5},
 		{"complaint behind emergencies only", "complaint", "c1", 4},
-		{"emergency counts only its own queue", EmergencyCategory, "e1", 2},
-		{"priority emergency first", EmergencyCategory, "e3", 1},
+		{"emergency counts only its own queue", configs.CategoryEmergency, "e1", 2},
+		{"priority emergency first", configs.CategoryEmergency, "e3", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,12 +120,12 @@ func TestEnqueueIdempotent(t *testing.T) {
 	ctx := context.Background()
 	q, rdb := newTestQueue(t, QueueOptions{})
 	mustEnqueue(t, q,
-		Entry{CallID: "a", Category: "inquiry", EnqueuedAt: at(10)},
-		Entry{CallID: "b", Category: "inquiry", EnqueuedAt: at(20)},
+		configs.QueueEntry{CallID: "a", Category: "inquiry", EnqueuedAt: at(10)},
+		configs.QueueEntry{CallID: "b", Category: "inquiry", EnqueuedAt: at(20)},
 	)
 
 	t.Run("same call again keeps the original time", func(t *testing.T) {
-		mustEnqueue(t, q, Entry{CallID: "a", Category: "inquiry", EnqueuedAt: at(30)})
+		mustEnqueue(t, q, configs.QueueEntry{CallID: "a", Category: "inquiry", EnqueuedAt: at(30)})
 		got, err := q.Entries(ctx, "inquiry")
 		if err != nil {
 			t.Fatalf("entries: %v", err)
@@ -134,7 +135,7 @@ func TestEnqueueIdempotent(t *testing.T) {
 		}
 	})
 	t.Run("priority change keeps time and moves ahead", func(t *testing.T) {
-		mustEnqueue(t, q, Entry{CallID: "b", Category: "inquiry", Priority: true})
+		mustEnqueue(t, q, configs.QueueEntry{CallID: "b", Category: "inquiry", Priority: true})
 		got, err := q.Entries(ctx, "inquiry")
 		if err != nil {
 			t.Fatalf("entries: %v", err)
@@ -144,7 +145,7 @@ func TestEnqueueIdempotent(t *testing.T) {
 		}
 	})
 	t.Run("category change moves the call", func(t *testing.T) {
-		mustEnqueue(t, q, Entry{CallID: "a", Category: "complaint"})
+		mustEnqueue(t, q, configs.QueueEntry{CallID: "a", Category: "complaint"})
 		if _, err := q.Position(ctx, "inquiry", "a"); !errors.Is(err, ErrNotQueued) {
 			t.Fatalf("position in old queue: err = %v, want ErrNotQueued", err)
 		}
@@ -155,13 +156,13 @@ func TestEnqueueIdempotent(t *testing.T) {
 	})
 	t.Run("zero time uses the redis clock once", func(t *testing.T) {
 		before := time.Now().Add(-time.Second)
-		mustEnqueue(t, q, Entry{CallID: "z", Category: "business"})
+		mustEnqueue(t, q, configs.QueueEntry{CallID: "z", Category: "business"})
 		first, err := q.Entries(ctx, "business")
 		if err != nil || len(first) != 1 || first[0].EnqueuedAt.Before(before) {
 			t.Fatalf("entries = %+v, %v; want z stamped after %s", first, err, before)
 		}
 		time.Sleep(5 * time.Millisecond)
-		mustEnqueue(t, q, Entry{CallID: "z", Category: "business"})
+		mustEnqueue(t, q, configs.QueueEntry{CallID: "z", Category: "business"})
 		again, err := q.Entries(ctx, "business")
 		if err != nil || !again[0].EnqueuedAt.Equal(first[0].EnqueuedAt) {
 			t.Fatalf("re-enqueue time = %+v, %v; want %s", again, err, first[0].EnqueuedAt)
@@ -189,11 +190,11 @@ func TestEnqueueRejectsInvalidEntries(t *testing.T) {
 	q, _ := newTestQueue(t, QueueOptions{})
 	tests := []struct {
 		name  string
-		entry Entry
+		entry configs.QueueEntry
 	}{
-		{"no call id", Entry{Category: "inquiry"}},
-		{"no category", Entry{CallID: "x"}},
-		{"time before 1970", Entry{CallID: "x", Category: "inquiry", EnqueuedAt: time.Unix(-5, 0)}},
+		{"no call id", configs.QueueEntry{Category: "inquiry"}},
+		{"no category", configs.QueueEntry{CallID: "x"}},
+		{"time before 1970", configs.QueueEntry{CallID: "x", Category: "inquiry", EnqueuedAt: time.Unix(-5, 0)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,8 +209,8 @@ func TestRemove(t *testing.T) {
 	ctx := context.Background()
 	q, rdb := newTestQueue(t, QueueOptions{})
 	mustEnqueue(t, q,
-		Entry{CallID: "a", Caller: "13800000001", Category: "inquiry", EnqueuedAt: at(1)},
-		Entry{CallID: "b", Caller: "13800000002", Category: "inquiry", EnqueuedAt: at(2)},
+		configs.QueueEntry{CallID: "a", Caller: "13800000001", Category: "inquiry", EnqueuedAt: at(1)},
+		configs.QueueEntry{CallID: "b", Caller: "13800000002", Category: "inquiry", EnqueuedAt: at(2)},
 	)
 	if err := q.Remove(ctx, "inquiry", "a"); err != nil {
 		t.Fatalf("remove a: %v", err)
@@ -254,7 +255,7 @@ func TestConcurrentEnqueue(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := range perWorker {
-				e := Entry{CallID: fmt.Sprintf("w%02d-%02d", w, i), Category: "inquiry", Priority: (w+i)%5 == 0}
+				e := configs.QueueEntry{CallID: fmt.Sprintf("w%02d-%02d", w, i), Category: "inquiry", Priority: (w+i)%5 == 0}
 				if err := q.Enqueue(ctx, e); err != nil {
 					errs <- err
 				}
@@ -284,7 +285,7 @@ func TestConcurrentEnqueue(t *testing.T) {
 }
 
 // servedBefore reports whether a is correctly ahead of b in one queue.
-func servedBefore(a, b Entry) bool {
+func servedBefore(a, b configs.QueueEntry) bool {
 	if a.Priority != b.Priority {
 		return a.Priority
 	}
@@ -297,16 +298,16 @@ func TestRepublishAfterRestart(t *testing.T) {
 	ctx := context.Background()
 	q, rdb := newTestQueue(t, QueueOptions{})
 	mustEnqueue(t, q,
-		Entry{CallID: "e1", Caller: "110", Category: EmergencyCategory, EnqueuedAt: at(5)},
-		Entry{CallID: "i1", Caller: "101", Category: "inquiry", EnqueuedAt: at(1)},
-		Entry{CallID: "i2", Caller: "102", Category: "inquiry", Priority: true, EnqueuedAt: at(3)},
-		Entry{CallID: "i3", Caller: "103", Category: "inquiry", EnqueuedAt: at(2)},
+		configs.QueueEntry{CallID: "e1", Caller: "110", Category: configs.CategoryEmergency, EnqueuedAt: at(5)},
+		configs.QueueEntry{CallID: "i1", Caller: "101", Category: "inquiry", EnqueuedAt: at(1)},
+		configs.QueueEntry{CallID: "i2", Caller: "102", Category: "inquiry", Priority: true, EnqueuedAt: at(3)},
+		configs.QueueEntry{CallID: "i3", Caller: "103", Category: "inquiry", EnqueuedAt: at(2)},
 	)
 	before, err := q.Entries(ctx, "inquiry")
 	if err != nil {
 		t.Fatalf("entries: %v", err)
 	}
-	emergency, err := q.Entries(ctx, EmergencyCategory)
+	emergency, err := q.Entries(ctx, configs.CategoryEmergency)
 	if err != nil {
 		t.Fatalf("emergency entries: %v", err)
 	}
@@ -315,7 +316,7 @@ func TestRepublishAfterRestart(t *testing.T) {
 		t.Fatalf("len after restart = %d, %v; want 0", n, err)
 	}
 	// Re-published in a scrambled order, a newcomer already waiting.
-	mustEnqueue(t, q, Entry{CallID: "i4", Caller: "104", Category: "inquiry", EnqueuedAt: at(4)})
+	mustEnqueue(t, q, configs.QueueEntry{CallID: "i4", Caller: "104", Category: "inquiry", EnqueuedAt: at(4)})
 	republish := append(slices.Clone(emergency), before[2], before[0], before[1])
 	if err := q.Republish(ctx, republish); err != nil {
 		t.Fatalf("republish: %v", err)
@@ -324,19 +325,19 @@ func TestRepublishAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("entries after republish: %v", err)
 	}
-	want := append(slices.Clone(before), Entry{CallID: "i4", Caller: "104", Category: "inquiry", EnqueuedAt: at(4)})
+	want := append(slices.Clone(before), configs.QueueEntry{CallID: "i4", Caller: "104", Category: "inquiry", EnqueuedAt: at(4)})
 	if !slices.EqualFunc(after, want, sameEntry) {
 		t.Fatalf("after republish:\n got %+v\nwant %+v", after, want)
 	}
 	if pos := mustPosition(t, q, "inquiry", "i1"); pos != 3 {
 		t.Fatalf("position of i1 = %d, want 3 (emergency and priority ahead)", pos)
 	}
-	if err := q.Republish(ctx, []Entry{{CallID: "x", Category: "inquiry"}}); !errors.Is(err, ErrInvalidEntry) {
+	if err := q.Republish(ctx, []configs.QueueEntry{{CallID: "x", Category: "inquiry"}}); !errors.Is(err, ErrInvalidEntry) {
 		t.Fatalf("republish without time: err = %v, want ErrInvalidEntry", err)
 	}
 }
 
-func sameEntry(a, b Entry) bool {
+func sameEntry(a, b configs.QueueEntry) bool {
 	return a.CallID == b.CallID && a.Caller == b.Caller && a.Category == b.Category &&
 		a.Priority == b.Priority && a.EnqueuedAt.Equal(b.EnqueuedAt)
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/hotline-dev/hotline/agents/redistest"
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -21,7 +22,7 @@ func newTestQueue(t *testing.T, opts QueueOptions) (*Queue, *redis.Client) {
 }
 
 // ids returns the call ids of entries in order.
-func ids(entries []Entry) []string {
+func ids(entries []configs.QueueEntry) []string {
 	out := make([]string, len(entries))
 	for i, e := range entries {
 		out[i] = e.CallID
@@ -29,7 +30,7 @@ func ids(entries []Entry) []string {
 	return out
 }
 
-func mustEnqueue(t *testing.T, q *Queue, entries ...Entry) {
+func mustEnqueue(t *testing.T, q *Queue, entries ...configs.QueueEntry) {
 	t.Helper()
 	for _, e := range entries {
 		if err := q.Enqueue(context.Background(), e); err != nil {

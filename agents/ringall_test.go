@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents/redistest"
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // Ring-all categories in Match: a caller rings every available
@@ -26,7 +27,7 @@ func TestMatchRingAll(t *testing.T) {
 		ringAll []string
 		agents  []agent
 		busy    []string // logged in for inquiry, then paused
-		callers []Entry
+		callers []configs.QueueEntry
 		advance time.Duration
 		want    []string
 	}{
@@ -34,7 +35,7 @@ func TestMatchRingAll(t *testing.T) {
 			name:    "every agent serving the queue rings for its first caller",
 			ringAll: []string{"inquiry"},
 			agents:  []agent{{"1001", []string{"inquiry"}}, {"1002", []string{"inquiry"}}, {"1003", []string{"business"}}},
-			callers: []Entry{
+			callers: []configs.QueueEntry{
 				{CallID: "i1", Category: "inquiry", EnqueuedAt: at(1)},
 				{CallID: "i2", Category: "inquiry", EnqueuedAt: at(2)},
 				{CallID: "b1", Category: "business", EnqueuedAt: at(3)},
@@ -45,7 +46,7 @@ func TestMatchRingAll(t *testing.T) {
 			name:    "other categories still ring one agent at a time",
 			ringAll: []string{"inquiry"},
 			agents:  []agent{{"1001", []string{"complaint"}}, {"1002", []string{"complaint"}}},
-			callers: []Entry{
+			callers: []configs.QueueEntry{
 				{CallID: "c1", Category: "complaint", EnqueuedAt: at(1)},
 				{CallID: "c2", Category: "complaint", EnqueuedAt: at(2)},
 			},
@@ -55,7 +56,7 @@ func TestMatchRingAll(t *testing.T) {
 			name:    "an available owner rings alone",
 			ringAll: []string{"inquiry"},
 			agents:  []agent{{"1001", []string{"inquiry"}}, {"1002", []string{"inquiry"}}, {"1003", []string{"inquiry"}}},
-			callers: []Entry{
+			callers: []configs.QueueEntry{
 				{CallID: "r1", Category: "inquiry", Owner: "1002", EnqueuedAt: at(1)},
 				{CallID: "i2", Category: "inquiry", EnqueuedAt: at(2)},
 			},
@@ -66,7 +67,7 @@ func TestMatchRingAll(t *testing.T) {
 			ringAll: []string{"inquiry"},
 			agents:  []agent{{"1001", []string{"inquiry"}}, {"1003", []string{"inquiry"}}},
 			busy:    []string{"1002"},
-			callers: []Entry{
+			callers: []configs.QueueEntry{
 				{CallID: "r1", Category: "inquiry", Owner: "1002", EnqueuedAt: at(1)},
 				{CallID: "i2", Category: "inquiry", EnqueuedAt: at(2)},
 			},
@@ -77,7 +78,7 @@ func TestMatchRingAll(t *testing.T) {
 			name:    "an older caller of a one-at-a-time queue takes a shared agent first",
 			ringAll: []string{"inquiry"},
 			agents:  []agent{{"1001", []string{"inquiry", "complaint"}}, {"1002", []string{"inquiry"}}},
-			callers: []Entry{
+			callers: []configs.QueueEntry{
 				{CallID: "c1", Category: "complaint", EnqueuedAt: at(1)},
 				{CallID: "i1", Category: "inquiry", EnqueuedAt: at(2)},
 			},
@@ -87,7 +88,7 @@ func TestMatchRingAll(t *testing.T) {
 			name:    "an older ring-all caller takes every shared agent",
 			ringAll: []string{"inquiry"},
 			agents:  []agent{{"1001", []string{"inquiry", "complaint"}}, {"1002", []string{"inquiry"}}},
-			callers: []Entry{
+			callers: []configs.QueueEntry{
 				{CallID: "i1", Category: "inquiry", EnqueuedAt: at(1)},
 				{CallID: "c1", Category: "complaint", EnqueuedAt: at(2)},
 			},
@@ -96,33 +97,33 @@ func TestMatchRingAll(t *testing.T) {
 		{
 			name:    "emergency first even when another queue rings all",
 			ringAll: []string{"inquiry"},
-			agents:  []agent{{"1001", []string{"inquiry", EmergencyCategory}}, {"1002", []string{"inquiry"}}},
-			callers: []Entry{
+			agents:  []agent{{"1001", []string{"inquiry", configs.CategoryEmergency}}, {"1002", []string{"inquiry"}}},
+			callers: []configs.QueueEntry{
 				{CallID: "i1", Category: "inquiry", Priority: true, EnqueuedAt: at(1)},
-				{CallID: "e1", Category: EmergencyCategory, EnqueuedAt: at(9)},
+				{CallID: "e1", Category: configs.CategoryEmergency, EnqueuedAt: at(9)},
 			},
 			want: []string{"e1→1001", "i1→1002"},
 		},
 		{
 			name:    "ring-all emergency rings the agents serving it",
-			ringAll: []string{EmergencyCategory},
-			agents: []agent{{"1001", []string{"business"}}, {"1002", []string{EmergencyCategory}},
-				{"1003", []string{EmergencyCategory, "inquiry"}}},
-			callers: []Entry{{CallID: "e1", Category: EmergencyCategory, EnqueuedAt: at(1)}},
+			ringAll: []string{configs.CategoryEmergency},
+			agents: []agent{{"1001", []string{"business"}}, {"1002", []string{configs.CategoryEmergency}},
+				{"1003", []string{configs.CategoryEmergency, "inquiry"}}},
+			callers: []configs.QueueEntry{{CallID: "e1", Category: configs.CategoryEmergency, EnqueuedAt: at(1)}},
 			want:    []string{"e1→1002+1003"},
 		},
 		{
 			name:    "ring-all emergency nobody serves rings every available agent",
-			ringAll: []string{EmergencyCategory},
+			ringAll: []string{configs.CategoryEmergency},
 			agents:  []agent{{"1001", []string{"business"}}, {"1002", []string{"inquiry"}}},
-			callers: []Entry{{CallID: "e1", Category: EmergencyCategory, EnqueuedAt: at(1)}},
+			callers: []configs.QueueEntry{{CallID: "e1", Category: configs.CategoryEmergency, EnqueuedAt: at(1)}},
 			want:    []string{"e1→1001+1002"},
 		},
 		{
 			name:    "priority caller first within a ring-all queue (S7)",
 			ringAll: []string{"inquiry"},
 			agents:  []agent{{"1001", []string{"inquiry"}}, {"1002", []string{"inquiry"}}},
-			callers: []Entry{
+			callers: []configs.QueueEntry{
 				{CallID: "normal", Category: "inquiry", EnqueuedAt: at(1)},
 				{CallID: "elderly", Category: "inquiry", Priority: true, EnqueuedAt: at(5)},
 			},
@@ -180,8 +181,8 @@ func TestRingAllOutcomes(t *testing.T) {
 		e.login(t, id, "inquiry")
 		e.clock.Add(time.Minute)
 	}
-	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)},
-		Entry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
+	mustEnqueue(t, e.q, configs.QueueEntry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)},
+		configs.QueueEntry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
 	if got := e.match(t); !slices.Equal(got, []string{"c1→1001+1002+1003"}) {
 		t.Fatalf("offers = %v", got)
 	}
@@ -264,7 +265,7 @@ func TestConcurrentRingAllAnswers(t *testing.T) {
 		for _, id := range group {
 			a.login(t, id, "inquiry")
 		}
-		mustEnqueue(t, a.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
+		mustEnqueue(t, a.q, configs.QueueEntry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
 		if got := b.match(t); len(got) != 1 {
 			t.Fatalf("iteration %d: offers = %v", it, got)
 		}
@@ -324,7 +325,7 @@ func TestRepublishRingAllGroup(t *testing.T) {
 		e.login(t, id, "inquiry")
 		e.clock.Add(time.Minute)
 	}
-	calls := []Entry{{CallID: "c1", Caller: "101", Category: "inquiry", EnqueuedAt: at(1)}}
+	calls := []configs.QueueEntry{{CallID: "c1", Caller: "101", Category: "inquiry", EnqueuedAt: at(1)}}
 	mustEnqueue(t, e.q, calls...)
 	if got := e.match(t); !slices.Equal(got, []string{"c1→1001+1002+1003"}) {
 		t.Fatalf("offers = %v", got)

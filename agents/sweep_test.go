@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/sip/siptest/poll"
 )
 
@@ -13,12 +14,12 @@ import (
 func TestSweepReportsTheEarliestDeadline(t *testing.T) {
 	ctx := context.Background()
 	e := newSweepACD(t)
-	mustEnqueue(t, e.q, Entry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
+	mustEnqueue(t, e.q, configs.QueueEntry{CallID: "c1", Category: "inquiry", EnqueuedAt: at(1)})
 	e.match(t)
 	e.must(t, "answer", e.Answered(ctx, "c1", "1001"))
 	e.must(t, "hangup", e.Hangup(ctx, "1001", time.Minute, "inquiry"))
 	wrapUpEnds := e.clock.Now().Add(5 * time.Minute)
-	mustEnqueue(t, e.q, Entry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
+	mustEnqueue(t, e.q, configs.QueueEntry{CallID: "c2", Category: "inquiry", EnqueuedAt: at(2)})
 	e.clock.Add(time.Second)
 	e.match(t) // 1002 rings for c2 until now + 20 s
 	reservationEnds := e.clock.Now().Add(20 * time.Second)
@@ -62,7 +63,7 @@ func TestRunEndsEachWrapUpAtItsDeadline(t *testing.T) {
 	ids := []string{"1001", "1002", "1003", "1004"}
 	for i, id := range ids {
 		e.login(t, id, "inquiry")
-		mustEnqueue(t, e.q, Entry{CallID: "c" + id, Category: "inquiry", EnqueuedAt: time.Now().Add(time.Duration(i) * time.Millisecond)})
+		mustEnqueue(t, e.q, configs.QueueEntry{CallID: "c" + id, Category: "inquiry", EnqueuedAt: time.Now().Add(time.Duration(i) * time.Millisecond)})
 	}
 	offers, err := e.Match(ctx)
 	if err != nil || len(offers) != len(ids) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // S8: the estimate comes from measured handle times and serving agents.
@@ -119,14 +121,14 @@ func TestAnyServing(t *testing.T) {
 		}
 	}
 	want("inquiry", false)
-	want(EmergencyCategory, false)
+	want(configs.CategoryEmergency, false)
 	e.login(t, "1001", "complaint")
 	want("inquiry", false)
 	want("complaint", true)
-	want(EmergencyCategory, true) // S6: a complaint agent takes an emergency
+	want(configs.CategoryEmergency, true) // S6: a complaint agent takes an emergency
 	if err := e.Logout(ctx, "1001"); err != nil {
 		t.Fatalf("logout: %v", err)
 	}
 	want("complaint", false)
-	want(EmergencyCategory, false)
+	want(configs.CategoryEmergency, false)
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // Agents connects queued callers to agents (S1, S2). The ACD matches a waiting
@@ -272,7 +274,7 @@ func (r *visit) transfer(ctx context.Context, t Transfer) error {
 // then waiting is pointless and the caller is offered a callback at once.
 // Emergencies always stay queued (S6).
 func (r *visit) nobodyServing(ctx context.Context, category string) bool {
-	if r.f.agents == nil || category == CategoryEmergency {
+	if r.f.agents == nil || category == configs.CategoryEmergency {
 		return false
 	}
 	served, err := r.f.agents.AnyServing(ctx, category)

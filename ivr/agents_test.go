@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/configs"
 )
 
 type fakeAgents struct {
@@ -79,7 +81,7 @@ func TestOfferMadeAsTheCallerIsQueuedIsTaken(t *testing.T) {
 			t.Error("Enqueue ran before the flow opened its offers")
 			return
 		}
-		ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "1001", Category: CategoryInquiry}
+		ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "1001", Category: configs.CategoryInquiry}
 	}
 	h.build(t, ag, nil)
 	res, _ := h.call(t, "13800000001", key('1'))
@@ -97,7 +99,7 @@ func TestOfferMadeAsTheCallerIsQueuedIsTaken(t *testing.T) {
 func TestAgentFreeAtOnceSkipsQueuePrompts(t *testing.T) {
 	h := newHarness(t, true, nil)
 	ag := &fakeAgents{offers: make(chan AgentOffer, 1)}
-	ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "1001", Category: CategoryInquiry}
+	ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "1001", Category: configs.CategoryInquiry}
 	h.build(t, ag, nil)
 	res, c := h.call(t, "13800000001", key('1'))
 	if res.Outcome != OutcomeAnswered || res.AgentID != "1001" {
@@ -118,8 +120,8 @@ func TestQueueConnectsToAgent(t *testing.T) {
 	h := newHarness(t, true, nil)
 	h.q.positions = []int{1}
 	ag := &fakeAgents{offers: make(chan AgentOffer, 2), fail: map[string]bool{"1002": true}}
-	ag.offers <- AgentOffer{AgentID: "1002", StaffNumber: "1002", Category: CategoryInquiry}
-	ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "1001", Category: CategoryInquiry}
+	ag.offers <- AgentOffer{AgentID: "1002", StaffNumber: "1002", Category: configs.CategoryInquiry}
+	ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "1001", Category: configs.CategoryInquiry}
 	h.build(t, ag, nil)
 	res, c := h.call(t, "13800000001", key('1'))
 	if !slices.Equal(ag.rings, []string{"1002", "1001"}) {
@@ -154,7 +156,7 @@ func TestComplaintReferenceAndSurvey(t *testing.T) {
 	h := newHarness(t, true, nil)
 	h.q.positions = []int{1}
 	ag := &fakeAgents{offers: make(chan AgentOffer, 1)}
-	ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "7", Category: CategoryComplaint}
+	ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "7", Category: configs.CategoryComplaint}
 	h.build(t, ag, fakeTickets{})
 	res, c := h.call(t, "13800000001", key('2'), key('3'))
 	digits := SayDigits("20261123000042")
@@ -163,7 +165,7 @@ func TestComplaintReferenceAndSurvey(t *testing.T) {
 	if len(c.played) < len(want) || !slices.Equal(c.played[len(c.played)-len(want):], want) {
 		t.Fatalf("played %v\nwant it to end with %v", c.played, want)
 	}
-	if res.Outcome != OutcomeAnswered || res.TicketRef != "T20261123-000042" || res.SurveyScore != 3 || res.Category != CategoryComplaint {
+	if res.Outcome != OutcomeAnswered || res.TicketRef != "T20261123-000042" || res.SurveyScore != 3 || res.Category != configs.CategoryComplaint {
 		t.Fatalf("result %+v", res)
 	}
 }
@@ -198,7 +200,7 @@ func (a *transferAgents) Ring(ctx context.Context, call Call, o AgentOffer) (Con
 	a.rings = append(a.rings, o.AgentID)
 	if !a.first {
 		a.first = true
-		return transferConversation{who: o, to: &Transfer{Kind: TransferQueue, Target: CategoryComplaint}}, nil
+		return transferConversation{who: o, to: &Transfer{Kind: TransferQueue, Target: configs.CategoryComplaint}}, nil
 	}
 	return fakeConversation{who: o}, nil
 }
@@ -209,14 +211,14 @@ func TestTransferToQueue(t *testing.T) {
 	h := newHarness(t, true, nil)
 	h.q.positions = []int{1, 1}
 	ag := &transferAgents{fakeAgents: fakeAgents{offers: make(chan AgentOffer, 2)}}
-	ag.offers <- AgentOffer{AgentID: "1001", Category: CategoryInquiry}
+	ag.offers <- AgentOffer{AgentID: "1001", Category: configs.CategoryInquiry}
 	// The second offer waits in the channel until the caller is queued again
 	// (sent from a goroutine, it raced the fake clock to max_wait).
-	ag.offers <- AgentOffer{AgentID: "1002", Category: CategoryComplaint}
+	ag.offers <- AgentOffer{AgentID: "1002", Category: configs.CategoryComplaint}
 	h.build(t, ag, nil)
 	res, _ := h.call(t, "13800000001", key('1'))
 	if !slices.Equal(ag.rings, []string{"1001", "1002"}) || !slices.Equal(res.Transfers, []string{"queue:complaint"}) ||
-		res.Outcome != OutcomeAnswered || res.Category != CategoryComplaint {
+		res.Outcome != OutcomeAnswered || res.Category != configs.CategoryComplaint {
 		t.Fatalf("rings %v, result %+v", ag.rings, res)
 	}
 }
@@ -227,10 +229,10 @@ func TestRingAllOfferConnectsToWhoAnswered(t *testing.T) {
 	h := newHarness(t, true, nil)
 	h.q.positions = []int{1}
 	ag := &fakeAgents{offers: make(chan AgentOffer, 2), fail: map[string]bool{"1001": true, "1003": true}}
-	group := []AgentOffer{{AgentID: "1001", StaffNumber: "1001", Category: CategoryInquiry},
-		{AgentID: "1002", StaffNumber: "8", Category: CategoryInquiry}}
-	ag.offers <- AgentOffer{Category: CategoryInquiry, Group: []AgentOffer{group[0], {AgentID: "1003", StaffNumber: "1003"}}}
-	ag.offers <- AgentOffer{Category: CategoryInquiry, Group: group}
+	group := []AgentOffer{{AgentID: "1001", StaffNumber: "1001", Category: configs.CategoryInquiry},
+		{AgentID: "1002", StaffNumber: "8", Category: configs.CategoryInquiry}}
+	ag.offers <- AgentOffer{Category: configs.CategoryInquiry, Group: []AgentOffer{group[0], {AgentID: "1003", StaffNumber: "1003"}}}
+	ag.offers <- AgentOffer{Category: configs.CategoryInquiry, Group: group}
 	h.build(t, ag, nil)
 	res, c := h.call(t, "13800000001", key('1'))
 	if !slices.Equal(ag.rings, []string{"1001,1003", "1001,1002"}) {
@@ -252,7 +254,7 @@ func TestCallerGoneDuringStaffNumber(t *testing.T) {
 	h := newHarness(t, true, nil)
 	h.q.positions = []int{1}
 	ag := &fakeAgents{offers: make(chan AgentOffer, 1), leave: true}
-	ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "1001", Category: CategoryInquiry}
+	ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "1001", Category: configs.CategoryInquiry}
 	h.build(t, ag, nil)
 	res, _ := h.call(t, "13800000001", key('1'))
 	if ag.talks != 1 {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // Menu actions (MenuItem.Action).
@@ -30,19 +30,19 @@ type Config struct {
 	// Greeting is the prompt played first (S2 wording); default "welcome".
 	Greeting string `yaml:"greeting"`
 	// MenuTimeout is how long the menu waits for a key after the prompt.
-	MenuTimeout Duration `yaml:"menu_timeout"`
+	MenuTimeout configs.Duration `yaml:"menu_timeout"`
 	// MaxRetries is how many missing or invalid keys a caller may give before
 	// the IVR says goodbye (outcome "failed").
 	MaxRetries int `yaml:"max_retries"`
 	// AnnounceInterval is how often a queued caller hears position and wait (S8).
-	AnnounceInterval Duration `yaml:"announce_interval"`
+	AnnounceInterval configs.Duration `yaml:"announce_interval"`
 	// MaxWait is how long a caller waits before the callback offer; declined,
 	// it comes again after another MaxWait. Never for emergencies (S6).
-	MaxWait Duration `yaml:"max_wait"`
+	MaxWait configs.Duration `yaml:"max_wait"`
 	// CallbackTimeout is how long the callback offer waits for key 1.
-	CallbackTimeout Duration `yaml:"callback_timeout"`
+	CallbackTimeout configs.Duration `yaml:"callback_timeout"`
 	// SurveyTimeout is how long the one-key survey waits after an agent hung up (S18).
-	SurveyTimeout Duration `yaml:"survey_timeout"`
+	SurveyTimeout configs.Duration `yaml:"survey_timeout"`
 	// PriorityNumbers are caller numbers queued with priority (S7), compared
 	// exactly with Call.Caller().
 	PriorityNumbers []string `yaml:"priority_numbers"`
@@ -60,28 +60,6 @@ type MenuItem struct {
 	Category string `yaml:"category,omitempty"` // for queue
 }
 
-// Duration is a time.Duration written in YAML as a string such as "5s" or "2m".
-type Duration time.Duration
-
-// UnmarshalYAML parses a Go duration string.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return fmt.Errorf("line %d: duration must be a string such as \"5s\": %w", n.Line, err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("line %d: duration %q: use a value such as \"5s\" or \"2m\": %w", n.Line, s, err)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes the duration as a string such as "5s".
-func (d Duration) MarshalYAML() (any, error) {
-	return time.Duration(d).String(), nil
-}
-
 // DefaultConfig returns the defaults of the service standard: menu 1 inquiry,
 // 2 complaint, 3 emergency, 4 business, 9 priority, 0 repeat (S3, S7); after
 // hours 1 callback, 3 emergency, 0 repeat (S6, S9); announcements every 30 s (S8).
@@ -89,23 +67,23 @@ func DefaultConfig() Config {
 	return Config{
 		Language:         "zh-CN",
 		Greeting:         PromptWelcome,
-		MenuTimeout:      Duration(5 * time.Second),
+		MenuTimeout:      configs.Duration(5 * time.Second),
 		MaxRetries:       3,
-		AnnounceInterval: Duration(30 * time.Second),
-		MaxWait:          Duration(2 * time.Minute),
-		CallbackTimeout:  Duration(8 * time.Second),
-		SurveyTimeout:    Duration(8 * time.Second),
+		AnnounceInterval: configs.Duration(30 * time.Second),
+		MaxWait:          configs.Duration(2 * time.Minute),
+		CallbackTimeout:  configs.Duration(8 * time.Second),
+		SurveyTimeout:    configs.Duration(8 * time.Second),
 		Menu: []MenuItem{
-			{Key: "1", Action: ActionQueue, Category: CategoryInquiry},
-			{Key: "2", Action: ActionQueue, Category: CategoryComplaint},
-			{Key: "3", Action: ActionQueue, Category: CategoryEmergency},
-			{Key: "4", Action: ActionQueue, Category: CategoryBusiness},
+			{Key: "1", Action: ActionQueue, Category: configs.CategoryInquiry},
+			{Key: "2", Action: ActionQueue, Category: configs.CategoryComplaint},
+			{Key: "3", Action: ActionQueue, Category: configs.CategoryEmergency},
+			{Key: "4", Action: ActionQueue, Category: configs.CategoryBusiness},
 			{Key: "9", Action: ActionPriority},
 			{Key: "0", Action: ActionRepeat},
 		},
 		AfterHoursMenu: []MenuItem{
 			{Key: "1", Action: ActionCallback},
-			{Key: "3", Action: ActionQueue, Category: CategoryEmergency},
+			{Key: "3", Action: ActionQueue, Category: configs.CategoryEmergency},
 			{Key: "0", Action: ActionRepeat},
 		},
 	}
@@ -122,7 +100,7 @@ func (c Config) Validate() error {
 	}
 	for _, d := range []struct {
 		name string
-		d    Duration
+		d    configs.Duration
 	}{{"menu_timeout", c.MenuTimeout}, {"announce_interval", c.AnnounceInterval},
 		{"max_wait", c.MaxWait}, {"callback_timeout", c.CallbackTimeout}, {"survey_timeout", c.SurveyTimeout}} {
 		if d.d <= 0 {
@@ -137,9 +115,9 @@ func (c Config) Validate() error {
 			add("priority_numbers[%d] is empty", i)
 		}
 	}
-	errs = append(errs, validateMenu("menu", c.Menu, []string{ActionQueue, ActionPriority, ActionRepeat}, Categories())...)
+	errs = append(errs, validateMenu("menu", c.Menu, []string{ActionQueue, ActionPriority, ActionRepeat}, configs.QueueCategories())...)
 	errs = append(errs, validateMenu("after_hours_menu", c.AfterHoursMenu,
-		[]string{ActionQueue, ActionPriority, ActionRepeat, ActionCallback}, []string{CategoryEmergency})...)
+		[]string{ActionQueue, ActionPriority, ActionRepeat, ActionCallback}, []string{configs.CategoryEmergency})...)
 	if !queuesEmergency(c.AfterHoursMenu) {
 		add("after_hours_menu must queue emergencies (action queue, category emergency): S6, S9")
 	}
@@ -179,7 +157,7 @@ func validateMenu(field string, items []MenuItem, actions, categories []string) 
 
 func queuesEmergency(items []MenuItem) bool {
 	return slices.ContainsFunc(items, func(it MenuItem) bool {
-		return it.Action == ActionQueue && it.Category == CategoryEmergency
+		return it.Action == ActionQueue && it.Category == configs.CategoryEmergency
 	})
 }
 

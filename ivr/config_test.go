@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"gopkg.in/yaml.v3"
@@ -81,7 +82,7 @@ func TestConfigValidate(t *testing.T) {
 		{"unknown language", func(c *Config) { c.Language = "fr" }, `language "fr" has no prompts: use one of en, zh-CN`},
 		{"missing greeting", func(c *Config) { c.Greeting = "hello" }, `greeting "hello"`},
 		{"zero timeout", func(c *Config) { c.MenuTimeout = 0 }, "menu_timeout must be a positive duration"},
-		{"negative max_wait", func(c *Config) { c.MaxWait = Duration(-time.Second) }, "max_wait must be a positive"},
+		{"negative max_wait", func(c *Config) { c.MaxWait = configs.Duration(-time.Second) }, "max_wait must be a positive"},
 		{"zero interval", func(c *Config) { c.AnnounceInterval = 0 }, "announce_interval must be"},
 		{"zero callback timeout", func(c *Config) { c.CallbackTimeout = 0 }, "callback_timeout must be"},
 		{"no retries", func(c *Config) { c.MaxRetries = 0 }, "max_retries must be at least 1"},
@@ -94,7 +95,7 @@ func TestConfigValidate(t *testing.T) {
 		{"unknown category", func(c *Config) { c.Menu[0].Category = "sales" }, `menu[0]: category "sales"`},
 		{"category on repeat", func(c *Config) { c.Menu[5].Category = "inquiry" }, "menu[5]: category is only for action queue"},
 		{"no queue", func(c *Config) { c.Menu = []MenuItem{{Key: "0", Action: ActionRepeat}} }, "menu must have at least one item with action queue"},
-		{"inquiry after hours", func(c *Config) { c.AfterHoursMenu[1].Category = CategoryInquiry }, "after_hours_menu must queue emergencies"},
+		{"inquiry after hours", func(c *Config) { c.AfterHoursMenu[1].Category = configs.CategoryInquiry }, "after_hours_menu must queue emergencies"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // t0 is when every test call starts (a Monday morning in Beijing).
@@ -145,11 +147,11 @@ func (c *fakeCall) ReadDigit(ctx context.Context, timeout time.Duration) (rune, 
 
 type fakeQueue struct {
 	mu         sync.Mutex
-	entries    []QueueEntry // queued now
-	enqueued   []QueueEntry // every Enqueue that succeeded
-	removed    []string     // "category/callID"
-	removeErrs []error      // ctx.Err() seen by each Remove: nil means still usable
-	positions  []int        // returned in turn, the last one repeated; default 1
+	entries    []configs.QueueEntry // queued now
+	enqueued   []configs.QueueEntry // every Enqueue that succeeded
+	removed    []string             // "category/callID"
+	removeErrs []error              // ctx.Err() seen by each Remove: nil means still usable
+	positions  []int                // returned in turn, the last one repeated; default 1
 	perCaller  time.Duration
 	enqueueErr error
 	posErr     error
@@ -159,7 +161,7 @@ type fakeQueue struct {
 	loseOnce   bool   // the next Position finds the queue has lost the call
 }
 
-func (q *fakeQueue) Enqueue(ctx context.Context, e QueueEntry) error {
+func (q *fakeQueue) Enqueue(ctx context.Context, e configs.QueueEntry) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.onEnqueue != nil {
@@ -184,7 +186,7 @@ func (q *fakeQueue) Position(ctx context.Context, category, callID string) (int,
 	}
 	if q.loseOnce {
 		q.loseOnce = false
-		q.entries = slices.DeleteFunc(q.entries, func(e QueueEntry) bool { return e.CallID == callID })
+		q.entries = slices.DeleteFunc(q.entries, func(e configs.QueueEntry) bool { return e.CallID == callID })
 	}
 	if !q.has(category, callID) {
 		return 0, fmt.Errorf("position of %s in %s: %w", callID, category, ErrNotQueued)
@@ -214,26 +216,26 @@ func (q *fakeQueue) Remove(ctx context.Context, category, callID string) error {
 	if q.removeErr != nil {
 		return q.removeErr
 	}
-	q.entries = slices.DeleteFunc(q.entries, func(e QueueEntry) bool {
+	q.entries = slices.DeleteFunc(q.entries, func(e configs.QueueEntry) bool {
 		return e.Category == category && e.CallID == callID
 	})
 	return nil
 }
 
 func (q *fakeQueue) has(category, callID string) bool {
-	return slices.ContainsFunc(q.entries, func(e QueueEntry) bool {
+	return slices.ContainsFunc(q.entries, func(e configs.QueueEntry) bool {
 		return e.Category == category && e.CallID == callID
 	})
 }
 
 type fakeRecords struct {
 	q        *fakeQueue
-	requests []CallbackRequest
+	requests []configs.CallbackRequest
 	stillQ   []bool // whether the caller was still queued at each request
 	err      error
 }
 
-func (r *fakeRecords) RequestCallback(ctx context.Context, req CallbackRequest) error {
+func (r *fakeRecords) RequestCallback(ctx context.Context, req configs.CallbackRequest) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("records: %w", ctx.Err())
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // detachedTimeout bounds the writes that must finish after a hang-up: leaving
@@ -96,10 +98,10 @@ type visit struct {
 	call       Call
 	log        *slog.Logger
 	res        Result
-	closed     bool       // called outside office hours (S9)
-	inQueue    string     // category while the caller is queued
-	entry      QueueEntry // the caller's queue entry while queued
-	cleanupErr error      // leaving the queue failed
+	closed     bool               // called outside office hours (S9)
+	inQueue    string             // category while the caller is queued
+	entry      configs.QueueEntry // the caller's queue entry while queued
+	cleanupErr error              // leaving the queue failed
 	offers     *offerBox
 	owner      string // agent to offer the caller first (transfer to an agent)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -25,11 +26,11 @@ func TestQueueAnnouncesThenCallback(t *testing.T) {
 	if !slices.Equal(c.played, want) {
 		t.Errorf("played\n got %v\nwant %v", c.played, want)
 	}
-	if res.Outcome != OutcomeCallback || res.Category != CategoryInquiry || !res.QueuedAt.Equal(t0) || res.Err != nil {
+	if res.Outcome != OutcomeCallback || res.Category != configs.CategoryInquiry || !res.QueuedAt.Equal(t0) || res.Err != nil {
 		t.Errorf("result %+v, want callback from inquiry queued at t0", res)
 	}
 	checkCallback(t, h, ReasonMaxWait)
-	if h.rec.requests[0].Category != CategoryInquiry || h.rec.stillQ[0] {
+	if h.rec.requests[0].Category != configs.CategoryInquiry || h.rec.stillQ[0] {
 		t.Errorf("request %+v still queued %v: want inquiry, removed from the queue first",
 			h.rec.requests[0], h.rec.stillQ[0])
 	}
@@ -91,7 +92,7 @@ func TestQueueEmergencyNeverOffered(t *testing.T) {
 	if last := c.played[len(c.played)-1]; last != "hold→+5m0s" {
 		t.Errorf("last played %q, want hold until the hang-up at +5m", last)
 	}
-	if res.Outcome != OutcomeAbandonedInQueue || res.Category != CategoryEmergency ||
+	if res.Outcome != OutcomeAbandonedInQueue || res.Category != configs.CategoryEmergency ||
 		!slices.Equal(h.q.removed, []string{"emergency/call-1"}) || h.q.removeErrs[0] != nil {
 		t.Errorf("result %+v removed %v (ctx %v): want abandoned emergency removed on a live context",
 			res, h.q.removed, h.q.removeErrs)

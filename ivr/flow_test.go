@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // firstAnn is what a caller alone in the queue hears on entry: position 1,
@@ -29,23 +31,23 @@ func TestFlowMenu(t *testing.T) {
 		{name: "valid key queues in its category (S3)", caller: plain,
 			script:      []event{key('2'), hangup("loop")},
 			wantPlayed:  seq(welcomeMenu, PromptQueueEntered, firstAnn),
-			wantOutcome: OutcomeAbandonedInQueue, wantCategory: CategoryComplaint, wantQueued: true},
+			wantOutcome: OutcomeAbandonedInQueue, wantCategory: configs.CategoryComplaint, wantQueued: true},
 		{name: "barge-in during the menu", caller: plain,
 			script:      []event{barge('4'), hangup("loop")},
 			wantPlayed:  seq(welcomeMenu, PromptQueueEntered, firstAnn),
-			wantOutcome: OutcomeAbandonedInQueue, wantCategory: CategoryBusiness, wantQueued: true},
+			wantOutcome: OutcomeAbandonedInQueue, wantCategory: configs.CategoryBusiness, wantQueued: true},
 		{name: "key typed during the greeting answers the menu", caller: plain,
 			script:      []event{typeAhead('3'), hangup("loop")},
 			wantPlayed:  seq([]string{PromptWelcome}, PromptQueueEmergency, firstAnn),
-			wantOutcome: OutcomeAbandonedInQueue, wantCategory: CategoryEmergency, wantQueued: true},
+			wantOutcome: OutcomeAbandonedInQueue, wantCategory: configs.CategoryEmergency, wantQueued: true},
 		{name: "invalid key typed during the greeting is a retry", caller: plain,
 			script:      []event{typeAhead('7'), key('1'), hangup("loop")},
 			wantPlayed:  seq([]string{PromptWelcome}, PromptInvalidChoice, PromptMenu, PromptQueueEntered, firstAnn),
-			wantOutcome: OutcomeAbandonedInQueue, wantCategory: CategoryInquiry, wantQueued: true},
+			wantOutcome: OutcomeAbandonedInQueue, wantCategory: configs.CategoryInquiry, wantQueued: true},
 		{name: "invalid then valid key", caller: plain,
 			script:      []event{key('7'), key('1'), hangup("loop")},
 			wantPlayed:  seq(welcomeMenu, PromptInvalidChoice, PromptMenu, PromptQueueEntered, firstAnn),
-			wantOutcome: OutcomeAbandonedInQueue, wantCategory: CategoryInquiry, wantQueued: true},
+			wantOutcome: OutcomeAbandonedInQueue, wantCategory: configs.CategoryInquiry, wantQueued: true},
 		{name: "no key max_retries times says goodbye", caller: plain,
 			script: []event{timeout(), timeout(), timeout()},
 			wantPlayed: seq(welcomeMenu, PromptNoInput, PromptMenu, PromptNoInput, PromptMenu,
@@ -61,16 +63,16 @@ func TestFlowMenu(t *testing.T) {
 			wantPlayed: seq(welcomeMenu, PromptMenu, PromptInvalidChoice, PromptMenu, PromptMenu,
 				PromptNoInput, PromptMenu, PromptMenu, PromptQueueEmergency,
 				ann("num_1", "num_1", true), "hold→+35s"),
-			wantOutcome: OutcomeAbandonedInQueue, wantCategory: CategoryEmergency, wantQueued: true},
+			wantOutcome: OutcomeAbandonedInQueue, wantCategory: configs.CategoryEmergency, wantQueued: true},
 		{name: "key 9 marks priority and asks again (S7)", caller: plain,
 			script:      []event{key('9'), key('1'), hangup("loop")},
 			wantPlayed:  seq(welcomeMenu, PromptPriorityAck, PromptMenu, PromptQueueEntered, firstAnn),
-			wantOutcome: OutcomeAbandonedInQueue, wantCategory: CategoryInquiry, wantPriority: true,
+			wantOutcome: OutcomeAbandonedInQueue, wantCategory: configs.CategoryInquiry, wantPriority: true,
 			wantQueued: true},
 		{name: "listed number is priority (S7)", caller: listed,
 			script:      []event{key('1'), hangup("loop")},
 			wantPlayed:  seq(welcomeMenu, PromptQueueEntered, firstAnn),
-			wantOutcome: OutcomeAbandonedInQueue, wantCategory: CategoryInquiry, wantPriority: true,
+			wantOutcome: OutcomeAbandonedInQueue, wantCategory: configs.CategoryInquiry, wantPriority: true,
 			wantQueued: true},
 		{name: "hang-up in menu", caller: plain,
 			script:      []event{hangup("read")},
@@ -87,11 +89,11 @@ func TestFlowMenu(t *testing.T) {
 		{name: "after hours: emergency is queued (S6)", closed: true, caller: plain,
 			script:      []event{key('3'), hangup("loop")},
 			wantPlayed:  seq(closedMenu, PromptQueueEmergency, firstAnn),
-			wantOutcome: OutcomeAbandonedInQueue, wantCategory: CategoryEmergency, wantQueued: true},
+			wantOutcome: OutcomeAbandonedInQueue, wantCategory: configs.CategoryEmergency, wantQueued: true},
 		{name: "after hours: keys during the greeting are dropped (S9)", closed: true, caller: plain,
 			script:      []event{typeAhead('1'), key('3'), hangup("loop")},
 			wantPlayed:  seq(closedMenu, PromptQueueEmergency, firstAnn),
-			wantOutcome: OutcomeAbandonedInQueue, wantCategory: CategoryEmergency, wantQueued: true},
+			wantOutcome: OutcomeAbandonedInQueue, wantCategory: configs.CategoryEmergency, wantQueued: true},
 		{name: "after hours: open-hours categories are invalid", closed: true, caller: plain,
 			script:      []event{key('2'), key('1')},
 			wantPlayed:  seq(closedMenu, PromptInvalidChoice, PromptMenuAfterHours, PromptCallbackConfirmed, PromptGoodbye),
@@ -167,7 +169,7 @@ func checkCallback(t *testing.T, h *harness, reason string) {
 func TestFlowQueueEntry(t *testing.T) {
 	h := newHarness(t, true, nil)
 	res, _ := h.call(t, "13900000009", timeout(), key('2'), hangup("loop"))
-	want := QueueEntry{CallID: "call-1", Caller: "13900000009", Category: CategoryComplaint,
+	want := configs.QueueEntry{CallID: "call-1", Caller: "13900000009", Category: configs.CategoryComplaint,
 		Priority: true, EnqueuedAt: t0.Add(5 * time.Second)}
 	if len(h.q.enqueued) != 1 || h.q.enqueued[0] != want {
 		t.Errorf("enqueued %+v, want %+v", h.q.enqueued, want)

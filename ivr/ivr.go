@@ -13,6 +13,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // Call is one caller's leg as the IVR sees it. Digits arrive on one stream,
@@ -44,7 +46,7 @@ type Hours interface {
 type Queue interface {
 	// Enqueue is idempotent per call id: a caller already queued keeps their
 	// original enqueue time.
-	Enqueue(ctx context.Context, e QueueEntry) error
+	Enqueue(ctx context.Context, e configs.QueueEntry) error
 	// Position is 1-based and counts the emergencies ahead (S6); a call not
 	// in the queue gives an error wrapping ErrNotQueued.
 	Position(ctx context.Context, category, callID string) (int, error)
@@ -55,26 +57,9 @@ type Queue interface {
 // ErrNotQueued: the queue does not hold the call (see Queue.Position).
 var ErrNotQueued = errors.New("call not queued")
 
-// QueueEntry is one waiting caller.
-type QueueEntry struct {
-	CallID, Caller, Category string
-	Priority                 bool // S7
-	EnqueuedAt               time.Time
-	// Owner is an agent to be offered the caller first (a transfer to that agent).
-	Owner string
-}
-
 // Records stores callback requests (tickets.Writer through cmd).
 type Records interface {
-	RequestCallback(ctx context.Context, r CallbackRequest) error
-}
-
-// CallbackRequest asks the centre to call the caller back (S9). Category is
-// empty when the caller asked for it after hours without choosing a category.
-type CallbackRequest struct {
-	CallID, Caller, Category string
-	Reason                   string // ReasonAfterHours or ReasonMaxWait
-	RequestedAt              time.Time
+	RequestCallback(ctx context.Context, r configs.CallbackRequest) error
 }
 
 // Clock is the flow's source of time; tests inject a fake one.
@@ -120,24 +105,11 @@ const (
 	OutcomeFailed = "failed"
 )
 
-// Callback reasons (CallbackRequest.Reason).
+// Callback reasons (configs.CallbackRequest.Reason).
 const (
 	ReasonAfterHours = "after_hours"
 	ReasonMaxWait    = "max_wait"
 )
-
-// Categories of S3; each has its own queue.
-const (
-	CategoryInquiry   = "inquiry"
-	CategoryComplaint = "complaint"
-	CategoryEmergency = "emergency"
-	CategoryBusiness  = "business"
-)
-
-// Categories lists the S3 categories in menu order.
-func Categories() []string {
-	return []string{CategoryInquiry, CategoryComplaint, CategoryEmergency, CategoryBusiness}
-}
 
 // Outcomes lists every outcome Flow.Run can return.
 func Outcomes() []string {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // errNoChoice: the caller gave no valid key in max_retries attempts.
@@ -70,7 +72,7 @@ func (r *visit) afterHours(ctx context.Context) error {
 // caller has asked by pressing the key, so a hang-up from here on must not
 // lose the request: it is stored on a context that outlives the call.
 func (r *visit) requestCallback(ctx context.Context, reason string) error {
-	req := CallbackRequest{CallID: r.call.ID(), Caller: r.call.Caller(), Category: r.res.Category,
+	req := configs.CallbackRequest{CallID: r.call.ID(), Caller: r.call.Caller(), Category: r.res.Category,
 		Reason: reason, RequestedAt: r.f.clk.Now()}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)
 	defer cancel()

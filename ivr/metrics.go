@@ -1,6 +1,7 @@
 package ivr
 
 import (
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -54,7 +55,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, o := range Outcomes() {
 		m.calls.WithLabelValues(o)
 	}
-	for _, c := range Categories() {
+	for _, c := range configs.QueueCategories() {
 		m.choices.WithLabelValues(c)
 	}
 	for _, s := range []string{prioritySourceKey, prioritySourceNumber} {

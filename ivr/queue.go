@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // callbackKey accepts the max_wait callback offer ("press 1 to be called back").
@@ -15,7 +17,7 @@ const callbackKey = '1'
 func (r *visit) enterQueue(ctx context.Context, category string) error {
 	r.res.Category = category
 	r.f.m.choices.WithLabelValues(category).Inc()
-	e := QueueEntry{CallID: r.call.ID(), Caller: r.call.Caller(), Category: category,
+	e := configs.QueueEntry{CallID: r.call.ID(), Caller: r.call.Caller(), Category: category,
 		Priority: r.res.Priority, EnqueuedAt: r.f.clk.Now(), Owner: r.owner}
 	// Offers are open before the caller is in the queue: a match that runs
 	// as Enqueue returns (another caller's poke, another node) must find the
@@ -35,7 +37,7 @@ func (r *visit) enterQueue(ctx context.Context, category string) error {
 	}
 	r.res.QueuedAt = e.EnqueuedAt
 	entered := PromptQueueEntered
-	if category == CategoryEmergency {
+	if category == configs.CategoryEmergency {
 		entered = PromptQueueEmergency // S6
 	}
 	// An agent matched at once interrupts the entry prompt: the caller is
@@ -56,7 +58,7 @@ func (r *visit) wait(ctx context.Context, category string, since time.Time, pend
 	interval, maxWait := time.Duration(r.f.cfg.AnnounceInterval), time.Duration(r.f.cfg.MaxWait)
 	nextAnnounce := since
 	var nextOffer time.Time // zero: no offers
-	if category != CategoryEmergency {
+	if category != configs.CategoryEmergency {
 		nextOffer = since.Add(maxWait)
 	}
 	if r.nobodyServing(ctx, category) {

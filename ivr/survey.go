@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"time"
+
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // Tickets is what the flow needs of the ticket store (S17, S18, S21).
@@ -38,7 +40,7 @@ func (r *visit) afterAgent(ctx context.Context) error {
 	if r.f.tickets == nil {
 		return nil
 	}
-	if r.res.Category == CategoryComplaint {
+	if r.res.Category == configs.CategoryComplaint {
 		ref, err := r.f.tickets.ReserveRef(ctx)
 		if err != nil {
 			r.log.Warn("no ticket reference to read out", "err", err)

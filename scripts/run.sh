@@ -41,6 +41,28 @@ SERVICES_STARTED_FILE=$started scripts/services.sh up
 . .data/services.env
 "$bin" migrate -config "$config"
 
+# The server logs in as hotline_server, a member of hotline_app (migration 0008):
+# DML only, so it cannot drop the audit log's triggers; the migrations above ran
+# as the owner. For development only: a password-less, trust-authenticated
+# PostgreSQL. Elsewhere the server keeps HOTLINE_DATABASE_URL (README "Database roles").
+server_db_url=$HOTLINE_DATABASE_URL
+if [[ $HOTLINE_DATABASE_URL == postgres://postgres@* ]]; then
+	candidate=postgres://hotline_server@${HOTLINE_DATABASE_URL#postgres://postgres@}
+	if psql -X -w -q -v ON_ERROR_STOP=1 "$HOTLINE_DATABASE_URL" >/dev/null 2>&1 <<-'SQL' &&
+		DO $$ BEGIN
+			IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hotline_server') THEN
+				CREATE ROLE hotline_server LOGIN IN ROLE hotline_app;
+			END IF;
+		END $$;
+	SQL
+		[[ $(psql -X -w -A -t -q -c 'select current_user' "$candidate" </dev/null 2>/dev/null) == hotline_server ]]; then
+		server_db_url=$candidate
+		echo "run: the server connects as hotline_server (member of hotline_app: no DDL)"
+	else
+		echo "run: could not set up the login role hotline_server; the server connects as the owner" >&2
+	fi
+fi
+
 # S5: ID numbers are encrypted with HOTLINE_SECRET_KEY. Without one, a key made
 # once for this checkout is kept in .data/secret.key (mode 600); production sets
 # its own and keeps it safe: losing it loses the ID numbers.
@@ -93,7 +115,7 @@ demo_agents
 # The server runs in its own process group (set -m), so the terminal's Ctrl-C reaches
 # only this script, which passes it on exactly once per key press.
 set -m
-"$bin" serve -config "$config" &
+HOTLINE_DATABASE_URL=$server_db_url "$bin" serve -config "$config" &
 pid=$!
 set +m
 trap 'kill -TERM "$pid" 2>/dev/null || true' INT TERM

@@ -19,23 +19,23 @@ const (
 	legFailed    = "failed"    // anything else: bad contact, no port, bad SDP, other status
 )
 
-// legRegistry finds an agent leg by its client dialog id (Call-ID + our
+// legDialogs finds an agent leg by its client dialog id (Call-ID + our
 // From-tag + the agent's To-tag).
-type legRegistry struct {
+type legDialogs struct {
 	mu   sync.Mutex
 	legs map[string]*AgentLeg
 }
 
-func newLegRegistry() *legRegistry { return &legRegistry{legs: make(map[string]*AgentLeg)} }
+func newLegDialogs() *legDialogs { return &legDialogs{legs: make(map[string]*AgentLeg)} }
 
-func (r *legRegistry) add(id string, l *AgentLeg) {
+func (r *legDialogs) add(id string, l *AgentLeg) {
 	r.mu.Lock()
 	r.legs[id] = l
 	r.mu.Unlock()
 }
 
 // remove forgets id if it still names l.
-func (r *legRegistry) remove(id string, l *AgentLeg) {
+func (r *legDialogs) remove(id string, l *AgentLeg) {
 	r.mu.Lock()
 	if r.legs[id] == l {
 		delete(r.legs, id)
@@ -43,7 +43,7 @@ func (r *legRegistry) remove(id string, l *AgentLeg) {
 	r.mu.Unlock()
 }
 
-func (r *legRegistry) all() []*AgentLeg {
+func (r *legDialogs) all() []*AgentLeg {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]*AgentLeg, 0, len(r.legs))
@@ -55,7 +55,7 @@ func (r *legRegistry) all() []*AgentLeg {
 
 // byRequest matches a request the agent sends in the dialog (we are its UAC:
 // the request's From-tag is the agent's, its To-tag ours).
-func (r *legRegistry) byRequest(req *sip.Request) *AgentLeg {
+func (r *legDialogs) byRequest(req *sip.Request) *AgentLeg {
 	id, err := sip.DialogIDFromRequestUAC(req)
 	if err != nil {
 		return nil
@@ -65,7 +65,7 @@ func (r *legRegistry) byRequest(req *sip.Request) *AgentLeg {
 	return r.legs[id]
 }
 
-func (r *legRegistry) byResponse(res *sip.Response) *AgentLeg {
+func (r *legDialogs) byResponse(res *sip.Response) *AgentLeg {
 	id, err := sip.DialogIDFromResponse(res)
 	if err != nil {
 		return nil

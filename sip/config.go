@@ -9,29 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/sip/media"
-	"gopkg.in/yaml.v3"
 )
-
-// Duration is a time.Duration read from YAML as a Go duration string ("5s").
-type Duration time.Duration
-
-// UnmarshalYAML parses "250ms", "5s", "2m".
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return fmt.Errorf("line %d: want a duration like \"5s\": %w", n.Line, err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (use e.g. \"5s\", \"2m\")", n.Line, s)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes the duration as a string.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
 // Config is the SIP front end's configuration (the `sip:` section of hotline.yaml).
 type Config struct {
@@ -58,14 +38,14 @@ type Config struct {
 	// sub-slot even when every core is busy) or "normal".
 	RTPPriority string `yaml:"rtp_priority"`
 	// MediaTimeout hangs up a call whose RTP stopped for this long.
-	MediaTimeout Duration `yaml:"media_timeout"`
+	MediaTimeout configs.Duration `yaml:"media_timeout"`
 	// AnswerDelay is how long to ring (180) before answering; 0 answers at once (S1).
-	AnswerDelay Duration `yaml:"answer_delay"`
+	AnswerDelay configs.Duration `yaml:"answer_delay"`
 	// MaxMessageSize refuses larger SIP messages (bytes).
 	MaxMessageSize int `yaml:"max_message_size"`
 	// DrainRetryAfter is the Retry-After sent with 503 while draining.
-	DrainRetryAfter Duration `yaml:"drain_retry_after"`
-	// RatePerSecond limits requests per source IP on UDP (0 = unlimited).
+	DrainRetryAfter configs.Duration `yaml:"drain_retry_after"`
+	// RatePerSecond limits datagrams per untrusted source IP on UDP (0 = off).
 	RatePerSecond float64 `yaml:"rate_per_second"`
 	// Burst is the per-source burst allowed above RatePerSecond.
 	Burst int `yaml:"burst"`
@@ -73,6 +53,16 @@ type Config struct {
 	TCP TCPConfig `yaml:"tcp"`
 	// TLS serves SIP over TLS for agents when a certificate is configured.
 	TLS TLSConfig `yaml:"tls"`
+	// Trusted lists the networks (CIDRs or addresses) of carrier trunks, SIP
+	// proxies and the agents' phones: never banned, exempt from the rate
+	// limit and from MaxCallsPerSource.
+	Trusted []string `yaml:"trusted"`
+	// MaxCalls caps the calls in progress on this node; more get 503.
+	MaxCalls int `yaml:"max_calls"`
+	// MaxCallsPerSource caps the calls in progress from one untrusted source IP.
+	MaxCallsPerSource int `yaml:"max_calls_per_source"`
+	// OverloadRetryAfter is the Retry-After sent with the 503 of a cap.
+	OverloadRetryAfter configs.Duration `yaml:"overload_retry_after"`
 }
 
 // DefaultConfig returns the defaults documented in configs/hotline.yaml.
@@ -84,13 +74,19 @@ func DefaultConfig() Config {
 		RTPSend:         media.SendAuto,
 		RTPReceive:      media.ReceiveShared,
 		RTPPriority:     media.PriorityRealtime,
-		MediaTimeout:    Duration(60 * time.Second),
+		MediaTimeout:    configs.Duration(60 * time.Second),
 		MaxMessageSize:  65535,
-		DrainRetryAfter: Duration(30 * time.Second),
-		RatePerSecond:   0,
-		Burst:           200,
-		TCP:             DefaultTCPConfig(),
-		TLS:             TLSConfig{Listen: ":5061"},
+		DrainRetryAfter: configs.Duration(30 * time.Second),
+		// A trunk bringing 40 new calls a second (about five datagrams
+		// each) stays under the rate; one source cannot take a node.
+		RatePerSecond:      200,
+		Burst:              400,
+		Trusted:            []string{"127.0.0.0/8", "::1/128"},
+		MaxCalls:           2000,
+		MaxCallsPerSource:  20,
+		OverloadRetryAfter: configs.Duration(10 * time.Second),
+		TCP:                DefaultTCPConfig(),
+		TLS:                TLSConfig{Listen: ":5061"},
 	}
 }
 
@@ -132,11 +128,43 @@ func (c Config) Validate() error {
 	if c.MaxMessageSize < 1500 || c.MaxMessageSize > 65535 {
 		errs = append(errs, fmt.Errorf("sip.max_message_size %d: want 1500..65535", c.MaxMessageSize))
 	}
-	if c.RatePerSecond < 0 || c.Burst < 0 {
-		errs = append(errs, errors.New("sip.rate_per_second and sip.burst must not be negative"))
-	}
+	errs = append(errs, c.validateLimits()...)
 	errs = append(errs, c.TCP.validate(), c.TLS.validate())
 	return errors.Join(errs...)
+}
+
+// validateLimits checks the flood limits (rate, trusted sources, call caps).
+func (c Config) validateLimits() []error {
+	var errs []error
+	switch {
+	case c.RatePerSecond < 0 || c.Burst < 0:
+		errs = append(errs, errors.New("sip.rate_per_second and sip.burst must not be negative (0 turns the rate limit off)"))
+	case c.RatePerSecond > 0 && float64(c.Burst) < c.RatePerSecond:
+		errs = append(errs, fmt.Errorf("sip.burst %d: want at least sip.rate_per_second (%g), or a trunk's retransmissions are dropped", c.Burst, c.RatePerSecond))
+	}
+	if _, err := parseTrusted(c.Trusted); err != nil {
+		errs = append(errs, fmt.Errorf("sip.trusted: %w", err))
+	}
+	if lo, hi, err := ParsePortRange(c.RTPPorts); err == nil {
+		if ports := (hi-lo)/2 + 1; c.MaxCalls < 1 || c.MaxCalls > ports {
+			errs = append(errs, fmt.Errorf("sip.max_calls %d: want 1..%d (one RTP port per call, %d even ports in sip.rtp_ports %q)",
+				c.MaxCalls, ports, ports, c.RTPPorts))
+		}
+	}
+	if c.MaxCallsPerSource < 1 || c.MaxCallsPerSource > c.MaxCalls {
+		errs = append(errs, fmt.Errorf("sip.max_calls_per_source %d: want 1..sip.max_calls (%d); list a trunk in sip.trusted instead of raising it",
+			c.MaxCallsPerSource, c.MaxCalls))
+	}
+	if d := time.Duration(c.OverloadRetryAfter); d < time.Second || d > time.Hour || d%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("sip.overload_retry_after %s: want whole seconds from 1s to 1h (e.g. \"10s\")", d))
+	}
+	return errs
+}
+
+// trustedNets returns the parsed Trusted list (valid after Validate).
+func (c Config) trustedNets() trustedNets {
+	t, _ := parseTrusted(c.Trusted)
+	return t
 }
 
 // ParsePortRange parses "10000-20000".

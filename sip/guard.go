@@ -29,8 +29,12 @@ type GuardOptions struct {
 	RatePerSecond float64
 	// Burst is the token-bucket size per source IP (0 = max(1, RatePerSecond)).
 	Burst int
-	// Banned, when set, is asked for every datagram; true drops it silently.
+	// Banned, when set, is asked for the source of every REGISTER; true drops
+	// it silently. A ban stops logins only: a banned source's INVITE to the
+	// hotline may be an emergency, and OPTIONS and in-dialog requests pass.
 	Banned func(netip.Addr) bool
+	// Trusted, when set, names sources exempt from the rate limit and bans.
+	Trusted func(netip.Addr) bool
 	// Logger receives one debug line per refused datagram (nil = slog.Default()).
 	Logger *slog.Logger
 }
@@ -45,7 +49,7 @@ type GuardStats struct {
 	KeepAlives  atomic.Uint64 // CRLF keep-alives skipped (RFC 5626 §3.5.1)
 	Oversized   atomic.Uint64 // datagrams above the size limit (answered 513 or dropped)
 	RateLimited atomic.Uint64 // dropped by the per-source rate limit
-	Banned      atomic.Uint64 // dropped by the Banned hook
+	Banned      atomic.Uint64 // REGISTERs dropped by the Banned hook
 	Dropped     atomic.Uint64 // dropped unanswered: garbage, bad responses, bad ACKs
 	rejected    [len(guardStatuses)]atomic.Uint64
 }
@@ -68,8 +72,9 @@ func (s *GuardStats) reject(status int) {
 	}
 }
 
-// Guard wraps the UDP listener given to sipgo's ServeUDP. It drops banned and
-// flooding sources, keep-alives and oversized datagrams, answers malformed and
+// Guard wraps the UDP listener given to sipgo's ServeUDP. It drops flooding
+// sources, banned sources' REGISTERs, keep-alives and oversized datagrams
+// (trusted sources are never limited nor banned), answers malformed and
 // invalid requests itself (RFC 3261 §8.2, RFC 4475) and hands only valid
 // requests and parseable responses to sipgo.
 type Guard struct {
@@ -134,15 +139,11 @@ func (g *Guard) ReadFrom(p []byte) (int, net.Addr, error) {
 // inspect decides one datagram: deliver it, or drop it with an optional reply.
 func (g *Guard) inspect(data []byte, addr net.Addr, limit int, now time.Time) (deliver bool, reply []byte) {
 	g.stats.Received.Add(1)
-	if ip := addrIP(addr); ip.IsValid() {
-		if g.opts.Banned != nil && g.opts.Banned(ip) {
-			g.stats.Banned.Add(1)
-			return false, nil
-		}
-		if g.limiter != nil && !g.limiter.allow(ip, now) {
-			g.stats.RateLimited.Add(1)
-			return false, nil
-		}
+	ip := addrIP(addr)
+	untrusted := ip.IsValid() && (g.opts.Trusted == nil || !g.opts.Trusted(ip))
+	if untrusted && g.limiter != nil && !g.limiter.allow(ip, now) {
+		g.stats.RateLimited.Add(1)
+		return false, nil
 	}
 	if len(data) > limit {
 		g.stats.Oversized.Add(1)
@@ -161,6 +162,10 @@ func (g *Guard) inspect(data []byte, addr net.Addr, limit int, now time.Time) (d
 	if !ok {
 		g.stats.Delivered.Add(1) // responses: sipgo's transaction layer matches or drops them
 		return true, nil
+	}
+	if untrusted && req.Method == sip.REGISTER && g.opts.Banned != nil && g.opts.Banned(ip) {
+		g.stats.Banned.Add(1)
+		return false, nil
 	}
 	rerr := ValidateRequest(req)
 	if rerr == nil {

@@ -239,11 +239,63 @@ func TestGuardRateLimitAndBan(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 
-	b := newGuardRig(t, GuardOptions{Banned: func(a netip.Addr) bool { return a == netip.MustParseAddr("127.0.0.1") }})
-	b.send(t, []byte(validOptions("banned")))
-	poll.Until(t, "the banned source counted", func() bool { return b.guard.Stats().Banned.Load() > 0 })
-	if b.guard.Stats().Banned.Load() != 1 || len(b.delivered) != 0 {
-		t.Fatalf("banned=%d delivered=%d", b.guard.Stats().Banned.Load(), len(b.delivered))
+}
+
+// request builds a minimal valid request of method to the hotline.
+func guardRequest(method, callID string) string {
+	return strings.NewReplacer("OPTIONS", method).Replace(validOptions(callID))
+}
+
+// A ban stops a source's logins, never its call to the hotline (it may be an
+// emergency) nor OPTIONS; a trusted source (the trunk) is neither banned nor
+// rate limited.
+func TestGuardBanStopsRegisterOnly(t *testing.T) {
+	loopback := func(a netip.Addr) bool { return a == netip.MustParseAddr("127.0.0.1") }
+	tests := []struct {
+		name        string
+		opts        GuardOptions
+		method      string
+		wantDeliver bool
+	}{
+		{"banned REGISTER dropped", GuardOptions{Banned: loopback}, "REGISTER", false},
+		{"banned INVITE to the hotline passes", GuardOptions{Banned: loopback}, "INVITE", true},
+		{"banned OPTIONS passes", GuardOptions{Banned: loopback}, "OPTIONS", true},
+		{"banned BYE passes", GuardOptions{Banned: loopback}, "BYE", true},
+		{"trusted REGISTER never banned", GuardOptions{Banned: loopback, Trusted: loopback}, "REGISTER", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newGuardRig(t, tt.opts)
+			r.send(t, []byte(guardRequest(tt.method, "ban-"+tt.method)))
+			select {
+			case <-r.delivered:
+				if !tt.wantDeliver {
+					t.Fatalf("%s from a banned source delivered", tt.method)
+				}
+			case <-time.After(300 * time.Millisecond):
+				if tt.wantDeliver {
+					t.Fatalf("%s not delivered (banned=%d)", tt.method, r.guard.Stats().Banned.Load())
+				}
+				if r.guard.Stats().Banned.Load() != 1 {
+					t.Fatalf("banned counter %d, want 1", r.guard.Stats().Banned.Load())
+				}
+			}
+		})
+	}
+}
+
+func TestGuardTrustedNotRateLimited(t *testing.T) {
+	r := newGuardRig(t, GuardOptions{RatePerSecond: 0.001, Burst: 1,
+		Trusted: func(a netip.Addr) bool { return a.IsLoopback() }})
+	for i := range 20 {
+		r.send(t, []byte(validOptions("trunk"+strconv.Itoa(i))))
+	}
+	for i := range 20 {
+		select {
+		case <-r.delivered:
+		case <-time.After(2 * time.Second):
+			t.Fatalf("trusted source: %d of 20 delivered, rate limited %d", i, r.guard.Stats().RateLimited.Load())
+		}
 	}
 }
 

@@ -52,6 +52,15 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 // accept answers an initial INVITE and runs h for the call until it ends.
 func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, h CallHandler) {
+	ip := sourceIP(req)
+	release, refused := s.caps.acquire(ip, s.trusted.contains(ip))
+	if refused != "" {
+		s.metrics.invite(refused)
+		s.log.Debug("call refused: cap reached", "cap", refused, "source", req.Source())
+		s.respond(tx, overloaded(req, time.Duration(s.cfg.OverloadRetryAfter)))
+		return
+	}
+	defer release()
 	var offer *media.SessionDescription
 	if len(req.Body()) > 0 {
 		var err error
@@ -94,6 +103,7 @@ func (s *Server) newCall(req *sip.Request, tx sip.ServerTransaction) (*Call, err
 		return nil, fmt.Errorf("read invite: %w", err)
 	}
 	id := uuid.NewString()
+	// ValidateRequest has bounded these (limits.go): they fit a call record.
 	caller := ""
 	if f := req.From(); f != nil {
 		caller = sanitize(f.Address.User)

@@ -14,6 +14,7 @@ type Metrics struct {
 	prompts     *prometheus.CounterVec
 	agentLegs   *prometheus.CounterVec
 	refers      *prometheus.CounterVec
+	dnsRefused  prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil registers nothing).
@@ -21,7 +22,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		invites: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "sip", Name: "invites_total",
-			Help: "Initial INVITEs by result (answered, not_found, not_acceptable, cancelled, draining, no_ports, bad_sdp, failed).",
+			Help: "Initial INVITEs by result (answered, not_found, not_acceptable, cancelled, draining, node_full, source_full, no_ports, bad_sdp, failed).",
 		}, []string{"result"}),
 		requestsBad: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "sip", Name: "requests_rejected_total",
@@ -43,6 +44,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "hotline", Subsystem: "sip", Name: "refers_total",
 			Help: "REFERs (blind transfers, S10) by result (accepted, forbidden, bad_request, not_implemented, no_dialog, failed).",
 		}, []string{"result"}),
+		dnsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "sip", Name: "dns_lookups_refused_total",
+			Help: "DNS queries the SIP stack tried and was refused: a message named a host where an address was needed (the server never resolves names from requests).",
+		}),
 	}
 	for _, r := range []string{legAnswered, legBusy, legDeclined, legNoAnswer, legCancelled, legFailed} {
 		m.agentLegs.WithLabelValues(r) // export zeros, so rates work from the start
@@ -51,7 +56,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.refers.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.invites, m.requestsBad, m.activeCalls, m.prompts, m.agentLegs, m.refers)
+		reg.MustRegister(m.invites, m.requestsBad, m.activeCalls, m.prompts, m.agentLegs, m.refers, m.dnsRefused)
 	}
 	return m
 }

@@ -129,6 +129,8 @@ type Registrar struct {
 	nonces  *nonces
 	opaque  string
 	decoy   string // HA1 checked for unknown users, so they cost the same
+	// trusted sources are never banned (set by NewServer from sip.trusted).
+	trusted trustedNets
 }
 
 // NewRegistrar returns a registrar; cfg is assumed valid (see Validate).
@@ -166,14 +168,8 @@ func (r *Registrar) Handle(req *sip.Request, tx sip.ServerTransaction) {
 
 func (r *Registrar) register(ctx context.Context, req *sip.Request) (*sip.Response, string) {
 	ip := sourceIP(req)
-	if ip.IsValid() {
-		banned, err := r.bans.Banned(ctx, ip)
-		if err != nil {
-			r.log.Warn("check ban", "source", ip.String(), "error", err)
-		}
-		if banned {
-			return registerForbidden(req), regBanned
-		}
+	if r.banned(ctx, ip) {
+		return registerForbidden(req), regBanned
 	}
 	to := req.To()
 	if to == nil || to.Address.User == "" {
@@ -322,6 +318,19 @@ func parseDeltaSeconds(s string) (time.Duration, error) {
 		n = 1<<32 - 1
 	}
 	return time.Duration(n) * time.Second, nil
+}
+
+// banned asks the ban list about an untrusted source; a trusted one is never
+// banned, and a failing ban list lets the request through to authentication.
+func (r *Registrar) banned(ctx context.Context, ip netip.Addr) bool {
+	if !ip.IsValid() || r.trusted.contains(ip) {
+		return false
+	}
+	banned, err := r.bans.Banned(ctx, ip)
+	if err != nil {
+		r.log.Warn("check ban", "source", ip.String(), "error", err)
+	}
+	return banned
 }
 
 // sourceIP is the IP the request came from (zero when unknown).

@@ -34,19 +34,33 @@ type authOutcome struct {
 
 // authenticate checks the digest credentials of req (RFC 3261 §22.4, RFC
 // 7616 §3.4). Unknown user, disabled user and wrong password give the same
-// fresh challenge and each counts as a failure for the ban list.
+// fresh challenge. Only a failure carrying a fresh nonce that we issued to
+// this source counts toward a ban: anyone can forge a source address, but
+// only its owner receives the challenge sent there.
 func (r *Registrar) authenticate(ctx context.Context, req *sip.Request, ip netip.Addr) authOutcome {
 	cred, malformed := r.credentials(req)
 	switch {
 	case malformed:
 		return authOutcome{res: registerBadRequest(req, "Malformed Authorization"), result: regBadRequest}
 	case cred == nil:
-		return authOutcome{res: r.challenge(req, false), result: regChallenged}
+		return authOutcome{res: r.challenge(req, ip, false), result: regChallenged}
 	case !uriMatches(cred.URI, req.Recipient):
 		// RFC 7616 §3.4.6: the digest uri must be the Request-URI.
 		return authOutcome{res: registerBadRequest(req, "Digest URI Mismatch"), result: regBadRequest}
 	}
 	now := time.Now()
+	issued, valid, fresh := r.nonces.verify(cred.Nonce, ip, now)
+	if !valid || !fresh || cred.Opaque != r.opaque {
+		// Not a fresh nonce we sent to this source: a new one with stale=true
+		// (RFC 7616 §3.3), so a phone retries without asking its user. The
+		// password is not checked, so a made-up or old nonce is no oracle
+		// for guessing it, and nothing counts toward a ban.
+		result := regStale
+		if !valid {
+			result = regBadNonce
+		}
+		return authOutcome{res: r.challenge(req, ip, true), result: result}
+	}
 	match, err := r.responseMatches(ctx, req, cred)
 	if err != nil {
 		// Not the agent's fault: no failure counted, the phone retries later.
@@ -56,17 +70,12 @@ func (r *Registrar) authenticate(ctx context.Context, req *sip.Request, ip netip
 	if !match {
 		return r.failure(ctx, req, cred.Username, ip)
 	}
-	issued, valid, fresh := r.nonces.verify(cred.Nonce, now)
-	if !valid || !fresh || cred.Opaque != r.opaque {
-		// The password was right: a new nonce, no failure (RFC 7616 §3.3 stale).
-		return authOutcome{res: r.challenge(req, true), result: regStale}
-	}
 	ok, stale := r.nonces.use(cred.Nonce, uint32(cred.Nc), issued, now)
 	switch {
 	case stale:
-		return authOutcome{res: r.challenge(req, true), result: regStale}
+		return authOutcome{res: r.challenge(req, ip, true), result: regStale}
 	case !ok:
-		return authOutcome{res: r.challenge(req, false), result: regReplay}
+		return authOutcome{res: r.challenge(req, ip, false), result: regReplay}
 	}
 	if ip.IsValid() {
 		if err := r.bans.Success(ctx, cred.Username, ip); err != nil {
@@ -118,11 +127,12 @@ func (r *Registrar) responseMatches(ctx context.Context, req *sip.Request, c *di
 }
 
 // failure counts a failed login and answers with the same fresh challenge
-// whatever failed, or 403 once the source is banned.
+// whatever failed, or 403 once the source is banned. A trusted source (a
+// trunk, the agents' network) is never banned, so its failures are not counted.
 func (r *Registrar) failure(ctx context.Context, req *sip.Request, user string, ip netip.Addr) authOutcome {
 	r.log.Info("sip registration refused", "agent", sanitize(shortText(user, 64)), "source", req.Source())
-	if !ip.IsValid() {
-		return authOutcome{res: r.challenge(req, false), result: regUnauthorized}
+	if !ip.IsValid() || r.trusted.contains(ip) {
+		return authOutcome{res: r.challenge(req, ip, false), result: regUnauthorized}
 	}
 	banned, err := r.bans.Failure(ctx, user, ip)
 	if err != nil {
@@ -132,15 +142,15 @@ func (r *Registrar) failure(ctx context.Context, req *sip.Request, user string, 
 		r.log.Warn("sip source banned after failed logins", "source", ip.String())
 		return authOutcome{res: registerForbidden(req), result: regBanned}
 	}
-	return authOutcome{res: r.challenge(req, false), result: regUnauthorized}
+	return authOutcome{res: r.challenge(req, ip, false), result: regUnauthorized}
 }
 
 // challenge is a 401 with one WWW-Authenticate per configured algorithm in
-// order of preference (RFC 8760 §2.4), qop=auth, a fresh nonce, and
-// stale=true when asked.
-func (r *Registrar) challenge(req *sip.Request, stale bool) *sip.Response {
+// order of preference (RFC 8760 §2.4), qop=auth, a fresh nonce bound to the
+// source ip, and stale=true when asked.
+func (r *Registrar) challenge(req *sip.Request, ip netip.Addr, stale bool) *sip.Response {
 	res := sip.NewResponseFromRequest(req, sip.StatusUnauthorized, "Unauthorized", nil)
-	nonce := r.nonces.mint(time.Now())
+	nonce := r.nonces.mint(ip, time.Now())
 	for _, alg := range r.cfg.Algorithms {
 		ch := digest.Challenge{Realm: r.cfg.Realm, Nonce: nonce, Opaque: r.opaque, Stale: stale,
 			Algorithm: alg, QOP: []string{"auth"}}
@@ -198,14 +208,8 @@ func registerForbidden(req *sip.Request) *sip.Response {
 // agent id, or the response to send.
 func (r *Registrar) AuthenticateINVITE(ctx context.Context, req *sip.Request) (user string, res *sip.Response) {
 	ip := sourceIP(req)
-	if ip.IsValid() {
-		banned, err := r.bans.Banned(ctx, ip)
-		if err != nil {
-			r.log.Warn("check ban", "source", ip.String(), "error", err)
-		}
-		if banned {
-			return "", registerForbidden(req)
-		}
+	if r.banned(ctx, ip) {
+		return "", registerForbidden(req)
 	}
 	auth := r.authenticate(ctx, req, ip)
 	if auth.res != nil {

@@ -7,14 +7,17 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"net/netip"
 	"sync"
 	"time"
 )
 
 // Nonce layout (RFC 7616 §3.3 leaves it to the server): base64url of
 // issued-at (8 octets, Unix ms) || random (12) || HMAC-SHA-256(secret,
-// issued-at || random) truncated to 16 octets. Any node holding the secret
-// can verify a nonce and its age without shared state.
+// issued-at || random || source IP) truncated to 16 octets. Any node holding
+// the secret can verify a nonce and its age without shared state, and a nonce
+// is good only from the address it was sent to: a failure can then be counted
+// against a source only by someone who receives that source's packets.
 const (
 	nonceTimeLen = 8
 	nonceRandLen = 12
@@ -56,9 +59,11 @@ func randomSecret() []byte {
 	return b
 }
 
-func (n *nonces) mac(data []byte) []byte {
+func (n *nonces) mac(data ...[]byte) []byte {
 	m := hmac.New(sha256.New, n.secret)
-	m.Write(data)
+	for _, d := range data {
+		m.Write(d)
+	}
 	return m.Sum(nil)[:nonceMACLen]
 }
 
@@ -67,23 +72,34 @@ func (n *nonces) opaque() string {
 	return hex.EncodeToString(n.mac([]byte("opaque")))
 }
 
-// mint returns a fresh nonce issued at now.
-func (n *nonces) mint(now time.Time) string {
+// sourceBytes is the source IP as the MAC takes it (16 octets; an unknown
+// source is the unspecified address).
+func sourceBytes(ip netip.Addr) []byte {
+	if !ip.IsValid() {
+		ip = netip.IPv6Unspecified()
+	}
+	b := ip.Unmap().As16()
+	return b[:]
+}
+
+// mint returns a fresh nonce issued at now to the source ip.
+func (n *nonces) mint(ip netip.Addr, now time.Time) string {
 	b := make([]byte, nonceLen)
 	binary.BigEndian.PutUint64(b, uint64(now.UnixMilli()))
 	_, _ = rand.Read(b[nonceTimeLen : nonceTimeLen+nonceRandLen])
-	copy(b[nonceTimeLen+nonceRandLen:], n.mac(b[:nonceTimeLen+nonceRandLen]))
+	copy(b[nonceTimeLen+nonceRandLen:], n.mac(b[:nonceTimeLen+nonceRandLen], sourceBytes(ip)))
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// verify checks that nonce is one of ours and still fresh; valid is false
-// for a nonce we did not mint (another secret, forged, garbled).
-func (n *nonces) verify(nonce string, now time.Time) (issued time.Time, valid, fresh bool) {
+// verify checks that nonce is one of ours, issued to the source ip, and still
+// fresh; valid is false for a nonce we did not mint (another secret, another
+// source, forged, garbled).
+func (n *nonces) verify(nonce string, ip netip.Addr, now time.Time) (issued time.Time, valid, fresh bool) {
 	b, err := base64.RawURLEncoding.DecodeString(nonce)
 	if err != nil || len(b) != nonceLen {
 		return time.Time{}, false, false
 	}
-	if !hmac.Equal(b[nonceTimeLen+nonceRandLen:], n.mac(b[:nonceTimeLen+nonceRandLen])) {
+	if !hmac.Equal(b[nonceTimeLen+nonceRandLen:], n.mac(b[:nonceTimeLen+nonceRandLen], sourceBytes(ip))) {
 		return time.Time{}, false, false
 	}
 	issued = time.UnixMilli(int64(binary.BigEndian.Uint64(b)))

@@ -28,7 +28,18 @@ import (
 // sipgo reads UDP into a buffer of TransportBufferReadSize bytes (32 KiB by
 // default): make it hold the largest message the guard accepts. Set once, before
 // any transport reads, so concurrent servers never race on it.
-func init() { sip.TransportBufferReadSize = DefaultMaxMessageSize }
+//
+// sipgo refuses to send a UDP message within 200 bytes of UDPMTUSize (1,500):
+// a 200 OK carrying a proxy chain's Via and Record-Route headers was never
+// sent. RFC 3261 §18.2.2 lets a response go over UDP whatever its size (IP
+// fragments it), so only the largest UDP payload is refused.
+func init() {
+	sip.TransportBufferReadSize = DefaultMaxMessageSize
+	sip.UDPMTUSize = maxUDPPayload + 200
+}
+
+// maxUDPPayload is the largest UDP payload over IPv4 (65,535 − 20 − 8 octets).
+const maxUDPPayload = 65507
 
 // CallHandler runs one answered call. The call's context is cancelled when the
 // caller hangs up; when the handler returns, the server hangs up a call still up.
@@ -46,12 +57,15 @@ type Options struct {
 	// MediaMetrics is passed to every media session.
 	MediaMetrics *media.Metrics
 	// Registrar, when set, answers REGISTER and authenticates feature-code
-	// INVITEs (*1, *2, *0, *3) from agents' phones.
+	// INVITEs (*1, *2, *0, *3) from agents' phones. The server hands it
+	// Config.Trusted: failures from those sources never ban them.
 	Registrar *Registrar
 	// Feature runs an authenticated agent's feature code and names the
 	// confirmation prompt to play; nil answers feature codes with 404.
 	Feature FeatureFunc
-	// Banned, when set, is asked for every UDP datagram's source; true drops it.
+	// Banned, when set, is asked for the source of every REGISTER over UDP;
+	// true drops it. Other requests pass: a banned source may still call the
+	// hotline (an emergency) and ask OPTIONS; its feature codes get 403.
 	Banned func(netip.Addr) bool
 	// TransferTarget is the allowlist of blind-transfer destinations (S10): it
 	// resolves the user part of an agent's Refer-To; nil refuses every REFER.
@@ -71,16 +85,20 @@ type Server struct {
 	metrics *Metrics
 	mmet    *media.Metrics
 
-	ua      *sipgo.UserAgent
-	srv     *sipgo.Server
-	dua     *sipgo.DialogUA
-	calls   *registry
-	legs    *legRegistry
-	guards  []*Guard
-	reg     *Registrar
-	feat    FeatureFunc
-	banned  func(netip.Addr) bool
-	xfer    TransferTargetFunc
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	dua    *sipgo.DialogUA
+	calls  *callDialogs
+	legs   *legDialogs
+	guards []*Guard
+	reg    *Registrar
+	feat   FeatureFunc
+	banned func(netip.Addr) bool
+	xfer   TransferTargetFunc
+	// trusted sources pass the rate limit and per-source cap and are never banned.
+	trusted trustedNets
+	caps    *callCaps
+	noDNS   *refusingResolver
 	cmet    *ConnMetrics
 	tlsConf *tls.Config
 
@@ -121,8 +139,9 @@ func NewServer(o Options) (*Server, error) {
 	var s *Server
 	// RFC 3261 §13.2.2.4: a 2xx whose INVITE transaction is gone is still ACKed.
 	stray := sip.WithTransactionLayerUnhandledResponseHandler(func(r *sip.Response) { s.onStrayResponse(r) })
+	noDNS := newRefusingResolver(o.Logger, o.Metrics)
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("hotline"), sipgo.WithUserAgentParser(parser),
-		sipgo.WithUserAgentTransactionLayerOptions(stray))
+		sipgo.WithUserAgentTransactionLayerOptions(stray), sipgo.WithUserAgentDNSResolver(noDNS.resolver()))
 	if err != nil {
 		return nil, fmt.Errorf("create sip user agent: %w", err)
 	}
@@ -137,11 +156,18 @@ func NewServer(o Options) (*Server, error) {
 	s = &Server{
 		cfg: o.Config, handler: o.Handler, prompts: o.Prompts, ports: o.Ports, pacer: o.Pacer,
 		log: o.Logger.With("component", "sip"), metrics: o.Metrics, mmet: o.MediaMetrics,
-		ua: ua, srv: srv, calls: newRegistry(), legs: newLegRegistry(), ready: make(chan struct{}),
+		ua: ua, srv: srv, calls: newCallDialogs(), legs: newLegDialogs(), ready: make(chan struct{}),
 		reg: o.Registrar, feat: o.Feature, banned: o.Banned, xfer: o.TransferTarget,
 		cmet: o.ConnMetrics, tlsConf: tlsConf,
+		trusted: o.Config.trustedNets(), caps: newCallCaps(o.Config.MaxCalls, o.Config.MaxCallsPerSource),
+		noDNS: noDNS,
 	}
-	s.dua = &sipgo.DialogUA{Client: cli, ContactHDR: s.contact("", "UDP")}
+	if s.reg != nil {
+		s.reg.trusted = s.trusted
+	}
+	// In-dialog requests without a Record-Route go to the address the dialog's
+	// INVITE (or 2xx) came from, never to a Contact host name (RFC 3581 §4).
+	s.dua = &sipgo.DialogUA{Client: cli, ContactHDR: s.contact("", "UDP"), RewriteContact: true}
 	srv.OnInvite(s.guardHandler(s.onInvite))
 	srv.OnAck(s.onAck)
 	srv.OnBye(s.guardHandler(s.onBye))
@@ -176,6 +202,7 @@ func (s *Server) Run(ctx context.Context) error {
 		RatePerSecond:  s.cfg.RatePerSecond,
 		Burst:          s.cfg.Burst,
 		Banned:         s.banned,
+		Trusted:        s.trusted.contains,
 	})
 	s.guards = append(s.guards, guard)
 	limits := newConnLimits(s.cfg.TCP)

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // TCPConfig bounds the stream connections (TCP and TLS) the SIP listeners
@@ -17,10 +19,10 @@ type TCPConfig struct {
 	// ReadTimeout: a new connection must deliver a valid message within this,
 	// and every later message must arrive whole within this of its first octet
 	// (a slowloris is closed). A write blocked this long fails too.
-	ReadTimeout Duration `yaml:"read_timeout"`
+	ReadTimeout configs.Duration `yaml:"read_timeout"`
 	// IdleTimeout closes a connection that carried no message and no
 	// keep-alive (RFC 5626 §3.5.1) in either direction for this long.
-	IdleTimeout Duration `yaml:"idle_timeout"`
+	IdleTimeout configs.Duration `yaml:"idle_timeout"`
 	// MaxConnections caps the open connections of TCP and TLS together.
 	MaxConnections int `yaml:"max_connections"`
 	// MaxConnectionsPerSource caps the open connections of one source IP.
@@ -30,8 +32,8 @@ type TCPConfig struct {
 // DefaultTCPConfig returns the defaults documented in configs/hotline.yaml.
 func DefaultTCPConfig() TCPConfig {
 	return TCPConfig{
-		ReadTimeout:             Duration(10 * time.Second),
-		IdleTimeout:             Duration(10 * time.Minute),
+		ReadTimeout:             configs.Duration(10 * time.Second),
+		IdleTimeout:             configs.Duration(10 * time.Minute),
 		MaxConnections:          4096,
 		MaxConnectionsPerSource: 64,
 	}

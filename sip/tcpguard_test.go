@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/sip/siptest/poll"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -126,7 +127,7 @@ func readStatus(t *testing.T, br *bufio.Reader, c net.Conn, within time.Duration
 // The per-source and the global cap reset connections over them; a slot
 // freed by a close is taken again.
 func TestTCPConnectionCaps(t *testing.T) {
-	r := newTCPRig(t, TCPConfig{ReadTimeout: Duration(10 * time.Second), IdleTimeout: Duration(time.Minute),
+	r := newTCPRig(t, TCPConfig{ReadTimeout: configs.Duration(10 * time.Second), IdleTimeout: configs.Duration(time.Minute),
 		MaxConnections: 5, MaxConnectionsPerSource: 3}, nil)
 	accepted := 0
 	open := func(src string) net.Conn {
@@ -163,7 +164,7 @@ func TestTCPConnectionCaps(t *testing.T) {
 // and the ones held are closed at the read timeout, as none sends a message.
 func TestTCPIdleFloodClosed(t *testing.T) {
 	const flood, perSource = 80, 50
-	r := newTCPRig(t, TCPConfig{ReadTimeout: Duration(400 * time.Millisecond), IdleTimeout: Duration(10 * time.Second),
+	r := newTCPRig(t, TCPConfig{ReadTimeout: configs.Duration(400 * time.Millisecond), IdleTimeout: configs.Duration(10 * time.Second),
 		MaxConnections: 100, MaxConnectionsPerSource: perSource}, nil)
 	start := time.Now()
 	conns := make([]net.Conn, flood)
@@ -207,7 +208,7 @@ func TestTCPIdleFloodClosed(t *testing.T) {
 // CRLF keep-alive (answered with a CRLF pong) counts as use.
 func TestTCPIdleTimeout(t *testing.T) {
 	const read, idle = 300 * time.Millisecond, time.Second
-	r := newTCPRig(t, TCPConfig{ReadTimeout: Duration(read), IdleTimeout: Duration(idle),
+	r := newTCPRig(t, TCPConfig{ReadTimeout: configs.Duration(read), IdleTimeout: configs.Duration(idle),
 		MaxConnections: 10, MaxConnectionsPerSource: 10}, nil)
 	c := r.dial(t, "127.0.0.1")
 	br := bufio.NewReader(c)
@@ -249,7 +250,7 @@ func TestTCPSlowloris(t *testing.T) {
 	const read = 500 * time.Millisecond
 	for _, prime := range []bool{false, true} {
 		t.Run("after a message "+strconv.FormatBool(prime), func(t *testing.T) {
-			r := newTCPRig(t, TCPConfig{ReadTimeout: Duration(read), IdleTimeout: Duration(time.Minute),
+			r := newTCPRig(t, TCPConfig{ReadTimeout: configs.Duration(read), IdleTimeout: configs.Duration(time.Minute),
 				MaxConnections: 10, MaxConnectionsPerSource: 10}, nil)
 			c := r.dial(t, "127.0.0.1")
 			if prime {
@@ -294,7 +295,7 @@ func TestTCPSlowloris(t *testing.T) {
 // at the read timeout; another source is answered.
 func TestTCPBannedSource(t *testing.T) {
 	banned := netip.MustParseAddr("127.0.0.2")
-	r := newTCPRig(t, TCPConfig{ReadTimeout: Duration(time.Second), IdleTimeout: Duration(time.Minute),
+	r := newTCPRig(t, TCPConfig{ReadTimeout: configs.Duration(time.Second), IdleTimeout: configs.Duration(time.Minute),
 		MaxConnections: 10, MaxConnectionsPerSource: 10},
 		func(o *Options) { o.Banned = func(ip netip.Addr) bool { return ip == banned } })
 	ok := r.dial(t, "127.0.0.1")
@@ -318,7 +319,7 @@ func TestTCPBannedSource(t *testing.T) {
 // answered; a message without Content-Length or over the size limit is
 // answered and its connection closed (there is no boundary to resync on).
 func TestTCPFraming(t *testing.T) {
-	r := newTCPRig(t, TCPConfig{ReadTimeout: Duration(2 * time.Second), IdleTimeout: Duration(time.Minute),
+	r := newTCPRig(t, TCPConfig{ReadTimeout: configs.Duration(2 * time.Second), IdleTimeout: configs.Duration(time.Minute),
 		MaxConnections: 50, MaxConnectionsPerSource: 50}, nil)
 	noLength := strings.Replace(optionsRequest("f-nolen"), "Content-Length: 0\r\n", "", 1)
 	compact := strings.Replace(optionsRequest("f-compact"), "Content-Length: 0", "l: 0", 1)
@@ -479,7 +480,7 @@ func TestTCPConfigValidate(t *testing.T) {
 	}{
 		{"defaults", func(*TCPConfig) {}, ""},
 		{"zero read timeout", func(c *TCPConfig) { c.ReadTimeout = 0 }, "sip.tcp.read_timeout"},
-		{"idle below read", func(c *TCPConfig) { c.IdleTimeout = Duration(time.Second) }, "sip.tcp.idle_timeout"},
+		{"idle below read", func(c *TCPConfig) { c.IdleTimeout = configs.Duration(time.Second) }, "sip.tcp.idle_timeout"},
 		{"no connections", func(c *TCPConfig) { c.MaxConnections = 0 }, "sip.tcp.max_connections 0"},
 		{"per source over global", func(c *TCPConfig) { c.MaxConnectionsPerSource = 5000 }, "sip.tcp.max_connections_per_source"},
 	}

@@ -41,16 +41,19 @@ const (
 var singleValued = []string{"To", "From", "Call-ID", "CSeq", "Max-Forwards", "Content-Length", "Content-Type"}
 
 // requestChecks run in the order of RFC 3261 §8.2: version and framing (400/505)
-// first, then Request-URI (416), loops (483), extensions (420), content (415/406).
+// and the bounds of limits.go first, then Request-URI (416, 414), loops (483),
+// extensions (420), content (415/406).
 var requestChecks = []func(*sip.Request) *RequestError{
 	checkReqVersion,
 	checkReqLineBreaks,
 	checkReqMandatory,
 	checkReqSingleValued,
+	checkReqIdentity,
 	checkReqCSeq,
 	checkReqContentLength,
 	checkReqBranch,
 	checkReqURIScheme,
+	checkReqURILength,
 	checkReqURIHeaders,
 	checkReqRegisterTo,
 	checkReqMaxForwards,

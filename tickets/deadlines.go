@@ -9,32 +9,16 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"gopkg.in/yaml.v3"
 )
-
-// Duration is a time.Duration written in YAML as a string like "24h".
-type Duration time.Duration
-
-// UnmarshalYAML parses a Go duration string.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return fmt.Errorf("line %d: want a duration like \"24h\": %w", n.Line, err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*d = Duration(v)
-	return nil
-}
 
 // Span is a deadline length (S14): exactly one of clock time, working
 // hours or working days on the calendar of S9.
 type Span struct {
-	Clock        Duration `yaml:"clock"`         // wall-clock time, e.g. 24h
-	WorkingHours Duration `yaml:"working_hours"` // open hours only (Calendar.AddWorkingTime)
-	WorkingDays  int      `yaml:"working_days"`  // whole working days (Calendar.AddWorkingDays)
+	Clock        configs.Duration `yaml:"clock"`         // wall-clock time, e.g. 24h
+	WorkingHours configs.Duration `yaml:"working_hours"` // open hours only (Calendar.AddWorkingTime)
+	WorkingDays  int              `yaml:"working_days"`  // whole working days (Calendar.AddWorkingDays)
 }
 
 func (s Span) validate(field string) error {
@@ -75,7 +59,7 @@ type CategoryRule struct {
 	// NoDeadlineWhenAnswered: a contact answered on the call has no due_at.
 	NoDeadlineWhenAnswered bool `yaml:"no_deadline_when_answered"`
 	// EscalationAfter is the time from level 1 to level 2 (S15); 0 = the global value.
-	EscalationAfter Duration `yaml:"escalation_after"`
+	EscalationAfter configs.Duration `yaml:"escalation_after"`
 	// IDRequired: the form needs the caller's ID number (S4).
 	IDRequired bool `yaml:"id_required"`
 	// FollowUpRequired: the form needs a follow-up deadline whatever the result.
@@ -85,9 +69,9 @@ type CategoryRule struct {
 // DeadlineRules are the per-category deadline rules of configs/deadlines.yaml.
 type DeadlineRules struct {
 	// EscalationAfter is the default time from level 1 to level 2 (S15).
-	EscalationAfter Duration `yaml:"escalation_after"`
+	EscalationAfter configs.Duration `yaml:"escalation_after"`
 	// RepeatWindow is how far back a caller's open ticket counts (S16).
-	RepeatWindow Duration `yaml:"repeat_window"`
+	RepeatWindow configs.Duration `yaml:"repeat_window"`
 	// FollowUpResults are the results that need a follow-up deadline (S13).
 	FollowUpResults []string `yaml:"follow_up_results"`
 	// Categories holds one rule per ticket category.
@@ -98,16 +82,16 @@ type DeadlineRules struct {
 // shipped configs/deadlines.yaml).
 func DefaultDeadlineRules() *DeadlineRules {
 	return &DeadlineRules{
-		EscalationAfter: Duration(24 * time.Hour),
-		RepeatWindow:    Duration(7 * 24 * time.Hour),
+		EscalationAfter: configs.Duration(24 * time.Hour),
+		RepeatWindow:    configs.Duration(7 * 24 * time.Hour),
 		FollowUpResults: []string{ResultAppointment, ResultFollowUp},
 		Categories: map[string]CategoryRule{
-			CategoryComplaint:  {FirstContact: &Span{Clock: Duration(24 * time.Hour)}, Answer: &Span{WorkingDays: 5}},
-			CategoryEmergency:  {Answer: &Span{Clock: Duration(30 * time.Minute)}, EscalationAfter: Duration(time.Hour)},
-			CategoryBusiness:   {Answer: &Span{WorkingDays: 3}, IDRequired: true},
-			CategoryReport:     {Answer: &Span{WorkingDays: 10}},
-			CategoryInquiry:    {Answer: &Span{WorkingDays: 1}, NoDeadlineWhenAnswered: true},
-			CategorySuggestion: {},
+			configs.CategoryComplaint:  {FirstContact: &Span{Clock: configs.Duration(24 * time.Hour)}, Answer: &Span{WorkingDays: 5}},
+			configs.CategoryEmergency:  {Answer: &Span{Clock: configs.Duration(30 * time.Minute)}, EscalationAfter: configs.Duration(time.Hour)},
+			configs.CategoryBusiness:   {Answer: &Span{WorkingDays: 3}, IDRequired: true},
+			configs.CategoryReport:     {Answer: &Span{WorkingDays: 10}},
+			configs.CategoryInquiry:    {Answer: &Span{WorkingDays: 1}, NoDeadlineWhenAnswered: true},
+			configs.CategorySuggestion: {},
 		},
 	}
 }
@@ -147,7 +131,7 @@ func (r *DeadlineRules) Validate() error {
 			return fmt.Errorf("deadlines: follow_up_results: %q is not one of %v", res, results)
 		}
 	}
-	for _, c := range categories {
+	for _, c := range configs.TicketCategories() {
 		if _, ok := r.Categories[c]; !ok {
 			return fmt.Errorf("deadlines: categories: %s has no rule (write \"%s: {}\" for none)", c, c)
 		}
@@ -161,8 +145,8 @@ func (r *DeadlineRules) Validate() error {
 }
 
 func (c CategoryRule) validate(category string) error {
-	if !slices.Contains(categories, category) {
-		return fmt.Errorf("deadlines: categories: %q is not one of %v", category, categories)
+	if !slices.Contains(configs.TicketCategories(), category) {
+		return fmt.Errorf("deadlines: categories: %q is not one of %v", category, configs.TicketCategories())
 	}
 	if c.EscalationAfter < 0 {
 		return fmt.Errorf("deadlines: categories.%s.escalation_after must not be negative", category)
@@ -194,6 +178,9 @@ func (r *DeadlineRules) needsCalendar() bool {
 type Deadlines struct {
 	FirstContactDue time.Time
 	Due             time.Time
+	// Uncertain: a deadline counted in working time ends in a year whose
+	// holidays the calendar does not list (S9), so it may be too early.
+	Uncertain bool
 }
 
 // Compute returns the deadlines of a ticket of category with result entered
@@ -205,10 +192,12 @@ func (r *DeadlineRules) Compute(cal *Calendar, category, result string, enteredA
 	var d Deadlines
 	if rule.FirstContact != nil {
 		d.FirstContactDue = rule.FirstContact.after(cal, enteredAt)
+		d.Uncertain = rule.FirstContact.working() && !cal.Covers(d.FirstContactDue)
 	}
 	skip := rule.NoDeadlineWhenAnswered && result == ResultAnswered
 	if rule.Answer != nil && !skip {
 		d.Due = rule.Answer.after(cal, enteredAt)
+		d.Uncertain = d.Uncertain || rule.Answer.working() && !cal.Covers(d.Due)
 	}
 	if d.Due.IsZero() && !followUp.IsZero() {
 		d.Due = followUp

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // The 2026 calendar of configs/calendar.yaml: hours 09–12 and 13–17;
@@ -81,13 +83,13 @@ func TestComputeDeadlines(t *testing.T) {
 		followUp       time.Time
 		wantFirst, due time.Time
 	}{
-		{"complaint: 24h contact and 5 working days", CategoryComplaint, ResultFollowUp, time.Time{}, friday.Add(24 * time.Hour), at(2026, 3, 13, 16, 0)},
-		{"emergency: 30 minutes of clock", CategoryEmergency, ResultDispatched, time.Time{}, time.Time{}, friday.Add(30 * time.Minute)},
-		{"business: 3 working days", CategoryBusiness, ResultTransferred, time.Time{}, time.Time{}, at(2026, 3, 11, 16, 0)},
-		{"report: 10 working days", CategoryReport, ResultFollowUp, time.Time{}, time.Time{}, at(2026, 3, 20, 16, 0)},
-		{"inquiry not answered: 1 working day", CategoryInquiry, ResultTransferred, time.Time{}, time.Time{}, at(2026, 3, 9, 16, 0)},
-		{"inquiry answered on the call: none", CategoryInquiry, ResultAnswered, time.Time{}, time.Time{}, time.Time{}},
-		{"suggestion follow-up: the form's deadline", CategorySuggestion, ResultFollowUp, followUp, time.Time{}, followUp},
+		{"complaint: 24h contact and 5 working days", configs.CategoryComplaint, ResultFollowUp, time.Time{}, friday.Add(24 * time.Hour), at(2026, 3, 13, 16, 0)},
+		{"emergency: 30 minutes of clock", configs.CategoryEmergency, ResultDispatched, time.Time{}, time.Time{}, friday.Add(30 * time.Minute)},
+		{"business: 3 working days", configs.CategoryBusiness, ResultTransferred, time.Time{}, time.Time{}, at(2026, 3, 11, 16, 0)},
+		{"report: 10 working days", configs.CategoryReport, ResultFollowUp, time.Time{}, time.Time{}, at(2026, 3, 20, 16, 0)},
+		{"inquiry not answered: 1 working day", configs.CategoryInquiry, ResultTransferred, time.Time{}, time.Time{}, at(2026, 3, 9, 16, 0)},
+		{"inquiry answered on the call: none", configs.CategoryInquiry, ResultAnswered, time.Time{}, time.Time{}, time.Time{}},
+		{"suggestion follow-up: the form's deadline", configs.CategorySuggestion, ResultFollowUp, followUp, time.Time{}, followUp},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,7 +99,7 @@ func TestComputeDeadlines(t *testing.T) {
 			}
 		})
 	}
-	if r.EscalationAfterFor(CategoryEmergency) != time.Hour || r.EscalationAfterFor(CategoryComplaint) != 24*time.Hour {
+	if r.EscalationAfterFor(configs.CategoryEmergency) != time.Hour || r.EscalationAfterFor(configs.CategoryComplaint) != 24*time.Hour {
 		t.Fatal("escalation periods differ from configs/deadlines.yaml")
 	}
 }
@@ -112,7 +114,7 @@ func TestShippedRulesAreTheDefaults(t *testing.T) {
 	}
 	def := DefaultDeadlineRules()
 	from := at(2026, 9, 29, 10, 0)
-	for _, cat := range categories {
+	for _, cat := range configs.TicketCategories() {
 		for _, res := range results {
 			if a, b := r.Compute(c, cat, res, from, time.Time{}), def.Compute(c, cat, res, from, time.Time{}); a != b {
 				t.Fatalf("%s/%s: file %+v, defaults %+v", cat, res, a, b)

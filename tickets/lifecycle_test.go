@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/tickets/pgtest"
 )
 
@@ -18,11 +19,11 @@ import (
 func TestStatusTransitions(t *testing.T) {
 	f := newStoreFixture(t)
 	ctx := context.Background()
-	d := f.draft(t, CategoryComplaint, time.Minute)
+	d := f.draft(t, configs.CategoryComplaint, time.Minute)
 	if _, err := f.store.SetStatus(ctx, d.Ref, StatusOpen, "1001", ""); !errors.Is(err, ErrInvalidTransition) {
 		t.Fatalf("draft → open by SetStatus = %v, want ErrInvalidTransition (only Submit)", err)
 	}
-	if _, err := f.store.Submit(ctx, d.Ref, form(CategoryComplaint, ResultFollowUp), "1001", ""); err != nil {
+	if _, err := f.store.Submit(ctx, d.Ref, form(configs.CategoryComplaint, ResultFollowUp), "1001", ""); err != nil {
 		t.Fatalf("submit: %v", err)
 	}
 	steps := []struct {
@@ -53,8 +54,8 @@ func TestStatusTransitions(t *testing.T) {
 func TestExtendHandOffNote(t *testing.T) {
 	f := newStoreFixture(t)
 	ctx := context.Background()
-	d := f.draft(t, CategoryBusiness, time.Minute)
-	k, err := f.store.Submit(ctx, d.Ref, form(CategoryBusiness, ResultAnswered), "1001", "")
+	d := f.draft(t, configs.CategoryBusiness, time.Minute)
+	k, err := f.store.Submit(ctx, d.Ref, form(configs.CategoryBusiness, ResultAnswered), "1001", "")
 	if err != nil {
 		t.Fatalf("submit: %v", err)
 	}
@@ -94,10 +95,10 @@ func TestSurvey(t *testing.T) {
 		submitMore bool // submit before the survey and move to resolved
 		want       string
 	}{
-		{"dissatisfied resolved complaint reopens", CategoryComplaint, 3, true, StatusReopened},
-		{"dissatisfied draft complaint is entered reopened", CategoryComplaint, 3, false, StatusReopened},
-		{"satisfied complaint stays resolved", CategoryComplaint, 1, true, StatusResolved},
-		{"dissatisfied inquiry stays resolved", CategoryInquiry, 3, true, StatusResolved},
+		{"dissatisfied resolved complaint reopens", configs.CategoryComplaint, 3, true, StatusReopened},
+		{"dissatisfied draft complaint is entered reopened", configs.CategoryComplaint, 3, false, StatusReopened},
+		{"satisfied complaint stays resolved", configs.CategoryComplaint, 1, true, StatusResolved},
+		{"dissatisfied inquiry stays resolved", configs.CategoryInquiry, 3, true, StatusResolved},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,7 +176,7 @@ func TestRepeatCallerAndWebTicket(t *testing.T) {
 	if _, ok, err := f.store.OpenTicketForCaller(ctx, "13800138000", 0); err != nil || ok {
 		t.Fatalf("no tickets yet: found %v, %v", ok, err)
 	}
-	d := f.draft(t, CategoryComplaint, time.Minute)
+	d := f.draft(t, configs.CategoryComplaint, time.Minute)
 	k, ok, err := f.store.OpenTicketForCaller(ctx, "13800138000", 0)
 	if err != nil || !ok || k.Ref != d.Ref || k.OwnerAgent != "1001" {
 		t.Fatalf("repeat caller: %v %v %+v, want %s owned by 1001", ok, err, k, d.Ref)
@@ -183,14 +184,14 @@ func TestRepeatCallerAndWebTicket(t *testing.T) {
 	if _, ok, _ := f.store.OpenTicketForCaller(ctx, "13800138000", time.Nanosecond); ok {
 		t.Fatal("a ticket older than the window was returned")
 	}
-	if _, err := f.store.CreateWebTicket(ctx, form(CategoryReport, ResultFollowUp), ChannelPhone, "1005", ""); err == nil {
+	if _, err := f.store.CreateWebTicket(ctx, form(configs.CategoryReport, ResultFollowUp), ChannelPhone, "1005", ""); err == nil {
 		t.Fatal("a phone ticket without a call was created")
 	}
-	w, err := f.store.CreateWebTicket(ctx, form(CategoryReport, ResultFollowUp), ChannelWeb, "1005", "web-1")
+	w, err := f.store.CreateWebTicket(ctx, form(configs.CategoryReport, ResultFollowUp), ChannelWeb, "1005", "web-1")
 	if err != nil {
 		t.Fatalf("web ticket: %v", err)
 	}
-	again, err := f.store.CreateWebTicket(ctx, form(CategoryReport, ResultFollowUp), ChannelWeb, "1005", "web-1")
+	again, err := f.store.CreateWebTicket(ctx, form(configs.CategoryReport, ResultFollowUp), ChannelWeb, "1005", "web-1")
 	if err != nil || again.Ref != w.Ref {
 		t.Fatalf("web ticket retry = %s, %v; want %s", again.Ref, err, w.Ref)
 	}
@@ -276,7 +277,7 @@ func BenchmarkSubmit(b *testing.B) {
 	if _, err := f.pool.Exec(ctx, `ANALYZE tickets`); err != nil {
 		b.Fatalf("analyze: %v", err)
 	}
-	in := form(CategoryComplaint, ResultFollowUp)
+	in := form(configs.CategoryComplaint, ResultFollowUp)
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	start := time.Now()

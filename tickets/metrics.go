@@ -3,18 +3,21 @@ package tickets
 import (
 	"strconv"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Metrics are the Prometheus metrics of package tickets (namespace "hotline",
 // subsystem "tickets"). Labels come from closed sets: record kinds, ticket
-// channels and categories, escalation levels, survey scores.
+// channels and configs.TicketCategories(), escalation levels, survey scores.
 type Metrics struct {
-	written     *prometheus.CounterVec
-	spooled     *prometheus.CounterVec
-	rejected    *prometheus.CounterVec
-	writeErrors *prometheus.CounterVec
-	pending     prometheus.Gauge
+	written      *prometheus.CounterVec
+	spooled      *prometheus.CounterVec
+	deadLettered *prometheus.CounterVec
+	writeErrors  *prometheus.CounterVec
+	pending      prometheus.Gauge
+
+	calendarCoveredUntil prometheus.Gauge // S9: last date with listed holidays
 
 	created      *prometheus.CounterVec // by channel (S20)
 	entries      *prometheus.CounterVec // by category (S12)
@@ -38,13 +41,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{label})
 	}
 	m := &Metrics{
-		written:     counter("records_written_total", "Records (call, callback, answered call with draft ticket) written to PostgreSQL.", "kind"),
-		spooled:     counter("records_spooled_total", "Records put in the on-disk spool because PostgreSQL could not take them.", "kind"),
-		rejected:    counter("records_rejected_total", "Records PostgreSQL refused for good, kept in the spool's rejected file.", "kind"),
-		writeErrors: counter("write_errors_total", "Failed attempts to write a record to PostgreSQL.", "kind"),
+		written:      counter("records_written_total", "Records (call, callback, answered call with draft ticket) written to PostgreSQL.", "kind"),
+		spooled:      counter("records_spooled_total", "Records put in the on-disk spool because PostgreSQL could not take them.", "kind"),
+		deadLettered: counter("records_dead_lettered_total", "Records PostgreSQL refused for good (bad data, a value too large), kept in the spool's dead-letter file.", "kind"),
+		writeErrors:  counter("write_errors_total", "Failed attempts to write a record to PostgreSQL.", "kind"),
 		pending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "hotline", Subsystem: "tickets", Name: "records_pending",
 			Help: "Records in the spool waiting for PostgreSQL.",
+		}),
+		calendarCoveredUntil: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "hotline", Subsystem: "tickets", Name: "calendar_covered_until_seconds",
+			Help: "Last date (midnight, Unix seconds) of the last year whose holidays calendar.yaml lists; 0 when none (S9).",
 		}),
 		created:     counter("created_total", "Tickets created, by channel (S20).", "channel"),
 		entries:     counter("entries_total", "Tickets entered (submitted), by category (S12).", "category"),
@@ -64,7 +71,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.preset()
 	if reg != nil {
-		reg.MustRegister(m.written, m.spooled, m.rejected, m.writeErrors, m.pending,
+		reg.MustRegister(m.written, m.spooled, m.deadLettered, m.writeErrors, m.pending, m.calendarCoveredUntil,
 			m.created, m.entries, m.lateEntries, m.entryLatency, m.overdue, m.breaches, m.escalations, m.surveys)
 	}
 	return m
@@ -75,13 +82,13 @@ func (m *Metrics) preset() {
 	for _, kind := range []string{kindCall, kindCallback, kindAnswered} {
 		m.written.WithLabelValues(kind)
 		m.spooled.WithLabelValues(kind)
-		m.rejected.WithLabelValues(kind)
+		m.deadLettered.WithLabelValues(kind)
 		m.writeErrors.WithLabelValues(kind)
 	}
 	for _, ch := range []string{ChannelPhone, ChannelWeb, ChannelLetter} {
 		m.created.WithLabelValues(ch)
 	}
-	for _, c := range categories {
+	for _, c := range configs.TicketCategories() {
 		m.entries.WithLabelValues(c)
 		m.lateEntries.WithLabelValues(c)
 		m.breaches.WithLabelValues(c)
@@ -92,6 +99,15 @@ func (m *Metrics) preset() {
 	for score := 1; score <= 3; score++ {
 		m.surveys.WithLabelValues(strconv.Itoa(score))
 	}
+}
+
+// observeCalendar exports how far the calendar's holidays reach (S9).
+func (m *Metrics) observeCalendar(c *Calendar) {
+	if u := c.CoveredUntil(); !u.IsZero() {
+		m.calendarCoveredUntil.Set(float64(u.Unix()))
+		return
+	}
+	m.calendarCoveredUntil.Set(0)
 }
 
 // observeEntry counts an entered ticket (S12).

@@ -1,6 +1,3 @@
-// Package tickets owns the records of the hotline in PostgreSQL: call records,
-// callback requests and (later) tickets, their embedded SQL migrations, the
-// outage-safe record writer, and the working-day calendar of office hours (S9).
 package tickets
 
 import (

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -39,13 +40,6 @@ type CallRecord struct {
 	TransferredTo string // S10: "queue:complaint", comma-separated when several
 }
 
-// CallbackRequest is a caller's request to be called back (S9).
-type CallbackRequest struct {
-	CallID, Caller, Category string
-	Reason                   string // after_hours|max_wait|no_agents
-	RequestedAt              time.Time
-}
-
 // errInvalidRecord is wrapped by validation errors: the record can never be
 // written, so retrying it is pointless.
 var errInvalidRecord = errors.New("invalid record")
@@ -66,7 +60,7 @@ func (r CallRecord) validate() error {
 	return nil
 }
 
-func (r CallbackRequest) validate() error {
+func validateCallback(r configs.CallbackRequest) error {
 	switch {
 	case r.CallID == "":
 		return fmt.Errorf("%w: callback request without call id", errInvalidRecord)
@@ -111,7 +105,7 @@ func callArgs(r CallRecord) []any {
 }
 
 // insertCallback writes r once per (call id, reason).
-func insertCallback(ctx context.Context, db execer, r CallbackRequest) error {
+func insertCallback(ctx context.Context, db execer, r configs.CallbackRequest) error {
 	_, err := db.Exec(ctx, `INSERT INTO callback_requests
 		(call_id, caller, category, reason, requested_at)
 		VALUES ($1, $2, $3, $4, $5)
@@ -135,21 +129,6 @@ func nullTime(t time.Time) any {
 		return nil
 	}
 	return t
-}
-
-// permanent reports whether err means the database will never accept the
-// record (SQLSTATE class 22 data exception, 23 integrity constraint
-// violation), so it must not be retried.
-func permanent(err error) bool {
-	if errors.Is(err, errInvalidRecord) {
-		return true
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 {
-		class := pgErr.Code[:2]
-		return class == "22" || class == "23"
-	}
-	return false
 }
 
 // nullWait stores the wait only for queued calls.

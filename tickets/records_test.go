@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/tickets/pgtest"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -24,8 +25,8 @@ func testCall(id string) CallRecord {
 	}
 }
 
-func testCallback(callID string) CallbackRequest {
-	return CallbackRequest{CallID: callID, Caller: "13800138000", Category: "business",
+func testCallback(callID string) configs.CallbackRequest {
+	return configs.CallbackRequest{CallID: callID, Caller: "13800138000", Category: "business",
 		Reason: "max_wait", RequestedAt: time.Date(2026, 3, 2, 9, 35, 0, 0, time.UTC)}
 }
 
@@ -163,16 +164,16 @@ func TestValidateRecords(t *testing.T) {
 		invalid bool
 	}{
 		{"valid call", func() error { return testCall("c").validate() }, false},
-		{"valid callback", func() error { return testCallback("c").validate() }, false},
+		{"valid callback", func() error { return validateCallback(testCallback("c")) }, false},
 		{"call without id", func() error { r := testCall(""); return r.validate() }, true},
 		{"call without sip id", func() error { r := testCall("c"); r.SIPCallID = ""; return r.validate() }, true},
 		{"call without end", func() error { r := testCall("c"); r.EndedAt = time.Time{}; return r.validate() }, true},
 		{"call bad outcome", func() error { r := testCall("c"); r.Outcome = "x"; return r.validate() }, true},
 		{"call bad hung up by", func() error { r := testCall("c"); r.HungUpBy = ""; return r.validate() }, true},
-		{"callback without call id", func() error { r := testCallback(""); return r.validate() }, true},
-		{"callback without caller", func() error { r := testCallback("c"); r.Caller = ""; return r.validate() }, true},
-		{"callback bad reason", func() error { r := testCallback("c"); r.Reason = "x"; return r.validate() }, true},
-		{"callback without time", func() error { r := testCallback("c"); r.RequestedAt = time.Time{}; return r.validate() }, true},
+		{"callback without call id", func() error { r := testCallback(""); return validateCallback(r) }, true},
+		{"callback without caller", func() error { r := testCallback("c"); r.Caller = ""; return validateCallback(r) }, true},
+		{"callback bad reason", func() error { r := testCallback("c"); r.Reason = "x"; return validateCallback(r) }, true},
+		{"callback without time", func() error { r := testCallback("c"); r.RequestedAt = time.Time{}; return validateCallback(r) }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // Spool file names inside WriterOptions.SpoolDir.
 const (
-	spoolFile    = "records.jsonl"  // records waiting for the database
-	rejectedFile = "rejected.jsonl" // records the database refused for good
+	spoolFile      = "records.jsonl"     // records waiting for the database
+	deadLetterFile = "dead-letter.jsonl" // records the database refused for good
 )
 
 // Record kinds, also the "kind" label of the metrics.
@@ -27,18 +29,20 @@ const (
 
 // spoolEntry is one line of the spool: a record and its kind.
 type spoolEntry struct {
-	Kind     string           `json:"kind"`
-	Call     *CallRecord      `json:"call,omitempty"`
-	Callback *CallbackRequest `json:"callback,omitempty"`
-	Draft    *DraftFacts      `json:"draft,omitempty"` // with Call, kind answered
+	Kind     string                   `json:"kind"`
+	Call     *CallRecord              `json:"call,omitempty"`
+	Callback *configs.CallbackRequest `json:"callback,omitempty"`
+	Draft    *DraftFacts              `json:"draft,omitempty"` // with Call, kind answered
 }
 
-// rejectedEntry is one line of the rejected file: the raw spool line and why.
-type rejectedEntry struct {
-	At     time.Time       `json:"at"`
-	Reason string          `json:"reason"`
-	Line   json.RawMessage `json:"line,omitempty"`
-	Raw    string          `json:"raw,omitempty"` // when the line is not JSON
+// deadLetter is one line of the dead-letter file: the raw spool line, why
+// the database refused it and, when it said so, its SQLSTATE.
+type deadLetter struct {
+	At       time.Time       `json:"at"`
+	Reason   string          `json:"reason"`
+	SQLState string          `json:"sqlstate,omitempty"`
+	Line     json.RawMessage `json:"line,omitempty"`
+	Raw      string          `json:"raw,omitempty"` // when the line is not JSON
 }
 
 // spool is an append-only JSON-lines file of records that could not be
@@ -49,6 +53,7 @@ type spool struct {
 	mu      sync.Mutex
 	dir     string
 	pending int
+	since   time.Time // when the spool last went from empty to not empty
 }
 
 func openSpool(dir string) (*spool, error) {
@@ -76,6 +81,9 @@ func openSpool(dir string) (*spool, error) {
 		}
 	}
 	s.pending = len(splitLines(data))
+	if s.pending > 0 {
+		s.since = time.Now()
+	}
 	return s, nil
 }
 
@@ -103,6 +111,9 @@ func (s *spool) add(e spoolEntry) error {
 	defer s.mu.Unlock()
 	if err := s.appendBytes(append(line, '\n')); err != nil {
 		return err
+	}
+	if s.pending == 0 {
+		s.since = time.Now()
 	}
 	s.pending++
 	return nil
@@ -161,7 +172,7 @@ func (s *spool) commit(done int) error {
 		if err := os.Remove(s.path(spoolFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove spool: %w", err)
 		}
-		s.pending = 0
+		s.pending, s.since = 0, time.Time{}
 		return syncDir(s.dir)
 	}
 	if err := s.replace(append(bytes.Join(rest, []byte("\n")), '\n')); err != nil {
@@ -195,10 +206,10 @@ func (s *spool) replace(data []byte) error {
 	return syncDir(s.dir)
 }
 
-// reject keeps a line the database will never accept in the rejected file,
-// for a person to inspect: nothing is dropped silently.
-func (s *spool) reject(line []byte, reason error) error {
-	e := rejectedEntry{At: time.Now().UTC(), Reason: reason.Error()}
+// deadLetter keeps a line the database will never accept in the dead-letter
+// file, for a person to inspect: nothing is dropped silently.
+func (s *spool) deadLetter(line []byte, reason error) error {
+	e := deadLetter{At: time.Now().UTC(), Reason: reason.Error(), SQLState: sqlState(reason)}
 	if json.Valid(line) {
 		e.Line = line
 	} else {
@@ -206,17 +217,24 @@ func (s *spool) reject(line []byte, reason error) error {
 	}
 	b, err := json.Marshal(e)
 	if err != nil {
-		return fmt.Errorf("encode rejected record: %w", err)
+		return fmt.Errorf("encode dead letter: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return appendDurably(s.path(rejectedFile), append(b, '\n'))
+	return appendDurably(s.path(deadLetterFile), append(b, '\n'))
 }
 
 func (s *spool) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.pending
+}
+
+// backlog returns the number of waiting lines and since when there were any.
+func (s *spool) backlog() (int, time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pending, s.since
 }
 
 // decodeEntry parses and validates one spool line.
@@ -229,7 +247,7 @@ func decodeEntry(line []byte) (spoolEntry, error) {
 	case e.Kind == kindCall && e.Call != nil:
 		return e, e.Call.validate()
 	case e.Kind == kindCallback && e.Callback != nil:
-		return e, e.Callback.validate()
+		return e, validateCallback(*e.Callback)
 	case e.Kind == kindAnswered && e.Call != nil && e.Draft != nil:
 		if err := e.Call.validate(); err != nil {
 			return e, err

@@ -72,8 +72,15 @@ func NewStore(pool *pgxpool.Pool, opts StoreOptions) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Store{pool: pool, opts: opts, rules: opts.Rules, metrics: opts.Metrics,
-		log: opts.Logger.With("component", "tickets.store")}, nil
+	s := &Store{pool: pool, opts: opts, rules: opts.Rules, metrics: opts.Metrics,
+		log: opts.Logger.With("component", "tickets.store")}
+	if cal := opts.Calendar; cal != nil {
+		s.metrics.observeCalendar(cal)
+		if err := cal.CheckCoverage(time.Now()); err != nil {
+			s.log.Warn("calendar running out", "covered_until", cal.CoveredUntil().Format(time.DateOnly), "err", err)
+		}
+	}
+	return s, nil
 }
 
 // ticketColumns is the select list scanned by scanTicket.
@@ -82,7 +89,8 @@ const ticketColumns = `t.id, t.ref, coalesce(t.call_id, ''), t.channel, t.status
 	coalesce(t.id_type, ''), coalesce(t.id_masked, ''), coalesce(t.description, ''), coalesce(t.category, ''),
 	coalesce(t.result, ''), t.follow_up_due, t.call_ended_at, coalesce(t.wait_seconds, 0), coalesce(t.recording_path, ''),
 	coalesce(t.agent_id, ''), t.entry_deadline, t.entered_at, t.late, t.overdue_flagged_at, t.first_contact_due,
-	t.due_at, t.breached_at, t.escalation_level, t.escalated_at, coalesce(t.survey_score, 0), t.created_at, t.updated_at`
+	t.due_at, t.deadline_uncertain, t.breached_at, t.escalation_level, t.escalated_at, coalesce(t.survey_score, 0),
+	t.created_at, t.updated_at`
 
 func scanTicket(row pgx.Row) (Ticket, error) {
 	var k Ticket
@@ -92,7 +100,7 @@ func scanTicket(row pgx.Row) (Ticket, error) {
 		&k.IDType, &k.IDMasked, &k.Description, &k.Category,
 		&k.Result, &followUp, &ended, &k.WaitSeconds, &k.RecordingPath,
 		&k.AgentID, &entryDL, &entered, &k.Late, &overdue, &firstDue,
-		&due, &breached, &k.EscalationLevel, &escalated, &k.SurveyScore, &k.CreatedAt, &k.UpdatedAt)
+		&due, &k.DeadlineUncertain, &breached, &k.EscalationLevel, &escalated, &k.SurveyScore, &k.CreatedAt, &k.UpdatedAt)
 	if err != nil {
 		return Ticket{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/tickets/pgtest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -79,7 +80,7 @@ func form(category, result string) SubmitInput {
 	if result == ResultFollowUp || result == ResultAppointment {
 		in.FollowUpDue = time.Now().Add(48 * time.Hour)
 	}
-	if category == CategoryBusiness {
+	if category == configs.CategoryBusiness {
 		in.IDType, in.IDNumber = IDTypeResident, validResidentID
 	}
 	return in
@@ -108,7 +109,7 @@ func TestEntryStampAndLate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := f.draft(t, CategoryComplaint, tt.endedAgo)
+			d := f.draft(t, configs.CategoryComplaint, tt.endedAgo)
 			if d.Status != StatusDraft || !d.EnteredAt.IsZero() {
 				t.Fatalf("draft = %s entered %v, want an unentered draft", d.Status, d.EnteredAt)
 			}
@@ -116,7 +117,7 @@ func TestEntryStampAndLate(t *testing.T) {
 				t.Fatalf("entry deadline is call end + %s, want 5m", got)
 			}
 			before := time.Now()
-			k, err := f.store.Submit(context.Background(), d.Ref, form(CategoryComplaint, ResultFollowUp), "1001", "")
+			k, err := f.store.Submit(context.Background(), d.Ref, form(configs.CategoryComplaint, ResultFollowUp), "1001", "")
 			if err != nil {
 				t.Fatalf("submit: %v", err)
 			}
@@ -128,7 +129,7 @@ func TestEntryStampAndLate(t *testing.T) {
 			}
 		})
 	}
-	if got := metricValue(t, f.metrics.lateEntries.WithLabelValues(CategoryComplaint)); got != 1 {
+	if got := metricValue(t, f.metrics.lateEntries.WithLabelValues(configs.CategoryComplaint)); got != 1 {
 		t.Fatalf("late entries metric = %v, want 1", got)
 	}
 	if got := countEvents(t, f.pool, EventLateEntry); got != 1 {
@@ -140,7 +141,7 @@ func TestEntryStampAndLate(t *testing.T) {
 // writes entered_at and late (S12, STYLE 9).
 func TestEntryStampIgnoresClient(t *testing.T) {
 	f := newStoreFixture(t)
-	d := f.draft(t, CategoryInquiry, 10*time.Minute)
+	d := f.draft(t, configs.CategoryInquiry, 10*time.Minute)
 	ctx := context.Background()
 	_, err := f.pool.Exec(ctx, `UPDATE tickets SET status = 'open', entered_at = '2000-01-01', late = false,
 		entry_deadline = now() + interval '1 day', ref = 'T20000101-000001' WHERE id = $1`, d.ID)
@@ -168,23 +169,35 @@ func TestSubmitFieldErrors(t *testing.T) {
 		fields []string
 	}{
 		{"empty form", SubmitInput{}, []string{"caller_name", "callback_phone", "description", "category", "result"}},
-		{"on behalf without relation", func() SubmitInput { in := form(CategoryInquiry, ResultAnswered); in.OnBehalf = true; return in }(), []string{"relation"}},
-		{"short phone", func() SubmitInput { in := form(CategoryInquiry, ResultAnswered); in.CallbackPhone = "12a4"; return in }(), []string{"callback_phone"}},
-		{"follow-up without deadline", func() SubmitInput { in := form(CategoryInquiry, ResultAnswered); in.Result = ResultFollowUp; return in }(), []string{"follow_up_due"}},
-		{"business without id number", func() SubmitInput { in := form(CategoryBusiness, ResultAnswered); in.IDNumber = ""; return in }(), []string{"id_number"}},
+		{"on behalf without relation", func() SubmitInput { in := form(configs.CategoryInquiry, ResultAnswered); in.OnBehalf = true; return in }(), []string{"relation"}},
+		{"short phone", func() SubmitInput {
+			in := form(configs.CategoryInquiry, ResultAnswered)
+			in.CallbackPhone = "12a4"
+			return in
+		}(), []string{"callback_phone"}},
+		{"follow-up without deadline", func() SubmitInput {
+			in := form(configs.CategoryInquiry, ResultAnswered)
+			in.Result = ResultFollowUp
+			return in
+		}(), []string{"follow_up_due"}},
+		{"business without id number", func() SubmitInput { in := form(configs.CategoryBusiness, ResultAnswered); in.IDNumber = ""; return in }(), []string{"id_number"}},
 		{"bad id check character", func() SubmitInput {
-			in := form(CategoryBusiness, ResultAnswered)
+			in := form(configs.CategoryBusiness, ResultAnswered)
 			in.IDNumber = "110105194912310021"
 			return in
 		}(), []string{"id_number"}},
-		{"id number without type", func() SubmitInput { in := form(CategoryInquiry, ResultAnswered); in.IDNumber = "E12345678"; return in }(), []string{"id_type"}},
+		{"id number without type", func() SubmitInput {
+			in := form(configs.CategoryInquiry, ResultAnswered)
+			in.IDNumber = "E12345678"
+			return in
+		}(), []string{"id_type"}},
 		{"unknown category and result", func() SubmitInput {
-			in := form(CategoryInquiry, ResultAnswered)
+			in := form(configs.CategoryInquiry, ResultAnswered)
 			in.Category, in.Result = "gossip", "ignored"
 			return in
 		}(), []string{"category", "result"}},
 	}
-	d := f.draft(t, CategoryInquiry, time.Minute)
+	d := f.draft(t, configs.CategoryInquiry, time.Minute)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := f.store.Submit(context.Background(), d.Ref, tt.in, "1001", "")
@@ -212,8 +225,8 @@ func TestSubmitFieldErrors(t *testing.T) {
 // encrypted, with masked form and blind index (S5), and List finds it.
 func TestSubmitStoresProtectedID(t *testing.T) {
 	f := newStoreFixture(t)
-	d := f.draft(t, CategoryBusiness, time.Minute)
-	k, err := f.store.Submit(context.Background(), d.Ref, form(CategoryBusiness, ResultAnswered), "1001", "")
+	d := f.draft(t, configs.CategoryBusiness, time.Minute)
+	k, err := f.store.Submit(context.Background(), d.Ref, form(configs.CategoryBusiness, ResultAnswered), "1001", "")
 	if err != nil {
 		t.Fatalf("submit: %v", err)
 	}
@@ -243,35 +256,35 @@ func TestSubmitIdempotent(t *testing.T) {
 	f := newStoreFixture(t)
 	ctx := context.Background()
 	t.Run("sequential", func(t *testing.T) {
-		d := f.draft(t, CategoryComplaint, time.Minute)
-		first, err := f.store.Submit(ctx, d.Ref, form(CategoryComplaint, ResultFollowUp), "1001", "key-seq")
+		d := f.draft(t, configs.CategoryComplaint, time.Minute)
+		first, err := f.store.Submit(ctx, d.Ref, form(configs.CategoryComplaint, ResultFollowUp), "1001", "key-seq")
 		if err != nil {
 			t.Fatalf("first submit: %v", err)
 		}
-		second, err := f.store.Submit(ctx, d.Ref, form(CategoryComplaint, ResultFollowUp), "1001", "key-seq")
+		second, err := f.store.Submit(ctx, d.Ref, form(configs.CategoryComplaint, ResultFollowUp), "1001", "key-seq")
 		if err != nil {
 			t.Fatalf("second submit: %v", err)
 		}
 		if second.Ref != first.Ref || !second.EnteredAt.Equal(first.EnteredAt) || !second.UpdatedAt.Equal(first.UpdatedAt) {
 			t.Fatalf("replay %+v differs from first %+v", second, first)
 		}
-		if _, err := f.store.Submit(ctx, d.Ref, form(CategoryComplaint, ResultFollowUp), "1001", ""); !errors.Is(err, ErrInvalidTransition) {
+		if _, err := f.store.Submit(ctx, d.Ref, form(configs.CategoryComplaint, ResultFollowUp), "1001", ""); !errors.Is(err, ErrInvalidTransition) {
 			t.Fatalf("submit without key after entry = %v, want ErrInvalidTransition", err)
 		}
-		other := f.draft(t, CategoryComplaint, time.Minute)
-		if _, err := f.store.Submit(ctx, other.Ref, form(CategoryComplaint, ResultFollowUp), "1001", "key-seq"); !errors.Is(err, ErrIdempotencyConflict) {
+		other := f.draft(t, configs.CategoryComplaint, time.Minute)
+		if _, err := f.store.Submit(ctx, other.Ref, form(configs.CategoryComplaint, ResultFollowUp), "1001", "key-seq"); !errors.Is(err, ErrIdempotencyConflict) {
 			t.Fatalf("key reused for another ticket = %v, want ErrIdempotencyConflict", err)
 		}
 	})
 	t.Run("concurrent", func(t *testing.T) {
-		d := f.draft(t, CategoryComplaint, time.Minute)
+		d := f.draft(t, configs.CategoryComplaint, time.Minute)
 		const n = 8
 		var wg sync.WaitGroup
 		got := make([]Ticket, n)
 		errs := make([]error, n)
 		for i := range n {
 			wg.Go(func() {
-				got[i], errs[i] = f.store.Submit(ctx, d.Ref, form(CategoryComplaint, ResultFollowUp), "1001", "key-conc")
+				got[i], errs[i] = f.store.Submit(ctx, d.Ref, form(configs.CategoryComplaint, ResultFollowUp), "1001", "key-conc")
 			})
 		}
 		wg.Wait()
@@ -294,7 +307,7 @@ func TestReferencesUniqueAndFormatted(t *testing.T) {
 	refs := make(chan string, n)
 	var wg sync.WaitGroup
 	for range n {
-		wg.Go(func() { refs <- f.draft(t, CategoryInquiry, time.Minute).Ref })
+		wg.Go(func() { refs <- f.draft(t, configs.CategoryInquiry, time.Minute).Ref })
 	}
 	wg.Wait()
 	close(refs)
@@ -313,7 +326,7 @@ func TestReferencesUniqueAndFormatted(t *testing.T) {
 // and TRUNCATE, and carry database time.
 func TestEventsAppendOnly(t *testing.T) {
 	f := newStoreFixture(t)
-	d := f.draft(t, CategoryInquiry, time.Minute)
+	d := f.draft(t, configs.CategoryInquiry, time.Minute)
 	ctx := context.Background()
 	if _, err := f.pool.Exec(ctx, `INSERT INTO ticket_events (ticket_id, kind, actor, at) VALUES ($1, 'note', 'x', '2000-01-01')`, d.ID); err != nil {
 		t.Fatalf("insert event: %v", err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -112,7 +113,7 @@ func (s *Store) submitDraft(ctx context.Context, tx pgx.Tx, ref string, in Submi
 	}
 	dl := s.rules.Compute(s.opts.Calendar, in.Category, in.Result, now, in.FollowUpDue)
 	status := StatusOpen
-	if k.SurveyScore == 3 && in.Category == CategoryComplaint {
+	if k.SurveyScore == 3 && in.Category == configs.CategoryComplaint {
 		status = StatusReopened // S18: the caller was dissatisfied before the entry
 	}
 	if err := updateForm(ctx, tx, k.ID, status, in, pid, dl); err != nil {
@@ -131,18 +132,23 @@ func updateForm(ctx context.Context, tx pgx.Tx, id int64, status string, in Subm
 	}
 	_, err := tx.Exec(ctx, `UPDATE tickets SET status = $2, caller_name = $3, relation = $4, callback_phone = $5,
 		description = $6, category = $7, result = $8, follow_up_due = $9, first_contact_due = $10, due_at = $11,
+		deadline_uncertain = $17,
 		id_type = coalesce($12, id_type), id_ciphertext = coalesce($13, id_ciphertext),
 		id_key_version = coalesce($14, id_key_version), id_blind_index = coalesce($15, id_blind_index),
 		id_masked = coalesce($16, id_masked)
 		WHERE id = $1`,
 		id, status, in.CallerName, nullText(in.Relation), normalizePhone(in.CallbackPhone),
 		in.Description, in.Category, in.Result, nullTime(in.FollowUpDue), nullTime(dl.FirstContactDue), nullTime(dl.Due),
-		nullText(p.Type), nullBytes(p.Ciphertext), nullInt(p.KeyVersion), nullBytes(p.BlindIndex), nullText(p.Masked))
+		nullText(p.Type), nullBytes(p.Ciphertext), nullInt(p.KeyVersion), nullBytes(p.BlindIndex), nullText(p.Masked),
+		dl.Uncertain)
 	return err
 }
 
 func submitEvents(ctx context.Context, tx pgx.Tx, k Ticket, actor string) error {
 	data := map[string]any{"category": k.Category, "result": k.Result, "due_at": nullTime(k.DueAt), "status": k.Status}
+	if k.DeadlineUncertain {
+		data["deadline_uncertain"] = true
+	}
 	if err := addEvent(ctx, tx, k.ID, EventSubmitted, actor, data); err != nil {
 		return err
 	}
@@ -301,8 +307,8 @@ func (s *Store) validateForm(in SubmitInput) FieldErrors {
 		errs["callback_phone"] = "enter a callback phone number of 5 to 20 digits"
 	}
 	req("description", in.Description, "describe the caller's problem or request")
-	if !slices.Contains(categories, in.Category) {
-		errs["category"] = "choose a category: " + strings.Join(categories, ", ")
+	if !slices.Contains(configs.TicketCategories(), in.Category) {
+		errs["category"] = "choose a category: " + strings.Join(configs.TicketCategories(), ", ")
 	}
 	if !slices.Contains(results, in.Result) {
 		errs["result"] = "choose a result: " + strings.Join(results, ", ")

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -126,9 +127,9 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepResult, error) {
 // escalationPeriods lists the level-2 period of each category (S15), for
 // the breach statement to store the time level 2 is due.
 func (s *Sweeper) escalationPeriods() ([]string, []float64) {
-	cats := make([]string, 0, len(categories))
-	secs := make([]float64, 0, len(categories))
-	for _, c := range categories {
+	cats := make([]string, 0, len(configs.TicketCategories()))
+	secs := make([]float64, 0, len(configs.TicketCategories()))
+	for _, c := range configs.TicketCategories() {
 		cats = append(cats, c)
 		secs = append(secs, s.opts.Rules.EscalationAfterFor(c).Seconds())
 	}

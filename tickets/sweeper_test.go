@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -24,8 +25,8 @@ func newTestSweeper(t testing.TB, pool *pgxpool.Pool, m *Metrics, n Notifier, ba
 func TestSweeperFlagsOverdueDrafts(t *testing.T) {
 	f := newStoreFixture(t)
 	ctx := context.Background()
-	late := f.draft(t, CategoryComplaint, 6*time.Minute)
-	onTime := f.draft(t, CategoryComplaint, time.Minute)
+	late := f.draft(t, configs.CategoryComplaint, 6*time.Minute)
+	onTime := f.draft(t, configs.CategoryComplaint, time.Minute)
 	alerts := NewAlertBuffer(10)
 	sw := newTestSweeper(t, f.pool, f.metrics, alerts, 0)
 	for i, want := range []int{1, 0} {
@@ -35,7 +36,7 @@ func TestSweeperFlagsOverdueDrafts(t *testing.T) {
 		}
 	}
 	got := alerts.Recent()
-	if len(got) != 1 || got[0] != (Alert{Kind: AlertOverdue, TicketRef: late.Ref, Agent: "1001", Category: CategoryComplaint}) {
+	if len(got) != 1 || got[0] != (Alert{Kind: AlertOverdue, TicketRef: late.Ref, Agent: "1001", Category: configs.CategoryComplaint}) {
 		t.Fatalf("alerts %+v, want one overdue alert for %s to 1001", got, late.Ref)
 	}
 	if k, _ := f.store.Get(ctx, onTime.Ref); !k.OverdueFlaggedAt.IsZero() {
@@ -48,7 +49,7 @@ func TestSweeperFlagsOverdueDrafts(t *testing.T) {
 	if v := metricValue(t, f.metrics.overdue); v != 1 {
 		t.Fatalf("overdue metric = %v, want 1", v)
 	}
-	k, err := f.store.Submit(ctx, late.Ref, form(CategoryComplaint, ResultFollowUp), "1001", "")
+	k, err := f.store.Submit(ctx, late.Ref, form(configs.CategoryComplaint, ResultFollowUp), "1001", "")
 	if err != nil || !k.Late {
 		t.Fatalf("late submission after the flag = %v late %v, want accepted and late", err, k.Late)
 	}

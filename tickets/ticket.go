@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // Ticket channels (S20).
@@ -24,16 +26,6 @@ const (
 	StatusResolved   = "resolved"
 	StatusClosed     = "closed"
 	StatusReopened   = "reopened"
-)
-
-// Ticket categories (S3: the agent may refine the IVR's category).
-const (
-	CategoryInquiry    = "inquiry"
-	CategoryComplaint  = "complaint"
-	CategorySuggestion = "suggestion"
-	CategoryReport     = "report"
-	CategoryEmergency  = "emergency"
-	CategoryBusiness   = "business"
 )
 
 // Results of a contact (S13).
@@ -62,8 +54,7 @@ const (
 )
 
 var (
-	categories = []string{CategoryInquiry, CategoryComplaint, CategorySuggestion, CategoryReport, CategoryEmergency, CategoryBusiness}
-	results    = []string{ResultAnswered, ResultTransferred, ResultAppointment, ResultDispatched, ResultFollowUp}
+	results = []string{ResultAnswered, ResultTransferred, ResultAppointment, ResultDispatched, ResultFollowUp}
 	// activeStatuses are those whose deadline still runs (S14).
 	activeStatuses = []string{StatusOpen, StatusInProgress, StatusReopened}
 )
@@ -119,12 +110,15 @@ type Ticket struct {
 	OverdueFlaggedAt time.Time `json:"overdue_flagged_at,omitzero"`
 	FirstContactDue  time.Time `json:"first_contact_due,omitzero"`
 	DueAt            time.Time `json:"due_at,omitzero"`
-	BreachedAt       time.Time `json:"breached_at,omitzero"`
-	EscalationLevel  int       `json:"escalation_level"`
-	EscalatedAt      time.Time `json:"escalated_at,omitzero"`
-	SurveyScore      int       `json:"survey_score,omitempty"`
-	CreatedAt        time.Time `json:"created_at"`
-	UpdatedAt        time.Time `json:"updated_at"`
+	// DeadlineUncertain: DueAt or FirstContactDue was counted in working
+	// days into a year whose holidays the calendar does not list (S9).
+	DeadlineUncertain bool      `json:"deadline_uncertain"`
+	BreachedAt        time.Time `json:"breached_at,omitzero"`
+	EscalationLevel   int       `json:"escalation_level"`
+	EscalatedAt       time.Time `json:"escalated_at,omitzero"`
+	SurveyScore       int       `json:"survey_score,omitempty"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
 }
 
 // DraftFacts are the call facts a draft ticket starts with at call end (S12).
@@ -147,8 +141,8 @@ func (d DraftFacts) validate() error {
 		return fmt.Errorf("%w: draft ticket without call id", errInvalidRecord)
 	case d.CallEndedAt.IsZero():
 		return fmt.Errorf("%w: draft ticket for call %s: call end time is required", errInvalidRecord, d.CallID)
-	case d.Category != "" && !slices.Contains(categories, d.Category):
-		return fmt.Errorf("%w: draft ticket for call %s: category %q is not one of %v", errInvalidRecord, d.CallID, d.Category, categories)
+	case d.Category != "" && !slices.Contains(configs.TicketCategories(), d.Category):
+		return fmt.Errorf("%w: draft ticket for call %s: category %q is not one of %v", errInvalidRecord, d.CallID, d.Category, configs.TicketCategories())
 	}
 	return nil
 }

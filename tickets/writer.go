@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -19,6 +20,7 @@ import (
 const (
 	defaultRetryInterval = 2 * time.Second
 	defaultWriteTimeout  = 2 * time.Second
+	defaultBacklogLimit  = 30 * time.Second
 )
 
 // WriterOptions configure a Writer.
@@ -30,6 +32,9 @@ type WriterOptions struct {
 	RetryInterval time.Duration
 	// WriteTimeout bounds one attempt to write a record (default 2s).
 	WriteTimeout time.Duration
+	// BacklogLimit is how long records may wait in the spool before
+	// CheckSpool reports the writer degraded (default 30s).
+	BacklogLimit time.Duration
 	// EntryWindow is the S12 entry window of the draft tickets written by
 	// SaveAnsweredCall (default 5m; the Store's StoreOptions.EntryWindow).
 	EntryWindow time.Duration
@@ -48,6 +53,8 @@ func (o WriterOptions) Validate() error {
 		return fmt.Errorf("writer: retry interval %s must not be negative", o.RetryInterval)
 	case o.WriteTimeout < 0:
 		return fmt.Errorf("writer: write timeout %s must not be negative", o.WriteTimeout)
+	case o.BacklogLimit < 0:
+		return fmt.Errorf("writer: backlog limit %s must not be negative", o.BacklogLimit)
 	case o.EntryWindow < 0:
 		return fmt.Errorf("writer: entry window %s must not be negative", o.EntryWindow)
 	}
@@ -82,6 +89,9 @@ func NewWriter(pool *pgxpool.Pool, opts WriterOptions) (*Writer, error) {
 	if opts.WriteTimeout == 0 {
 		opts.WriteTimeout = defaultWriteTimeout
 	}
+	if opts.BacklogLimit == 0 {
+		opts.BacklogLimit = defaultBacklogLimit
+	}
 	if opts.EntryWindow == 0 {
 		opts.EntryWindow = defaultEntryWindow
 	}
@@ -104,6 +114,21 @@ func NewWriter(pool *pgxpool.Pool, opts WriterOptions) (*Writer, error) {
 // Pending returns the number of records waiting in the spool.
 func (w *Writer) Pending() int { return w.spool.count() }
 
+// CheckSpool reports, for /readyz, whether records have waited in the spool
+// longer than WriterOptions.BacklogLimit: the database has refused or missed
+// them that long, and every record since queues behind them. The error says
+// how many and for how long, never where the database is.
+func (w *Writer) CheckSpool(now time.Time) error {
+	n, since := w.spool.backlog()
+	if n == 0 {
+		return nil
+	}
+	if waited := now.Sub(since); waited > w.opts.BacklogLimit {
+		return fmt.Errorf("%d call records waiting in the spool for %s", n, waited.Round(time.Second))
+	}
+	return nil
+}
+
 // SaveCall writes r, or spools it when the database cannot take it now. It
 // returns nil once r is durable in either place; an error means r is invalid
 // (the database would never take it) or neither place could hold it. The
@@ -117,8 +142,8 @@ func (w *Writer) SaveCall(ctx context.Context, r CallRecord) error {
 }
 
 // SaveCallback is SaveCall for a callback request (S9).
-func (w *Writer) SaveCallback(ctx context.Context, r CallbackRequest) error {
-	if err := r.validate(); err != nil {
+func (w *Writer) SaveCallback(ctx context.Context, r configs.CallbackRequest) error {
+	if err := validateCallback(r); err != nil {
 		return err
 	}
 	return w.save(ctx, spoolEntry{Kind: kindCallback, Callback: &r})
@@ -177,7 +202,7 @@ func (w *Writer) save(ctx context.Context, e spoolEntry) error {
 			return nil
 		}
 		if permanent(err) {
-			w.rejectEntry(e, err)
+			w.deadLetterEntry(e, err)
 			return fmt.Errorf("save %s: %w", e.Kind, err)
 		}
 		w.log.Warn("database write failed, spooling record", "kind", e.Kind, "err", err)
@@ -191,16 +216,21 @@ func (w *Writer) save(ctx context.Context, e spoolEntry) error {
 	return nil
 }
 
-// rejectEntry keeps a record the database refused in the rejected file.
-func (w *Writer) rejectEntry(e spoolEntry, reason error) {
-	w.metrics.rejected.WithLabelValues(e.Kind).Inc()
+// deadLetterEntry keeps a record the database refused for good in the
+// dead-letter file, so that it neither blocks the records behind it nor is
+// lost.
+func (w *Writer) deadLetterEntry(e spoolEntry, reason error) {
+	w.metrics.deadLettered.WithLabelValues(e.Kind).Inc()
 	line, err := json.Marshal(e)
 	if err == nil {
-		err = w.spool.reject(line, reason)
+		err = w.spool.deadLetter(line, reason)
 	}
 	if err != nil {
-		w.log.Error("keep rejected record", "kind", e.Kind, "err", err)
+		w.log.Error("record refused by the database and not kept", "kind", e.Kind, "reason", reason, "err", err)
+		return
 	}
+	w.log.Error("record refused by the database; kept in the dead-letter file",
+		"kind", e.Kind, "sqlstate", sqlState(reason), "file", w.spool.path(deadLetterFile), "err", reason)
 }
 
 // write makes one bounded attempt to insert e.
@@ -284,7 +314,8 @@ func (w *Writer) Run(ctx context.Context) error {
 var errDatabaseDown = errors.New("database unavailable")
 
 // drain writes the spooled records in order, stopping at the first one the
-// database cannot take now, then removes what it wrote from the spool.
+// database cannot take now, then removes what it wrote or dead-lettered from
+// the spool.
 func (w *Writer) drain(ctx context.Context) error {
 	lines, err := w.spool.snapshot()
 	if err != nil {
@@ -312,7 +343,7 @@ func (w *Writer) drain(ctx context.Context) error {
 }
 
 // drainLine writes one spool line; a line the database will never take is
-// moved to the rejected file. A nil result means the line is done with.
+// moved to the dead-letter file. A nil result means the line is done with.
 func (w *Writer) drainLine(ctx context.Context, line []byte) error {
 	e, err := decodeEntry(line)
 	if err == nil {
@@ -324,15 +355,15 @@ func (w *Writer) drainLine(ctx context.Context, line []byte) error {
 	if !permanent(err) {
 		return fmt.Errorf("%w: %w", errDatabaseDown, err)
 	}
-	if rerr := w.spool.reject(line, err); rerr != nil {
-		return rerr
+	if derr := w.spool.deadLetter(line, err); derr != nil {
+		return derr
 	}
 	kind := e.Kind
 	if !slices.Contains([]string{kindCall, kindCallback, kindAnswered}, kind) {
 		kind = "unknown"
 	}
-	w.metrics.rejected.WithLabelValues(kind).Inc()
-	w.log.Error("spooled record rejected by the database; kept in the rejected file",
-		"kind", kind, "file", w.spool.path(rejectedFile), "err", err)
+	w.metrics.deadLettered.WithLabelValues(kind).Inc()
+	w.log.Error("spooled record refused by the database; kept in the dead-letter file",
+		"kind", kind, "sqlstate", sqlState(err), "file", w.spool.path(deadLetterFile), "err", err)
 	return nil
 }

@@ -168,9 +168,9 @@ func TestDoubleSaveWritesOnce(t *testing.T) {
 	assertCount(t, pool, "SELECT count(*) FROM callback_requests WHERE call_id = 'twice'", 1)
 }
 
-// TestRejectedRecordsDoNotBlockTheSpool: a line the database will never take
-// moves to the rejected file and the records after it are still written.
-func TestRejectedRecordsDoNotBlockTheSpool(t *testing.T) {
+// TestDeadLettersDoNotBlockTheSpool: a line the database will never take
+// moves to the dead-letter file and the records after it are still written.
+func TestDeadLettersDoNotBlockTheSpool(t *testing.T) {
 	_, pool := pgtest.Migrated(t, Migrate)
 	dir := t.TempDir()
 	good := `{"kind":"call","call":{"ID":"after-bad","SIPCallID":"s","Caller":"1","Dialled":"12345","Node":"n",` +
@@ -186,15 +186,15 @@ func TestRejectedRecordsDoNotBlockTheSpool(t *testing.T) {
 		t.Fatalf("drain: %v", err)
 	}
 	assertCount(t, pool, "SELECT count(*) FROM calls WHERE id = 'after-bad'", 1)
-	rejected, err := os.ReadFile(filepath.Join(dir, rejectedFile))
+	dead, err := os.ReadFile(filepath.Join(dir, deadLetterFile))
 	if err != nil {
-		t.Fatalf("rejected file: %v", err)
+		t.Fatalf("dead-letter file: %v", err)
 	}
-	if lines := splitLines(rejected); len(lines) != 2 || !strings.Contains(string(rejected), "not json") {
-		t.Fatalf("rejected file has %d lines, want 2 with the raw text:\n%s", len(lines), rejected)
+	if lines := splitLines(dead); len(lines) != 2 || !strings.Contains(string(dead), "not json") {
+		t.Fatalf("dead-letter file has %d lines, want 2 with the raw text:\n%s", len(lines), dead)
 	}
-	if got := metricValue(t, m.rejected.WithLabelValues(kindCall)); got != 1 {
-		t.Fatalf("rejected calls metric = %v, want 1", got)
+	if got := metricValue(t, m.deadLettered.WithLabelValues(kindCall)); got != 1 {
+		t.Fatalf("dead-lettered calls metric = %v, want 1", got)
 	}
 }
 

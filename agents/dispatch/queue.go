@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/ivr"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -23,7 +24,7 @@ type queue struct {
 	log     *slog.Logger
 
 	mu    sync.Mutex
-	local map[string]agents.Entry
+	local map[string]configs.QueueEntry
 	// lookups are the S16 owner lookups of calls in progress (owner.go).
 	lookups map[string]*ownerLookup
 	// ownerLate counts callers queued without waiting any longer for theirs.
@@ -35,13 +36,13 @@ type queue struct {
 
 func newQueue(shared *agents.Queue, t Tickets, repeat time.Duration, log *slog.Logger, ownerLate prometheus.Counter, joined func()) *queue {
 	return &queue{shared: shared, tickets: t, repeat: repeat, log: log, ownerLate: ownerLate, joined: joined,
-		local: map[string]agents.Entry{}, lookups: map[string]*ownerLookup{}}
+		local: map[string]configs.QueueEntry{}, lookups: map[string]*ownerLookup{}}
 }
 
 // Enqueue queues the caller; a repeat caller with an open ticket goes to
 // its owner first (S16, looked up since the answer: lookAhead).
-func (q *queue) Enqueue(ctx context.Context, e ivr.QueueEntry) error {
-	en := agents.Entry(e)
+func (q *queue) Enqueue(ctx context.Context, e configs.QueueEntry) error {
+	en := configs.QueueEntry(e)
 	if en.Owner == "" {
 		en.Owner = q.owner(ctx, e.CallID, e.Caller)
 	}
@@ -85,10 +86,10 @@ func (q *queue) forget(callID string) {
 }
 
 // entries are this node's waiting callers.
-func (q *queue) entries() []agents.Entry {
+func (q *queue) entries() []configs.QueueEntry {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	out := make([]agents.Entry, 0, len(q.local))
+	out := make([]configs.QueueEntry, 0, len(q.local))
 	for _, e := range q.local {
 		out = append(out, e)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/tickets"
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,7 +47,7 @@ var (
 type Records interface {
 	SaveCall(ctx context.Context, r tickets.CallRecord) error
 	SaveAnsweredCall(ctx context.Context, r tickets.CallRecord, facts tickets.DraftFacts) error
-	SaveCallback(ctx context.Context, r tickets.CallbackRequest) error
+	SaveCallback(ctx context.Context, r configs.CallbackRequest) error
 }
 
 // Tickets is what routing reads and writes in the ticket store.
@@ -147,6 +148,6 @@ func (wallClock) Now() time.Time { return time.Now() }
 // callbacks stores the IVR's callback requests (S9) through the writer.
 type callbacks struct{ w Records }
 
-func (c callbacks) RequestCallback(ctx context.Context, r ivr.CallbackRequest) error {
-	return c.w.SaveCallback(ctx, tickets.CallbackRequest(r))
+func (c callbacks) RequestCallback(ctx context.Context, r configs.CallbackRequest) error {
+	return c.w.SaveCallback(ctx, configs.CallbackRequest(r))
 }

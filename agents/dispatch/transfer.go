@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/ivr"
 )
 
@@ -18,7 +19,7 @@ var ErrTransferForbidden = errors.New("transfer target not allowed")
 // only (S10): "queue-<category>", a configured specialist, or another
 // enabled agent. A caller-supplied URI is never dialled.
 func (r *Router) TransferTarget(ctx context.Context, agentID, target string) (ivr.Transfer, error) {
-	if cat, ok := strings.CutPrefix(target, "queue-"); ok && slices.Contains(ivr.Categories(), cat) {
+	if cat, ok := strings.CutPrefix(target, "queue-"); ok && slices.Contains(configs.QueueCategories(), cat) {
 		return ivr.Transfer{Kind: ivr.TransferQueue, Target: cat}, nil
 	}
 	if _, ok := r.o.Specialists[target]; ok {

@@ -51,7 +51,8 @@ func startServer(ctx context.Context, s serverSetup) (*server, error) {
 	cmd := exec.Command(s.Binary, "serve", "-config", s.ConfigPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(withoutHotlineEnv(os.Environ()),
-		"HOTLINE_SIP_LISTEN="+s.SIPAddr, "HOTLINE_HTTP_LISTEN="+s.HTTPAddr,
+		// The bench reads /metrics and /readyz: HTTPAddr is the ops listener.
+		"HOTLINE_SIP_LISTEN="+s.SIPAddr, "HOTLINE_OPS_LISTEN="+s.HTTPAddr, "HOTLINE_HTTP_LISTEN=127.0.0.1:0",
 		"HOTLINE_RTP_PORTS="+s.RTPPorts, "HOTLINE_NODE=bench",
 		"HOTLINE_DATABASE_URL="+s.DatabaseURL, "HOTLINE_REDIS_URL="+s.RedisURL)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -76,7 +77,7 @@ func startServer(ctx context.Context, s serverSetup) (*server, error) {
 // (HOTLINE_SECRET_KEY among them; a throwaway one when unset, since the
 // bench database holds nothing worth a real key).
 func withoutHotlineEnv(env []string) []string {
-	own := []string{"HOTLINE_SIP_LISTEN=", "HOTLINE_HTTP_LISTEN=", "HOTLINE_RTP_PORTS=", "HOTLINE_NODE=",
+	own := []string{"HOTLINE_SIP_LISTEN=", "HOTLINE_HTTP_LISTEN=", "HOTLINE_OPS_LISTEN=", "HOTLINE_RTP_PORTS=", "HOTLINE_NODE=",
 		"HOTLINE_DATA_DIR=", "HOTLINE_DATABASE_URL=", "HOTLINE_REDIS_URL=", "HOTLINE_CONFIG="}
 	out := env[:0:0]
 	secret := false

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/configs"
 )
 
 // agentUsage is printed for a missing or unknown agent subcommand.
@@ -19,10 +20,12 @@ const agentUsage = `usage:
   hotline agent add -id 1001 -name "Li Na" -staff 1001 -categories inquiry,complaint [-role agent|supervisor] (-password-stdin | -password X)
   hotline agent list
   hotline agent disable -id 1001
-  hotline agent password -id 1001 (-password-stdin | -password X)
+  hotline agent password -id 1001 (-password-stdin | -password X)   (SIP and panel password)
+  hotline agent role -id 1001 -role agent|supervisor
+(disable, password and role end the agent's panel sessions)
 (global flags such as -config go before "agent")`
 
-// agentCommand runs `hotline agent add|list|disable|password` on the agent
+// agentCommand runs `hotline agent add|list|disable|password|role` on the agent
 // directory. args are those after "agent"; it parses its own flags.
 func agentCommand(ctx context.Context, cfg Config, args []string, out io.Writer) error {
 	return runAgentCommand(ctx, cfg, args, os.Stdin, out)
@@ -40,11 +43,13 @@ func runAgentCommand(ctx context.Context, cfg Config, args []string, in io.Reade
 	var passwordStdin bool
 	realm := fs.String("realm", cfg.Registrar.Realm, "SIP digest realm the password is stored for (default: the config's registrar.realm)")
 	fs.StringVar(&a.ID, "id", "", "agent id = SIP user name, e.g. 1001")
+	if sub == "add" || sub == "role" {
+		fs.StringVar(&a.Role, "role", agents.RoleAgent, "agent or supervisor")
+	}
 	if sub == "add" {
 		fs.StringVar(&a.DisplayName, "name", "", "display name")
 		fs.StringVar(&a.StaffNumber, "staff", "", "staff number announced to callers (digits)")
-		fs.StringVar(&categories, "categories", "", "comma-separated: "+strings.Join(agents.KnownCategories(), ","))
-		fs.StringVar(&a.Role, "role", agents.RoleAgent, "agent or supervisor")
+		fs.StringVar(&categories, "categories", "", "comma-separated: "+strings.Join(configs.QueueCategories(), ","))
 	}
 	if sub == "add" || sub == "password" {
 		fs.StringVar(&password, "password", "", "password (visible in the process list; prefer -password-stdin)")
@@ -56,7 +61,7 @@ func runAgentCommand(ctx context.Context, cfg Config, args []string, in io.Reade
 	if fs.NArg() > 0 {
 		return fmt.Errorf("agent %s: unexpected argument %q", sub, fs.Arg(0))
 	}
-	if sub != "add" && sub != "list" && sub != "disable" && sub != "password" {
+	if sub != "add" && sub != "list" && sub != "disable" && sub != "password" && sub != "role" {
 		return fmt.Errorf("unknown agent subcommand %q\n%s", sub, agentUsage)
 	}
 	if sub == "add" || sub == "password" {
@@ -79,6 +84,8 @@ func runAgentCommand(ctx context.Context, cfg Config, args []string, in io.Reade
 		return listAgents(ctx, dir, out)
 	case "disable":
 		return disableAgent(ctx, dir, a.ID, out)
+	case "role":
+		return setAgentRole(ctx, dir, a.ID, a.Role, out)
 	default:
 		return setAgentPassword(ctx, dir, a.ID, password, out)
 	}
@@ -149,5 +156,16 @@ func setAgentPassword(ctx context.Context, dir *agents.Directory, id, password s
 		return err
 	}
 	fmt.Fprintf(out, "set the password of agent %s\n", id)
+	return nil
+}
+
+func setAgentRole(ctx context.Context, dir *agents.Directory, id, role string, out io.Writer) error {
+	if id == "" {
+		return errors.New("agent role: -id is required")
+	}
+	if err := dir.SetRole(ctx, id, role); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "agent %s is now %s\n", id, role)
 	return nil
 }

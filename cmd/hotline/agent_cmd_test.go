@@ -34,6 +34,8 @@ func TestAgentCommand(t *testing.T) {
 			"-categories", "sales", "-password", "long-enough"}, "", `category "sales"`, ""},
 		{"add without password", []string{"add", "-id", "1005", "-name", "X", "-staff", "1005",
 			"-categories", "inquiry"}, "", "password is required", ""},
+		{"role", []string{"role", "-id", "1001", "-role", "supervisor"}, "", "", "agent 1001 is now supervisor"},
+		{"role unknown", []string{"role", "-id", "1001", "-role", "admin"}, "", `role "admin"`, ""},
 		{"disable", []string{"disable", "-id", "1002"}, "", "", "disabled agent 1002"},
 		{"disable unknown", []string{"disable", "-id", "9999"}, "", "agent not found", ""},
 		{"list", []string{"list"}, "", "", "1002  Wang Wei  1002   supervisor  emergency"},
@@ -58,5 +60,10 @@ func TestAgentCommand(t *testing.T) {
 	ha1, ok, err := dir.HA1(ctx, "1001", "SHA-256")
 	if err != nil || !ok || ha1 != agents.HA1("SHA-256", "1001", sip.DefaultRegistrarConfig().Realm, "s3cret-pass") {
 		t.Fatalf("stored HA1 of 1001 = %q, %v, %v; want the stdin password's", ha1, ok, err)
+	}
+	// The panel password is set with the SIP one, as its own argon2id hash.
+	a, ok, err := dir.Verify(ctx, "1001", "s3cret-pass")
+	if err != nil || !ok || a.Role != agents.RoleSupervisor || a.SessionEpoch != 2 {
+		t.Fatalf("panel sign-in of 1001 = %+v, %v, %v; want the supervisor at epoch 2", a, ok, err)
 	}
 }

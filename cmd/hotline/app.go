@@ -44,7 +44,8 @@ type app struct {
 	alerts  *tickets.AlertBuffer
 
 	ready    chan struct{} // closed once every listener is up
-	httpAddr string
+	httpAddr string        // the API listener
+	opsAddr  string        // metrics, health, pprof
 }
 
 func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
@@ -113,7 +114,7 @@ func (a *app) wire(cal *tickets.Calendar) error {
 		return fmt.Errorf("routing: %w", err)
 	}
 	a.reg.MustRegister(a.sip.GuardCollector())
-	a.health = newHealth(a.pool, a.rdb, a.sip)
+	a.health = newHealth(a.pool, a.rdb, a.sip, a.writer, cal, a.log)
 	return nil
 }
 

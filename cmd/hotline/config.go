@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
+	"github.com/hotline-dev/hotline/tickets/api"
+
 	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/sip"
 	"gopkg.in/yaml.v3"
@@ -35,6 +38,7 @@ type Config struct {
 	Recording RecordingConfig     `yaml:"recording"`
 	Tickets   TicketsConfig       `yaml:"tickets"`
 	Transfer  TransferConfig      `yaml:"transfer"`
+	API       api.Config          `yaml:"api"`
 	Runtime   RuntimeConfig       `yaml:"runtime"`
 
 	// From the environment, never from the file.
@@ -45,16 +49,19 @@ type Config struct {
 
 // HTTPConfig is the ops (and later panel) HTTP server.
 type HTTPConfig struct {
+	// Listen serves the API to agents and integrations (HOTLINE_HTTP_LISTEN).
 	Listen string `yaml:"listen"`
-	// Pprof serves Go's profiler under /debug/pprof/ (off by default: keep
-	// the ops port private when it is on).
+	// OpsListen serves /metrics, /healthz, /readyz and pprof, apart from
+	// the public API: loopback by default (HOTLINE_OPS_LISTEN).
+	OpsListen string `yaml:"ops_listen"`
+	// Pprof serves Go's profiler under /debug/pprof/ on the ops listener.
 	Pprof bool `yaml:"pprof"`
 }
 
 // QueueConfig tunes the caller queues in Redis.
 type QueueConfig struct {
 	// DefaultHandleTime estimates the wait (S8) until handle times are measured.
-	DefaultHandleTime sip.Duration `yaml:"default_handle_time"`
+	DefaultHandleTime configs.Duration `yaml:"default_handle_time"`
 	// KeyPrefix namespaces every Redis key of this hotline.
 	KeyPrefix string `yaml:"key_prefix"`
 }
@@ -62,17 +69,17 @@ type QueueConfig struct {
 // ACDConfig tunes ringing and agent states (S1, S12, S16).
 type ACDConfig struct {
 	// RingTimeout rings an agent at most this long (S1: 15 s ≈ 3 rings).
-	RingTimeout sip.Duration `yaml:"ring_timeout"`
+	RingTimeout configs.Duration `yaml:"ring_timeout"`
 	// MaxNoAnswer misses in a row make an agent not_responding (paused).
 	MaxNoAnswer int `yaml:"max_no_answer"`
 	// OwnerWait: a repeat caller waits this long for their ticket's owner (S16).
-	OwnerWait sip.Duration `yaml:"owner_wait"`
+	OwnerWait configs.Duration `yaml:"owner_wait"`
 	// WrapUpMax ends wrap-up when the ticket was not submitted earlier (S12).
-	WrapUpMax sip.Duration `yaml:"wrap_up_max"`
+	WrapUpMax configs.Duration `yaml:"wrap_up_max"`
 	// NodeTTL: a node silent this long is dead; its callers and reservations are reaped.
-	NodeTTL sip.Duration `yaml:"node_ttl"`
+	NodeTTL configs.Duration `yaml:"node_ttl"`
 	// ServiceLevelThreshold: a longer total wait is kept on the call record (S1).
-	ServiceLevelThreshold sip.Duration `yaml:"service_level_threshold"`
+	ServiceLevelThreshold configs.Duration `yaml:"service_level_threshold"`
 	// RingAll lists the categories whose callers ring every available agent
 	// serving the category at once; the first to answer takes the call. The
 	// other categories ring one agent at a time (the default).
@@ -85,9 +92,9 @@ func (c ACDConfig) validate() []error {
 	seen := map[string]bool{}
 	for _, cat := range c.RingAll {
 		switch {
-		case !slices.Contains(ivr.Categories(), cat):
+		case !slices.Contains(configs.QueueCategories(), cat):
 			errs = append(errs, fmt.Errorf("acd.ring_all: unknown category %q: use %s",
-				cat, strings.Join(ivr.Categories(), ", ")))
+				cat, strings.Join(configs.QueueCategories(), ", ")))
 		case seen[cat]:
 			errs = append(errs, fmt.Errorf("acd.ring_all: category %q listed twice", cat))
 		}
@@ -99,12 +106,12 @@ func (c ACDConfig) validate() []error {
 // TicketsConfig is the ticket store's part of the service standard.
 type TicketsConfig struct {
 	// EntryWindow: a ticket is entered within this long after the call (S12).
-	EntryWindow sip.Duration `yaml:"entry_window"`
+	EntryWindow configs.Duration `yaml:"entry_window"`
 	// DeadlinesFile holds the per-category rules (S14, S15, S16); relative to
 	// the config file's folder unless absolute.
 	DeadlinesFile string `yaml:"deadlines_file"`
 	// SweepInterval: how often every node looks for overdue drafts and breaches.
-	SweepInterval sip.Duration `yaml:"sweep_interval"`
+	SweepInterval configs.Duration `yaml:"sweep_interval"`
 }
 
 // TransferConfig is the allowlist of outside lines agents may transfer to (S10).
@@ -120,12 +127,6 @@ type RecordingConfig struct {
 	Dir string `yaml:"dir"`
 	// Categories maps a category to false to switch its recording off.
 	Categories map[string]bool `yaml:"categories"`
-}
-
-// enabled reports whether calls of category are recorded (on unless switched off).
-func (r RecordingConfig) enabled(category string) bool {
-	on, set := r.Categories[category]
-	return r.Dir != "" && (!set || on)
 }
 
 // CalendarConfig points at the office-hours calendar (S9).
@@ -145,18 +146,19 @@ func DefaultConfig() Config {
 		DataDir:   ".data",
 		LogLevel:  "info",
 		SIP:       sip.DefaultConfig(),
-		HTTP:      HTTPConfig{Listen: ":8080"},
+		HTTP:      HTTPConfig{Listen: ":8080", OpsListen: "127.0.0.1:9090"},
 		IVR:       ivr.DefaultConfig(),
-		Queue:     QueueConfig{DefaultHandleTime: sip.Duration(3 * time.Minute), KeyPrefix: "hotline:"},
+		Queue:     QueueConfig{DefaultHandleTime: configs.Duration(3 * time.Minute), KeyPrefix: "hotline:"},
 		Calendar:  CalendarConfig{File: "calendar.yaml"},
 		Registrar: sip.DefaultRegistrarConfig(),
-		ACD: ACDConfig{RingTimeout: sip.Duration(15 * time.Second), MaxNoAnswer: 2,
-			OwnerWait: sip.Duration(20 * time.Second), WrapUpMax: sip.Duration(5 * time.Minute),
-			NodeTTL: sip.Duration(15 * time.Second), ServiceLevelThreshold: sip.Duration(20 * time.Second)},
+		ACD: ACDConfig{RingTimeout: configs.Duration(15 * time.Second), MaxNoAnswer: 2,
+			OwnerWait: configs.Duration(20 * time.Second), WrapUpMax: configs.Duration(5 * time.Minute),
+			NodeTTL: configs.Duration(15 * time.Second), ServiceLevelThreshold: configs.Duration(20 * time.Second)},
 		Recording: RecordingConfig{},
-		Tickets: TicketsConfig{EntryWindow: sip.Duration(5 * time.Minute), DeadlinesFile: "deadlines.yaml",
-			SweepInterval: sip.Duration(10 * time.Second)},
+		Tickets: TicketsConfig{EntryWindow: configs.Duration(5 * time.Minute), DeadlinesFile: "deadlines.yaml",
+			SweepInterval: configs.Duration(10 * time.Second)},
 		Runtime: DefaultRuntimeConfig(),
+		API:     api.DefaultConfig(),
 	}
 }
 
@@ -202,6 +204,7 @@ func (c *Config) applyEnv() {
 	}
 	set(&c.SIP.Listen, "HOTLINE_SIP_LISTEN")
 	set(&c.HTTP.Listen, "HOTLINE_HTTP_LISTEN")
+	set(&c.HTTP.OpsListen, "HOTLINE_OPS_LISTEN")
 	set(&c.SIP.RTPPorts, "HOTLINE_RTP_PORTS")
 	set(&c.SIP.TLS.CertFile, "HOTLINE_SIP_TLS_CERT")
 	set(&c.SIP.TLS.KeyFile, "HOTLINE_SIP_TLS_KEY")
@@ -230,8 +233,11 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel))
 	}
-	if c.HTTP.Listen == "" {
-		errs = append(errs, errors.New("http.listen: must not be empty (e.g. \":8080\")"))
+	if err := c.API.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.HTTP.Listen == "" || c.HTTP.OpsListen == "" {
+		errs = append(errs, errors.New("http.listen and http.ops_listen: must not be empty (e.g. \":8080\" and \"127.0.0.1:9090\")"))
 	}
 	if c.Queue.DefaultHandleTime <= 0 {
 		errs = append(errs, errors.New("queue.default_handle_time: must be positive"))

@@ -15,8 +15,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
-	"github.com/hotline-dev/hotline/ivr"
-	"github.com/hotline-dev/hotline/sip"
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/sip/siptest"
 	"github.com/hotline-dev/hotline/tickets"
 	"github.com/redis/go-redis/v9"
@@ -46,14 +45,14 @@ func TestE2ERedisRestart(t *testing.T) {
 	onPrivateRedis := func(c *Config) {
 		c.SIP.Listen = freeSIPListen(t)
 		c.RedisURL = rs.url()
-		c.ACD.NodeTTL = sip.Duration(nodeTTL)
+		c.ACD.NodeTTL = configs.Duration(nodeTTL)
 		c.ACD.RingTimeout = 10e9
 		// The callers hear their entry announcement, then only hold music: an
 		// announcement while Redis is down, or before the node has
 		// re-published, ends the call today (the IVR gives up when the
 		// position lookup fails), which this test does not cover.
-		c.IVR.AnnounceInterval = ivr.Duration(5 * time.Minute)
-		c.IVR.MaxWait = ivr.Duration(5 * time.Minute)
+		c.IVR.AnnounceInterval = configs.Duration(5 * time.Minute)
+		c.IVR.MaxWait = configs.Duration(5 * time.Minute)
 	}
 	a := agentNode(t, onPrivateRedis)
 	b := agentNode(t, func(c *Config) {
@@ -128,7 +127,7 @@ func TestE2ERedisRestart(t *testing.T) {
 	rs.start()
 
 	// Both nodes notice (a new epoch at the next heartbeat) and re-publish.
-	var after []agents.Entry
+	var after []configs.QueueEntry
 	var agentAfter agents.AgentState
 	deadline := restarted.Add(15 * time.Second)
 	for {
@@ -146,7 +145,7 @@ func TestE2ERedisRestart(t *testing.T) {
 	if n, err := a.rdb.Exists(ctx, marker).Result(); err != nil || n != 0 {
 		t.Fatalf("redis kept data across the restart (marker: %d, %v)", n, err)
 	}
-	if !slices.EqualFunc(after, before, func(x, y agents.Entry) bool {
+	if !slices.EqualFunc(after, before, func(x, y configs.QueueEntry) bool {
 		return x.CallID == y.CallID && x.Caller == y.Caller && x.EnqueuedAt.Equal(y.EnqueuedAt) && x.Priority == y.Priority
 	}) {
 		t.Fatalf("queue after the restart:\n got %+v\nwant %+v (original order and enqueue times)", after, before)
@@ -175,7 +174,7 @@ func TestE2ERedisRestart(t *testing.T) {
 	// The agent resumes and takes caller 1 (the longest waiting, on node A),
 	// then caller 2 (node B).
 	featureCode(ctx, t, b, agent, "*1")
-	takes := func(n *testNode, c *siptest.Call, want agents.Entry) {
+	takes := func(n *testNode, c *siptest.Call, want configs.QueueEntry) {
 		t.Helper()
 		if _, err := agent.WaitEvent(ctx, siptest.EventCallEstablished); err != nil {
 			t.Fatalf("agent not rung for caller %s: %v\n%s", want.Caller, err, agent.Log())
@@ -215,7 +214,7 @@ func TestE2ERedisRestart(t *testing.T) {
 	a.waitQueueLen("inquiry", 0)
 }
 
-func callers(es []agents.Entry) []string {
+func callers(es []configs.QueueEntry) []string {
 	out := make([]string, len(es))
 	for i, e := range es {
 		out[i] = e.Caller

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
-	"github.com/hotline-dev/hotline/sip"
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/sip/siptest"
 )
 
@@ -16,7 +16,7 @@ func ringAllNode(t *testing.T, ringTimeout time.Duration) *testNode {
 	siptest.RequireBaresip(t)
 	return agentNode(t, func(c *Config) {
 		c.ACD.RingAll = []string{"inquiry"}
-		c.ACD.RingTimeout = sip.Duration(ringTimeout)
+		c.ACD.RingTimeout = configs.Duration(ringTimeout)
 	})
 }
 

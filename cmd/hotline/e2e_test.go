@@ -304,11 +304,17 @@ func TestE2EOpenHours(t *testing.T) {
 
 	t.Run("ops endpoints", func(t *testing.T) {
 		t.Parallel()
-		if body, st := httpGet(t, "http://"+n.app.httpAddr+"/readyz"); st != 200 || !strings.Contains(body, `"ready":true`) {
+		if body, st := httpGet(t, "http://"+n.app.opsAddr+"/readyz"); st != 200 || !strings.Contains(body, `"ready":true`) {
 			t.Fatalf("/readyz: %d %s", st, body)
 		}
-		if _, st := httpGet(t, "http://"+n.app.httpAddr+"/healthz"); st != 200 {
+		if _, st := httpGet(t, "http://"+n.app.opsAddr+"/healthz"); st != 200 {
 			t.Fatalf("/healthz: %d", st)
+		}
+		// The public API listener serves no ops endpoint.
+		for _, path := range []string{"/metrics", "/readyz", "/debug/pprof/"} {
+			if _, st := httpGet(t, "http://"+n.app.httpAddr+path); st != 404 {
+				t.Errorf("API listener %s: status %d, want 404", path, st)
+			}
 		}
 		m := n.metricsText()
 		for _, name := range []string{"hotline_media_", "hotline_sip_", "hotline_agents_queue_length", "hotline_tickets_", "hotline_ivr_"} {
@@ -371,7 +377,7 @@ func TestE2ECancelAndDrain(t *testing.T) {
 	if !errors.As(err, &se) || se.Code != 503 {
 		t.Fatalf("dial while draining: %v, want 503", err)
 	}
-	if body, st := httpGet(t, "http://"+n.app.httpAddr+"/readyz"); st != 503 || !strings.Contains(body, `"draining":true`) {
+	if body, st := httpGet(t, "http://"+n.app.opsAddr+"/readyz"); st != 503 || !strings.Contains(body, `"draining":true`) {
 		t.Fatalf("readyz while draining: %d %s", st, body)
 	}
 }

@@ -3,31 +3,56 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
-	"github.com/hotline-dev/hotline/sip"
+	"github.com/hotline-dev/hotline/tickets"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 )
 
-// health tracks readiness: PostgreSQL and Redis reachable and not draining.
-// It is refreshed in the background so /readyz never blocks on a dead database.
+// health tracks readiness: PostgreSQL and Redis reachable, records not piling
+// up in the spool, and the node not draining. It is refreshed in the
+// background so /readyz never blocks on a dead database. The body names what
+// is wrong, never an address or an internal error: those go to the log.
 type health struct {
-	pool *pgxpool.Pool
-	rdb  *redis.Client
-	sip  *sip.Server
+	pool   *pgxpool.Pool
+	rdb    *redis.Client
+	sip    interface{ ActiveCalls() int }
+	writer *tickets.Writer
+	cal    *tickets.Calendar
+	log    *slog.Logger
 
 	mu       sync.Mutex
-	pgErr    string
-	redisErr string
+	state    readiness
 	draining bool
-	checked  time.Time
 }
 
-func newHealth(pool *pgxpool.Pool, rdb *redis.Client, s *sip.Server) *health {
-	h := &health{pool: pool, rdb: rdb, sip: s}
+// Dependency states in /readyz.
+const (
+	stateOK       = "ok"
+	stateDown     = "down"
+	stateDegraded = "degraded"
+)
+
+type readiness struct {
+	Ready bool `json:"ready"`
+	// Status is "ok", "degraded" (ready, but something needs an operator)
+	// or "down" (not taking calls).
+	Status      string `json:"status"`
+	PostgreSQL  string `json:"postgresql"`
+	Redis       string `json:"redis"`
+	RecordSpool string `json:"record_spool"` // degraded: records wait to be written
+	Calendar    string `json:"calendar"`     // degraded: holidays of next year missing (S9)
+	Draining    bool   `json:"draining"`
+	ActiveCalls int    `json:"active_calls"`
+	CheckedAt   string `json:"checked_at"`
+}
+
+func newHealth(pool *pgxpool.Pool, rdb *redis.Client, s interface{ ActiveCalls() int }, w *tickets.Writer, cal *tickets.Calendar, log *slog.Logger) *health {
+	h := &health{pool: pool, rdb: rdb, sip: s, writer: w, cal: cal, log: log.With("component", "health")}
 	h.check(context.Background())
 	return h
 }
@@ -48,16 +73,36 @@ func (h *health) run(ctx context.Context) {
 func (h *health) check(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 	defer cancel()
-	pgErr, redisErr := "", ""
-	if err := h.pool.Ping(ctx); err != nil {
-		pgErr = firstLine(err)
-	}
-	if err := h.rdb.Ping(ctx).Err(); err != nil {
-		redisErr = firstLine(err)
+	now := time.Now()
+	r := readiness{
+		PostgreSQL:  h.verdict("postgresql", stateDown, h.pool.Ping(ctx)),
+		Redis:       h.verdict("redis", stateDown, h.rdb.Ping(ctx).Err()),
+		RecordSpool: h.verdict("record spool", stateDegraded, h.writer.CheckSpool(now)),
+		Calendar:    h.verdict("calendar", stateDegraded, h.cal.CheckCoverage(now)),
+		CheckedAt:   now.UTC().Format(time.RFC3339),
 	}
 	h.mu.Lock()
-	h.pgErr, h.redisErr, h.checked = pgErr, redisErr, time.Now()
+	h.state = r
 	h.mu.Unlock()
+}
+
+// verdict is a dependency's state; a change is logged with the error.
+func (h *health) verdict(what, bad string, err error) string {
+	st := stateOK
+	if err != nil {
+		st = bad
+	}
+	h.mu.Lock()
+	prev := map[string]string{"postgresql": h.state.PostgreSQL, "redis": h.state.Redis,
+		"record spool": h.state.RecordSpool, "calendar": h.state.Calendar}[what]
+	h.mu.Unlock()
+	switch {
+	case st != prev && err != nil:
+		h.log.Warn("readiness: "+what+" "+st, "err", firstLine(err))
+	case st != prev && prev != "":
+		h.log.Info("readiness: " + what + " ok again")
+	}
+	return st
 }
 
 func (h *health) setDraining() {
@@ -66,32 +111,26 @@ func (h *health) setDraining() {
 	h.mu.Unlock()
 }
 
-type readiness struct {
-	Ready       bool   `json:"ready"`
-	PostgreSQL  string `json:"postgresql"`
-	Redis       string `json:"redis"`
-	Draining    bool   `json:"draining"`
-	ActiveCalls int    `json:"active_calls"`
-	CheckedAt   string `json:"checked_at"`
-}
-
-// serveReady answers /readyz: 200 when ready, 503 with the reason otherwise.
+// serveReady answers /readyz: 200 when the node takes calls (a degraded
+// spool or calendar is reported but does not stop calls), 503 otherwise.
 func (h *health) serveReady(w http.ResponseWriter, _ *http.Request) {
 	h.mu.Lock()
-	r := readiness{PostgreSQL: okOr(h.pgErr), Redis: okOr(h.redisErr), Draining: h.draining,
-		ActiveCalls: h.sip.ActiveCalls(), CheckedAt: h.checked.UTC().Format(time.RFC3339)}
-	r.Ready = h.pgErr == "" && h.redisErr == "" && !h.draining
+	r := h.state
+	r.Draining = h.draining
 	h.mu.Unlock()
+	r.ActiveCalls = h.sip.ActiveCalls()
+	r.Ready = r.PostgreSQL == stateOK && r.Redis == stateOK && !r.Draining
+	switch {
+	case !r.Ready:
+		r.Status = stateDown
+	case r.RecordSpool != stateOK || r.Calendar != stateOK:
+		r.Status = stateDegraded
+	default:
+		r.Status = stateOK
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if !r.Ready {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	_ = json.NewEncoder(w).Encode(r)
-}
-
-func okOr(e string) string {
-	if e == "" {
-		return "ok"
-	}
-	return e
 }

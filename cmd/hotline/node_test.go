@@ -15,6 +15,7 @@ import (
 
 	"github.com/hotline-dev/hotline/agents"
 	"github.com/hotline-dev/hotline/agents/redistest"
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/tickets"
 	"github.com/hotline-dev/hotline/tickets/pgtest"
@@ -86,16 +87,17 @@ func startNode(t *testing.T, calendar string, mutate func(*Config)) *testNode {
 	cfg.SIP.Listen = "127.0.0.1:0"
 	cfg.SIP.RTPPorts = "30000-39998"
 	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.HTTP.OpsListen = "127.0.0.1:0"
 	cfg.Calendar.File = calPath
 	cfg.Recording.Dir = filepath.Join(dir, "recordings")
 	cfg.RedisURL = redistest.URL()
 	// The prefix's keys are deleted after n.stop (cleanups run last first).
 	cfg.Queue.KeyPrefix = redistest.Prefix(t, redistest.Client(t))
-	cfg.IVR.MenuTimeout = ivr.Duration(2 * time.Second)
+	cfg.IVR.MenuTimeout = configs.Duration(2 * time.Second)
 	cfg.IVR.MaxRetries = 2
-	cfg.IVR.AnnounceInterval = ivr.Duration(4 * time.Second)
-	cfg.IVR.MaxWait = ivr.Duration(60 * time.Second)
-	cfg.IVR.CallbackTimeout = ivr.Duration(3 * time.Second)
+	cfg.IVR.AnnounceInterval = configs.Duration(4 * time.Second)
+	cfg.IVR.MaxWait = configs.Duration(60 * time.Second)
+	cfg.IVR.CallbackTimeout = configs.Duration(3 * time.Second)
 	cfg.DatabaseURL = pgtest.NewDatabase(t)
 	cfg.SecretKey = strings.Repeat("5a", 32) // hex, 32 bytes
 	cfg.Tickets.DeadlinesFile = filepath.Join(repoRoot(t), "configs", "deadlines.yaml")
@@ -241,7 +243,7 @@ func prompt(t *testing.T, lang, name string) []int16 {
 // metricsText scrapes the node's /metrics.
 func (n *testNode) metricsText() string {
 	n.t.Helper()
-	body, status := httpGet(n.t, "http://"+n.app.httpAddr+"/metrics")
+	body, status := httpGet(n.t, "http://"+n.app.opsAddr+"/metrics")
 	if status != 200 {
 		n.t.Fatalf("/metrics: status %d", status)
 	}

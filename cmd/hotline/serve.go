@@ -56,7 +56,7 @@ func (a *app) run(ctx context.Context, sigs <-chan os.Signal) error {
 			a.log.Error("ticket sweeper stopped", "err", err)
 		}
 	}()
-	httpSrv, err := a.startHTTP(ctx, errc)
+	httpSrvs, err := a.startHTTP(ctx, errc)
 	if err != nil {
 		cancel()
 		wcancel()
@@ -70,14 +70,13 @@ func (a *app) run(ctx context.Context, sigs <-chan os.Signal) error {
 		return err
 	}
 	go a.health.run(ctx)
-	a.httpAddr = httpSrv.Addr
 	close(a.ready)
 	tls := ""
 	if addr := a.sip.TLSAddr(); addr != nil {
 		tls = fmt.Sprintf(", tls %s", addr)
 	}
-	fmt.Fprintf(os.Stderr, "hotline %s ready: SIP udp %s and tcp %s%s (dial %s), HTTP %s (/metrics /healthz /readyz)\n",
-		a.cfg.Node, a.sip.UDPAddr(), a.sip.TCPAddr(), tls, a.cfg.SIP.Hotline, httpSrv.Addr)
+	fmt.Fprintf(os.Stderr, "hotline %s ready: SIP udp %s and tcp %s%s (dial %s), API http://%s/api/, ops http://%s (/metrics /healthz /readyz)\n",
+		a.cfg.Node, a.sip.UDPAddr(), a.sip.TCPAddr(), tls, a.cfg.SIP.Hotline, a.httpAddr, a.opsAddr)
 
 	var runErr error
 	select {
@@ -86,7 +85,7 @@ func (a *app) run(ctx context.Context, sigs <-chan os.Signal) error {
 	case runErr = <-errc:
 	}
 	cancel()
-	shutdownHTTP(httpSrv)
+	shutdownHTTP(httpSrvs...)
 	// The writer outlives the calls: their records are written (or spooled) first.
 	wcancel()
 	<-wdone

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
@@ -36,8 +37,11 @@ type Store interface {
 // Auth checks sign-ins and looks agents up; *agents.Directory satisfies it.
 type Auth interface {
 	// Verify is false, with a nil error, for an unknown or disabled agent
-	// and a wrong password alike.
+	// and a wrong password alike; its error wraps agents.ErrNoPanelPassword
+	// for an agent who must be given a panel password first.
 	Verify(ctx context.Context, id, password string) (agents.Agent, bool, error)
+	// Get is asked on every request: a session lives only while its agent
+	// is enabled with the role and SessionEpoch it signed in with.
 	Get(ctx context.Context, id string) (agents.Agent, error)
 }
 
@@ -59,7 +63,12 @@ type Options struct {
 	Auth     Auth                  // required
 	Sessions redis.UniversalClient // required: sessions live in Redis so every node accepts them
 	// Prefix is put before every Redis key (default "hotline:").
-	Prefix   string
+	Prefix string
+	// Config holds session lifetimes, login limits and trusted proxies
+	// (nil: DefaultConfig).
+	Config *Config
+	// Now is the clock of session lifetimes and login limits (nil: time.Now).
+	Now      func() time.Time
 	Unmasker Unmasker     // required
 	Indexer  BlindIndexer // required
 	Logger   *slog.Logger // nil: logs are discarded
@@ -82,6 +91,8 @@ func (o Options) Validate() error {
 		return errors.New("api: an unmasker is required (S5)")
 	case o.Indexer == nil:
 		return errors.New("api: a blind indexer (the keyring) is required for ID look-ups (S5)")
+	case o.Config != nil:
+		return o.Config.Validate()
 	}
 	return nil
 }
@@ -94,6 +105,7 @@ type server struct {
 	unmasker  Unmasker
 	indexer   BlindIndexer
 	limiter   *loginLimiter
+	proxies   []netip.Prefix
 	log       *slog.Logger
 	metrics   *Metrics
 	submitted func(ctx context.Context, k tickets.Ticket)
@@ -115,16 +127,26 @@ func New(opts Options) http.Handler {
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics(nil)
 	}
+	cfg := DefaultConfig()
+	if opts.Config != nil {
+		cfg = *opts.Config
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	proxies, _ := cfg.trustedProxies() // checked by Validate
 	s := &server{
 		submitted: opts.Submitted,
 		store:     opts.Store,
 		auth:      opts.Auth,
-		sessions:  &sessionStore{rdb: opts.Sessions, prefix: opts.Prefix + "api:session:", ttl: sessionTTL},
-		unmasker:  opts.Unmasker,
-		indexer:   opts.Indexer,
-		limiter:   newLoginLimiter(loginBurst, loginRefill, time.Now),
-		log:       opts.Logger.With("component", "tickets.api"),
-		metrics:   opts.Metrics,
+		sessions: &sessionStore{rdb: opts.Sessions, prefix: opts.Prefix + "api:session:",
+			idle: cfg.SessionIdle, max: cfg.SessionMax, now: opts.Now},
+		unmasker: opts.Unmasker,
+		indexer:  opts.Indexer,
+		limiter:  &loginLimiter{rdb: opts.Sessions, prefix: opts.Prefix + "api:", limits: cfg.Login, now: opts.Now},
+		proxies:  proxies,
+		log:      opts.Logger.With("component", "tickets.api"),
+		metrics:  opts.Metrics,
 	}
 	return s.instrument(s.routes())
 }

@@ -65,35 +65,46 @@ func TestInternalErrorShape(t *testing.T) {
 	}
 }
 
+// TestNuisance covers S21 through the API: only a supervisor flags and
+// clears, the number is normalised, every step is audited.
 func TestNuisance(t *testing.T) {
 	f := newFixture(t)
-	c := f.login(t, "1001")
+	sup, agent := f.login(t, "2001"), f.login(t, "1001")
 	steps := []struct {
 		name, method, path string
+		c                  *client
 		body               any
 		want               int
 		field              string
 	}{
-		{"flag without reason", "POST", "/api/nuisance", map[string]string{"number": "13900000000"}, http.StatusUnprocessableEntity, "reason"},
-		{"flag", "POST", "/api/nuisance", map[string]string{"number": "13900000000", "reason": "abusive calls"}, http.StatusNoContent, ""},
-		{"clear without reason", "DELETE", "/api/nuisance/13900000000", nil, http.StatusUnprocessableEntity, "reason"},
-		{"clear", "DELETE", "/api/nuisance/13900000000", map[string]string{"reason": "apologised"}, http.StatusNoContent, ""},
-		{"clear again", "DELETE", "/api/nuisance/13900000000", map[string]string{"reason": "again"}, http.StatusNotFound, ""},
+		{"agent may not flag", "POST", "/api/nuisance", agent, map[string]string{"number": "13900000000", "reason": "abusive calls"}, http.StatusForbidden, ""},
+		{"flag without reason", "POST", "/api/nuisance", sup, map[string]string{"number": "13900000000"}, http.StatusUnprocessableEntity, "reason"},
+		{"flag a non-number", "POST", "/api/nuisance", sup, map[string]string{"number": "anonymous", "reason": "x"}, http.StatusUnprocessableEntity, "number"},
+		{"flag", "POST", "/api/nuisance", sup, map[string]string{"number": "+86 139-0000-0000", "reason": "abusive calls"}, http.StatusNoContent, ""},
+		{"agent may not clear", "DELETE", "/api/nuisance/13900000000", agent, map[string]string{"reason": "apologised"}, http.StatusForbidden, ""},
+		{"clear without reason", "DELETE", "/api/nuisance/13900000000", sup, nil, http.StatusUnprocessableEntity, "reason"},
+		{"clear", "DELETE", "/api/nuisance/008613900000000", sup, map[string]string{"reason": "apologised"}, http.StatusNoContent, ""},
+		{"clear again", "DELETE", "/api/nuisance/13900000000", sup, map[string]string{"reason": "again"}, http.StatusNotFound, ""},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			res := c.do(st.method, st.path, st.body, nil)
+			res := st.c.do(st.method, st.path, st.body, nil)
 			if res.status != st.want {
 				t.Fatalf("status %d, want %d: %s", res.status, st.want, res.raw)
+			}
+			if st.want == http.StatusForbidden && !strings.Contains(res.raw, "for supervisors") {
+				t.Fatalf("refusal %s does not say who may", res.raw)
 			}
 			if st.field != "" && res.fields()[st.field] == nil {
 				t.Fatalf("no message for field %s: %s", st.field, res.raw)
 			}
 		})
 	}
-	got := f.count(t, `SELECT count(*) FROM nuisance_events WHERE number = '13900000000' AND actor = '1001'`)
-	if got != 2 {
+	if got := f.count(t, `SELECT count(*) FROM nuisance_events WHERE number = '13900000000' AND actor = '2001'`); got != 2 {
 		t.Fatalf("nuisance audit rows = %d, want 2 (flagged, cleared)", got)
+	}
+	if got := f.count(t, `SELECT count(*) FROM nuisance_events WHERE actor = '1001'`); got != 0 {
+		t.Fatalf("agent's audit rows = %d, want none", got)
 	}
 	if flagged, err := f.store.IsNuisance(t.Context(), "13900000000"); err != nil || flagged {
 		t.Fatalf("still flagged = %v (%v)", flagged, err)

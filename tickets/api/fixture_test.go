@@ -18,6 +18,7 @@ import (
 
 	"github.com/hotline-dev/hotline/agents"
 	"github.com/hotline-dev/hotline/agents/redistest"
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/tickets"
 	"github.com/hotline-dev/hotline/tickets/pgtest"
 	"github.com/jackc/pgx/v5"
@@ -37,6 +38,9 @@ var callSeq atomic.Int64
 // Redis under a random prefix, served by httptest.
 type fixture struct {
 	pool    *pgxpool.Pool
+	dir     *agents.Directory
+	clock   *testClock
+	opts    Options // of the server, for a second node
 	store   *tickets.Store
 	rdb     *redis.Client
 	prefix  string
@@ -63,7 +67,31 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// testClock is the API's injected clock; it moves only when told.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
 func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith serves the API with cfg (nil: DefaultConfig).
+func newFixtureWith(t *testing.T, cfg *Config) *fixture {
 	t.Helper()
 	_, pool := pgtest.Migrated(t, tickets.Migrate)
 	cal, err := tickets.LoadCalendar("../../configs/calendar.yaml")
@@ -81,11 +109,12 @@ func newFixture(t *testing.T) *fixture {
 	dir := agents.NewDirectory(pool, "hotline.test")
 	addAgents(t, dir)
 	rdb, prefix := redistest.New(t)
-	f := &fixture{pool: pool, store: store, rdb: rdb, prefix: prefix,
-		metrics: NewMetrics(prometheus.NewRegistry()), logs: &syncBuffer{}}
-	f.srv = httptest.NewServer(New(Options{Store: store, Auth: dir, Sessions: f.rdb, Prefix: f.prefix,
+	f := &fixture{pool: pool, dir: dir, clock: &testClock{now: time.Now()}, store: store, rdb: rdb,
+		prefix: prefix, metrics: NewMetrics(prometheus.NewRegistry()), logs: &syncBuffer{}}
+	f.opts = Options{Store: store, Auth: dir, Sessions: f.rdb, Prefix: f.prefix, Config: cfg, Now: f.clock.Now,
 		Unmasker: NewPGUnmasker(pool, kr), Indexer: kr, Metrics: f.metrics,
-		Logger: slog.New(slog.NewTextHandler(f.logs, nil))}))
+		Logger: slog.New(slog.NewTextHandler(f.logs, nil))}
+	f.srv = httptest.NewServer(New(f.opts))
 	t.Cleanup(f.srv.Close)
 	return f
 }
@@ -121,7 +150,7 @@ func (f *fixture) draft(t *testing.T, agent string, ago time.Duration) tickets.T
 			return err
 		}
 		k, err = f.store.CreateDraftForCall(ctx, tx, tickets.DraftFacts{CallID: id, CallerNumber: "13800138000",
-			Category: tickets.CategoryInquiry, AgentID: agent, CallEndedAt: ended, WaitSeconds: 12})
+			Category: configs.CategoryInquiry, AgentID: agent, CallEndedAt: ended, WaitSeconds: 12})
 		return err
 	})
 	if err != nil {
@@ -133,7 +162,7 @@ func (f *fixture) draft(t *testing.T, agent string, ago time.Duration) tickets.T
 // form is a complete registration form (S13) with an ID number.
 func form() tickets.SubmitInput {
 	return tickets.SubmitInput{CallerName: "Wang Fang", CallbackPhone: "138-0013-8000",
-		Description: "street light out on Renmin Road", Category: tickets.CategoryInquiry,
+		Description: "street light out on Renmin Road", Category: configs.CategoryInquiry,
 		Result: tickets.ResultAnswered, IDType: tickets.IDTypeResident, IDNumber: validResidentID}
 }
 

@@ -1,9 +1,12 @@
 package api
 
 import (
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
+
+	"github.com/hotline-dev/hotline/agents"
 )
 
 // loginRequest is the body of POST /api/login.
@@ -24,17 +27,12 @@ type sessionResponse struct {
 // and a wrong password, so ids cannot be probed.
 var wrongCredentials = &Error{Status: http.StatusUnauthorized, Message: "wrong agent id or password"}
 
-// login signs an agent or supervisor in: POST /api/login.
+// login signs an agent or supervisor in: POST /api/login. The limiter
+// takes its tokens before the password is checked, so parallel guesses
+// cannot slip through between a check and its count.
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	if err := s.checkOrigin(r); err != nil {
 		s.fail(w, r, err)
-		return
-	}
-	ip := clientIP(r)
-	if wait := s.limiter.wait(ip); wait > 0 {
-		s.metrics.loginFailures.WithLabelValues(reasonRateLimited).Inc()
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		s.fail(w, r, &Error{Status: http.StatusTooManyRequests, Message: "too many failed sign-ins from this address: wait and try again"})
 		return
 	}
 	var in loginRequest
@@ -42,26 +40,62 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	a, ok, err := s.auth.Verify(r.Context(), in.AgentID, in.Password)
+	ctx, ip := r.Context(), s.clientIP(r)
+	source := sourcePrefix(s.clientAddr(r))
+	no, err := s.limiter.take(ctx, in.AgentID, source)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if no.wait > 0 {
+		s.refuseRateLimited(w, r, in.AgentID, ip, no)
+		return
+	}
+	a, ok, err := s.auth.Verify(ctx, in.AgentID, in.Password)
+	if errors.Is(err, agents.ErrNoPanelPassword) {
+		s.metrics.loginFailures.WithLabelValues(reasonNoPanelPassword).Inc()
+		s.fail(w, r, &Error{Status: http.StatusForbidden, Message: "agent " + in.AgentID +
+			" has no panel password yet: a supervisor sets one with `hotline agent password -id " + in.AgentID + "`"})
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	if !ok {
-		s.limiter.fail(ip)
 		s.metrics.loginFailures.WithLabelValues(reasonBadCredentials).Inc()
-		s.log.InfoContext(r.Context(), "sign-in refused", "agent", in.AgentID, "client_ip", ip)
+		s.log.InfoContext(ctx, "sign-in refused", "agent", in.AgentID, "client_ip", ip)
 		s.fail(w, r, wrongCredentials)
 		return
 	}
+	if err := s.limiter.giveBack(ctx, in.AgentID, source); err != nil {
+		s.log.WarnContext(ctx, "give back sign-in tokens", "request_id", requestID(ctx), "err", err)
+	}
+	s.startSession(w, r, a, ip)
+}
+
+// refuseRateLimited answers 429 with Retry-After, naming the bucket.
+func (s *server) refuseRateLimited(w http.ResponseWriter, r *http.Request, agentID, ip string, no refusal) {
+	s.metrics.loginFailures.WithLabelValues(reasonRateLimited).Inc()
+	s.log.InfoContext(r.Context(), "sign-in rate limited", "agent", agentID, "client_ip", ip, "by", no.by)
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(no.wait.Seconds()))))
+	msg := "too many failed sign-ins for this agent id: wait and try again"
+	if no.by == "source" {
+		msg = "too many failed sign-ins from this address: wait and try again"
+	}
+	s.fail(w, r, &Error{Status: http.StatusTooManyRequests, Message: msg})
+}
+
+// startSession replaces the browser's session with a new one for a.
+func (s *server) startSession(w http.ResponseWriter, r *http.Request, a agents.Agent, ip string) {
 	s.endOldSession(r)
-	id, sess, err := s.sessions.create(r.Context(), a.ID, a.Role)
+	id, sess, err := s.sessions.create(r.Context(), a.ID, a.Role, a.SessionEpoch)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		Secure: s.secure(r), SameSite: http.SameSiteStrictMode})
 	s.log.InfoContext(r.Context(), "signed in", "agent", a.ID, "role", a.Role, "client_ip", ip)
 	writeJSON(w, http.StatusOK, sessionResponse{AgentID: sess.AgentID, Role: sess.Role, CSRFToken: sess.CSRFToken})
 }
@@ -86,7 +120,7 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request, sess session) {
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		Secure: s.secure(r), SameSite: http.SameSiteStrictMode})
 	s.log.InfoContext(r.Context(), "signed out", "agent", sess.AgentID)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -18,10 +18,11 @@ type Metrics struct {
 
 // Reasons of loginFailures and csrfRejected.
 const (
-	reasonBadCredentials = "bad_credentials"
-	reasonRateLimited    = "rate_limited"
-	reasonToken          = "token"
-	reasonOrigin         = "origin"
+	reasonBadCredentials  = "bad_credentials"
+	reasonRateLimited     = "rate_limited"
+	reasonNoPanelPassword = "no_panel_password"
+	reasonToken           = "token"
+	reasonOrigin          = "origin"
 )
 
 // NewMetrics creates the metrics and registers them on reg; with a nil reg
@@ -39,7 +40,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"route"}),
 		loginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "api", Name: "login_failures_total",
-			Help: "Refused sign-ins: bad_credentials or rate_limited.",
+			Help: "Refused sign-ins: bad_credentials, rate_limited or no_panel_password.",
 		}, []string{"reason"}),
 		csrfRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "api", Name: "csrf_rejections_total",

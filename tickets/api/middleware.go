@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
-	"net"
+	"errors"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,13 +98,35 @@ func (s *server) authed(next authedFunc) http.HandlerFunc {
 	}
 }
 
-// currentSession loads the session of the request's cookie.
+// sessionEnded answers a request whose session the directory has ended.
+var sessionEnded = &Error{Status: http.StatusUnauthorized,
+	Message: "your session has ended: the account was disabled or its password or role changed; sign in again"}
+
+// currentSession loads the session of the request's cookie and checks it
+// against the directory on every request, so a disable, password or role
+// change made on any node (or by `hotline agent`) ends it at once.
 func (s *server) currentSession(r *http.Request) (session, bool, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
 		return session{}, false, nil
 	}
-	return s.sessions.load(r.Context(), c.Value)
+	ctx := r.Context()
+	sess, ok, err := s.sessions.load(ctx, c.Value)
+	if err != nil || !ok {
+		return session{}, false, err
+	}
+	a, err := s.auth.Get(ctx, sess.AgentID)
+	if err != nil && !errors.Is(err, agents.ErrAgentNotFound) {
+		return session{}, false, err
+	}
+	if err == nil && a.Enabled && a.SessionEpoch == sess.Epoch && a.Role == sess.Role {
+		return sess, true, nil
+	}
+	s.log.InfoContext(ctx, "session ended by an account change", "agent", sess.AgentID, "request_id", requestID(ctx))
+	if err := s.sessions.delete(ctx, c.Value); err != nil {
+		return session{}, false, err
+	}
+	return session{}, false, sessionEnded
 }
 
 // checkCSRF applies the token and origin checks to unsafe methods.
@@ -145,14 +169,71 @@ func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
-// clientIP is the address of the connection's peer. Behind a reverse proxy
-// that is the proxy; X-Forwarded-For is not trusted, as any client can set it.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// clientAddr is the address of the client: the connection's peer, or,
+// when the peer is a trusted proxy, the nearest untrusted address in
+// X-Forwarded-For (read right to left, as each proxy appends its peer).
+// From any other peer X-Forwarded-For is ignored: any client can set it.
+func (s *server) clientAddr(r *http.Request) netip.Addr {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		return netip.Addr{}
 	}
-	return host
+	addr := peer.Addr().Unmap()
+	if !s.trusted(addr) {
+		return addr
+	}
+	hops := 0
+	for _, h := range slices.Backward(r.Header.Values("X-Forwarded-For")) {
+		for _, f := range slices.Backward(strings.Split(h, ",")) {
+			if hops++; hops > maxForwardedHops {
+				return addr
+			}
+			a, err := netip.ParseAddr(strings.TrimSpace(f))
+			if err != nil {
+				return addr // garbage behind our proxies: the last hop we can name
+			}
+			if addr = a.Unmap(); !s.trusted(addr) {
+				return addr
+			}
+		}
+	}
+	return addr
+}
+
+// maxForwardedHops bounds the X-Forwarded-For entries read.
+const maxForwardedHops = 16
+
+// clientIP is clientAddr for logs and the audit log.
+func (s *server) clientIP(r *http.Request) string {
+	if a := s.clientAddr(r); a.IsValid() {
+		return a.String()
+	}
+	return r.RemoteAddr
+}
+
+// trusted reports whether a is one of the configured proxies.
+func (s *server) trusted(a netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// secure reports whether the browser reached us over HTTPS: our own TLS, or
+// a trusted proxy's X-Forwarded-Proto (the scheme its client used). Cookies
+// are Secure then.
+func (s *server) secure(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil || !s.trusted(peer.Addr().Unmap()) {
+		return false
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return strings.EqualFold(strings.TrimSpace(proto), "https")
 }
 
 // supervisor reports whether the session may see every ticket.

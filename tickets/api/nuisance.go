@@ -10,9 +10,18 @@ type nuisanceRequest struct {
 	Reason string `json:"reason"`
 }
 
+// supervisorsOnly refuses flagging and clearing by an agent: a flag turns a
+// resident away before the emergency option, so it is a supervisor's act (S21).
+var supervisorsOnly = &Error{Status: http.StatusForbidden,
+	Message: "flagging and clearing nuisance numbers is for supervisors: ask yours (S21)"}
+
 // flagNuisance marks a caller number as a nuisance: POST /api/nuisance
-// (S21; the store audits it).
+// (S21; the store normalises the number and audits it).
 func (s *server) flagNuisance(w http.ResponseWriter, r *http.Request, sess session) {
+	if !sess.supervisor() {
+		s.fail(w, r, supervisorsOnly)
+		return
+	}
 	var in nuisanceRequest
 	if err := decodeJSON(w, r, &in, false); err != nil {
 		s.fail(w, r, err)
@@ -28,6 +37,10 @@ func (s *server) flagNuisance(w http.ResponseWriter, r *http.Request, sess sessi
 // clearNuisance lifts the flag of a number: DELETE /api/nuisance/{number}
 // with {"reason"} in the body (S21: reversible, audited).
 func (s *server) clearNuisance(w http.ResponseWriter, r *http.Request, sess session) {
+	if !sess.supervisor() {
+		s.fail(w, r, supervisorsOnly)
+		return
+	}
 	var in struct {
 		Reason string `json:"reason"`
 	}

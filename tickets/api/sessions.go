@@ -14,13 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-const (
-	// sessionCookie is the name of the cookie that holds the session id.
-	sessionCookie = "hotline_session"
-	// sessionTTL is how long a session lives after its last request
-	// (sliding: every request renews it).
-	sessionTTL = 8 * time.Hour
-)
+// sessionCookie is the name of the cookie that holds the session id.
+const sessionCookie = "hotline_session"
 
 // session is a signed-in person, kept in Redis so any node accepts it.
 type session struct {
@@ -28,14 +23,21 @@ type session struct {
 	Role      string    `json:"role"`
 	CSRFToken string    `json:"csrf_token"`
 	CreatedAt time.Time `json:"created_at"`
+	// Epoch is the agent's session epoch at sign-in; the session ends when
+	// the directory's differs (disable, password or role change).
+	Epoch int64 `json:"epoch"`
 }
 
 // sessionStore keeps sessions in Redis under prefix. The key is the
 // SHA-256 of the session id, so a copy of Redis does not give away cookies.
+// A session lives idle after its last request and never past max after
+// sign-in.
 type sessionStore struct {
 	rdb    redis.UniversalClient
 	prefix string
-	ttl    time.Duration
+	idle   time.Duration
+	max    time.Duration
+	now    func() time.Time
 }
 
 func (s *sessionStore) key(id string) string {
@@ -44,7 +46,7 @@ func (s *sessionStore) key(id string) string {
 }
 
 // create stores a new session for the agent and returns its id.
-func (s *sessionStore) create(ctx context.Context, agentID, role string) (string, session, error) {
+func (s *sessionStore) create(ctx context.Context, agentID, role string, epoch int64) (string, session, error) {
 	id, err := randomToken()
 	if err != nil {
 		return "", session{}, err
@@ -53,21 +55,23 @@ func (s *sessionStore) create(ctx context.Context, agentID, role string) (string
 	if err != nil {
 		return "", session{}, err
 	}
-	sess := session{AgentID: agentID, Role: role, CSRFToken: csrf, CreatedAt: time.Now().UTC()}
+	sess := session{AgentID: agentID, Role: role, CSRFToken: csrf, CreatedAt: s.now().UTC(), Epoch: epoch}
 	data, err := json.Marshal(sess)
 	if err != nil {
 		return "", session{}, fmt.Errorf("encode session: %w", err)
 	}
-	if err := s.rdb.Set(ctx, s.key(id), data, s.ttl).Err(); err != nil {
+	if err := s.rdb.Set(ctx, s.key(id), data, min(s.idle, s.max)).Err(); err != nil {
 		return "", session{}, fmt.Errorf("store session: %w", err)
 	}
 	return id, sess, nil
 }
 
-// load returns the session of id and renews its lifetime; ok is false when
-// there is none (expired, signed out or never issued).
+// load returns the session of id and renews its idle lifetime, never past
+// its absolute end; ok is false when there is none (expired, signed out or
+// never issued).
 func (s *sessionStore) load(ctx context.Context, id string) (session, bool, error) {
-	data, err := s.rdb.GetEx(ctx, s.key(id), s.ttl).Bytes()
+	key := s.key(id)
+	data, err := s.rdb.Get(ctx, key).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return session{}, false, nil
 	}
@@ -77,6 +81,13 @@ func (s *sessionStore) load(ctx context.Context, id string) (session, bool, erro
 	var sess session
 	if err := json.Unmarshal(data, &sess); err != nil {
 		return session{}, false, fmt.Errorf("decode session: %w", err)
+	}
+	left := sess.CreatedAt.Add(s.max).Sub(s.now())
+	if left <= 0 {
+		return session{}, false, s.delete(ctx, id)
+	}
+	if err := s.rdb.PExpire(ctx, key, min(s.idle, left)).Err(); err != nil {
+		return session{}, false, fmt.Errorf("renew session: %w", err)
 	}
 	return sess, true, nil
 }

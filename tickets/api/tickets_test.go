@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/tickets"
 )
 
@@ -161,7 +162,7 @@ func TestWorkflow(t *testing.T) {
 	agent, sup := f.login(t, "1001"), f.login(t, "2001")
 	base := "/api/tickets/" + k.Ref
 	in := form()
-	in.Category, in.Result = tickets.CategoryReport, tickets.ResultDispatched
+	in.Category, in.Result = configs.CategoryReport, tickets.ResultDispatched
 	if res := agent.do("POST", base+"/submit", in, map[string]string{idempotencyHeader: "s"}); res.status != http.StatusOK {
 		t.Fatalf("submit = %d %s", res.status, res.raw)
 	}

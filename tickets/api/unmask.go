@@ -31,7 +31,7 @@ func (s *server) unmaskID(w http.ResponseWriter, r *http.Request, sess session) 
 		return
 	}
 	clear, err := s.unmasker.Unmask(r.Context(), r.PathValue("ref"), tickets.UnmaskRequest{
-		Actor: sess.AgentID, Role: sess.Role, Reason: in.Reason, ClientIP: clientIP(r)})
+		Actor: sess.AgentID, Role: sess.Role, Reason: in.Reason, ClientIP: s.clientIP(r)})
 	if errors.Is(err, tickets.ErrNotFound) {
 		err = ticketNotFound
 	}

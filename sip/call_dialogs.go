@@ -6,33 +6,33 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// registry finds a call by its dialog id (Call-ID + our tag + their tag).
-type registry struct {
+// callDialogs finds a caller's call by its dialog id (Call-ID + our tag + their tag).
+type callDialogs struct {
 	mu    sync.Mutex
 	calls map[string]*Call
 }
 
-func newRegistry() *registry { return &registry{calls: make(map[string]*Call)} }
+func newCallDialogs() *callDialogs { return &callDialogs{calls: make(map[string]*Call)} }
 
-func (r *registry) add(id string, c *Call) {
+func (r *callDialogs) add(id string, c *Call) {
 	r.mu.Lock()
 	r.calls[id] = c
 	r.mu.Unlock()
 }
 
-func (r *registry) remove(id string) {
+func (r *callDialogs) remove(id string) {
 	r.mu.Lock()
 	delete(r.calls, id)
 	r.mu.Unlock()
 }
 
-func (r *registry) len() int {
+func (r *callDialogs) len() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.calls)
 }
 
-func (r *registry) all() []*Call {
+func (r *callDialogs) all() []*Call {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]*Call, 0, len(r.calls))
@@ -43,7 +43,7 @@ func (r *registry) all() []*Call {
 }
 
 // byRequest matches an in-dialog request (ACK, BYE, INFO, re-INVITE).
-func (r *registry) byRequest(req *sip.Request) *Call {
+func (r *callDialogs) byRequest(req *sip.Request) *Call {
 	id, err := sip.DialogIDFromRequestUAS(req)
 	if err != nil {
 		return nil
