@@ -198,7 +198,7 @@ func (r *visit) connect(ctx context.Context, o AgentOffer) (bool, error) {
 	default:
 		return false, fmt.Errorf("ring agent %s: %w", o.AgentIDs(), err)
 	}
-	r.inQueue = "" // the ACD took the caller out of the queue when the agent answered
+	r.queued("") // the ACD took the caller out of the queue when the agent answered
 	r.closeOffers()
 	who := conv.Agent()
 	r.res.Outcome, r.res.AgentID, r.res.ConnectedAt = OutcomeAnswered, who.AgentID, r.f.clk.Now()

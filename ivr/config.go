@@ -39,6 +39,10 @@ type Config struct {
 	// MaxWait is how long a caller waits before the callback offer; declined,
 	// it comes again after another MaxWait. Never for emergencies (S6).
 	MaxWait configs.Duration `yaml:"max_wait"`
+	// QueueMediaTimeout drops a queued caller whose RTP stopped for this
+	// long: a phone in a call sends RTP all the time, silence included, so a
+	// silent one has gone (a lost BYE) and must not be offered to an agent.
+	QueueMediaTimeout configs.Duration `yaml:"queue_media_timeout"`
 	// CallbackTimeout is how long the callback offer waits for key 1.
 	CallbackTimeout configs.Duration `yaml:"callback_timeout"`
 	// SurveyTimeout is how long the one-key survey waits after an agent hung up (S18).
@@ -65,14 +69,15 @@ type MenuItem struct {
 // hours 1 callback, 3 emergency, 0 repeat (S6, S9); announcements every 30 s (S8).
 func DefaultConfig() Config {
 	return Config{
-		Language:         "zh-CN",
-		Greeting:         PromptWelcome,
-		MenuTimeout:      configs.Duration(5 * time.Second),
-		MaxRetries:       3,
-		AnnounceInterval: configs.Duration(30 * time.Second),
-		MaxWait:          configs.Duration(2 * time.Minute),
-		CallbackTimeout:  configs.Duration(8 * time.Second),
-		SurveyTimeout:    configs.Duration(8 * time.Second),
+		Language:          "zh-CN",
+		Greeting:          PromptWelcome,
+		MenuTimeout:       configs.Duration(5 * time.Second),
+		MaxRetries:        3,
+		AnnounceInterval:  configs.Duration(30 * time.Second),
+		MaxWait:           configs.Duration(2 * time.Minute),
+		QueueMediaTimeout: configs.Duration(30 * time.Second),
+		CallbackTimeout:   configs.Duration(8 * time.Second),
+		SurveyTimeout:     configs.Duration(8 * time.Second),
 		Menu: []MenuItem{
 			{Key: "1", Action: ActionQueue, Category: configs.CategoryInquiry},
 			{Key: "2", Action: ActionQueue, Category: configs.CategoryComplaint},
@@ -102,7 +107,8 @@ func (c Config) Validate() error {
 		name string
 		d    configs.Duration
 	}{{"menu_timeout", c.MenuTimeout}, {"announce_interval", c.AnnounceInterval},
-		{"max_wait", c.MaxWait}, {"callback_timeout", c.CallbackTimeout}, {"survey_timeout", c.SurveyTimeout}} {
+		{"max_wait", c.MaxWait}, {"queue_media_timeout", c.QueueMediaTimeout},
+		{"callback_timeout", c.CallbackTimeout}, {"survey_timeout", c.SurveyTimeout}} {
 		if d.d <= 0 {
 			add("%s must be a positive duration such as \"5s\", not %q", d.name, time.Duration(d.d))
 		}

@@ -56,9 +56,9 @@ menu:
 func TestConfigDecodeErrors(t *testing.T) {
 	tests := []struct{ name, doc, want string }{
 		{"unknown key", "menu_timeot: 5s", "menu_timeot"},
-		{"number without unit", "menu_timeout: 5", "use a value such as"},
+		{"number without unit", "menu_timeout: 5", "is not a duration"},
 		{"not a duration", "max_wait: soon", `"soon"`},
-		{"mapping as duration", "max_wait: {a: 1}", "must be a string"},
+		{"mapping as duration", "max_wait: {a: 1}", "want a duration such as"},
 		{"unknown menu field", `menu: [{key: "1", action: queue, queue: inquiry}]`, "queue"},
 	}
 	for _, tt := range tests {

@@ -63,6 +63,12 @@ type fakeCall struct {
 	hangupAt time.Duration // > 0: hang up when hold music reaches t0+hangupAt
 	mediaErr error         // returned by ReadDigit instead of the script (media failure)
 	played   []string      // prompt names; hold music as "hold→+<until-t0>"
+	timeouts []string      // SetMediaTimeout calls, with the prompts played so far
+}
+
+// SetMediaTimeout notes the timeout and the number of prompts played before it.
+func (c *fakeCall) SetMediaTimeout(d time.Duration) {
+	c.timeouts = append(c.timeouts, fmt.Sprintf("%v@%d", d, len(c.played)))
 }
 
 func (c *fakeCall) ID() string     { return c.id }

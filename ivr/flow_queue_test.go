@@ -2,6 +2,7 @@ package ivr
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -212,4 +213,55 @@ func TestQueueFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A queued caller's call gets queue_media_timeout while they wait (a phone
+// in a call sends RTP all the time, so a silent one has gone) and its own
+// default back when they leave the queue: before the callback request, and
+// before the staff number once an agent answered.
+func TestQueueMediaTimeout(t *testing.T) {
+	parse := func(t *testing.T, s string) (string, int) {
+		t.Helper()
+		var d string
+		var n int
+		if _, err := fmt.Sscanf(strings.Replace(s, "@", " ", 1), "%s %d", &d, &n); err != nil {
+			t.Fatalf("timeout note %q: %v", s, err)
+		}
+		return d, n
+	}
+	edit := func(c *Config) { c.QueueMediaTimeout = configs.Duration(45 * time.Second) }
+	t.Run("callback", func(t *testing.T) {
+		h := newHarness(t, true, edit)
+		h.q.positions = []int{5, 4, 3, 2}
+		_, c := h.call(t, "13800000001", key('1'), key('1'))
+		if len(c.timeouts) != 2 {
+			t.Fatalf("SetMediaTimeout calls %v, want the queue's, then the default back", c.timeouts)
+		}
+		d, at := parse(t, c.timeouts[0])
+		if d != "45s" || at != slices.Index(c.played, PromptQueueEntered) {
+			t.Errorf("first SetMediaTimeout %q, want 45s as the caller is queued (before %s)", c.timeouts[0], PromptQueueEntered)
+		}
+		d, at = parse(t, c.timeouts[1])
+		if d != "0s" || at > slices.Index(c.played, PromptCallbackConfirmed) {
+			t.Errorf("second SetMediaTimeout %q, want 0s (default) before %s; played %v", c.timeouts[1], PromptCallbackConfirmed, c.played)
+		}
+	})
+	t.Run("agent answers", func(t *testing.T) {
+		h := newHarness(t, true, edit)
+		h.q.positions = []int{1}
+		ag := &fakeAgents{offers: make(chan AgentOffer, 1)}
+		ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "1001", Category: configs.CategoryInquiry}
+		h.build(t, ag, nil)
+		_, c := h.call(t, "13800000001", key('1'))
+		if len(c.timeouts) != 2 {
+			t.Fatalf("SetMediaTimeout calls %v, want the queue's, then the default back", c.timeouts)
+		}
+		if d, _ := parse(t, c.timeouts[0]); d != "45s" {
+			t.Errorf("first SetMediaTimeout %q, want 45s", c.timeouts[0])
+		}
+		d, at := parse(t, c.timeouts[1])
+		if d != "0s" || at > slices.Index(c.played, PromptAgentNumberPrefix) {
+			t.Errorf("second SetMediaTimeout %q, want 0s before the staff number; played %v", c.timeouts[1], c.played)
+		}
+	})
 }

@@ -35,6 +35,10 @@ type Call interface {
 	ReadDigit(ctx context.Context, timeout time.Duration) (rune, error)
 	// FlushDigits drops digits pressed but not yet read.
 	FlushDigits()
+	// SetMediaTimeout sets how long the call may go without RTP before it
+	// is hung up; 0 restores the call's default. The flow sets
+	// queue_media_timeout while the caller waits in a queue.
+	SetMediaTimeout(d time.Duration)
 }
 
 // Hours tells whether the centre is open (S9); tickets.Calendar implements it.

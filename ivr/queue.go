@@ -30,7 +30,7 @@ func (r *visit) enterQueue(ctx context.Context, category string) error {
 		return fmt.Errorf("enqueue in %s: %w", category, err)
 	}
 	// A hang-up during Enqueue may still have queued the caller: remove anyway.
-	r.inQueue = category
+	r.queued(category)
 	defer r.leave(ctx)
 	if err != nil {
 		return fmt.Errorf("%w: enqueue in %s: %w", errCallEnded, category, err)
@@ -187,11 +187,24 @@ func (r *visit) leave(ctx context.Context) {
 	if category == "" {
 		return
 	}
-	r.inQueue = ""
+	r.queued("")
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)
 	defer cancel()
 	if err := r.f.queue.Remove(rctx, category, r.call.ID()); err != nil {
 		r.cleanupErr = fmt.Errorf("remove from queue %s: %w", category, err)
 		r.log.Error("caller not removed from queue", "category", category, "err", err)
 	}
+}
+
+// queued notes that the caller is queued in category ("": no longer) and
+// gives their call the queue's media timeout meanwhile: a queued phone that
+// stopped sending RTP has gone, and no agent must be rung for it.
+func (r *visit) queued(category string) {
+	switch {
+	case category != "" && r.inQueue == "":
+		r.call.SetMediaTimeout(time.Duration(r.f.cfg.QueueMediaTimeout))
+	case category == "" && r.inQueue != "":
+		r.call.SetMediaTimeout(0)
+	}
+	r.inQueue = category
 }

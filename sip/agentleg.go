@@ -90,6 +90,14 @@ func (l *AgentLeg) HungUpBy() string {
 	return l.hungUpBy
 }
 
+// EndReason says why the leg ended (bye, hangup, media_timeout, ...); empty
+// while it is up.
+func (l *AgentLeg) EndReason() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.reason
+}
+
 // Hangup ends the leg from our side (BYE) if it is still up; idempotent.
 func (l *AgentLeg) Hangup(ctx context.Context) { l.end(ctx, HungUpBySystem, "hangup") }
 
@@ -236,6 +244,9 @@ func (l *AgentLeg) confirm() error {
 	if err != nil {
 		return fmt.Errorf("sdp answer: %w", err)
 	}
+	if merr := s.checkMediaAddr(ans, responseSourceIP(l.dlg.InviteResponse), false, mediaFromAgent); merr != nil {
+		return fmt.Errorf("sdp answer: %w", merr)
+	}
 	neg, err := media.Negotiate(ans, supported)
 	if err != nil {
 		return fmt.Errorf("sdp answer: %w", err)
@@ -258,7 +269,7 @@ func (l *AgentLeg) confirm() error {
 func (l *AgentLeg) watch(sess *media.Session) {
 	select {
 	case <-sess.TimedOut():
-		l.log.Warn("agent media timeout: no rtp", "timeout", time.Duration(l.srv.cfg.MediaTimeout))
+		l.log.Warn("agent media timeout: no rtp", "timeout", time.Duration(l.srv.cfg.MediaTimeout), "last_packet_at", sess.LastPacketAt())
 		l.end(context.Background(), HungUpBySystem, "media_timeout")
 	case <-l.done:
 	}

@@ -2,7 +2,6 @@ package sip
 
 import (
 	"context"
-	"sync"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -18,62 +17,6 @@ const (
 	legCancelled = "cancelled" // the caller hung up first (CANCEL or BYE at once)
 	legFailed    = "failed"    // anything else: bad contact, no port, bad SDP, other status
 )
-
-// legDialogs finds an agent leg by its client dialog id (Call-ID + our
-// From-tag + the agent's To-tag).
-type legDialogs struct {
-	mu   sync.Mutex
-	legs map[string]*AgentLeg
-}
-
-func newLegDialogs() *legDialogs { return &legDialogs{legs: make(map[string]*AgentLeg)} }
-
-func (r *legDialogs) add(id string, l *AgentLeg) {
-	r.mu.Lock()
-	r.legs[id] = l
-	r.mu.Unlock()
-}
-
-// remove forgets id if it still names l.
-func (r *legDialogs) remove(id string, l *AgentLeg) {
-	r.mu.Lock()
-	if r.legs[id] == l {
-		delete(r.legs, id)
-	}
-	r.mu.Unlock()
-}
-
-func (r *legDialogs) all() []*AgentLeg {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]*AgentLeg, 0, len(r.legs))
-	for _, l := range r.legs {
-		out = append(out, l)
-	}
-	return out
-}
-
-// byRequest matches a request the agent sends in the dialog (we are its UAC:
-// the request's From-tag is the agent's, its To-tag ours).
-func (r *legDialogs) byRequest(req *sip.Request) *AgentLeg {
-	id, err := sip.DialogIDFromRequestUAC(req)
-	if err != nil {
-		return nil
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.legs[id]
-}
-
-func (r *legDialogs) byResponse(res *sip.Response) *AgentLeg {
-	id, err := sip.DialogIDFromResponse(res)
-	if err != nil {
-		return nil
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.legs[id]
-}
 
 // readBye answers the agent's BYE and ends the leg (S11: the agent hung up).
 func (l *AgentLeg) readBye(req *sip.Request, tx sip.ServerTransaction) {
@@ -114,6 +57,11 @@ func (l *AgentLeg) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 		offer, err := media.ParseSDP(body)
 		if err != nil {
 			l.srv.respond(tx, sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad SDP: "+sanitize(err.Error()), nil))
+			return
+		}
+		if merr := l.srv.checkMediaAddr(offer, sourceIP(req), true, mediaFromAgent); merr != nil {
+			l.log.Info("agent re-invite refused: media address", "reason", merr.reason, "source", req.Source())
+			l.srv.refuseMedia(req, tx, merr)
 			return
 		}
 		neg, err := media.Negotiate(offer, supported)

@@ -30,6 +30,8 @@ var ErrUnknownPrompt = errors.New("unknown prompt")
 type Call struct {
 	srv       *Server
 	dlg       *sipgo.DialogServerSession
+	inviteTx  sip.ServerTransaction
+	mediaFrom int // mediaFromCaller or mediaFromAgent (checkMediaAddr)
 	session   *media.Session
 	log       *slog.Logger
 	ctx       context.Context
@@ -162,6 +164,34 @@ func (c *Call) ReadDigit(ctx context.Context, timeout time.Duration) (rune, erro
 	return d, err
 }
 
+// SetMediaTimeout changes how long the call may go without RTP before it is
+// hung up (end reason media_timeout): the IVR shortens it while the caller
+// waits in a queue, where the phone sends RTP all the time, silence
+// included. 0 or less restores sip.media_timeout.
+func (c *Call) SetMediaTimeout(d time.Duration) {
+	if d <= 0 {
+		d = time.Duration(c.srv.cfg.MediaTimeout)
+	}
+	c.mu.Lock()
+	sess := c.session
+	c.mu.Unlock()
+	if sess != nil {
+		sess.SetMediaTimeout(d)
+	}
+}
+
+// LastPacketAt is when the caller's last valid RTP packet arrived (see
+// media.Session.LastPacketAt); zero before the call is answered.
+func (c *Call) LastPacketAt() time.Time {
+	c.mu.Lock()
+	sess := c.session
+	c.mu.Unlock()
+	if sess == nil {
+		return time.Time{}
+	}
+	return sess.LastPacketAt()
+}
+
 // FlushDigits drops digits typed ahead.
 func (c *Call) FlushDigits() { c.session.FlushDigits() }
 
@@ -227,7 +257,10 @@ func (c *Call) readBye(req *sip.Request, tx sip.ServerTransaction) {
 
 // pushDigit adds a SIP INFO digit to the media digit stream.
 func (c *Call) pushDigit(d rune) {
-	if c.session != nil {
-		c.session.PushDigit(d)
+	c.mu.Lock()
+	sess := c.session
+	c.mu.Unlock()
+	if sess != nil {
+		sess.PushDigit(d)
 	}
 }

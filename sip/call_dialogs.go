@@ -6,49 +6,75 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// callDialogs finds a caller's call by its dialog id (Call-ID + our tag + their tag).
-type callDialogs struct {
-	mu    sync.Mutex
-	calls map[string]*Call
+// dialogs finds a call or an agent leg by its dialog id (Call-ID and both
+// tags); callers' calls and agents' legs each have one.
+type dialogs[T comparable] struct {
+	mu sync.Mutex
+	m  map[string]T
+	// uac: we sent the dialog's INVITE (agent legs), so a request's From-tag
+	// is the peer's; otherwise (callers' calls) it is ours.
+	uac bool
 }
 
-func newCallDialogs() *callDialogs { return &callDialogs{calls: make(map[string]*Call)} }
-
-func (r *callDialogs) add(id string, c *Call) {
-	r.mu.Lock()
-	r.calls[id] = c
-	r.mu.Unlock()
+func newDialogs[T comparable](uac bool) *dialogs[T] {
+	return &dialogs[T]{m: make(map[string]T), uac: uac}
 }
 
-func (r *callDialogs) remove(id string) {
-	r.mu.Lock()
-	delete(r.calls, id)
-	r.mu.Unlock()
+func (d *dialogs[T]) add(id string, v T) {
+	d.mu.Lock()
+	d.m[id] = v
+	d.mu.Unlock()
 }
 
-func (r *callDialogs) len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.calls)
+// remove forgets id if it still names v.
+func (d *dialogs[T]) remove(id string, v T) {
+	d.mu.Lock()
+	if d.m[id] == v {
+		delete(d.m, id)
+	}
+	d.mu.Unlock()
 }
 
-func (r *callDialogs) all() []*Call {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]*Call, 0, len(r.calls))
-	for _, c := range r.calls {
-		out = append(out, c)
+func (d *dialogs[T]) len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.m)
+}
+
+func (d *dialogs[T]) all() []T {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]T, 0, len(d.m))
+	for _, v := range d.m {
+		out = append(out, v)
 	}
 	return out
 }
 
-// byRequest matches an in-dialog request (ACK, BYE, INFO, re-INVITE).
-func (r *callDialogs) byRequest(req *sip.Request) *Call {
-	id, err := sip.DialogIDFromRequestUAS(req)
+func (d *dialogs[T]) get(id string, err error) (T, bool) {
+	var zero T
 	if err != nil {
-		return nil
+		return zero, false
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.calls[id]
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v, ok := d.m[id]
+	return v, ok
+}
+
+// byRequest matches an in-dialog request (ACK, BYE, INFO, re-INVITE, REFER).
+func (d *dialogs[T]) byRequest(req *sip.Request) T {
+	var v T
+	if d.uac {
+		v, _ = d.get(sip.DialogIDFromRequestUAC(req))
+	} else {
+		v, _ = d.get(sip.DialogIDFromRequestUAS(req))
+	}
+	return v
+}
+
+// byResponse matches a response within a dialog we started.
+func (d *dialogs[T]) byResponse(res *sip.Response) T {
+	v, _ := d.get(sip.DialogIDFromResponse(res))
+	return v
 }

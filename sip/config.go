@@ -39,6 +39,10 @@ type Config struct {
 	RTPPriority string `yaml:"rtp_priority"`
 	// MediaTimeout hangs up a call whose RTP stopped for this long.
 	MediaTimeout configs.Duration `yaml:"media_timeout"`
+	// AllowForeignMedia accepts SDP c= addresses other than the address the
+	// SIP message came from. Off, such offers get 488; turn it on behind a
+	// proxy, SBC or media gateway that signals for media elsewhere.
+	AllowForeignMedia bool `yaml:"allow_foreign_media"`
 	// AnswerDelay is how long to ring (180) before answering; 0 answers at once (S1).
 	AnswerDelay configs.Duration `yaml:"answer_delay"`
 	// MaxMessageSize refuses larger SIP messages (bytes).

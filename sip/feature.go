@@ -63,7 +63,7 @@ func (s *Server) onFeature(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	prompt := s.runFeature(ctx, agent, code)
 	cancel()
-	s.accept(req, tx, func(ctx context.Context, c *Call) {
+	s.accept(req, tx, mediaFromAgent, func(ctx context.Context, c *Call) {
 		ctx, cancel := context.WithTimeout(ctx, featureHangupAfter)
 		defer cancel()
 		if _, err := c.Play(ctx, []string{prompt}, false); err != nil {

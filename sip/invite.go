@@ -47,11 +47,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, sip.NewResponseFromRequest(req, sip.StatusNotFound, "Not Found", nil))
 		return
 	}
-	s.accept(req, tx, s.handler)
+	s.accept(req, tx, mediaFromCaller, s.handler)
 }
 
-// accept answers an initial INVITE and runs h for the call until it ends.
-func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, h CallHandler) {
+// accept answers an initial INVITE and runs h for the call until it ends;
+// from says who sent it (checkMediaAddr).
+func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, from int, h CallHandler) {
 	ip := sourceIP(req)
 	release, refused := s.caps.acquire(ip, s.trusted.contains(ip))
 	if refused != "" {
@@ -67,6 +68,12 @@ func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, h CallHandle
 		if offer, err = media.ParseSDP(req.Body()); err != nil {
 			s.metrics.invite("bad_sdp")
 			s.respond(tx, sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad SDP: "+sanitize(err.Error()), nil))
+			return
+		}
+		if merr := s.checkMediaAddr(offer, sourceIP(req), false, from); merr != nil {
+			s.metrics.invite("bad_media_address")
+			s.log.Info("invite refused: media address", "reason", merr.reason, "source", req.Source())
+			s.refuseMedia(req, tx, merr)
 			return
 		}
 	}
@@ -92,6 +99,7 @@ func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, h CallHandle
 		s.log.Warn("invite failed", "error", err, "sip_call_id", req.CallID().Value())
 		return
 	}
+	c.mediaFrom = from
 	c.run(offer, neg, h)
 }
 
@@ -109,7 +117,7 @@ func (s *Server) newCall(req *sip.Request, tx sip.ServerTransaction) (*Call, err
 		caller = sanitize(f.Address.User)
 	}
 	c := &Call{
-		srv: s, dlg: dlg, id: id, sipCallID: sanitize(req.CallID().Value()),
+		srv: s, dlg: dlg, inviteTx: tx, id: id, sipCallID: sanitize(req.CallID().Value()),
 		caller: caller, dialled: sanitize(req.Recipient.User),
 		advertise: s.advertiseFor(req), startedAt: time.Now(),
 		ackSDP: make(chan []byte, 1),
@@ -136,7 +144,7 @@ func (c *Call) run(offer *media.SessionDescription, neg media.Negotiated, h Call
 	c.localPort = port
 	c.sessionID = uint64(time.Now().UnixNano())
 	s.calls.add(c.dlg.ID, c)
-	defer s.calls.remove(c.dlg.ID)
+	defer s.calls.remove(c.dlg.ID, c)
 	s.metrics.activeCalls.Inc()
 	defer s.metrics.activeCalls.Dec()
 
@@ -149,9 +157,13 @@ func (c *Call) run(offer *media.SessionDescription, neg media.Negotiated, h Call
 	}
 	if neg, err = c.answer(offer, neg); err != nil {
 		conn.Close()
+		result, reason := "failed", "answer_failed"
+		if errors.Is(err, errNoAck) {
+			result, reason = "no_ack", "no_ack"
+		}
 		c.log.Warn("answer failed", "error", err)
-		s.metrics.invite("failed")
-		c.finish(HungUpBySystem, "answer_failed")
+		s.metrics.invite(result)
+		c.finish(HungUpBySystem, reason)
 		h(c.ctx, c)
 		return
 	}
@@ -204,8 +216,8 @@ func (c *Call) answer(offer *media.SessionDescription, neg media.Negotiated) (me
 	res := sip.NewSDPResponseFromRequest(c.dlg.InviteRequest, media.BuildSDP(local))
 	contact := c.srv.contact(c.advertise.String(), c.dlg.InviteRequest.Transport())
 	res.AppendHeader(&contact)
-	if err := c.dlg.WriteResponse(res); err != nil {
-		return neg, fmt.Errorf("respond 200: %w", err)
+	if err := c.respondAndAwaitAck(res); err != nil {
+		return neg, err
 	}
 	c.answeredAt = time.Now()
 	if offer != nil {
@@ -223,6 +235,9 @@ func (c *Call) answer(offer *media.SessionDescription, neg media.Negotiated) (me
 	if err != nil {
 		return neg, fmt.Errorf("sdp answer in ack: %w", err)
 	}
+	if merr := c.srv.checkMediaAddr(ans, sourceIP(c.dlg.InviteRequest), false, c.mediaFrom); merr != nil {
+		return neg, fmt.Errorf("sdp answer in ack: %w", merr)
+	}
 	if neg, err = media.Negotiate(ans, supported); err != nil {
 		return neg, fmt.Errorf("sdp answer in ack: %w", err)
 	}
@@ -232,14 +247,45 @@ func (c *Call) answer(offer *media.SessionDescription, neg media.Negotiated) (me
 	return neg, nil
 }
 
+// errNoAck: the 200 was retransmitted for 64·T1 and no ACK came.
+var errNoAck = errors.New("no ack for the 200 within 64*T1")
+
+// respondAndAwaitAck sends the 200 and waits for its ACK at most the server's
+// ackWait (64·T1, RFC 3261 §13.3.1.4). sipgo's own wait restarts its 64·T1
+// timer on every retransmission and ends only a retransmission interval
+// after the transaction does, so the bound is kept here: the INVITE
+// transaction is terminated (no more retransmissions) and the caller frees
+// the RTP port at once, whatever sipgo's goroutine still waits for. No BYE
+// follows (RFC 3261 §13.3.1.4 says SHOULD): a peer that never ACKed is gone
+// or flooding, and a BYE would only be retransmitted into silence.
+func (c *Call) respondAndAwaitAck(res *sip.Response) error {
+	done := make(chan error, 1)
+	go func() { done <- c.dlg.WriteResponse(res) }()
+	t := time.NewTimer(c.srv.ackWait)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("respond 200: %w", err)
+		}
+		return nil
+	case <-t.C:
+		c.inviteTx.Terminate()
+		return errNoAck
+	}
+}
+
 // startMedia creates and starts the RTP session of an answered call.
 func (c *Call) startMedia(conn *net.UDPConn, neg media.Negotiated) {
-	c.session = media.NewSession(media.SessionConfig{
+	sess := media.NewSession(media.SessionConfig{
 		Conn: conn, LocalPort: c.localPort, Negotiated: neg,
 		MediaTimeout: time.Duration(c.srv.cfg.MediaTimeout), Pacer: c.srv.pacer,
 		Metrics: c.srv.mmet, Logger: c.log,
 	})
-	c.session.Start()
+	sess.Start()
+	c.mu.Lock() // a re-INVITE or INFO may arrive right after the ACK
+	c.session = sess
+	c.mu.Unlock()
 }
 
 // watch ends the call when the dialog ends (BYE, CANCEL) or media times out.
@@ -248,7 +294,7 @@ func (c *Call) watch() {
 	case <-c.dlg.Context().Done():
 		c.finish(HungUpByCaller, "bye")
 	case <-c.session.TimedOut():
-		c.log.Warn("media timeout: no rtp", "timeout", time.Duration(c.srv.cfg.MediaTimeout))
+		c.log.Warn("media timeout: no rtp", "last_packet_at", c.session.LastPacketAt())
 		c.end(HungUpBySystem, "media_timeout")
 	case <-c.ctx.Done():
 	}

@@ -22,7 +22,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		invites: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "sip", Name: "invites_total",
-			Help: "Initial INVITEs by result (answered, not_found, not_acceptable, cancelled, draining, node_full, source_full, no_ports, bad_sdp, failed).",
+			Help: "Initial INVITEs by result (answered, not_found, not_acceptable, cancelled, draining, node_full, source_full, no_ports, bad_sdp, bad_media_address, no_ack, failed).",
 		}, []string{"result"}),
 		requestsBad: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "sip", Name: "requests_rejected_total",

@@ -9,7 +9,7 @@ import (
 // inactive, RFC 3264 §8.4), unhold, or a new remote address or codec.
 func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	c := s.calls.byRequest(req)
-	if c == nil || c.session == nil {
+	if c == nil {
 		s.respond(tx, sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
 		return
 	}
@@ -19,6 +19,10 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 func (c *Call) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.session == nil { // not answered yet; startMedia sets it under mu
+		c.srv.respond(tx, sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+		return
+	}
 	if err := c.dlg.ReadRequest(req, tx); err != nil {
 		// RFC 3261 §14.2: a lower CSeq or an overlapping re-INVITE.
 		c.srv.respond(tx, sip.NewResponseFromRequest(req, sip.StatusInternalServerError, "Out Of Order", nil))
@@ -30,6 +34,11 @@ func (c *Call) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 		offer, err := media.ParseSDP(body)
 		if err != nil {
 			c.srv.respond(tx, sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad SDP: "+sanitize(err.Error()), nil))
+			return
+		}
+		if merr := c.srv.checkMediaAddr(offer, sourceIP(req), true, c.mediaFrom); merr != nil {
+			c.log.Info("re-invite refused: media address", "reason", merr.reason, "source", req.Source())
+			c.srv.refuseMedia(req, tx, merr)
 			return
 		}
 		neg, err := media.Negotiate(offer, supported)

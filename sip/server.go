@@ -6,6 +6,7 @@
 package sip
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -72,6 +73,9 @@ type Options struct {
 	TransferTarget TransferTargetFunc
 	// ConnMetrics counts the TCP and TLS connections; nil registers none.
 	ConnMetrics *ConnMetrics
+
+	// ackWait overrides 64·T1 as the wait for an ACK (tests).
+	ackWait time.Duration
 }
 
 // Server is the SIP user agent answering the hotline.
@@ -88,8 +92,8 @@ type Server struct {
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
 	dua    *sipgo.DialogUA
-	calls  *callDialogs
-	legs   *legDialogs
+	calls  *dialogs[*Call]
+	legs   *dialogs[*AgentLeg]
 	guards []*Guard
 	reg    *Registrar
 	feat   FeatureFunc
@@ -101,6 +105,10 @@ type Server struct {
 	noDNS   *refusingResolver
 	cmet    *ConnMetrics
 	tlsConf *tls.Config
+
+	// ackWait is how long a 200 waits for its ACK before the call is
+	// dropped and its RTP port freed: 64·T1 (RFC 3261 §13.3.1.4).
+	ackWait time.Duration
 
 	draining atomic.Bool
 	wg       sync.WaitGroup // one per call in progress
@@ -156,11 +164,12 @@ func NewServer(o Options) (*Server, error) {
 	s = &Server{
 		cfg: o.Config, handler: o.Handler, prompts: o.Prompts, ports: o.Ports, pacer: o.Pacer,
 		log: o.Logger.With("component", "sip"), metrics: o.Metrics, mmet: o.MediaMetrics,
-		ua: ua, srv: srv, calls: newCallDialogs(), legs: newLegDialogs(), ready: make(chan struct{}),
+		ua: ua, srv: srv, calls: newDialogs[*Call](false), legs: newDialogs[*AgentLeg](true), ready: make(chan struct{}),
 		reg: o.Registrar, feat: o.Feature, banned: o.Banned, xfer: o.TransferTarget,
 		cmet: o.ConnMetrics, tlsConf: tlsConf,
 		trusted: o.Config.trustedNets(), caps: newCallCaps(o.Config.MaxCalls, o.Config.MaxCallsPerSource),
-		noDNS: noDNS,
+		noDNS:   noDNS,
+		ackWait: cmp.Or(o.ackWait, 64*sip.T1),
 	}
 	if s.reg != nil {
 		s.reg.trusted = s.trusted

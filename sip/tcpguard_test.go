@@ -291,28 +291,45 @@ func TestTCPSlowloris(t *testing.T) {
 	}
 }
 
-// A banned source gets no answer on TCP, as on UDP, and its connection ends
-// at the read timeout; another source is answered.
+// A banned source's REGISTER gets no answer on TCP, as on UDP, and its
+// connection ends at the read timeout; the ban stops logins, not other
+// requests (an emergency caller must get through), so its OPTIONS is answered.
 func TestTCPBannedSource(t *testing.T) {
 	banned := netip.MustParseAddr("127.0.0.2")
 	r := newTCPRig(t, TCPConfig{ReadTimeout: configs.Duration(time.Second), IdleTimeout: configs.Duration(time.Minute),
 		MaxConnections: 10, MaxConnectionsPerSource: 10},
-		func(o *Options) { o.Banned = func(ip netip.Addr) bool { return ip == banned } })
+		func(o *Options) {
+			o.Banned = func(ip netip.Addr) bool { return ip == banned }
+			o.Config.Trusted = nil // loopback is trusted by default, and trusted sources are never banned
+		})
 	ok := r.dial(t, "127.0.0.1")
 	_, _ = io.WriteString(ok, optionsRequest("ban-ok"))
 	if code := readStatus(t, bufio.NewReader(ok), ok, 2*time.Second); code != 200 {
 		t.Fatalf("OPTIONS from an unbanned source: %d, want 200", code)
 	}
+	opt := r.dial(t, banned.String())
+	_, _ = io.WriteString(opt, optionsRequest("ban-options"))
+	if code := readStatus(t, bufio.NewReader(opt), opt, 2*time.Second); code != 200 {
+		t.Fatalf("OPTIONS from a banned source: %d, want 200 (a ban stops logins only)", code)
+	}
 	bad := r.dial(t, banned.String())
-	_, _ = io.WriteString(bad, optionsRequest("ban-bad"))
+	_, _ = io.WriteString(bad, registerRequest("ban-bad"))
 	_ = bad.SetReadDeadline(time.Now().Add(5 * time.Second))
 	n, err := bad.Read(make([]byte, 512))
 	if n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("banned source read %d octets, %v; want no answer and the connection closed", n, err)
+		t.Fatalf("banned source's REGISTER read %d octets, %v; want no answer and the connection closed", n, err)
 	}
 	if got := r.srv.GuardStats()[0].Banned.Load(); got != 1 {
 		t.Errorf("guard banned = %d, want 1", got)
 	}
+}
+
+func registerRequest(callID string) string {
+	return "REGISTER sip:127.0.0.1 SIP/2.0\r\n" +
+		"Via: SIP/2.0/TCP 127.0.0.2:5999;branch=z9hG4bK-" + callID + "\r\n" +
+		"Max-Forwards: 70\r\nFrom: <sip:1001@127.0.0.1>;tag=f-" + callID + "\r\n" +
+		"To: <sip:1001@127.0.0.1>\r\nCall-ID: " + callID + "\r\nCSeq: 1 REGISTER\r\n" +
+		"Contact: <sip:1001@127.0.0.2:5999;transport=tcp>\r\nContent-Length: 0\r\n\r\n"
 }
 
 // Framing on the stream: pipelined, compact and trickled messages are all

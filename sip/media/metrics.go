@@ -46,6 +46,7 @@ type Metrics struct {
 	dropped       map[string]prometheus.Counter
 	digits        map[string]prometheus.Counter
 	timeouts      prometheus.Counter
+	sourceMoves   prometheus.Counter
 	bridges       prometheus.Gauge
 	relayed       map[string]prometheus.Counter
 	relayDropped  map[string]prometheus.Counter
@@ -81,6 +82,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		packetsIn: counter("packets_received_total", "Valid RTP packets accepted from the latched source."),
 		timeouts:  counter("media_timeouts_total", "Sessions that received no RTP for media_timeout."),
+		sourceMoves: counter("source_moves_total",
+			"RTP sources that took a session over from another source or from the SDP address (NAT rebinding, new SSRC)."),
 	}
 	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "hotline", Subsystem: "media", Name: "packets_dropped_total",
@@ -95,7 +98,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	relayed, relayDropped := m.bridgeMetrics()
 	if reg != nil {
 		reg.MustRegister(m.sendLateness, m.sendInterval, m.packetsSent, m.latePackets,
-			m.sendErrors, m.skippedTicks, m.activeStreams, m.packetsIn, dropped, digits, m.timeouts,
+			m.sendErrors, m.skippedTicks, m.activeStreams, m.packetsIn, dropped, digits, m.timeouts, m.sourceMoves,
 			m.bridges, relayed, relayDropped, m.transcoded, m.dtmfRelayed, m.relayLatency, m.relayJitter)
 	}
 	return m

@@ -2,9 +2,12 @@ package media
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
+	"sync"
 	"testing"
 )
 
@@ -99,27 +102,114 @@ func TestPortPoolExhaustionAndRelease(t *testing.T) {
 	}
 }
 
-func TestPortPoolRoundRobin(t *testing.T) {
-	base := freeRange(t, 4)
-	pool, err := NewPortPool(base, base+6)
+// TestPortPoolRandomOrder: the next call's port cannot be predicted from the
+// last one, so nobody can aim RTP at a call before its caller does.
+func TestPortPoolRandomOrder(t *testing.T) {
+	const n = 24
+	base := freeRange(t, n)
+	pool, err := NewPortPool(base, base+2*(n-1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []int
-	for range 5 {
+	for range n {
 		conn, port, err := pool.Listen(loopback)
 		if err != nil {
 			t.Fatalf("Listen: %v", err)
 		}
-		conn.Close()
-		pool.Release(port)
+		t.Cleanup(func() { conn.Close() })
 		got = append(got, port)
 	}
-	want := []int{base, base + 2, base + 4, base + 6, base}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("ports handed out = %v, want %v (a released port is not reused at once)", got, want)
+	// In order, every step would be +2; at random about one step in n is.
+	steps := 0
+	for i := 1; i < len(got); i++ {
+		if got[i] == got[i-1]+2 {
+			steps++
 		}
+	}
+	if steps > n/3 {
+		t.Fatalf("ports handed out %v: %d of %d steps go to the next port, want a random order", got, steps, n-1)
+	}
+	if !slices.Equal(sortedCopy(got), evenPorts(base, n)) {
+		t.Fatalf("ports handed out %v: want each of the %d ports once", got, n)
+	}
+}
+
+func sortedCopy(s []int) []int {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
+}
+
+func evenPorts(base, n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = base + 2*i
+	}
+	return out
+}
+
+// TestPortPoolConcurrentNeverTwice: goroutines taking and releasing ports at
+// once never hold the same port together (run with -race).
+func TestPortPoolConcurrentNeverTwice(t *testing.T) {
+	const n, workers, rounds = 16, 8, 40
+	base := freeRange(t, n)
+	pool, err := NewPortPool(base, base+2*(n-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	held := map[int]bool{}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			for range rounds {
+				conn, port, err := pool.Listen(loopback)
+				if errors.Is(err, ErrNoPorts) {
+					continue
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				twice := held[port]
+				held[port] = true
+				mu.Unlock()
+				if twice {
+					errs <- fmt.Errorf("port %d handed out while held", port)
+					return
+				}
+				mu.Lock()
+				delete(held, port)
+				mu.Unlock()
+				conn.Close()
+				pool.Release(port)
+				pool.Release(port) // a second Release must not free it twice
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := pool.InUse(); got != 0 {
+		t.Fatalf("InUse = %d after every port was released, want 0", got)
+	}
+	// Every port is still there exactly once: a full round takes them all.
+	var got []int
+	for range n {
+		conn, port, err := pool.Listen(loopback)
+		if err != nil {
+			t.Fatalf("Listen %d of %d: %v", len(got)+1, n, err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		got = append(got, port)
+	}
+	if !slices.Equal(sortedCopy(got), evenPorts(base, n)) {
+		t.Fatalf("after the concurrent rounds the pool handed out %v, want each of its %d ports once", got, n)
 	}
 }
 

@@ -2,6 +2,7 @@ package media
 
 import (
 	"net"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -76,13 +77,13 @@ func TestCloseDuringRelayNeverSendsOnAReusedDescriptor(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := newReuseWatch(t, sink, 34000)
-	open := func() (*Session, int) {
+	open := func(remote netip.AddrPort) (*Session, int) {
 		c, port, err := pool.Listen(loopback)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := NewSession(SessionConfig{Conn: c, Pacer: pacer,
-			Negotiated: Negotiated{Codec: PCMU, Remote: addrOf(sink), Direction: SendRecv}})
+			Negotiated: Negotiated{Codec: PCMU, Remote: remote, Direction: SendRecv}})
 		s.Start()
 		return s, port
 	}
@@ -98,8 +99,8 @@ func TestCloseDuringRelayNeverSendsOnAReusedDescriptor(t *testing.T) {
 		for range 20 {
 			p := &pair{phone: listenLoopback(t), stop: make(chan struct{})}
 			var cport int
-			p.caller, cport = open()
-			p.agent, p.port = open()
+			p.caller, cport = open(addrOf(p.phone)) // the phone's packets latch at once
+			p.agent, p.port = open(addrOf(sink))
 			defer pool.Release(cport)
 			NewBridge(p.caller, p.agent, BridgeOptions{}).Start()
 			p.done.Go(func() { // the caller's phone streams until the agent is gone

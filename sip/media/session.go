@@ -99,12 +99,15 @@ type Session struct {
 	closed   chan struct{}
 	timedOut chan struct{}
 
-	mu         sync.Mutex // guards the lifecycle below
-	started    bool
-	isClosed   bool
-	timer      *time.Timer
-	readerDone chan struct{}
-	rxReg      *rxEntry // the shared receiver's registration, if any; set by Start under mu
+	mu       sync.Mutex // guards the lifecycle below
+	started  bool
+	isClosed bool
+	timer    *time.Timer
+	// hasTimedOut: timedOut is closed (a timer Reset by SetMediaTimeout may
+	// fire again).
+	hasTimedOut bool
+	readerDone  chan struct{}
+	rxReg       *rxEntry // the shared receiver's registration, if any; set by Start under mu
 
 	epoch  time.Time
 	lastRx atomic.Int64 // nanoseconds since epoch of the last valid packet
@@ -305,6 +308,35 @@ func (s *Session) Stats() SessionStats {
 // touch records the arrival of valid media now.
 func (s *Session) touch() { s.lastRx.Store(int64(time.Since(s.epoch))) }
 
+// LastPacketAt is when the last valid RTP packet from the latched source
+// arrived; before the first one, and after Start, Update (re-INVITE) or a
+// stretch on hold, the time media was expected from then on. It reads one
+// atomic that the receive path writes anyway.
+func (s *Session) LastPacketAt() time.Time {
+	return s.epoch.Add(time.Duration(s.lastRx.Load()))
+}
+
+// SetMediaTimeout changes the media timeout of a running session (a caller
+// waiting in a queue gets a shorter one); 0 disables it. The time already
+// idle counts against the new timeout.
+func (s *Session) SetMediaTimeout(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.timeout = max(d, 0)
+	if !s.started || s.isClosed {
+		return
+	}
+	switch {
+	case s.timer == nil && s.timeout > 0:
+		s.timer = time.AfterFunc(s.timeout, s.checkTimeout)
+	case s.timer != nil && s.timeout > 0:
+		idle := time.Since(s.epoch) - time.Duration(s.lastRx.Load())
+		s.timer.Reset(max(s.timeout-idle, 0))
+	case s.timer != nil:
+		s.timer.Stop()
+	}
+}
+
 // checkTimeout runs on the AfterFunc timer: it re-arms itself for the rest of
 // the window, so the timer is reset once per window, not once per packet.
 func (s *Session) checkTimeout() {
@@ -314,13 +346,14 @@ func (s *Session) checkTimeout() {
 	idle := time.Since(s.epoch) - time.Duration(s.lastRx.Load())
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.isClosed {
+	if s.isClosed || s.timeout <= 0 || s.hasTimedOut {
 		return
 	}
 	if idle < s.timeout {
 		s.timer.Reset(s.timeout - idle)
 		return
 	}
+	s.hasTimedOut = true
 	s.m.timeouts.Inc() // counted before anyone can see the timeout
 	close(s.timedOut)
 	s.log.Info("media timeout", "idle", idle.Round(time.Millisecond))
@@ -332,6 +365,7 @@ type rxState struct {
 	latchedFor *peerState // the state the latch belongs to; Update resets it
 	src        netip.AddrPort
 	ssrc       uint32
+	cand       latchCandidate // another source on its way to take over (latch.go)
 }
 
 // read owns the socket's receive side until Close.
@@ -367,8 +401,8 @@ func (s *Session) handle(b []byte, src netip.AddrPort, pkt *rtp.Packet, at time.
 		return
 	}
 	peer := s.peer.Load()
-	latched := s.rx.latchedFor == peer
-	if latched && (src != s.rx.src || pkt.SSRC != s.rx.ssrc) {
+	latched := s.rx.latchedFor == peer && src == s.rx.src && pkt.SSRC == s.rx.ssrc
+	if !latched && !s.admit(peer, src, pkt) {
 		s.drop(dropForeign, &s.stats.droppedForeign)
 		return
 	}
@@ -383,8 +417,7 @@ func (s *Session) handle(b []byte, src netip.AddrPort, pkt *rtp.Packet, at time.
 		return
 	}
 	if !latched {
-		s.rx.latchedFor, s.rx.src, s.rx.ssrc = peer, src, pkt.SSRC
-		s.log.Debug("rtp source latched", "source", src, "ssrc", pkt.SSRC)
+		s.latch(peer, src, pkt.SSRC)
 	}
 	s.touch()
 	s.stats.packetsIn.Add(1)

@@ -246,8 +246,11 @@ func TestIncomingPacketsValidatedAndLatched(t *testing.T) {
 			t.Errorf("packets_dropped_total{%s} = %v, want %v", reason, got, want)
 		}
 	}
-	// A re-INVITE resets the latch: the first valid packet latches again.
-	h.sess.Update(h.neg)
+	// A re-INVITE that moves the media resets the latch: the first valid
+	// packet from the newly signalled address latches at once.
+	moved := h.neg
+	moved.Remote = foreign.LocalAddr().(*net.UDPAddr).AddrPort()
+	h.sess.Update(moved)
 	h.send(t, foreign, rtpBytes(t, 0, 9, 1600, 0xD00D, audio))
 	poll.Until(t, "re-latch after Update", func() bool { return h.sess.Stats().PacketsIn == 3 })
 	h.send(t, h.remote, rtpBytes(t, 0, 6, 960, 0xCAFE, audio))
@@ -387,5 +390,47 @@ func TestClosedSession(t *testing.T) {
 	h.sess.PushDigit('1')
 	if _, err := h.sess.ReadDigit(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("ReadDigit after Close: err = %v, want ErrClosed", err)
+	}
+}
+
+// TestSetMediaTimeout: a running session's media timeout can be shortened
+// (a caller waiting in a queue), switched on and switched off; the time
+// already idle counts. LastPacketAt follows the accepted packets.
+func TestSetMediaTimeout(t *testing.T) {
+	tests := []struct {
+		name      string
+		initial   time.Duration
+		set       time.Duration
+		wantAfter time.Duration // 0: no timeout within a second
+	}{
+		{"shortened", 10 * time.Second, 150 * time.Millisecond, 150 * time.Millisecond},
+		{"switched on", 0, 150 * time.Millisecond, 150 * time.Millisecond},
+		{"switched off", 150 * time.Millisecond, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, tt.initial)
+			before := h.sess.LastPacketAt()
+			h.send(t, h.remote, rtpBytes(t, 0, 1, 160, 0xCAFE, make([]byte, 160)))
+			waitFor(t, "packet accepted", func() bool { return h.sess.Stats().PacketsIn == 1 })
+			last := h.sess.LastPacketAt()
+			if !last.After(before) || time.Since(last) > time.Second {
+				t.Fatalf("LastPacketAt = %v after a packet (before it %v), want the packet's arrival", last, before)
+			}
+			h.sess.SetMediaTimeout(tt.set)
+			select {
+			case <-h.sess.TimedOut():
+				if tt.wantAfter == 0 {
+					t.Fatal("timed out with the media timeout switched off")
+				}
+				if idle := time.Since(last); idle < tt.wantAfter {
+					t.Fatalf("timed out %v after the last packet, want %v", idle, tt.wantAfter)
+				}
+			case <-time.After(time.Second):
+				if tt.wantAfter != 0 {
+					t.Fatalf("no timeout a second after the last packet with a timeout of %v", tt.set)
+				}
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package siptest
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,21 +82,38 @@ func (call *Call) Unhold(ctx context.Context) error {
 	return call.reinvite(ctx, media.SendRecv)
 }
 
+// HoldOldStyle puts the call on hold the RFC 2543 way: a re-INVITE with
+// c=0.0.0.0 (RFC 3264 §8.4).
+func (call *Call) HoldOldStyle(ctx context.Context) error {
+	return call.reinviteAt(ctx, netip.IPv4Unspecified(), media.SendRecv)
+}
+
+// MoveMedia sends a re-INVITE whose c= line names addr (the RTP socket stays
+// where it is): a peer pointing the call's media somewhere else.
+func (call *Call) MoveMedia(ctx context.Context, addr netip.Addr) error {
+	return call.reinviteAt(ctx, addr, media.SendRecv)
+}
+
 // reinvite sends an in-dialog INVITE with a new SDP version, ACKs the 2xx and
 // applies the answer. sipgo has no re-INVITE API, so it is built by hand.
 func (call *Call) reinvite(ctx context.Context, dir media.Direction) error {
+	return call.reinviteAt(ctx, netip.MustParseAddr(loopback), dir)
+}
+
+// reinviteAt is reinvite with c= addr.
+func (call *Call) reinviteAt(ctx context.Context, addr netip.Addr, dir media.Direction) error {
 	call.reqMu.Lock()
 	defer call.reqMu.Unlock()
 	req := sip.NewRequest(sip.INVITE, call.remoteTarget())
 	n := call.rtp.negotiated()
-	req.SetBody(call.localSDP(dir, []media.Codec{n.Codec}, n.DTMF, n.DTMFPayloadType))
+	req.SetBody(call.localSDPAt(addr, dir, []media.Codec{n.Codec}, n.DTMF, n.DTMFPayloadType))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	res, err := call.dlg.Do(ctx, req)
 	if err != nil {
 		return fmt.Errorf("re-invite %s: %w", dir, err)
 	}
 	if !res.IsSuccess() {
-		return fmt.Errorf("re-invite %s: %w", dir, &StatusError{Code: res.StatusCode, Reason: res.Reason})
+		return fmt.Errorf("re-invite %s: %w", dir, statusError(res))
 	}
 	// The ACK of a re-INVITE carries the re-INVITE's CSeq number (RFC 3261 §13.2.2.4);
 	// dialog buildReq keeps the last CSeq for ACK.
@@ -168,6 +186,10 @@ func (call *Call) remoteHangup() {
 }
 
 // stopMedia closes the RTP socket and forgets the call; received audio stays readable.
+// Vanish is a phone that loses power or network mid-call: its RTP stops, no
+// BYE is sent, and the call is forgotten (a BYE for it gets 481).
+func (call *Call) Vanish() { call.stopMedia() }
+
 func (call *Call) stopMedia() {
 	call.stopOnce.Do(func() {
 		call.rtp.close()

@@ -26,11 +26,22 @@ const loopback = "127.0.0.1"
 type StatusError struct {
 	Code   int
 	Reason string
+	// Warning is the response's Warning header value, if any (RFC 3261 §20.43).
+	Warning string
 }
 
 // Error implements error.
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("sip status %d %s", e.Code, e.Reason)
+}
+
+// statusError describes a non-2xx final response.
+func statusError(res *sip.Response) *StatusError {
+	e := &StatusError{Code: res.StatusCode, Reason: res.Reason}
+	if h := res.GetHeader("Warning"); h != nil {
+		e.Warning = h.Value()
+	}
+	return e
 }
 
 // Caller is a SIP user agent that places test calls. One Caller can hold many

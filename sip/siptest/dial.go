@@ -162,7 +162,7 @@ func newInvite(opts *DialOptions) (*sip.Request, error) {
 func inviteError(err error) error {
 	var dr *sipgo.ErrDialogResponse
 	if errors.As(err, &dr) {
-		return fmt.Errorf("invite: %w", &StatusError{Code: dr.Res.StatusCode, Reason: dr.Res.Reason})
+		return fmt.Errorf("invite: %w", statusError(dr.Res))
 	}
 	return fmt.Errorf("invite: %w", err)
 }
@@ -184,9 +184,14 @@ func (call *Call) offerBody() []byte {
 }
 
 func (call *Call) localSDP(dir media.Direction, codecs []media.Codec, dtmf bool, dtmfPT uint8) []byte {
+	return call.localSDPAt(netip.MustParseAddr(loopback), dir, codecs, dtmf, dtmfPT)
+}
+
+// localSDPAt is localSDP with another c= address.
+func (call *Call) localSDPAt(addr netip.Addr, dir media.Direction, codecs []media.Codec, dtmf bool, dtmfPT uint8) []byte {
 	call.sdpVersion++
 	return media.BuildSDP(media.LocalSDP{
-		Addr: netip.MustParseAddr(loopback), Port: call.rtp.localPort(),
+		Addr: addr, Port: call.rtp.localPort(),
 		SessionID: call.sessionID, Version: call.sdpVersion,
 		Codecs: codecs, DTMF: dtmf, DTMFPayloadType: dtmfPT, Direction: dir,
 	})

@@ -1,7 +1,7 @@
--- 0001: call records and callback requests (issue 2, S9, S11).
+-- 0001: call records and callback requests (S9, S11).
 --
 -- calls.id is our call id, so a later ticket can reference calls(id) and be
--- written in the same transaction as its call record (issue 4, S12).
+-- written in the same transaction as its call record (S12).
 
 CREATE TABLE calls (
     id          text        PRIMARY KEY,

@@ -1,4 +1,4 @@
--- 0002: the agent directory and the agent state history (issue 3).
+-- 0002: the agent directory and the agent state history.
 --
 -- An agent's id is its SIP user name. The password is never stored: only
 -- HA1 = H(id:realm:password) per digest algorithm (RFC 3261 §22.4, RFC 8760

@@ -1,5 +1,5 @@
 -- 0003: tickets, their append-only events, idempotency keys and nuisance
--- numbers (issue 4; S12–S18, S20, S21).
+-- numbers (S12–S18, S20, S21).
 --
 -- Rules that must hold for every writer live here, not only in Go (STYLE 9):
 -- the entry stamp and the late flag (S12), immutable references and entry
@@ -162,7 +162,7 @@ CREATE TRIGGER ticket_events_refuse_truncate BEFORE TRUNCATE ON ticket_events
     FOR EACH STATEMENT EXECUTE FUNCTION append_only_refuse();
 
 -- A submission retried with the same key returns the stored response and
--- changes nothing (issue 4). The primary key makes concurrent duplicates wait
+-- changes nothing. The primary key makes concurrent duplicates wait
 -- for the first and then find its row.
 CREATE TABLE idempotency_keys (
     key        text        PRIMARY KEY,

@@ -1,4 +1,4 @@
--- 0004: the audit log of personal data views (issue 4, S5).
+-- 0004: the audit log of personal data views (S5).
 --
 -- Every unmasked view of an ID number, and every refused request for one,
 -- leaves a row here. The application may only INSERT: the triggers below

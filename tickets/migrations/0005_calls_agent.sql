@@ -1,4 +1,4 @@
--- Issue 3: the agent part of a call record. S1: the caller's total wait and
+-- 0005: the agent part of a call record. S1: the caller's total wait and
 -- whether it exceeded the service-level threshold; S11: who hung up (already
 -- in hung_up_by, now also 'agent'); S19: where the recording is.
 ALTER TABLE calls
