@@ -412,7 +412,7 @@ func TestSetMediaTimeout(t *testing.T) {
 			h := newHarness(t, tt.initial)
 			before := h.sess.LastPacketAt()
 			h.send(t, h.remote, rtpBytes(t, 0, 1, 160, 0xCAFE, make([]byte, 160)))
-			waitFor(t, "packet accepted", func() bool { return h.sess.Stats().PacketsIn == 1 })
+			poll.Until(t, "packet accepted", func() bool { return h.sess.Stats().PacketsIn == 1 })
 			last := h.sess.LastPacketAt()
 			if !last.After(before) || time.Since(last) > time.Second {
 				t.Fatalf("LastPacketAt = %v after a packet (before it %v), want the packet's arrival", last, before)
