@@ -17,7 +17,7 @@ KEY      ?= 1
 # Recipes that talk to the services read the URLs that `scripts/services.sh up` wrote.
 WITH_ENV := . .data/services.env &&
 
-.PHONY: build services services-down tools migrate run test bench lint fuzz call prompts clean
+.PHONY: build services services-down tools migrate run test short bench lint fuzz call prompts clean
 
 ## build: compile bin/hotline
 build:
@@ -47,6 +47,11 @@ run: build
 ## test: every test, with the race detector, against the real services and peers
 test: services tools
 	$(WITH_ENV) $(GO) test -race -count=1 -p 2 -timeout 40m $(PKG)
+
+## short: the fast lane: every test that needs no PostgreSQL, Redis, SIPp or
+## baresip (those skip under -short), in under a minute, without services
+short:
+	$(GO) test -short -count=1 $(PKG)
 
 ## bench: the benchmarks (not pass/fail); BENCHARGS go to the load driver
 bench: services tools build

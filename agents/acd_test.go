@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/agents/redistest"
 	"github.com/hotline-dev/hotline/configs"
 	"github.com/redis/go-redis/v9"
 )
@@ -43,10 +44,9 @@ type acdEnv struct {
 // for several nodes on one Redis), clocked at t0.
 func newTestACD(t *testing.T, opts ACDOptions) *acdEnv {
 	t.Helper()
-	rdb := testRedis(t)
+	rdb := redistest.Client(t)
 	if opts.Prefix == "" {
-		opts.Prefix = randomPrefix(t)
-		t.Cleanup(func() { deletePrefix(t, rdb, opts.Prefix) })
+		opts.Prefix = redistest.Prefix(t, rdb)
 	}
 	if opts.Node == "" {
 		opts.Node = "node-a"

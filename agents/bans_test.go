@@ -6,13 +6,14 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/agents/redistest"
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 )
 
 func newTestBans(t *testing.T, opts BanOptions) (*Bans, string) {
 	t.Helper()
-	rdb := testRedis(t)
-	prefix := randomPrefix(t)
-	t.Cleanup(func() { deletePrefix(t, rdb, prefix) })
+	rdb, prefix := redistest.New(t)
 	return NewBans(rdb, prefix, opts), prefix
 }
 
@@ -120,27 +121,19 @@ func TestBansRunRefreshes(t *testing.T) {
 	done := make(chan error, 1)
 	refreshErrs := make(chan error, 100)
 	go func() { done <- b.Run(ctx, 20*time.Millisecond, func(err error) { refreshErrs <- err }) }()
-	stop := func() {
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("run: %v", err)
 		}
-	}
+	})
 	ip := netip.MustParseAddr("198.51.100.9")
 	if _, err := a.Failure(ctx, "x", ip); err != nil {
-		stop()
 		t.Fatalf("failure: %v", err)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for !b.IsBanned(ip) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	stop()
+	poll.Until(t, "Run to bring node a's ban to node b", func() bool { return b.IsBanned(ip) })
 	if len(refreshErrs) > 0 {
 		t.Fatalf("refresh: %v", <-refreshErrs)
-	}
-	if !b.IsBanned(ip) {
-		t.Fatal("Run did not bring node a's ban to node b")
 	}
 }
 

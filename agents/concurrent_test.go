@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/agents/redistest"
 	"github.com/hotline-dev/hotline/configs"
 )
 
@@ -25,7 +26,7 @@ func TestConcurrentMatchNeverDoubleAssigns(t *testing.T) {
 	b := newTestACD(t, ACDOptions{Node: "node-b", Prefix: a.prefix})
 	nodes := []*acdEnv{a, b}
 	for it := range iterations {
-		deletePrefix(t, a.rdb, a.prefix)
+		redistest.DeletePrefix(t, a.rdb, a.prefix)
 		for i := range agents {
 			a.login(t, fmt.Sprint(1001+i), "inquiry", "complaint")
 		}
@@ -91,12 +92,10 @@ func TestConcurrentOutcomes(t *testing.T) {
 // them. Reports the p99 of Match (target: 5 ms).
 func BenchmarkMatch(b *testing.B) {
 	ctx := context.Background()
-	rdb := testRedis(b)
-	prefix := "hotline-bench-" + fmt.Sprint(time.Now().UnixNano()) + ":"
+	rdb, prefix := redistest.New(b)
 	clock := &fakeClock{t: t0}
 	a := NewACD(rdb, ACDOptions{Prefix: prefix, Node: "node-a", Clock: clock.Now})
 	q := NewQueue(rdb, QueueOptions{Prefix: prefix, Node: "node-a"})
-	defer deletePrefix(b, rdb, prefix)
 	categories := []string{"inquiry", "complaint", "business", configs.CategoryEmergency}
 	for i := range 200 {
 		if err := a.Login(ctx, fmt.Sprint(1000+i), categories[:3]); err != nil {

@@ -16,15 +16,7 @@ const testRealm = "hotline.test"
 // newTestDirectory returns a directory on a fresh, migrated database.
 func newTestDirectory(t *testing.T) (*Directory, *pgxpool.Pool) {
 	t.Helper()
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatalf("open pool: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := tickets.Migrate(ctx, pool); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	_, pool := pgtest.Migrated(t, tickets.Migrate)
 	return NewDirectory(pool, testRealm), pool
 }
 

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/agents/redistest"
 )
 
 // What a node holds survives a Redis restart. Every heartbeat that
@@ -41,7 +43,7 @@ func TestHeldAcrossRedisRestart(t *testing.T) {
 		t.Fatalf("held after a heartbeat: %+v\nwant registrations 1001, 1003 and agent %+v", h, before)
 	}
 
-	deletePrefix(t, e.rdb, e.prefix) // the restart: every key gone
+	redistest.DeletePrefix(t, e.rdb, e.prefix) // the restart: every key gone
 	// A copy taken now (no heartbeat saw this Redis yet) is not kept.
 	e.must(t, "copy", e.copyHeld(ctx))
 	if restarted, err := e.Heartbeat(ctx); err != nil || !restarted {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/configs"
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 	"github.com/hotline-dev/hotline/tickets"
 	"github.com/hotline-dev/hotline/tickets/pgtest"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,14 +21,7 @@ import (
 func newHistoryPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatalf("open pool: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := tickets.Migrate(ctx, pool); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	_, pool := pgtest.Migrated(t, tickets.Migrate)
 	agent := Agent{ID: "1001", DisplayName: "Li Na", StaffNumber: "1001", Categories: []string{"inquiry"}, Role: RoleAgent}
 	if err := NewDirectory(pool, "hotline.test").Add(ctx, agent, "correct horse battery"); err != nil {
 		t.Fatalf("add agent: %v", err)
@@ -80,7 +74,7 @@ func TestHistoryRecordsTransitions(t *testing.T) {
 		{"wrap_up", "", "node-a", "c1"},
 		{"paused", "lunch", "node-a", ""},
 	}
-	waitFor(t, "history rows", func() bool { return len(historyRows(t, pool)) == len(want) })
+	poll.Until(t, "history rows", func() bool { return len(historyRows(t, pool)) == len(want) })
 	if got := historyRows(t, pool); !slices.Equal(got, want) {
 		t.Fatalf("history = %+v, want %+v", got, want)
 	}
@@ -194,7 +188,7 @@ func TestHistoryRowsAtTransitionTime(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
 	e.login(t, "1001", "inquiry")
-	waitFor(t, "history row", func() bool { return len(historyRows(t, pool)) == 1 })
+	poll.Until(t, "history row", func() bool { return len(historyRows(t, pool)) == 1 })
 	var at time.Time
 	if err := pool.QueryRow(ctx, `SELECT at FROM agent_state_history WHERE agent_id = '1001'`).Scan(&at); err != nil {
 		t.Fatal(err)

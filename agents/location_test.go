@@ -7,6 +7,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/agents/redistest"
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 )
 
 // changeLog records OnChange calls.
@@ -33,9 +36,7 @@ func (c *changeLog) events() []string {
 
 func newTestLocations(t *testing.T) (*Locations, *changeLog) {
 	t.Helper()
-	rdb := testRedis(t)
-	prefix := randomPrefix(t)
-	t.Cleanup(func() { deletePrefix(t, rdb, prefix) })
+	rdb, prefix := redistest.New(t)
 	log := &changeLog{}
 	l := NewLocations(rdb, prefix, LocationsOptions{OnChange: log.hook})
 	return l, log
@@ -146,26 +147,18 @@ func TestLocationsRunSweeps(t *testing.T) {
 	done := make(chan error, 1)
 	sweepErrs := make(chan error, 100)
 	go func() { done <- l.Run(ctx, 50*time.Millisecond, func(err error) { sweepErrs <- err }) }()
-	stop := func() {
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("run: %v", err)
 		}
-	}
+	})
 	if err := l.Register(ctx, binding("1001", "sip:1001@10.0.0.5:5062", 100*time.Millisecond)); err != nil {
-		stop()
 		t.Fatalf("register: %v", err)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for !slices.Contains(log.events(), "-1001") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	stop()
+	poll.Until(t, "Run to report the expiry of 1001", func() bool { return slices.Contains(log.events(), "-1001") })
 	if len(sweepErrs) > 0 {
 		t.Fatalf("sweep: %v", <-sweepErrs)
-	}
-	if !slices.Contains(log.events(), "-1001") {
-		t.Fatalf("expiry not reported by Run: %v", log.events())
 	}
 }
 

@@ -129,7 +129,7 @@ func TestMetricsScrapeWithRedisDown(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { _ = down.Close() })
-	NewQueue(down, QueueOptions{Prefix: randomPrefix(t), Node: "node-a", Metrics: NewMetrics(reg)})
+	NewQueue(down, QueueOptions{Prefix: "hotline-test-unreachable:", Node: "node-a", Metrics: NewMetrics(reg)})
 	got, ok := sample(t, reg, "hotline_agents_queue_length_scrape_errors_total", map[string]string{})
 	if !ok || got != 1 {
 		t.Fatalf("scrape errors = %v (present %v), want 1", got, ok)

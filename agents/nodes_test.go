@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/agents/redistest"
 	"github.com/hotline-dev/hotline/configs"
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 )
 
 // A node dies: within NodeTTL its callers leave the queues, the agent
@@ -111,7 +113,7 @@ func TestRedisRestartRepublish(t *testing.T) {
 		t.Fatalf("heartbeat before restart = %v, %v", restarted, err)
 	}
 
-	deletePrefix(t, e.rdb, e.prefix)
+	redistest.DeletePrefix(t, e.rdb, e.prefix)
 	if restarted, err := e.Heartbeat(ctx); err != nil || !restarted {
 		t.Fatalf("heartbeat after restart = %v, %v; want restarted", restarted, err)
 	}
@@ -212,21 +214,11 @@ func TestRun(t *testing.T) {
 		OnRestart: func(context.Context) { restarts.Add(1) }})
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
-	waitFor(t, "alive key", func() bool { return e.rdb.Exists(ctx, e.key("node:node-a:alive")).Val() == 1 })
-	deletePrefix(t, e.rdb, e.prefix)
-	waitFor(t, "OnRestart", func() bool { return restarts.Load() == 1 })
+	poll.Until(t, "alive key", func() bool { return e.rdb.Exists(ctx, e.key("node:node-a:alive")).Val() == 1 })
+	redistest.DeletePrefix(t, e.rdb, e.prefix)
+	poll.Until(t, "OnRestart", func() bool { return restarts.Load() == 1 })
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("run: %v", err)
 	}
-}
-
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if ok() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/agents/redistest"
 	"github.com/hotline-dev/hotline/configs"
 )
 
@@ -310,7 +311,7 @@ func TestRepublishAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("emergency entries: %v", err)
 	}
-	deletePrefix(t, rdb, q.prefix)
+	redistest.DeletePrefix(t, rdb, q.prefix)
 	if n, err := q.Len(ctx, "inquiry"); err != nil || n != 0 {
 		t.Fatalf("len after restart = %d, %v; want 0", n, err)
 	}

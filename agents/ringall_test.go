@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/agents/redistest"
 	"github.com/hotline-dev/hotline/configs"
 )
 
@@ -260,7 +261,7 @@ func TestConcurrentRingAllAnswers(t *testing.T) {
 	b := newTestACD(t, ACDOptions{Node: "node-b", Prefix: a.prefix, RingAll: []string{"inquiry"}})
 	group := []string{"1001", "1002", "1003", "1004"}
 	for it := range iterations {
-		deletePrefix(t, a.rdb, a.prefix)
+		redistest.DeletePrefix(t, a.rdb, a.prefix)
 		for _, id := range group {
 			a.login(t, id, "inquiry")
 		}
@@ -333,7 +334,7 @@ func TestRepublishRingAllGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deletePrefix(t, e.rdb, e.prefix)
+	redistest.DeletePrefix(t, e.rdb, e.prefix)
 	e.must(t, "republish", e.Republish(ctx, calls, held))
 	if got := e.match(t); len(got) != 0 {
 		t.Fatalf("offers after republish = %v; the group still rings", got)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/configs"
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 )
 
 // sweep reports the earliest reservation expiry or wrap-up deadline left,
@@ -80,7 +81,7 @@ func TestRunEndsEachWrapUpAtItsDeadline(t *testing.T) {
 		e.must(t, "hangup", e.Hangup(ctx, id, time.Second, "inquiry"))
 	}
 	for _, id := range ids {
-		waitFor(t, "agent "+id+" available", func() bool { return e.state(t, id).State == StateAvailable })
+		poll.Until(t, "agent "+id+" available", func() bool { return e.state(t, id).State == StateAvailable })
 		s := e.state(t, id)
 		late := s.Since.Sub(hungUp[id]) - wrapUp
 		if s.Reason != "wrap_up_max" || late < -2*time.Millisecond || late > slack {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/hotline-dev/hotline/sip/media"
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 )
 
 // crossingPhone is a raw UDP agent phone whose 200 OK crosses our CANCEL
@@ -92,7 +93,7 @@ func TestDialAgentAnswerCrossesCancel(t *testing.T) {
 	phone := newCrossingPhone(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		waitFor(t, phone.requests, "invite")
+		receive(t, phone.requests, "invite")
 		time.Sleep(100 * time.Millisecond) // let the 180 arrive: CANCEL, not a dropped transaction
 		cancel()
 	}()
@@ -102,16 +103,10 @@ func TestDialAgentAnswerCrossesCancel(t *testing.T) {
 	}
 	var got []sip.RequestMethod
 	for len(got) < 3 {
-		got = append(got, waitFor(t, phone.requests, "cancel, ack and bye"))
+		got = append(got, receive(t, phone.requests, "cancel, ack and bye"))
 	}
 	if got[0] != sip.CANCEL || got[1] != sip.ACK || got[2] != sip.BYE {
 		t.Fatalf("phone received %v after the invite, want CANCEL, ACK, BYE", got)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for srv.ports.InUse() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("ports in use %d, want 0", srv.ports.InUse())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Until(t, "every RTP port released", func() bool { return srv.ports.InUse() == 0 })
 }

@@ -11,7 +11,9 @@ import (
 	"github.com/hotline-dev/hotline/sip/media"
 )
 
-func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
+// receive returns the next value sent on ch and fails the test when none
+// comes within 5 s.
+func receive[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
 	select {
 	case v := <-ch:
@@ -31,7 +33,7 @@ func TestDialAgentAnswered(t *testing.T) {
 	if err != nil {
 		t.Fatalf("DialAgent: %v", err)
 	}
-	inv := waitFor(t, agent.invited, "invite")
+	inv := receive(t, agent.invited, "invite")
 	if want := "127.0.0.1:" + strconv.Itoa(srv.UDPAddr().Port); inv.Source() != want {
 		t.Errorf("invite came from %s, want the server's listening socket %s", inv.Source(), want)
 	}
@@ -64,7 +66,7 @@ func TestDialAgentAnswered(t *testing.T) {
 		t.Errorf("leg received %d rtp packets, want at least 5", in)
 	}
 	leg.Hangup(context.Background())
-	waitFor(t, agent.byes, "bye at the agent")
+	receive(t, agent.byes, "bye at the agent")
 	select {
 	case <-leg.Done():
 	default:
@@ -88,7 +90,7 @@ func TestDialAgentAgentHangsUp(t *testing.T) {
 	if err := agent.dialog().Bye(ctx); err != nil {
 		t.Fatalf("agent bye: %v", err)
 	}
-	waitFor(t, leg.Done(), "leg done")
+	receive(t, leg.Done(), "leg done")
 	if leg.HungUpBy() != HungUpByAgent || srv.ports.InUse() != 0 {
 		t.Errorf("hung up by %q, ports in use %d; want agent, 0", leg.HungUpBy(), srv.ports.InUse())
 	}
@@ -118,7 +120,7 @@ func TestDialAgentNotConnected(t *testing.T) {
 				if d := time.Since(start); d < 500*time.Millisecond {
 					t.Errorf("gave up after %s, before the ring timeout", d)
 				}
-				waitFor(t, agent.cancelled, "cancel at the agent")
+				receive(t, agent.cancelled, "cancel at the agent")
 			}
 			if n := srv.ports.InUse(); n != 0 {
 				t.Errorf("ports in use %d, want 0", n)
@@ -132,7 +134,7 @@ func TestDialAgentCallerHangsUpWhileRinging(t *testing.T) {
 	agent := newFakeAgent(t, uasRingForever)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		waitFor(t, agent.invited, "invite")
+		receive(t, agent.invited, "invite")
 		time.Sleep(100 * time.Millisecond) // let the 180 arrive
 		cancel()
 	}()
@@ -140,7 +142,7 @@ func TestDialAgentCallerHangsUpWhileRinging(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || leg != nil {
 		t.Fatalf("DialAgent = %v, %v; want context.Canceled", leg, err)
 	}
-	waitFor(t, agent.cancelled, "cancel at the agent")
+	receive(t, agent.cancelled, "cancel at the agent")
 	if n := srv.ports.InUse(); n != 0 {
 		t.Errorf("ports in use %d, want 0", n)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/sip/siptest"
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -74,9 +75,7 @@ func TestCallCaps(t *testing.T) {
 // sip.max_calls_per_source: the calls over the cap fail with 503, the others
 // are answered and end normally, and the cap's count returns to zero.
 func TestCallCapWithSIPp(t *testing.T) {
-	if !siptest.HaveSIPp() {
-		t.Fatalf("sipp not installed at %s (apt-get install sip-tester)", siptest.SIPpPath)
-	}
+	siptest.RequireSIPp(t)
 	srv := testServer(t, func(o *Options) {
 		o.Config.Trusted = nil
 		o.Config.MaxCallsPerSource = 8
@@ -102,11 +101,5 @@ func TestCallCapWithSIPp(t *testing.T) {
 	if n := testutil.ToFloat64(srv.metrics.invites.WithLabelValues(inviteSourceFull)); n != 4 {
 		t.Fatalf("invites source_full=%v, want 4", n)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.caps.inUse() != 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if n := srv.caps.inUse(); n != 0 {
-		t.Fatalf("calls still counted after all ended: %d", n)
-	}
+	poll.Until(t, "the cap's count to return to zero", func() bool { return srv.caps.inUse() == 0 })
 }

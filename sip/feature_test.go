@@ -100,7 +100,7 @@ func TestFeatureCodeAuthenticated(t *testing.T) {
 	if got := calls.list(); len(got) != 1 || got[0] != "1001 *1" {
 		t.Fatalf("hook calls %v, want [1001 *1]", got)
 	}
-	waitFor(t, byes, "bye from the server after the prompt")
+	receive(t, byes, "bye from the server after the prompt")
 }
 
 func TestFeatureCodeRefused(t *testing.T) {

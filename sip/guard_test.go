@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 )
 
 // guardRig is a Guard on a real loopback socket, read by a goroutine the way
@@ -227,10 +229,7 @@ func TestGuardRateLimitAndBan(t *testing.T) {
 			t.Fatalf("only %d of the burst delivered", i)
 		}
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for r.guard.Stats().RateLimited.Load() < 3 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, "3 rate-limited", func() bool { return r.guard.Stats().RateLimited.Load() >= 3 })
 	if got := r.guard.Stats().RateLimited.Load(); got != 3 {
 		t.Fatalf("rate limited %d, want 3", got)
 	}

@@ -149,9 +149,7 @@ func TestReinviteMediaAddress(t *testing.T) {
 // at a third party's address gets 488 with the Warning naming it; a Warning
 // that does not match fails the SIPp call (check_it).
 func TestInviteMediaAddressSIPp(t *testing.T) {
-	if !siptest.HaveSIPp() {
-		t.Fatalf("sipp not installed at %s (apt-get install sip-tester)", siptest.SIPpPath)
-	}
+	siptest.RequireSIPp(t)
 	srv, _ := callServer(t, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -92,7 +92,7 @@ func TestAgentVanishesMidCall(t *testing.T) {
 		t.Fatalf("dial: %v", err)
 	}
 	defer call.Hangup(ctx)
-	inv := waitFor(t, agent.invited, "invite to the agent")
+	inv := receive(t, agent.invited, "invite to the agent")
 	offer, err := media.ParseSDP(inv.Body())
 	if err != nil {
 		t.Fatal(err)
@@ -115,5 +115,5 @@ func TestAgentVanishesMidCall(t *testing.T) {
 	if !o.callerUp {
 		t.Fatal("the caller's call ended with the agent's leg: the caller was still sending RTP")
 	}
-	waitFor(t, agent.byes, "BYE to the vanished agent")
+	receive(t, agent.byes, "BYE to the vanished agent")
 }

@@ -149,10 +149,10 @@ func TestReferAccepted(t *testing.T) {
 			if got := e.allow.called(); len(got) != 1 || got[0] != "1001 "+tt.target {
 				t.Errorf("allowlist called with %q, want [\"1001 %s\"]", got, tt.target)
 			}
-			if d := waitFor(t, e.leg.Transfers(), "transfer"); d != tt.want {
+			if d := receive(t, e.leg.Transfers(), "transfer"); d != tt.want {
 				t.Errorf("Transfers() = %+v, want %+v", d, tt.want)
 			}
-			checkNotify(t, waitFor(t, e.agent.notifies, "notify at the agent"), req)
+			checkNotify(t, receive(t, e.agent.notifies, "notify at the agent"), req)
 			select {
 			case <-e.leg.Done():
 				t.Fatal("leg ended before the agent hung up")
@@ -163,7 +163,7 @@ func TestReferAccepted(t *testing.T) {
 			if err := e.agent.dialog().Bye(ctx); err != nil { // phones hang up after the final NOTIFY
 				t.Fatalf("agent bye: %v", err)
 			}
-			waitFor(t, e.leg.Done(), "leg done")
+			receive(t, e.leg.Done(), "leg done")
 			if d, ok := e.leg.TransferredTo(); !ok || d != tt.want || e.leg.HungUpBy() != HungUpByAgent {
 				t.Errorf("TransferredTo = %+v, %v; hung up by %q; want %+v, true, agent", d, ok, e.leg.HungUpBy(), tt.want)
 			}
@@ -180,8 +180,8 @@ func TestReferAgentKeepsLine(t *testing.T) {
 	if _, res := e.refer(t, sip.NewHeader("Refer-To", "<sip:queue-complaint@x>")); res.StatusCode != sip.StatusAccepted {
 		t.Fatalf("REFER answered %d, want 202", res.StatusCode)
 	}
-	waitFor(t, e.agent.byes, "bye from the hotline")
-	waitFor(t, e.leg.Done(), "leg done")
+	receive(t, e.agent.byes, "bye from the hotline")
+	receive(t, e.leg.Done(), "leg done")
 	if len(e.agent.notifies) != 1 {
 		t.Errorf("%d NOTIFYs before our BYE, want 1", len(e.agent.notifies))
 	}
@@ -201,7 +201,7 @@ func TestReferHangupWaitsForNotify(t *testing.T) {
 	if _, res := e.refer(t, sip.NewHeader("Refer-To", "<sip:1002@x>")); res.StatusCode != sip.StatusAccepted {
 		t.Fatalf("REFER answered %d, want 202", res.StatusCode)
 	}
-	waitFor(t, e.agent.byes, "bye from the hotline")
+	receive(t, e.agent.byes, "bye from the hotline")
 	if len(e.agent.notifies) != 1 {
 		t.Errorf("%d NOTIFYs before our BYE, want 1", len(e.agent.notifies))
 	}
@@ -282,7 +282,7 @@ func TestReferNotOnAgentLeg(t *testing.T) {
 		t.Fatalf("dial: %v", err)
 	}
 	t.Cleanup(func() { _ = call.Hangup(context.Background()) })
-	c := waitFor(t, calls, "call")
+	c := receive(t, calls, "call")
 	inDialog := func(r *sip.Request) {
 		r.AppendHeader(sip.HeaderClone(c.dlg.InviteRequest.From()))
 		r.AppendHeader(sip.HeaderClone(c.dlg.InviteResponse.To())) // with our tag

@@ -15,9 +15,7 @@ import (
 // digest (-au/-ap) against the registrar. SIPp 3.6 answers only the first
 // challenge and only in MD5, so this registrar offers MD5 alone.
 func TestRegisterSIPpInterop(t *testing.T) {
-	if !siptest.HaveSIPp() {
-		t.Fatalf("sipp not installed at %s (apt-get install sip-tester)", siptest.SIPpPath)
-	}
+	siptest.RequireSIPp(t)
 	tests := []struct {
 		name     string
 		password string
@@ -60,9 +58,7 @@ func TestRegisterSIPpInterop(t *testing.T) {
 // address to the hotline is still answered (a banned address may be an
 // emergency caller).
 func TestBannedSIPpStillCallsHotline(t *testing.T) {
-	if !siptest.HaveSIPp() {
-		t.Fatalf("sipp not installed at %s (apt-get install sip-tester)", siptest.SIPpPath)
-	}
+	siptest.RequireSIPp(t)
 	cfg := testRegistrarConfig()
 	cfg.Algorithms = []string{"MD5"}
 	srv, env := edgeServerWith(t, cfg, func(o *Options) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/configs"
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -65,18 +66,6 @@ func (r *tcpRig) dial(t *testing.T, src string) net.Conn {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// eventually polls cond for up to 5 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // closedWithin reports whether the server closes c within d (false: the
@@ -145,7 +134,7 @@ func TestTCPConnectionCaps(t *testing.T) {
 	open := func(src string) net.Conn {
 		c := r.dial(t, src)
 		accepted++
-		eventually(t, "accept from "+src, func() bool { return r.count(connAccepted) == float64(accepted) })
+		poll.Until(t, "accept from "+src, func() bool { return r.count(connAccepted) == float64(accepted) })
 		return c
 	}
 	a1, a2, a3 := open("127.0.0.1"), open("127.0.0.1"), open("127.0.0.1")
@@ -163,7 +152,7 @@ func TestTCPConnectionCaps(t *testing.T) {
 		t.Errorf("refused_global_cap = %v, want 1", got)
 	}
 	a1.Close()
-	eventually(t, "the closed connection's slot", func() bool { return r.open() == 4 })
+	poll.Until(t, "the closed connection's slot", func() bool { return r.open() == 4 })
 	c2 := open("127.0.0.3")
 	for i, c := range []net.Conn{a2, a3, b1, b2, c2} {
 		if closedWithin(c, 100*time.Millisecond) {
@@ -206,7 +195,7 @@ func TestTCPIdleFloodClosed(t *testing.T) {
 	for i := range conns {
 		conns[i] = r.dial(t, "127.0.0.1") // nil when reset at once
 	}
-	eventually(t, "every connection accepted or refused", func() bool {
+	poll.Until(t, "every connection accepted or refused", func() bool {
 		return r.count(connAccepted)+r.count(connRefusedSource) == flood
 	})
 	if got := r.count(connAccepted); got != perSource {
@@ -233,7 +222,7 @@ func TestTCPIdleFloodClosed(t *testing.T) {
 	if el := time.Since(start); el < 400*time.Millisecond {
 		t.Errorf("all closed after %v, before the read timeout", el)
 	}
-	eventually(t, "open gauge back to 0", func() bool { return r.open() == 0 })
+	poll.Until(t, "open gauge back to 0", func() bool { return r.open() == 0 })
 	if got := r.closedBy(closeReadTimeout); got != perSource {
 		t.Errorf("closed by read_timeout = %v, want %d", got, perSource)
 	}

@@ -166,14 +166,14 @@ func TestStreamCallContact(t *testing.T) {
 			if err := sess.Ack(ctx); err != nil {
 				t.Fatalf("ack: %v", err)
 			}
-			c := waitFor(t, calls, "the call at the server") // the handler runs once the ACK came
+			c := receive(t, calls, "the call at the server") // the handler runs once the ACK came
 			if !strings.EqualFold(c.dlg.InviteRequest.Transport(), tc.transport) {
 				t.Errorf("server saw the INVITE over %s, want %s", c.dlg.InviteRequest.Transport(), tc.transport)
 			}
 			if err := sess.Bye(ctx); err != nil {
 				t.Fatalf("bye over %s: %v", tc.transport, err)
 			}
-			waitFor(t, ended, "the call to end at the server")
+			receive(t, ended, "the call to end at the server")
 		})
 	}
 	if got := testutil.ToFloat64(r.met.connections.WithLabelValues("tls", connAccepted)); got < 1 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hotline-dev/hotline/agents"
 	"github.com/hotline-dev/hotline/configs"
+	"github.com/hotline-dev/hotline/tickets/pgtest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -40,7 +41,7 @@ func appRolePool(t *testing.T, url string) *pgxpool.Pool {
 // changed, and no table can be created, altered or emptied (S5). Each
 // statement runs in its own transaction under SET LOCAL ROLE.
 func TestAppRoleCannotTouchTheSchema(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	ctx := context.Background()
 	if _, err := pool.Exec(ctx, `INSERT INTO audit_log (actor, action, reason) VALUES ('1001', 'unmask_id', 'kept')`); err != nil {
 		t.Fatal(err)
@@ -94,7 +95,7 @@ func TestAppRoleCannotTouchTheSchema(t *testing.T) {
 // hotline_app, so a migration that adds a table without one fails here
 // instead of in production.
 func TestAppRoleCoversEveryTable(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	rows, err := pool.Query(context.Background(), `SELECT c.relname FROM pg_class c
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = 'public' AND c.relkind = 'r' AND NOT has_table_privilege('hotline_app', c.oid, 'SELECT')`)
@@ -115,7 +116,7 @@ func TestAppRoleCoversEveryTable(t *testing.T) {
 // audit log, agents and their history — through a pool acting as
 // hotline_app: the grants are enough for the server.
 func TestAppRoleRunsTheStore(t *testing.T) {
-	url, owner := migratedDB(t)
+	url, owner := pgtest.Migrated(t, Migrate)
 	app := appRolePool(t, url)
 	ctx := context.Background()
 	var role string

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/tickets/pgtest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -48,7 +49,7 @@ func auditRows(t *testing.T, db interface {
 // privacyFixture is a migrated database, a keyring and one protected number.
 func privacyFixture(t *testing.T) (*pgxpool.Pool, *Keyring, ProtectedID) {
 	t.Helper()
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	kr := mustKeyring(t, secretB64(1))
 	p, err := kr.Protect(IDTypeResident, "11010519491231002X")
 	if err != nil {
@@ -200,7 +201,7 @@ func TestUnmaskFailsClosed(t *testing.T) {
 
 // S5: the log is append-only in the database itself, whoever connects.
 func TestAuditLogIsAppendOnly(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	ctx := context.Background()
 	if _, err := pool.Exec(ctx, `INSERT INTO audit_log (actor, action, reason, at)
 		VALUES ('1001', 'unmask_id', 'client sent its own time', '2000-01-01')`); err != nil {
@@ -232,7 +233,7 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 
 // The application role may insert and read, never update or delete.
 func TestAuditLogAppRolePrivileges(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	ctx := context.Background()
 	tests := []struct {
 		privilege string

@@ -120,7 +120,7 @@ func TestComputeFlagsUncoveredDeadlines(t *testing.T) {
 // JSON, and the covered-until date is a metric.
 func TestStoreFlagsUncertainDeadline(t *testing.T) {
 	url := pgtest.NewDatabase(t)
-	pool := newPool(t, url)
+	pool := pgtest.Pool(t, url)
 	if _, err := Migrate(context.Background(), pool); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/tickets/pgtest"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -51,7 +52,7 @@ func readDeadLetters(t *testing.T, dir string) []deadLetter {
 // dead-letter file with its error at once, nothing is spooled, and the next
 // record is written straight away instead of queueing behind it.
 func TestOversizedRecordIsDeadLettered(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	dir := t.TempDir()
 	m := NewMetrics(prometheus.NewRegistry())
 	w := newTestWriter(t, pool, dir, m)
@@ -94,7 +95,7 @@ func TestOversizedRecordIsDeadLettered(t *testing.T) {
 // database is back; the oversized one is dead-lettered and does not hold up
 // those behind it, also for an answered call with its draft ticket.
 func TestSpoolReplayDeadLettersPermanentFailures(t *testing.T) {
-	url, direct := migratedDB(t)
+	url, direct := pgtest.Migrated(t, Migrate)
 	px := newProxyTo(t, url)
 	dir := t.TempDir()
 	m := NewMetrics(prometheus.NewRegistry())
@@ -187,7 +188,7 @@ func TestPermanentClassifiesErrors(t *testing.T) {
 // TestCheckSpool: /readyz turns degraded once records have waited in the
 // spool longer than the backlog limit, and ready again when it is drained.
 func TestCheckSpool(t *testing.T) {
-	url, _ := migratedDB(t)
+	url, _ := pgtest.Migrated(t, Migrate)
 	px := newProxyTo(t, url)
 	w, err := NewWriter(px.pool(t, url), WriterOptions{SpoolDir: t.TempDir(), RetryInterval: 50 * time.Millisecond,
 		WriteTimeout: 500 * time.Millisecond, BacklogLimit: 10 * time.Second})

@@ -9,31 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hotline-dev/hotline/tickets/pgtest"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
-
-// newPool opens a pool on url, closed when the test ends.
-func newPool(t *testing.T, url string) *pgxpool.Pool {
-	t.Helper()
-	pool, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatalf("open pool: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
-
-// migratedDB returns the URL and a pool of a fresh, migrated database.
-func migratedDB(t *testing.T) (string, *pgxpool.Pool) {
-	t.Helper()
-	url := pgtest.NewDatabase(t)
-	pool := newPool(t, url)
-	if _, err := Migrate(context.Background(), pool); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return url, pool
-}
 
 // proxy is a TCP proxy to PostgreSQL that a test can cut (an outage: every
 // connection closed, new ones refused) and restore on the same address.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/configs"
+	"github.com/hotline-dev/hotline/tickets/pgtest"
 )
 
 // TestStatusTransitions walks the allowed path and refuses the others; each
@@ -206,7 +207,7 @@ func TestRepeatCallerAndWebTicket(t *testing.T) {
 // TestSaveAnsweredCall writes a call record and its draft ticket together,
 // also through the spool after an outage (S12).
 func TestSaveAnsweredCall(t *testing.T) {
-	url, direct := migratedDB(t)
+	url, direct := pgtest.Migrated(t, Migrate)
 	px := newProxyTo(t, url)
 	w := newTestWriter(t, px.pool(t, url), t.TempDir(), NewMetrics(nil))
 	ctx := context.Background()
@@ -299,7 +300,7 @@ func BenchmarkSubmit(b *testing.B) {
 // draft the database refuses leaves no call record behind, and saving the
 // same call again writes neither the ticket nor its created event twice (S12).
 func TestSaveAnsweredCallIsAtomic(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	w := newTestWriter(t, pool, t.TempDir(), NewMetrics(nil))
 	ctx := context.Background()
 	rec := testCall("atomic-1")

@@ -15,7 +15,7 @@ import (
 )
 
 func TestMigrateTwiceAppliesNothingTheSecondTime(t *testing.T) {
-	pool := newPool(t, pgtest.NewDatabase(t))
+	pool := pgtest.Pool(t, pgtest.NewDatabase(t))
 	ctx := context.Background()
 	ms, err := embeddedMigrations()
 	if err != nil {
@@ -68,7 +68,7 @@ func TestCheckSchema(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pool := newPool(t, pgtest.NewDatabase(t))
+			pool := pgtest.Pool(t, pgtest.NewDatabase(t))
 			ctx := context.Background()
 			if tt.setup != "" {
 				if _, err := pool.Exec(ctx, tt.setup); err != nil {
@@ -91,7 +91,7 @@ func TestCheckSchema(t *testing.T) {
 
 func TestMigrateConcurrently(t *testing.T) {
 	url := pgtest.NewDatabase(t)
-	pools := []*pgxpool.Pool{newPool(t, url), newPool(t, url), newPool(t, url)}
+	pools := []*pgxpool.Pool{pgtest.Pool(t, url), pgtest.Pool(t, url), pgtest.Pool(t, url)}
 	ctx := context.Background()
 	var (
 		wg  sync.WaitGroup

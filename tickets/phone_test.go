@@ -91,7 +91,7 @@ func TestNuisanceMatchesAnyForm(t *testing.T) {
 // does, keeping the active flag where two forms of one number meet (S21).
 func TestMigrationNormalizesFlags(t *testing.T) {
 	ctx := t.Context()
-	pool := newPool(t, pgtest.NewDatabase(t))
+	pool := pgtest.Pool(t, pgtest.NewDatabase(t))
 	ms, err := embeddedMigrations()
 	if err != nil {
 		t.Fatal(err)

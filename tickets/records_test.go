@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/configs"
+	"github.com/hotline-dev/hotline/tickets/pgtest"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -70,7 +71,7 @@ func sameCall(a, b CallRecord) bool {
 }
 
 func TestCallRecordRoundTrip(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	ctx := context.Background()
 	menu := testCall("c-menu")
 	menu.Category, menu.Priority, menu.QueuedAt = "", false, time.Time{}
@@ -102,7 +103,7 @@ func TestCallRecordRoundTrip(t *testing.T) {
 }
 
 func TestDatabaseChecksRejectBadValues(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	ctx := context.Background()
 	badOutcome := testCall("c-bad-outcome")
 	badOutcome.Outcome = "lost"
@@ -135,7 +136,7 @@ func TestDatabaseChecksRejectBadValues(t *testing.T) {
 }
 
 func TestInsertsAreIdempotent(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	ctx := context.Background()
 	for i := range 3 {
 		if err := insertCall(ctx, pool, testCall("c-once")); err != nil {

@@ -32,15 +32,7 @@ type storeFixture struct {
 
 func newStoreFixture(t testing.TB) storeFixture {
 	t.Helper()
-	url := pgtest.NewDatabase(t)
-	pool, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatalf("open pool: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := Migrate(context.Background(), pool); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	_, pool := pgtest.Migrated(t, Migrate)
 	cal, err := LoadCalendar("../configs/calendar.yaml")
 	if err != nil {
 		t.Fatalf("load calendar: %v", err)

@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/hotline-dev/hotline/configs"
+	"github.com/hotline-dev/hotline/tickets/pgtest"
 )
 
 // The database's CHECK constraints on categories name exactly the
 // categories of configs (S3): the words are declared once in Go, and the
 // schema, which enforces them for every writer, must agree.
 func TestCategoryChecksMatchVocabulary(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	quoted := regexp.MustCompile(`'([a-z_]+)'`)
 	for _, tt := range []struct {
 		constraint string

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
+	"github.com/hotline-dev/hotline/tickets/pgtest"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -41,19 +43,13 @@ func newTestWriter(t *testing.T, pool *pgxpool.Pool, dir string, m *Metrics) *Wr
 // waitDrained waits until w has nothing pending.
 func waitDrained(t *testing.T, w *Writer) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for w.Pending() > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("spool not drained: %d records still pending", w.Pending())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Until(t, "the spool to drain", func() bool { return w.Pending() == 0 })
 }
 
 // TestWriterSurvivesOutage cuts PostgreSQL off (through a proxy), saves
 // records, restores it and expects every record exactly once.
 func TestWriterSurvivesOutage(t *testing.T) {
-	url, direct := migratedDB(t)
+	url, direct := pgtest.Migrated(t, Migrate)
 	px := newProxyTo(t, url)
 	m := NewMetrics(prometheus.NewRegistry())
 	w := newTestWriter(t, px.pool(t, url), t.TempDir(), m)
@@ -117,7 +113,7 @@ func TestWriterSurvivesOutage(t *testing.T) {
 // TestSpoolSurvivesRestart spools records with the database unreachable,
 // then a new Writer on the same folder (a restarted process) writes them.
 func TestSpoolSurvivesRestart(t *testing.T) {
-	url, direct := migratedDB(t)
+	url, direct := pgtest.Migrated(t, Migrate)
 	px := newProxyTo(t, url)
 	dir := t.TempDir()
 	px.cut()
@@ -144,7 +140,7 @@ func TestSpoolSurvivesRestart(t *testing.T) {
 // TestDoubleSaveWritesOnce covers a retry by the caller and a crash between
 // writing a spooled record and removing it from the spool.
 func TestDoubleSaveWritesOnce(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	w := newTestWriter(t, pool, t.TempDir(), nil)
 	ctx := context.Background()
 	for range 2 {
@@ -175,7 +171,7 @@ func TestDoubleSaveWritesOnce(t *testing.T) {
 // TestDeadLettersDoNotBlockTheSpool: a line the database will never take
 // moves to the dead-letter file and the records after it are still written.
 func TestDeadLettersDoNotBlockTheSpool(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	dir := t.TempDir()
 	good := `{"kind":"call","call":{"ID":"after-bad","SIPCallID":"s","Caller":"1","Dialled":"12345","Node":"n",` +
 		`"StartedAt":"2026-03-02T09:00:00Z","EndedAt":"2026-03-02T09:01:00Z","Outcome":"failed","HungUpBy":"system"}}`
@@ -203,7 +199,7 @@ func TestDeadLettersDoNotBlockTheSpool(t *testing.T) {
 }
 
 func TestSaveRefusesInvalidRecords(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	w := newTestWriter(t, pool, t.TempDir(), nil)
 	bad := testCall("bad")
 	bad.Outcome = "lost"
@@ -216,7 +212,7 @@ func TestSaveRefusesInvalidRecords(t *testing.T) {
 }
 
 func TestNewWriterOptions(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	tests := []struct {
 		name string
 		pool *pgxpool.Pool
@@ -245,16 +241,10 @@ func TestNewWriterOptions(t *testing.T) {
 }
 
 func TestRunTwiceIsRefused(t *testing.T) {
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, Migrate)
 	w := newTestWriter(t, pool, t.TempDir(), nil)
 	startWriter(t, w)
-	deadline := time.Now().Add(5 * time.Second)
-	for !w.running.Load() {
-		if time.Now().After(deadline) {
-			t.Fatal("writer did not start")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, "the writer to start", w.running.Load)
 	if err := w.Run(context.Background()); err == nil {
 		t.Fatal("a second Run on the same writer must fail")
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/tickets"
+	"github.com/hotline-dev/hotline/tickets/pgtest"
 )
 
 // The Match batch doubles while each Match fills it (a backlog), up to
@@ -36,7 +38,7 @@ func TestNextBatch(t *testing.T) {
 // announced while a fresh read runs, and an unknown agent is announced by id.
 func TestStaffNumbers(t *testing.T) {
 	ctx := context.Background()
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, tickets.Migrate)
 	dir := agents.NewDirectory(pool, "hotline")
 	if err := dir.Add(ctx, agents.Agent{ID: "1001", DisplayName: "Li Na", StaffNumber: "8001",
 		Categories: []string{"inquiry"}, Role: agents.RoleAgent}, "s3cret-pass"); err != nil {

@@ -15,21 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// migratedDB is a fresh PostgreSQL database with the schema, and a pool on it.
-func migratedDB(t *testing.T) (string, *pgxpool.Pool) {
-	t.Helper()
-	url := pgtest.NewDatabase(t)
-	pool, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatalf("open pool: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := tickets.Migrate(context.Background(), pool); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return url, pool
-}
-
 func newOwnerQueue(t *testing.T, pool *pgxpool.Pool) (*queue, prometheus.Counter) {
 	t.Helper()
 	cal, err := tickets.LoadCalendar("../../configs/calendar.yaml")
@@ -52,7 +37,7 @@ func newOwnerQueue(t *testing.T, pool *pgxpool.Pool) (*queue, prometheus.Counter
 // answer on (lookAhead) and is there when the caller is queued.
 func TestOwnerLookAhead(t *testing.T) {
 	ctx := context.Background()
-	_, pool := migratedDB(t)
+	_, pool := pgtest.Migrated(t, tickets.Migrate)
 	w, err := tickets.NewWriter(pool, tickets.WriterOptions{SpoolDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("new writer: %v", err)

@@ -8,11 +8,13 @@ import (
 
 	"github.com/hotline-dev/hotline/agents"
 	"github.com/hotline-dev/hotline/sip"
+	"github.com/hotline-dev/hotline/tickets"
+	"github.com/hotline-dev/hotline/tickets/pgtest"
 )
 
 func TestAgentCommand(t *testing.T) {
 	ctx := context.Background()
-	url, pool := migratedDB(t)
+	url, pool := pgtest.Migrated(t, tickets.Migrate)
 	cfg := DefaultConfig()
 	cfg.DatabaseURL = url
 	steps := []struct {

@@ -17,9 +17,7 @@ import (
 // brings the agent's tone back to the caller and the relay both ways, and the
 // call record is an answered call that went on after the hold.
 func TestE2EAgentHold(t *testing.T) {
-	if !siptest.HaveBaresip() {
-		t.Fatal("baresip is not installed: run scripts/services.sh tools (make test does)")
-	}
+	siptest.RequireBaresip(t)
 	n := agentNode(t, func(c *Config) {
 		c.SIP.Listen = freeSIPListen(t)
 		c.ACD.RingTimeout = 10e9

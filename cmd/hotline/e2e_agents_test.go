@@ -18,9 +18,7 @@ import (
 // through the bridge; the call is recorded in stereo (S19) and the record
 // names the agent, the wait and who hung up (S11).
 func TestE2EAgentBridge(t *testing.T) {
-	if !siptest.HaveBaresip() {
-		t.Fatal("baresip is not installed: run scripts/services.sh tools (make test does)")
-	}
+	siptest.RequireBaresip(t)
 	n := startNode(t, calendarOpen, func(c *Config) {
 		c.Registrar.Algorithms = []string{"MD5"} // baresip 1.0 cannot answer a SHA-256 challenge
 		c.ACD.RingTimeout = 5e9

@@ -25,9 +25,7 @@ func agentNode(t *testing.T, mutate func(*Config)) *testNode {
 // keeps their place and the next agent takes the call; the silent agent's miss
 // is counted and it is back in routing (not_responding only after max_no_answer).
 func TestE2ENoAnswerThenNextAgent(t *testing.T) {
-	if !siptest.HaveBaresip() {
-		t.Fatal("baresip is not installed: run scripts/services.sh tools (make test does)")
-	}
+	siptest.RequireBaresip(t)
 	n := agentNode(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -54,9 +52,7 @@ func TestE2ENoAnswerThenNextAgent(t *testing.T) {
 // A caller hangs up while the agent's phone rings: the agent gets CANCEL and
 // is available again at once (no agent stuck "reserved").
 func TestE2ECallerGoneWhileRinging(t *testing.T) {
-	if !siptest.HaveBaresip() {
-		t.Fatal("baresip is not installed: run scripts/services.sh tools (make test does)")
-	}
+	siptest.RequireBaresip(t)
 	n := agentNode(t, func(c *Config) { c.ACD.RingTimeout = 10e9 })
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -98,9 +94,7 @@ func TestE2ECallerGoneWhileRinging(t *testing.T) {
 // Two nodes on one Redis and one PostgreSQL: an agent registered through node
 // B takes a caller waiting on node A.
 func TestE2ETwoNodes(t *testing.T) {
-	if !siptest.HaveBaresip() {
-		t.Fatal("baresip is not installed: run scripts/services.sh tools (make test does)")
-	}
+	siptest.RequireBaresip(t)
 	a := agentNode(t, nil)
 	b := agentNode(t, func(c *Config) {
 		c.DatabaseURL = a.cfg.DatabaseURL

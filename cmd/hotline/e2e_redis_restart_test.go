@@ -39,9 +39,7 @@ func TestE2ERedisRestart(t *testing.T) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server is not installed (Debian package redis-server): this test needs a Redis of its own to restart")
 	}
-	if !siptest.HaveBaresip() {
-		t.Fatal("baresip is not installed: run scripts/services.sh tools (make test does)")
-	}
+	siptest.RequireBaresip(t)
 	rs := startPrivateRedis(t)
 	const nodeTTL = 5 * time.Second // heartbeats every second: the restart is seen within that
 	onPrivateRedis := func(c *Config) {

@@ -13,9 +13,7 @@ import (
 // ringAllNode is an agent node whose inquiry queue rings every available
 // agent at once (acd.ring_all: [inquiry]).
 func ringAllNode(t *testing.T, ringTimeout time.Duration) *testNode {
-	if !siptest.HaveBaresip() {
-		t.Fatal("baresip is not installed: run scripts/services.sh tools (make test does)")
-	}
+	siptest.RequireBaresip(t)
 	return agentNode(t, func(c *Config) {
 		c.ACD.RingAll = []string{"inquiry"}
 		c.ACD.RingTimeout = configs.Duration(ringTimeout)

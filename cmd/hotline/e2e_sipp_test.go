@@ -16,9 +16,7 @@ import (
 
 func runSIPp(t *testing.T, opts siptest.SIPpOptions) siptest.SIPpResult {
 	t.Helper()
-	if !siptest.HaveSIPp() {
-		t.Fatal("sipp is not installed: run scripts/services.sh tools (make test does)")
-	}
+	siptest.RequireSIPp(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	res, err := siptest.RunSIPp(ctx, opts)

@@ -23,9 +23,7 @@ import (
 //     overdue by the sweeper without any submission, and counted; entered late,
 //     the dissatisfied complaint opens as reopened.
 func TestE2ETicketsUnderStandard(t *testing.T) {
-	if !siptest.HaveBaresip() {
-		t.Fatal("baresip is not installed: run scripts/services.sh tools (make test does)")
-	}
+	siptest.RequireBaresip(t)
 	n := startNode(t, calendarOpen, func(c *Config) {
 		c.Registrar.Algorithms = []string{"MD5"} // baresip 1.0 cannot answer a SHA-256 challenge
 		c.ACD.RingTimeout = 5e9

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/agents/redistest"
 	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/tickets"
@@ -89,7 +90,9 @@ func startNode(t *testing.T, calendar string, mutate func(*Config)) *testNode {
 	cfg.HTTP.OpsListen = "127.0.0.1:0"
 	cfg.Calendar.File = calPath
 	cfg.Recording.Dir = filepath.Join(dir, "recordings")
-	cfg.Queue.KeyPrefix = "hotline-e2e-" + randHex(4) + ":"
+	cfg.RedisURL = redistest.URL()
+	// The prefix's keys are deleted after n.stop (cleanups run last first).
+	cfg.Queue.KeyPrefix = redistest.Prefix(t, redistest.Client(t))
 	cfg.IVR.MenuTimeout = configs.Duration(2 * time.Second)
 	cfg.IVR.MaxRetries = 2
 	cfg.IVR.AnnounceInterval = configs.Duration(4 * time.Second)
@@ -98,10 +101,6 @@ func startNode(t *testing.T, calendar string, mutate func(*Config)) *testNode {
 	cfg.DatabaseURL = pgtest.NewDatabase(t)
 	cfg.SecretKey = strings.Repeat("5a", 32) // hex, 32 bytes
 	cfg.Tickets.DeadlinesFile = filepath.Join(repoRoot(t), "configs", "deadlines.yaml")
-	cfg.RedisURL = os.Getenv("HOTLINE_REDIS_URL")
-	if cfg.RedisURL == "" {
-		cfg.RedisURL = "redis://127.0.0.1:6379/0"
-	}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -138,7 +137,7 @@ func startNode(t *testing.T, calendar string, mutate func(*Config)) *testNode {
 	return n
 }
 
-// stop drains the node like SIGTERM, hangs up what is left, and cleans Redis.
+// stop drains the node like SIGTERM and hangs up what is left.
 func (n *testNode) stop() {
 	n.sigs <- os.Interrupt
 	n.sigs <- os.Interrupt
@@ -150,23 +149,7 @@ func (n *testNode) stop() {
 	case <-time.After(20 * time.Second):
 		n.t.Error("node did not stop within 20 s")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	keys, _ := redis.NewClient(mustRedisOpts(n.cfg.RedisURL)).Keys(ctx, n.cfg.Queue.KeyPrefix+"*").Result()
-	if len(keys) > 0 {
-		c := redis.NewClient(mustRedisOpts(n.cfg.RedisURL))
-		c.Del(ctx, keys...)
-		c.Close()
-	}
 	n.app.close()
-}
-
-func mustRedisOpts(url string) *redis.Options {
-	o, err := redis.ParseURL(url)
-	if err != nil {
-		panic(err)
-	}
-	return o
 }
 
 // record waits for the call record of a SIP Call-ID (written at the call's end).

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 	"github.com/pion/rtp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -419,11 +420,9 @@ func TestBridgeHoldPlaysMusic(t *testing.T) {
 	r.caller.Update(r.callerNeg) // unhold
 	// Wait until the hold music has stopped reaching the agent (the pacer may
 	// still be sending its last frame on a loaded machine).
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
-		if len(<-listenFor(r.b, 60*time.Millisecond, 500*time.Millisecond)) == 0 {
-			break
-		}
-	}
+	poll.Until(t, "the hold music to stop reaching the agent", func() bool {
+		return len(<-listenFor(r.b, 60*time.Millisecond, 500*time.Millisecond)) == 0
+	})
 	atB = listen(r.b, 200*time.Millisecond)
 	talk(t, r.a, r.caller, PCMU, 440, 0xA11CE, 40)
 	gotB = <-atB

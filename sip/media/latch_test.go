@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -82,13 +83,13 @@ func TestLatchSourceMoves(t *testing.T) {
 			for i := range 5 {
 				h.send(t, h.remote, rtpBytes(t, 0, uint16(5+i), uint32(160*i), 0xCAFE, make([]byte, 160)))
 			}
-			waitFor(t, "signalled source latched", func() bool { return h.sess.Stats().PacketsIn == 5 })
+			poll.Until(t, "signalled source latched", func() bool { return h.sess.Stats().PacketsIn == 5 })
 			for i := range 20 {
 				h.send(t, moved, rtpBytes(t, 0, tt.seq(i), uint32(160*(5+i)), 0xCAFE, make([]byte, 160)))
 				time.Sleep(tt.gap)
 			}
 			want := SessionStats{PacketsIn: 5 + tt.wantIn, DroppedForeign: 20 - tt.wantIn}
-			waitFor(t, "moved stream handled", func() bool { return h.sess.Stats() == want })
+			poll.Until(t, "moved stream handled", func() bool { return h.sess.Stats() == want })
 			moves := 0.0
 			if tt.wantIn > 0 {
 				moves = 1
@@ -101,7 +102,7 @@ func TestLatchSourceMoves(t *testing.T) {
 			}
 			// The address signalled in SDP takes the session back at once.
 			h.send(t, h.remote, rtpBytes(t, 0, 40, 160*40, 0xCAFE, make([]byte, 160)))
-			waitFor(t, "signalled address again", func() bool { return h.sess.Stats().PacketsIn == want.PacketsIn+1 })
+			poll.Until(t, "signalled address again", func() bool { return h.sess.Stats().PacketsIn == want.PacketsIn+1 })
 		})
 	}
 }
@@ -116,7 +117,7 @@ func TestLatchWaitsForSignalledAddress(t *testing.T) {
 		time.Sleep(frameDuration)
 	}
 	h.send(t, h.remote, rtpBytes(t, 0, 1, 160, 0xCAFE, make([]byte, 160)))
-	waitFor(t, "signalled address latched", func() bool {
+	poll.Until(t, "signalled address latched", func() bool {
 		return h.sess.Stats() == SessionStats{PacketsIn: 1, DroppedForeign: latchRun - 1}
 	})
 	if got := testutil.ToFloat64(h.sess.m.sourceMoves); got != 0 {

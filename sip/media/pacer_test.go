@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 	"github.com/pion/rtp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -108,7 +109,7 @@ func TestPlayOnTheWire(t *testing.T) {
 			if got := metricValue(t, h.reg, "hotline_media_send_lateness_seconds", ""); got != 25 {
 				t.Fatalf("send_lateness_seconds has %v samples, want 25", got)
 			}
-			waitFor(t, "stream unregistered", func() bool {
+			poll.Until(t, "stream unregistered", func() bool {
 				return metricValue(t, h.reg, "hotline_media_active_streams", "") == 0
 			})
 		})

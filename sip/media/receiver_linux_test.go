@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,7 +48,7 @@ func TestSharedReceiver(t *testing.T) {
 	for seq := range uint16(5) {
 		send(aConn, seq)
 	}
-	waitFor(t, "5 packets in through the receiver", func() bool { return a.Stats().PacketsIn == 5 })
+	poll.Until(t, "5 packets in through the receiver", func() bool { return a.Stats().PacketsIn == 5 })
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func TestSharedReceiver(t *testing.T) {
 		send(bConn, seq)
 	}
 	send(aConn, 9) // a's socket is closed: nothing arrives, nothing is counted
-	waitFor(t, "3 packets in for the new session", func() bool { return b.Stats().PacketsIn == 3 })
+	poll.Until(t, "3 packets in for the new session", func() bool { return b.Stats().PacketsIn == 3 })
 	if got := a.Stats().PacketsIn; got != 5 {
 		t.Fatalf("closed session counted %d packets, want 5", got)
 	}
@@ -123,7 +124,7 @@ func TestPerCallReceive(t *testing.T) {
 	if _, err := phone.WriteToUDPAddrPort(rtpBytes(t, 0, 1, 160, 0xCAFE, make([]byte, 160)), addrOf(conn)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the packet read by the session's goroutine", func() bool { return s.Stats().PacketsIn == 1 })
+	poll.Until(t, "the packet read by the session's goroutine", func() bool { return s.Stats().PacketsIn == 1 })
 }
 
 // TestRealtimeReceiver: with sip.rtp_priority realtime, each shared
@@ -172,7 +173,7 @@ func TestRealtimeReceiver(t *testing.T) {
 		wantProcs += 3 * len(pacer.shards) // two per receiver, one per worker
 	}
 	// Each real-time thread adds its Ps once it runs.
-	waitFor(t, fmt.Sprintf("GOMAXPROCS %d while running", wantProcs), func() bool { return runtime.GOMAXPROCS(0) == wantProcs })
+	poll.Until(t, fmt.Sprintf("GOMAXPROCS %d while running", wantProcs), func() bool { return runtime.GOMAXPROCS(0) == wantProcs })
 
 	// Packets reach every shard's sessions.
 	phone := listenLoopback(t)
@@ -190,7 +191,7 @@ func TestRealtimeReceiver(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		waitFor(t, "4 packets in through the real-time receiver", func() bool { return s.Stats().PacketsIn == 4 })
+		poll.Until(t, "4 packets in through the real-time receiver", func() bool { return s.Stats().PacketsIn == 4 })
 	}
 
 	start := time.Now()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 	"github.com/pion/rtp"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -117,18 +118,6 @@ func (h *harness) sendDigit(t *testing.T, r rune, ts uint32) {
 	}
 }
 
-// waitFor polls cond until it holds or a second passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // metricValue reads a counter or gauge from the registry.
 func metricValue(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
 	t.Helper()
@@ -208,7 +197,7 @@ func TestRFC4733DigitCountedOnce(t *testing.T) {
 			t.Fatalf("ReadDigit = %q, %v; want %q", got, err, want)
 		}
 	}
-	waitFor(t, "10 packets in", func() bool { return h.sess.Stats().PacketsIn == 10 })
+	poll.Until(t, "10 packets in", func() bool { return h.sess.Stats().PacketsIn == 10 })
 	if st := h.sess.Stats(); st.Digits != 2 {
 		t.Fatalf("Stats.Digits = %d, want 2 (end packets repeat)", st.Digits)
 	}
@@ -247,7 +236,7 @@ func TestIncomingPacketsValidatedAndLatched(t *testing.T) {
 	}
 	for _, st := range steps {
 		h.send(t, st.from, st.data)
-		waitFor(t, st.name, func() bool { return h.sess.Stats() == st.want })
+		poll.Until(t, st.name, func() bool { return h.sess.Stats() == st.want })
 	}
 	if got := h.onAudio.Load(); got != 2 {
 		t.Fatalf("OnAudio called %d times, want 2", got)
@@ -263,9 +252,9 @@ func TestIncomingPacketsValidatedAndLatched(t *testing.T) {
 	moved.Remote = foreign.LocalAddr().(*net.UDPAddr).AddrPort()
 	h.sess.Update(moved)
 	h.send(t, foreign, rtpBytes(t, 0, 9, 1600, 0xD00D, audio))
-	waitFor(t, "re-latch after Update", func() bool { return h.sess.Stats().PacketsIn == 3 })
+	poll.Until(t, "re-latch after Update", func() bool { return h.sess.Stats().PacketsIn == 3 })
 	h.send(t, h.remote, rtpBytes(t, 0, 6, 960, 0xCAFE, audio))
-	waitFor(t, "old source foreign after re-latch", func() bool { return h.sess.Stats().DroppedForeign == 3 })
+	poll.Until(t, "old source foreign after re-latch", func() bool { return h.sess.Stats().DroppedForeign == 3 })
 }
 
 func TestMediaTimeout(t *testing.T) {
@@ -423,7 +412,7 @@ func TestSetMediaTimeout(t *testing.T) {
 			h := newHarness(t, tt.initial)
 			before := h.sess.LastPacketAt()
 			h.send(t, h.remote, rtpBytes(t, 0, 1, 160, 0xCAFE, make([]byte, 160)))
-			waitFor(t, "packet accepted", func() bool { return h.sess.Stats().PacketsIn == 1 })
+			poll.Until(t, "packet accepted", func() bool { return h.sess.Stats().PacketsIn == 1 })
 			last := h.sess.LastPacketAt()
 			if !last.After(before) || time.Since(last) > time.Second {
 				t.Fatalf("LastPacketAt = %v after a packet (before it %v), want the packet's arrival", last, before)

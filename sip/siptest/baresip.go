@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -76,6 +77,19 @@ type Baresip struct {
 func HaveBaresip() bool {
 	_, err := os.Stat(BaresipPath)
 	return err == nil
+}
+
+// RequireBaresip is the check of every test that runs baresip: under -short
+// it skips the test (the fast lane starts no other processes); otherwise a
+// missing baresip fails it, so a run cannot pass by skipping.
+func RequireBaresip(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("siptest: runs baresip, which -short leaves out")
+	}
+	if !HaveBaresip() {
+		t.Fatalf("siptest: %s not found: install baresip-core (apt-get install baresip-core, or scripts/services.sh tools)", BaresipPath)
+	}
 }
 
 // StartBaresip writes a configuration to a temporary directory, starts

@@ -211,9 +211,7 @@ func (c *serverCall) received() (pcm []int16, events int) {
 
 func startTestBaresip(t *testing.T, ctx context.Context, opts BaresipOptions) *Baresip {
 	t.Helper()
-	if !HaveBaresip() {
-		t.Fatalf("%s not found: install baresip-core (apt-get install baresip-core)", BaresipPath)
-	}
+	RequireBaresip(t)
 	b, err := StartBaresip(ctx, opts)
 	if err != nil {
 		t.Fatalf("start baresip: %v", err)

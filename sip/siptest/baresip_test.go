@@ -10,6 +10,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/hotline-dev/hotline/sip/media"
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 )
 
 // TestBaresipAnswersAndExchangesAudio: baresip registers with digest auth, the
@@ -60,7 +61,7 @@ func TestBaresipAnswersAndExchangesAudio(t *testing.T) {
 			if err := b.SendDTMF(ctx, '5'); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "telephone-event packets from baresip", func() bool { _, n := call.received(); return n > 0 })
+			poll.Until(t, "telephone-event packets from baresip", func() bool { _, n := call.received(); return n > 0 })
 			hangup(t, ctx, b, call, tc.agentBye)
 		})
 	}
@@ -73,7 +74,7 @@ func hangup(t *testing.T, ctx context.Context, b *Baresip, call *serverCall, byA
 		if err := b.Hangup(ctx); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "bye from the agent", func() bool { return call.dlg.LoadState() == sip.DialogStateEnded })
+		poll.Until(t, "bye from the agent", func() bool { return call.dlg.LoadState() == sip.DialogStateEnded })
 	} else if err := call.dlg.Bye(ctx); err != nil {
 		t.Fatalf("bye: %v", err)
 	}
@@ -147,8 +148,8 @@ func TestBaresipDials(t *testing.T) {
 	if c == nil {
 		t.Fatalf("uas has no call %q", ev.ID)
 	}
-	waitFor(t, "agent audio at the uas", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.audio >= 50 })
-	waitFor(t, "uas tone at the agent", func() bool { pcm, _ := b.Recorded(); return len(pcm) >= sampleRate })
+	poll.Until(t, "agent audio at the uas", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.audio >= 50 })
+	poll.Until(t, "uas tone at the agent", func() bool { pcm, _ := b.Recorded(); return len(pcm) >= sampleRate })
 	heard, err := b.Recorded()
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +163,7 @@ func TestBaresipDials(t *testing.T) {
 	if _, err := b.WaitEvent(ctx, EventCallClosed); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "bye at the uas", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.bye })
+	poll.Until(t, "bye at the uas", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.bye })
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}

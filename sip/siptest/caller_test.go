@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/sip/media"
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 	"github.com/pion/rtp"
 )
 
@@ -66,12 +67,12 @@ func TestDialHearsToneAndHangsUp(t *testing.T) {
 				t.Errorf("power at 1500 Hz = %.3f, want < 0.05", p)
 			}
 			uc := uas.call(call.CallID())
-			waitFor(t, "caller's rtp at the uas", func() bool { uc.mu.Lock(); defer uc.mu.Unlock(); return uc.audio >= 5 })
+			poll.Until(t, "caller's rtp at the uas", func() bool { uc.mu.Lock(); defer uc.mu.Unlock(); return uc.audio >= 5 })
 			checkStats(t, call.PacketStats())
 			if err := call.Hangup(ctx); err != nil {
 				t.Fatalf("hangup: %v", err)
 			}
-			waitFor(t, "bye at the uas", func() bool { uc.mu.Lock(); defer uc.mu.Unlock(); return uc.bye })
+			poll.Until(t, "bye at the uas", func() bool { uc.mu.Lock(); defer uc.mu.Unlock(); return uc.bye })
 		})
 	}
 }
@@ -149,7 +150,7 @@ func TestSendDTMF(t *testing.T) {
 		}
 	}
 	uc := uas.call(call.CallID())
-	waitFor(t, "16 event packets", func() bool { uc.mu.Lock(); defer uc.mu.Unlock(); return len(uc.events) >= 16 })
+	poll.Until(t, "16 event packets", func() bool { uc.mu.Lock(); defer uc.mu.Unlock(); return len(uc.events) >= 16 })
 	uc.mu.Lock()
 	events := slices.Clone(uc.events)
 	uc.mu.Unlock()
@@ -201,7 +202,7 @@ func TestHoldAndINFO(t *testing.T) {
 		t.Error("SendINFO with text/plain succeeded, want an error")
 	}
 	uc := uas.call(call.CallID())
-	waitFor(t, "3 acks", func() bool { uc.mu.Lock(); defer uc.mu.Unlock(); return uc.acks == 3 })
+	poll.Until(t, "3 acks", func() bool { uc.mu.Lock(); defer uc.mu.Unlock(); return uc.acks == 3 })
 	uc.mu.Lock()
 	defer uc.mu.Unlock()
 	if want := []media.Direction{media.SendOnly, media.SendRecv}; !slices.Equal(uc.directions, want) {

@@ -309,18 +309,6 @@ func (c *uasCall) read() {
 	}
 }
 
-// waitFor polls cond until it holds or 3 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 var errNoCall = errors.New("fake uas has no such call")
 
 // hangup makes the fake UAS send BYE on the call.

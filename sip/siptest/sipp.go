@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -59,6 +60,19 @@ type SIPpResult struct {
 func HaveSIPp() bool {
 	_, err := os.Stat(SIPpPath)
 	return err == nil
+}
+
+// RequireSIPp is the check of every test that runs SIPp: under -short it
+// skips the test (the fast lane starts no other processes); otherwise a
+// missing sipp fails it, so a run cannot pass by skipping.
+func RequireSIPp(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("siptest: runs sipp, which -short leaves out")
+	}
+	if !HaveSIPp() {
+		t.Fatalf("siptest: %s not found: install sip-tester (apt-get install sip-tester, or scripts/services.sh tools)", SIPpPath)
+	}
 }
 
 // RunSIPp runs one scenario to completion in a temporary directory and parses

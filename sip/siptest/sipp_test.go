@@ -15,9 +15,7 @@ import (
 // TestSIPpScenarios runs every scenario against the fake UAS, so a broken XML
 // fails here and not first in the end-to-end tests.
 func TestSIPpScenarios(t *testing.T) {
-	if !HaveSIPp() {
-		t.Fatalf("%s not found: install sip-tester (apt-get install sip-tester)", SIPpPath)
-	}
+	RequireSIPp(t)
 	cases := []struct {
 		name       string
 		opts       SIPpOptions
@@ -86,9 +84,7 @@ func checkSIPpDigits(t *testing.T, uas *fakeUAS, want []rune) {
 // before its first call, and RunSIPp runs it again on new ports instead of
 // failing the test that needed it.
 func TestRunSIPpRetriesATakenPort(t *testing.T) {
-	if !HaveSIPp() {
-		t.Fatalf("%s not found: install sip-tester (apt-get install sip-tester)", SIPpPath)
-	}
+	RequireSIPp(t)
 	taken, err := net.ListenPacket("udp", net.JoinHostPort(loopback, "0"))
 	if err != nil {
 		t.Fatal(err)

@@ -3,8 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +10,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/agents/redistest"
 	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/tickets"
 	"github.com/hotline-dev/hotline/tickets/pgtest"
@@ -95,15 +93,7 @@ func newFixture(t *testing.T) *fixture {
 // newFixtureWith serves the API with cfg (nil: DefaultConfig).
 func newFixtureWith(t *testing.T, cfg *Config) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatalf("open pool: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := tickets.Migrate(ctx, pool); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	_, pool := pgtest.Migrated(t, tickets.Migrate)
 	cal, err := tickets.LoadCalendar("../../configs/calendar.yaml")
 	if err != nil {
 		t.Fatalf("load calendar: %v", err)
@@ -118,9 +108,9 @@ func newFixtureWith(t *testing.T, cfg *Config) *fixture {
 	}
 	dir := agents.NewDirectory(pool, "hotline.test")
 	addAgents(t, dir)
-	f := &fixture{pool: pool, dir: dir, clock: &testClock{now: time.Now()}, store: store, rdb: testRedis(t),
-		prefix: randomPrefix(t), metrics: NewMetrics(prometheus.NewRegistry()), logs: &syncBuffer{}}
-	t.Cleanup(func() { deletePrefix(t, f.rdb, f.prefix) })
+	rdb, prefix := redistest.New(t)
+	f := &fixture{pool: pool, dir: dir, clock: &testClock{now: time.Now()}, store: store, rdb: rdb,
+		prefix: prefix, metrics: NewMetrics(prometheus.NewRegistry()), logs: &syncBuffer{}}
 	f.opts = Options{Store: store, Auth: dir, Sessions: f.rdb, Prefix: f.prefix, Config: cfg, Now: f.clock.Now,
 		Unmasker: NewPGUnmasker(pool, kr), Indexer: kr, Metrics: f.metrics,
 		Logger: slog.New(slog.NewTextHandler(f.logs, nil))}
@@ -139,50 +129,6 @@ func addAgents(t *testing.T, dir *agents.Directory) {
 	} {
 		if err := dir.Add(context.Background(), a, password); err != nil {
 			t.Fatalf("add agent %s: %v", a.ID, err)
-		}
-	}
-}
-
-// testRedis connects to the real Redis and fails the test when it is down.
-func testRedis(t *testing.T) *redis.Client {
-	t.Helper()
-	url := os.Getenv("HOTLINE_REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("parse HOTLINE_REDIS_URL %q: %v", url, err)
-	}
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { _ = rdb.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		t.Fatalf("redis unreachable at %s (set HOTLINE_REDIS_URL or start redis-server): %v", url, err)
-	}
-	return rdb
-}
-
-func randomPrefix(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatalf("random prefix: %v", err)
-	}
-	return "hotline-test-" + hex.EncodeToString(b) + ":"
-}
-
-func deletePrefix(t *testing.T, rdb *redis.Client, prefix string) {
-	ctx := context.Background()
-	keys, err := rdb.Keys(ctx, prefix+"*").Result()
-	if err != nil {
-		t.Errorf("list keys under %s: %v", prefix, err)
-		return
-	}
-	if len(keys) > 0 {
-		if err := rdb.Del(ctx, keys...).Err(); err != nil {
-			t.Errorf("delete keys under %s: %v", prefix, err)
 		}
 	}
 }

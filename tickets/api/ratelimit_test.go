@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hotline-dev/hotline/agents/redistest"
 )
 
 // TestLoginLimiterTakesBeforeCheck sends parallel wrong guesses for one
@@ -136,9 +138,7 @@ func TestSourcePrefix(t *testing.T) {
 
 // TestLoginLimiterRefills drives the Redis buckets with the injected clock.
 func TestLoginLimiterRefills(t *testing.T) {
-	rdb := testRedis(t)
-	prefix := randomPrefix(t)
-	t.Cleanup(func() { deletePrefix(t, rdb, prefix) })
+	rdb, prefix := redistest.New(t)
 	clock := &testClock{now: time.Unix(1_700_000_000, 0)}
 	l := &loginLimiter{rdb: rdb, prefix: prefix, now: clock.Now,
 		limits: LoginLimits{AccountBurst: 2, AccountRefill: time.Minute, SourceBurst: 10, SourceRefill: time.Second}}

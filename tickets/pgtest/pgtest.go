@@ -1,6 +1,16 @@
-// Package pgtest gives each test a throw-away PostgreSQL database on the real
-// server named by HOTLINE_DATABASE_URL (or the local default), so tests of
-// the store run against PostgreSQL itself, never a mock.
+// Package pgtest is the one PostgreSQL helper of every package's tests: each
+// test gets a throw-away database on the real server named by
+// HOTLINE_DATABASE_URL (or the local default), so tests run against
+// PostgreSQL itself, never a mock.
+//
+// Under go test -short the helpers skip the test (the fast lane runs only
+// tests without external services); without -short an unreachable server
+// fails the test, so a run cannot pass by skipping.
+//
+// pgtest imports none of hotline's packages: the package that owns the schema
+// (tickets) uses it from its own in-package tests, which could not import a
+// helper that imported tickets. So Migrated takes the migration function
+// (tickets.Migrate) from its caller instead of calling it.
 package pgtest
 
 import (
@@ -15,6 +25,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // DefaultURL is used when HOTLINE_DATABASE_URL is unset.
@@ -28,11 +39,43 @@ func AdminURL() string {
 	return DefaultURL
 }
 
+// MigrateFunc brings the schema of the database behind pool up to date and
+// returns the migrations it applied; tickets.Migrate is one.
+type MigrateFunc func(ctx context.Context, pool *pgxpool.Pool) (applied []string, err error)
+
+// Migrated creates a new database (NewDatabase), applies migrate to it and
+// returns its URL and a pool on it, closed when the test ends.
+func Migrated(t testing.TB, migrate MigrateFunc) (string, *pgxpool.Pool) {
+	t.Helper()
+	url := NewDatabase(t)
+	pool := Pool(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := migrate(ctx, pool); err != nil {
+		t.Fatalf("pgtest: migrate: %v", err)
+	}
+	return url, pool
+}
+
+// Pool opens a pool on url, closed when the test ends.
+func Pool(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatalf("pgtest: open pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
 // NewDatabase creates the database hotline_test_<random> and returns its
-// URL; it is dropped when the test ends. An unreachable server fails the
-// test: it is never skipped.
+// URL; it is dropped when the test ends. Under -short it skips the test; an
+// unreachable server otherwise fails it.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("pgtest: needs PostgreSQL, which -short leaves out")
+	}
 	admin := AdminURL()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

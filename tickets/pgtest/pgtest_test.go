@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 func TestWithDatabase(t *testing.T) {
@@ -53,5 +54,32 @@ func TestRedactHidesPassword(t *testing.T) {
 	got := redact("postgres://u:secret@db/x")
 	if strings.Contains(got, "secret") {
 		t.Fatalf("redact kept the password: %s", got)
+	}
+}
+
+func TestMigrated(t *testing.T) {
+	calls := 0
+	migrate := func(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
+		calls++
+		_, err := pool.Exec(ctx, "CREATE TABLE marker (id int)")
+		return []string{"0001_marker"}, err
+	}
+	url, pool := Migrated(t, migrate)
+	if calls != 1 {
+		t.Fatalf("migrate ran %d times, want once", calls)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connect to the returned url: %v", err)
+	}
+	defer conn.Close(ctx)
+	for name, q := range map[string]interface {
+		QueryRow(context.Context, string, ...any) pgx.Row
+	}{"pool": pool, "url": conn} {
+		var table string
+		if err := q.QueryRow(ctx, "SELECT to_regclass('marker')::text").Scan(&table); err != nil {
+			t.Fatalf("%s: migrated table missing: %v", name, err)
+		}
 	}
 }
