@@ -99,7 +99,19 @@ func (c *Call) EndReason() string {
 }
 
 // Media is the caller leg's RTP session (for bridging to an agent leg).
-func (c *Call) Media() *media.Session { return c.session }
+func (c *Call) Media() *media.Session { return c.media() }
+
+// media is the call's session under the lock (a re-INVITE may race the
+// answer); nil for a call that never got media (refused, no free port).
+func (c *Call) media() *media.Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.session
+}
+
+// errNoMedia: the call has no media session (it was refused before the
+// answer, e.g. for lack of RTP ports), so nothing can be played or heard.
+var errNoMedia = errors.New("call has no media")
 
 // SetRecording notes where the call's recording is written (S19).
 func (c *Call) SetRecording(path string) {
@@ -117,10 +129,11 @@ func (c *Call) Recording() string {
 
 // MediaStats returns the RTP counters of the call's session.
 func (c *Call) MediaStats() media.SessionStats {
-	if c.session == nil {
+	sess := c.media()
+	if sess == nil {
 		return media.SessionStats{}
 	}
-	return c.session.Stats()
+	return sess.Stats()
 }
 
 // Play plays the named prompts in order; with interruptible the first digit
@@ -146,18 +159,26 @@ func (c *Call) play(ctx context.Context, names []string, opts media.PlayOptions)
 	for _, p := range prompts {
 		c.srv.metrics.promptPlayed(p.Name)
 	}
+	sess := c.media()
+	if sess == nil {
+		return 0, errNoMedia
+	}
 	ctx, stop := c.bind(ctx)
 	defer stop()
-	return c.session.Play(ctx, prompts, opts)
+	return sess.Play(ctx, prompts, opts)
 }
 
 // ReadDigit waits up to timeout for the next digit; (0, nil) on timeout.
 func (c *Call) ReadDigit(ctx context.Context, timeout time.Duration) (rune, error) {
+	sess := c.media()
+	if sess == nil {
+		return 0, errNoMedia
+	}
 	ctx, stop := c.bind(ctx)
 	defer stop()
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	d, err := c.session.ReadDigit(tctx)
+	d, err := sess.ReadDigit(tctx)
 	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 		return 0, nil
 	}
@@ -172,10 +193,7 @@ func (c *Call) SetMediaTimeout(d time.Duration) {
 	if d <= 0 {
 		d = time.Duration(c.srv.cfg.MediaTimeout)
 	}
-	c.mu.Lock()
-	sess := c.session
-	c.mu.Unlock()
-	if sess != nil {
+	if sess := c.media(); sess != nil {
 		sess.SetMediaTimeout(d)
 	}
 }
@@ -183,9 +201,7 @@ func (c *Call) SetMediaTimeout(d time.Duration) {
 // LastPacketAt is when the caller's last valid RTP packet arrived (see
 // media.Session.LastPacketAt); zero before the call is answered.
 func (c *Call) LastPacketAt() time.Time {
-	c.mu.Lock()
-	sess := c.session
-	c.mu.Unlock()
+	sess := c.media()
 	if sess == nil {
 		return time.Time{}
 	}
@@ -193,7 +209,11 @@ func (c *Call) LastPacketAt() time.Time {
 }
 
 // FlushDigits drops digits typed ahead.
-func (c *Call) FlushDigits() { c.session.FlushDigits() }
+func (c *Call) FlushDigits() {
+	if sess := c.media(); sess != nil {
+		sess.FlushDigits()
+	}
+}
 
 // bind makes ctx end when the call ends, so no media wait outlives the call.
 func (c *Call) bind(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -169,7 +169,7 @@ func TestTCPTrustedSourceNoSourceCap(t *testing.T) {
 	var held []net.Conn
 	for i := range 4 {
 		held = append(held, r.dial(t, "127.0.0.1"))
-		eventually(t, "accept", func() bool { return r.count(connAccepted) == float64(i+1) })
+		poll.Until(t, "accept", func() bool { return r.count(connAccepted) == float64(i+1) })
 	}
 	if c := r.dial(t, "127.0.0.1"); !closedWithin(c, 2*time.Second) {
 		t.Fatal("a 5th connection from a trusted source stayed open over the global cap of 4")
