@@ -86,7 +86,7 @@ func DefaultConfig() Config {
 		RatePerSecond:      200,
 		Burst:              400,
 		Trusted:            []string{"127.0.0.0/8", "::1/128"},
-		MaxCalls:           2000,
+		MaxCalls:           4000,
 		MaxCallsPerSource:  20,
 		OverloadRetryAfter: configs.Duration(10 * time.Second),
 		TCP:                DefaultTCPConfig(),

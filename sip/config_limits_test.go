@@ -60,8 +60,8 @@ func TestConfigLimitsValidate(t *testing.T) {
 		{"trusted CIDR and address", func(c *Config) { c.Trusted = []string{"203.0.113.0/24", "2001:db8::1"} }, ""},
 		{"trusted host name", func(c *Config) { c.Trusted = []string{"trunk.example.net"} }, `sip.trusted: "trunk.example.net": want a CIDR`},
 		{"no calls", func(c *Config) { c.MaxCalls = 0 }, "sip.max_calls 0: want 1..5001"},
-		{"more calls than ports", func(c *Config) { c.RTPPorts = "10000-10100" }, `sip.max_calls 2000: want 1..51 (one RTP port per call, 51 even ports in sip.rtp_ports "10000-10100")`},
-		{"per source above node", func(c *Config) { c.MaxCallsPerSource = 3000 }, "sip.max_calls_per_source 3000: want 1..sip.max_calls (2000)"},
+		{"more calls than ports", func(c *Config) { c.RTPPorts = "10000-10100" }, `sip.max_calls 4000: want 1..51 (one RTP port per call, 51 even ports in sip.rtp_ports "10000-10100")`},
+		{"per source above node", func(c *Config) { c.MaxCallsPerSource = 5000 }, "sip.max_calls_per_source 5000: want 1..sip.max_calls (4000)"},
 		{"per source zero", func(c *Config) { c.MaxCallsPerSource = 0 }, "sip.max_calls_per_source 0"},
 		{"retry after fraction", func(c *Config) { c.OverloadRetryAfter = configs.Duration(1500 * time.Millisecond) }, "sip.overload_retry_after 1.5s: want whole seconds"},
 	}
