@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/google/uuid"
 	"github.com/hotline-dev/hotline/sip/media"
@@ -94,6 +95,12 @@ func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, from int, h 
 	s.wg.Add(1)
 	defer s.wg.Done()
 	c, err := s.newCall(req, tx)
+	if errors.Is(err, errCancelledEarly) {
+		// The caller still called: the call leaves a record (S11).
+		s.metrics.invite("cancelled")
+		h(c.ctx, c)
+		return
+	}
 	if err != nil {
 		s.metrics.invite("failed")
 		s.log.Warn("invite failed", "error", err, "sip_call_id", req.CallID().Value())
@@ -103,13 +110,29 @@ func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, from int, h 
 	c.run(offer, neg, h)
 }
 
+// errCancelledEarly: the caller's CANCEL ended the INVITE transaction before
+// its dialog was made (sipgo answered 487); newCall then returns the call,
+// already ended by the caller and without a dialog.
+var errCancelledEarly = errors.New("cancelled before the dialog was made")
+
 // newCall creates the server dialog for an initial INVITE.
 func (s *Server) newCall(req *sip.Request, tx sip.ServerTransaction) (*Call, error) {
 	dlg, err := s.dua.ReadInvite(req, tx)
+	if err != nil && tx.Err() != nil {
+		c := s.callOf(req, tx, nil)
+		c.finish(HungUpByCaller, "cancelled")
+		return c, fmt.Errorf("read invite: %w: %w", errCancelledEarly, err)
+	}
 	if err != nil {
 		s.respond(tx, sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad INVITE: "+sanitize(err.Error()), nil))
 		return nil, fmt.Errorf("read invite: %w", err)
 	}
+	return s.callOf(req, tx, dlg), nil
+}
+
+// callOf is the call of an initial INVITE (dlg is nil for one cancelled
+// before its dialog was made).
+func (s *Server) callOf(req *sip.Request, tx sip.ServerTransaction, dlg *sipgo.DialogServerSession) *Call {
 	id := uuid.NewString()
 	// ValidateRequest has bounded these (limits.go): they fit a call record.
 	caller := ""
@@ -124,7 +147,7 @@ func (s *Server) newCall(req *sip.Request, tx sip.ServerTransaction) (*Call, err
 		log:    s.log.With("call_id", id, "sip_call_id", sanitize(req.CallID().Value())),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
-	return c, nil
+	return c
 }
 
 // run takes the call from offer to hang-up: media port, answer, handler h, cleanup.
