@@ -98,7 +98,11 @@ func TestE2EOpenHours(t *testing.T) {
 		hears(t, call, pressed, prompt(t, "zh-CN", "queue_emergency"), 8*time.Second)
 		n.waitQueueLen("emergency", 1)
 		st := call.PacketStats()
-		if st.SSRCChanges != 0 || st.InterArrivalP99 > 40*time.Millisecond {
+		// The pacing target is a benchmark's (make bench); here the stream must
+		// be one paced stream: 20 ms apart at the median, no stall. The p99 is
+		// the test caller's scheduling on a loaded machine as much as ours.
+		if st.SSRCChanges != 0 || st.InterArrivalP50 < 18*time.Millisecond || st.InterArrivalP50 > 22*time.Millisecond ||
+			st.InterArrivalP99 > 100*time.Millisecond {
 			t.Errorf("rtp from the server: %+v", st)
 		}
 		hangup(t, call)
