@@ -113,8 +113,10 @@ func StartBaresip(ctx context.Context, opts BaresipOptions) (*Baresip, error) {
 		}
 		log := b.Log()
 		_ = b.Close()
-		// A port was taken before baresip bound it (startAttempts): choose again.
-		if attempt < startAttempts && addrInUse(log) && ctx.Err() == nil {
+		// A port was taken before baresip bound it (startAttempts): choose
+		// again. A control port taken by another process shows as the
+		// connection closing before baresip answered its first command.
+		if attempt < startAttempts && (addrInUse(log) || errors.Is(err, errCtrlClosed)) && ctx.Err() == nil {
 			continue
 		}
 		return nil, fmt.Errorf("start baresip: %w\nbaresip output:\n%s", err, log)
