@@ -15,14 +15,21 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "hotline:", err)
+		fmt.Fprintln(os.Stderr, oneLine(err))
 		os.Exit(1)
 	}
+}
+
+// oneLine is err as the single stderr line of a failed start: joined errors
+// (every bad config key at once) are separated by "; ".
+func oneLine(err error) string {
+	return "hotline: " + strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
 }
 
 func run(args []string) error {

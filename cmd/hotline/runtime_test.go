@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -78,5 +79,14 @@ func TestRedisOptions(t *testing.T) {
 	}
 	if _, err := redisOptions("http://nowhere"); err == nil || !strings.Contains(err.Error(), "HOTLINE_REDIS_URL") {
 		t.Errorf("a URL that is not redis: error %v, want one naming HOTLINE_REDIS_URL", err)
+	}
+}
+
+// A failed start is one line on stderr, whatever the error joins.
+func TestOneLine(t *testing.T) {
+	err := errors.Join(errors.New("sip.max_calls 0: want 1..5000"), errors.New("http.listen: must not be empty"))
+	got := oneLine(err)
+	if strings.Contains(got, "\n") || got != "hotline: sip.max_calls 0: want 1..5000; http.listen: must not be empty" {
+		t.Fatalf("oneLine = %q", got)
 	}
 }
