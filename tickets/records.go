@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hotline-dev/hotline/configs"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -38,7 +39,17 @@ type CallRecord struct {
 	WaitExceeded  bool
 	RecordingPath string
 	TransferredTo string // S10: "queue:complaint", comma-separated when several
+	// EndReason says why the call ended: the SIP leg's reason (bye,
+	// cancelled, media_timeout, ...) or EndReasonNodeLost.
+	EndReason string
 }
+
+// EndReasonNodeLost marks the record another node wrote for a call whose node
+// died in the middle of it (its heartbeat expired).
+const EndReasonNodeLost = "node_lost"
+
+// maxEndReason bounds calls.end_reason; a longer reason is cut.
+const maxEndReason = 64
 
 // errInvalidRecord is wrapped by validation errors: the record can never be
 // written, so retrying it is pointless.
@@ -93,15 +104,26 @@ func insertCall(ctx context.Context, db execer, r CallRecord) error {
 const callSQL = `INSERT INTO calls
 	(id, sip_call_id, caller, dialled, category, priority, node,
 	 started_at, answered_at, queued_at, ended_at, outcome, hung_up_by,
-	 agent_id, connected_at, wait_seconds, wait_exceeded, recording_path, transferred_to)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+	 agent_id, connected_at, wait_seconds, wait_exceeded, recording_path, transferred_to, end_reason)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 	ON CONFLICT (id) DO NOTHING`
 
 func callArgs(r CallRecord) []any {
 	return []any{r.ID, r.SIPCallID, r.Caller, r.Dialled, nullText(r.Category), r.Priority, r.Node,
 		r.StartedAt, nullTime(r.AnsweredAt), nullTime(r.QueuedAt), r.EndedAt, r.Outcome, r.HungUpBy,
 		nullText(r.AgentID), nullTime(r.ConnectedAt), nullWait(r), r.WaitExceeded, nullText(r.RecordingPath),
-		nullText(r.TransferredTo)}
+		nullText(r.TransferredTo), nullText(cut(r.EndReason, maxEndReason))}
+}
+
+// cut shortens s to at most n bytes on a rune boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // insertCallback writes r once per (call id, reason).

@@ -23,6 +23,7 @@ type Call interface {
 	EndedAt() time.Time
 	HungUpBy() string
 	Recording() string
+	EndReason() string
 	Hangup(ctx context.Context)
 	Logger() *slog.Logger
 }
@@ -33,6 +34,7 @@ const (
 	outcomeAbandonedInMenu = "abandoned_in_menu"
 	hungUpByCaller         = "caller"
 	hungUpByAgent          = "agent"
+	hungUpBySystem         = "system"
 )
 
 // recordWriteTimeout bounds writing one call's record; the writer spools
@@ -44,6 +46,8 @@ const recordWriteTimeout = 10 * time.Second
 func (r *Router) HandleCall(ctx context.Context, c Call) {
 	res := ivr.Result{Outcome: outcomeFailed}
 	if c.Answered() {
+		r.live.track(ctx, c)
+		defer r.live.untrack(ctx, c.ID())                    // after the record is saved or spooled
 		forget := r.queue.lookAhead(ctx, c.ID(), c.Caller()) // S16, during the greeting and menu
 		defer forget()
 		res = r.flow.Run(ctx, c)
@@ -73,7 +77,7 @@ func (r *Router) record(c Call, res ivr.Result) tickets.CallRecord {
 		StartedAt: c.StartedAt(), AnsweredAt: c.AnsweredAt(), QueuedAt: res.QueuedAt, EndedAt: c.EndedAt(),
 		Outcome: res.Outcome, HungUpBy: c.HungUpBy(),
 		AgentID: res.AgentID, ConnectedAt: res.ConnectedAt, RecordingPath: c.Recording(),
-		TransferredTo: strings.Join(res.Transfers, ","),
+		TransferredTo: strings.Join(res.Transfers, ","), EndReason: c.EndReason(),
 	}
 	if res.AgentHungUp {
 		rec.HungUpBy = hungUpByAgent // S11
