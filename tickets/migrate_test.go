@@ -152,7 +152,7 @@ func TestEmbeddedMigrationsAreOrdered(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, m := range ms {
-		if m.version != i+1 || !strings.HasPrefix(m.name, "000") || strings.TrimSpace(m.sql) == "" {
+		if m.version != i+1 || !strings.HasPrefix(m.name, fmt.Sprintf("%04d_", m.version)) || strings.TrimSpace(m.sql) == "" {
 			t.Fatalf("migration %d: %+v", i, m)
 		}
 	}
