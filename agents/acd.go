@@ -70,9 +70,12 @@ type ACDOptions struct {
 	// OnRestart is called by Run after Heartbeat detected a Redis restart or
 	// this node being reaped; it should call Republish with what the node holds.
 	OnRestart func(ctx context.Context)
-	Metrics   *Metrics
-	Logger    *slog.Logger
-	Clock     func() time.Time
+	// OnLost receives the calls in progress (TrackCall) of nodes that Reap
+	// found dead, so that their records are closed; nil drops them.
+	OnLost  func(ctx context.Context, calls []LiveCall)
+	Metrics *Metrics
+	Logger  *slog.Logger
+	Clock   func() time.Time
 }
 
 // ACD is the automatic call distributor: agent states and matching in Redis,
@@ -404,22 +407,23 @@ func (a *ACD) now() time.Time { return a.opts.Clock() }
 
 // reply is the JSON every ACD script returns.
 type reply struct {
-	Err           string   `json:"err"`
-	State         string   `json:"state"`
-	Tr            []Event  `json:"tr"`
-	Next          string   `json:"next"` // sweep: the earliest deadline left (ms)
-	Offers        []Offer  `json:"offers"`
-	Released      []string `json:"released"`
-	Category      string   `json:"category"`
-	EnqueuedAt    int64    `json:"enqueued_at"`
-	NotResponding bool     `json:"not_responding"`
-	CallID        string   `json:"call_id"`
-	Agents        []string `json:"agents"`
-	Alive         bool     `json:"alive"`
-	Epoch         string   `json:"epoch"`
-	Restored      bool     `json:"restored"`
-	Dead          []string `json:"dead"`
-	Calls         int      `json:"calls"`
+	Err           string     `json:"err"`
+	State         string     `json:"state"`
+	Tr            []Event    `json:"tr"`
+	Next          string     `json:"next"` // sweep: the earliest deadline left (ms)
+	Offers        []Offer    `json:"offers"`
+	Released      []string   `json:"released"`
+	Category      string     `json:"category"`
+	EnqueuedAt    int64      `json:"enqueued_at"`
+	NotResponding bool       `json:"not_responding"`
+	CallID        string     `json:"call_id"`
+	Agents        []string   `json:"agents"`
+	Alive         bool       `json:"alive"`
+	Epoch         string     `json:"epoch"`
+	Restored      bool       `json:"restored"`
+	Dead          []string   `json:"dead"`
+	Calls         int        `json:"calls"`
+	Lost          []lostCall `json:"lost"`
 }
 
 // eval executes an ACD script with the common arguments, records its

@@ -17,32 +17,45 @@ return finish()
 // reapScript cleans up after every node whose alive key expired: its
 // waiting callers leave the queues, agents ringing for its callers become
 // available and agents talking through it go to wrap-up (the call is lost
-// with the node; the ticket is still due, S12).
+// with the node; the ticket is still due, S12). Its calls in progress
+// (lost.go) are returned, each with the agent that was talking to it and
+// since when, for their records.
 //
-// ARGV[4] wrap-up max ms. Reply: {dead: [node], calls: n, tr}.
+// ARGV[4] wrap-up max ms. Reply: {dead: [node], calls: n, lost, tr}.
 var reapScript = acdScript(`
 local WRAP = tonumber(ARGV[4])
-local dead, calls = {}, 0
+local dead, calls, lost = {}, 0, {}
 for _, n in ipairs(redis.call('SMEMBERS', P .. 'nodes')) do
   local nk = P .. 'node:' .. n
   if n ~= NODE and redis.call('EXISTS', nk .. ':alive') == 0 then
     dead[#dead + 1] = n
+    local talking = {}
     for _, a in ipairs(redis.call('SMEMBERS', nk .. ':agents')) do
-      local h = redis.call('HMGET', akey(a), 'state', 'node', 'call_id')
+      local h = redis.call('HMGET', akey(a), 'state', 'node', 'call_id', 'since')
       if h[2] == n and h[1] == 'ringing' then
         move('release', a, 'available', {reason = 'node_lost'})
       elseif h[2] == n and h[1] == 'on_call' then
+        talking[h[3]] = {a, h[4]}
         move('drop', a, 'wrap_up', {reason = 'node_lost', call = h[3], deadline = NOW + WRAP})
       end
     end
     for _, c in ipairs(redis.call('SMEMBERS', nk .. ':qcalls')) do
       if unqueue(c) then calls = calls + 1 end
     end
-    redis.call('DEL', nk .. ':agents', nk .. ':qcalls', nk .. ':offers')
+    for _, c in ipairs(redis.call('SMEMBERS', nk .. ':calls')) do
+      local lk = P .. 'live:' .. c
+      local f, live = redis.call('HGETALL', lk), {}
+      for i = 1, #f, 2 do live[f[i]] = f[i + 1] end
+      local t = talking[c] or {}
+      lost[#lost + 1] = {id = c, live = live, agent = t[1] or '', since = t[2] or ''}
+      redis.call('DEL', lk)
+    end
+    redis.call('DEL', nk .. ':agents', nk .. ':qcalls', nk .. ':offers', nk .. ':calls')
     redis.call('SREM', P .. 'nodes', n)
   end
 end
 if #dead > 0 then out.dead = dead end
+if #lost > 0 then out.lost = lost end
 out.calls = calls
 return finish()
 `)

@@ -65,8 +65,9 @@ func (a *ACD) Heartbeat(ctx context.Context) (restarted bool, err error) {
 
 // Reap cleans up after nodes whose heartbeat expired: their waiting callers
 // leave the queues and the agents reserved for or talking to those callers
-// are freed (ringing → available, on_call → wrap_up). It returns the dead
-// nodes. Every node runs it; the script makes it happen once.
+// are freed (ringing → available, on_call → wrap_up). Their calls in
+// progress go to ACDOptions.OnLost. It returns the dead nodes. Every node
+// runs it; the script makes it happen once.
 func (a *ACD) Reap(ctx context.Context) ([]string, error) {
 	r, err := a.eval(ctx, "reap dead nodes", reapScript, a.opts.WrapUpMax.Milliseconds())
 	if err != nil {
@@ -76,7 +77,14 @@ func (a *ACD) Reap(ctx context.Context) ([]string, error) {
 		a.metrics.acd.reaped.WithLabelValues("node").Add(float64(len(r.Dead)))
 		a.metrics.acd.reaped.WithLabelValues("call").Add(float64(r.Calls))
 		a.metrics.acd.reaped.WithLabelValues("agent").Add(float64(len(r.Tr)))
-		a.log.Warn("reaped dead nodes", "dead", r.Dead, "calls", r.Calls, "agents", len(r.Tr))
+		a.log.Warn("reaped dead nodes", "dead", r.Dead, "calls", r.Calls, "agents", len(r.Tr), "lost_calls", len(r.Lost))
+	}
+	if len(r.Lost) > 0 && a.opts.OnLost != nil {
+		lost := make([]LiveCall, len(r.Lost))
+		for i, l := range r.Lost {
+			lost[i] = l.liveCall()
+		}
+		a.opts.OnLost(ctx, lost)
 	}
 	return r.Dead, nil
 }

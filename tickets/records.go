@@ -47,6 +47,10 @@ type CallRecord struct {
 // endReason is what calls.end_reason's CHECK accepts.
 var endReason = regexp.MustCompile(`^[a-z_]{0,32}$`)
 
+// EndReasonNodeLost marks the record another node wrote for a call whose node
+// died in the middle of it (its heartbeat expired).
+const EndReasonNodeLost = "node_lost"
+
 // errInvalidRecord is wrapped by validation errors: the record can never be
 // written, so retrying it is pointless.
 var errInvalidRecord = errors.New("invalid record")

@@ -34,6 +34,7 @@ const (
 	outcomeAbandonedInMenu = "abandoned_in_menu"
 	hungUpByCaller         = "caller"
 	hungUpByAgent          = "agent"
+	hungUpBySystem         = "system"
 )
 
 // recordWriteTimeout bounds writing one call's record; the writer spools
@@ -45,6 +46,8 @@ const recordWriteTimeout = 10 * time.Second
 func (r *Router) HandleCall(ctx context.Context, c Call) {
 	res := ivr.Result{Outcome: outcomeFailed}
 	if c.Answered() {
+		r.live.track(ctx, c)
+		defer r.live.untrack(ctx, c.ID())                    // after the record is saved or spooled
 		forget := r.queue.lookAhead(ctx, c.ID(), c.Caller()) // S16, during the greeting and menu
 		defer forget()
 		res = r.flow.Run(ctx, c)

@@ -100,4 +100,5 @@ func (r *Router) Republish(ctx context.Context) {
 	if err := r.o.ACD.Republish(ctx, calls, held.Agents); err != nil {
 		r.log.Error("re-publish after redis restart", "err", err)
 	}
+	r.live.republish(ctx)
 }

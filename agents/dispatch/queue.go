@@ -32,6 +32,8 @@ type queue struct {
 	// joined runs after a caller is in the queue (the dispatcher's poke:
 	// try a match now, not at the next tick).
 	joined func()
+	// queued runs once a caller is in the queue (liveCalls.queued).
+	queued func(ctx context.Context, e configs.QueueEntry)
 }
 
 func newQueue(shared *agents.Queue, t Tickets, repeat time.Duration, log *slog.Logger, ownerLate prometheus.Counter, joined func()) *queue {
@@ -51,6 +53,9 @@ func (q *queue) Enqueue(ctx context.Context, e configs.QueueEntry) error {
 	q.mu.Unlock()
 	if err := q.shared.Enqueue(ctx, en); err != nil {
 		return err
+	}
+	if q.queued != nil {
+		q.queued(ctx, en)
 	}
 	if q.joined != nil {
 		q.joined()

@@ -100,6 +100,7 @@ type Router struct {
 	flow  *ivr.Flow
 	disp  *dispatcher
 	queue *queue
+	live  *liveCalls
 }
 
 // New builds a router and the IVR flow it runs on each call.
@@ -117,6 +118,8 @@ func New(o Options) (*Router, error) {
 	r := &Router{o: o, log: o.Logger, m: newMetrics(o.Registerer)}
 	r.disp = newDispatcher(o.ACD, o.Directory, o.Node, o.Logger)
 	r.queue = newQueue(o.Queue, o.Tickets, o.RepeatWindow, o.Logger.With("component", "queue"), r.m.ownerLate, r.disp.poke)
+	r.live = &liveCalls{acd: o.ACD, log: o.Logger.With("component", "live_calls"), calls: map[string]agents.LiveCall{}}
+	r.queue.queued = r.live.queued
 	flow, err := ivr.NewFlow(o.IVR, ivr.FlowOptions{Hours: o.Hours, Queue: r.queue, Records: callbacks{o.Records},
 		Clock: o.Clock, Agents: r, Tickets: o.Tickets, Logger: o.Logger, Metrics: ivr.NewMetrics(o.Registerer)})
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 )
 
 func TestParseParts(t *testing.T) {
-	all := parts{true, true, true, true, true}
+	all := parts{rate: true, hold: true, match: true, bridgeHold: true, bridgeRate: true}
 	tests := []struct {
 		in      string
 		want    parts
@@ -25,6 +25,7 @@ func TestParseParts(t *testing.T) {
 		{"bridge", parts{match: true, bridgeHold: true, bridgeRate: true}, false},
 		{" hold , rate ", parts{rate: true, hold: true}, false},
 		{"match,bridge-rate", parts{match: true, bridgeRate: true}, false},
+		{"soak", parts{soak: true}, false},
 		{"", parts{}, true},
 		{",", parts{}, true},
 		{"bridged", parts{}, true},

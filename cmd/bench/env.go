@@ -188,6 +188,8 @@ func (e *env) writeConfig(pprof bool) error {
 	section(cfg, "sip")["rtp_ports"] = benchRTPPorts
 	// The bench measures capacity: no admission cap below what the ports allow.
 	section(cfg, "sip")["max_calls"] = benchMaxCalls
+	// 127.0.0.1 only: the soak's hostile source, 127.0.0.2, is untrusted.
+	section(cfg, "sip")["trusted"] = []string{"127.0.0.1/32", "::1/128"}
 	section(cfg, "ivr")["max_wait"] = "1h"
 	section(cfg, "queue")["key_prefix"] = benchKeyPrefix
 	section(cfg, "calendar")["file"] = filepath.Join(e.dir, "calendar.yaml")

@@ -19,12 +19,18 @@
 //   - the highest rate at which ≥ 99.9% of calls are bridged, judged by the
 //     call records and the server's bridge log lines;
 //   - the most concurrent bridged calls whose relay latency (the server's
-//     added jitter) has p99 < 5 ms.
+//     added jitter) has p99 < 5 ms;
+//
+// and, only when named (-only soak; soak*.go), a soak: -soak-duration of
+// mixed IVR and bridged calls at -soak-load of the capacity plus a hostile
+// flood from 127.0.0.2, with the server's memory, goroutines, descriptors
+// and RTP ports sampled and the legitimate calls lost counted.
 //
 // Run it from the repository root after `go build -o bin/hotline ./cmd/hotline`:
 //
 //	go run ./cmd/bench -duration 10s -max-rate 800 -max-concurrent 3000 -out bench-results.md
 //	go run ./cmd/bench -only bridge -duration 10s -max-bridge-rate 300 -max-bridged 1500
+//	go run ./cmd/bench -only soak -soak-duration 30m
 //
 // Everything stays on 127.0.0.1; SIPp and the server are stopped on exit and
 // on Ctrl-C.
@@ -83,18 +89,19 @@ type options struct {
 	talk          time.Duration
 	keepGoing     bool
 	keyAt         time.Duration
+	soak          soakOptions
 }
 
 // parts are the sweeps -only selects. "bridge" is the three parts:
 // match, bridge-hold and bridge-rate, which can also be named alone.
-type parts struct{ rate, hold, match, bridgeHold, bridgeRate bool }
+type parts struct{ rate, hold, match, bridgeHold, bridgeRate, soak bool }
 
 // partNames are -only's names in the order the bench runs them.
-var partNames = []string{"rate", "hold", "match", "bridge-hold", "bridge-rate"}
+var partNames = []string{"rate", "hold", "match", "bridge-hold", "bridge-rate", "soak"}
 
 func (p *parts) flag(name string) *bool {
 	return map[string]*bool{"rate": &p.rate, "hold": &p.hold, "match": &p.match,
-		"bridge-hold": &p.bridgeHold, "bridge-rate": &p.bridgeRate}[name]
+		"bridge-hold": &p.bridgeHold, "bridge-rate": &p.bridgeRate, "soak": &p.soak}[name]
 }
 
 // parseParts reads -only: a comma list of rate (IVR call rate), hold (IVR
@@ -142,7 +149,7 @@ func main() {
 	flag.IntVar(&o.samples, "sample-calls", 20, "Go callers measuring RTP arrival beside SIPp in each concurrency step (0: none)")
 	flag.BoolVar(&o.keepDB, "keep-db", false, "keep the run's hotline_bench_<pid> database after the run")
 	flag.BoolVar(&o.keepDir, "keep-dir", false, "keep the bench's temp folder (server log, config, recordings) after the run")
-	flag.StringVar(&o.only, "only", "rate,hold,bridge", "parts to run, comma list: rate (IVR call rate), hold (IVR concurrency), bridge (match, bridge-hold and bridge-rate, each also alone)")
+	flag.StringVar(&o.only, "only", "rate,hold,bridge", "parts to run, comma list: rate (IVR call rate), hold (IVR concurrency), bridge (match, bridge-hold and bridge-rate, each also alone), soak (only when named)")
 	flag.BoolVar(&o.pprof, "pprof", false, "turn on the server's /debug/pprof/ (http.pprof) on its ops port")
 	flag.Float64Var(&o.minBridgeRate, "min-bridge-rate", 0, "lowest bridged call rate tried (calls/s): the ladder's rungs below it are skipped")
 	flag.Float64Var(&o.maxBridgeRate, "max-bridge-rate", 300, "highest bridged call rate tried (calls/s)")
@@ -152,6 +159,12 @@ func main() {
 	flag.BoolVar(&o.keepGoing, "keep-going", false, "bridged sweeps: run every step even after one failed (the figures are then the best passing step; failures below it are listed)")
 	flag.DurationVar(&o.keyAt, "key-at", time.Second, "when the call-rate, bridged call-rate and matching callers press their key after the answer: "+
 		"1s is the short call (answer, press a key, 2 s, BYE), typed during the greeting (S3 type-ahead); 5s waits for the menu, as a first-time caller does")
+	flag.DurationVar(&o.soak.duration, "soak-duration", 30*time.Minute, "soak: how long the mixed traffic runs")
+	flag.Float64Var(&o.soak.load, "soak-load", 0.7, "soak: share of the capacity offered, half as short IVR calls, half as bridged calls")
+	flag.Float64Var(&o.soak.ivrCap, "soak-ivr-capacity", 800, "soak: short IVR calls/s the server passes alone (BENCHMARKS.md; the rate part's figure when it runs first)")
+	flag.Float64Var(&o.soak.bridgeCap, "soak-bridge-capacity", 250, "soak: bridged calls/s the server passes alone (BENCHMARKS.md; the bridge-rate part's figure when it runs first)")
+	flag.Float64Var(&o.soak.hostile, "soak-hostile-rate", 400, "soak: datagrams/s the hostile source (127.0.0.2, untrusted) sends, INVITEs and REGISTERs in turn")
+	flag.DurationVar(&o.soak.sampleEach, "soak-sample", 5*time.Second, "soak: how often the server's memory, goroutines, descriptors and RTP ports are sampled")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -183,6 +196,16 @@ func (o options) validate() error {
 		return errors.New("-talk must be between 1s and 1m")
 	case o.keyAt < 500*time.Millisecond || o.keyAt > 20*time.Second:
 		return errors.New("-key-at must be between 500ms and 20s")
+	case o.soak.duration < time.Minute || o.soak.duration > 50*time.Minute:
+		return errors.New("-soak-duration must be between 1m and 50m (the whole run is bounded by an hour)")
+	case o.soak.load <= 0 || o.soak.load > 1:
+		return errors.New("-soak-load must be above 0 and at most 1")
+	case o.soak.ivrCap < 1 || o.soak.bridgeCap < 1:
+		return errors.New("-soak-ivr-capacity and -soak-bridge-capacity must be at least 1 call/s")
+	case o.soak.hostile < 0 || o.soak.hostile > 5000:
+		return errors.New("-soak-hostile-rate must be between 0 and 5000 datagrams/s")
+	case o.soak.sampleEach < time.Second || o.soak.sampleEach > time.Minute:
+		return errors.New("-soak-sample must be between 1s and 1m")
 	}
 	if _, err := os.Stat(o.binary); err != nil {
 		return fmt.Errorf("%s: %w (build it: go build -o bin/hotline ./cmd/hotline)", o.binary, err)
@@ -291,6 +314,17 @@ func (b *bench) sweeps(ctx context.Context, o options) *result {
 			talk:      o.talk,
 			keepGoing: o.keepGoing,
 		})
+	}
+	if o.parts.soak && ctx.Err() == nil {
+		so := o.soak
+		// Capacity measured in this run wins over the given one.
+		if res.PCAP.MaxRate > 0 {
+			so.ivrCap = res.PCAP.MaxRate
+		}
+		if res.Bridge != nil && res.Bridge.Rate.MaxRate > 0 {
+			so.bridgeCap = res.Bridge.Rate.MaxRate
+		}
+		res.Soak = b.runSoak(ctx, so)
 	}
 	return res
 }

@@ -81,6 +81,9 @@ func (r *result) markdown() string {
 	if br := r.Bridge; br != nil {
 		br.tables(w, r.hasPart)
 	}
+	if r.Soak != nil {
+		r.Soak.markdown(w)
+	}
 	w("")
 	w("Server log lines by level: %v. Commonest warnings/errors: %s", r.ServerLog.Levels, strings.Join(r.ServerLog.Top, "; "))
 	return b.String()

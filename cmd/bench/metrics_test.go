@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 const sampleMetrics = `# HELP hotline_media_send_interval_seconds Time between two packets.
@@ -118,6 +119,40 @@ func TestIntervalsOK(t *testing.T) {
 	for _, tt := range tests {
 		if got := intervalsOK(tt.p01, tt.p99); got != tt.want {
 			t.Errorf("intervalsOK(%v, %v) = %v, want %v", tt.p01, tt.p99, got, tt.want)
+		}
+	}
+}
+
+// The soak's verdict: a figure that grows past soakGrowth (and its slack)
+// from the first steady quarter to the last is not flat; the warm-up is
+// left out.
+func TestSoakTrends(t *testing.T) {
+	samples := func(last float64) []soakSample {
+		var out []soakSample
+		for i := range 40 {
+			heap := 100.0
+			if i >= 30 {
+				heap = last
+			}
+			// RSS climbs (GOGC 1000): reported, not judged.
+			out = append(out, soakSample{At: float64(i * 5), RSSMB: float64(100 + 20*i), HeapLiveMB: heap,
+				Goroutines: 300, FDs: 100, RTPPorts: 50})
+		}
+		out[0].HeapLiveMB = 10 // warm-up: ignored
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		last float64
+		flat bool
+	}{
+		{"steady", 100, true},
+		{"noise", 140, true},
+		{"leak", 200, false},
+	} {
+		tr, flat := soakTrends(samples(tc.last), 200*time.Second)
+		if flat != tc.flat || tr["heap_live_mb"].Flat != tc.flat {
+			t.Errorf("%s: flat %v (%+v), want %v", tc.name, flat, tr["heap_live_mb"], tc.flat)
 		}
 	}
 }

@@ -31,6 +31,7 @@ func (a *app) wireAgents(m *agents.Metrics) {
 		Reservation: time.Duration(cfg.ACD.RingTimeout) + 10*time.Second,
 		History:     agents.NewPGHistory(a.pool), Metrics: m, Logger: a.log,
 		OnRestart: func(ctx context.Context) { a.router.Republish(ctx) },
+		OnLost:    func(ctx context.Context, calls []agents.LiveCall) { a.router.CloseLost(ctx, calls) },
 	})
 	a.locs = agents.NewLocations(a.rdb, cfg.Queue.KeyPrefix, agents.LocationsOptions{
 		// Un-REGISTER and expiry take the agent out of routing.

@@ -79,7 +79,7 @@ func (a *app) wire(cal *tickets.Calendar) error {
 	}
 	w, err := tickets.NewWriter(a.pool, tickets.WriterOptions{
 		SpoolDir: filepath.Join(cfg.DataDir, "spool"), Logger: a.log, Metrics: tm,
-		EntryWindow: time.Duration(cfg.Tickets.EntryWindow),
+		EntryWindow: time.Duration(cfg.Tickets.EntryWindow), BacklogLimit: time.Duration(cfg.Tickets.SpoolDegradedAfter),
 	})
 	if err != nil {
 		return fmt.Errorf("record writer: %w", err)

@@ -112,6 +112,9 @@ type TicketsConfig struct {
 	DeadlinesFile string `yaml:"deadlines_file"`
 	// SweepInterval: how often every node looks for overdue drafts and breaches.
 	SweepInterval configs.Duration `yaml:"sweep_interval"`
+	// SpoolDegradedAfter: records waiting in the spool this long (PostgreSQL
+	// down or refusing them) turn /readyz degraded.
+	SpoolDegradedAfter configs.Duration `yaml:"spool_degraded_after"`
 }
 
 // TransferConfig is the allowlist of outside lines agents may transfer to (S10).
@@ -156,7 +159,7 @@ func DefaultConfig() Config {
 			NodeTTL: configs.Duration(15 * time.Second), ServiceLevelThreshold: configs.Duration(20 * time.Second)},
 		Recording: RecordingConfig{},
 		Tickets: TicketsConfig{EntryWindow: configs.Duration(5 * time.Minute), DeadlinesFile: "deadlines.yaml",
-			SweepInterval: configs.Duration(10 * time.Second)},
+			SweepInterval: configs.Duration(10 * time.Second), SpoolDegradedAfter: configs.Duration(30 * time.Second)},
 		Runtime: DefaultRuntimeConfig(),
 		API:     api.DefaultConfig(),
 	}
@@ -242,8 +245,8 @@ func (c Config) Validate() error {
 	if c.Queue.DefaultHandleTime <= 0 {
 		errs = append(errs, errors.New("queue.default_handle_time: must be positive"))
 	}
-	if c.Tickets.EntryWindow <= 0 || c.Tickets.SweepInterval <= 0 || c.Tickets.DeadlinesFile == "" {
-		errs = append(errs, errors.New("tickets: entry_window and sweep_interval must be positive, deadlines_file set"))
+	if c.Tickets.EntryWindow <= 0 || c.Tickets.SweepInterval <= 0 || c.Tickets.SpoolDegradedAfter <= 0 || c.Tickets.DeadlinesFile == "" {
+		errs = append(errs, errors.New("tickets: entry_window, sweep_interval and spool_degraded_after must be positive, deadlines_file set"))
 	}
 	if c.Calendar.File == "" {
 		errs = append(errs, errors.New("calendar.file: must name the office-hours calendar"))

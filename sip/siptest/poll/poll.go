@@ -29,11 +29,21 @@ func Until(t testing.TB, what string, cond func() bool) {
 
 func until(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	if !Within(timeout, cond) {
+		t.Fatalf("timed out after %s waiting for %s", timeout, what)
+	}
+}
+
+// Within calls cond until it returns true or timeout has passed, and says
+// whether it did: for a test that reports more than "timed out" (the state
+// it found) or waits longer than Timeout for something slow by design.
+func Within(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+			return false
 		}
 		time.Sleep(interval)
 	}
+	return true
 }
