@@ -188,14 +188,20 @@ func (c *Call) ReadDigit(ctx context.Context, timeout time.Duration) (rune, erro
 // SetMediaTimeout changes how long the call may go without RTP before it is
 // hung up (end reason media_timeout): the IVR shortens it while the caller
 // waits in a queue, where the phone sends RTP all the time, silence
-// included. 0 or less restores sip.media_timeout.
+// included. 0 or less restores sip.media_timeout. A shorter timeout applies
+// only once the caller's RTP has flowed: RTP that stopped is a phone gone
+// without its BYE, while a phone that never sent any (one-way audio,
+// silence suppression) is not, and keeps sip.media_timeout.
 func (c *Call) SetMediaTimeout(d time.Duration) {
-	if d <= 0 {
-		d = time.Duration(c.srv.cfg.MediaTimeout)
+	configured := time.Duration(c.srv.cfg.MediaTimeout)
+	sess := c.media()
+	if sess == nil {
+		return
 	}
-	if sess := c.media(); sess != nil {
-		sess.SetMediaTimeout(d)
+	if d <= 0 || (d < configured && sess.Stats().PacketsIn == 0) {
+		d = configured
 	}
+	sess.SetMediaTimeout(d)
 }
 
 // LastPacketAt is when the caller's last valid RTP packet arrived (see

@@ -20,7 +20,11 @@ func TestQueuedCallerVanishes(t *testing.T) {
 	ended := make(chan *Call, 1)
 	srv := testServer(t, func(o *Options) {
 		o.Handler = func(ctx context.Context, c *Call) {
-			c.SetMediaTimeout(queueTimeout) // as the IVR does on queueing
+			// As the IVR does on queueing, after the greeting: RTP has flowed.
+			for c.MediaStats().PacketsIn == 0 && ctx.Err() == nil {
+				time.Sleep(5 * time.Millisecond)
+			}
+			c.SetMediaTimeout(queueTimeout)
 			<-ctx.Done()
 			ended <- c
 		}
@@ -116,4 +120,38 @@ func TestAgentVanishesMidCall(t *testing.T) {
 		t.Fatal("the caller's call ended with the agent's leg: the caller was still sending RTP")
 	}
 	receive(t, agent.byes, "BYE to the vanished agent")
+}
+
+// A caller that never sent RTP (one-way audio, silence suppression) is not
+// a phone gone without its BYE: the queue's shorter timeout does not apply,
+// and sip.media_timeout still does.
+func TestQueueTimeoutNeedsRTPThatFlowed(t *testing.T) {
+	const queueTimeout = 300 * time.Millisecond
+	ended := make(chan *Call, 1)
+	srv := testServer(t, func(o *Options) {
+		o.Config.MediaTimeout = configs.Duration(2 * time.Second)
+		o.Handler = func(ctx context.Context, c *Call) {
+			c.SetMediaTimeout(queueTimeout)
+			<-ctx.Done()
+			ended <- c
+		}
+	})
+	p := newRawPeer(t, "127.0.0.1", srv)
+	if status, _ := p.invite("never-rtp"); status != 200 {
+		t.Fatalf("INVITE: %d, want 200", status)
+	}
+	start := time.Now()
+	select {
+	case c := <-ended:
+		t.Fatalf("a caller that never sent RTP ended after %v (%s), before sip.media_timeout", time.Since(start), c.EndReason())
+	case <-time.After(3 * queueTimeout):
+	}
+	select {
+	case c := <-ended:
+		if c.EndReason() != "media_timeout" {
+			t.Fatalf("ended with %q, want media_timeout", c.EndReason())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("sip.media_timeout (2 s) did not end a call without RTP")
+	}
 }
