@@ -180,9 +180,9 @@ func checkLive(ctx context.Context, p *promServer) figures {
 			configs.CategoryInquiry: exactly(1), configs.CategoryEmergency: exactly(1)}),
 		`max by (category) (hotline_agents_queue_oldest_wait_seconds)`: perCategory(q, exactly(0), map[string]want{
 			configs.CategoryInquiry: between(10, 60), configs.CategoryEmergency: between(15, 60)}),
-		`max by (state) (hotline_agents_by_state{state!="offline"})`: perState(map[agents.State]want{agents.StateOnCall: exactly(1)}),
-		`:hotline_occupancy:ratio`:                                   {"": exactly(1)},
-		`category:hotline_occupancy:ratio`:                           perCategory(q, exactly(1), nil),
+		`max by (state) (hotline_agents_by_state{state!="offline"})`:    perState(map[agents.State]want{agents.StateOnCall: exactly(1)}),
+		`:hotline_occupancy:ratio`:                                      {"": exactly(1)},
+		`category:hotline_occupancy:ratio`:                              perCategory(q, exactly(1), nil),
 		`max by (category) (hotline_agents_serving{state="available"})`: perCategory(q, exactly(0), nil),
 	}
 	for expr, exp := range f {
@@ -213,8 +213,8 @@ func checkEnd(ctx context.Context, p *promServer, d endFigures) figures {
 		`:hotline_answer_speed_seconds:avg_1h`:                         {"": about((d.waits[0]+d.waits[1]+d.waits[2])/3, 0.01)},
 		`category:hotline_answer_speed_seconds:avg_1h`: perCategory(q, noValue, map[string]want{
 			inq: about((d.waits[0]+d.waits[1])/2, 0.01), emg: about(d.waits[2], 0.01)}),
-		`:hotline_abandon:ratio_1h`:         {"": ratio(0.25)},
-		`category:hotline_abandon:ratio_1h`: perCategory(q, noValue, map[string]want{inq: ratio(1.0 / 3), emg: exactly(0)}),
+		`:hotline_abandon:ratio_1h`:                                     {"": ratio(0.25)},
+		`category:hotline_abandon:ratio_1h`:                             perCategory(q, noValue, map[string]want{inq: ratio(1.0 / 3), emg: exactly(0)}),
 		`max by (state) (hotline_agents_by_state{state!="offline"})`:    perState(map[agents.State]want{agents.StateAvailable: exactly(1)}),
 		`:hotline_occupancy:ratio`:                                      {"": exactly(0)},
 		`category:hotline_occupancy:ratio`:                              perCategory(q, exactly(0), nil),
