@@ -70,7 +70,7 @@ func TestE2ESupervisorView(t *testing.T) {
 	n.waitQueueLen(configs.CategoryInquiry, 1)
 
 	prom.waitFiring(ctx, "HotlineEmergencyWaiting") // S6: over 15 s
-	live := checkLive(ctx, prom)
+	live, liveGot := checkLive(ctx, prom)
 	hangup(t, c)
 	time.Sleep(time.Until(eQueued.Add(22 * time.Second)))
 	aGone := time.Now()
@@ -121,13 +121,13 @@ func TestE2ESupervisorView(t *testing.T) {
 
 	handle := (aGone.Sub(recA.ConnectedAt) + eGone.Sub(recE.ConnectedAt) + bAgentGone.Sub(recB.ConnectedAt)).Seconds() / 3
 	delay := (tA.EnteredAt.Sub(tA.CallEndedAt) + tB.EnteredAt.Sub(tB.CallEndedAt)).Seconds() / 2
-	end := checkEnd(ctx, prom, endFigures{waits: [3]float64{recA.WaitSeconds, recB.WaitSeconds, recE.WaitSeconds},
+	end, endGot := checkEnd(ctx, prom, endFigures{waits: [3]float64{recA.WaitSeconds, recB.WaitSeconds, recE.WaitSeconds},
 		handle: handle, delay: delay})
 	for _, alert := range []string{"HotlineDraftOverdue", "HotlineDeadlineBreached", "HotlineLateEntries"} {
 		prom.waitFiring(ctx, alert)
 	}
 	coverage(t, live, end)
-	writeFigures(t, live, end)
+	drawDashboards(t, prom, start, liveGot, endGot)
 	t.Logf("supervisor view verified in %v", time.Since(start).Round(time.Second))
 }
 
@@ -143,9 +143,11 @@ func submit(ctx context.Context, t *testing.T, n *testNode, callID string) ticke
 	return k
 }
 
-// figures are the expectations checked, by query, for the coverage check
-// and the pictures of the dashboards.
+// figures are the expectations checked, by query, for the coverage check.
 type figures map[string]expectation
+
+// results are what Prometheus answered, by query and series.
+type results map[string]map[string]float64
 
 // perCategory fills every category of cats with def, then the given values.
 func perCategory(cats []string, def want, set map[string]want) expectation {
@@ -173,7 +175,7 @@ func perState(set map[agents.State]want) expectation {
 }
 
 // checkLive is the wallboard while A talks and E and C wait.
-func checkLive(ctx context.Context, p *promServer) figures {
+func checkLive(ctx context.Context, p *promServer) (figures, results) {
 	q := configs.QueueCategories()
 	f := figures{
 		`max by (category) (hotline_agents_queue_length)`: perCategory(q, exactly(0), map[string]want{
@@ -185,10 +187,11 @@ func checkLive(ctx context.Context, p *promServer) figures {
 		`category:hotline_occupancy:ratio`:                              perCategory(q, exactly(1), nil),
 		`max by (category) (hotline_agents_serving{state="available"})`: perCategory(q, exactly(0), nil),
 	}
+	got := results{}
 	for expr, exp := range f {
-		p.check(ctx, expr, exp)
+		got[expr] = p.check(ctx, expr, exp)
 	}
-	return f
+	return f, got
 }
 
 type endFigures struct {
@@ -198,7 +201,7 @@ type endFigures struct {
 }
 
 // checkEnd is both dashboards and every rule once every caller has gone.
-func checkEnd(ctx context.Context, p *promServer, d endFigures) figures {
+func checkEnd(ctx context.Context, p *promServer, d endFigures) (figures, results) {
 	q, all := configs.QueueCategories(), configs.TicketCategories()
 	const inq, emg = configs.CategoryInquiry, configs.CategoryEmergency
 	// Ratios of two increases over the same samples are exact; a single
@@ -256,10 +259,11 @@ func checkEnd(ctx context.Context, p *promServer, d endFigures) figures {
 			"": ratio(1)},
 		`sum by (score) (increase(hotline_tickets_survey_scores_total[1h]))`: {`score="1"`: count(1), `score="2"`: exactly(0), `score="3"`: exactly(0)},
 	}
+	got := results{}
 	for expr, exp := range f {
-		p.check(ctx, expr, exp)
+		got[expr] = p.check(ctx, expr, exp)
 	}
-	return f
+	return f, got
 }
 
 // panelRange is what the test evaluates for Grafana's $__range: the whole

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs/grafana"
 	"gopkg.in/yaml.v3"
 )
 
@@ -176,6 +177,39 @@ func labelKey(m map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
+// queryRange evaluates expr every step over [from, to], for the graphs.
+func (p *promServer) queryRange(expr string, from, to time.Time, step time.Duration) ([]grafana.Series, error) {
+	var data struct {
+		Result []struct {
+			Metric map[string]string `json:"metric"`
+			Values [][2]any          `json:"values"`
+		} `json:"result"`
+	}
+	params := url.Values{"query": {expr}, "start": {unix(from)}, "end": {unix(to)}, "step": {step.String()}}
+	if err := p.apiGet("/api/v1/query_range", params, &data); err != nil {
+		return nil, err
+	}
+	var out []grafana.Series
+	for _, r := range data.Result {
+		s := grafana.Series{Labels: r.Metric}
+		for _, v := range r.Values {
+			t, _ := v[0].(float64)
+			f, err := strconv.ParseFloat(fmt.Sprint(v[1]), 64)
+			if err != nil {
+				return nil, err
+			}
+			s.Points = append(s.Points, grafana.Point{T: time.Unix(0, int64(t*1e9)), V: f})
+		}
+		if len(s.Points) > 0 {
+			s.Value = s.Points[len(s.Points)-1].V
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func unix(t time.Time) string { return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64) }
+
 // firing lists the alerts firing now.
 func (p *promServer) firing() ([]string, error) {
 	var data struct {
@@ -251,7 +285,7 @@ const checkTimeout = 15 * time.Second
 
 // check polls expr until it returns exactly the expected series with their
 // values, or the deadline passes (rules and scrapes lag by an interval).
-func (p *promServer) check(ctx context.Context, expr string, exp expectation) {
+func (p *promServer) check(ctx context.Context, expr string, exp expectation) map[string]float64 {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
@@ -260,12 +294,12 @@ func (p *promServer) check(ctx context.Context, expr string, exp expectation) {
 	for {
 		got, err = p.query(expr)
 		if err == nil && matches(got, exp) {
-			return
+			return got
 		}
 		select {
 		case <-ctx.Done():
 			p.t.Errorf("%s = %v (err %v), want %v", expr, got, err, exp)
-			return
+			return got
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

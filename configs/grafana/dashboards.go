@@ -102,6 +102,9 @@ func statPanel(title, unit string, w, h uint32, th *dashboard.ThresholdsConfigBu
 	p := stat.NewPanelBuilder().Title(title).Unit(unit).Span(w).Height(h).Datasource(datasource()).
 		ReduceOptions(lastValue()).ColorMode(common.BigValueColorModeBackground).GraphMode(common.BigValueGraphModeNone).
 		Thresholds(th)
+	if unit == "short" {
+		p.Decimals(0) // counts of callers, agents and tickets
+	}
 	for _, q := range qs {
 		p.WithTarget(q)
 	}
