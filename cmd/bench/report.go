@@ -65,6 +65,7 @@ type result struct {
 	Info        *rateSweep    `json:"call_rate_sip_info,omitempty"`
 	Hold        holdSweep     `json:"concurrency"`
 	Bridge      *bridgeResult `json:"bridged,omitempty"`
+	Scrape      *scrapeCost   `json:"scrape,omitempty"`
 	ServerLog   logSummary    `json:"server_log"`
 	Interrupted bool          `json:"interrupted"`
 }
