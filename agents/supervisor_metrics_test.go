@@ -3,12 +3,14 @@ package agents
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hotline-dev/hotline/configs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
 )
 
 // The oldest wait is the longest-waiting caller's, whatever the serving
@@ -122,5 +124,41 @@ func TestAgentsMetricsLint(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+}
+
+// roundTrips counts the commands and pipelines sent to Redis.
+type roundTrips struct{ n atomic.Int64 }
+
+func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
+}
+
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(1); return next(ctx, cmds) }
+}
+
+// A scrape reads Redis once per collector, whatever the number of
+// categories and agents: one pipeline for the queues, one for the agents.
+func TestScrapeReadsRedisOncePerCollector(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	e := newTestACD(t, ACDOptions{Metrics: NewMetrics(reg)})
+	for _, id := range []string{"1001", "1002", "1003"} {
+		e.login(t, id, "inquiry", "complaint")
+	}
+	mustEnqueue(t, e.q, configs.QueueEntry{CallID: "c1", Category: "business", EnqueuedAt: time.Now()})
+	// The collectors run at once: the first scrape opens their connections.
+	if _, err := reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
+	hook := &roundTrips{}
+	e.rdb.AddHook(hook)
+	if _, err := reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
+	if got := hook.n.Load(); got != 2 {
+		t.Fatalf("one scrape sent %d requests to Redis, want 2", got)
 	}
 }
