@@ -4,6 +4,8 @@
 // committed and a test fails when it differs from what this code builds.
 package grafana
 
+//lint:file-ignore SA1019 the classic dashboard schema is what Grafana's file provisioning loads in every release a centre runs; the v2 schema needs Grafana 12 with a feature flag
+
 //go:generate go run ./gen
 
 import (

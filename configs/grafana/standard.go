@@ -1,5 +1,7 @@
 package grafana
 
+//lint:file-ignore SA1019 the classic dashboard schema is what Grafana's file provisioning loads in every release a centre runs; the v2 schema needs Grafana 12 with a feature flag
+
 import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 )
