@@ -86,10 +86,25 @@ func (m *acdMetrics) collectors() []prometheus.Collector {
 		m.reaped, m.latency, m.historyDropped, m.historyErrors, m.states, m.handle, m.wrapUp}
 }
 
-// preset creates the histograms' category series so dashboards see zeros.
+// preset creates every known label combination so dashboards and rate()
+// see zeros from the start, not series that appear with their first event.
 func (m *acdMetrics) preset() {
 	for _, c := range configs.QueueCategories() {
 		m.handle.WithLabelValues(c)
+		m.matches.WithLabelValues(c, "one")
+		m.matches.WithLabelValues(c, "all")
+	}
+	for _, r := range []string{MissNoAnswer, MissBusy, MissDecline} {
+		m.misses.WithLabelValues(r)
+	}
+	for _, w := range []string{"ringing", "answered"} {
+		m.callerGone.WithLabelValues(w)
+	}
+	for _, s := range States {
+		m.transitions.WithLabelValues(string(s))
+	}
+	for _, k := range []string{"call", "agent", "node"} {
+		m.reaped.WithLabelValues(k)
 	}
 }
 

@@ -60,6 +60,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		acd: newACDMetrics(),
 	}
 	m.acd.preset()
+	for _, c := range configs.QueueCategories() {
+		m.wait.WithLabelValues(c)
+		for _, r := range []string{reasonNew, reasonRequeue, reasonRepublish} {
+			m.enqueues.WithLabelValues(c, r)
+		}
+		for _, r := range []string{reasonRemoved, reasonNotQueued} {
+			m.removals.WithLabelValues(c, r)
+		}
+	}
 	if reg != nil {
 		reg.MustRegister(m.enqueues, m.removals, m.wait, m.lengths)
 		reg.MustRegister(m.acd.collectors()...)
