@@ -13,7 +13,7 @@ import (
 
 // sample returns the value of the metric name with exactly the given labels
 // (counter, gauge, or a histogram's sample count); ok is false when absent.
-func sample(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) (float64, bool) {
+func sample(t testing.TB, reg *prometheus.Registry, name string, labels map[string]string) (float64, bool) {
 	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {

@@ -47,7 +47,7 @@ func newTestQueue(t *testing.T, opts QueueOptions) (*Queue, *redis.Client) {
 	return NewQueue(rdb, opts), rdb
 }
 
-func randomPrefix(t *testing.T) string {
+func randomPrefix(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 8)
 	if _, err := rand.Read(b); err != nil {
@@ -86,7 +86,7 @@ func ids(entries []configs.QueueEntry) []string {
 	return out
 }
 
-func mustEnqueue(t *testing.T, q *Queue, entries ...configs.QueueEntry) {
+func mustEnqueue(t testing.TB, q *Queue, entries ...configs.QueueEntry) {
 	t.Helper()
 	for _, e := range entries {
 		if err := q.Enqueue(context.Background(), e); err != nil {

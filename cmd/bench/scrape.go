@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -29,6 +30,7 @@ type scrapeCost struct {
 	Series        int     `json:"series"`
 	CoreShare     float64 `json:"core_share_at_5s"`
 	ActiveCalls   float64 `json:"active_calls"`
+	AgentsIn      float64 `json:"agents_logged_in"`
 	Err           string  `json:"error,omitempty"`
 }
 
@@ -51,6 +53,11 @@ func (b *bench) measureScrape(ctx context.Context) (scrapeCost, error) {
 		return scrapeCost{}, err
 	}
 	c := scrapeCost{Scrapes: scrapeCount, Series: len(m), ActiveCalls: m.value("hotline_sip_active_calls")}
+	for series, v := range m {
+		if strings.HasPrefix(series, "hotline_agents_by_state{") && !strings.Contains(series, `"offline"`) {
+			c.AgentsIn += v
+		}
+	}
 	// At rest first: the server's own background CPU over the same span.
 	idle0, err := b.srv.cpu()
 	if err != nil {
@@ -113,7 +120,7 @@ func (c scrapeCost) row(w func(string, ...any)) {
 		w("| server CPU per /metrics scrape | not measured: %s | — | |", c.Err)
 		return
 	}
-	w("| server CPU per /metrics scrape (%d series, %d kB; %.0f calls up) | %.2f ms = %.3f%% of a core at one scrape per %v | ≤ %.0f%% | %s |",
-		c.Series, c.Bytes/1000, c.ActiveCalls, c.CPUPerScrape, 100*c.CoreShare, scrapeEvery, 100*scrapeTargetShare,
+	w("| server CPU per /metrics scrape (%d series, %d kB; %.0f calls up, %.0f agents logged in) | %.2f ms = %.3f%% of a core at one scrape per %v | ≤ %.0f%% | %s |",
+		c.Series, c.Bytes/1000, c.ActiveCalls, c.AgentsIn, c.CPUPerScrape, 100*c.CoreShare, scrapeEvery, 100*scrapeTargetShare,
 		met(c.CoreShare <= scrapeTargetShare))
 }
