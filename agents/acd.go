@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -288,6 +289,9 @@ func (a *ACD) Hangup(ctx context.Context, agentID string, handle time.Duration, 
 	a.due.by(deadline)
 	if category == "" || handle < time.Millisecond {
 		return nil
+	}
+	if configs.IsQueueCategory(category) {
+		a.metrics.acd.handle.WithLabelValues(category).Observe(handle.Seconds())
 	}
 	return a.queue.RecordHandleTime(ctx, category, handle)
 }

@@ -62,7 +62,7 @@ end
 -- call, node, expires, deadline, fresh (idle_since = now). Returns ok, from.
 local function move(op, id, to, o)
   local k = akey(id)
-  local h = redis.call('HMGET', k, 'state', 'categories', 'idle_since', 'node')
+  local h = redis.call('HMGET', k, 'state', 'categories', 'idle_since', 'node', 'since')
   local from = h[1] or 'offline'
   if not OPS[op][from] then return false, from end
   local cats, node = split(h[2]), h[4] or ''
@@ -94,7 +94,7 @@ local function move(op, id, to, o)
     'call_id', o.call or '', 'node', node)
   redis.call('HSET', P .. 'agents:state', id, to)
   local ev = {type = 'state', agent = id, from = from, to = to, reason = o.reason or '',
-    call_id = o.call or '', node = NODE, at = NOW}
+    call_id = o.call or '', node = NODE, at = NOW, held_ms = NOW - (tonumber(h[5]) or NOW)}
   redis.call('PUBLISH', P .. 'events', cjson.encode(ev))
   tr[#tr + 1] = ev
   return true, from

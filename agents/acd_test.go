@@ -42,7 +42,7 @@ type acdEnv struct {
 
 // newTestACD returns an ACD on node-a under a random prefix (or opts.Prefix,
 // for several nodes on one Redis), clocked at t0.
-func newTestACD(t *testing.T, opts ACDOptions) *acdEnv {
+func newTestACD(t testing.TB, opts ACDOptions) *acdEnv {
 	t.Helper()
 	rdb := redistest.Client(t)
 	if opts.Prefix == "" {

@@ -35,6 +35,8 @@ type Event struct {
 	// Node is the node that made the change (or enqueued the caller).
 	Node string    `json:"node,omitempty"`
 	At   time.Time `json:"-"`
+	// HeldMS is how long the agent was in From, in milliseconds.
+	HeldMS int64 `json:"held_ms,omitempty"`
 }
 
 // UnmarshalJSON decodes an event whose "at" is Unix milliseconds.
@@ -59,6 +61,9 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 func (a *ACD) record(tr []Event) {
 	for _, e := range tr {
 		a.metrics.acd.transitions.WithLabelValues(string(e.To)).Inc()
+		if e.From == StateWrapUp && e.HeldMS >= 0 {
+			a.metrics.acd.wrapUp.Observe(float64(e.HeldMS) / 1000)
+		}
 		if a.opts.History == nil {
 			continue
 		}

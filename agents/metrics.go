@@ -3,9 +3,11 @@ package agents
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
@@ -53,10 +55,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time a caller spent in the queue, observed when the caller leaves it.",
 			Buckets: []float64{5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800},
 		}, []string{"category"}),
-		lengths: newScrapeCollector("hotline_agents_queue_length",
-			"Callers waiting in each category's queue (read from Redis at scrape time).", "category",
+		lengths: newScrapeCollector([]*prometheus.Desc{queueLengthDesc, queueOldestDesc},
 			"queue_length_scrape_errors_total", "Scrapes whose queue lengths could not be read from Redis."),
 		acd: newACDMetrics(),
+	}
+	m.acd.preset()
+	for _, c := range configs.QueueCategories() {
+		m.wait.WithLabelValues(c)
+		for _, r := range []string{reasonNew, reasonRequeue, reasonRepublish} {
+			m.enqueues.WithLabelValues(c, r)
+		}
+		for _, r := range []string{reasonRemoved, reasonNotQueued} {
+			m.removals.WithLabelValues(c, r)
+		}
 	}
 	if reg != nil {
 		reg.MustRegister(m.enqueues, m.removals, m.wait, m.lengths)
@@ -76,22 +87,29 @@ func (m *Metrics) removed(category, reason string, waited time.Duration) {
 	}
 }
 
-// scrapeCollector reports one gauge per label value, read from Redis at
-// scrape time, so every node exports the shared, cluster-wide figure rather
+// gauge is one value of a scrapeCollector's metric.
+type gauge struct {
+	desc   *prometheus.Desc
+	value  float64
+	labels []string
+}
+
+// scrapeCollector reports gauges read from Redis at scrape time, in one
+// round trip, so every node exports the shared, cluster-wide figure rather
 // than its own view. A Redis failure skips the values and counts an error
-// instead of failing the whole scrape. The queue lengths and the agents by
+// instead of failing the whole scrape. The queue figures and the agents by
 // state are two of them.
 type scrapeCollector struct {
-	desc   *prometheus.Desc
+	descs  []*prometheus.Desc
 	errors prometheus.Counter
 
 	mu   sync.RWMutex
-	read func(ctx context.Context) (map[string]float64, error)
+	read func(ctx context.Context) ([]gauge, error)
 }
 
-func newScrapeCollector(name, help, label, errName, errHelp string) *scrapeCollector {
+func newScrapeCollector(descs []*prometheus.Desc, errName, errHelp string) *scrapeCollector {
 	return &scrapeCollector{
-		desc: prometheus.NewDesc(name, help, []string{label}, nil),
+		descs: descs,
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "agents", Name: errName, Help: errHelp,
 		}),
@@ -99,7 +117,7 @@ func newScrapeCollector(name, help, label, errName, errHelp string) *scrapeColle
 }
 
 // attach sets what the collector reads; the last attached wins.
-func (c *scrapeCollector) attach(read func(ctx context.Context) (map[string]float64, error)) {
+func (c *scrapeCollector) attach(read func(ctx context.Context) ([]gauge, error)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.read = read
@@ -107,7 +125,9 @@ func (c *scrapeCollector) attach(read func(ctx context.Context) (map[string]floa
 
 // Describe implements prometheus.Collector.
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.desc
+	for _, d := range c.descs {
+		ch <- d
+	}
 	c.errors.Describe(ch)
 }
 
@@ -127,43 +147,50 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		c.errors.Inc()
 		return
 	}
-	for label, v := range values {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, label)
+	for _, g := range values {
+		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, g.value, g.labels...)
 	}
 }
 
-// lengthGauges is the queue lengths for the collector.
-func (q *Queue) lengthGauges(ctx context.Context) (map[string]float64, error) {
-	lengths, err := q.lengths(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]float64, len(lengths))
-	for c, n := range lengths {
-		out[c] = float64(n)
-	}
-	return out, nil
-}
+// queueDescs are the queue gauges: length and oldest wait per category.
+var (
+	queueLengthDesc = prometheus.NewDesc("hotline_agents_queue_length",
+		"Callers waiting in each category's queue (read from Redis at scrape time).", []string{"category"}, nil)
+	queueOldestDesc = prometheus.NewDesc("hotline_agents_queue_oldest_wait_seconds",
+		"Wait of the longest-waiting caller in each category's queue, 0 when empty (read from Redis at scrape time).",
+		[]string{"category"}, nil)
+)
 
-// lengths returns the length of every queue that was ever used.
-func (q *Queue) lengths(ctx context.Context) (map[string]int64, error) {
-	categories, err := q.rdb.SMembers(ctx, q.categoriesKey()).Result()
-	if err != nil {
-		return nil, fmt.Errorf("list queue categories: %w", err)
-	}
-	cards := make(map[string]*redis.IntCmd, len(categories))
+// queueGauges reads every queue category's length and oldest caller in one
+// pipeline, with the Redis clock that stamped the enqueue times.
+func (q *Queue) queueGauges(ctx context.Context) ([]gauge, error) {
+	categories := configs.QueueCategories()
 	pipe := q.rdb.Pipeline()
-	for _, c := range categories {
-		cards[c] = pipe.ZCard(ctx, q.queueKey(c))
+	now := pipe.Time(ctx)
+	cards := make([]*redis.IntCmd, len(categories))
+	heads := make([]*redis.ZSliceCmd, len(categories))
+	normal := make([]*redis.ZSliceCmd, len(categories))
+	for i, c := range categories {
+		k := q.queueKey(c)
+		cards[i] = pipe.ZCard(ctx, k)
+		// The head is the oldest priority caller if any (S7); the oldest
+		// caller of the normal band may have waited longer.
+		heads[i] = pipe.ZRangeWithScores(ctx, k, 0, 0)
+		normal[i] = pipe.ZRangeByScoreWithScores(ctx, k, &redis.ZRangeBy{
+			Min: strconv.FormatFloat(bandWidth, 'f', 0, 64), Max: "+inf", Count: 1})
 	}
-	if len(categories) > 0 {
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, fmt.Errorf("read queue lengths: %w", err)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read queue gauges: %w", err)
+	}
+	out := make([]gauge, 0, 2*len(categories))
+	for i, c := range categories {
+		oldest := 0.0
+		for _, z := range append(heads[i].Val(), normal[i].Val()...) {
+			_, at := decodeScore(z.Score)
+			oldest = max(oldest, now.Val().Sub(at).Seconds())
 		}
-	}
-	out := make(map[string]int64, len(cards))
-	for c, cmd := range cards {
-		out[c] = cmd.Val()
+		out = append(out, gauge{queueLengthDesc, float64(cards[i].Val()), []string{c}},
+			gauge{queueOldestDesc, oldest, []string{c}})
 	}
 	return out, nil
 }

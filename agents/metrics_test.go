@@ -7,12 +7,13 @@ import (
 
 	"github.com/hotline-dev/hotline/configs"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 )
 
 // sample returns the value of the metric name with exactly the given labels
 // (counter, gauge, or a histogram's sample count); ok is false when absent.
-func sample(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) (float64, bool) {
+func sample(t testing.TB, reg *prometheus.Registry, name string, labels map[string]string) (float64, bool) {
 	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
@@ -111,7 +112,13 @@ func TestMetricsWaitAboveServiceLevel(t *testing.T) {
 		if f.GetName() != "hotline_agents_queue_wait_seconds" {
 			continue
 		}
-		for _, b := range f.GetMetric()[0].GetHistogram().GetBucket() {
+		var inquiry *dto.Metric
+		for _, m := range f.GetMetric() {
+			if m.GetLabel()[0].GetValue() == "inquiry" {
+				inquiry = m
+			}
+		}
+		for _, b := range inquiry.GetHistogram().GetBucket() {
 			if b.GetUpperBound() == 20 && b.GetCumulativeCount() != 0 {
 				t.Fatalf("20 s bucket has %d, want 0", b.GetCumulativeCount())
 			}

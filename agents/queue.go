@@ -73,7 +73,7 @@ func NewQueue(rdb redis.UniversalClient, opts QueueOptions) *Queue {
 		metrics:    opts.Metrics,
 	}
 	q.emergencyQK = q.queueKey(configs.CategoryEmergency)
-	q.metrics.lengths.attach(q.lengthGauges)
+	q.metrics.lengths.attach(q.queueGauges)
 	return q
 }
 

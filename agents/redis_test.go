@@ -30,7 +30,7 @@ func ids(entries []configs.QueueEntry) []string {
 	return out
 }
 
-func mustEnqueue(t *testing.T, q *Queue, entries ...configs.QueueEntry) {
+func mustEnqueue(t testing.TB, q *Queue, entries ...configs.QueueEntry) {
 	t.Helper()
 	for _, e := range entries {
 		if err := q.Enqueue(context.Background(), e); err != nil {

@@ -203,6 +203,7 @@ func (r *visit) connect(ctx context.Context, o AgentOffer) (bool, error) {
 	r.closeOffers()
 	who := conv.Agent()
 	r.res.Outcome, r.res.AgentID, r.res.ConnectedAt = OutcomeAnswered, who.AgentID, r.f.clk.Now()
+	r.answeredStint()
 	if who.StaffNumber != "" {
 		prompts := append([]string{PromptAgentNumberPrefix}, SayDigits(who.StaffNumber)...)
 		err := r.play(ctx, append(prompts, PromptAgentNumberSuffix)...)
@@ -307,4 +308,14 @@ func (r *visit) nobodyServing(ctx context.Context, category string) bool {
 		return false
 	}
 	return !served
+}
+
+// answeredStint counts the queue stay an agent just ended and its wait (S1).
+func (r *visit) answeredStint() {
+	if r.stint == "" {
+		return
+	}
+	r.f.m.outcomes.WithLabelValues(r.stint, stintAnswered).Inc()
+	r.f.m.answerWait.WithLabelValues(r.stint).Observe(max(r.res.ConnectedAt.Sub(r.res.QueuedAt), 0).Seconds())
+	r.stint = ""
 }

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/configs"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 )
 
 type fakeAgents struct {
@@ -123,6 +126,7 @@ func TestQueueConnectsToAgent(t *testing.T) {
 	ag.offers <- AgentOffer{AgentID: "1002", StaffNumber: "1002", Category: configs.CategoryInquiry}
 	ag.offers <- AgentOffer{AgentID: "1001", StaffNumber: "1001", Category: configs.CategoryInquiry}
 	h.build(t, ag, nil)
+	h.flow.m = NewMetrics(nil)
 	res, c := h.call(t, "13800000001", key('1'))
 	if !slices.Equal(ag.rings, []string{"1002", "1001"}) {
 		t.Fatalf("rang %v, want 1002 then 1001", ag.rings)
@@ -139,6 +143,21 @@ func TestQueueConnectsToAgent(t *testing.T) {
 	}
 	if len(h.q.removed) != 0 {
 		t.Errorf("removed %v: the ACD removes an answered caller, the flow must not", h.q.removed)
+	}
+	// S1: one stay in the inquiry queue, answered, its wait observed once.
+	m := h.flow.m
+	if got := testutil.ToFloat64(m.offered.WithLabelValues("inquiry")); got != 1 {
+		t.Errorf("offered = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.outcomes.WithLabelValues("inquiry", stintAnswered)); got != 1 {
+		t.Errorf("answered = %v, want 1", got)
+	}
+	var hist dto.Metric
+	if err := m.answerWait.WithLabelValues("inquiry").(prometheus.Histogram).Write(&hist); err != nil {
+		t.Fatal(err)
+	}
+	if h := hist.GetHistogram(); h.GetSampleCount() != 1 || h.GetSampleSum() != res.ConnectedAt.Sub(res.QueuedAt).Seconds() {
+		t.Errorf("answer wait: %d observations, sum %v; want 1, %v", h.GetSampleCount(), h.GetSampleSum(), res.ConnectedAt.Sub(res.QueuedAt).Seconds())
 	}
 }
 

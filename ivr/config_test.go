@@ -143,6 +143,12 @@ func TestMetrics(t *testing.T) {
 		"hotline_ivr_priority_calls_total{source=key}":        1,
 		"hotline_ivr_callbacks_total{reason=after_hours}":     1,
 		"hotline_ivr_queue_announcements_total":               1,
+		// The complaint caller left the queue by hanging up; the
+		// after-hours callback never queued.
+		"hotline_ivr_queue_offered_total{category=complaint}":                     1,
+		"hotline_ivr_queue_outcomes_total{category=complaint}{outcome=abandoned}": 1,
+		"hotline_ivr_queue_outcomes_total{category=complaint}{outcome=callback}":  0,
+		"hotline_ivr_queue_outcomes_total{category=inquiry}{outcome=abandoned}":   0,
 	}
 	got := map[string]float64{}
 	for _, f := range families {

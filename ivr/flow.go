@@ -104,6 +104,7 @@ type visit struct {
 	cleanupErr error              // leaving the queue failed
 	offers     *offerBox
 	owner      string // agent to offer the caller first (transfer to an agent)
+	stint      string // category of the queue stay not yet counted as ended
 }
 
 // Run takes the call through greeting, hours check, menu and queue, and returns
@@ -199,6 +200,7 @@ func (r *visit) finish(ctx context.Context, err error) {
 	}
 	r.res.Err = errors.Join(r.res.Err, r.cleanupErr)
 	r.f.m.calls.WithLabelValues(r.res.Outcome).Inc()
+	r.endStint()
 	attrs := []any{"outcome", r.res.Outcome, "category", r.res.Category, "priority", r.res.Priority,
 		"queued", !r.res.QueuedAt.IsZero()}
 	if r.res.Err != nil {
@@ -206,6 +208,23 @@ func (r *visit) finish(ctx context.Context, err error) {
 		return
 	}
 	r.log.Info("ivr call ended", attrs...)
+}
+
+// endStint counts how a caller's last stay in a queue ended, if no agent
+// answered it: the visit ended there.
+func (r *visit) endStint() {
+	if r.stint == "" {
+		return
+	}
+	outcome := stintFailed
+	switch r.res.Outcome {
+	case OutcomeAbandonedInQueue:
+		outcome = stintAbandoned
+	case OutcomeCallback:
+		outcome = stintCallback
+	}
+	r.f.m.outcomes.WithLabelValues(r.stint, outcome).Inc()
+	r.stint = ""
 }
 
 // abandoned is the outcome of a hang-up. After hours, a caller who leaves

@@ -20,8 +20,25 @@ type Metrics struct {
 	// announceFailures: announcements skipped because position or wait could
 	// not be read (Redis unreachable); the caller stayed queued.
 	announceFailures prometheus.Counter
-	surveys          *prometheus.CounterVec // score: 1|2|3 (S18)
+	// offered, outcomes and answerWait are the supervisor's queue figures:
+	// callers entering a category's queue, how each stint in a queue ended,
+	// and the wait of the answered ones (service level and speed of answer, S1).
+	offered    *prometheus.CounterVec   // category
+	outcomes   *prometheus.CounterVec   // category, outcome
+	answerWait *prometheus.HistogramVec // category
 }
+
+// Queue stint outcomes (label "outcome" of queue_outcomes_total).
+const (
+	stintAnswered  = "answered"
+	stintAbandoned = "abandoned"
+	stintCallback  = "callback"
+	stintFailed    = "failed"
+)
+
+// answerWaitBuckets hold every service-level threshold a centre may pick
+// (S1's default is 20 s) so the share answered within it is exact.
+var answerWaitBuckets = []float64{5, 10, 15, 20, 30, 60, 120, 300, 600}
 
 // NewMetrics creates the IVR metrics and registers them on reg; with a nil reg
 // they work but are registered nowhere.
@@ -48,15 +65,27 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			"Position and wait announcements to queued callers (S8).")),
 		announceFailures: prometheus.NewCounter(opts("queue_announcement_failures_total",
 			"Position and wait announcements skipped because the queue could not be read (S8); the caller stayed queued.")),
-		surveys: prometheus.NewCounterVec(opts("survey_scores_total",
-			"One-key survey answers after an agent hung up (S18): 1 satisfied, 2 neutral, 3 dissatisfied."),
-			[]string{"score"}),
+		offered: prometheus.NewCounterVec(opts("queue_offered_total",
+			"Callers who entered a category's queue (a transfer back to a queue counts again)."), []string{"category"}),
+		outcomes: prometheus.NewCounterVec(opts("queue_outcomes_total",
+			"How a caller's stay in a queue ended, by category and outcome (answered, abandoned, callback, failed)."),
+			[]string{"category", "outcome"}),
+		answerWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "hotline", Subsystem: "ivr", Name: "answer_wait_seconds",
+			Help:    "Queue wait of callers an agent answered, by category (S1: service level and average speed of answer).",
+			Buckets: answerWaitBuckets,
+		}, []string{"category"}),
 	}
 	for _, o := range Outcomes() {
 		m.calls.WithLabelValues(o)
 	}
 	for _, c := range configs.QueueCategories() {
 		m.choices.WithLabelValues(c)
+		m.offered.WithLabelValues(c)
+		m.answerWait.WithLabelValues(c)
+		for _, o := range []string{stintAnswered, stintAbandoned, stintCallback, stintFailed} {
+			m.outcomes.WithLabelValues(c, o)
+		}
 	}
 	for _, s := range []string{prioritySourceKey, prioritySourceNumber} {
 		m.priority.WithLabelValues(s)
@@ -65,7 +94,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.callbacks.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.choices, m.invalid, m.timeouts, m.typeAhead, m.priority, m.callbacks, m.announces, m.announceFailures, m.surveys)
+		reg.MustRegister(m.calls, m.choices, m.invalid, m.timeouts, m.typeAhead, m.priority, m.callbacks, m.announces, m.announceFailures,
+			m.offered, m.outcomes, m.answerWait)
 	}
 	return m
 }

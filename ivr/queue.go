@@ -36,6 +36,8 @@ func (r *visit) enterQueue(ctx context.Context, category string) error {
 		return fmt.Errorf("%w: enqueue in %s: %w", errCallEnded, category, err)
 	}
 	r.res.QueuedAt = e.EnqueuedAt
+	r.stint = category
+	r.f.m.offered.WithLabelValues(category).Inc()
 	entered := PromptQueueEntered
 	if category == configs.CategoryEmergency {
 		entered = PromptQueueEmergency // S6

@@ -59,7 +59,6 @@ func (r *visit) afterAgent(ctx context.Context) error {
 	}
 	if key >= '1' && key <= '3' {
 		r.res.SurveyScore = int(key - '0')
-		r.f.m.surveys.WithLabelValues(string(key)).Inc()
 		return r.play(ctx, PromptSurveyThanks, PromptGoodbye)
 	}
 	return r.play(ctx, PromptGoodbye) // no key (or another one): no score

@@ -5,8 +5,9 @@
 #   -duration 10s -max-rate 800 -max-concurrent 3000 -out bench-results.md
 #   -only bridge -max-bridge-rate 300 -max-bridged 1500 -talk 3s  
 #   -pprof   (the server's /debug/pprof/ on its ops port during the run)
-# -only takes a comma list of rate, hold and bridge (match, bridge-hold,
-# bridge-rate, each also alone); default all. -keep-going runs every bridged step.
+# -only takes a comma list of rate, hold, bridge (match, bridge-hold,
+# bridge-rate, each also alone) and scrape (CPU per /metrics scrape); default all.
+# -keep-going runs every bridged step.
 # Expects the env of scripts/services.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -8,7 +8,7 @@
 #   scripts/services.sh down [postgres] [redis]
 #                               stop the private instances this script started (all by default)
 #   scripts/services.sh tools   install the test peers that are missing: sipp, baresip,
-#                               espeak-ng, sox
+#                               espeak-ng, sox, prometheus (with promtool)
 #
 # For each service `up` uses, in order: the URL in HOTLINE_DATABASE_URL / HOTLINE_REDIS_URL
 # (it must answer); a server on 127.0.0.1:5432 / 127.0.0.1:6379 that lets user postgres in
@@ -141,15 +141,17 @@ cmd_tools() {
 	for bin in baresip espeak-ng sox; do
 		if have "$bin"; then present+=("$bin"); else missing+=("$bin"); fi
 	done
+	# Debian's prometheus ships promtool too; the metrics test runs both.
+	if have prometheus && have promtool; then present+=(prometheus); else missing+=(prometheus); fi
 	if ((${#missing[@]})); then
 		apt_install "${missing[@]}"
 		have sipp || die "tools: sipp still missing after installing sip-tester"
-		for bin in baresip espeak-ng sox; do
+		for bin in baresip espeak-ng sox prometheus promtool; do
 			have "$bin" || die "tools: $bin still missing after apt-get install"
 		done
 		log "tools: installed ${missing[*]}"
 	else
-		log "tools: sipp, baresip, espeak-ng and sox present"
+		log "tools: sipp, baresip, espeak-ng, sox and prometheus present"
 	fi
 }
 

@@ -1,6 +1,7 @@
 package tickets
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/hotline-dev/hotline/configs"
@@ -19,18 +20,19 @@ type Metrics struct {
 
 	calendarCoveredUntil prometheus.Gauge // S9: last date with listed holidays
 
-	created      *prometheus.CounterVec // by channel (S20)
-	entries      *prometheus.CounterVec // by category (S12)
-	lateEntries  *prometheus.CounterVec // by category (S12)
-	entryLatency prometheus.Histogram   // call end → entry (S12)
-	overdue      prometheus.Counter     // drafts flagged overdue (S12)
-	breaches     *prometheus.CounterVec // by category (S14)
-	escalations  *prometheus.CounterVec // by level (S15)
-	surveys      *prometheus.CounterVec // by score (S18)
+	created      *prometheus.CounterVec   // by channel (S20)
+	entries      *prometheus.CounterVec   // by category (S12)
+	lateEntries  *prometheus.CounterVec   // by category (S12)
+	entryLatency *prometheus.HistogramVec // call end → entry, by category (S12)
+	overdue      prometheus.Counter       // drafts flagged overdue (S12)
+	breaches     *prometheus.CounterVec   // by category (S14)
+	escalations  *prometheus.CounterVec   // by level (S15)
+	surveys      *prometheus.CounterVec   // by category and score (S18)
+	backlog      *backlogCollector        // unresolved tickets from PostgreSQL
 }
 
 // entryBuckets put the S12 five-minute rule (300 s) on a bucket boundary.
-var entryBuckets = []float64{30, 60, 120, 180, 240, 300, 600, 1800, 3600}
+var entryBuckets = []float64{60, 120, 240, 300, 600, 1800}
 
 // NewMetrics creates the metrics and registers them on reg; with a nil reg
 // it registers nothing (for tests and tools).
@@ -56,23 +58,27 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		created:     counter("created_total", "Tickets created, by channel (S20).", "channel"),
 		entries:     counter("entries_total", "Tickets entered (submitted), by category (S12).", "category"),
 		lateEntries: counter("late_entries_total", "Tickets entered after their entry deadline, by category (S12).", "category"),
-		entryLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+		entryLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "hotline", Subsystem: "tickets", Name: "entry_latency_seconds",
-			Help:    "Time from call end to ticket entry; S12 allows 300 s.",
+			Help:    "Time from call end to ticket entry, by category; S12 allows 300 s.",
 			Buckets: entryBuckets,
-		}),
+		}, []string{"category"}),
 		overdue: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "tickets", Name: "overdue_drafts_total",
 			Help: "Draft tickets not entered by their entry deadline (S12).",
 		}),
 		breaches:    counter("deadline_breaches_total", "Ticket deadlines breached, by category (S14).", "category"),
 		escalations: counter("escalations_total", "Ticket escalations, by level (S15).", "level"),
-		surveys:     counter("survey_scores_total", "Survey scores recorded: 1 satisfied, 2 neutral, 3 dissatisfied (S18).", "score"),
+		surveys: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "tickets", Name: "survey_scores_total",
+			Help: "Survey scores recorded on tickets, by category: 1 satisfied, 2 neutral, 3 dissatisfied (S18).",
+		}, []string{"category", "score"}),
+		backlog: newBacklogCollector(),
 	}
 	m.preset()
 	if reg != nil {
 		reg.MustRegister(m.written, m.spooled, m.deadLettered, m.writeErrors, m.pending, m.calendarCoveredUntil,
-			m.created, m.entries, m.lateEntries, m.entryLatency, m.overdue, m.breaches, m.escalations, m.surveys)
+			m.created, m.entries, m.lateEntries, m.entryLatency, m.overdue, m.breaches, m.escalations, m.surveys, m.backlog)
 	}
 	return m
 }
@@ -96,8 +102,11 @@ func (m *Metrics) preset() {
 	for _, l := range []string{"1", "2"} {
 		m.escalations.WithLabelValues(l)
 	}
-	for score := 1; score <= 3; score++ {
-		m.surveys.WithLabelValues(strconv.Itoa(score))
+	for _, c := range configs.TicketCategories() {
+		m.entryLatency.WithLabelValues(c)
+		for score := 1; score <= 3; score++ {
+			m.surveys.WithLabelValues(c, strconv.Itoa(score))
+		}
 	}
 }
 
@@ -116,8 +125,15 @@ func (m *Metrics) observeEntry(k Ticket) {
 	if k.Late {
 		m.lateEntries.WithLabelValues(k.Category).Inc()
 	}
-	if !k.CallEndedAt.IsZero() {
-		m.entryLatency.Observe(k.EnteredAt.Sub(k.CallEndedAt).Seconds())
+	if !k.CallEndedAt.IsZero() && slices.Contains(configs.TicketCategories(), k.Category) {
+		m.entryLatency.WithLabelValues(k.Category).Observe(k.EnteredAt.Sub(k.CallEndedAt).Seconds())
+	}
+}
+
+// observeSurvey counts a score that landed on a ticket (S18).
+func (m *Metrics) observeSurvey(category string, score int) {
+	if slices.Contains(configs.TicketCategories(), category) {
+		m.surveys.WithLabelValues(category, strconv.Itoa(score)).Inc()
 	}
 }
 

@@ -74,6 +74,7 @@ func NewStore(pool *pgxpool.Pool, opts StoreOptions) (*Store, error) {
 	}
 	s := &Store{pool: pool, opts: opts, rules: opts.Rules, metrics: opts.Metrics,
 		log: opts.Logger.With("component", "tickets.store")}
+	s.metrics.backlog.attach(pool)
 	if cal := opts.Calendar; cal != nil {
 		s.metrics.observeCalendar(cal)
 		if err := cal.CheckCoverage(time.Now()); err != nil {

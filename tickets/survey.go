@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/hotline-dev/hotline/configs"
 	"github.com/jackc/pgx/v5"
@@ -21,6 +20,7 @@ func (s *Store) RecordSurvey(ctx context.Context, callID string, score int) (Tic
 	}
 	var out Ticket
 	recorded := false
+	var category string
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		k, err := scanTicket(tx.QueryRow(ctx, `SELECT `+ticketColumns+` FROM tickets t WHERE t.call_id = $1 FOR UPDATE`, callID))
 		switch {
@@ -37,12 +37,12 @@ func (s *Store) RecordSurvey(ctx context.Context, callID string, score int) (Tic
 		if err := s.applySurvey(ctx, tx, k, score); err != nil {
 			return err
 		}
-		recorded = true
+		recorded, category = true, k.Category
 		out, err = getTicket(ctx, tx, k.Ref, false)
 		return err
 	})
 	if recorded {
-		s.metrics.surveys.WithLabelValues(strconv.Itoa(score)).Inc()
+		s.metrics.observeSurvey(category, score)
 	}
 	return out, err
 }

@@ -1,6 +1,9 @@
 package dispatch
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/hotline-dev/hotline/ivr"
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // metrics are routing's own (subsystem "calls"); no label carries an agent
 // id or a number: per-agent figures belong in the panel.
@@ -35,6 +38,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	for _, r := range ringResults {
 		m.rings.WithLabelValues(r)
+	}
+	for _, o := range ivr.Outcomes() {
+		m.ended.WithLabelValues(o)
 	}
 	if reg != nil {
 		reg.MustRegister(m.ended, m.rings, m.agentHangups, m.ownerLate)

@@ -15,13 +15,14 @@ import (
 )
 
 func TestParseParts(t *testing.T) {
-	all := parts{rate: true, hold: true, match: true, bridgeHold: true, bridgeRate: true}
+	all := parts{rate: true, hold: true, match: true, bridgeHold: true, bridgeRate: true, scrape: true}
 	tests := []struct {
 		in      string
 		want    parts
 		wantErr bool
 	}{
-		{"rate,hold,bridge", all, false},
+		{"rate,hold,bridge,scrape", all, false},
+		{"scrape", parts{scrape: true}, false},
 		{"bridge", parts{match: true, bridgeHold: true, bridgeRate: true}, false},
 		{" hold , rate ", parts{rate: true, hold: true}, false},
 		{"match,bridge-rate", parts{match: true, bridgeRate: true}, false},
@@ -36,7 +37,7 @@ func TestParseParts(t *testing.T) {
 			t.Errorf("parseParts(%q) = %+v, %v; want %+v, error %v", tc.in, got, err, tc.want, tc.wantErr)
 		}
 	}
-	if s := all.String(); s != "rate,hold,match,bridge-hold,bridge-rate" {
+	if s := all.String(); s != "rate,hold,match,bridge-hold,bridge-rate,scrape" {
 		t.Errorf("String = %q", s)
 	}
 	if !(parts{bridgeRate: true}).bridge() || (parts{rate: true}).bridge() {

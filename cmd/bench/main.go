@@ -94,14 +94,14 @@ type options struct {
 
 // parts are the sweeps -only selects. "bridge" is the three parts:
 // match, bridge-hold and bridge-rate, which can also be named alone.
-type parts struct{ rate, hold, match, bridgeHold, bridgeRate, soak bool }
+type parts struct{ rate, hold, match, bridgeHold, bridgeRate, scrape, soak bool }
 
 // partNames are -only's names in the order the bench runs them.
-var partNames = []string{"rate", "hold", "match", "bridge-hold", "bridge-rate", "soak"}
+var partNames = []string{"rate", "hold", "match", "bridge-hold", "bridge-rate", "scrape", "soak"}
 
 func (p *parts) flag(name string) *bool {
 	return map[string]*bool{"rate": &p.rate, "hold": &p.hold, "match": &p.match,
-		"bridge-hold": &p.bridgeHold, "bridge-rate": &p.bridgeRate, "soak": &p.soak}[name]
+		"bridge-hold": &p.bridgeHold, "bridge-rate": &p.bridgeRate, "scrape": &p.scrape, "soak": &p.soak}[name]
 }
 
 // parseParts reads -only: a comma list of rate (IVR call rate), hold (IVR
@@ -149,7 +149,7 @@ func main() {
 	flag.IntVar(&o.samples, "sample-calls", 20, "Go callers measuring RTP arrival beside SIPp in each concurrency step (0: none)")
 	flag.BoolVar(&o.keepDB, "keep-db", false, "keep the run's hotline_bench_<pid> database after the run")
 	flag.BoolVar(&o.keepDir, "keep-dir", false, "keep the bench's temp folder (server log, config, recordings) after the run")
-	flag.StringVar(&o.only, "only", "rate,hold,bridge", "parts to run, comma list: rate (IVR call rate), hold (IVR concurrency), bridge (match, bridge-hold and bridge-rate, each also alone), soak (only when named)")
+	flag.StringVar(&o.only, "only", "rate,hold,bridge,scrape", "parts to run, comma list: rate (IVR call rate), hold (IVR concurrency), bridge (match, bridge-hold and bridge-rate, each also alone), scrape (CPU per /metrics scrape), soak (only when named)")
 	flag.BoolVar(&o.pprof, "pprof", false, "turn on the server's /debug/pprof/ (http.pprof) on its ops port")
 	flag.Float64Var(&o.minBridgeRate, "min-bridge-rate", 0, "lowest bridged call rate tried (calls/s): the ladder's rungs below it are skipped")
 	flag.Float64Var(&o.maxBridgeRate, "max-bridge-rate", 300, "highest bridged call rate tried (calls/s)")
@@ -314,6 +314,10 @@ func (b *bench) sweeps(ctx context.Context, o options) *result {
 			talk:      o.talk,
 			keepGoing: o.keepGoing,
 		})
+	}
+	if o.parts.scrape && ctx.Err() == nil {
+		c := b.runScrapeCost(ctx)
+		res.Scrape = &c
 	}
 	if o.parts.soak && ctx.Err() == nil {
 		so := o.soak

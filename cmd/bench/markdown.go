@@ -56,6 +56,9 @@ func (r *result) markdown() string {
 	if br := r.Bridge; br != nil {
 		br.figureRows(w, r.hasPart)
 	}
+	if r.Scrape != nil {
+		r.Scrape.row(w)
+	}
 	w("")
 	if r.hasPart("rate") {
 		w("Limits: call rate (RFC 4733): %s.", r.PCAP.Limit)

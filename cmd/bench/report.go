@@ -66,6 +66,7 @@ type result struct {
 	Hold        holdSweep     `json:"concurrency"`
 	Bridge      *bridgeResult `json:"bridged,omitempty"`
 	Soak        *soakResult   `json:"soak,omitempty"`
+	Scrape      *scrapeCost   `json:"scrape,omitempty"`
 	ServerLog   logSummary    `json:"server_log"`
 	Interrupted bool          `json:"interrupted"`
 }

@@ -115,6 +115,7 @@ func (a *app) wire(cal *tickets.Calendar) error {
 	}
 	a.reg.MustRegister(a.sip.GuardCollector())
 	a.health = newHealth(a.pool, a.rdb, a.sip, a.writer, cal, a.log)
+	a.reg.MustRegister(newNodeCollector(a.health))
 	return nil
 }
 

@@ -111,9 +111,9 @@ func (h *health) setDraining() {
 	h.mu.Unlock()
 }
 
-// serveReady answers /readyz: 200 when the node takes calls (a degraded
-// spool or calendar is reported but does not stop calls), 503 otherwise.
-func (h *health) serveReady(w http.ResponseWriter, _ *http.Request) {
+// readiness is the last check's verdict with the draining flag and the
+// calls in progress.
+func (h *health) readiness() readiness {
 	h.mu.Lock()
 	r := h.state
 	r.Draining = h.draining
@@ -128,6 +128,13 @@ func (h *health) serveReady(w http.ResponseWriter, _ *http.Request) {
 	default:
 		r.Status = stateOK
 	}
+	return r
+}
+
+// serveReady answers /readyz: 200 when the node takes calls (a degraded
+// spool or calendar is reported but does not stop calls), 503 otherwise.
+func (h *health) serveReady(w http.ResponseWriter, _ *http.Request) {
+	r := h.readiness()
 	w.Header().Set("Content-Type", "application/json")
 	if !r.Ready {
 		w.WriteHeader(http.StatusServiceUnavailable)
