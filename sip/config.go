@@ -61,7 +61,8 @@ type Config struct {
 	// proxies and the agents' phones: never banned, exempt from the rate
 	// limit and from MaxCallsPerSource.
 	Trusted []string `yaml:"trusted"`
-	// MaxCalls caps the calls in progress on this node; more get 503.
+	// MaxCalls caps the calls in progress on this node; more get 503. 0: one
+	// per even port of RTPPorts (a call leg holds one).
 	MaxCalls int `yaml:"max_calls"`
 	// MaxCallsPerSource caps the calls in progress from one untrusted source IP.
 	MaxCallsPerSource int `yaml:"max_calls_per_source"`
@@ -86,7 +87,7 @@ func DefaultConfig() Config {
 		RatePerSecond:      200,
 		Burst:              400,
 		Trusted:            []string{"127.0.0.0/8", "::1/128"},
-		MaxCalls:           4000,
+		MaxCalls:           0,
 		MaxCallsPerSource:  20,
 		OverloadRetryAfter: configs.Duration(10 * time.Second),
 		TCP:                DefaultTCPConfig(),
@@ -150,14 +151,14 @@ func (c Config) validateLimits() []error {
 		errs = append(errs, fmt.Errorf("sip.trusted: %w", err))
 	}
 	if lo, hi, err := ParsePortRange(c.RTPPorts); err == nil {
-		if ports := (hi-lo)/2 + 1; c.MaxCalls < 1 || c.MaxCalls > ports {
-			errs = append(errs, fmt.Errorf("sip.max_calls %d: want 1..%d (one RTP port per call, %d even ports in sip.rtp_ports %q)",
+		if ports := (hi-lo)/2 + 1; c.MaxCalls < 0 || c.MaxCalls > ports {
+			errs = append(errs, fmt.Errorf("sip.max_calls %d: want 0 (one per RTP port) or 1..%d (one RTP port per call, %d even ports in sip.rtp_ports %q)",
 				c.MaxCalls, ports, ports, c.RTPPorts))
 		}
 	}
-	if c.MaxCallsPerSource < 1 || c.MaxCallsPerSource > c.MaxCalls {
+	if max := c.maxCalls(); c.MaxCallsPerSource < 1 || c.MaxCallsPerSource > max {
 		errs = append(errs, fmt.Errorf("sip.max_calls_per_source %d: want 1..sip.max_calls (%d); list a trunk in sip.trusted instead of raising it",
-			c.MaxCallsPerSource, c.MaxCalls))
+			c.MaxCallsPerSource, max))
 	}
 	if d := time.Duration(c.OverloadRetryAfter); d < time.Second || d > time.Hour || d%time.Second != 0 {
 		errs = append(errs, fmt.Errorf("sip.overload_retry_after %s: want whole seconds from 1s to 1h (e.g. \"10s\")", d))
@@ -183,4 +184,16 @@ func ParsePortRange(s string) (lo, hi int, err error) {
 		return 0, 0, fmt.Errorf("%q: want two ports 1024..65535 with min < max", s)
 	}
 	return lo, hi, nil
+}
+
+// maxCalls is MaxCalls, or with 0 the number of even ports in RTPPorts.
+func (c Config) maxCalls() int {
+	if c.MaxCalls > 0 {
+		return c.MaxCalls
+	}
+	lo, hi, err := ParsePortRange(c.RTPPorts)
+	if err != nil {
+		return 0
+	}
+	return (hi-lo)/2 + 1
 }

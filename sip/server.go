@@ -167,7 +167,7 @@ func NewServer(o Options) (*Server, error) {
 		ua: ua, srv: srv, calls: newDialogs[*Call](false), legs: newDialogs[*AgentLeg](true), ready: make(chan struct{}),
 		reg: o.Registrar, feat: o.Feature, banned: o.Banned, xfer: o.TransferTarget,
 		cmet: o.ConnMetrics, tlsConf: tlsConf,
-		trusted: o.Config.trustedNets(), caps: newCallCaps(o.Config.MaxCalls, o.Config.MaxCallsPerSource),
+		trusted: o.Config.trustedNets(), caps: newCallCaps(o.Config.maxCalls(), o.Config.MaxCallsPerSource),
 		noDNS:   noDNS,
 		ackWait: cmp.Or(o.ackWait, 64*sip.T1),
 	}
