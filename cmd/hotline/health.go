@@ -74,11 +74,14 @@ func (h *health) check(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 	defer cancel()
 	now := time.Now()
+	h.mu.Lock()
+	prev := h.state // check alone writes state, so prev is stable
+	h.mu.Unlock()
 	r := readiness{
-		PostgreSQL:  h.verdict("postgresql", stateDown, h.pool.Ping(ctx)),
-		Redis:       h.verdict("redis", stateDown, h.rdb.Ping(ctx).Err()),
-		RecordSpool: h.verdict("record spool", stateDegraded, h.writer.CheckSpool(now)),
-		Calendar:    h.verdict("calendar", stateDegraded, h.cal.CheckCoverage(now)),
+		PostgreSQL:  h.verdict("postgresql", prev.PostgreSQL, stateDown, h.pool.Ping(ctx)),
+		Redis:       h.verdict("redis", prev.Redis, stateDown, h.rdb.Ping(ctx).Err()),
+		RecordSpool: h.verdict("record spool", prev.RecordSpool, stateDegraded, h.writer.CheckSpool(now)),
+		Calendar:    h.verdict("calendar", prev.Calendar, stateDegraded, h.cal.CheckCoverage(now)),
 		CheckedAt:   now.UTC().Format(time.RFC3339),
 	}
 	h.mu.Lock()
@@ -86,16 +89,12 @@ func (h *health) check(ctx context.Context) {
 	h.mu.Unlock()
 }
 
-// verdict is a dependency's state; a change is logged with the error.
-func (h *health) verdict(what, bad string, err error) string {
+// verdict is a dependency's state; a change from prev is logged with the error.
+func (h *health) verdict(what, prev, bad string, err error) string {
 	st := stateOK
 	if err != nil {
 		st = bad
 	}
-	h.mu.Lock()
-	prev := map[string]string{"postgresql": h.state.PostgreSQL, "redis": h.state.Redis,
-		"record spool": h.state.RecordSpool, "calendar": h.state.Calendar}[what]
-	h.mu.Unlock()
 	switch {
 	case st != prev && err != nil:
 		h.log.Warn("readiness: "+what+" "+st, "err", firstLine(err))
