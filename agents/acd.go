@@ -71,6 +71,10 @@ type ACDOptions struct {
 	// OnRestart is called by Run after Heartbeat detected a Redis restart or
 	// this node being reaped; it should call Republish with what the node holds.
 	OnRestart func(ctx context.Context)
+	// Heartbeats, when set, carries the heartbeat alone (a client with a
+	// connection or two of its own): a node whose main pool is busy with
+	// calls must still say it is alive, or it is reaped while serving.
+	Heartbeats redis.UniversalClient
 	// OnLost receives the calls in progress (TrackCall) of nodes that Reap
 	// found dead, so that their records are closed; nil drops them.
 	OnLost  func(ctx context.Context, calls []LiveCall)
@@ -423,6 +427,7 @@ type reply struct {
 	CallID        string     `json:"call_id"`
 	Agents        []string   `json:"agents"`
 	Alive         bool       `json:"alive"`
+	Member        bool       `json:"member"`
 	Epoch         string     `json:"epoch"`
 	Restored      bool       `json:"restored"`
 	Dead          []string   `json:"dead"`
@@ -433,8 +438,13 @@ type reply struct {
 // eval executes an ACD script with the common arguments, records its
 // transitions and maps its error codes.
 func (a *ACD) eval(ctx context.Context, what string, s *redis.Script, args ...any) (reply, error) {
+	return a.evalOn(ctx, a.rdb, what, s, args...)
+}
+
+// evalOn is eval over a given client (the heartbeat's own connection).
+func (a *ACD) evalOn(ctx context.Context, c redis.Scripter, what string, s *redis.Script, args ...any) (reply, error) {
 	argv := append([]any{a.prefix, a.now().UnixMilli(), a.node}, args...)
-	raw, err := s.Run(ctx, a.rdb, []string{a.key("agents:state")}, argv...).Text()
+	raw, err := s.Run(ctx, c, []string{a.key("agents:state")}, argv...).Text()
 	if err != nil {
 		return reply{}, fmt.Errorf("%s: %w", what, err)
 	}

@@ -17,6 +17,7 @@ type acdMetrics struct {
 	callerGone     *prometheus.CounterVec // when (ringing, answered)
 	transitions    *prometheus.CounterVec // to state
 	reaped         *prometheus.CounterVec // kind (call, agent, node)
+	lateBeats      prometheus.Counter
 	latency        prometheus.Histogram
 	historyDropped prometheus.Counter
 	historyErrors  prometheus.Counter
@@ -59,6 +60,8 @@ func newACDMetrics() *acdMetrics {
 			"Callers gone while an agent rang (ringing) or by the time the agent answered (answered).", "when"),
 		transitions: counter("state_transitions_total", "Agent state transitions, by the state entered.", "state"),
 		reaped:      counter("reaped_total", "Entries cleaned up after a dead node, by kind (node, call, agent).", "kind"),
+		lateBeats: single("heartbeats_late_total",
+			"Heartbeats of this node that came after its alive key had lapsed, before any node reaped it (a node too loaded to beat on time)."),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "hotline", Subsystem: "agents", Name: "match_seconds",
 			Help:    "Duration of one Match step in Redis (target: p99 5 ms).",
@@ -83,7 +86,7 @@ func newACDMetrics() *acdMetrics {
 
 func (m *acdMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.matches, m.misses, m.notResponding, m.callerGone, m.transitions,
-		m.reaped, m.latency, m.historyDropped, m.historyErrors, m.states, m.handle, m.wrapUp}
+		m.reaped, m.lateBeats, m.latency, m.historyDropped, m.historyErrors, m.states, m.handle, m.wrapUp}
 }
 
 // preset creates every known label combination so dashboards and rate()

@@ -36,7 +36,9 @@ func TestHeldAcrossRedisRestart(t *testing.T) {
 	e.must(t, "pause", e.Pause(ctx, "1001", "lunch"))
 	before := e.state(t, "1001")
 
-	e.beat(ctx)
+	restarted, err := e.Heartbeat(ctx)
+	e.must(t, "heartbeat", err)
+	e.afterBeat(ctx, restarted)
 	h := e.Held()
 	if !slices.Equal(regIDs(h.Registrations), []string{"1001", "1003"}) || len(h.Agents) != 1 ||
 		!sameAgentState(h.Agents[0], before) {

@@ -4,9 +4,11 @@ package agents
 // creates <p>epoch when missing.
 //
 // ARGV[4] TTL ms, ARGV[5] a fresh epoch id. Reply: {alive: whether the alive
-// key still existed, epoch}.
+// key still existed, member: whether the node was still in <p>nodes (a reap
+// removes it), epoch}.
 var heartbeatScript = acdScript(`
 local old = redis.call('SET', P .. 'node:' .. NODE .. ':alive', num(NOW), 'PX', ARGV[4], 'GET')
+out.member = redis.call('SISMEMBER', P .. 'nodes', NODE) == 1
 redis.call('SADD', P .. 'nodes', NODE)
 redis.call('SET', P .. 'epoch', ARGV[5], 'NX')
 out.alive = old and true or false

@@ -44,21 +44,33 @@ type Held struct {
 
 // Heartbeat marks this node alive. restarted is true when Redis lost what the
 // node published since the previous heartbeat: <p>epoch changed or vanished
-// (a Redis restart), or this node's alive key had expired (it was presumed
-// dead and reaped). Then the node must Republish what it holds.
+// (a Redis restart), or another node found this one dead and reaped it. Then
+// the node must Republish what it holds. An alive key that merely lapsed
+// (a heartbeat late on a loaded machine, nobody reaped yet) is only counted:
+// re-publishing then would redo thousands of writes on a node already
+// behind, for nothing lost.
 func (a *ACD) Heartbeat(ctx context.Context) (restarted bool, err error) {
 	fresh, err := randomID()
 	if err != nil {
 		return false, fmt.Errorf("heartbeat: %w", err)
 	}
 	ttl := a.opts.NodeTTL * aliveShare / loopShare
-	r, err := a.eval(ctx, "heartbeat", heartbeatScript, ttl.Milliseconds(), fresh)
+	c := a.rdb
+	if a.opts.Heartbeats != nil {
+		c = a.opts.Heartbeats
+	}
+	r, err := a.evalOn(ctx, c, "heartbeat", heartbeatScript, ttl.Milliseconds(), fresh)
 	if err != nil {
 		return false, err
 	}
 	a.epoch.mu.Lock()
 	defer a.epoch.mu.Unlock()
-	restarted = a.epoch.id != "" && (r.Epoch != a.epoch.id || !r.Alive)
+	known := a.epoch.id != ""
+	restarted = known && (r.Epoch != a.epoch.id || !r.Member)
+	if known && !restarted && !r.Alive {
+		a.metrics.acd.lateBeats.Inc()
+		a.log.Warn("heartbeat came after this node's alive key lapsed; no node had reaped it yet", "node_ttl", a.opts.NodeTTL)
+	}
 	a.epoch.id = r.Epoch
 	return restarted, nil
 }
@@ -117,28 +129,31 @@ func (a *ACD) Republish(ctx context.Context, calls []configs.QueueEntry, agents 
 
 // Run heartbeats, sweeps, reaps and writes the state history until ctx is
 // done. On a detected Redis restart it calls ACDOptions.OnRestart.
+//
+// The heartbeat has a goroutine of its own: a slow sweep, reap, copy or
+// re-publish on a loaded node must never delay the beat that keeps the
+// node from being reaped. What a beat asks for (re-publish, copy) is done
+// on the main loop.
 func (a *ACD) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.runHistory(ctx) })
 	defer wg.Wait()
-	if ctx.Err() == nil {
-		a.beat(ctx)
-	}
 	every := a.opts.NodeTTL / loopShare
-	beat, reap := time.NewTicker(every), time.NewTicker(every)
+	after := make(chan bool, 1) // a beat's outcome: restarted
+	wg.Go(func() { a.runBeats(ctx, every, after) })
+	reap := time.NewTicker(every)
 	// The sweep follows the deadlines (sweepDue), at least every maxGap.
 	maxGap := min(sweepMaxGap, every)
 	sweep := time.NewTimer(maxGap)
 	sweepAt := time.Now().Add(maxGap)
-	defer beat.Stop()
 	defer reap.Stop()
 	defer sweep.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-beat.C:
-			a.beat(ctx)
+		case restarted := <-after:
+			a.afterBeat(ctx, restarted)
 		case <-reap.C:
 			if _, err := a.Reap(ctx); err != nil {
 				a.log.Error("reap dead nodes", "err", err)
@@ -164,12 +179,44 @@ func (a *ACD) Run(ctx context.Context) error {
 	}
 }
 
-func (a *ACD) beat(ctx context.Context) {
-	restarted, err := a.Heartbeat(ctx)
-	if err != nil {
-		a.log.Error("heartbeat", "err", err)
-		return
+// runBeats heartbeats every interval and hands each successful beat's
+// outcome to the main loop. A restart is never overwritten by a later
+// plain beat still waiting in the channel.
+func (a *ACD) runBeats(ctx context.Context, every time.Duration, after chan bool) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		restarted, err := a.Heartbeat(ctx)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				a.log.Error("heartbeat", "err", err)
+			}
+		default:
+			select {
+			case after <- restarted:
+			default:
+				if restarted {
+					// The pending outcome is a plain beat (a restart is
+					// only sent once per beat): replace it.
+					select {
+					case <-after:
+					default:
+					}
+					after <- true
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
+}
+
+// afterBeat re-publishes after a restart, else copies what the node holds.
+func (a *ACD) afterBeat(ctx context.Context, restarted bool) {
 	if restarted {
 		a.log.Warn("redis lost this node's state (restart or reaped): re-publishing")
 		if a.opts.OnRestart != nil {

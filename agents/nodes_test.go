@@ -12,6 +12,8 @@ import (
 	"github.com/hotline-dev/hotline/agents/redistest"
 	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/sip/siptest/poll"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // A node dies: within NodeTTL its callers leave the queues, the agent
@@ -217,6 +219,77 @@ func TestRun(t *testing.T) {
 	poll.Until(t, "alive key", func() bool { return e.rdb.Exists(ctx, e.key("node:node-a:alive")).Val() == 1 })
 	redistest.DeletePrefix(t, e.rdb, e.prefix)
 	poll.Until(t, "OnRestart", func() bool { return restarts.Load() == 1 })
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("run: %v", err)
+	}
+}
+
+// A heartbeat that comes after the node's own alive key lapsed, before any
+// node reaped it, is counted and does not ask for a re-publish: nothing was
+// lost, and re-publishing on a node already behind only makes it later.
+// Once another node has reaped it, the next heartbeat does ask.
+func TestLateHeartbeatNotReaped(t *testing.T) {
+	ctx := context.Background()
+	m := NewMetrics(prometheus.NewRegistry())
+	e := newTestACD(t, ACDOptions{Metrics: m})
+	if _, err := e.Heartbeat(ctx); err != nil {
+		t.Fatalf("first heartbeat: %v", err)
+	}
+	e.rdb.Del(ctx, e.key("node:node-a:alive")) // lapsed: the beat came late
+	if restarted, err := e.Heartbeat(ctx); err != nil || restarted {
+		t.Fatalf("late heartbeat = %v, %v; want not restarted", restarted, err)
+	}
+	if got := testutil.ToFloat64(m.acd.lateBeats); got != 1 {
+		t.Fatalf("late heartbeats counted = %v, want 1", got)
+	}
+	// Now a node that found it dead reaps it (removes it from <p>nodes).
+	b := NewACD(e.rdb, ACDOptions{Prefix: e.prefix, Node: "node-b", Clock: e.clock.Now})
+	e.rdb.Del(ctx, e.key("node:node-a:alive"))
+	if dead, err := b.Reap(ctx); err != nil || !slices.Equal(dead, []string{"node-a"}) {
+		t.Fatalf("reap by node-b = %v, %v; want node-a", dead, err)
+	}
+	if restarted, err := e.Heartbeat(ctx); err != nil || !restarted {
+		t.Fatalf("heartbeat after being reaped = %v, %v; want restarted", restarted, err)
+	}
+}
+
+// The heartbeat does not wait for the main loop: while a re-publish (or a
+// slow sweep or reap) holds the loop, the alive key keeps being refreshed on
+// the heartbeat's own connection, so a loaded node is not reaped.
+func TestHeartbeatNotHeldByMainLoop(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	release := make(chan struct{})
+	var restarts atomic.Int32
+	hb := redistest.Client(t)
+	e := newTestACD(t, ACDOptions{NodeTTL: 250 * time.Millisecond, Clock: time.Now, Heartbeats: hb,
+		OnRestart: func(ctx context.Context) {
+			restarts.Add(1)
+			select { // the loop is stuck here, as on a node far behind
+			case <-release:
+			case <-ctx.Done():
+			}
+		}})
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	alive := e.key("node:node-a:alive")
+	poll.Until(t, "alive key", func() bool { return e.rdb.Exists(ctx, alive).Val() == 1 })
+	redistest.DeletePrefix(t, e.rdb, e.prefix)
+	poll.Until(t, "OnRestart", func() bool { return restarts.Load() == 1 })
+	// The loop is held; over ten heartbeat intervals the alive key must
+	// never be missing and its value (the beat's time) must move on.
+	first := e.rdb.Get(ctx, alive).Val()
+	for range 20 {
+		time.Sleep(25 * time.Millisecond)
+		if e.rdb.Exists(ctx, alive).Val() != 1 {
+			t.Fatal("alive key lapsed while the main loop was busy")
+		}
+	}
+	if now := e.rdb.Get(ctx, alive).Val(); now == first {
+		t.Fatalf("alive key not refreshed while the main loop was busy (still %s)", now)
+	}
+	close(release)
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("run: %v", err)

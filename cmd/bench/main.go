@@ -160,7 +160,8 @@ func main() {
 	flag.DurationVar(&o.keyAt, "key-at", time.Second, "when the call-rate, bridged call-rate and matching callers press their key after the answer: "+
 		"1s is the short call (answer, press a key, 2 s, BYE), typed during the greeting (S3 type-ahead); 5s waits for the menu, as a first-time caller does")
 	flag.DurationVar(&o.soak.duration, "soak-duration", 30*time.Minute, "soak: how long the mixed traffic runs")
-	flag.Float64Var(&o.soak.load, "soak-load", 0.7, "soak: share of the capacity offered, half as short IVR calls, half as bridged calls")
+	flag.Float64Var(&o.soak.load, "soak-load", 0.7, "soak: share of the mixed capacity offered, half as short IVR calls, half as bridged calls")
+	flag.DurationVar(&o.soak.probeStep, "soak-probe-step", time.Minute, "soak: length of each step of the mixed-capacity probe run first (0: no probe, the capacity is the two measured apart)")
 	flag.Float64Var(&o.soak.ivrCap, "soak-ivr-capacity", 800, "soak: short IVR calls/s the server passes alone (BENCHMARKS.md; the rate part's figure when it runs first)")
 	flag.Float64Var(&o.soak.bridgeCap, "soak-bridge-capacity", 250, "soak: bridged calls/s the server passes alone (BENCHMARKS.md; the bridge-rate part's figure when it runs first)")
 	flag.Float64Var(&o.soak.hostile, "soak-hostile-rate", 400, "soak: datagrams/s the hostile source (127.0.0.2, untrusted) sends, INVITEs and REGISTERs in turn")
@@ -198,6 +199,8 @@ func (o options) validate() error {
 		return errors.New("-key-at must be between 500ms and 20s")
 	case o.soak.duration < time.Minute || o.soak.duration > 50*time.Minute:
 		return errors.New("-soak-duration must be between 1m and 50m (the whole run is bounded by an hour)")
+	case o.soak.probeStep != 0 && (o.soak.probeStep < 20*time.Second || o.soak.probeStep > 3*time.Minute):
+		return errors.New("-soak-probe-step must be 0 or between 20s and 3m")
 	case o.soak.load <= 0 || o.soak.load > 1:
 		return errors.New("-soak-load must be above 0 and at most 1")
 	case o.soak.ivrCap < 1 || o.soak.bridgeCap < 1:

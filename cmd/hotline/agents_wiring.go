@@ -10,6 +10,7 @@ import (
 	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/tickets"
+	"github.com/redis/go-redis/v9"
 )
 
 // wireAgents builds the agent side: directory (PostgreSQL), registrations,
@@ -23,8 +24,14 @@ func (a *app) wireAgents(m *agents.Metrics) {
 		Prefix: cfg.Queue.KeyPrefix, Node: cfg.Node,
 		DefaultHandleTime: time.Duration(cfg.Queue.DefaultHandleTime), Metrics: m,
 	})
+	// The heartbeat gets a connection of its own: on a node busy with calls,
+	// waiting for the shared pool could let its alive key lapse.
+	beatOpt := *a.rdb.Options()
+	beatOpt.PoolSize, beatOpt.MinIdleConns = 1, 1
+	a.beats = redis.NewClient(&beatOpt)
 	a.acd = agents.NewACD(a.rdb, agents.ACDOptions{
-		Prefix: cfg.Queue.KeyPrefix, Node: cfg.Node, MaxNoAnswer: cfg.ACD.MaxNoAnswer,
+		Heartbeats: a.beats,
+		Prefix:     cfg.Queue.KeyPrefix, Node: cfg.Node, MaxNoAnswer: cfg.ACD.MaxNoAnswer,
 		WrapUpMax: time.Duration(cfg.ACD.WrapUpMax), OwnerWait: time.Duration(cfg.ACD.OwnerWait),
 		NodeTTL: time.Duration(cfg.ACD.NodeTTL), RingAll: cfg.ACD.RingAll,
 		// A reservation outlives the ring it covers.

@@ -26,6 +26,7 @@ type app struct {
 	reg     *prometheus.Registry
 	pool    *pgxpool.Pool
 	rdb     *redis.Client
+	beats   *redis.Client // the ACD heartbeat's own connection
 	writer  *tickets.Writer
 	sip     *sip.Server
 	pacer   *media.Pacer
@@ -133,6 +134,9 @@ func loadPrompts(lang string) (media.Library, error) {
 }
 
 func (a *app) close() {
+	if a.beats != nil {
+		a.beats.Close()
+	}
 	if a.rdb != nil {
 		a.rdb.Close()
 	}
