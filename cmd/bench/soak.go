@@ -105,6 +105,7 @@ type soakResult struct {
 	BrCalls     int                  `json:"bridge_calls"`
 	BrRecords   int                  `json:"bridge_records"`
 	BrAnswered  int                  `json:"bridge_answered"`
+	BrOutcomes  map[string]int       `json:"bridge_outcomes"` // the bridged callers' records by outcome
 	Lost        int                  `json:"legitimate_calls_lost"`
 	Hostile     hostileStats         `json:"hostile"`
 	Samples     []soakSample         `json:"samples"`
@@ -161,6 +162,11 @@ func (b *bench) runSoak(ctx context.Context, o soakOptions) *soakResult {
 	if res.IVRRate < 1 || res.BridgeRate < 1 {
 		return fail(fmt.Errorf("no mixed load passed the probe (lowest step %.0f%%)", soakProbeShares[0]*100))
 	}
+	// As between bridged steps: agents left unusable (stuck, not
+	// responding) by the probe are replaced before the soak.
+	if res.Agents, err = r.grow(ctx, agentsFor(res.BridgeRate, o.duration, soakTalk)); err != nil {
+		return fail(err)
+	}
 	b.progress("soak: %s at %.0f%% of the mixed capacity: %.0f IVR calls/s, %.0f bridged calls/s (%d agents), %.0f hostile datagrams/s from %s",
 		o.duration, o.load*100, res.IVRRate, res.BridgeRate, res.Agents, o.hostile, soakHostileSource)
 	if err := b.soakMixed(ctx, r, res, soakMix{ivrRate: res.IVRRate, bridgeRate: res.BridgeRate, duration: o.duration,
@@ -180,6 +186,9 @@ func (b *bench) soakProbe(ctx context.Context, r *bridgeRun, o soakOptions, res 
 	best := 0.0
 	for i, share := range soakProbeShares {
 		ivrRate, bridgeRate := soakRates(o, share)
+		if _, err := r.grow(ctx, agentsFor(bridgeRate, o.probeStep, soakTalk)); err != nil {
+			return best, err
+		}
 		step := &soakResult{}
 		err := b.soakMixed(ctx, r, step, soakMix{ivrRate: ivrRate, bridgeRate: bridgeRate, duration: o.probeStep,
 			sampleEach: o.probeStep, ivrCaller: fmt.Sprintf("13%02d7", i), brCaller: fmt.Sprintf("13%02d8", i)})
@@ -189,7 +198,9 @@ func (b *bench) soakProbe(ctx context.Context, r *bridgeRun, o soakOptions, res 
 		p := soakProbeStep{Share: share, IVRRate: ivrRate, BridgeRate: bridgeRate, Lost: step.Lost,
 			IVRFailed: step.IVR.Failed, BridgeFailed: step.Bridged.Failed, Err: step.Err}
 		res.Probe = append(res.Probe, p)
-		b.progress("soak probe: %.0f%% (%.0f IVR/s + %.0f bridged/s for %s): lost %d", share*100, ivrRate, bridgeRate, o.probeStep, step.Lost)
+		b.progress("soak probe: %.0f%% (%.0f IVR/s + %.0f bridged/s for %s): lost %d (IVR %d/%d records, %d SIPp failures; bridged records by outcome %v, %d SIPp failures)%s",
+			share*100, ivrRate, bridgeRate, o.probeStep, step.Lost, step.IVRRecords, step.IVRCalls, step.IVR.Failed,
+			step.BrOutcomes, step.Bridged.Failed, errSuffix(step.Err))
 		if step.Lost > 0 || step.Err != "" {
 			break
 		}
@@ -278,6 +289,7 @@ func (b *bench) soakRecords(ctx context.Context, res *soakResult, ivrCaller, brC
 		res.BrRecords += n
 	}
 	res.BrAnswered = brOutcomes["answered"]
+	res.BrOutcomes = brOutcomes
 	res.Lost = max(res.IVR.Failed, res.IVRCalls-res.IVRRecords) + max(res.Bridged.Failed, res.BrCalls-res.BrAnswered)
 	return nil
 }
@@ -538,4 +550,11 @@ func (r *soakResult) markdown(w func(string, ...any)) {
 		w("")
 		w("Server warnings during the soak: %s", strings.Join(r.ServerWarns, "; "))
 	}
+}
+
+func errSuffix(e string) string {
+	if e == "" {
+		return ""
+	}
+	return "; error: " + e
 }
