@@ -120,6 +120,7 @@ func (a *ACD) Republish(ctx context.Context, calls []configs.QueueEntry, agents 
 func (a *ACD) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.runHistory(ctx) })
+	wg.Go(func() { a.runWall(ctx) })
 	defer wg.Wait()
 	if ctx.Err() == nil {
 		a.beat(ctx)
