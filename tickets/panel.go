@@ -45,7 +45,8 @@ func checkText(field, text, what string) error {
 }
 
 // Reassign gives the ticket to another agent with a reason, a supervisor's
-// hand-off (S16: the owner changes only by such an explicit event).
+// hand-off (S16: the owner changes only by such an explicit event). A
+// ticket already with toAgent is returned unchanged, without an event.
 func (s *Store) Reassign(ctx context.Context, ref, toAgent, reason, actor string) (Ticket, error) {
 	if err := checkText("reason", reason, "say why the ticket changes hands"); err != nil {
 		return Ticket{}, err
@@ -59,7 +60,8 @@ func (s *Store) Reassign(ctx context.Context, ref, toAgent, reason, actor string
 		case k.Status == StatusClosed:
 			return fmt.Errorf("ticket %s is closed: %w", ref, ErrInvalidTransition)
 		case k.OwnerAgent == toAgent:
-			return FieldErrors{"agent": "the ticket already belongs to " + toAgent}
+			out = k // a retried request: nothing to change
+			return nil
 		}
 		if _, err := tx.Exec(ctx, `UPDATE tickets SET owner_agent = $2 WHERE id = $1`, k.ID, toAgent); err != nil {
 			return fmt.Errorf("ticket %s: reassign: %w", ref, err)

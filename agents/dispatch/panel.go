@@ -312,3 +312,25 @@ func (r *Router) Notify(ctx context.Context, a tickets.Alert) {
 	}
 	r.TicketEvent(ctx, a.Agent, a.TicketRef, reason)
 }
+
+// AgentState is the agent's live state in the ACD (the softphone's
+// feature codes change it too); an agent who never logged in wraps
+// agents.ErrUnknownAgent.
+func (r *Router) AgentState(ctx context.Context, agentID string) (agents.AgentState, error) {
+	return r.o.ACD.State(ctx, agentID)
+}
+
+// AgentStates lists every agent that ever logged in, for the wall.
+func (r *Router) AgentStates(ctx context.Context) ([]agents.AgentState, error) {
+	return r.o.ACD.Agents(ctx)
+}
+
+// CurrentCall is the agent's call for its panel (agents.ErrNoCall when none).
+func (r *Router) CurrentCall(ctx context.Context, agentID string) (agents.CurrentCall, error) {
+	return r.o.ACD.CurrentCall(ctx, agentID)
+}
+
+// QueueFigures are the queues' lengths and oldest waits, as the metrics read them.
+func (r *Router) QueueFigures(ctx context.Context) ([]agents.QueueFigure, error) {
+	return r.o.Queue.Figures(ctx)
+}
