@@ -119,7 +119,9 @@ func (r *Router) available(ctx context.Context, agentID string, override bool) e
 // checkWrapUpDone refuses to end a wrap-up while the agent owes the call's
 // ticket (S12: the agent stays in wrap-up until it is submitted, at most
 // wrap_up_max, which the ACD's sweep enforces whatever happens here). An
-// agent who transferred the caller away owes no ticket.
+// agent who transferred the caller away owes no ticket. Whether the draft
+// is still a draft is asked of the store: it may have been entered by
+// another way than the panel's submit.
 func (r *Router) checkWrapUpDone(ctx context.Context, agentID string) error {
 	if !r.o.WrapUpUntilSubmitted {
 		return nil
@@ -131,7 +133,17 @@ func (r *Router) checkWrapUpDone(ctx context.Context, agentID string) error {
 	if err != nil {
 		return err
 	}
-	if c.State == agents.StateWrapUp && c.DraftDue {
+	if c.State != agents.StateWrapUp || !c.DraftDue {
+		return nil
+	}
+	if c.Draft == "" {
+		return ErrDraftOpen // not even written yet (the caller may be in the survey)
+	}
+	k, err := r.o.Tickets.Get(ctx, c.Draft)
+	if err != nil {
+		return fmt.Errorf("draft %s: %w", c.Draft, err)
+	}
+	if k.Status == tickets.StatusDraft {
 		return ErrDraftOpen
 	}
 	return nil

@@ -54,6 +54,7 @@ type Records interface {
 type Tickets interface {
 	ivr.Tickets
 	OpenTicketsForCaller(ctx context.Context, number string, window time.Duration, limit int) ([]tickets.Ticket, error)
+	Get(ctx context.Context, ref string) (tickets.Ticket, error)
 	RecordSurvey(ctx context.Context, callID string, score int) (tickets.Ticket, error)
 }
 
