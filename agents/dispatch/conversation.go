@@ -21,9 +21,16 @@ type conversation struct {
 	xfer chan ivr.Transfer
 }
 
+// newConversation starts a conversation; one with an agent takes panel
+// transfers from now on, before Talk (S2's announcement comes first): a
+// transfer asked meanwhile waits in xfer.
 func (r *Router) newConversation(call ivr.Call, leg Leg, o ivr.AgentOffer, specialist bool) *conversation {
-	return &conversation{r: r, call: call, leg: leg, offer: o, answered: time.Now(), specialist: specialist,
+	v := &conversation{r: r, call: call, leg: leg, offer: o, answered: time.Now(), specialist: specialist,
 		xfer: make(chan ivr.Transfer, 1)}
+	if !specialist {
+		r.talks.add(call.ID(), v)
+	}
+	return v
 }
 
 // Agent is the agent who answered (S2: its staff number is announced).
@@ -72,7 +79,7 @@ func (v *conversation) Talk(ctx context.Context) (ivr.TalkResult, error) {
 func (v *conversation) bridge(ctx context.Context, recordTo string) ivr.TalkResult {
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer v.r.talks.add(v.call.ID(), v)()
+	defer v.r.talks.remove(v.call.ID(), v)
 	var panel *ivr.Transfer
 	watched := make(chan struct{})
 	go func() {

@@ -205,17 +205,20 @@ type talks struct {
 	by map[string]*conversation
 }
 
-func (t *talks) add(callID string, v *conversation) func() {
+func (t *talks) add(callID string, v *conversation) {
 	t.mu.Lock()
 	t.by[callID] = v
 	t.mu.Unlock()
-	return func() {
-		t.mu.Lock()
-		if t.by[callID] == v {
-			delete(t.by, callID)
-		}
-		t.mu.Unlock()
+}
+
+// remove forgets v once its talk is over; nil forgets the call's
+// conversation whatever it is (the call ended).
+func (t *talks) remove(callID string, v *conversation) {
+	t.mu.Lock()
+	if v == nil || t.by[callID] == v {
+		delete(t.by, callID)
 	}
+	t.mu.Unlock()
 }
 
 // runCommands carries out the panel's commands for this node's calls
