@@ -67,8 +67,12 @@ func (v *conversation) Talk(ctx context.Context) (ivr.TalkResult, error) {
 	// S12: the agent owes the call's ticket unless the caller went to
 	// another agent or queue, whose agent then owes it.
 	owes := res.Transfer == nil || res.Transfer.Kind == ivr.TransferNumber
+	var due time.Time // until the draft is written; unknown without an entry window
+	if r.o.EntryWindow > 0 {
+		due = time.Now().Add(r.o.EntryWindow)
+	}
 	r.panelReport(ctx, v.call, "call ended", func(ctx context.Context) error {
-		return r.o.ACD.CallEnded(ctx, v.offer.AgentID, v.call.ID(), owes, time.Now().Add(r.o.EntryWindow))
+		return r.o.ACD.CallEnded(ctx, v.offer.AgentID, v.call.ID(), owes, due)
 	})
 	return res, nil
 }

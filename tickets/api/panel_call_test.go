@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/tickets"
 )
 
 // GET /api/agent/call follows the ACD: ringing with the screen pop (S1's
@@ -143,5 +144,35 @@ func TestTransferRoute(t *testing.T) {
 	// A GET changes nothing: the route answers only POST.
 	if res := agent.do("GET", "/api/agent/transfer", nil, nil); res.status != http.StatusNotFound {
 		t.Fatalf("GET transfer = %d, want the API's 404", res.status)
+	}
+}
+
+// The sweeper's alerts reach the owner's panel as "ticket" events: an
+// overdue draft is late (S12), a breach or escalation escalated (S14,
+// S15); a submission through the API is "submitted".
+func TestTicketEventsFromAlerts(t *testing.T) {
+	p := newPanelFixture(t)
+	ctx := context.Background()
+	k := p.draft(t, "1001", 10*time.Minute)
+	sw, err := tickets.NewSweeper(p.pool, tickets.SweeperOptions{Notifier: p.router})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := sw.Sweep(ctx); err != nil || res.Overdue != 1 {
+		t.Fatalf("sweep = %+v, %v", res, err)
+	}
+	if e := p.event(t, agents.EventTicket, "1001"); e.Ticket != k.Ref || e.Reason != agents.TicketLate {
+		t.Fatalf("overdue draft event = %+v", e)
+	}
+	p.router.Notify(ctx, tickets.Alert{Kind: tickets.AlertBreach, TicketRef: k.Ref, Agent: "1001", Level: 1})
+	if e := p.event(t, agents.EventTicket, "1001"); e.Ticket != k.Ref || e.Reason != agents.TicketEscalated {
+		t.Fatalf("breach event = %+v", e)
+	}
+	agent := p.login(t, "1001")
+	if res := agent.do("POST", "/api/tickets/"+k.Ref+"/submit", form(), map[string]string{idempotencyHeader: "s"}); res.status != http.StatusOK {
+		t.Fatalf("submit = %d %s", res.status, res.raw)
+	}
+	if e := p.event(t, agents.EventTicket, "1001"); e.Ticket != k.Ref || e.Reason != agents.TicketSubmitted {
+		t.Fatalf("submitted event = %+v", e)
 	}
 }
