@@ -61,7 +61,7 @@ func nextEvent(t *testing.T, events <-chan agents.Event, typ, agent string) agen
 }
 
 // End to end with a real softphone, through the panel's routes and events:
-// the screen pop the moment the phone rings (S1: the caller waited past
+// the wall's hint when the caller queues, the screen pop the moment the phone rings (S1: the caller waited past
 // service_level_threshold, so the agent apologises), the call resumed by
 // GET /api/agent/call, the draft announced once written, wrap-up held
 // while the draft is open (S12: *3 and "available" refused) until the
@@ -89,6 +89,9 @@ func TestE2EWrapUpHeldUntilSubmitted(t *testing.T) {
 		Audio: siptest.Tone(440, time.Second, 8000)})
 	pressInMenu(t, call, '1')
 	n.waitQueueLen("inquiry", 1)
+	if e := nextEvent(t, events, agents.EventWall, ""); e.Node != n.cfg.Node {
+		t.Fatalf("wall hint = %+v, want one from node %s", e, n.cfg.Node)
+	}
 	time.Sleep(2500 * time.Millisecond)
 	cl.post(t, "/api/agent/state", "", map[string]string{"state": "available"}, 200, nil)
 
