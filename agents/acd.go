@@ -96,6 +96,7 @@ type ACD struct {
 	hist    chan Event
 	epoch   epochState
 	due     sweepDue
+	wall    wallHints
 }
 
 // Offer pairs a waiting caller with a ringing agent, or for a ring-all
@@ -128,6 +129,7 @@ func NewACD(rdb redis.UniversalClient, opts ACDOptions) *ACD {
 		metrics: opts.Metrics, log: opts.Logger.With("component", "acd", "node", opts.Node),
 		hist: make(chan Event, opts.HistoryBuffer),
 		due:  sweepDue{kick: make(chan struct{}, 1)},
+		wall: wallHints{kick: make(chan struct{}, 1)},
 	}
 	a.metrics.acd.states.attach(a.stateGauges)
 	return a

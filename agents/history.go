@@ -37,6 +37,10 @@ type Event struct {
 	At   time.Time `json:"-"`
 	// HeldMS is how long the agent was in From, in milliseconds.
 	HeldMS int64 `json:"held_ms,omitempty"`
+	// Pop is the screen pop of a "ringing" event (S1, S16).
+	Pop *ScreenPop `json:"pop,omitempty"`
+	// Ticket is the ref of a "ticket" event.
+	Ticket string `json:"ticket,omitempty"`
 }
 
 // UnmarshalJSON decodes an event whose "at" is Unix milliseconds.

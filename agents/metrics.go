@@ -161,9 +161,32 @@ var (
 		[]string{"category"}, nil)
 )
 
-// queueGauges reads every queue category's length and oldest caller in one
-// pipeline, with the Redis clock that stamped the enqueue times.
+// QueueFigure is one category's queue as the wall shows it.
+type QueueFigure struct {
+	Category string
+	Waiting  int
+	// OldestWait is the wait of the longest-waiting caller, 0 when none.
+	OldestWait time.Duration
+}
+
+// queueGauges is Figures as the queue length and oldest wait gauges.
 func (q *Queue) queueGauges(ctx context.Context) ([]gauge, error) {
+	figs, err := q.Figures(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gauge, 0, 2*len(figs))
+	for _, f := range figs {
+		out = append(out, gauge{queueLengthDesc, float64(f.Waiting), []string{f.Category}},
+			gauge{queueOldestDesc, f.OldestWait.Seconds(), []string{f.Category}})
+	}
+	return out, nil
+}
+
+// Figures reads every queue category's length and oldest caller in one
+// pipeline, with the Redis clock that stamped the enqueue times: the
+// figures of the queue metrics and of the supervisors' wall.
+func (q *Queue) Figures(ctx context.Context) ([]QueueFigure, error) {
 	categories := configs.QueueCategories()
 	pipe := q.rdb.Pipeline()
 	now := pipe.Time(ctx)
@@ -182,15 +205,14 @@ func (q *Queue) queueGauges(ctx context.Context) ([]gauge, error) {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read queue gauges: %w", err)
 	}
-	out := make([]gauge, 0, 2*len(categories))
+	out := make([]QueueFigure, 0, len(categories))
 	for i, c := range categories {
-		oldest := 0.0
+		var oldest time.Duration
 		for _, z := range append(heads[i].Val(), normal[i].Val()...) {
 			_, at := decodeScore(z.Score)
-			oldest = max(oldest, now.Val().Sub(at).Seconds())
+			oldest = max(oldest, now.Val().Sub(at))
 		}
-		out = append(out, gauge{queueLengthDesc, float64(cards[i].Val()), []string{c}},
-			gauge{queueOldestDesc, oldest, []string{c}})
+		out = append(out, QueueFigure{Category: c, Waiting: int(cards[i].Val()), OldestWait: oldest})
 	}
 	return out, nil
 }

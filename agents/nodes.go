@@ -137,6 +137,7 @@ func (a *ACD) Republish(ctx context.Context, calls []configs.QueueEntry, agents 
 func (a *ACD) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.runHistory(ctx) })
+	wg.Go(func() { a.runWall(ctx) })
 	defer wg.Wait()
 	every := a.opts.NodeTTL / loopShare
 	after := make(chan bool, 1) // a beat's outcome: restarted

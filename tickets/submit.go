@@ -26,7 +26,7 @@ func insertDraft(ctx context.Context, tx pgx.Tx, window time.Duration, d DraftFa
 	if err := d.validate(); err != nil {
 		return Ticket{}, err
 	}
-	created, err := scanDraft(tx.QueryRow(ctx, draftSQL, draftArgs(window, d)...))
+	created, _, err := scanDraft(tx.QueryRow(ctx, draftSQL, draftArgs(window, d)...))
 	if err != nil {
 		return Ticket{}, fmt.Errorf("insert draft ticket for call %s: %w", d.CallID, err)
 	}
@@ -51,10 +51,10 @@ const draftSQL = `WITH t AS (INSERT INTO tickets
 		VALUES ($1, 'phone', 'draft', $2, $2, $3, $4, $5, $6, $7, $5::timestamptz + make_interval(secs => $8),
 		 coalesce($9, ticket_ref()))
 		ON CONFLICT (call_id) DO NOTHING
-		RETURNING id)
+		RETURNING id, ref)
 	INSERT INTO ticket_events (ticket_id, kind, actor, data)
 	SELECT id, '` + EventCreated + `', 'system', $10 FROM t
-	RETURNING ticket_id`
+	RETURNING ticket_id, (SELECT ref FROM t)`
 
 func draftArgs(window time.Duration, d DraftFacts) []any {
 	return []any{d.CallID, nullText(d.AgentID), d.CallerNumber, nullText(d.Category),
@@ -62,16 +62,17 @@ func draftArgs(window time.Duration, d DraftFacts) []any {
 		map[string]any{"channel": ChannelPhone, "call_id": d.CallID}}
 }
 
-// scanDraft reads draftSQL's reply: whether it created the draft.
-func scanDraft(row pgx.Row) (bool, error) {
+// scanDraft reads draftSQL's reply: whether it created the draft, and its ref.
+func scanDraft(row pgx.Row) (bool, string, error) {
 	var id int64
-	switch err := row.Scan(&id); {
+	var ref string
+	switch err := row.Scan(&id, &ref); {
 	case errors.Is(err, pgx.ErrNoRows):
-		return false, nil
+		return false, "", nil
 	case err != nil:
-		return false, err
+		return false, "", err
 	}
-	return true, nil
+	return true, ref, nil
 }
 
 // Submit completes a draft with the registration form (S13) and opens it.

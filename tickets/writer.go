@@ -42,6 +42,16 @@ type WriterOptions struct {
 	Metrics *Metrics
 	// Logger may be nil (logs are discarded).
 	Logger *slog.Logger
+	// OnDraft, when set, is told of each draft ticket once it is committed,
+	// at once or when the spool drains (S12: the agent's panel shows it).
+	// It runs on the writer's path: it must not block for long.
+	OnDraft func(ctx context.Context, d DraftWritten)
+}
+
+// DraftWritten is a call's draft ticket as committed.
+type DraftWritten struct {
+	CallID, AgentID, Ref string
+	EntryDeadline        time.Time
 }
 
 // Validate reports an option a person has to fix.
@@ -264,10 +274,10 @@ func (w *Writer) write(ctx context.Context, e spoolEntry) error {
 func (w *Writer) writeAnswered(ctx context.Context, r CallRecord, d DraftFacts) error {
 	b := &pgx.Batch{}
 	b.Queue(callSQL, callArgs(r)...)
-	created := false
+	created, ref := false, ""
 	b.Queue(draftSQL, draftArgs(w.opts.EntryWindow, d)...).QueryRow(func(row pgx.Row) error {
 		var err error
-		created, err = scanDraft(row)
+		created, ref, err = scanDraft(row)
 		return err
 	})
 	if err := w.pool.SendBatch(ctx, b).Close(); err != nil {
@@ -275,6 +285,10 @@ func (w *Writer) writeAnswered(ctx context.Context, r CallRecord, d DraftFacts) 
 	}
 	if created {
 		w.metrics.created.WithLabelValues(ChannelPhone).Inc()
+		if w.opts.OnDraft != nil && d.AgentID != "" {
+			w.opts.OnDraft(ctx, DraftWritten{CallID: d.CallID, AgentID: d.AgentID, Ref: ref,
+				EntryDeadline: d.CallEndedAt.Add(w.opts.EntryWindow)})
+		}
 	}
 	return nil
 }

@@ -48,6 +48,7 @@ func (r *Router) HandleCall(ctx context.Context, c Call) {
 	if c.Answered() {
 		r.live.track(ctx, c)
 		defer r.live.untrack(ctx, c.ID())                    // after the record is saved or spooled
+		defer r.talks.remove(c.ID(), nil)                    // a conversation that never talked
 		forget := r.queue.lookAhead(ctx, c.ID(), c.Caller()) // S16, during the greeting and menu
 		defer forget()
 		res = r.flow.Run(ctx, c)

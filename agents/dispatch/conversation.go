@@ -17,10 +17,20 @@ type conversation struct {
 	answered time.Time
 	// specialist: a transfer to an outside line, not an agent of the ACD.
 	specialist bool
+	// xfer receives a transfer the agent asked from the panel (S10).
+	xfer chan ivr.Transfer
 }
 
+// newConversation starts a conversation; one with an agent takes panel
+// transfers from now on, before Talk (S2's announcement comes first): a
+// transfer asked meanwhile waits in xfer.
 func (r *Router) newConversation(call ivr.Call, leg Leg, o ivr.AgentOffer, specialist bool) *conversation {
-	return &conversation{r: r, call: call, leg: leg, offer: o, answered: time.Now(), specialist: specialist}
+	v := &conversation{r: r, call: call, leg: leg, offer: o, answered: time.Now(), specialist: specialist,
+		xfer: make(chan ivr.Transfer, 1)}
+	if !specialist {
+		r.talks.add(call.ID(), v)
+	}
+	return v
 }
 
 // Agent is the agent who answered (S2: its staff number is announced).
@@ -35,10 +45,10 @@ func (v *conversation) Talk(ctx context.Context) (ivr.TalkResult, error) {
 	if r.o.Recording.enabled(v.offer.Category) {
 		recordTo = filepath.Join(r.o.Recording.Dir, time.Now().Format("20060102"), v.call.ID()+".wav")
 	}
-	res := v.leg.Bridge(ctx, v.call, recordTo)
 	if v.specialist {
-		return res, nil
+		return v.leg.Bridge(ctx, v.call, recordTo), nil
 	}
+	res := v.bridge(ctx, recordTo)
 	dctx, cancel := detached(ctx)
 	defer cancel()
 	if res.AgentLost { // S1: no caller is offered to a phone that is gone
@@ -54,7 +64,45 @@ func (v *conversation) Talk(ctx context.Context) (ivr.TalkResult, error) {
 	if res.AgentHungUp {
 		r.m.agentHangup() // S11
 	}
+	// S12: the agent owes the call's ticket unless the caller went to
+	// another agent or queue, whose agent then owes it.
+	owes := res.Transfer == nil || res.Transfer.Kind == ivr.TransferNumber
+	var due time.Time // until the draft is written; unknown without an entry window
+	if r.o.EntryWindow > 0 {
+		due = time.Now().Add(r.o.EntryWindow)
+	}
+	r.panelReport(ctx, v.call, "call ended", func(ctx context.Context) error {
+		return r.o.ACD.CallEnded(ctx, v.offer.AgentID, v.call.ID(), owes, due)
+	})
 	return res, nil
+}
+
+// bridge bridges the legs until either hangs up, the agent transfers with
+// REFER, or the agent transfers from the panel: the agent's leg then gets
+// BYE and the caller goes where the panel said (S10).
+func (v *conversation) bridge(ctx context.Context, recordTo string) ivr.TalkResult {
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer v.r.talks.remove(v.call.ID(), v)
+	var panel *ivr.Transfer
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case t := <-v.xfer:
+			panel = &t
+			cancel()
+		case <-bctx.Done():
+		}
+	}()
+	res := v.leg.Bridge(bctx, v.call, recordTo)
+	cancel()
+	<-watched
+	if panel != nil && res.Transfer == nil && ctx.Err() == nil {
+		v.r.callLog(v.call).Info("agent transferred from the panel", "agent", v.offer.AgentID, "to", panel.String())
+		return ivr.TalkResult{Transfer: panel}
+	}
+	return res
 }
 
 // detached is for reports that must reach Redis after the caller hung up.

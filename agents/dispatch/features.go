@@ -29,11 +29,13 @@ func (r *Router) Feature(ctx context.Context, agentID string, f Feature) error {
 	case FeatureAvailable:
 		err = r.makeAvailable(ctx, agentID)
 	case FeaturePause:
-		err = r.o.ACD.Pause(ctx, agentID, "break")
+		err = r.o.ACD.Pause(ctx, agentID, r.featurePauseReason())
 	case FeatureLogout:
 		err = r.o.ACD.Logout(ctx, agentID)
 	case FeatureWrapUpDone:
-		err = r.o.ACD.WrapUpDone(ctx, agentID)
+		if err = r.checkWrapUpDone(ctx, agentID); err == nil {
+			err = r.o.ACD.WrapUpDone(ctx, agentID)
+		}
 	default:
 		return fmt.Errorf("unknown feature %d", f)
 	}
@@ -61,9 +63,13 @@ func (r *Router) makeAvailable(ctx context.Context, agentID string) error {
 // TicketSubmitted ends the wrap-up of the agent who took the call once its
 // ticket is entered (S12): only then is the agent offered new calls.
 func (r *Router) TicketSubmitted(ctx context.Context, k tickets.Ticket) {
+	r.TicketEvent(ctx, k.OwnerAgent, k.Ref, agents.TicketSubmitted)
 	if k.AgentID == "" {
 		return
 	}
+	r.panelReport(ctx, nil, "submitted", func(ctx context.Context) error {
+		return r.o.ACD.DraftSubmitted(ctx, k.AgentID, k.CallID)
+	})
 	st, err := r.o.ACD.State(ctx, k.AgentID)
 	if err != nil || st.State != agents.StateWrapUp || (st.CallID != "" && st.CallID != k.CallID) {
 		return

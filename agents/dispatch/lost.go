@@ -59,6 +59,14 @@ func (l *liveCalls) queued(ctx context.Context, e configs.QueueEntry) {
 	}
 }
 
+// get returns the call's facts as tracked (caller, queue, priority).
+func (l *liveCalls) get(callID string) (agents.LiveCall, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.calls[callID]
+	return c, ok
+}
+
 // untrack forgets a call whose record is written (or spooled).
 func (l *liveCalls) untrack(ctx context.Context, callID string) {
 	l.mu.Lock()

@@ -3,6 +3,8 @@ package dispatch
 import (
 	"context"
 	"time"
+
+	"github.com/hotline-dev/hotline/tickets"
 )
 
 // First contact (S16) needs the owner of a repeat caller's open ticket
@@ -16,10 +18,16 @@ const (
 	ownerLookupTimeout = 10 * time.Second
 )
 
-// ownerLookup is one caller's S16 lookup; owner is set before done closes.
+// maxOpenTickets bounds the repeat caller's open tickets looked up and
+// shown on the agent's screen pop (S16).
+const maxOpenTickets = 5
+
+// ownerLookup is one caller's S16 lookup; owner and open are set before
+// done closes.
 type ownerLookup struct {
 	done  chan struct{}
 	owner string
+	open  []tickets.Ticket // newest first: the screen pop shows them
 }
 
 // lookAhead starts the S16 lookup for a call about to go through the menu;
@@ -43,12 +51,12 @@ func (q *queue) lookup(ctx context.Context, callID, caller string) *ownerLookup 
 		defer close(l.done)
 		lctx, cancel := context.WithTimeout(ctx, ownerLookupTimeout)
 		defer cancel()
-		k, ok, err := q.tickets.OpenTicketForCaller(lctx, caller, q.repeat)
+		open, err := q.tickets.OpenTicketsForCaller(lctx, caller, q.repeat, maxOpenTickets)
 		switch {
 		case err != nil && lctx.Err() == nil:
 			q.log.Warn("open ticket of a repeat caller not found out; queued without its owner (S16)", "call_id", callID, "err", err)
-		case ok:
-			l.owner = k.OwnerAgent
+		case len(open) > 0:
+			l.owner, l.open = open[0].OwnerAgent, open
 		}
 	}()
 	return l
@@ -75,5 +83,22 @@ func (q *queue) owner(ctx context.Context, callID, caller string) string {
 		return ""
 	case <-ctx.Done():
 		return ""
+	}
+}
+
+// openTickets are the caller's open tickets the S16 lookup found, if it
+// has answered (the screen pop never waits for it).
+func (q *queue) openTickets(callID string) []tickets.Ticket {
+	q.mu.Lock()
+	l := q.lookups[callID]
+	q.mu.Unlock()
+	if l == nil {
+		return nil
+	}
+	select {
+	case <-l.done:
+		return l.open
+	default:
+		return nil
 	}
 }

@@ -34,6 +34,8 @@ type queue struct {
 	joined func()
 	// queued runs once a caller is in the queue (liveCalls.queued).
 	queued func(ctx context.Context, e configs.QueueEntry)
+	// changed runs when a caller joined or left a queue (the wall's hint).
+	changed func()
 }
 
 func newQueue(shared *agents.Queue, t Tickets, repeat time.Duration, log *slog.Logger, ownerLate prometheus.Counter, joined func()) *queue {
@@ -60,6 +62,7 @@ func (q *queue) Enqueue(ctx context.Context, e configs.QueueEntry) error {
 	if q.joined != nil {
 		q.joined()
 	}
+	q.wallChanged()
 	return nil
 }
 
@@ -80,7 +83,15 @@ func (q *queue) EstimatedWait(ctx context.Context, category string, position int
 // Remove takes a caller who gave up out of the queue.
 func (q *queue) Remove(ctx context.Context, category, callID string) error {
 	q.forget(callID)
+	defer q.wallChanged()
 	return q.shared.Remove(ctx, category, callID)
+}
+
+// wallChanged hints the supervisors' walls that a queue changed.
+func (q *queue) wallChanged() {
+	if q.changed != nil {
+		q.changed()
+	}
 }
 
 // forget drops a caller who left the queue (removed, or answered by an agent).

@@ -19,6 +19,7 @@ func (r *Router) Ring(ctx context.Context, call ivr.Call, o ivr.AgentOffer) (ivr
 		return r.ringAll(ctx, call, o)
 	}
 	log := r.callLog(call).With("agent", o.AgentID)
+	r.popUp(ctx, call, o.AgentID, o.Category)
 	leg, err := r.dial(ctx, call, o.AgentID)
 	if errors.Is(err, errUnregistered) {
 		return nil, fmt.Errorf("%w: %w", ivr.ErrNotConnected, err)
@@ -28,6 +29,7 @@ func (r *Router) Ring(ctx context.Context, call ivr.Call, o ivr.AgentOffer) (ivr
 		defer cancel()
 		if ctx.Err() != nil { // the caller hung up while the agent's phone rang
 			r.m.ringEnded("caller_gone")
+			r.queue.wallChanged()
 			return nil, errors.Join(ctx.Err(), r.o.ACD.CallerGone(dctx, call.ID(), o.AgentID))
 		}
 		r.missed(ctx, call, []legResult{{agent: o, err: err}})
@@ -114,6 +116,10 @@ func (r *Router) takeAnswer(ctx context.Context, call ivr.Call, res legResult) (
 		return nil, err
 	}
 	r.queue.forget(call.ID())
+	r.queue.wallChanged()
+	r.panelReport(ctx, call, "answered", func(ctx context.Context) error {
+		return r.o.ACD.CallAnswered(ctx, res.agent.AgentID, call.ID())
+	})
 	r.m.ringEnded("answered")
 	for range released {
 		r.m.ringEnded("answered_elsewhere")

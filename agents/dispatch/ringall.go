@@ -35,6 +35,7 @@ func (r *Router) ringAll(ctx context.Context, c ivr.Call, o ivr.AgentOffer) (ivr
 	results := make(chan legResult, len(o.Group))
 	for _, ag := range o.Group {
 		ag.Category = o.Category
+		r.popUp(ctx, c, ag.AgentID, o.Category)
 		// Each goroutine ends when its DialAgent returns: answered, failed,
 		// or cancelled through lctx (bounded by the SIP transaction timers).
 		go func() {

@@ -53,7 +53,8 @@ type Records interface {
 // Tickets is what routing reads and writes in the ticket store.
 type Tickets interface {
 	ivr.Tickets
-	OpenTicketForCaller(ctx context.Context, number string, window time.Duration) (tickets.Ticket, bool, error)
+	OpenTicketsForCaller(ctx context.Context, number string, window time.Duration, limit int) ([]tickets.Ticket, error)
+	Get(ctx context.Context, ref string) (tickets.Ticket, error)
 	RecordSurvey(ctx context.Context, callID string, score int) (tickets.Ticket, error)
 }
 
@@ -87,6 +88,15 @@ type Options struct {
 	RepeatWindow          time.Duration // S16: how old an open ticket still makes a caller "repeat"
 	Recording             Recording
 	Specialists           map[string]string // S10: transfer numbers and their SIP URIs
+	// PauseReasons are the reasons an agent may pause with from the panel.
+	PauseReasons []string
+	// WrapUpUntilSubmitted holds the agent in wrap-up until the call's
+	// ticket is submitted (S12): the wrap-up feature code is refused until
+	// then; wrap_up_max still ends it.
+	WrapUpUntilSubmitted bool
+	// EntryWindow is the time to enter a ticket after the call (S12), for
+	// the panel's deadline until the draft is written.
+	EntryWindow time.Duration
 
 	Registerer prometheus.Registerer // nil: metrics are not exported
 	Logger     *slog.Logger
@@ -101,6 +111,7 @@ type Router struct {
 	disp  *dispatcher
 	queue *queue
 	live  *liveCalls
+	talks *talks
 }
 
 // New builds a router and the IVR flow it runs on each call.
@@ -120,6 +131,8 @@ func New(o Options) (*Router, error) {
 	r.queue = newQueue(o.Queue, o.Tickets, o.RepeatWindow, o.Logger.With("component", "queue"), r.m.ownerLate, r.disp.poke)
 	r.live = &liveCalls{acd: o.ACD, log: o.Logger.With("component", "live_calls"), calls: map[string]agents.LiveCall{}}
 	r.queue.queued = r.live.queued
+	r.queue.changed = o.ACD.WallChanged
+	r.talks = &talks{by: map[string]*conversation{}}
 	flow, err := ivr.NewFlow(o.IVR, ivr.FlowOptions{Hours: o.Hours, Queue: r.queue, Records: callbacks{o.Records},
 		Clock: o.Clock, Agents: r, Tickets: o.Tickets, Logger: o.Logger, Metrics: ivr.NewMetrics(o.Registerer)})
 	if err != nil {
@@ -130,7 +143,15 @@ func New(o Options) (*Router, error) {
 }
 
 // Run matches callers and agents and delivers the offers until ctx ends.
-func (r *Router) Run(ctx context.Context) { r.disp.run(ctx) }
+func (r *Router) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.runCommands(ctx)
+	}()
+	r.disp.run(ctx)
+	<-done
+}
 
 // Offers implements ivr.Agents.
 func (r *Router) Offers(callID string) (<-chan ivr.AgentOffer, func()) { return r.disp.offers(callID) }

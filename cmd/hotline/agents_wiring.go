@@ -69,6 +69,9 @@ func (a *app) wireRouter(cal *tickets.Calendar) error {
 		RepeatWindow:          time.Duration(a.rules.RepeatWindow),
 		Recording:             dispatch.Recording{Dir: cfg.Recording.Dir, Off: off},
 		Specialists:           cfg.Transfer.Specialists,
+		PauseReasons:          cfg.Agents.PauseReasons,
+		WrapUpUntilSubmitted:  cfg.Agents.WrapUpUntilSubmitted,
+		EntryWindow:           time.Duration(cfg.Tickets.EntryWindow),
 		Registerer:            a.reg, Logger: a.log,
 	})
 	if err != nil {

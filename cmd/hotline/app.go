@@ -81,6 +81,10 @@ func (a *app) wire(cal *tickets.Calendar) error {
 	w, err := tickets.NewWriter(a.pool, tickets.WriterOptions{
 		SpoolDir: filepath.Join(cfg.DataDir, "spool"), Logger: a.log, Metrics: tm,
 		EntryWindow: time.Duration(cfg.Tickets.EntryWindow), BacklogLimit: time.Duration(cfg.Tickets.SpoolDegradedAfter),
+		// S12: the agent's panel shows the draft once it is committed.
+		OnDraft: func(ctx context.Context, d tickets.DraftWritten) {
+			a.router.DraftWritten(ctx, d.AgentID, d.CallID, d.Ref, d.EntryDeadline)
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("record writer: %w", err)

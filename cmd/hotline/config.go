@@ -35,6 +35,7 @@ type Config struct {
 	// Registrar is the agents' SIP registrar (digest auth, RFC 8760).
 	Registrar sip.RegistrarConfig `yaml:"registrar"`
 	ACD       ACDConfig           `yaml:"acd"`
+	Agents    AgentsConfig        `yaml:"agents"`
 	Recording RecordingConfig     `yaml:"recording"`
 	Tickets   TicketsConfig       `yaml:"tickets"`
 	Transfer  TransferConfig      `yaml:"transfer"`
@@ -84,6 +85,59 @@ type ACDConfig struct {
 	// serving the category at once; the first to answer takes the call. The
 	// other categories ring one agent at a time (the default).
 	RingAll []string `yaml:"ring_all"`
+}
+
+// AgentsConfig is the agents' panel policy.
+type AgentsConfig struct {
+	// PauseReasons are the reasons an agent pauses with from the panel,
+	// kept in the state history; the softphone's pause code uses "break"
+	// when listed, else the first.
+	PauseReasons []string `yaml:"pause_reasons"`
+	// WrapUpUntilSubmitted holds the agent in wrap-up until the call's
+	// ticket is submitted (S12): the wrap-up feature code is refused until
+	// then; acd.wrap_up_max still ends it.
+	WrapUpUntilSubmitted bool `yaml:"wrap_up_until_submitted"`
+}
+
+// maxPauseReasons and maxPauseReasonLen bound the configured pause reasons
+// (each is a word on the panel's buttons and a value in the history).
+const (
+	maxPauseReasons   = 20
+	maxPauseReasonLen = 32
+)
+
+// validate checks the pause reasons: lower-case words, unique, and none
+// that the system sets itself.
+func (c AgentsConfig) validate() []error {
+	var errs []error
+	if len(c.PauseReasons) == 0 || len(c.PauseReasons) > maxPauseReasons {
+		errs = append(errs, fmt.Errorf("agents.pause_reasons: list 1 to %d reasons, e.g. [break, meal, training, meeting]", maxPauseReasons))
+	}
+	seen := map[string]bool{}
+	for _, r := range c.PauseReasons {
+		switch {
+		case !pauseReasonWord(r):
+			errs = append(errs, fmt.Errorf("agents.pause_reasons: %q: use 1 to %d lower-case letters, digits or _", r, maxPauseReasonLen))
+		case r == "not_responding" || r == "supervisor":
+			errs = append(errs, fmt.Errorf("agents.pause_reasons: %q is set by the system, not chosen by an agent", r))
+		case seen[r]:
+			errs = append(errs, fmt.Errorf("agents.pause_reasons: %q listed twice", r))
+		}
+		seen[r] = true
+	}
+	return errs
+}
+
+func pauseReasonWord(s string) bool {
+	if s == "" || len(s) > maxPauseReasonLen {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // validate checks ring_all against the IVR's categories (S3).
@@ -157,6 +211,7 @@ func DefaultConfig() Config {
 		ACD: ACDConfig{RingTimeout: configs.Duration(15 * time.Second), MaxNoAnswer: 2,
 			OwnerWait: configs.Duration(20 * time.Second), WrapUpMax: configs.Duration(5 * time.Minute),
 			NodeTTL: configs.Duration(15 * time.Second), ServiceLevelThreshold: configs.Duration(20 * time.Second)},
+		Agents:    AgentsConfig{PauseReasons: []string{"break", "meal", "training", "meeting"}, WrapUpUntilSubmitted: true},
 		Recording: RecordingConfig{},
 		Tickets: TicketsConfig{EntryWindow: configs.Duration(5 * time.Minute), DeadlinesFile: "deadlines.yaml",
 			SweepInterval: configs.Duration(10 * time.Second), SpoolDegradedAfter: configs.Duration(30 * time.Second)},
@@ -256,6 +311,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("acd: ring_timeout, wrap_up_max, node_ttl and service_level_threshold must be positive, max_no_answer at least 1"))
 	}
 	errs = append(errs, c.ACD.validate()...)
+	errs = append(errs, c.Agents.validate()...)
 	errs = append(errs, c.Runtime.validate()...)
 	errs = append(errs, c.SIP.Validate(), c.IVR.Validate(), c.Registrar.Validate())
 	return errors.Join(errs...)

@@ -53,6 +53,9 @@ func TestE2ERedisRestart(t *testing.T) {
 		// position lookup fails), which this test does not cover.
 		c.IVR.AnnounceInterval = configs.Duration(5 * time.Minute)
 		c.IVR.MaxWait = configs.Duration(5 * time.Minute)
+		// The agent ends each wrap-up with *3 without entering the ticket
+		// (S12's hold is TestE2EWrapUpHeldUntilSubmitted's).
+		c.Agents.WrapUpUntilSubmitted = false
 	}
 	a := agentNode(t, onPrivateRedis)
 	b := agentNode(t, func(c *Config) {

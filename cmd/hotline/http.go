@@ -23,7 +23,7 @@ func (a *app) startHTTP(ctx context.Context, errc chan<- error) ([]*http.Server,
 		Store: a.store, Auth: a.dir, Sessions: a.rdb, Prefix: a.cfg.Queue.KeyPrefix,
 		Unmasker: api.NewPGUnmasker(a.pool, a.keyring), Indexer: a.keyring,
 		Logger: a.log, Metrics: api.NewMetrics(a.reg), Submitted: a.router.TicketSubmitted,
-		Config: &a.cfg.API,
+		Config: &a.cfg.API, Panel: a.router, RecordingsDir: a.cfg.Recording.Dir,
 	}))
 	var tlsConf *tls.Config
 	if a.cfg.API.ServesTLS() {

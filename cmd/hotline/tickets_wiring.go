@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -31,7 +32,7 @@ func (a *app) wireTickets(cal *tickets.Calendar, m *tickets.Metrics) error {
 	}
 	alerts := tickets.NewAlertBuffer(1000)
 	sw, err := tickets.NewSweeper(a.pool, tickets.SweeperOptions{Rules: rules,
-		Notifier: tickets.Notifiers{tickets.NewLogNotifier(a.log), alerts},
+		Notifier: tickets.Notifiers{tickets.NewLogNotifier(a.log), alerts, panelAlerts{a}},
 		Interval: time.Duration(cfg.Tickets.SweepInterval), Metrics: m, Logger: a.log})
 	if err != nil {
 		return err
@@ -39,3 +40,9 @@ func (a *app) wireTickets(cal *tickets.Calendar, m *tickets.Metrics) error {
 	a.keyring, a.rules, a.store, a.sweeper, a.alerts = kr, rules, store, sw, alerts
 	return nil
 }
+
+// panelAlerts passes the sweeper's alerts to routing, which publishes them
+// to the panels (the router is built after the sweeper).
+type panelAlerts struct{ a *app }
+
+func (p panelAlerts) Notify(ctx context.Context, al tickets.Alert) { p.a.router.Notify(ctx, al) }

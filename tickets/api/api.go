@@ -32,6 +32,31 @@ type Store interface {
 	CreateWebTicket(ctx context.Context, in tickets.SubmitInput, channel, actor, idemKey string) (tickets.Ticket, error)
 	FlagNuisance(ctx context.Context, number, actor, reason string) error
 	ClearNuisance(ctx context.Context, number, actor, reason string) error
+
+	// The panel's and the wall's (panel_*.go).
+	Reassign(ctx context.Context, ref, toAgent, reason, actor string) (tickets.Ticket, error)
+	Acknowledge(ctx context.Context, ref, note, actor string) (tickets.Ticket, bool, error)
+	RecordingOf(ctx context.Context, ref string) (tickets.Playback, error)
+	AuditPlayback(ctx context.Context, req tickets.UnmaskRequest, denied bool) error
+	AuditAgentState(ctx context.Context, actor, role, agent, from, to, reason, clientIP string) error
+	WallFigures(ctx context.Context) (tickets.WallTickets, error)
+}
+
+// Panel is the agents' side of the panel's routes: live states in the
+// ACD, the current call, transfers and the queues; *dispatch.Router
+// satisfies it.
+type Panel interface {
+	AgentState(ctx context.Context, agentID string) (agents.AgentState, error)
+	AgentStates(ctx context.Context) ([]agents.AgentState, error)
+	SetState(ctx context.Context, agentID string, to agents.State, reason string) error
+	ForceState(ctx context.Context, agentID string, to agents.State) (agents.State, error)
+	CurrentCall(ctx context.Context, agentID string) (agents.CurrentCall, error)
+	Transfer(ctx context.Context, agentID, kind, target string) error
+	QueueFigures(ctx context.Context) ([]agents.QueueFigure, error)
+	PauseReasons() []string
+	WrapUpUntilSubmitted() bool
+	// TicketEvent publishes a "ticket" event for the ticket's owner.
+	TicketEvent(ctx context.Context, owner, ref, reason string)
 }
 
 // Auth checks sign-ins and looks agents up; *agents.Directory satisfies it.
@@ -43,6 +68,8 @@ type Auth interface {
 	// Get is asked on every request: a session lives only while its agent
 	// is enabled with the role and SessionEpoch it signed in with.
 	Get(ctx context.Context, id string) (agents.Agent, error)
+	// List names every agent (the wall).
+	List(ctx context.Context) ([]agents.Agent, error)
 }
 
 // Unmasker shows the clear ID number of ticket ref to the person of req,
@@ -76,6 +103,12 @@ type Options struct {
 	// Submitted, when set, is told of every call ticket entered through the
 	// API; the agent's wrap-up ends there (S12).
 	Submitted func(ctx context.Context, k tickets.Ticket)
+	// Panel serves the agents' panel and the wall; nil: those routes
+	// answer 503.
+	Panel Panel
+	// RecordingsDir is the folder of the call recordings (S19): a recording
+	// whose path lies elsewhere is never served.
+	RecordingsDir string
 }
 
 // Validate reports the first missing dependency.
@@ -109,6 +142,10 @@ type server struct {
 	log       *slog.Logger
 	metrics   *Metrics
 	submitted func(ctx context.Context, k tickets.Ticket)
+	panel     Panel
+	recDir    string
+	now       func() time.Time
+	wall      wallCache
 }
 
 // New returns the API handler, to be mounted at /api/. It panics when a
@@ -137,6 +174,9 @@ func New(opts Options) http.Handler {
 	proxies, _ := cfg.trustedProxies() // checked by Validate
 	s := &server{
 		submitted: opts.Submitted,
+		panel:     opts.Panel,
+		recDir:    opts.RecordingsDir,
+		now:       opts.Now,
 		store:     opts.Store,
 		auth:      opts.Auth,
 		sessions: &sessionStore{rdb: opts.Sessions, prefix: opts.Prefix + "api:session:",
@@ -167,6 +207,16 @@ func (s *server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /api/tickets/{ref}/extend", s.authed(s.extendDeadline))
 	mux.HandleFunc("POST /api/tickets/{ref}/handoff", s.authed(s.handOff))
 	mux.HandleFunc("POST /api/tickets/{ref}/unmask", s.authed(s.unmaskID))
+
+	mux.HandleFunc("GET /api/agent/state", s.authed(s.withPanel(s.showAgentState)))
+	mux.HandleFunc("POST /api/agent/state", s.authed(s.withPanel(s.setAgentState)))
+	mux.HandleFunc("GET /api/agent/call", s.authed(s.withPanel(s.showCurrentCall)))
+	mux.HandleFunc("POST /api/agent/transfer", s.authed(s.withPanel(s.transferCall)))
+	mux.HandleFunc("POST /api/agents/{id}/state", s.authed(s.supervisorOnly(s.withPanel(s.forceAgentState))))
+	mux.HandleFunc("GET /api/wall", s.authed(s.supervisorOnly(s.withPanel(s.showWall))))
+	mux.HandleFunc("GET /api/tickets/{ref}/recording", s.authed(s.playRecording))
+	mux.HandleFunc("POST /api/tickets/{ref}/reassign", s.authed(s.supervisorOnly(s.reassignTicket)))
+	mux.HandleFunc("POST /api/tickets/{ref}/acknowledge", s.authed(s.supervisorOnly(s.acknowledgeEscalation)))
 
 	mux.HandleFunc("POST /api/nuisance", s.authed(s.flagNuisance))
 	mux.HandleFunc("DELETE /api/nuisance/{number}", s.authed(s.clearNuisance))
