@@ -6,7 +6,10 @@
 // The package speaks to the rest of the system only through the small interfaces
 // declared here (Call, Hours, Queue, Records, Clock); it imports nothing of ours.
 // Prompts are named (see the Prompt* constants) and embedded as 8 kHz WAV files
-// for each language; Prompts decodes them for the media engine.
+// for each language; Prompts decodes them for the media engine. A call speaks
+// Config.Language until the caller's number or a key offered in the greeting
+// chooses one of Config.OtherLanguages; its prompts are then played under
+// PromptID names ("en/menu").
 package ivr
 
 import (
