@@ -198,3 +198,40 @@ func TestE2ESIPpAfterHoursEmergencyDuringGreeting(t *testing.T) {
 		t.Errorf("the after-hours message was played %v times to a caller who pressed 3 in the greeting", got-closedBefore)
 	}
 }
+
+// An international number (prefix +, not +86) hears the greeting in English
+// at once, without the offer, and the rest of the call too; a home number in
+// international form (+86) hears Mandarin.
+func TestE2EInternationalCallerHearsEnglish(t *testing.T) {
+	n := startNode(t, calendarOpen, nil)
+	t.Run("+44", func(t *testing.T) {
+		t.Parallel()
+		call := dial(t, newCaller(t), siptest.DialOptions{Target: n.target, From: "sip:+442079460000@127.0.0.1"})
+		start := time.Now()
+		hears(t, call, start, prompt(t, "en", "welcome"), 8*time.Second)
+		hears(t, call, start, prompt(t, "en", "menu")[:8000], 8*time.Second)
+		if sim := siptest.Similarity(call.ReceivedSince(start), prompt(t, "en", "language_offer")); sim >= siptest.DifferentAudio {
+			t.Errorf("an English caller was offered English (similarity %.2f)", sim)
+		}
+		pressed := time.Now()
+		if err := call.SendDTMF('3'); err != nil {
+			t.Fatal(err)
+		}
+		hears(t, call, pressed, prompt(t, "en", "queue_emergency"), 8*time.Second)
+		hangup(t, call)
+		if rec := n.record(call.CallID()); rec.Language != "en" || rec.Category != "emergency" || rec.Caller != "+442079460000" {
+			t.Fatalf("record = %+v", rec)
+		}
+	})
+	t.Run("+86", func(t *testing.T) {
+		t.Parallel()
+		call := dial(t, newCaller(t), siptest.DialOptions{Target: n.target, From: "sip:+8613800000001@127.0.0.1"})
+		start := time.Now()
+		hears(t, call, start, prompt(t, "zh-CN", "welcome"), 8*time.Second)
+		hears(t, call, start, prompt(t, "en", "language_offer"), 8*time.Second)
+		hangup(t, call)
+		if rec := n.record(call.CallID()); rec.Language != "zh-CN" {
+			t.Fatalf("record = %+v", rec)
+		}
+	})
+}
