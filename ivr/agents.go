@@ -252,7 +252,7 @@ func (r *visit) talk(ctx context.Context, conv Conversation) error {
 // place, so the outcome stays answered and its draft ticket is written (S12).
 func (r *visit) agentLost(ctx context.Context) error {
 	r.log.Warn("agent's phone lost mid-call: callback offered", "agent", r.res.AgentID)
-	r.call.FlushDigits()
+	r.flushKeys(stageCallbackOffer)
 	key, err := r.ask(ctx, []string{PromptCallbackOffer}, time.Duration(r.f.cfg.CallbackTimeout))
 	if err != nil {
 		return err

@@ -108,7 +108,7 @@ func TestAgentFreeAtOnceSkipsQueuePrompts(t *testing.T) {
 	if res.Outcome != OutcomeAnswered || res.AgentID != "1001" {
 		t.Fatalf("outcome %q agent %q (err %v), want answered by 1001", res.Outcome, res.AgentID, res.Err)
 	}
-	want := seq(PromptWelcome, PromptMenu, PromptAgentNumberPrefix)
+	want := seq(greet, PromptMenu, PromptAgentNumberPrefix)
 	if len(c.played) < len(want) || !slices.Equal(c.played[:len(want)], want) {
 		t.Errorf("played %v, want it to start %v", c.played, want)
 	}

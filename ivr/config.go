@@ -25,8 +25,16 @@ const (
 // Config is the IVR flow as data: the `ivr:` section of hotline.yaml. Decode it
 // strictly (yaml.Decoder.KnownFields) over DefaultConfig, then call Validate.
 type Config struct {
-	// Language selects the prompt set: "zh-CN" (default) or "en".
+	// Language selects the prompt set callers hear first: "zh-CN" (default) or "en".
 	Language string `yaml:"language"`
+	// OtherLanguages are the languages a caller may switch to: by a key
+	// offered at the end of the greeting ("For English, press 8"), or at
+	// once when the caller's number starts with one of its prefixes.
+	OtherLanguages []LanguageOption `yaml:"other_languages"`
+	// HomePrefixes keep Language for callers whose number starts with one
+	// of them even when an other language's prefix matches too (the longest
+	// prefix wins): a home number in international form ("+86", "0086").
+	HomePrefixes []string `yaml:"home_prefixes"`
 	// Greeting is the prompt played first (S2 wording); default "welcome".
 	Greeting string `yaml:"greeting"`
 	// MenuTimeout is how long the menu waits for a key after the prompt.
@@ -66,10 +74,13 @@ type MenuItem struct {
 
 // DefaultConfig returns the defaults of the service standard: menu 1 inquiry,
 // 2 complaint, 3 emergency, 4 business, 9 priority, 0 repeat (S3, S7); after
-// hours 1 callback, 3 emergency, 0 repeat (S6, S9); announcements every 30 s (S8).
+// hours 1 callback, 3 emergency, 0 repeat (S6, S9); announcements every 30 s
+// (S8); Mandarin, with English on key 8 and for international numbers.
 func DefaultConfig() Config {
 	return Config{
 		Language:          "zh-CN",
+		OtherLanguages:    []LanguageOption{{Language: "en", Key: "8", CallerPrefixes: []string{"00", "+"}}},
+		HomePrefixes:      []string{"0086", "+86"},
 		Greeting:          PromptWelcome,
 		MenuTimeout:       configs.Duration(5 * time.Second),
 		MaxRetries:        3,
@@ -103,6 +114,7 @@ func (c Config) Validate() error {
 	} else if !hasPrompt(c.Language, c.Greeting) {
 		add("greeting %q: no prompt of that name in ivr/prompts/%s", c.Greeting, c.Language)
 	}
+	errs = append(errs, c.validateLanguages()...)
 	for _, d := range []struct {
 		name string
 		d    configs.Duration

@@ -25,6 +25,9 @@ func decode(t *testing.T, doc string) (Config, error) {
 func TestConfigYAML(t *testing.T) {
 	cfg, err := decode(t, `
 language: en
+other_languages:
+  - {language: zh-CN, key: "7", caller_prefixes: ["+86", "0086"]}
+home_prefixes: ["+44"]
 menu_timeout: 7s
 max_retries: 2
 announce_interval: 45s
@@ -44,7 +47,9 @@ menu:
 	}
 	if cfg.Language != "en" || time.Duration(cfg.MenuTimeout) != 7*time.Second || cfg.MaxRetries != 2 ||
 		time.Duration(cfg.MaxWait) != 3*time.Minute || len(cfg.Menu) != 3 || cfg.Menu[2].Key != "*" ||
-		len(cfg.AfterHoursMenu) != 3 || cfg.Greeting != PromptWelcome {
+		len(cfg.AfterHoursMenu) != 3 || cfg.Greeting != PromptWelcome ||
+		len(cfg.OtherLanguages) != 1 || cfg.OtherLanguages[0].Key != "7" || len(cfg.OtherLanguages[0].CallerPrefixes) != 2 ||
+		len(cfg.HomePrefixes) != 1 {
 		t.Errorf("decoded %+v", cfg)
 	}
 	out, err := yaml.Marshal(cfg)
@@ -96,6 +101,28 @@ func TestConfigValidate(t *testing.T) {
 		{"category on repeat", func(c *Config) { c.Menu[5].Category = "inquiry" }, "menu[5]: category is only for action queue"},
 		{"no queue", func(c *Config) { c.Menu = []MenuItem{{Key: "0", Action: ActionRepeat}} }, "menu must have at least one item with action queue"},
 		{"inquiry after hours", func(c *Config) { c.AfterHoursMenu[1].Category = configs.CategoryInquiry }, "after_hours_menu must queue emergencies"},
+		{"language key in the menu", func(c *Config) { c.OtherLanguages[0].Key = "1" },
+			`other_languages[0]: key "1" is already used in menu`},
+		{"language key in the after-hours menu", func(c *Config) { c.AfterHoursMenu[0].Key = "8" },
+			`other_languages[0]: key "8" is already used in after_hours_menu`},
+		{"language key not a digit", func(c *Config) { c.OtherLanguages[0].Key = "*" }, `key "*" must be one digit 0-9`},
+		{"two-digit language key", func(c *Config) { c.OtherLanguages[0].Key = "88" }, `key "88" must be one digit 0-9`},
+		{"home language offered", func(c *Config) { c.OtherLanguages[0].Language = "zh-CN" }, `language "zh-CN" is already`},
+		{"other language without prompts", func(c *Config) { c.OtherLanguages[0].Language = "fr" },
+			`other_languages[0]: language "fr" has no prompts`},
+		{"language listed twice", func(c *Config) {
+			c.OtherLanguages = append(c.OtherLanguages, LanguageOption{Language: "en", Key: "7"})
+		}, `other_languages[1]: language "en" is listed twice`},
+		{"two languages on one key", func(c *Config) {
+			c.OtherLanguages = append(c.OtherLanguages, LanguageOption{Language: "en", Key: "8"})
+		}, `other_languages[1]: key "8" is already used in other_languages[0]`},
+		{"empty prefix", func(c *Config) { c.OtherLanguages[0].CallerPrefixes = []string{""} },
+			`other_languages[0].caller_prefixes[0]: prefix "" must be 1 to 16 characters`},
+		{"letters in a prefix", func(c *Config) { c.HomePrefixes = []string{"+86x"} }, `home_prefixes[0]: prefix "+86x"`},
+		{"long prefix", func(c *Config) { c.HomePrefixes = []string{"+12345678901234567"} }, `prefix "+12345678901234567" must be`},
+		{"prefix in two lists", func(c *Config) { c.HomePrefixes = []string{"00"} },
+			`other_languages[0].caller_prefixes[0]: prefix "00" is also in home_prefixes[0]`},
+		{"too many prefixes", func(c *Config) { c.HomePrefixes = make([]string, 65) }, "home_prefixes has 65 prefixes, at most 64"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,11 +37,14 @@ func (c *fakeClock) set(t time.Time) {
 
 // event is one scripted caller action, consumed by the Call operation named in on.
 type event struct {
-	on  string // "read" (ReadDigit), "play" (Play), "loop" (PlayLoop)
+	on  string // "read" (ReadDigit), "play" (Play, PlayKeys), "loop" (PlayLoop), "held" (FlushDigits)
 	key rune   // 0 with hangup false: a ReadDigit timeout
 	bye bool   // the caller hangs up
 	at  string // "play" only: consumed by an interruptible Play of this prompt ("" any)
 }
+
+// greet is the default greeting: welcome, then English offered on key 8.
+var greet = []string{PromptWelcome, PromptID("en", PromptLanguageOffer), PromptID("en", "num_8")}
 
 func key(r rune) event   { return event{on: "read", key: r} }
 func barge(r rune) event { return event{on: "play", key: r, at: PromptMenu} }
@@ -49,7 +53,14 @@ func barge(r rune) event { return event{on: "play", key: r, at: PromptMenu} }
 // office hours; otherwise FlushDigits drops it.
 func typeAhead(r rune) event { return event{on: "play", key: r, at: PromptWelcome} }
 func timeout() event         { return event{on: "read"} }
-func hangup(on string) event { return event{on: on, bye: true} }
+
+// held is a key pressed while nothing reads keys (hold music, a prompt
+// without barge-in): the next FlushDigits drops it.
+func held(r rune) event { return event{on: "held", key: r} }
+
+// during is a key pressed while the prompt at plays.
+func during(at string, r rune) event { return event{on: "play", key: r, at: at} }
+func hangup(on string) event         { return event{on: on, bye: true} }
 
 // fakeCall plays the caller from a script and records what the flow played.
 // Prompts take no time; ReadDigit timeouts and hold music move the fake clock.
@@ -74,11 +85,46 @@ func (c *fakeCall) SetMediaTimeout(d time.Duration) {
 func (c *fakeCall) ID() string     { return c.id }
 func (c *fakeCall) Caller() string { return c.caller }
 
-// FlushDigits drops the keys typed during a greeting that did not take them.
-func (c *fakeCall) FlushDigits() {
-	for len(c.script) > 0 && c.script[0].on == "play" && c.script[0].at == PromptWelcome && !c.script[0].bye {
+// FlushDigits drops the keys typed during a greeting that did not take
+// them, and keys held for the next FlushDigits (held), and counts them.
+func (c *fakeCall) FlushDigits() int {
+	n := 0
+	for len(c.script) > 0 && !c.script[0].bye && (c.script[0].on == "held" ||
+		c.script[0].on == "play" && c.script[0].at == PromptWelcome) {
 		c.script = c.script[1:]
+		n++
 	}
+	return n
+}
+
+// plays reports whether the scripted event e is for prompts: its at names
+// one of them, in any language ("en/welcome" is welcome).
+func plays(e event, prompts []string) bool {
+	return e.at == "" || slices.ContainsFunc(prompts, func(p string) bool {
+		_, name, _ := strings.Cut(p, "/")
+		return p == e.at || name == e.at
+	})
+}
+
+// PlayKeys takes the keys scripted for these prompts in turn: one in keys
+// ends it, the others go to dropped.
+func (c *fakeCall) PlayKeys(ctx context.Context, prompts []string, keys string, dropped func(rune)) (rune, error) {
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	c.played = append(c.played, prompts...)
+	for len(c.script) > 0 && c.script[0].on == "play" && plays(c.script[0], prompts) {
+		e, _ := c.next("play")
+		switch {
+		case e.bye:
+			return 0, c.hangUp(ctx)
+		case strings.ContainsRune(keys, e.key):
+			return e.key, nil
+		default:
+			dropped(e.key)
+		}
+	}
+	return 0, nil
 }
 
 // next consumes the next event if it is meant for op.
@@ -105,7 +151,7 @@ func (c *fakeCall) Play(ctx context.Context, prompts []string, interruptible boo
 		c.next("play")
 		return 0, c.hangUp(ctx)
 	}
-	if interruptible && len(c.script) > 0 && (c.script[0].at == "" || slices.Contains(prompts, c.script[0].at)) {
+	if interruptible && len(c.script) > 0 && plays(c.script[0], prompts) {
 		if e, ok := c.next("play"); ok {
 			return e.key, nil
 		}

@@ -30,6 +30,10 @@ type Flow struct {
 	m          *Metrics
 	menu       menu
 	afterHours menu
+	// sharedKeys queue the same category in both menus (3, emergency, S6):
+	// they count at any hour, even during the after-hours greeting.
+	sharedKeys string
+	langs      languages
 	priority   map[string]bool
 	agents     Agents  // nil: no agent system, callers wait for the callback offer
 	tickets    Tickets // nil: no reference readout, survey or nuisance check
@@ -77,7 +81,9 @@ func NewFlow(cfg Config, o FlowOptions) (*Flow, error) {
 		log: o.Logger.With("component", "ivr"), m: o.Metrics, priority: map[string]bool{},
 		menu:       compileMenu(cfg.Menu, nil, PromptMenu),
 		afterHours: compileMenu(cfg.AfterHoursMenu, []string{PromptAfterHours}, PromptMenuAfterHours),
+		langs:      compileLanguages(cfg),
 	}
+	f.sharedKeys = sharedKeys(f.menu, f.afterHours)
 	for _, n := range cfg.PriorityNumbers {
 		f.priority[n] = true
 	}
@@ -90,6 +96,18 @@ func compileMenu(items []MenuItem, intro []string, prompt string) menu {
 		m.items[rune(it.Key[0])] = it
 	}
 	return m
+}
+
+// sharedKeys are the keys that queue the same category in both menus.
+func sharedKeys(open, closed menu) string {
+	var keys []rune
+	for k, it := range closed.items {
+		if o, ok := open.items[k]; ok && it.Action == ActionQueue && o == it {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return string(keys)
 }
 
 // visit is one call's way through the flow: its state from greeting to goodbye.
@@ -105,6 +123,8 @@ type visit struct {
 	offers     *offerBox
 	owner      string // agent to offer the caller first (transfer to an agent)
 	stint      string // category of the queue stay not yet counted as ended
+	lang       string // the prompt language the caller hears
+	dropLogs   int    // dropped keys logged so far (bounded: keys are the caller's input)
 }
 
 // Run takes the call through greeting, hours check, menu and queue, and returns
@@ -112,7 +132,9 @@ type visit struct {
 // then removed from the queue at once.
 func (f *Flow) Run(ctx context.Context, call Call) Result {
 	r := &visit{f: f, call: call, log: f.log.With("call_id", call.ID())}
+	r.startLanguage()
 	err := r.answer(ctx)
+	r.res.Language = r.lang
 	r.closeOffers()
 	r.finish(ctx, err)
 	return r.res
@@ -130,12 +152,13 @@ func (r *visit) answer(ctx context.Context) error {
 	if r.f.priority[r.call.Caller()] {
 		r.markPriority(prioritySourceNumber) // S7
 	}
+	r.closed = !r.f.hours.IsOpen(r.f.clk.Now())
 	typed, err := r.greet(ctx)
 	if err != nil {
 		return err
 	}
-	if !r.f.hours.IsOpen(r.f.clk.Now()) {
-		return r.afterHours(ctx)
+	if r.closed {
+		return r.afterHours(ctx, typed)
 	}
 	item, err := r.choose(ctx, r.f.menu, typed)
 	if errors.Is(err, errNoChoice) {
@@ -147,29 +170,67 @@ func (r *visit) answer(ctx context.Context) error {
 	return r.enterQueue(ctx, item.Category)
 }
 
-// greet plays the S2 greeting. In office hours a caller who knows the menu
-// may type ahead: a key pressed during the greeting stops it and is the
-// first menu choice (barge-in), so a caller is never made to wait for the
-// greeting's last word — nor is their key lost when prompts run late under
-// load. Outside office hours the keys mean something else (the after-hours
-// menu, S9) and the caller has not heard which yet: the greeting plays whole
-// and its keys are dropped.
+// greet plays the S2 greeting with the other languages' offers, and returns
+// a key typed ahead for the first menu. A language key switches the call's
+// language and ends the greeting. In office hours a caller who knows the
+// menu may type ahead: any key stops the greeting and is the first menu
+// choice (barge-in), so a caller is never made to wait for the greeting's
+// last word — nor is their key lost when prompts run late under load.
+// Outside office hours most keys mean something else (the after-hours menu,
+// S9) and the caller has not heard which yet: only a key that queues the
+// same category in both menus (3, emergency, S6) stops the greeting and
+// counts at once; the others are dropped, logged and counted.
 func (r *visit) greet(ctx context.Context) (rune, error) {
-	if !r.f.hours.IsOpen(r.f.clk.Now()) {
-		if err := r.play(ctx, r.f.cfg.Greeting); err != nil {
-			return 0, err
-		}
-		r.call.FlushDigits()
-		return 0, nil
+	prompts := r.greeting()
+	var key rune
+	var err error
+	if r.closed {
+		key, err = r.call.PlayKeys(ctx, prompts, r.f.sharedKeys+r.languageKeys(), r.dropKey(stageGreeting))
+	} else {
+		key, err = r.call.Play(ctx, prompts, true)
 	}
-	key, err := r.listen(ctx, []string{r.f.cfg.Greeting})
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%w: play %s: %w", errCallEnded, strings.Join(prompts, " "), err)
+	}
+	if r.switchByKey(key) {
+		return 0, nil
 	}
 	if key != 0 {
 		r.f.m.typeAhead.Inc()
 	}
 	return key, nil
+}
+
+// Stages where a key can be dropped (label "stage" of dtmf_dropped_total):
+// pressed where it means nothing, it is consumed so that it cannot answer the
+// next question, and counted.
+const (
+	stageGreeting      = "greeting"       // after hours, not a shared or language key
+	stageCallbackOffer = "callback_offer" // pressed while queued or bridged, before the offer
+	stageSurvey        = "survey"         // before the survey question, or not 1-3
+)
+
+// maxDropLogs bounds the log lines of one call's dropped keys; the counter
+// keeps counting.
+const maxDropLogs = 10
+
+// dropKey returns the PlayKeys callback that drops a key at stage.
+func (r *visit) dropKey(stage string) func(rune) {
+	return func(k rune) { r.dropped(stage, 1, string(k)) }
+}
+
+// flushKeys drops the keys pressed before the question at stage.
+func (r *visit) flushKeys(stage string) {
+	if n := r.call.FlushDigits(); n > 0 {
+		r.dropped(stage, n, "")
+	}
+}
+
+func (r *visit) dropped(stage string, n int, key string) {
+	r.f.m.dropped.WithLabelValues(stage).Add(float64(n))
+	if r.dropLogs++; r.dropLogs <= maxDropLogs {
+		r.log.Info("key dropped: it means nothing here", "stage", stage, "key", key, "count", n)
+	}
 }
 
 // end sets the outcome and says the prompts and goodbye. The outcome stands
@@ -202,7 +263,7 @@ func (r *visit) finish(ctx context.Context, err error) {
 	r.f.m.calls.WithLabelValues(r.res.Outcome).Inc()
 	r.endStint()
 	attrs := []any{"outcome", r.res.Outcome, "category", r.res.Category, "priority", r.res.Priority,
-		"queued", !r.res.QueuedAt.IsZero()}
+		"queued", !r.res.QueuedAt.IsZero(), "language", r.res.Language}
 	if r.res.Err != nil {
 		r.log.Warn("ivr call ended with error", append(attrs, "err", r.res.Err)...)
 		return
@@ -252,7 +313,7 @@ func (r *visit) markPriority(source string) {
 // listen plays prompts with barge-in: the first key stops them and is
 // returned (0 when they played out).
 func (r *visit) listen(ctx context.Context, prompts []string) (rune, error) {
-	key, err := r.call.Play(ctx, slices.Clone(prompts), true)
+	key, err := r.call.Play(ctx, r.ids(prompts), true)
 	if err != nil {
 		return 0, fmt.Errorf("%w: play %s: %w", errCallEnded, strings.Join(prompts, " "), err)
 	}
@@ -261,7 +322,7 @@ func (r *visit) listen(ctx context.Context, prompts []string) (rune, error) {
 
 // play says prompts without barge-in.
 func (r *visit) play(ctx context.Context, names ...string) error {
-	if _, err := r.call.Play(ctx, names, false); err != nil {
+	if _, err := r.call.Play(ctx, r.ids(names), false); err != nil {
 		return fmt.Errorf("%w: play %s: %w", errCallEnded, strings.Join(names, " "), err)
 	}
 	return nil

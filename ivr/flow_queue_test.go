@@ -18,7 +18,7 @@ func TestQueueAnnouncesThenCallback(t *testing.T) {
 	h := newHarness(t, true, nil)
 	h.q.positions = []int{5, 4, 3, 2}
 	res, c := h.call(t, "13800000001", key('1'), key('1'))
-	want := seq(PromptWelcome, PromptMenu, PromptQueueEntered,
+	want := seq(greet, PromptMenu, PromptQueueEntered,
 		ann("num_5", "num_5", false), "hold→+30s",
 		ann("num_4", "num_4", false), "hold→+1m0s",
 		ann("num_3", "num_3", false), "hold→+1m30s",
@@ -153,20 +153,20 @@ func TestQueueFailures(t *testing.T) {
 		wantRemoved          int
 	}{
 		{name: "enqueue error", setup: func(h *harness) { h.q.enqueueErr = errRedis },
-			script: []event{key('1')}, wantPlayed: seq(PromptWelcome, PromptMenu, sorry),
+			script: []event{key('1')}, wantPlayed: seq(greet, PromptMenu, sorry),
 			wantOutcome: OutcomeFailed, wantErr: errRedis},
 		// A failed position or wait lookup (Redis blip) skips that announcement
 		// (S8) and keeps the caller queued: hold music follows, and the caller
 		// who then hangs up is abandoned_in_queue, not failed.
 		{name: "position error", setup: func(h *harness) { h.q.posErr = errRedis },
-			script: []event{key('1'), hangup("loop")}, wantPrefix: seq(PromptWelcome, PromptMenu, PromptQueueEntered),
+			script: []event{key('1'), hangup("loop")}, wantPrefix: seq(greet, PromptMenu, PromptQueueEntered),
 			wantHold: true, wantOutcome: OutcomeAbandonedInQueue, wantRemoved: 1, wantAnnounceFailures: 1},
 		{name: "estimated wait error", setup: func(h *harness) { h.q.waitErr = errRedis },
-			script: []event{key('2'), hangup("loop")}, wantPrefix: seq(PromptWelcome, PromptMenu, PromptQueueEntered),
+			script: []event{key('2'), hangup("loop")}, wantPrefix: seq(greet, PromptMenu, PromptQueueEntered),
 			wantHold: true, wantOutcome: OutcomeAbandonedInQueue, wantRemoved: 1, wantAnnounceFailures: 1},
 		{name: "records error after hours", closed: true, setup: func(h *harness) { h.rec.err = errPG },
 			script:      []event{key('1')},
-			wantPlayed:  seq(PromptWelcome, PromptAfterHours, PromptMenuAfterHours, sorry),
+			wantPlayed:  seq(greet, PromptAfterHours, PromptMenuAfterHours, sorry),
 			wantOutcome: OutcomeFailed, wantErr: errPG},
 		{name: "records error at max_wait", setup: func(h *harness) { h.rec.err = errPG },
 			script: []event{key('1'), key('1')}, wantOutcome: OutcomeFailed, wantErr: errPG, wantRemoved: 1},
@@ -174,10 +174,10 @@ func TestQueueFailures(t *testing.T) {
 			script:      []event{key('1'), hangup("loop")},
 			wantOutcome: OutcomeAbandonedInQueue, wantErr: errRedis, wantRemoved: 1},
 		{name: "hang-up during enqueue", setup: func(h *harness) { h.q.onEnqueue = func() { h.cancel() } },
-			script: []event{key('4')}, wantPlayed: seq(PromptWelcome, PromptMenu),
+			script: []event{key('4')}, wantPlayed: seq(greet, PromptMenu),
 			wantOutcome: OutcomeAbandonedInMenu, wantRemoved: 1},
 		{name: "media failure in menu", setup: func(h *harness) { h.mediaErr = errMedia },
-			wantPlayed: seq(PromptWelcome, PromptMenu), wantOutcome: OutcomeAbandonedInMenu, wantErr: errMedia},
+			wantPlayed: seq(greet, PromptMenu), wantOutcome: OutcomeAbandonedInMenu, wantErr: errMedia},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

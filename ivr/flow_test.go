@@ -14,8 +14,8 @@ var firstAnn = seq(ann("num_1", "num_1", true), "hold→+30s")
 
 func TestFlowMenu(t *testing.T) {
 	const plain, listed = "13800000001", "13900000009"
-	welcomeMenu := []string{PromptWelcome, PromptMenu}
-	closedMenu := []string{PromptWelcome, PromptAfterHours, PromptMenuAfterHours}
+	welcomeMenu := seq(greet, PromptMenu)
+	closedMenu := seq(greet, PromptAfterHours, PromptMenuAfterHours)
 	tests := []struct {
 		name         string
 		closed       bool
@@ -38,11 +38,11 @@ func TestFlowMenu(t *testing.T) {
 			wantOutcome: OutcomeAbandonedInQueue, wantCategory: configs.CategoryBusiness, wantQueued: true},
 		{name: "key typed during the greeting answers the menu", caller: plain,
 			script:      []event{typeAhead('3'), hangup("loop")},
-			wantPlayed:  seq([]string{PromptWelcome}, PromptQueueEmergency, firstAnn),
+			wantPlayed:  seq(greet, PromptQueueEmergency, firstAnn),
 			wantOutcome: OutcomeAbandonedInQueue, wantCategory: configs.CategoryEmergency, wantQueued: true},
 		{name: "invalid key typed during the greeting is a retry", caller: plain,
 			script:      []event{typeAhead('7'), key('1'), hangup("loop")},
-			wantPlayed:  seq([]string{PromptWelcome}, PromptInvalidChoice, PromptMenu, PromptQueueEntered, firstAnn),
+			wantPlayed:  seq(greet, PromptInvalidChoice, PromptMenu, PromptQueueEntered, firstAnn),
 			wantOutcome: OutcomeAbandonedInQueue, wantCategory: configs.CategoryInquiry, wantQueued: true},
 		{name: "invalid then valid key", caller: plain,
 			script:      []event{key('7'), key('1'), hangup("loop")},
@@ -54,12 +54,12 @@ func TestFlowMenu(t *testing.T) {
 				PromptGoodbye),
 			wantOutcome: OutcomeFailed},
 		{name: "invalid and missing keys share the retries", caller: plain,
-			script: []event{key('8'), timeout(), key('#')},
+			script: []event{key('6'), timeout(), key('#')},
 			wantPlayed: seq(welcomeMenu, PromptInvalidChoice, PromptMenu, PromptNoInput, PromptMenu,
 				PromptGoodbye),
 			wantOutcome: OutcomeFailed},
 		{name: "key 0 repeats and is not a retry", caller: plain,
-			script: []event{key('0'), key('8'), key('0'), timeout(), key('0'), key('3'), hangup("loop")},
+			script: []event{key('0'), key('6'), key('0'), timeout(), key('0'), key('3'), hangup("loop")},
 			wantPlayed: seq(welcomeMenu, PromptMenu, PromptInvalidChoice, PromptMenu, PromptMenu,
 				PromptNoInput, PromptMenu, PromptMenu, PromptQueueEmergency,
 				ann("num_1", "num_1", true), "hold→+35s"),
@@ -80,7 +80,7 @@ func TestFlowMenu(t *testing.T) {
 			wantOutcome: OutcomeAbandonedInMenu},
 		{name: "hang-up during greeting", caller: plain,
 			script:      []event{hangup("play")},
-			wantPlayed:  []string{PromptWelcome},
+			wantPlayed:  greet,
 			wantOutcome: OutcomeAbandonedInMenu},
 		{name: "after hours: key 1 requests a callback (S9)", closed: true, caller: plain,
 			script:      []event{key('1')},

@@ -6,7 +6,10 @@
 // The package speaks to the rest of the system only through the small interfaces
 // declared here (Call, Hours, Queue, Records, Clock); it imports nothing of ours.
 // Prompts are named (see the Prompt* constants) and embedded as 8 kHz WAV files
-// for each language; Prompts decodes them for the media engine.
+// for each language; Prompts decodes them for the media engine. A call speaks
+// Config.Language until the caller's number or a key offered in the greeting
+// chooses one of Config.OtherLanguages; its prompts are then played under
+// PromptID names ("en/menu").
 package ivr
 
 import (
@@ -33,8 +36,12 @@ type Call interface {
 	PlayLoop(ctx context.Context, prompts []string, interruptible bool) (rune, error)
 	// ReadDigit waits up to timeout for a digit; it returns (0, nil) on timeout.
 	ReadDigit(ctx context.Context, timeout time.Duration) (rune, error)
-	// FlushDigits drops digits pressed but not yet read.
-	FlushDigits()
+	// PlayKeys plays prompts; the first digit in keys stops playback and is
+	// returned, any other digit is given to dropped and playback goes on.
+	// It returns (0, nil) when all prompts were played.
+	PlayKeys(ctx context.Context, prompts []string, keys string, dropped func(rune)) (rune, error)
+	// FlushDigits drops digits pressed but not yet read and returns how many.
+	FlushDigits() int
 	// SetMediaTimeout sets how long the call may go without RTP before it
 	// is hung up; 0 restores the call's default. The flow sets
 	// queue_media_timeout while the caller waits in a queue.
@@ -73,6 +80,9 @@ type Clock interface {
 
 // Result is what the IVR did with a call, for the call record.
 type Result struct {
+	// Language is the prompt language the caller heard last: Config.Language
+	// unless their number or a key chose another.
+	Language string
 	Category string
 	Priority bool
 	Outcome  string    // one of the Outcome* constants

@@ -14,8 +14,9 @@ var errNoChoice = errors.New("no valid menu choice")
 
 // choose offers a menu with barge-in until the caller picks a queue or
 // callback item. A missing key (menu_timeout) says no_input, an unknown key
-// says invalid_choice, and either counts towards max_retries; repeat (0) and
-// priority (9, S7) do not count.
+// says invalid_choice, and either counts towards max_retries; repeat (0),
+// priority (9, S7) and a language key (the menu again in that language) do
+// not count.
 func (r *visit) choose(ctx context.Context, m menu, typed rune) (MenuItem, error) {
 	prompts := append(append([]string{}, m.intro...), m.prompts...)
 	for failures := 0; failures < r.f.cfg.MaxRetries; {
@@ -33,6 +34,8 @@ func (r *visit) choose(ctx context.Context, m menu, typed rune) (MenuItem, error
 			r.f.m.timeouts.Inc()
 			failures++
 			prompts = append([]string{PromptNoInput}, m.prompts...)
+		case !ok && r.switchByKey(key):
+			prompts = append(append([]string{}, m.intro...), m.prompts...)
 		case !ok:
 			r.f.m.invalid.Inc()
 			failures++
@@ -52,10 +55,11 @@ func (r *visit) choose(ctx context.Context, m menu, typed rune) (MenuItem, error
 }
 
 // afterHours runs the after-hours part (S9): the closed message and a menu
-// offering a callback and the emergency queue, which never closes (S6).
-func (r *visit) afterHours(ctx context.Context) error {
-	r.closed = true
-	item, err := r.choose(ctx, r.f.afterHours, 0)
+// offering a callback and the emergency queue, which never closes (S6). A
+// key that queues in both menus, typed during the greeting, answers the menu
+// at once (typed).
+func (r *visit) afterHours(ctx context.Context, typed rune) error {
+	item, err := r.choose(ctx, r.f.afterHours, typed)
 	switch {
 	case errors.Is(err, errNoChoice):
 		return r.end(ctx, OutcomeAfterHours)

@@ -14,6 +14,11 @@ type Metrics struct {
 	timeouts prometheus.Counter
 	// typeAhead: menu keys pressed during the greeting in office hours.
 	typeAhead prometheus.Counter
+	// dropped: keys pressed where they mean nothing, by stage.
+	dropped *prometheus.CounterVec
+	// languages: calls switched from the home language, by language and
+	// source (key or prefix).
+	languages *prometheus.CounterVec
 	priority  *prometheus.CounterVec // source: key|number (S7)
 	callbacks *prometheus.CounterVec // reason: after_hours|max_wait (S9)
 	announces prometheus.Counter     // S8
@@ -57,6 +62,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			"Menus that got no key within menu_timeout.")),
 		typeAhead: prometheus.NewCounter(opts("menu_type_ahead_total",
 			"Menu keys pressed during the greeting in office hours (they stop the greeting and answer the menu).")),
+		dropped: prometheus.NewCounterVec(opts("dtmf_dropped_total",
+			"Keys pressed where they mean nothing (consumed so they cannot answer the next question), by stage."), []string{"stage"}),
+		languages: prometheus.NewCounterVec(opts("language_choices_total",
+			"Calls switched from the home language, by language and source: key (offered in the greeting) or prefix (the caller's number)."),
+			[]string{"language", "source"}),
 		priority: prometheus.NewCounterVec(opts("priority_calls_total",
 			"Calls marked priority (S7), by source: key 9 or a listed number."), []string{"source"}),
 		callbacks: prometheus.NewCounterVec(opts("callbacks_total",
@@ -87,6 +97,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.outcomes.WithLabelValues(c, o)
 		}
 	}
+	for _, s := range []string{stageGreeting, stageCallbackOffer, stageSurvey} {
+		m.dropped.WithLabelValues(s)
+	}
+	for _, l := range Languages() {
+		for _, s := range []string{languageByKey, languageByPrefix} {
+			m.languages.WithLabelValues(l, s)
+		}
+	}
 	for _, s := range []string{prioritySourceKey, prioritySourceNumber} {
 		m.priority.WithLabelValues(s)
 	}
@@ -94,7 +112,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.callbacks.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.choices, m.invalid, m.timeouts, m.typeAhead, m.priority, m.callbacks, m.announces, m.announceFailures,
+		reg.MustRegister(m.calls, m.choices, m.invalid, m.timeouts, m.typeAhead, m.dropped, m.languages, m.priority, m.callbacks, m.announces, m.announceFailures,
 			m.offered, m.outcomes, m.answerWait)
 	}
 	return m

@@ -48,6 +48,9 @@ const (
 	PromptSurveyThanks = "survey_thanks"
 	// PromptNuisance is said to numbers flagged as nuisance, then the call ends (S21).
 	PromptNuisance = "nuisance"
+	// PromptLanguageOffer offers a language in its own words, before its key
+	// said as a number: "For English, press" 8 (Config.OtherLanguages).
+	PromptLanguageOffer = "language_offer"
 )
 
 // PromptNames lists every named prompt (not the number prompts) that each
@@ -60,7 +63,7 @@ func PromptNames() []string {
 		PromptQueueWaitSuffixOne, PromptHoldMusic, PromptCallbackOffer,
 		PromptCallbackConfirmed, PromptSorryError, PromptAgentNumberPrefix,
 		PromptAgentNumberSuffix, PromptTicketNumberPrefix, PromptFeatureOK, PromptFeatureFailed,
-		PromptSurvey, PromptSurveyThanks, PromptNuisance}
+		PromptSurvey, PromptSurveyThanks, PromptNuisance, PromptLanguageOffer}
 }
 
 //go:embed prompts/*/*.wav

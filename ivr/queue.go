@@ -145,7 +145,7 @@ func (r *visit) announce(ctx context.Context, category string) (*AgentOffer, err
 		return nil, fmt.Errorf("%w: estimated wait in %s at position %d: %w", errAnnounce, category, pos, err)
 	}
 	r.f.m.announces.Inc()
-	return r.playOrOffer(ctx, queueAnnouncement(r.f.cfg.Language, pos, wait)...)
+	return r.playOrOffer(ctx, queueAnnouncement(r.lang, pos, wait)...)
 }
 
 // hold plays hold music until the given time (from the flow's clock). It is
@@ -155,7 +155,7 @@ func (r *visit) announce(ctx context.Context, category string) (*AgentOffer, err
 func (r *visit) hold(ctx context.Context, until time.Time) error {
 	hctx, cancel := context.WithDeadline(ctx, until)
 	defer cancel()
-	_, err := r.call.PlayLoop(hctx, []string{PromptHoldMusic}, false)
+	_, err := r.call.PlayLoop(hctx, r.ids([]string{PromptHoldMusic}), false)
 	switch {
 	case ctx.Err() != nil:
 		return fmt.Errorf("%w: hold: %w", errCallEnded, ctx.Err())
@@ -169,7 +169,7 @@ func (r *visit) hold(ctx context.Context, until time.Time) error {
 // offerCallback offers a callback after max_wait. Any key but 1, or none
 // within callback_timeout, keeps the caller queued in their place.
 func (r *visit) offerCallback(ctx context.Context) (bool, error) {
-	r.call.FlushDigits() // keys pressed during hold music do not answer the offer
+	r.flushKeys(stageCallbackOffer) // keys pressed during hold music do not answer the offer
 	key, err := r.ask(ctx, []string{PromptCallbackOffer}, time.Duration(r.f.cfg.CallbackTimeout))
 	if err != nil {
 		return false, err

@@ -52,7 +52,7 @@ func (r *visit) afterAgent(ctx context.Context) error {
 			}
 		}
 	}
-	r.call.FlushDigits()
+	r.flushKeys(stageSurvey) // keys pressed before the question do not answer it
 	key, err := r.ask(ctx, []string{PromptSurvey}, time.Duration(r.f.cfg.SurveyTimeout))
 	if err != nil {
 		return err
@@ -61,7 +61,10 @@ func (r *visit) afterAgent(ctx context.Context) error {
 		r.res.SurveyScore = int(key - '0')
 		return r.play(ctx, PromptSurveyThanks, PromptGoodbye)
 	}
-	return r.play(ctx, PromptGoodbye) // no key (or another one): no score
+	if key != 0 {
+		r.dropped(stageSurvey, 1, string(key)) // another key: no score
+	}
+	return r.play(ctx, PromptGoodbye)
 }
 
 // refDigits keeps the digits of a reference ("T20261123-000042" → "20261123000042").

@@ -117,6 +117,10 @@ zh survey_thanks "感谢您的评价。"
 en survey_thanks "Thank you for your feedback."
 zh nuisance "本热线为公共服务热线，请勿占用。再见。"
 en nuisance "This line is for public service requests only. Goodbye."
+# A language offered in its own words, before its key said as a number (ivr.LanguageOption):
+# a Mandarin greeting ends "For English, press" "eight".
+zh language_offer "中文服务请按"
+en language_offer "For English, press"
 hold zh-CN
 hold en
 

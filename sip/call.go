@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -142,6 +143,13 @@ func (c *Call) Play(ctx context.Context, names []string, interruptible bool) (ru
 	return c.play(ctx, names, media.PlayOptions{Interruptible: interruptible})
 }
 
+// PlayKeys plays the named prompts; the first digit in keys stops playback
+// and is returned, any other digit is given to dropped and playback goes on.
+func (c *Call) PlayKeys(ctx context.Context, names []string, keys string, dropped func(rune)) (rune, error) {
+	return c.play(ctx, names, media.PlayOptions{Interruptible: true, Dropped: dropped,
+		Stop: func(d rune) bool { return strings.ContainsRune(keys, d) }})
+}
+
 // PlayLoop repeats the prompts until ctx is done or (interruptible) a digit arrives.
 func (c *Call) PlayLoop(ctx context.Context, names []string, interruptible bool) (rune, error) {
 	return c.play(ctx, names, media.PlayOptions{Interruptible: interruptible, Loop: true})
@@ -214,11 +222,12 @@ func (c *Call) LastPacketAt() time.Time {
 	return sess.LastPacketAt()
 }
 
-// FlushDigits drops digits typed ahead.
-func (c *Call) FlushDigits() {
+// FlushDigits drops digits typed ahead and returns how many.
+func (c *Call) FlushDigits() int {
 	if sess := c.media(); sess != nil {
-		sess.FlushDigits()
+		return sess.FlushDigits()
 	}
+	return 0
 }
 
 // bind makes ctx end when the call ends, so no media wait outlives the call.

@@ -22,7 +22,12 @@ func TestCallWithoutMediaDoesNotPanic(t *testing.T) {
 	if _, err := c.ReadDigit(ctx, time.Millisecond); !errors.Is(err, errNoMedia) {
 		t.Fatalf("ReadDigit without media: %v, want errNoMedia", err)
 	}
-	c.FlushDigits()
+	if _, err := c.PlayKeys(ctx, nil, "3", nil); !errors.Is(err, errNoMedia) {
+		t.Fatalf("PlayKeys without media: %v, want errNoMedia", err)
+	}
+	if n := c.FlushDigits(); n != 0 {
+		t.Fatalf("FlushDigits without media = %d", n)
+	}
 	c.SetMediaTimeout(time.Second)
 	if !c.LastPacketAt().IsZero() || c.MediaStats() != (media.SessionStats{}) {
 		t.Fatal("a call without media reports media")

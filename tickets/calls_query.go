@@ -16,7 +16,7 @@ type querier interface {
 const callColumns = `id, sip_call_id, caller, dialled, coalesce(category, ''), priority, node,
 	started_at, answered_at, queued_at, ended_at, outcome, hung_up_by,
 	coalesce(agent_id, ''), connected_at, coalesce(wait_seconds, 0), wait_exceeded, coalesce(recording_path, ''),
-	coalesce(transferred_to, ''), end_reason`
+	coalesce(transferred_to, ''), end_reason, language`
 
 // RecentCalls returns the n most recently ended call records, newest first.
 func RecentCalls(ctx context.Context, db querier, n int) ([]CallRecord, error) {
@@ -54,7 +54,7 @@ func collectCalls(rows pgx.Rows) ([]CallRecord, error) {
 		var answered, queued, connected *time.Time
 		if err := rows.Scan(&r.ID, &r.SIPCallID, &r.Caller, &r.Dialled, &r.Category, &r.Priority, &r.Node,
 			&r.StartedAt, &answered, &queued, &r.EndedAt, &r.Outcome, &r.HungUpBy,
-			&r.AgentID, &connected, &r.WaitSeconds, &r.WaitExceeded, &r.RecordingPath, &r.TransferredTo, &r.EndReason); err != nil {
+			&r.AgentID, &connected, &r.WaitSeconds, &r.WaitExceeded, &r.RecordingPath, &r.TransferredTo, &r.EndReason, &r.Language); err != nil {
 			return nil, fmt.Errorf("scan call: %w", err)
 		}
 		if answered != nil {

@@ -213,14 +213,14 @@ func TestSaveAnsweredCall(t *testing.T) {
 	ctx := context.Background()
 	rec := testCall("answered-1")
 	rec.Outcome = "answered"
-	rec.AgentID, rec.WaitSeconds, rec.RecordingPath = "1001", 24.6, "rec/answered-1.wav"
+	rec.AgentID, rec.WaitSeconds, rec.RecordingPath, rec.Language = "1001", 24.6, "rec/answered-1.wav", "en"
 	if err := w.SaveAnsweredCall(ctx, rec, DraftFacts{}); err != nil {
 		t.Fatalf("save: %v", err)
 	}
 	startWriter(t, w)
 	px.cut()
 	rec2 := testCall("answered-2")
-	rec2.Outcome = "answered"
+	rec2.Outcome, rec2.Language = "answered", "en" // through the spool
 	if err := w.SaveAnsweredCall(ctx, rec2, DraftFacts{AgentID: "1002"}); err != nil {
 		t.Fatalf("save during outage: %v", err)
 	}
@@ -234,6 +234,20 @@ func TestSaveAnsweredCall(t *testing.T) {
 	assertCount(t, direct, `SELECT count(*) FROM ticket_events WHERE kind = 'created'`, 2)
 	assertCount(t, direct, `SELECT count(*) FROM tickets WHERE call_id = 'answered-1' AND owner_agent = '1001'
 		AND wait_seconds = 25 AND recording_path = 'rec/answered-1.wav' AND category = 'complaint'`, 1)
+	// The caller's language is kept on the record and the ticket, through
+	// the spool too, and read back with both.
+	assertCount(t, direct, `SELECT count(*) FROM calls c JOIN tickets t ON t.call_id = c.id
+		WHERE c.language = 'en' AND t.language = 'en'`, 2)
+	var ref string
+	if err := direct.QueryRow(ctx, `SELECT ref FROM tickets WHERE call_id = 'answered-2'`).Scan(&ref); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := scanTicket(direct.QueryRow(ctx, `SELECT `+ticketColumns+` FROM tickets t WHERE t.ref = $1`, ref)); err != nil || k.Language != "en" {
+		t.Fatalf("ticket %s language %q, %v; want en", ref, k.Language, err)
+	}
+	if got, err := CallBySIPCallID(ctx, direct, rec2.SIPCallID); err != nil || got.Language != "en" {
+		t.Fatalf("call record language %q, %v; want en", got.Language, err)
+	}
 	if err := w.SaveAnsweredCall(ctx, rec, DraftFacts{CallID: "other"}); err == nil {
 		t.Fatal("draft facts of another call accepted")
 	}

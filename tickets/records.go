@@ -42,7 +42,14 @@ type CallRecord struct {
 	// EndReason says why the caller's leg ended: bye, cancelled,
 	// media_timeout (the phone went silent), no_ack, shutdown, node_lost...
 	EndReason string
+	// Language is the prompt language the caller heard ("zh-CN", "en"),
+	// empty when the call never reached the IVR.
+	Language string
 }
+
+// languageTag is what calls.language and tickets.language accept: a short
+// language tag such as "en" or "zh-CN", or empty.
+var languageTag = regexp.MustCompile(`^([a-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3})?$`)
 
 // endReason is what calls.end_reason's CHECK accepts.
 var endReason = regexp.MustCompile(`^[a-z_]{0,32}$`)
@@ -69,6 +76,8 @@ func (r CallRecord) validate() error {
 		return fmt.Errorf("%w: call %s: hung up by %q is not one of %v", errInvalidRecord, r.ID, r.HungUpBy, hangUpParties)
 	case !endReason.MatchString(r.EndReason):
 		return fmt.Errorf("%w: call %s: end reason %q is not a short lower-case word", errInvalidRecord, r.ID, r.EndReason)
+	case !languageTag.MatchString(r.Language):
+		return fmt.Errorf("%w: call %s: language %q is not a language tag such as en or zh-CN", errInvalidRecord, r.ID, r.Language)
 	}
 	return nil
 }
@@ -106,15 +115,15 @@ func insertCall(ctx context.Context, db execer, r CallRecord) error {
 const callSQL = `INSERT INTO calls
 	(id, sip_call_id, caller, dialled, category, priority, node,
 	 started_at, answered_at, queued_at, ended_at, outcome, hung_up_by,
-	 agent_id, connected_at, wait_seconds, wait_exceeded, recording_path, transferred_to, end_reason)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+	 agent_id, connected_at, wait_seconds, wait_exceeded, recording_path, transferred_to, end_reason, language)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 	ON CONFLICT (id) DO NOTHING`
 
 func callArgs(r CallRecord) []any {
 	return []any{r.ID, r.SIPCallID, r.Caller, r.Dialled, nullText(r.Category), r.Priority, r.Node,
 		r.StartedAt, nullTime(r.AnsweredAt), nullTime(r.QueuedAt), r.EndedAt, r.Outcome, r.HungUpBy,
 		nullText(r.AgentID), nullTime(r.ConnectedAt), nullWait(r), r.WaitExceeded, nullText(r.RecordingPath),
-		nullText(r.TransferredTo), r.EndReason}
+		nullText(r.TransferredTo), r.EndReason, r.Language}
 }
 
 // insertCallback writes r once per (call id, reason).

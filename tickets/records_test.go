@@ -21,7 +21,7 @@ func testCall(id string) CallRecord {
 		Category: "complaint", Priority: true, Node: "node-a",
 		StartedAt: start, AnsweredAt: start.Add(time.Second),
 		QueuedAt: start.Add(20 * time.Second), EndedAt: start.Add(95 * time.Second),
-		Outcome: "abandoned_in_queue", HungUpBy: "caller",
+		Outcome: "abandoned_in_queue", HungUpBy: "caller", Language: "zh-CN",
 	}
 }
 
@@ -39,9 +39,9 @@ func loadCall(t *testing.T, pool *pgxpool.Pool, id string) CallRecord {
 		answeredAt, queuedAt *time.Time
 	)
 	err := pool.QueryRow(context.Background(), `SELECT id, sip_call_id, caller, dialled, category,
-		priority, node, started_at, answered_at, queued_at, ended_at, outcome, hung_up_by
+		priority, node, started_at, answered_at, queued_at, ended_at, outcome, hung_up_by, language
 		FROM calls WHERE id = $1`, id).Scan(&r.ID, &r.SIPCallID, &r.Caller, &r.Dialled, &category,
-		&r.Priority, &r.Node, &r.StartedAt, &answeredAt, &queuedAt, &r.EndedAt, &r.Outcome, &r.HungUpBy)
+		&r.Priority, &r.Node, &r.StartedAt, &answeredAt, &queuedAt, &r.EndedAt, &r.Outcome, &r.HungUpBy, &r.Language)
 	if err != nil {
 		t.Fatalf("load call %s: %v", id, err)
 	}
@@ -109,12 +109,19 @@ func TestDatabaseChecksRejectBadValues(t *testing.T) {
 	badOutcome.Outcome = "lost"
 	badHangUp := testCall("c-bad-hangup")
 	badHangUp.HungUpBy = "nobody"
+	badLanguage := testCall("c-bad-language")
+	badLanguage.Language = "English; DROP"
 	tests := []struct {
 		name   string
 		insert func() error
 	}{
 		{"call outcome", func() error { return insertCall(ctx, pool, badOutcome) }},
 		{"call hung up by", func() error { return insertCall(ctx, pool, badHangUp) }},
+		{"call language", func() error { return insertCall(ctx, pool, badLanguage) }},
+		{"ticket language", func() error {
+			_, err := pool.Exec(ctx, `INSERT INTO tickets (channel, status, language) VALUES ('web', 'open', 'en_US.UTF-8')`)
+			return err
+		}},
 		{"callback reason", func() error {
 			cb := testCallback("c1")
 			cb.Reason = "bored"
@@ -170,6 +177,11 @@ func TestValidateRecords(t *testing.T) {
 		{"call without end", func() error { r := testCall("c"); r.EndedAt = time.Time{}; return r.validate() }, true},
 		{"call bad outcome", func() error { r := testCall("c"); r.Outcome = "x"; return r.validate() }, true},
 		{"call bad hung up by", func() error { r := testCall("c"); r.HungUpBy = ""; return r.validate() }, true},
+		{"call without language", func() error { r := testCall("c"); r.Language = ""; return r.validate() }, false},
+		{"call bad language", func() error { r := testCall("c"); r.Language = "english"; return r.validate() }, true},
+		{"draft bad language", func() error {
+			return DraftFacts{CallID: "c", CallEndedAt: time.Now(), Language: "EN"}.validate()
+		}, true},
 		{"callback without call id", func() error { r := testCallback(""); return validateCallback(r) }, true},
 		{"callback without caller", func() error { r := testCallback("c"); r.Caller = ""; return validateCallback(r) }, true},
 		{"callback bad reason", func() error { r := testCallback("c"); r.Reason = "x"; return validateCallback(r) }, true},

@@ -91,7 +91,7 @@ const ticketColumns = `t.id, t.ref, coalesce(t.call_id, ''), t.channel, t.status
 	coalesce(t.result, ''), t.follow_up_due, t.call_ended_at, coalesce(t.wait_seconds, 0), coalesce(t.recording_path, ''),
 	coalesce(t.agent_id, ''), t.entry_deadline, t.entered_at, t.late, t.overdue_flagged_at, t.first_contact_due,
 	t.due_at, t.deadline_uncertain, t.breached_at, t.escalation_level, t.escalated_at, coalesce(t.survey_score, 0),
-	t.created_at, t.updated_at`
+	t.created_at, t.updated_at, t.language`
 
 func scanTicket(row pgx.Row) (Ticket, error) {
 	var k Ticket
@@ -101,7 +101,7 @@ func scanTicket(row pgx.Row) (Ticket, error) {
 		&k.IDType, &k.IDMasked, &k.Description, &k.Category,
 		&k.Result, &followUp, &ended, &k.WaitSeconds, &k.RecordingPath,
 		&k.AgentID, &entryDL, &entered, &k.Late, &overdue, &firstDue,
-		&due, &k.DeadlineUncertain, &breached, &k.EscalationLevel, &escalated, &k.SurveyScore, &k.CreatedAt, &k.UpdatedAt)
+		&due, &k.DeadlineUncertain, &breached, &k.EscalationLevel, &escalated, &k.SurveyScore, &k.CreatedAt, &k.UpdatedAt, &k.Language)
 	if err != nil {
 		return Ticket{}, err
 	}

@@ -47,9 +47,9 @@ func insertDraft(ctx context.Context, tx pgx.Tx, window time.Duration, d DraftFa
 // trip, which the Writer sends with the call record in one batch.
 const draftSQL = `WITH t AS (INSERT INTO tickets
 		(call_id, channel, status, owner_agent, agent_id, caller_number, category,
-		 call_ended_at, wait_seconds, recording_path, entry_deadline, ref)
+		 call_ended_at, wait_seconds, recording_path, entry_deadline, ref, language)
 		VALUES ($1, 'phone', 'draft', $2, $2, $3, $4, $5, $6, $7, $5::timestamptz + make_interval(secs => $8),
-		 coalesce($9, ticket_ref()))
+		 coalesce($9, ticket_ref()), $11)
 		ON CONFLICT (call_id) DO NOTHING
 		RETURNING id, ref)
 	INSERT INTO ticket_events (ticket_id, kind, actor, data)
@@ -59,7 +59,7 @@ const draftSQL = `WITH t AS (INSERT INTO tickets
 func draftArgs(window time.Duration, d DraftFacts) []any {
 	return []any{d.CallID, nullText(d.AgentID), d.CallerNumber, nullText(d.Category),
 		d.CallEndedAt, d.WaitSeconds, nullText(d.RecordingPath), window.Seconds(), nullText(d.Ref),
-		map[string]any{"channel": ChannelPhone, "call_id": d.CallID}}
+		map[string]any{"channel": ChannelPhone, "call_id": d.CallID}, d.Language}
 }
 
 // scanDraft reads draftSQL's reply: whether it created the draft, and its ref.

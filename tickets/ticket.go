@@ -119,6 +119,9 @@ type Ticket struct {
 	SurveyScore       int       `json:"survey_score,omitempty"`
 	CreatedAt         time.Time `json:"created_at"`
 	UpdatedAt         time.Time `json:"updated_at"`
+	// Language is the prompt language the caller heard ("en", "zh-CN"):
+	// the one to call them back in. Empty for tickets not from a call.
+	Language string `json:"language,omitempty"`
 }
 
 // DraftFacts are the call facts a draft ticket starts with at call end (S12).
@@ -133,6 +136,8 @@ type DraftFacts struct {
 	// Ref, when set, is a reference reserved earlier with ReserveRef (the
 	// caller heard it read out before hanging up, S17); empty: a new one.
 	Ref string `json:"ref,omitempty"`
+	// Language is the prompt language the caller heard (CallRecord.Language).
+	Language string `json:"language,omitempty"`
 }
 
 func (d DraftFacts) validate() error {
@@ -143,6 +148,8 @@ func (d DraftFacts) validate() error {
 		return fmt.Errorf("%w: draft ticket for call %s: call end time is required", errInvalidRecord, d.CallID)
 	case d.Category != "" && !slices.Contains(configs.TicketCategories(), d.Category):
 		return fmt.Errorf("%w: draft ticket for call %s: category %q is not one of %v", errInvalidRecord, d.CallID, d.Category, configs.TicketCategories())
+	case !languageTag.MatchString(d.Language):
+		return fmt.Errorf("%w: draft ticket for call %s: language %q is not a language tag such as en or zh-CN", errInvalidRecord, d.CallID, d.Language)
 	}
 	return nil
 }

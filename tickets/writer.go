@@ -196,6 +196,9 @@ func draftFactsOf(r CallRecord, f DraftFacts) DraftFacts {
 	if f.RecordingPath == "" {
 		f.RecordingPath = r.RecordingPath
 	}
+	if f.Language == "" {
+		f.Language = r.Language
+	}
 	if f.WaitSeconds == 0 {
 		f.WaitSeconds = int(math.Round(r.WaitSeconds))
 	}

@@ -78,7 +78,7 @@ func (r *Router) record(c Call, res ivr.Result) tickets.CallRecord {
 		StartedAt: c.StartedAt(), AnsweredAt: c.AnsweredAt(), QueuedAt: res.QueuedAt, EndedAt: c.EndedAt(),
 		Outcome: res.Outcome, HungUpBy: c.HungUpBy(),
 		AgentID: res.AgentID, ConnectedAt: res.ConnectedAt, RecordingPath: c.Recording(),
-		TransferredTo: strings.Join(res.Transfers, ","), EndReason: c.EndReason(),
+		TransferredTo: strings.Join(res.Transfers, ","), EndReason: c.EndReason(), Language: res.Language,
 	}
 	if res.AgentHungUp {
 		rec.HungUpBy = hungUpByAgent // S11

@@ -90,7 +90,7 @@ func (a *app) wire(cal *tickets.Calendar) error {
 		return fmt.Errorf("record writer: %w", err)
 	}
 	a.writer = w
-	library, err := loadPrompts(cfg.IVR.Language)
+	library, err := loadPrompts(cfg.IVR)
 	if err != nil {
 		return err
 	}
@@ -124,15 +124,22 @@ func (a *app) wire(cal *tickets.Calendar) error {
 	return nil
 }
 
-// loadPrompts decodes the embedded prompts once and encodes them once per codec.
-func loadPrompts(lang string) (media.Library, error) {
-	pcm, err := ivr.Prompts(lang)
-	if err != nil {
-		return nil, fmt.Errorf("prompts: %w", err)
-	}
-	lib := make(media.Library, len(pcm))
-	for name, samples := range pcm {
-		lib[name] = media.NewPrompt(name, samples)
+// loadPrompts decodes the embedded prompts of every language the IVR speaks
+// once and encodes them once per codec: the home language's under their
+// names ("menu"), the others' as ivr.PromptID names ("en/menu").
+func loadPrompts(c ivr.Config) (media.Library, error) {
+	lib := media.Library{}
+	for _, lang := range c.SpokenLanguages() {
+		pcm, err := ivr.Prompts(lang)
+		if err != nil {
+			return nil, fmt.Errorf("prompts: %w", err)
+		}
+		for name, samples := range pcm {
+			if lang != c.Language {
+				name = ivr.PromptID(lang, name)
+			}
+			lib[name] = media.NewPrompt(name, samples)
+		}
 	}
 	return lib, nil
 }

@@ -70,13 +70,13 @@ func (s *Session) ReadDigit(ctx context.Context) (rune, error) {
 	}
 }
 
-// FlushDigits discards digits nobody has read yet.
-func (s *Session) FlushDigits() {
-	for {
+// FlushDigits discards digits nobody has read yet and returns how many.
+func (s *Session) FlushDigits() int {
+	for n := 0; ; n++ {
 		select {
 		case <-s.digits:
 		default:
-			return
+			return n
 		}
 	}
 }

@@ -85,7 +85,7 @@ func playable(c Codec) bool { return sameFormat(c, PCMU) || sameFormat(c, PCMA) 
 
 // Play sends the prompts one after another on the pacer's 20 ms grid. With
 // Interruptible, the first DTMF digit stops playback (barge-in) and is
-// returned; it stays consumed. With Loop, the list repeats until ctx is done
+// returned; it stays consumed (PlayOptions.Stop narrows which digits do). With Loop, the list repeats until ctx is done
 // or (if Interruptible) a digit arrives. Play returns (0, nil) when finished
 // (at once when the prompts hold no audio), (d, nil) on barge-in, ctx.Err()
 // when ctx is done and ErrClosed after Close or a media timeout. Concurrent
@@ -104,21 +104,28 @@ func (s *Session) Play(ctx context.Context, prompts []*Prompt, opts PlayOptions)
 	if opts.Interruptible {
 		digits = s.digits
 	}
-	select {
-	case <-st.done:
-		return 0, nil
-	case <-st.cut:
-		return 0, ErrBridged
-	case d := <-digits:
-		return d, nil
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	case <-s.closed:
-		return 0, ErrClosed
-	case <-s.timedOut:
-		return 0, ErrClosed
-	case <-s.pacer.done:
-		return 0, errPacerStopped
+	for {
+		select {
+		case <-st.done:
+			return 0, nil
+		case <-st.cut:
+			return 0, ErrBridged
+		case d := <-digits:
+			if opts.Stop == nil || opts.Stop(d) {
+				return d, nil
+			}
+			if opts.Dropped != nil {
+				opts.Dropped(d)
+			}
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-s.closed:
+			return 0, ErrClosed
+		case <-s.timedOut:
+			return 0, ErrClosed
+		case <-s.pacer.done:
+			return 0, errPacerStopped
+		}
 	}
 }
 

@@ -52,6 +52,12 @@ type PlayOptions struct {
 	// Loop repeats the prompts until ctx is done or, if Interruptible, a digit
 	// arrives.
 	Loop bool
+	// Stop, when set with Interruptible, chooses the digits that stop
+	// playback; any other digit is consumed, given to Dropped (when set),
+	// and playback goes on. A digit that means nothing at this point of a
+	// call must neither cut the prompt nor be left for the next question.
+	Stop    func(rune) bool
+	Dropped func(rune)
 }
 
 // SessionStats are a session's packet counters.

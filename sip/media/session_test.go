@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -179,7 +180,10 @@ func TestDigitBufferDropsOldest(t *testing.T) {
 		t.Fatalf("Stats digits = %d dropped = %d, want %d and 8", st.Digits, st.DigitsDropped, digitBuffer+8)
 	}
 	h.sess.PushDigit('5')
-	h.sess.FlushDigits()
+	h.sess.PushDigit('6')
+	if n := h.sess.FlushDigits(); n != 2 {
+		t.Fatalf("FlushDigits = %d, want 2", n)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if _, err := h.sess.ReadDigit(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -339,6 +343,52 @@ func TestBargeIn(t *testing.T) {
 	defer cancel()
 	if d, err := h.sess.ReadDigit(ctx); err == nil {
 		t.Fatalf("barge-in digit %q read again: it must stay consumed", d)
+	}
+}
+
+// TestBargeInOnlyOnStopDigits: with Stop, a digit it refuses is handed to
+// Dropped and the prompt plays on; the first digit it takes stops playback.
+func TestBargeInOnlyOnStopDigits(t *testing.T) {
+	h := newHarness(t, 0)
+	prompt := NewPrompt("greeting", tone(8000))
+	var mu sync.Mutex
+	var dropped []rune
+	done := make(chan rune, 1)
+	go func() {
+		d, err := h.sess.Play(context.Background(), []*Prompt{prompt}, PlayOptions{Interruptible: true, Loop: true,
+			Stop: func(d rune) bool { return d == '3' },
+			Dropped: func(d rune) {
+				mu.Lock()
+				defer mu.Unlock()
+				dropped = append(dropped, d)
+			}})
+		if err != nil {
+			t.Errorf("Play: %v", err)
+		}
+		done <- d
+	}()
+	receiveN(t, h.remote, 3, time.Second)
+	h.sendDigit(t, '1', 1000)
+	h.sendDigit(t, '8', 2000)
+	select {
+	case d := <-done:
+		t.Fatalf("Play stopped on %q, a digit Stop refuses", d)
+	case <-time.After(200 * time.Millisecond):
+	}
+	receiveN(t, h.remote, 3, time.Second) // still playing
+	h.sendDigit(t, '3', 3000)
+	select {
+	case d := <-done:
+		if d != '3' {
+			t.Fatalf("Play = %q, want '3'", d)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("Play did not stop on a Stop digit")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if string(dropped) != "18" {
+		t.Fatalf("dropped %q, want \"18\"", string(dropped))
 	}
 }
 

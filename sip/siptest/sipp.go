@@ -7,10 +7,12 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,7 +45,13 @@ type SIPpOptions struct {
 	// ($answer_wait, $after_invalid, $after_key); defaults 2 s, 3 s, 3 s.
 	AnswerWait, AfterInvalid, AfterKey time.Duration
 	Timeout                            time.Duration // -timeout with -timeout_error; default 60 s
-	ExtraArgs                          []string
+	// Pauses sets further pause variables a scenario declares ($name, -set
+	// in milliseconds), e.g. english_call's before_survey.
+	Pauses map[string]time.Duration
+	// MediaPort, when set, is SIPp's RTP port (-mp) instead of a free one
+	// chosen per run: a test that taps what SIPp hears (TapRTP) knows it.
+	MediaPort int
+	ExtraArgs []string
 }
 
 // SIPpResult is what a SIPp run reported.
@@ -231,6 +239,9 @@ func sippArgs(dir string, opts SIPpOptions) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.MediaPort != 0 {
+		mediaPort = opts.MediaPort
+	}
 	args := []string{
 		"-sf", filepath.Join(dir, opts.Scenario), "-s", opts.Service, "-m", strconv.Itoa(opts.Calls),
 		"-i", loopback, "-bind_local", "-p", strconv.Itoa(sipPort), "-mi", loopback, "-mp", strconv.Itoa(mediaPort),
@@ -256,6 +267,13 @@ func pauseArgs(opts SIPpOptions) []string {
 		name string
 		d    time.Duration
 	}{{"answer_wait", opts.AnswerWait}, {"after_invalid", opts.AfterInvalid}, {"after_key", opts.AfterKey}}
+	names := slices.Sorted(maps.Keys(opts.Pauses))
+	for _, name := range names {
+		vars = append(vars, struct {
+			name string
+			d    time.Duration
+		}{name, opts.Pauses[name]})
+	}
 	var args []string
 	for _, v := range vars {
 		if bytes.Contains(xml, []byte(`variable="`+v.name+`" `)) {
@@ -326,3 +344,6 @@ func readFile(path string) string {
 	}
 	return string(b)
 }
+
+// FreeUDPPort is a UDP port free now on loopback, for SIPpOptions.MediaPort.
+func FreeUDPPort() (int, error) { return freePort("udp") }
