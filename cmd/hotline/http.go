@@ -52,7 +52,7 @@ func (a *app) startHTTP(ctx context.Context, errc chan<- error) ([]*http.Server,
 // one subscription of this node to every node's ACD events.
 func (a *app) panel(ctx context.Context, apiOpts api.Options) http.Handler {
 	hub := panel.NewHub(panel.HubConfig{}, a.log, panel.NewMetrics(a.reg))
-	go func() { _ = hub.Run(ctx, a.acd.Subscribe) }()
+	go func() { _ = hub.Run(ctx, a.acd.SubscribeRaw) }()
 	return panel.New(panel.Options{Auth: api.NewSessions(apiOpts), Hub: hub,
 		GrafanaURL: a.cfg.Panel.GrafanaURL, Dashboards: panel.DefaultDashboards, Logger: a.log})
 }

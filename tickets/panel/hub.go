@@ -1,10 +1,12 @@
 package panel
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -86,9 +88,9 @@ func NewHub(cfg HubConfig, log *slog.Logger, m *Metrics) *Hub {
 		byAgent: map[string]map[*client]struct{}{}, sups: map[*client]struct{}{}}
 }
 
-// Subscriber opens a subscription to the events of every node;
-// agents.(*ACD).Subscribe is one.
-type Subscriber func(ctx context.Context) (<-chan agents.Event, error)
+// Subscriber opens a subscription to the events of every node, as JSON;
+// agents.(*ACD).SubscribeRaw is one.
+type Subscriber func(ctx context.Context) (<-chan []byte, error)
 
 // Run feeds the hub from subscribe until ctx ends. When the subscription
 // closes early (Redis gone) it is made again after a pause and every panel
@@ -103,7 +105,7 @@ func (h *Hub) Run(ctx context.Context, subscribe Subscriber) error {
 			}
 			first = false
 			for e := range events {
-				h.Publish(e)
+				h.PublishJSON(e)
 			}
 		} else {
 			h.log.Warn("subscribe to the ACD events", "err", err)
@@ -116,37 +118,56 @@ func (h *Hub) Run(ctx context.Context, subscribe Subscriber) error {
 	}
 }
 
-// wireEvent is an ACD event as a panel reads it: every field of
-// agents.Event (so fields added there reach the panels unchanged) and the
-// time in Unix milliseconds.
-type wireEvent struct {
-	agents.Event
-	AtMS int64 `json:"at,omitempty"`
+// maxEventBytes bounds one event passed to the panels.
+const maxEventBytes = 16 << 10
+
+// header is the part of an ACD event (agents.Event) the hub routes by; the
+// rest (the screen-pop, the ticket) is passed on as it came.
+type header struct {
+	Type  string `json:"type"`
+	Agent string `json:"agent"`
 }
 
-// Publish hands e to the panels that may see it, never waiting: a panel
-// whose buffer is full is dropped.
+// Publish hands e to the panels that may see it (see PublishJSON).
 func (h *Hub) Publish(e agents.Event) {
-	if e.Type == eventMatch || !validType(e.Type) {
-		return
-	}
-	w := wireEvent{Event: e}
-	if !e.At.IsZero() {
-		w.AtMS = e.At.UnixMilli()
-	}
-	data, err := json.Marshal(w)
+	data, err := json.Marshal(e)
 	if err != nil {
 		h.log.Warn("encode event", "type", e.Type, "err", err)
 		return
 	}
-	f := frame(e.Type, data)
+	if !e.At.IsZero() {
+		// agents.Event keeps "at" (Unix milliseconds) out of its own encoding.
+		data = append(append(data[:len(data)-1], `,"at":`...), strconv.AppendInt(nil, e.At.UnixMilli(), 10)...)
+		data = append(data, '}')
+	}
+	h.PublishJSON(data)
+}
+
+// PublishJSON hands the event data (JSON of an agents.Event, with any
+// fields added to it) to the panels that may see it, never waiting: a
+// panel whose buffer is full is dropped. An agent's panel gets the events
+// of its agent; a supervisor's every event.
+func (h *Hub) PublishJSON(data []byte) {
+	if len(data) > maxEventBytes {
+		return
+	}
+	var hd header
+	if err := json.Unmarshal(data, &hd); err != nil || hd.Type == eventMatch || !validType(hd.Type) {
+		return
+	}
+	// Compact: the data of an SSE message must be one line.
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, data); err != nil {
+		return
+	}
+	f := frame(hd.Type, buf.Bytes())
 	start := time.Now()
 	h.mu.Lock()
 	for c := range h.sups {
 		h.send(c, f)
 	}
-	if e.Agent != "" && e.Type != eventWall {
-		for c := range h.byAgent[e.Agent] {
+	if hd.Agent != "" && hd.Type != eventWall {
+		for c := range h.byAgent[hd.Agent] {
 			if !c.who.Supervisor() {
 				h.send(c, f)
 			}

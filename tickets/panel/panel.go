@@ -97,7 +97,7 @@ func (h *Handler) routes() *http.ServeMux {
 	mux.HandleFunc("GET /panel/events", h.streamEvents)
 	mux.HandleFunc("GET /panel/i18n/{file}", h.serveCatalogue)
 	mux.HandleFunc("GET /panel/static/{file}", h.serveStatic)
-	mux.HandleFunc("/panel/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /panel/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 	})
 	return mux
