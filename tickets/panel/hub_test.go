@@ -106,7 +106,6 @@ func TestHubResubscribes(t *testing.T) {
 	}
 }
 
-
 // Event types that could break the SSE framing are never sent.
 func TestEventTypeChecked(t *testing.T) {
 	for _, tc := range []struct {

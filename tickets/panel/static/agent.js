@@ -399,6 +399,21 @@
     showState({ state: e.to, reason: e.reason, since: e.at ? new Date(e.at).toISOString() : new Date(H.now()).toISOString() });
     loadState();
     loadCall();
+    if (e.to === 'wrap_up') openNewestDraft(5);
+  }
+
+  // openNewestDraft opens the draft of the call just ended (S12): it is
+  // written beside the call record a moment after the hang-up, so the list
+  // is asked again a few times.
+  async function openNewestDraft(tries) {
+    await loadWork();
+    if (state.draft) return;
+    const drafts = (state.lists.drafts || []).slice().sort((a, b) => Date.parse(b.call_ended_at || 0) - Date.parse(a.call_ended_at || 0));
+    if (drafts.length > 0 && Date.parse(drafts[0].call_ended_at) > H.now() - 60000) {
+      openDraft(drafts[0].ref);
+      return;
+    }
+    if (tries > 1) setTimeout(() => openNewestDraft(tries - 1), 700);
   }
 
   function onRinging(e) {
