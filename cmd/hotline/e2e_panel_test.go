@@ -78,7 +78,7 @@ func waitJS(t *testing.T, ctx context.Context, what, expr string, d time.Duratio
 	t.Helper()
 	var lastErr error
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!(` + expr + `)`))
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!(`+expr+`)`))
 		if err == nil && ok {
 			return
 		}
