@@ -39,6 +39,10 @@ func browser(ctx context.Context, t *testing.T) context.Context {
 		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		// Two windows: the one behind must keep its timers (the counting-up
+		// wait, the countdown) as a person's visible panel does.
+		chromedp.Flag("disable-background-timer-throttling", true), chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
 		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1360, 1000),
 	}
 	alloc, cancel := chromedp.NewExecAllocator(ctx, opts...)
@@ -162,6 +166,7 @@ func TestE2EPanelBrowser(t *testing.T) {
 		c.Registrar.Algorithms = []string{"MD5"} // baresip 1.0 cannot answer a SHA-256 challenge
 		c.ACD.RingTimeout = 5e9
 		c.ACD.MaxNoAnswer = 1
+		c.Panel.GrafanaURL = "http://127.0.0.1:3000"
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 170*time.Second)
 	defer cancel()
@@ -276,7 +281,6 @@ func TestE2EPanelBrowser(t *testing.T) {
 	if !contract {
 		return
 	}
-	screenshot(t, supTab, "wall.png")
 	go func() {
 		res, _ := siptest.RunSIPp(ctx, siptest.SIPpOptions{Scenario: "ivr_key.xml", Target: n.sipHP, Caller: "13811110010",
 			Key: '1', AnswerWait: 3 * time.Second, AfterKey: 8 * time.Second})
@@ -284,6 +288,7 @@ func TestE2EPanelBrowser(t *testing.T) {
 	}()
 	waitJS(t, agentTab, "ringing again", badge("ringing"), 15*time.Second)
 	waitJS(t, supTab, "wall shows not_responding", `!!document.querySelector('[data-agent-row="1001"] [data-state="not_responding"]')`, 10*time.Second)
+	screenshot(t, supTab, "wall.png")
 	<-sipp
 	browse(t, supTab, "force available",
 		chromedp.SetValue(chromedp.CSS(`form[data-agent="1001"] [name=state]`), "available"),

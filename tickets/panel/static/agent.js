@@ -72,7 +72,7 @@
     setText('pop-priority', c.priority ? t('call.priority_high', { p: c.priority }) : t('call.priority_normal'));
     $('apologise').hidden = !c.apologise;
     state.waitedMs = c.waited_ms || 0;
-    state.callStarted = H.now();
+    state.callStarted = Date.now();
     tickWait();
     const rows = (c.open_tickets || []).map((k) => el('tr', {},
       el('td', {}, el('code', {}, k.ref)), el('td', {}, H.categoryLabel(k.category)), el('td', {}, H.statusLabel(k.status)),
@@ -88,7 +88,7 @@
     if (!state.callShown || state.callStarted === null) return;
     const cs = $('call-state').className;
     const running = cs.includes('state-ringing');
-    const ms = state.waitedMs + (running ? H.now() - state.callStarted : 0);
+    const ms = state.waitedMs + (running ? Date.now() - state.callStarted : 0);
     setText('pop-waited', H.duration(ms / 1000));
   }
 

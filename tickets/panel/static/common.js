@@ -41,7 +41,12 @@ const H = (() => {
       return { status: 0, data: { error: t('common.network_error') } };
     }
     const date = r.headers.get('Date');
-    if (date) skew = Date.parse(date) - Date.now();
+    if (date) {
+      // The header counts whole seconds: only a clock off by more than
+      // that is corrected, so the displays do not jitter by a second.
+      const d = Date.parse(date) + 500 - Date.now();
+      skew = Math.abs(d) > 2000 ? d : 0;
+    }
     if (r.status === 401 && path !== '/api/login') {
       location.reload();
     }
