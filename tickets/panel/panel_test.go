@@ -225,3 +225,22 @@ func TestEventsLeaveOnClose(t *testing.T) {
 	s.resp.Body.Close()
 	f.waitClients(t, 0)
 }
+
+// A disabled account's session ends at once: its page is the sign-in form
+// again and its stream is refused, as on the API.
+func TestSessionEndedByAccountChange(t *testing.T) {
+	f := newFixture(t, HubConfig{})
+	c := f.login(t, "1001")
+	if status, _, body := f.get(t, c, "/panel/"); status != http.StatusOK || !strings.Contains(body, `data-agent="1001"`) {
+		t.Fatalf("panel before: %d", status)
+	}
+	if err := f.dir.Disable(t.Context(), "1001"); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, body := f.get(t, c, "/panel/"); status != http.StatusOK || !strings.Contains(body, `id="login-form"`) {
+		t.Fatalf("panel after disable: %d, want the sign-in form", status)
+	}
+	if status, _, _ := f.get(t, c, "/panel/events"); status != http.StatusUnauthorized {
+		t.Fatalf("stream after disable: %d, want 401", status)
+	}
+}
