@@ -60,9 +60,12 @@ func (h *Handler) streamEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-c.gone:
 			return // too slow: the browser reconnects and reloads its state
-		case f := <-c.ch:
-			if !h.write(rc, w, f) {
+		case m := <-c.ch:
+			if !h.write(rc, w, m.frame) {
 				return
+			}
+			if m.at > 0 {
+				h.hub.metrics.delay.Observe(time.Since(time.UnixMilli(m.at)).Seconds())
 			}
 		case <-beat.C:
 			if !h.write(rc, w, []byte(": hb\n\n")) {

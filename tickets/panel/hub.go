@@ -69,9 +69,16 @@ type Hub struct {
 // when the hub drops it.
 type client struct {
 	who  api.Principal
-	ch   chan []byte
+	ch   chan message
 	gone chan struct{}
 	once sync.Once
+}
+
+// message is one SSE frame and the time its event was made in Redis
+// (Unix milliseconds; 0 when unknown).
+type message struct {
+	frame []byte
+	at    int64
 }
 
 func (c *client) drop() { c.once.Do(func() { close(c.gone) }) }
@@ -101,7 +108,7 @@ func (h *Hub) Run(ctx context.Context, subscribe Subscriber) error {
 		events, err := subscribe(ctx)
 		if err == nil {
 			if !first {
-				h.broadcast(frame(eventResync, []byte(`{}`)))
+				h.broadcast(message{frame: frame(eventResync, []byte(`{}`))})
 			}
 			first = false
 			for e := range events {
@@ -126,6 +133,7 @@ const maxEventBytes = 16 << 10
 type header struct {
 	Type  string `json:"type"`
 	Agent string `json:"agent"`
+	At    int64  `json:"at"`
 }
 
 // Publish hands e to the panels that may see it (see PublishJSON).
@@ -160,7 +168,7 @@ func (h *Hub) PublishJSON(data []byte) {
 	if err := json.Compact(&buf, data); err != nil {
 		return
 	}
-	f := frame(hd.Type, buf.Bytes())
+	f := message{frame: frame(hd.Type, buf.Bytes()), at: hd.At}
 	start := time.Now()
 	h.mu.Lock()
 	for c := range h.sups {
@@ -178,7 +186,7 @@ func (h *Hub) PublishJSON(data []byte) {
 }
 
 // broadcast sends f to every panel.
-func (h *Hub) broadcast(f []byte) {
+func (h *Hub) broadcast(f message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, cs := range h.byAgent {
@@ -189,7 +197,7 @@ func (h *Hub) broadcast(f []byte) {
 }
 
 // send queues f for c or drops c; h.mu is held.
-func (h *Hub) send(c *client, f []byte) {
+func (h *Hub) send(c *client, f message) {
 	select {
 	case <-c.gone:
 	case c.ch <- f:
@@ -208,7 +216,7 @@ func (h *Hub) join(who api.Principal) (*client, error) {
 	if h.n >= h.cfg.MaxClients || len(h.byAgent[who.Agent]) >= h.cfg.MaxPerAgent {
 		return nil, ErrTooManyPanels
 	}
-	c := &client{who: who, ch: make(chan []byte, h.cfg.Buffer), gone: make(chan struct{})}
+	c := &client{who: who, ch: make(chan message, h.cfg.Buffer), gone: make(chan struct{})}
 	if h.byAgent[who.Agent] == nil {
 		h.byAgent[who.Agent] = map[*client]struct{}{}
 	}

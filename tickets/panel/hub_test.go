@@ -84,8 +84,8 @@ func TestHubResubscribes(t *testing.T) {
 	close(first)
 	select {
 	case f := <-c.ch:
-		if string(f) != "event: resync\ndata: {}\n\n" {
-			t.Fatalf("frame %q", f)
+		if string(f.frame) != "event: resync\ndata: {}\n\n" {
+			t.Fatalf("frame %q", f.frame)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no resync after the subscription was made again")
@@ -93,8 +93,8 @@ func TestHubResubscribes(t *testing.T) {
 	second <- []byte("{\"type\": \"state\",\n \"agent\": \"1001\", \"to\": \"available\"}")
 	select {
 	case f := <-c.ch:
-		if want := `"to":"available"`; !strings.Contains(string(f), want) {
-			t.Fatalf("frame %q lacks %s", f, want)
+		if want := `"to":"available"`; !strings.Contains(string(f.frame), want) {
+			t.Fatalf("frame %q lacks %s", f.frame, want)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no event from the new subscription")

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/hotline-dev/hotline/tickets/api"
 )
@@ -111,7 +112,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if r.URL.Path == "/panel/events" {
+		h.mux.ServeHTTP(w, r) // a stream: its time is its life, not a figure
+		return
+	}
+	start := time.Now()
 	h.mux.ServeHTTP(w, r)
+	// r.Pattern is one of the registered routes, a closed set.
+	route := r.Pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	h.hub.metrics.pages.WithLabelValues(route).Observe(time.Since(start).Seconds())
 }
 
 // contentSecurityPolicy allows scripts, styles and media from this origin

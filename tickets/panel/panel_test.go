@@ -5,6 +5,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Pages: the server decides by session and role which page a browser gets.
@@ -243,4 +247,35 @@ func TestSessionEndedByAccountChange(t *testing.T) {
 	if status, _, _ := f.get(t, c, "/panel/events"); status != http.StatusUnauthorized {
 		t.Fatalf("stream after disable: %d, want 401", status)
 	}
+}
+
+// The metrics count the panel's pages by route and each event's delay from
+// Redis to the browser.
+func TestPanelMetrics(t *testing.T) {
+	f := newFixture(t, HubConfig{})
+	c := f.login(t, "1001")
+	s := f.open(t, c)
+	f.waitClients(t, 1)
+	f.get(t, c, "/panel/")
+	f.get(t, c, "/panel/static/agent.js")
+	f.publish(t, map[string]any{"type": "state", "agent": "1001", "to": "available", "at": time.Now().UnixMilli()})
+	if got := types(s.collect(500 * time.Millisecond)); got != "state" {
+		t.Fatalf("got %s", got)
+	}
+	m := f.hub.metrics
+	if n := testutil.CollectAndCount(m.pages); n != 2 {
+		t.Errorf("page routes counted: %d, want 2", n)
+	}
+	if n := histogramCount(t, m.delay); n != 1 {
+		t.Errorf("event delays observed: %d, want 1", n)
+	}
+}
+
+func histogramCount(t *testing.T, h prometheus.Histogram) uint64 {
+	t.Helper()
+	var out dto.Metric
+	if err := h.Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.GetHistogram().GetSampleCount()
 }
