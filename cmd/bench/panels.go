@@ -45,8 +45,10 @@ type panelsResult struct {
 	Ended      int     `json:"streams_ended_early"`
 	// ServerP99MS is the server's own event delay (Redis → written to the
 	// panel's connection), p99 from hotline_panel_event_delay_seconds.
-	ServerP50MS float64                  `json:"server_event_p50_ms"`
-	ServerP99MS float64                  `json:"server_event_p99_ms"`
+	ServerP50MS float64 `json:"server_event_p50_ms"`
+	ServerP99MS float64 `json:"server_event_p99_ms"`
+	// FanoutP99US is the hub's time to hand one event to its panels.
+	FanoutP99US float64                  `json:"fanout_p99_us"`
 	Calls       map[string]panelsLatency `json:"calls"`
 	Err         string                   `json:"error,omitempty"`
 }
@@ -143,6 +145,7 @@ func (b *bench) runPanels(ctx context.Context, o panelsOptions, talk time.Durati
 	if m1, err := scrape(b.srv.http + "/metrics"); err == nil {
 		d := since(m0, m1, "hotline_panel_event_delay_seconds")
 		res.ServerP50MS, res.ServerP99MS = 1000*d.quantile(0.5), 1000*d.quantile(0.99)
+		res.FanoutP99US = 1e6 * since(m0, m1, "hotline_panel_fanout_seconds").quantile(0.99)
 		defer func() {
 			for _, rt := range panelRoutes {
 				c, ok := res.Calls[rt.name]
@@ -310,6 +313,7 @@ func (p *panelsResult) rows(w func(string, ...any)) {
 		met(p.Events > 0 && p.EventP99MS <= 1000*panelsEventTarget))
 	w("| panels: the server's part of that delay (Redis → written to the panel's connection; hotline_panel_event_delay_seconds), p50 / p99 | %.1f / %.1f ms | p99 ≤ %.0f ms | %s |",
 		p.ServerP50MS, p.ServerP99MS, 1000*panelsEventTarget, met(p.Events > 0 && p.ServerP99MS <= 1000*panelsEventTarget))
+	w("| panels: fan-out of one event to its panels (hotline_panel_fanout_seconds), p99 | %.0f µs | — | |", p.FanoutP99US)
 	w("| panels: event streams the server ended during the step (dropped as slow) | %d | 0 | %s |", p.Ended, met(p.Ended == 0))
 	for _, rt := range panelRoutes {
 		c, ok := p.Calls[rt.name]
