@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/sip/siptest"
 )
 
@@ -156,8 +157,9 @@ func badge(s string) string {
 // opens with its entry countdown (S12); a required field left empty shows
 // the server's message (S13); the agent fills and submits in time, wrap-up
 // ends, and the recording plays (S19). A supervisor in a second browser
-// context watches the wall change and forces the agent out of
-// not_responding after a missed call (S1).
+// context watches the wall change; the same caller again shows the open
+// ticket and its owner in the screen-pop (S16), the agent misses it and goes
+// not_responding, and the supervisor forces them back from the wall (S1).
 func TestE2EPanelBrowser(t *testing.T) {
 	requireChromium(t)
 	siptest.RequireBaresip(t)
@@ -167,6 +169,8 @@ func TestE2EPanelBrowser(t *testing.T) {
 		c.ACD.RingTimeout = 5e9
 		c.ACD.MaxNoAnswer = 1
 		c.Panel.GrafanaURL = "http://127.0.0.1:3000"
+		// Any wait counts as long: the screen-pop asks for an apology (S1).
+		c.ACD.ServiceLevelThreshold = configs.Duration(time.Millisecond)
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 170*time.Second)
 	defer cancel()
@@ -233,6 +237,7 @@ func TestE2EPanelBrowser(t *testing.T) {
 	waitJS(t, agentTab, "ringing shown", badge("ringing"), 2*time.Second)
 	if contract {
 		waitJS(t, agentTab, "screen-pop", `document.getElementById('pop-caller').textContent === '13811110009' && !document.getElementById('call-card').hidden`, 2*time.Second)
+		waitJS(t, agentTab, "apologise banner (S1)", `!document.getElementById('apologise').hidden`, time.Second)
 		w1 := text(t, agentTab, "pop-waited")
 		time.Sleep(1500 * time.Millisecond)
 		if w2 := text(t, agentTab, "pop-waited"); w1 == "" || w2 == w1 {
@@ -282,11 +287,14 @@ func TestE2EPanelBrowser(t *testing.T) {
 		return
 	}
 	go func() {
-		res, _ := siptest.RunSIPp(ctx, siptest.SIPpOptions{Scenario: "ivr_key.xml", Target: n.sipHP, Caller: "13811110010",
+		res, _ := siptest.RunSIPp(ctx, siptest.SIPpOptions{Scenario: "ivr_key.xml", Target: n.sipHP, Caller: "13811110009",
 			Key: '1', AnswerWait: 3 * time.Second, AfterKey: 8 * time.Second})
 		sipp <- res
 	}()
 	waitJS(t, agentTab, "ringing again", badge("ringing"), 15*time.Second)
+	// The same caller again: the screen-pop lists the open ticket and its
+	// owner (S16).
+	waitJS(t, agentTab, "open ticket in the screen-pop", `!document.getElementById('pop-open').hidden && document.getElementById('pop-open-rows').textContent.includes('1001')`, 3*time.Second)
 	waitJS(t, supTab, "wall shows not_responding", `!!document.querySelector('[data-agent-row="1001"] [data-state="not_responding"]')`, 10*time.Second)
 	screenshot(t, supTab, "wall.png")
 	<-sipp
