@@ -4,7 +4,7 @@
 
 (() => {
   const { t, api, el, $, setText } = H;
-  const state = { since: null, callStarted: null, waitedMs: 0, callShown: false, draft: null, deadline: null,
+  const state = { since: null, callId: null, waitStart: null, callShown: false, draft: null, deadline: null,
     tab: 'drafts', lists: {}, ticket: null, categories: [] };
 
   // ---- agent state --------------------------------------------------------
@@ -71,8 +71,13 @@
     setText('pop-category', H.categoryLabel(c.category));
     setText('pop-priority', c.priority ? t('call.priority_high', { p: c.priority }) : t('call.priority_normal'));
     $('apologise').hidden = !c.apologise;
-    state.waitedMs = c.waited_ms || 0;
-    state.callStarted = Date.now();
+    // The wait counts from the first sight of this call on the local clock:
+    // later reloads of the same call (events, reconnects) do not restart it.
+    if (c.call_id !== state.callId || state.waitStart === null) {
+      state.callId = c.call_id;
+      state.waitStart = Date.now() - (c.waited_ms || 0);
+      setText('pop-waited', H.duration((c.waited_ms || 0) / 1000));
+    }
     tickWait();
     const rows = (c.open_tickets || []).map((k) => el('tr', {},
       el('td', {}, el('code', {}, k.ref)), el('td', {}, H.categoryLabel(k.category)), el('td', {}, H.statusLabel(k.status)),
@@ -85,16 +90,16 @@
 
   // tickWait counts the caller's wait up while ringing (S1).
   function tickWait() {
-    if (!state.callShown || state.callStarted === null) return;
-    const cs = $('call-state').className;
-    const running = cs.includes('state-ringing');
-    const ms = state.waitedMs + (running ? Date.now() - state.callStarted : 0);
-    setText('pop-waited', H.duration(ms / 1000));
+    // Only while it rings: once answered the figure stays as it was.
+    if (!state.callShown || state.waitStart === null || !$('call-state').className.includes('state-ringing')) return;
+    setText('pop-waited', H.duration((Date.now() - state.waitStart) / 1000));
   }
 
   function hidePop() {
     $('call-card').hidden = true;
     state.callShown = false;
+    state.callId = null;
+    state.waitStart = null;
   }
 
   async function loadCall() {
