@@ -117,3 +117,18 @@ func TestEventTypeChecked(t *testing.T) {
 		}
 	}
 }
+
+// panel.grafana_url must be an http(s) base URL.
+func TestValidateGrafanaURL(t *testing.T) {
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"", true}, {"https://grafana.example.org", true}, {"http://127.0.0.1:3000/", true},
+		{"grafana.example.org", false}, {"javascript:alert(1)", false}, {"https://g.example.org/?x=1", false}, {"ftp://g", false},
+	} {
+		if err := ValidateGrafanaURL(tc.url); (err == nil) != tc.ok {
+			t.Errorf("ValidateGrafanaURL(%q) = %v", tc.url, err)
+		}
+	}
+}
