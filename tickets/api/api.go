@@ -167,6 +167,7 @@ func (s *server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /api/tickets/{ref}/extend", s.authed(s.extendDeadline))
 	mux.HandleFunc("POST /api/tickets/{ref}/handoff", s.authed(s.handOff))
 	mux.HandleFunc("POST /api/tickets/{ref}/unmask", s.authed(s.unmaskID))
+	mux.HandleFunc("GET /api/tickets/{ref}/events", s.authed(s.listTicketEvents))
 
 	mux.HandleFunc("POST /api/nuisance", s.authed(s.flagNuisance))
 	mux.HandleFunc("DELETE /api/nuisance/{number}", s.authed(s.clearNuisance))

@@ -286,9 +286,45 @@
       audio.removeAttribute('src');
       $('tk-recording').hidden = true;
     }
+    loadEvents(k.ref);
     const sel = $('status-form').elements.status;
     sel.replaceChildren(...(nextStatuses[k.status] || []).map((s) => el('option', { value: s }, H.statusLabel(s))));
     $('status-form').hidden = sel.options.length === 0;
+  }
+
+  // loadEvents shows the ticket's history, oldest first.
+  async function loadEvents(ref) {
+    const r = await api('GET', '/api/tickets/' + encodeURIComponent(ref) + '/events');
+    const list = $('tk-events');
+    if (r.status !== 200 || !r.data) {
+      list.replaceChildren(el('li', { class: 'muted' }, r.status === 404 ? t('common.not_available') : t('common.error_status', { status: r.status })));
+      return;
+    }
+    list.replaceChildren(...r.data.events.map((e) => el('li', {},
+      el('span', { class: 'when' }, H.time(e.at)), ' ', el('strong', {}, eventLabel(e.kind)), ' ',
+      el('span', { class: 'muted' }, e.actor), ' ', eventText(e))));
+  }
+
+  function eventLabel(kind) {
+    return ({
+      created: t('event.created'), submitted: t('event.submitted'), late_entry: t('event.late_entry'),
+      overdue: t('event.overdue'), status: t('event.status'), note: t('event.note'), extended: t('event.extended'),
+      handoff: t('event.handoff'), breach: t('event.breach'), escalated: t('event.escalated'), survey: t('event.survey'),
+      reopened: t('event.reopened'), reassigned: t('event.reassigned'), acknowledged: t('event.acknowledged'),
+    })[kind] || kind;
+  }
+
+  // eventText is the facts of an event in a line: the status change, the
+  // note, the new owner or deadline, the score.
+  function eventText(e) {
+    const d = e.data || {};
+    const parts = [];
+    if (d.from !== undefined && d.to !== undefined) {
+      parts.push(e.kind === 'status' ? H.statusLabel(d.from) + ' → ' + H.statusLabel(d.to) : d.from + ' → ' + d.to);
+    }
+    for (const k of ['note', 'reason', 'score', 'level']) if (d[k] !== undefined && d[k] !== '') parts.push(String(d[k]));
+    if (d.due_at) parts.push(H.time(d.due_at));
+    return parts.join(' · ').slice(0, 300);
   }
 
   function ticketAction(formId, path, body, ok) {
