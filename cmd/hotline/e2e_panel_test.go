@@ -277,7 +277,7 @@ func TestE2EPanelBrowser(t *testing.T) {
 	waitJS(t, agentTab, "ticket listed", `document.querySelectorAll('#work-rows [data-ref]').length === 1`, 5*time.Second)
 	browse(t, agentTab, "view ticket", chromedp.Click(chromedp.CSS(`#work-rows [data-ref]`)))
 	waitJS(t, agentTab, "ticket shown", `!document.getElementById('ticket-card').hidden && !document.getElementById('tk-recording').hidden`, 5*time.Second)
-	waitJS(t, agentTab, "ticket history", `document.querySelectorAll('#tk-events li').length >= 2 && document.getElementById('tk-events').textContent.includes('张三') === false`, 5*time.Second)
+	waitJS(t, agentTab, "ticket history", `document.querySelectorAll('#tk-events li').length >= 2`, 5*time.Second)
 	if contract {
 		waitJS(t, agentTab, "recording plays", `document.getElementById('tk-audio').duration > 0`, 10*time.Second)
 	}
