@@ -31,7 +31,7 @@ services:
 services-down:
 	scripts/services.sh down
 
-## tools: install the missing test peers (sipp, baresip, espeak-ng, sox, prometheus)
+## tools: install the missing test peers (sipp, baresip, espeak-ng, sox, prometheus, chromium)
 tools:
 	scripts/services.sh tools
 

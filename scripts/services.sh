@@ -8,7 +8,8 @@
 #   scripts/services.sh down [postgres] [redis]
 #                               stop the private instances this script started (all by default)
 #   scripts/services.sh tools   install the test peers that are missing: sipp, baresip,
-#                               espeak-ng, sox, prometheus (with promtool)
+#                               espeak-ng, sox, prometheus (with promtool), chromium (with
+#                               a CJK font, for the panel's browser test and screenshots)
 #
 # For each service `up` uses, in order: the URL in HOTLINE_DATABASE_URL / HOTLINE_REDIS_URL
 # (it must answer); a server on 127.0.0.1:5432 / 127.0.0.1:6379 that lets user postgres in
@@ -143,15 +144,19 @@ cmd_tools() {
 	done
 	# Debian's prometheus ships promtool too; the metrics test runs both.
 	if have prometheus && have promtool; then present+=(prometheus); else missing+=(prometheus); fi
+	# The panel's browser test drives Debian's chromium; the font shows its Chinese.
+	if [[ -x /usr/bin/chromium ]]; then present+=(chromium); else missing+=(chromium); fi
+	if [[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]]; then present+=(fonts-wqy-microhei); else missing+=(fonts-wqy-microhei); fi
 	if ((${#missing[@]})); then
 		apt_install "${missing[@]}"
 		have sipp || die "tools: sipp still missing after installing sip-tester"
 		for bin in baresip espeak-ng sox prometheus promtool; do
 			have "$bin" || die "tools: $bin still missing after apt-get install"
 		done
+		[[ -x /usr/bin/chromium ]] || die "tools: chromium still missing after apt-get install"
 		log "tools: installed ${missing[*]}"
 	else
-		log "tools: sipp, baresip, espeak-ng, sox and prometheus present"
+		log "tools: sipp, baresip, espeak-ng, sox, prometheus and chromium present"
 	fi
 }
 

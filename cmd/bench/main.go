@@ -21,6 +21,11 @@
 //   - the most concurrent bridged calls whose relay latency (the server's
 //     added jitter) has p99 < 5 ms;
 //
+// and, only when named (-only panels; panels.go), -panels open browser
+// panels (event streams of agents signed in) during bridged calls at
+// -panels-rate: the delay from a state change in Redis to its event at the
+// panel, and the time of the page and data calls;
+//
 // and, only when named (-only soak; soak*.go), a soak: -soak-duration of
 // mixed IVR and bridged calls at -soak-load of the capacity plus a hostile
 // flood from 127.0.0.2, with the server's memory, goroutines, descriptors
@@ -31,6 +36,7 @@
 //	go run ./cmd/bench -duration 10s -max-rate 800 -max-concurrent 3000 -out bench-results.md
 //	go run ./cmd/bench -only bridge -duration 10s -max-bridge-rate 300 -max-bridged 1500
 //	go run ./cmd/bench -only soak -soak-duration 30m
+//	go run ./cmd/bench -only panels -duration 20s -panels 500 -panels-rate 100
 //
 // Everything stays on 127.0.0.1; SIPp and the server are stopped on exit and
 // on Ctrl-C.
@@ -90,18 +96,19 @@ type options struct {
 	keepGoing     bool
 	keyAt         time.Duration
 	soak          soakOptions
+	panels        panelsOptions
 }
 
 // parts are the sweeps -only selects. "bridge" is the three parts:
 // match, bridge-hold and bridge-rate, which can also be named alone.
-type parts struct{ rate, hold, match, bridgeHold, bridgeRate, scrape, soak bool }
+type parts struct{ rate, hold, match, bridgeHold, bridgeRate, scrape, soak, panels bool }
 
 // partNames are -only's names in the order the bench runs them.
-var partNames = []string{"rate", "hold", "match", "bridge-hold", "bridge-rate", "scrape", "soak"}
+var partNames = []string{"rate", "hold", "match", "bridge-hold", "bridge-rate", "scrape", "soak", "panels"}
 
 func (p *parts) flag(name string) *bool {
 	return map[string]*bool{"rate": &p.rate, "hold": &p.hold, "match": &p.match,
-		"bridge-hold": &p.bridgeHold, "bridge-rate": &p.bridgeRate, "scrape": &p.scrape, "soak": &p.soak}[name]
+		"bridge-hold": &p.bridgeHold, "bridge-rate": &p.bridgeRate, "scrape": &p.scrape, "soak": &p.soak, "panels": &p.panels}[name]
 }
 
 // parseParts reads -only: a comma list of rate (IVR call rate), hold (IVR
@@ -149,12 +156,14 @@ func main() {
 	flag.IntVar(&o.samples, "sample-calls", 20, "Go callers measuring RTP arrival beside SIPp in each concurrency step (0: none)")
 	flag.BoolVar(&o.keepDB, "keep-db", false, "keep the run's hotline_bench_<pid> database after the run")
 	flag.BoolVar(&o.keepDir, "keep-dir", false, "keep the bench's temp folder (server log, config, recordings) after the run")
-	flag.StringVar(&o.only, "only", "rate,hold,bridge,scrape", "parts to run, comma list: rate (IVR call rate), hold (IVR concurrency), bridge (match, bridge-hold and bridge-rate, each also alone), scrape (CPU per /metrics scrape), soak (only when named)")
+	flag.StringVar(&o.only, "only", "rate,hold,bridge,scrape", "parts to run, comma list: rate (IVR call rate), hold (IVR concurrency), bridge (match, bridge-hold and bridge-rate, each also alone), scrape (CPU per /metrics scrape), soak and panels (only when named)")
 	flag.BoolVar(&o.pprof, "pprof", false, "turn on the server's /debug/pprof/ (http.pprof) on its ops port")
 	flag.Float64Var(&o.minBridgeRate, "min-bridge-rate", 0, "lowest bridged call rate tried (calls/s): the ladder's rungs below it are skipped")
 	flag.Float64Var(&o.maxBridgeRate, "max-bridge-rate", 300, "highest bridged call rate tried (calls/s)")
 	flag.IntVar(&o.maxBridged, "max-bridged", 1500, "most concurrent bridged calls tried")
 	flag.IntVar(&o.minBridged, "min-bridged", 0, "fewest concurrent bridged calls tried: the ladder's rungs below it are skipped")
+	flag.IntVar(&o.panels.count, "panels", 500, "open panels (event streams) of the panels part")
+	flag.Float64Var(&o.panels.rate, "panels-rate", 100, "bridged calls per second while the panels are open")
 	flag.DurationVar(&o.talk, "talk", 3*time.Second, "how long a bridged caller talks to the agent in the call-rate steps")
 	flag.BoolVar(&o.keepGoing, "keep-going", false, "bridged sweeps: run every step even after one failed (the figures are then the best passing step; failures below it are listed)")
 	flag.DurationVar(&o.keyAt, "key-at", time.Second, "when the call-rate, bridged call-rate and matching callers press their key after the answer: "+
@@ -201,6 +210,10 @@ func (o options) validate() error {
 		return errors.New("-soak-duration must be between 1m and 50m (the whole run is bounded by an hour)")
 	case o.soak.probeStep != 0 && (o.soak.probeStep < 20*time.Second || o.soak.probeStep > 3*time.Minute):
 		return errors.New("-soak-probe-step must be 0 or between 20s and 3m")
+	case o.panels.count < 1 || o.panels.count > 4000:
+		return errors.New("-panels must be between 1 and 4000")
+	case o.panels.rate <= 0 || o.panels.rate > 500:
+		return errors.New("-panels-rate must be above 0 and at most 500 calls/s")
 	case o.soak.load <= 0 || o.soak.load > 1:
 		return errors.New("-soak-load must be above 0 and at most 1")
 	case o.soak.ivrCap < 1 || o.soak.bridgeCap < 1:
@@ -272,10 +285,14 @@ func (b *bench) startServer(ctx context.Context, binary string, pprof bool) erro
 	if err != nil {
 		return err
 	}
+	apiAddr, err := freeTCPAddr()
+	if err != nil {
+		return err
+	}
 	b.service = "12345"
 	b.srv, err = startServer(ctx, serverSetup{
 		Binary: binary, ConfigPath: b.env.configPath(), LogPath: b.env.dir + "/server.log",
-		SIPAddr: sipAddr, HTTPAddr: httpAddr, RTPPorts: benchRTPPorts,
+		SIPAddr: sipAddr, HTTPAddr: httpAddr, APIAddr: apiAddr, RTPPorts: benchRTPPorts,
 		DatabaseURL: b.env.databaseURL, RedisURL: b.env.redisURL,
 	})
 	if err != nil {
@@ -321,6 +338,9 @@ func (b *bench) sweeps(ctx context.Context, o options) *result {
 	if o.parts.scrape && ctx.Err() == nil {
 		c := b.runScrapeCost(ctx)
 		res.Scrape = &c
+	}
+	if o.parts.panels && ctx.Err() == nil {
+		res.Panels = b.runPanels(ctx, o.panels, o.talk)
 	}
 	if o.parts.soak && ctx.Err() == nil {
 		so := o.soak

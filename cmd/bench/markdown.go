@@ -56,6 +56,9 @@ func (r *result) markdown() string {
 	if br := r.Bridge; br != nil {
 		br.figureRows(w, r.hasPart)
 	}
+	if r.Panels != nil {
+		r.Panels.rows(w)
+	}
 	if r.Scrape != nil {
 		r.Scrape.row(w)
 	}

@@ -107,6 +107,30 @@ func (m metrics) histogram(name string) histogram {
 	return h
 }
 
+// histogramOf extracts the buckets of name's series with the one label
+// label="value" (e.g. route="GET /api/wall").
+func (m metrics) histogramOf(name, label, value string) histogram {
+	prefix := name + `_bucket{` + label + `="` + value + `",le="`
+	var h histogram
+	type bucket struct{ le, n float64 }
+	var bs []bucket
+	for k, v := range m {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		le, err := strconv.ParseFloat(strings.TrimSuffix(k[len(prefix):], `"}`), 64)
+		if err == nil {
+			bs = append(bs, bucket{le, v})
+		}
+	}
+	sort.Slice(bs, func(i, j int) bool { return bs[i].le < bs[j].le })
+	for _, b := range bs {
+		h.bounds = append(h.bounds, b.le)
+		h.counts = append(h.counts, b.n)
+	}
+	return h
+}
+
 // sub is h minus an earlier scrape of the same histogram: the observations
 // between the two scrapes.
 func (h histogram) sub(earlier histogram) histogram {

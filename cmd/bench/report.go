@@ -67,6 +67,7 @@ type result struct {
 	Bridge      *bridgeResult `json:"bridged,omitempty"`
 	Soak        *soakResult   `json:"soak,omitempty"`
 	Scrape      *scrapeCost   `json:"scrape,omitempty"`
+	Panels      *panelsResult `json:"panels,omitempty"`
 	ServerLog   logSummary    `json:"server_log"`
 	Interrupted bool          `json:"interrupted"`
 }

@@ -29,6 +29,7 @@ type server struct {
 	cmd     *exec.Cmd
 	sipAddr string
 	http    string
+	api     string // the API and panel listener, http://host:port
 	logPath string
 	done    chan struct{}
 }
@@ -37,6 +38,7 @@ type server struct {
 type serverSetup struct {
 	Binary, ConfigPath, LogPath string
 	SIPAddr, HTTPAddr, RTPPorts string
+	APIAddr                     string // the API and panel listener
 	DatabaseURL, RedisURL       string
 }
 
@@ -52,7 +54,7 @@ func startServer(ctx context.Context, s serverSetup) (*server, error) {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(withoutHotlineEnv(os.Environ()),
 		// The bench reads /metrics and /readyz: HTTPAddr is the ops listener.
-		"HOTLINE_SIP_LISTEN="+s.SIPAddr, "HOTLINE_OPS_LISTEN="+s.HTTPAddr, "HOTLINE_HTTP_LISTEN=127.0.0.1:0",
+		"HOTLINE_SIP_LISTEN="+s.SIPAddr, "HOTLINE_OPS_LISTEN="+s.HTTPAddr, "HOTLINE_HTTP_LISTEN="+s.APIAddr,
 		"HOTLINE_RTP_PORTS="+s.RTPPorts, "HOTLINE_NODE=bench",
 		"HOTLINE_DATABASE_URL="+s.DatabaseURL, "HOTLINE_REDIS_URL="+s.RedisURL)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -60,7 +62,7 @@ func startServer(ctx context.Context, s serverSetup) (*server, error) {
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", s.Binary, err)
 	}
-	srv := &server{cmd: cmd, sipAddr: s.SIPAddr, http: "http://" + s.HTTPAddr, logPath: s.LogPath, done: make(chan struct{})}
+	srv := &server{cmd: cmd, sipAddr: s.SIPAddr, http: "http://" + s.HTTPAddr, api: "http://" + s.APIAddr, logPath: s.LogPath, done: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		logf.Close()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/tickets/api"
+	"github.com/hotline-dev/hotline/tickets/panel"
 
 	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/sip"
@@ -40,12 +41,20 @@ type Config struct {
 	Tickets   TicketsConfig       `yaml:"tickets"`
 	Transfer  TransferConfig      `yaml:"transfer"`
 	API       api.Config          `yaml:"api"`
+	Panel     PanelConfig         `yaml:"panel"`
 	Runtime   RuntimeConfig       `yaml:"runtime"`
 
 	// From the environment, never from the file.
 	DatabaseURL string `yaml:"-"`
 	RedisURL    string `yaml:"-"`
 	SecretKey   string `yaml:"-"` // HOTLINE_SECRET_KEY: ID-number encryption (S5)
+}
+
+// PanelConfig is the agents' and supervisors' browser panel.
+type PanelConfig struct {
+	// GrafanaURL is Grafana's base URL for the wall's dashboard links
+	// (empty: no links), e.g. https://grafana.example.org.
+	GrafanaURL string `yaml:"grafana_url"`
 }
 
 // HTTPConfig is the ops (and later panel) HTTP server.
@@ -292,6 +301,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel))
 	}
 	if err := c.API.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := panel.ValidateGrafanaURL(c.Panel.GrafanaURL); err != nil {
 		errs = append(errs, err)
 	}
 	if c.HTTP.Listen == "" || c.HTTP.OpsListen == "" {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/tickets/api"
+	"github.com/hotline-dev/hotline/tickets/panel"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -19,12 +20,14 @@ import (
 // once) and serves them until shutdownHTTP.
 func (a *app) startHTTP(ctx context.Context, errc chan<- error) ([]*http.Server, error) {
 	apiMux := http.NewServeMux()
-	apiMux.Handle("/api/", api.New(api.Options{
+	apiOpts := api.Options{
 		Store: a.store, Auth: a.dir, Sessions: a.rdb, Prefix: a.cfg.Queue.KeyPrefix,
 		Unmasker: api.NewPGUnmasker(a.pool, a.keyring), Indexer: a.keyring,
 		Logger: a.log, Metrics: api.NewMetrics(a.reg), Submitted: a.router.TicketSubmitted,
 		Config: &a.cfg.API, Panel: a.router, RecordingsDir: a.cfg.Recording.Dir,
-	}))
+	}
+	apiMux.Handle("/api/", api.New(apiOpts))
+	apiMux.Handle("/", a.panel(ctx, apiOpts))
 	var tlsConf *tls.Config
 	if a.cfg.API.ServesTLS() {
 		var err error
@@ -43,6 +46,15 @@ func (a *app) startHTTP(ctx context.Context, errc chan<- error) ([]*http.Server,
 	}
 	a.httpAddr, a.opsAddr = apiSrv.Addr, opsSrv.Addr
 	return []*http.Server{apiSrv, opsSrv}, nil
+}
+
+// panel serves the browser panel beside the API, on its sessions, fed by
+// one subscription of this node to every node's ACD events.
+func (a *app) panel(ctx context.Context, apiOpts api.Options) http.Handler {
+	hub := panel.NewHub(panel.HubConfig{}, a.log, panel.NewMetrics(a.reg))
+	go func() { _ = hub.Run(ctx, a.acd.SubscribeRaw) }()
+	return panel.New(panel.Options{Auth: api.NewSessions(apiOpts), Hub: hub,
+		GrafanaURL: a.cfg.Panel.GrafanaURL, Dashboards: panel.DefaultDashboards, Logger: a.log})
 }
 
 // opsMux is the operators' side: metrics, liveness, readiness, profiler.

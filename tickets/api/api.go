@@ -207,6 +207,7 @@ func (s *server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /api/tickets/{ref}/extend", s.authed(s.extendDeadline))
 	mux.HandleFunc("POST /api/tickets/{ref}/handoff", s.authed(s.handOff))
 	mux.HandleFunc("POST /api/tickets/{ref}/unmask", s.authed(s.unmaskID))
+	mux.HandleFunc("GET /api/tickets/{ref}/events", s.authed(s.listTicketEvents))
 
 	mux.HandleFunc("GET /api/agent/state", s.authed(s.withPanel(s.showAgentState)))
 	mux.HandleFunc("POST /api/agent/state", s.authed(s.withPanel(s.setAgentState)))

@@ -1,0 +1,125 @@
+// The supervisors' live wall: GET /api/wall on load and within a second of
+// any event of any node (the stream carries every event to a supervisor);
+// force an agent's state, reassign a ticket, acknowledge an escalation.
+'use strict';
+
+(() => {
+  const { t, api, el, $, setText } = H;
+  let pending = null;
+  let loading = false;
+  let again = false;
+
+  function pct(x) {
+    if (x === undefined || x === null || isNaN(x)) return '–';
+    return (x * 100).toFixed(1) + '%';
+  }
+
+  async function loadWall() {
+    if (loading) { again = true; return; }
+    loading = true;
+    const r = await api('GET', '/api/wall');
+    loading = false;
+    if (r.status !== 200 || !r.data) {
+      setText('wall-msg', r.status === 404 ? t('common.not_available') : ((r.data && r.data.error) || t('common.error_status', { status: r.status })));
+    } else {
+      setText('wall-msg', '');
+      render(r.data);
+      window.__wallLoads = (window.__wallLoads || 0) + 1;
+    }
+    if (again) { again = false; loadWall(); }
+  }
+
+  // soon loads the wall at most 250 ms after an event, once for a burst.
+  function soon() {
+    if (pending) return;
+    pending = setTimeout(() => { pending = null; loadWall(); }, 250);
+  }
+
+  function render(w) {
+    const cats = w.categories || [];
+    setText('w-waiting', cats.reduce((n, c) => n + (c.waiting || 0), 0));
+    setText('w-drafts', w.drafts_pending);
+    setText('w-late', w.drafts_late_today);
+    setText('w-breaches', w.open_breaches);
+    setText('w-at', w.at ? new Date(w.at).toLocaleTimeString(H.me.lang) : '');
+    $('w-late').parentElement.classList.toggle('alert', (w.drafts_late_today || 0) > 0);
+    $('w-breaches').parentElement.classList.toggle('alert', (w.open_breaches || 0) > 0);
+    $('w-categories').replaceChildren(...cats.map((c) => el('tr', { class: c.oldest_wait_s > 20 ? 'warn' : '' },
+      el('td', {}, H.categoryLabel(c.category)), el('td', { class: 'num' }, c.waiting),
+      el('td', { class: 'num' }, H.duration(c.oldest_wait_s || 0)),
+      el('td', { class: 'num' }, pct(c.service_level_today)), el('td', { class: 'num' }, pct(c.abandon_rate_today)))));
+    renderAgents(w.agents || []);
+    const esc = w.escalations || [];
+    $('w-escalations').replaceChildren(...esc.map(escalationRow));
+    $('w-escalations-empty').hidden = esc.length > 0;
+  }
+
+  function renderAgents(agents) {
+    const counts = {};
+    for (const a of agents) counts[a.state] = (counts[a.state] || 0) + 1;
+    setText('w-agent-counts', Object.entries(counts).map(([s, n]) => H.stateLabel(s) + ' ' + n).join(' · '));
+    $('w-agents').replaceChildren(...agents.map((a) => {
+      const form = el('form', { class: 'inline-form compact', 'data-agent': a.id },
+        el('select', { name: 'state', 'aria-label': t('wall.force') },
+          el('option', { value: 'available' }, H.stateLabel('available')),
+          el('option', { value: 'paused' }, H.stateLabel('paused')),
+          el('option', { value: 'offline' }, H.stateLabel('offline'))),
+        el('input', { name: 'reason', maxlength: '200', required: 'required', placeholder: t('wall.reason'), 'aria-label': t('wall.reason') }),
+        el('button', { type: 'submit' }, t('wall.force_submit')),
+        el('span', { class: 'msg', 'data-msg': '' }));
+      form.addEventListener('submit', async (ev) => {
+        ev.preventDefault();
+        const f = H.formData(form);
+        const r = await api('POST', '/api/agents/' + encodeURIComponent(a.id) + '/state', { state: f.state, reason: f.reason });
+        H.message(form, r);
+        if (r.status >= 200 && r.status < 300) soon();
+      });
+      return el('tr', { class: 'state-row-' + a.state, 'data-agent-row': a.id },
+        el('td', {}, a.id), el('td', {}, a.name || ''),
+        el('td', {}, el('span', { class: 'badge state-' + a.state, 'data-state': a.state }, H.stateLabel(a.state))),
+        el('td', {}, a.reason === 'not_responding' ? H.stateLabel(a.reason) : (a.reason || '')), el('td', { class: 'num', 'data-since': a.since || '' }, ''),
+        el('td', {}, a.node || ''), el('td', {}, form));
+    }));
+    tick();
+  }
+
+  function escalationRow(e) {
+    const form = el('form', { class: 'inline-form compact' },
+      el('input', { name: 'note', maxlength: '500', placeholder: t('wall.note'), 'aria-label': t('wall.note') }),
+      el('button', { type: 'submit' }, t('wall.acknowledge')),
+      el('span', { class: 'msg', 'data-msg': '' }));
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const r = await api('POST', '/api/tickets/' + encodeURIComponent(e.ref) + '/acknowledge', { note: H.formData(form).note });
+      H.message(form, r);
+      if (r.status >= 200 && r.status < 300) soon();
+    });
+    return el('tr', { class: e.acknowledged ? '' : 'late' }, el('td', {}, el('code', {}, e.ref)),
+      el('td', {}, H.categoryLabel(e.category)), el('td', {}, e.owner || ''), el('td', { class: 'num' }, e.level),
+      el('td', {}, H.time(e.since)), el('td', {}, e.acknowledged ? t('wall.acknowledged') : form));
+  }
+
+  // tick counts each agent's time in state up.
+  function tick() {
+    for (const td of document.querySelectorAll('[data-since]')) {
+      const since = Date.parse(td.dataset.since);
+      td.textContent = isNaN(since) ? '' : H.duration((H.now() - since) / 1000);
+    }
+  }
+
+  H.ready(() => {
+    const rf = $('wall-reassign');
+    rf.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const f = H.formData(rf);
+      const r = await api('POST', '/api/tickets/' + encodeURIComponent(f.ref) + '/reassign', { agent: f.agent, reason: f.reason });
+      H.message(rf, r);
+      if (r.status >= 200 && r.status < 300) { rf.reset(); soon(); }
+    });
+    H.every(tick);
+    // A fallback when no event comes: the wall's figures also age (waits).
+    setInterval(loadWall, 10000);
+    const any = () => soon();
+    H.live({ state: any, ringing: any, answered: any, call_ended: any, ticket: any, wall: any, resync: loadWall }, loadWall);
+  });
+})();
