@@ -50,16 +50,50 @@
       el('td', { class: 'num' }, pct(c.service_level_today)), el('td', { class: 'num' }, pct(c.abandon_rate_today)))));
     renderAgents(w.agents || []);
     const esc = w.escalations || [];
-    $('w-escalations').replaceChildren(...esc.map(escalationRow));
+    keepTyping($('w-escalations'), () => $('w-escalations').replaceChildren(...esc.map(escalationRow)));
     $('w-escalations-empty').hidden = esc.length > 0;
   }
 
+  // keepTyping re-renders a table without losing what the supervisor is
+  // typing in its forms: the wall refreshes on every event, and a reason
+  // half typed (or a state chosen) must survive it, focus included.
+  function keepTyping(tbody, render) {
+    const kept = {};
+    let focused = null;
+    for (const f of tbody.querySelectorAll('form[data-key]')) {
+      for (const c of f.elements) {
+        if (!c.name) continue;
+        kept[f.dataset.key + '\u0000' + c.name] = c.value;
+        if (c === document.activeElement) focused = [f.dataset.key, c.name, c.selectionStart, c.selectionEnd];
+      }
+    }
+    render();
+    for (const f of tbody.querySelectorAll('form[data-key]')) {
+      for (const c of f.elements) {
+        const v = kept[f.dataset.key + '\u0000' + c.name];
+        if (c.name && v !== undefined) c.value = v;
+      }
+    }
+    if (focused) {
+      const f = tbody.querySelector('form[data-key="' + CSS.escape(focused[0]) + '"]');
+      const c = f && f.elements.namedItem(focused[1]);
+      if (c) {
+        c.focus();
+        if (typeof focused[2] === 'number' && c.setSelectionRange) c.setSelectionRange(focused[2], focused[3]);
+      }
+    }
+  }
+
   function renderAgents(agents) {
+    keepTyping($('w-agents'), () => renderAgentRows(agents));
+  }
+
+  function renderAgentRows(agents) {
     const counts = {};
     for (const a of agents) counts[a.state] = (counts[a.state] || 0) + 1;
     setText('w-agent-counts', Object.entries(counts).map(([s, n]) => H.stateLabel(s) + ' ' + n).join(' · '));
     $('w-agents').replaceChildren(...agents.map((a) => {
-      const form = el('form', { class: 'inline-form compact', 'data-agent': a.id },
+      const form = el('form', { class: 'inline-form compact', 'data-agent': a.id, 'data-key': 'agent:' + a.id },
         el('select', { name: 'state', 'aria-label': t('wall.force') },
           el('option', { value: 'available' }, H.stateLabel('available')),
           el('option', { value: 'paused' }, H.stateLabel('paused')),
@@ -84,7 +118,7 @@
   }
 
   function escalationRow(e) {
-    const form = el('form', { class: 'inline-form compact' },
+    const form = el('form', { class: 'inline-form compact', 'data-key': 'escalation:' + e.ref },
       el('input', { name: 'note', maxlength: '500', placeholder: t('wall.note'), 'aria-label': t('wall.note') }),
       el('button', { type: 'submit' }, t('wall.acknowledge')),
       el('span', { class: 'msg', 'data-msg': '' }));
