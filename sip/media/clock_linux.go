@@ -143,8 +143,8 @@ type sleepClock struct {
 	ctx  context.Context
 	base int64 // start on CLOCK_MONOTONIC, ns
 	gridTicks
-	// guard steps the worker down to normal priority while it is over
-	// rxDutyMax busy, as a receiver's.
+	// guard pauses the worker once it has worked rxDutyMax of a 20 ms
+	// window, as a receiver's.
 	guard dutyGuard
 	woke  time.Time
 }

@@ -238,56 +238,79 @@ func setRealtime(on bool) error {
 	return unix.SchedSetAttr(0, &attr, 0)
 }
 
-// A real-time receiver busier than rxDutyMax over an rxDutyWindow steps down
-// to normal priority for the next window, and back up after one under it:
-// a receiver flooded past what its core can relay would otherwise starve
-// the SIP stack, Redis and PostgreSQL of that core (the kernel leaves
-// normal threads only a twentieth of it). At 1,000 bridged calls a receiver
-// is about 40 % busy.
+// The duty guard of a real-time thread (a receiver's or a pacer worker's):
+// within every rxDutyWindow it works at most rxDutyMax of the window, then
+// sleeps until the window ends, so the SIP stack, Redis and PostgreSQL get
+// the rest of that core every 20 ms (the kernel's own throttling would
+// leave them a twentieth, and only per second). The thread never leaves
+// real-time priority: the guard used to step it down to normal priority
+// for a whole second once it was over 70 % busy over a second, and at
+// normal priority on a full machine the receiver waited behind every other
+// thread — each bridge of the receiver lost ~100 ms of audio at once, and
+// under sustained overload the step-down fed on itself. Now the longest
+// pause is the window's remainder (6 ms): a few milliseconds of added
+// delay for the packets that arrive meanwhile, never a stall of all
+// bridges. S17's signalling keeps its share; media keeps flowing.
 const (
-	rxDutyWindow = time.Second
+	rxDutyWindow = 20 * time.Millisecond
 	rxDutyMax    = 0.7
+	// rxDutyLogEvery bounds the guard's log lines to one a second per thread.
+	rxDutyLogEvery = time.Second
 )
 
-// dutyGuard decides, once per window, whether a real-time thread (a
-// receiver's or a pacer worker's, named by who) stays real-time.
+// dutyGuard is one real-time thread's budget, named by who for the log.
 type dutyGuard struct {
-	start time.Time
-	busy  time.Duration
-	rt    bool
-	log   *slog.Logger
-	who   string
+	start time.Time     // the current window's start
+	busy  time.Duration // worked in it
+	// paused and pauses count the time given away since the last log line.
+	paused time.Duration
+	pauses int
+	logged time.Time
+	log    *slog.Logger
+	who    string
 }
 
 func newDutyGuard(log *slog.Logger, who string) dutyGuard {
-	return dutyGuard{start: time.Now(), rt: true, log: log, who: who}
+	return dutyGuard{start: time.Now(), log: log, who: who}
 }
 
-// worked counts busy time on the calling thread and, at the end of a
-// window, moves the thread as add decides.
+// worked counts busy time on the calling thread and, once the window's
+// budget is spent, sleeps out the window's rest.
 func (g *dutyGuard) worked(busy time.Duration, now time.Time) {
-	if change, rt, share := g.add(busy, now); change {
-		stepPriority(g.log, g.who, rt, share)
+	pause := g.add(busy, now)
+	if pause <= 0 {
+		return
+	}
+	_ = unix.Nanosleep(&unix.Timespec{Nsec: int64(pause)}, nil)
+	g.paused += pause
+	g.pauses++
+	if g.log != nil && now.Sub(g.logged) >= rxDutyLogEvery {
+		g.log.Warn(g.who+": over-busy, pausing to leave other threads their share",
+			"pauses", g.pauses, "paused", g.paused.Round(time.Microsecond),
+			"limit", fmt.Sprintf("%.0f%% of every %v", 100*rxDutyMax, rxDutyWindow))
+		g.logged, g.paused, g.pauses = now, 0, 0
 	}
 }
 
-// add counts busy time; at the end of a window it returns whether the
-// priority should change, to what, and the window's busy share.
-func (g *dutyGuard) add(busy time.Duration, now time.Time) (change, rt bool, share float64) {
+// add counts a round's busy time, ending at now, and returns how long the
+// thread must pause: zero while the window's budget lasts; once it is spent,
+// the window's unbudgeted share, after which a new window starts. A thread
+// busy without end thus works 14 ms and pauses 6 ms, every 20 ms.
+func (g *dutyGuard) add(busy time.Duration, now time.Time) time.Duration {
+	if now.Sub(g.start) >= rxDutyWindow {
+		g.start, g.busy = now, 0 // a new window; this round counts in it
+	}
 	g.busy += busy
-	el := now.Sub(g.start)
-	if el < rxDutyWindow {
-		return false, g.rt, 0
+	if g.busy <= rxDutyBudget {
+		return 0
 	}
-	share = float64(g.busy) / float64(el)
-	want := share <= rxDutyMax
-	g.start, g.busy = now, 0
-	if want == g.rt {
-		return false, g.rt, share
-	}
-	g.rt = want
-	return true, want, share
+	pause := rxDutyWindow - rxDutyBudget
+	g.start, g.busy = now.Add(pause), 0
+	return pause
 }
+
+// rxDutyBudget is the work a real-time thread may do in one window.
+const rxDutyBudget = time.Duration(rxDutyMax * float64(rxDutyWindow))
 
 // runLocked is run on a real-time thread: it sleeps in epoll_wait itself,
 // so the kernel wakes it the moment a packet arrives and lets it run ahead
@@ -331,22 +354,6 @@ func (r *receiver) runLocked() {
 // round that found few: a relayed packet waits up to this long more, the
 // same for every packet of a leg, so it adds no jitter to speak of.
 const rxGather = 400 * time.Microsecond
-
-// stepPriority moves the calling thread (a receiver's or a pacer worker's,
-// named by who) to or from real-time priority, as its dutyGuard decided.
-func stepPriority(log *slog.Logger, who string, rt bool, share float64) {
-	busy := fmt.Sprintf("%.0f%%", 100*share)
-	if err := setRealtime(rt); err != nil {
-		log.Warn(who+": priority unchanged", "realtime", rt, "busy", busy, "error", err)
-		return
-	}
-	if rt {
-		log.Info(who+": back to real-time priority", "busy", busy)
-	} else {
-		log.Warn(who+": over-busy, normal priority for the next second", "busy", busy,
-			"limit", fmt.Sprintf("%.0f%%", 100*rxDutyMax))
-	}
-}
 
 // watch waits in the netpoller until the epoll set is readable and says so
 // on wake, each time run has found the set empty (idle).
