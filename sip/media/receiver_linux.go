@@ -540,10 +540,27 @@ func (r *receiver) register(s *Session) (*rxEntry, bool) {
 		return nil, false
 	}
 	stampArrivals(s.sock)
+	// The session will own a duplicate of the descriptor, out of Go's
+	// netpoller (detach); until the entry is in place nothing reads the
+	// socket, and a pacer worker's batch sends under the shard's sendMu.
+	dup := int32(-1)
+	if s.shard != nil && !s.sock.own {
+		dup = dupSocket(s.sock.fd)
+	}
+	fd := s.sock.fd
+	if dup >= 0 {
+		fd = dup
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.stopped {
+	fail := func() (*rxEntry, bool) {
+		if dup >= 0 {
+			_ = unix.Close(int(dup))
+		}
 		return nil, false
+	}
+	if r.stopped {
+		return fail()
 	}
 	var slot uint32
 	if k := len(r.free); k > 0 {
@@ -555,9 +572,18 @@ func (r *receiver) register(s *Session) (*rxEntry, bool) {
 	r.gen++
 	e := &rxEntry{r: r, s: s, slot: slot, gen: r.gen}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(slot), Pad: int32(e.gen)}
-	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, int(s.sock.fd), &ev); err != nil {
+	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev); err != nil {
 		r.free = append(r.free, slot)
-		return nil, false
+		return fail()
+	}
+	if dup >= 0 {
+		lockWithoutHandoff(&s.shard.sendMu)
+		s.sock.fd, s.sock.own = dup, true
+		s.shard.sendMu.Unlock()
+		// Go deletes the original descriptor from its netpoller and closes
+		// it; the socket lives on in the duplicate. A failed close leaves
+		// the original watched, and the session works through the duplicate.
+		_ = s.conn.Close()
 	}
 	r.slots[slot] = e
 	return e, true

@@ -131,13 +131,21 @@ func (s *Session) relay(src *rtp.Header, pt uint8, payload []byte, event bool, w
 		}
 		return relayQueued
 	}
+	// Close waits for relayInflight before it closes the socket, as for a
+	// packet queued in a receiver's chunk.
+	s.relayInflight.Add(1)
+	if s.relayClosing.Load() {
+		s.relayInflight.Add(-1)
+		return relayClosed
+	}
 	var err error
 	if n := rtpHeaderSize + len(payload); n > len(w.buf) {
 		err = errRelayTooLong
 	} else {
 		putRTP(w.buf[:n], h, payload)
-		_, err = s.conn.WriteToUDPAddrPort(w.buf[:n], peer.remote)
+		err = s.send(w.buf[:n], peer.remote)
 	}
+	s.relayInflight.Add(-1)
 	s.countSend(err)
 	if err != nil {
 		return relayFailed
