@@ -253,10 +253,10 @@ func TestDutyGuard(t *testing.T) {
 // TestDutyGuardNoCliff runs the guard on a real SCHED_FIFO thread that is
 // busy without end, beside a normal thread on the same CPU (the SIP stack's
 // stand-in). The real-time thread must keep its priority (the old guard
-// dropped it to normal priority for a second: every bridge of the receiver
-// stalled) and pause only briefly, and the normal thread must get the CPU
-// every few milliseconds (the old guard let a real-time thread hold the CPU
-// for a whole second first, the kernel's throttling leaving a twentieth).
+// dropped it to normal priority for a second once it had been over 70 %
+// busy for one: every bridge of the receiver stalled) and must give the CPU
+// away every budget's worth of work (the old guard let it hold the CPU for a
+// whole second first, the kernel's throttling leaving others a twentieth).
 func TestDutyGuardNoCliff(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spins a CPU for a second")
@@ -269,9 +269,11 @@ func TestDutyGuardNoCliff(t *testing.T) {
 	const runFor = 1200 * time.Millisecond
 	start := time.Now().Add(50 * time.Millisecond)
 	type result struct {
-		maxGap time.Duration // longest time between two rounds
-		policy int
-		err    error
+		maxGap     time.Duration // longest time off the CPU between two rounds
+		maxStretch time.Duration // longest work without a pause (real-time)
+		pauses     int
+		policy     int
+		err        error
 	}
 	spin := func(d time.Duration) {
 		for end := time.Now().Add(d); time.Now().Before(end); {
@@ -291,14 +293,27 @@ func TestDutyGuardNoCliff(t *testing.T) {
 		g := newDutyGuard(slog.New(slog.DiscardHandler), "test")
 		time.Sleep(time.Until(start))
 		last := time.Now()
+		stretch := last
 		for time.Since(start) < runFor {
 			spin(500 * time.Microsecond)
 			now := time.Now()
-			res.maxGap = max(res.maxGap, now.Sub(last)-500*time.Microsecond)
+			gap := now.Sub(last) - 500*time.Microsecond
+			res.maxGap = max(res.maxGap, gap)
+			if gap > 2*time.Millisecond {
+				stretch = now // off the CPU meanwhile: other threads ran
+			}
 			if realtime {
 				g.worked(now.Sub(last), now)
+				if after := time.Now(); after.Sub(now) >= (rxDutyWindow-rxDutyBudget)/2 {
+					res.maxStretch = max(res.maxStretch, now.Sub(stretch))
+					res.pauses++
+					stretch = after
+				}
 			}
 			last = time.Now()
+		}
+		if realtime {
+			res.maxStretch = max(res.maxStretch, last.Sub(stretch))
 		}
 		attr, err := unix.SchedGetAttr(0, 0)
 		if err != nil {
@@ -319,13 +334,16 @@ func TestDutyGuardNoCliff(t *testing.T) {
 	if rt.policy != unix.SCHED_FIFO {
 		t.Errorf("the busy real-time thread ended with policy %d, want SCHED_FIFO: it stepped down", rt.policy)
 	}
-	if rt.maxGap > 200*time.Millisecond {
-		t.Errorf("the real-time thread was off the CPU for %v at once, want a few ms (other real-time threads of a shared machine aside)", rt.maxGap)
+	// A stretch is time on the CPU: one off it for over 2 ms (other
+	// real-time threads of a shared machine) ends it. Rounds are 0.5 ms.
+	if limit := rxDutyBudget + 3*time.Millisecond; rt.maxStretch > limit {
+		t.Errorf("the real-time thread worked %v without a pause, want at most %v", rt.maxStretch, limit)
 	}
-	// Other normal threads of a shared machine compete for the CPU too:
-	// the bound is loose, the old guard's was most of a second.
-	if normal.maxGap > 400*time.Millisecond {
-		t.Errorf("the normal thread waited %v for the CPU, want tens of ms at most", normal.maxGap)
+	if rt.pauses < int(runFor/rxDutyWindow)/2 {
+		t.Errorf("the real-time thread paused %d times in %v, want one every %v of work", rt.pauses, runFor, rxDutyBudget)
 	}
-	t.Logf("real-time thread's longest gap %v, normal thread's %v", rt.maxGap, normal.maxGap)
+	// The normal thread's wait depends on every other normal thread of the
+	// machine: logged, not judged.
+	t.Logf("real-time thread: %d pauses, longest stretch %v, longest gap %v; normal thread's longest gap %v",
+		rt.pauses, rt.maxStretch, rt.maxGap, normal.maxGap)
 }
