@@ -1,12 +1,15 @@
 package media
 
 import (
+	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 	"github.com/pion/rtp"
 	"golang.org/x/sys/unix"
 )
@@ -132,4 +135,55 @@ func TestCloseDuringRelayNeverSendsOnAReusedDescriptor(t *testing.T) {
 		}
 	}
 	w.check(t, 33000, 33999, "the relay")
+}
+
+// TestSharedReceiverDetachesFromNetpoller: a session read by a shared
+// receiver sends and receives on its own duplicate of the socket, the Go
+// conn closed (out of Go's netpoller, which woke for every packet in and
+// out); Close closes the duplicate, so the port is free again.
+func TestSharedReceiverDetachesFromNetpoller(t *testing.T) {
+	for _, send := range []string{SendAuto, SendEach} {
+		t.Run(send, func(t *testing.T) {
+			pacer := NewPacerConfig(PacerConfig{Send: send})
+			runPacer(t, pacer)
+			phone := listenLoopback(t)
+			conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := addrOf(conn)
+			s := NewSession(SessionConfig{Conn: conn, Pacer: pacer,
+				Negotiated: Negotiated{Codec: PCMU, Remote: addrOf(phone), Direction: SendRecv}})
+			s.Start()
+			defer s.Close()
+			if s.rxReg == nil || !s.sock.own {
+				t.Fatalf("session not detached: registered %v, own descriptor %v", s.rxReg != nil, s.sock.own)
+			}
+			if _, err := conn.WriteToUDPAddrPort([]byte{0}, addrOf(phone)); !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("the Go conn still works (%v): the socket is still in the netpoller", err)
+			}
+			if _, err := phone.WriteToUDPAddrPort(rtpBytes(t, 0, 1, 160, 0xCAFE, make([]byte, 160)), port); err != nil {
+				t.Fatal(err)
+			}
+			poll.Until(t, "a packet in through the duplicate", func() bool { return s.Stats().PacketsIn == 1 })
+			// Out through the duplicate: a prompt (the pacer's send path).
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			go func() { _, _ = s.Play(ctx, []*Prompt{NewPrompt("detach", tone(3*160))}, PlayOptions{}) }()
+			buf := make([]byte, 1500)
+			_ = phone.SetReadDeadline(time.Now().Add(2 * time.Second))
+			if _, err := phone.Read(buf); err != nil {
+				t.Fatalf("no packet out through the duplicate: %v", err)
+			}
+			cancel()
+			if err := s.Close(); err != nil {
+				t.Fatalf("close: %v", err)
+			}
+			again, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(port))
+			if err != nil {
+				t.Fatalf("port still bound after Close: the duplicate leaked: %v", err)
+			}
+			again.Close()
+		})
+	}
 }
