@@ -426,11 +426,17 @@ func (r *receiver) handleBatch(events []unix.EpollEvent, pkt *rtp.Packet) {
 func (r *receiver) readChunk(events []unix.EpollEvent, pkt *rtp.Packet) {
 	in := r.in
 	in.ents, in.q = in.ents[:0], in.q[:0]
+	// The chunk's entries under one hold of r.mu, not one a packet.
+	r.mu.Lock()
 	for _, ev := range events {
-		e := r.entry(uint32(ev.Fd), uint32(ev.Pad))
-		if e == nil {
-			continue
+		if e := r.entryLocked(uint32(ev.Fd), uint32(ev.Pad)); e != nil {
+			in.ents = append(in.ents, e)
 		}
+	}
+	r.mu.Unlock()
+	ents := in.ents
+	in.ents = in.ents[:0]
+	for _, e := range ents {
 		e.mu.Lock()
 		if e.closed {
 			e.mu.Unlock()
@@ -509,6 +515,11 @@ func (r *receiver) stop() {
 func (r *receiver) entry(slot, gen uint32) *rxEntry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.entryLocked(slot, gen)
+}
+
+// entryLocked is entry with r.mu held.
+func (r *receiver) entryLocked(slot, gen uint32) *rxEntry {
 	if int(slot) >= len(r.slots) {
 		return nil
 	}
