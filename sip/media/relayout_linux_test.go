@@ -11,6 +11,7 @@ import (
 
 	"github.com/hotline-dev/hotline/sip/siptest/poll"
 	"github.com/pion/rtp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -184,6 +185,36 @@ func TestSharedReceiverDetachesFromNetpoller(t *testing.T) {
 				t.Fatalf("port still bound after Close: the duplicate leaked: %v", err)
 			}
 			again.Close()
+		})
+	}
+}
+
+// TestBridgeShedsLatePackets: packets that waited over relayLateMax in their
+// socket (the receiver behind) are dropped as "late" instead of relayed, so
+// an overloaded receiver catches up; fresh packets after them are relayed.
+func TestBridgeShedsLatePackets(t *testing.T) {
+	for _, send := range []string{SendAuto, SendEach} {
+		t.Run(send, func(t *testing.T) {
+			r := newRigSend(t, send, legSpec{PCMU, false}, legSpec{PCMU, false})
+			br := NewBridge(r.caller, r.agent, BridgeOptions{})
+			br.Start()
+			defer br.Stop()
+			talk(t, r.a, r.caller, PCMU, 440, 0xA11CE, 5)
+			poll.Until(t, "5 relayed", func() bool { return br.Stats().CallerToAgent == 5 })
+			// The receiver stalls on the caller's socket (as one far over
+			// its budget would): what arrives meanwhile waits in the socket.
+			e := r.caller.rxReg
+			e.mu.Lock()
+			sent := time.Now()
+			talk(t, r.a, r.caller, PCMU, 440, 0xA11CE, 5)
+			time.Sleep(relayLateMax + 100*time.Millisecond - time.Since(sent))
+			e.mu.Unlock()
+			poll.Until(t, "5 shed as late", func() bool { return br.Stats().DroppedLate == 5 })
+			talk(t, r.a, r.caller, PCMU, 440, 0xA11CE, 5)
+			poll.Until(t, "5 more relayed", func() bool { return br.Stats().CallerToAgent == 10 })
+			if got := testutil.ToFloat64(r.agent.m.relayDropped[relayDropLate]); got != 5 {
+				t.Fatalf("hotline_media_relay_dropped_total{reason=late} = %v, want 5", got)
+			}
 		})
 	}
 }
