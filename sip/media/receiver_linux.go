@@ -240,17 +240,17 @@ func setRealtime(on bool) error {
 
 // The duty guard of a real-time thread (a receiver's or a pacer worker's):
 // within every rxDutyWindow it works at most rxDutyMax of the window, then
-// sleeps until the window ends, so the SIP stack, Redis and PostgreSQL get
+// sleeps the window's other 30 % (6 ms), so the SIP stack, Redis and PostgreSQL get
 // the rest of that core every 20 ms (the kernel's own throttling would
 // leave them a twentieth, and only per second). The thread never leaves
 // real-time priority: the guard used to step it down to normal priority
 // for a whole second once it was over 70 % busy over a second, and at
 // normal priority on a full machine the receiver waited behind every other
 // thread — each bridge of the receiver lost ~100 ms of audio at once, and
-// under sustained overload the step-down fed on itself. Now the longest
-// pause is the window's remainder (6 ms): a few milliseconds of added
+// under sustained overload the step-down fed on itself. Now every pause
+// is 6 ms: a few milliseconds of added
 // delay for the packets that arrive meanwhile, never a stall of all
-// bridges. S17's signalling keeps its share; media keeps flowing.
+// bridges. Signalling keeps its share; media keeps flowing.
 const (
 	rxDutyWindow = 20 * time.Millisecond
 	rxDutyMax    = 0.7
@@ -275,7 +275,7 @@ func newDutyGuard(log *slog.Logger, who string) dutyGuard {
 }
 
 // worked counts busy time on the calling thread and, once the window's
-// budget is spent, sleeps out the window's rest.
+// budget is spent, sleeps the window's unbudgeted share.
 func (g *dutyGuard) worked(busy time.Duration, now time.Time) {
 	pause := g.add(busy, now)
 	if pause <= 0 {

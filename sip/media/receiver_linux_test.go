@@ -208,7 +208,7 @@ func TestRealtimeReceiver(t *testing.T) {
 }
 
 // TestDutyGuard: a real-time thread within its budget never pauses; one
-// busy without end works 14 ms and pauses 6 ms of every 20 (S17: signalling
+// busy without end works 14 ms and pauses 6 ms of every 20 (signalling
 // keeps its share), and no pause is longer than 6 ms — never the second at
 // normal priority of the old step-down.
 func TestDutyGuard(t *testing.T) {
