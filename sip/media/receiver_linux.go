@@ -266,17 +266,37 @@ type dutyGuard struct {
 	paused time.Duration
 	pauses int
 	logged time.Time
+	cpu    time.Duration // the thread's CPU time at the last call of worked
 	log    *slog.Logger
 	who    string
+}
+
+// threadCPU is the calling thread's CPU time so far (user and system).
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
 }
 
 func newDutyGuard(log *slog.Logger, who string) dutyGuard {
 	return dutyGuard{start: time.Now(), log: log, who: who}
 }
 
-// worked counts busy time on the calling thread and, once the window's
-// budget is spent, sleeps the window's unbudgeted share.
-func (g *dutyGuard) worked(busy time.Duration, now time.Time) {
+// worked counts the CPU time the calling thread used since its last call
+// (CLOCK_THREAD_CPUTIME_ID, not the wall clock: time the thread spent
+// preempted, by other real-time threads of the machine or the kernel's
+// throttling, is no work of its own and must not make it pause) and, once
+// the window's budget is spent, sleeps the window's unbudgeted share. The
+// guard belongs to the thread that calls worked.
+func (g *dutyGuard) worked(now time.Time) {
+	cpu := threadCPU()
+	busy := cpu - g.cpu
+	if g.cpu == 0 {
+		busy = 0 // the first call: the thread's earlier life is not this guard's
+	}
+	g.cpu = cpu
 	pause := g.add(busy, now)
 	if pause <= 0 {
 		return
@@ -336,12 +356,10 @@ func (r *receiver) runLocked() {
 			return
 		default:
 		}
-		woke := time.Now()
 		if n > 0 {
 			r.handleEvents(events[:n], buf, &pkt)
 		}
-		now := time.Now()
-		guard.worked(now.Sub(woke), now)
+		guard.worked(time.Now())
 		if n < rxEvents/4 {
 			// Let a few more packets gather: woken per packet, the
 			// receivers cost 0.3–0.4 cores more at 1,000 bridged calls.
