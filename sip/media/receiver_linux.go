@@ -240,19 +240,19 @@ func setRealtime(on bool) error {
 
 // The duty guard of a real-time thread (a receiver's or a pacer worker's):
 // within every rxDutyWindow it works at most rxDutyMax of the window, then
-// sleeps the window's other 30 % (6 ms), so the SIP stack, Redis and PostgreSQL get
-// the rest of that core every 20 ms (the kernel's own throttling would
+// sleeps the window's other 30 % (3 ms), so the SIP stack, Redis and PostgreSQL get
+// the rest of that core every 10 ms (the kernel's own throttling would
 // leave them a twentieth, and only per second). The thread never leaves
 // real-time priority: the guard used to step it down to normal priority
 // for a whole second once it was over 70 % busy over a second, and at
 // normal priority on a full machine the receiver waited behind every other
 // thread — each bridge of the receiver lost ~100 ms of audio at once, and
 // under sustained overload the step-down fed on itself. Now every pause
-// is 6 ms: a few milliseconds of added
+// is 3 ms: a few milliseconds of added
 // delay for the packets that arrive meanwhile, never a stall of all
 // bridges. Signalling keeps its share; media keeps flowing.
 const (
-	rxDutyWindow = 20 * time.Millisecond
+	rxDutyWindow = 10 * time.Millisecond
 	rxDutyMax    = 0.7
 	// rxDutyLogEvery bounds the guard's log lines to one a second per thread.
 	rxDutyLogEvery = time.Second
@@ -315,7 +315,8 @@ func (g *dutyGuard) worked(now time.Time) {
 // add counts a round's busy time, ending at now, and returns how long the
 // thread must pause: zero while the window's budget lasts; once it is spent,
 // the window's unbudgeted share, after which a new window starts. A thread
-// busy without end thus works 14 ms and pauses 6 ms, every 20 ms.
+// busy without end thus works 7 ms and pauses 3 ms, every 10 ms. The pause
+// stays under the 5 ms added-jitter target of a relayed packet.
 func (g *dutyGuard) add(busy time.Duration, now time.Time) time.Duration {
 	if now.Sub(g.start) >= rxDutyWindow {
 		g.start, g.busy = now, 0 // a new window; this round counts in it
