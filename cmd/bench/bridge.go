@@ -275,7 +275,7 @@ func newRelayDelta(m0, m1 metrics) relayDelta {
 		Dropped:       map[string]float64{},
 	}
 	rd.Relayed = rd.CallerToAgent + rd.AgentToCaller
-	for _, reason := range []string{"held", "prompt", "codec", "closed"} {
+	for _, reason := range []string{"held", "prompt", "codec", "closed", "late"} {
 		if n := d(`hotline_media_relay_dropped_total{reason="` + reason + `"}`); n > 0 {
 			rd.Dropped[reason] = n
 		}

@@ -286,7 +286,13 @@ type bridgeHoldStep struct {
 	Expected     float64    `json:"expected_packets"` // 2 directions × 50/s × bridged × plateau
 	RelayedShare float64    `json:"relayed_share"`
 	Cores        cores      `json:"cores"` // during the plateau
-	SIPp         sippStats  `json:"sipp_callers"`
+	// ServerCPU is the server process's CPU time (user and system, from
+	// /proc) over the plateau, in seconds; CPUPerPacket that divided by the
+	// packets relayed meanwhile, in µs: the relay's cost, recording
+	// included, read from CPU time rather than wall time.
+	ServerCPU    float64   `json:"server_cpu_s"`
+	CPUPerPacket float64   `json:"server_cpu_per_relayed_packet_us"`
+	SIPp         sippStats `json:"sipp_callers"`
 	// Counts judges every call of the step by its record and the bridge log.
 	Counts   bridgeCounts   `json:"calls_judged"`
 	Warnings []string       `json:"server_warnings,omitempty"`
@@ -381,6 +387,9 @@ func (r *bridgeRun) holdStep(ctx context.Context, n int, rampRate float64) bridg
 		t0 := time.Now()
 		err = sleepCtx(ctx, time.Until(c0.at.Add(bridgePlateau)))
 		st.Cores = b.since(c0, p, r.uas, 0)
+		if cpu1, cerr := b.srv.cpu(); cerr == nil && c0.server > 0 {
+			st.ServerCPU = (cpu1 - c0.server).Seconds()
+		}
 		m1, d1, err1 = scrapeTimed(b.srv.http+"/metrics", slowScrape)
 		st.Plateau = time.Since(t0).Seconds()
 		st.ScrapeMax = max(d0, d1).Seconds()
@@ -430,6 +439,9 @@ func (st *bridgeHoldStep) fill() {
 	if st.Expected > 0 {
 		st.RelayedShare = st.Relay.Relayed / st.Expected
 	}
+	if st.Relay.Relayed > 0 {
+		st.CPUPerPacket = 1e6 * st.ServerCPU / st.Relay.Relayed
+	}
 	relayed := st.Err == "" && st.Bridged > 0 && st.Bridged >= st.bridgedNeed() && st.RelayedShare >= relayShare
 	st.Pass = relayed && st.Relay.JitterWithin >= relayShare
 	st.LatencyPass = relayed && st.Relay.Within >= relayShare
@@ -440,11 +452,11 @@ func (st bridgeHoldStep) summary() string {
 		return "ERROR " + st.Err
 	}
 	verdict := verdictOf(st.Pass)
-	return fmt.Sprintf("%s  %d agents, ramp %.0f/s; active calls %.0f, bridges %.0f → %.0f; relayed %.0f of %.0f expected over %.1f s (%s); added jitter p50 %s p99 %s ms, %s within 5 ms; relay latency p50 %s p99 %s ms, %s within 5 ms; dropped %v, send errors %.0f; %s; /metrics answered in %.1f s; sipp %d/%d ok; records %v, %d bridged; agents after %v",
+	return fmt.Sprintf("%s  %d agents, ramp %.0f/s; active calls %.0f, bridges %.0f → %.0f; relayed %.0f of %.0f expected over %.1f s (%s); added jitter p50 %s p99 %s ms, %s within 5 ms; relay latency p50 %s p99 %s ms, %s within 5 ms; dropped %v, send errors %.0f; %s; server CPU per relayed packet: %s µs; /metrics answered in %.1f s; sipp %d/%d ok; records %v, %d bridged; agents after %v",
 		verdict, st.Agents, st.Ramp, st.ActiveCalls, st.BridgesStart, st.BridgesEnd, st.Relay.Relayed, st.Expected, st.Plateau,
 		pct(st.RelayedShare), num(st.Relay.JitterP50), num(st.Relay.JitterP99), pct(st.Relay.JitterWithin),
 		num(st.Relay.LatencyP50), num(st.Relay.LatencyP99), pct(st.Relay.Within),
-		st.Relay.Dropped, st.Relay.SendErrors, st.Cores, st.ScrapeMax, st.SIPp.Successful, st.Calls, st.Counts.Outcomes, st.Counts.Bridged, st.After)
+		st.Relay.Dropped, st.Relay.SendErrors, st.Cores, num(st.CPUPerPacket), st.ScrapeMax, st.SIPp.Successful, st.Calls, st.Counts.Outcomes, st.Counts.Bridged, st.After)
 }
 
 func bridgeHoldLimit(st bridgeHoldStep, cpus int) string {

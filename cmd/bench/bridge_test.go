@@ -456,3 +456,17 @@ func TestSweepLimit(t *testing.T) {
 		t.Errorf("all passed: %q", got)
 	}
 }
+
+// TestBridgeHoldCPUPerPacket: the bridge-hold step turns the server's CPU
+// over the plateau into µs per relayed packet and prints it.
+func TestBridgeHoldCPUPerPacket(t *testing.T) {
+	st := bridgeHoldStep{Calls: 1000, BridgesStart: 1000, BridgesEnd: 1000, Plateau: 10,
+		ServerCPU: 0.64, Relay: relayDelta{Relayed: 200000}}
+	st.fill()
+	if st.CPUPerPacket < 3.199 || st.CPUPerPacket > 3.201 {
+		t.Fatalf("CPU per packet %v µs, want 3.2", st.CPUPerPacket)
+	}
+	if s := st.summary(); !strings.Contains(s, "server CPU per relayed packet: 3.20 µs") {
+		t.Fatalf("summary lacks the CPU per packet: %s", s)
+	}
+}

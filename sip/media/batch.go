@@ -97,10 +97,10 @@ type rtpHeader struct {
 
 func (b *batch) bytes(p *outPacket) []byte { return b.slab[p.off : p.off+p.n] }
 
-// sendOne sends p with its own system call, through Go's netpoller (which
-// also keeps the socket open while it sends).
+// sendOne sends p with its own system call; the caller keeps the socket
+// open (the shard's sendMu, or the relayed packet's relayInflight).
 func (b *batch) sendOne(p *outPacket) {
-	_, p.err = p.s.conn.WriteToUDPAddrPort(b.bytes(p), p.remote)
+	p.err = p.s.send(b.bytes(p), p.remote)
 }
 
 func (b *batch) reset() {

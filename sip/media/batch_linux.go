@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"syscall"
 	"unsafe"
 
@@ -29,6 +30,10 @@ type batchSys struct {
 type rawSocket struct {
 	fd     int32 // -1: unknown, send through Go
 	family int
+	// own: fd is the session's own duplicate and the Go conn is closed, so
+	// Go's netpoller no longer watches the socket (detach); the session
+	// sends on fd and closes it itself.
+	own bool
 }
 
 func socketOf(c *net.UDPConn) rawSocket {
@@ -47,6 +52,64 @@ func socketOf(c *net.UDPConn) rawSocket {
 		}
 	})
 	return s
+}
+
+// dupSocket duplicates a session's descriptor for a shared receiver to read
+// and the session to send on, out of Go's netpoller; -1: it could not.
+// Watched by both the receiver's epoll set and the netpoller's, every packet
+// in and every packet out ran both epoll callbacks in the kernel (a send's
+// write-space wake-up included), and Go's threads parked in the netpoller
+// woke for nothing: about a tenth of the relay's CPU.
+func dupSocket(fd int32) int32 {
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	return int32(nfd)
+}
+
+// send sends one datagram on the session's socket without waiting for
+// buffer space (a full buffer is a dropped packet, as in the ring). The
+// caller keeps the socket open meanwhile: the shard's sendMu, or the
+// session's relayInflight.
+func (s *Session) send(b []byte, remote netip.AddrPort) error {
+	if !s.sock.own {
+		_, err := s.conn.WriteToUDPAddrPort(b, remote)
+		return err
+	}
+	var sa unix.RawSockaddrInet6
+	zone := remote.Addr().Zone()
+	n, ok := sockaddr(&sa, s.sock.family, netip.AddrPortFrom(remote.Addr().WithZone(""), remote.Port()))
+	if !ok {
+		return fmt.Errorf("send RTP to %v: address family", remote)
+	}
+	if zone != "" && sa.Family == unix.AF_INET6 {
+		// A link-local peer: the zone names the interface (rare, not per packet).
+		if ifi, err := net.InterfaceByName(zone); err == nil {
+			sa.Scope_id = uint32(ifi.Index)
+		} else if id, err := strconv.ParseUint(zone, 10, 32); err == nil {
+			sa.Scope_id = uint32(id)
+		}
+	}
+	var p unsafe.Pointer
+	if len(b) > 0 {
+		p = unsafe.Pointer(&b[0])
+	}
+	_, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(s.sock.fd), uintptr(p), uintptr(len(b)),
+		unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&sa)), uintptr(n))
+	if errno != 0 {
+		return fmt.Errorf("send RTP: %w", errno)
+	}
+	return nil
+}
+
+// closeSocket closes the session's socket: its own duplicate once
+// detached, else the Go conn.
+func (s *Session) closeSocket() error {
+	if s.sock.own {
+		return unix.Close(int(s.sock.fd))
+	}
+	return s.conn.Close()
 }
 
 func (b *batch) openRing() error {

@@ -5,6 +5,7 @@ package media
 import (
 	"errors"
 	"net"
+	"net/netip"
 )
 
 // Outside Linux every packet is sent with its own system call.
@@ -14,6 +15,13 @@ type batchSys struct{}
 type rawSocket struct{}
 
 func socketOf(*net.UDPConn) rawSocket { return rawSocket{} }
+
+func (s *Session) send(b []byte, remote netip.AddrPort) error {
+	_, err := s.conn.WriteToUDPAddrPort(b, remote)
+	return err
+}
+
+func (s *Session) closeSocket() error { return s.conn.Close() }
 
 func (b *batch) openRing() error { return errors.New("batched sends need Linux io_uring") }
 

@@ -47,6 +47,7 @@ type BridgeStats struct {
 	DroppedPrompt uint64 // not sent: a prompt (hold music) plays to the destination
 	DroppedCodec  uint64 // not sent: no conversion between the codecs, or no telephone-event on the destination
 	DroppedClosed uint64 // not sent: the destination's session closed (its leg hung up) before the bridge stopped
+	DroppedLate   uint64 // not sent: waited over 200 ms in its socket (the receiver behind, overloaded)
 	LatencyMean   time.Duration
 	LatencyMax    time.Duration // from receiving a packet to handing it to the kernel
 }
@@ -166,6 +167,7 @@ func (b *Bridge) Stats() BridgeStats {
 		st.DroppedPrompt += l.prompt.Load()
 		st.DroppedCodec += l.codec.Load()
 		st.DroppedClosed += l.closed.Load()
+		st.DroppedLate += l.late.Load()
 		latN += l.latN.Load()
 		latSum += l.latSum.Load()
 		st.LatencyMax = max(st.LatencyMax, time.Duration(l.latMax.Load()))
@@ -238,8 +240,8 @@ type leg struct {
 	enc   []byte
 	w     relayBuf
 
-	relayed, transcoded, dtmf, held, prompt, codec, closed atomic.Uint64
-	latN, latSum, latMax                                   atomic.Int64
+	relayed, transcoded, dtmf, held, prompt, codec, closed, late atomic.Uint64
+	latN, latSum, latMax                                         atomic.Int64
 	// The last relayed packet's arrival and relay latency, for the added
 	// jitter of the next one; only the leg's reader writes them (when it
 	// relays the packet, or when its chunk of relayed packets is sent).
@@ -342,6 +344,8 @@ func (l *leg) account(res relayResult, at, now time.Time) {
 		l.drop(&l.prompt, relayDropPrompt)
 	case relayClosed:
 		l.drop(&l.closed, relayDropClosed)
+	case relayLate:
+		l.drop(&l.late, relayDropLate)
 	case relayFailed: // counted by the session as a send error
 	}
 }

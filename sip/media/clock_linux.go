@@ -134,7 +134,7 @@ func realtimeClock(ctx context.Context, start time.Time, period time.Duration, l
 		return nil, false
 	}
 	return &sleepClock{ctx: ctx, base: base, gridTicks: gridTicks{start: start, period: period},
-		guard: newDutyGuard(log, "RTP send: pacer worker"), woke: time.Now()}, true
+		guard: newDutyGuard(log, "RTP send: pacer worker")}, true
 }
 
 // sleepClock is a real-time worker's grid. The worker keeps its thread to
@@ -143,15 +143,13 @@ type sleepClock struct {
 	ctx  context.Context
 	base int64 // start on CLOCK_MONOTONIC, ns
 	gridTicks
-	// guard steps the worker down to normal priority while it is over
-	// rxDutyMax busy, as a receiver's.
+	// guard pauses the worker once it has worked rxDutyMax of a 20 ms
+	// window, as a receiver's.
 	guard dutyGuard
-	woke  time.Time
 }
 
 func (c *sleepClock) wait() (int64, bool) {
-	now := time.Now()
-	c.guard.worked(now.Sub(c.woke), now)
+	c.guard.worked(time.Now())
 	for {
 		if c.ctx.Err() != nil {
 			return 0, false
@@ -161,7 +159,6 @@ func (c *sleepClock) wait() (int64, bool) {
 			return 0, false
 		}
 		if n := c.advance(); n > 0 {
-			c.woke = time.Now()
 			return n, true
 		}
 	}

@@ -2,7 +2,10 @@
 // RFC 4733 telephone events, RTP validation and the per-call media session.
 package media
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Codec identifies an RTP audio format by its encoding name, payload type and clock rate.
 type Codec struct {
@@ -91,8 +94,13 @@ func (c Codec) Decode(dst []int16, payload []byte) []int16 {
 	default:
 		return dst
 	}
-	for _, b := range payload {
-		dst = append(dst, table[b])
+	// Grown once and indexed, not appended to per sample: this runs for
+	// every recorded or transcoded packet of every bridge.
+	n := len(dst)
+	dst = slices.Grow(dst, len(payload))[:n+len(payload)]
+	out := dst[n:]
+	for i, b := range payload {
+		out[i] = table[b]
 	}
 	return dst
 }

@@ -26,6 +26,7 @@ const (
 	relayDropPrompt  = "prompt"
 	relayDropCodec   = "codec"
 	relayDropClosed  = "closed"
+	relayDropLate    = "late"
 )
 
 // lateThreshold is the lateness above which a packet counts as late.
@@ -118,9 +119,9 @@ func (m *Metrics) bridgeMetrics() (relayed, dropped *prometheus.CounterVec) {
 	m.relayed = children(relayed, dirCallerToAgent, dirAgentToCaller)
 	dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "hotline", Subsystem: "media", Name: "relay_dropped_total",
-		Help: "Bridged packets not relayed, by reason (held, prompt, codec, closed: the destination leg already hung up).",
+		Help: "Bridged packets not relayed, by reason (held, prompt, codec, closed: the destination leg already hung up; late: waited over 200 ms in its socket, the receiver behind).",
 	}, []string{"reason"})
-	m.relayDropped = children(dropped, relayDropHeld, relayDropPrompt, relayDropCodec, relayDropClosed)
+	m.relayDropped = children(dropped, relayDropHeld, relayDropPrompt, relayDropCodec, relayDropClosed, relayDropLate)
 	m.transcoded = counter("transcoded_packets_total", "Relayed audio packets converted between PCMU and PCMA.")
 	m.dtmfRelayed = counter("dtmf_relayed_packets_total", "RFC 4733 telephone-event packets passed between bridged legs.")
 	m.relayLatency = prometheus.NewHistogram(prometheus.HistogramOpts{

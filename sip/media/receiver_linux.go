@@ -238,56 +238,100 @@ func setRealtime(on bool) error {
 	return unix.SchedSetAttr(0, &attr, 0)
 }
 
-// A real-time receiver busier than rxDutyMax over an rxDutyWindow steps down
-// to normal priority for the next window, and back up after one under it:
-// a receiver flooded past what its core can relay would otherwise starve
-// the SIP stack, Redis and PostgreSQL of that core (the kernel leaves
-// normal threads only a twentieth of it). At 1,000 bridged calls a receiver
-// is about 40 % busy.
+// The duty guard of a real-time thread (a receiver's or a pacer worker's):
+// within every rxDutyWindow it works at most rxDutyMax of the window, then
+// sleeps the window's other 30 % (3 ms), so the SIP stack, Redis and PostgreSQL get
+// the rest of that core every 10 ms (the kernel's own throttling would
+// leave them a twentieth, and only per second). The thread never leaves
+// real-time priority: the guard used to step it down to normal priority
+// for a whole second once it was over 70 % busy over a second, and at
+// normal priority on a full machine the receiver waited behind every other
+// thread — each bridge of the receiver lost ~100 ms of audio at once, and
+// under sustained overload the step-down fed on itself. Now every pause
+// is 3 ms: a few milliseconds of added
+// delay for the packets that arrive meanwhile, never a stall of all
+// bridges. Signalling keeps its share; media keeps flowing.
 const (
-	rxDutyWindow = time.Second
+	rxDutyWindow = 10 * time.Millisecond
 	rxDutyMax    = 0.7
+	// rxDutyLogEvery bounds the guard's log lines to one a second per thread.
+	rxDutyLogEvery = time.Second
 )
 
-// dutyGuard decides, once per window, whether a real-time thread (a
-// receiver's or a pacer worker's, named by who) stays real-time.
+// dutyGuard is one real-time thread's budget, named by who for the log.
 type dutyGuard struct {
-	start time.Time
-	busy  time.Duration
-	rt    bool
-	log   *slog.Logger
-	who   string
+	start time.Time     // the current window's start
+	busy  time.Duration // worked in it
+	// paused and pauses count the time given away since the last log line.
+	paused time.Duration
+	pauses int
+	logged time.Time
+	cpu    time.Duration // the thread's CPU time at the last call of worked
+	log    *slog.Logger
+	who    string
+}
+
+// threadCPU is the calling thread's CPU time so far (user and system).
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
 }
 
 func newDutyGuard(log *slog.Logger, who string) dutyGuard {
-	return dutyGuard{start: time.Now(), rt: true, log: log, who: who}
+	return dutyGuard{start: time.Now(), log: log, who: who}
 }
 
-// worked counts busy time on the calling thread and, at the end of a
-// window, moves the thread as add decides.
-func (g *dutyGuard) worked(busy time.Duration, now time.Time) {
-	if change, rt, share := g.add(busy, now); change {
-		stepPriority(g.log, g.who, rt, share)
+// worked counts the CPU time the calling thread used since its last call
+// (CLOCK_THREAD_CPUTIME_ID, not the wall clock: time the thread spent
+// preempted, by other real-time threads of the machine or the kernel's
+// throttling, is no work of its own and must not make it pause) and, once
+// the window's budget is spent, sleeps the window's unbudgeted share. The
+// guard belongs to the thread that calls worked.
+func (g *dutyGuard) worked(now time.Time) {
+	cpu := threadCPU()
+	busy := cpu - g.cpu
+	if g.cpu == 0 {
+		busy = 0 // the first call: the thread's earlier life is not this guard's
+	}
+	g.cpu = cpu
+	pause := g.add(busy, now)
+	if pause <= 0 {
+		return
+	}
+	_ = unix.Nanosleep(&unix.Timespec{Nsec: int64(pause)}, nil)
+	g.paused += pause
+	g.pauses++
+	if g.log != nil && now.Sub(g.logged) >= rxDutyLogEvery {
+		g.log.Warn(g.who+": over-busy, pausing to leave other threads their share",
+			"pauses", g.pauses, "paused", g.paused.Round(time.Microsecond),
+			"limit", fmt.Sprintf("%.0f%% of every %v", 100*rxDutyMax, rxDutyWindow))
+		g.logged, g.paused, g.pauses = now, 0, 0
 	}
 }
 
-// add counts busy time; at the end of a window it returns whether the
-// priority should change, to what, and the window's busy share.
-func (g *dutyGuard) add(busy time.Duration, now time.Time) (change, rt bool, share float64) {
+// add counts a round's busy time, ending at now, and returns how long the
+// thread must pause: zero while the window's budget lasts; once it is spent,
+// the window's unbudgeted share, after which a new window starts. A thread
+// busy without end thus works 7 ms and pauses 3 ms, every 10 ms. The pause
+// stays under the 5 ms added-jitter target of a relayed packet.
+func (g *dutyGuard) add(busy time.Duration, now time.Time) time.Duration {
+	if now.Sub(g.start) >= rxDutyWindow {
+		g.start, g.busy = now, 0 // a new window; this round counts in it
+	}
 	g.busy += busy
-	el := now.Sub(g.start)
-	if el < rxDutyWindow {
-		return false, g.rt, 0
+	if g.busy <= rxDutyBudget {
+		return 0
 	}
-	share = float64(g.busy) / float64(el)
-	want := share <= rxDutyMax
-	g.start, g.busy = now, 0
-	if want == g.rt {
-		return false, g.rt, share
-	}
-	g.rt = want
-	return true, want, share
+	pause := rxDutyWindow - rxDutyBudget
+	g.start, g.busy = now.Add(pause), 0
+	return pause
 }
+
+// rxDutyBudget is the work a real-time thread may do in one window.
+const rxDutyBudget = time.Duration(rxDutyMax * float64(rxDutyWindow))
 
 // runLocked is run on a real-time thread: it sleeps in epoll_wait itself,
 // so the kernel wakes it the moment a packet arrives and lets it run ahead
@@ -313,12 +357,10 @@ func (r *receiver) runLocked() {
 			return
 		default:
 		}
-		woke := time.Now()
 		if n > 0 {
 			r.handleEvents(events[:n], buf, &pkt)
 		}
-		now := time.Now()
-		guard.worked(now.Sub(woke), now)
+		guard.worked(time.Now())
 		if n < rxEvents/4 {
 			// Let a few more packets gather: woken per packet, the
 			// receivers cost 0.3–0.4 cores more at 1,000 bridged calls.
@@ -331,22 +373,6 @@ func (r *receiver) runLocked() {
 // round that found few: a relayed packet waits up to this long more, the
 // same for every packet of a leg, so it adds no jitter to speak of.
 const rxGather = 400 * time.Microsecond
-
-// stepPriority moves the calling thread (a receiver's or a pacer worker's,
-// named by who) to or from real-time priority, as its dutyGuard decided.
-func stepPriority(log *slog.Logger, who string, rt bool, share float64) {
-	busy := fmt.Sprintf("%.0f%%", 100*share)
-	if err := setRealtime(rt); err != nil {
-		log.Warn(who+": priority unchanged", "realtime", rt, "busy", busy, "error", err)
-		return
-	}
-	if rt {
-		log.Info(who+": back to real-time priority", "busy", busy)
-	} else {
-		log.Warn(who+": over-busy, normal priority for the next second", "busy", busy,
-			"limit", fmt.Sprintf("%.0f%%", 100*rxDutyMax))
-	}
-}
 
 // watch waits in the netpoller until the epoll set is readable and says so
 // on wake, each time run has found the set empty (idle).
@@ -419,11 +445,17 @@ func (r *receiver) handleBatch(events []unix.EpollEvent, pkt *rtp.Packet) {
 func (r *receiver) readChunk(events []unix.EpollEvent, pkt *rtp.Packet) {
 	in := r.in
 	in.ents, in.q = in.ents[:0], in.q[:0]
+	// The chunk's entries under one hold of r.mu, not one a packet.
+	r.mu.Lock()
 	for _, ev := range events {
-		e := r.entry(uint32(ev.Fd), uint32(ev.Pad))
-		if e == nil {
-			continue
+		if e := r.entryLocked(uint32(ev.Fd), uint32(ev.Pad)); e != nil {
+			in.ents = append(in.ents, e)
 		}
+	}
+	r.mu.Unlock()
+	ents := in.ents
+	in.ents = in.ents[:0]
+	for _, e := range ents {
 		e.mu.Lock()
 		if e.closed {
 			e.mu.Unlock()
@@ -502,6 +534,11 @@ func (r *receiver) stop() {
 func (r *receiver) entry(slot, gen uint32) *rxEntry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.entryLocked(slot, gen)
+}
+
+// entryLocked is entry with r.mu held.
+func (r *receiver) entryLocked(slot, gen uint32) *rxEntry {
 	if int(slot) >= len(r.slots) {
 		return nil
 	}
@@ -533,10 +570,27 @@ func (r *receiver) register(s *Session) (*rxEntry, bool) {
 		return nil, false
 	}
 	stampArrivals(s.sock)
+	// The session will own a duplicate of the descriptor, out of Go's
+	// netpoller (detach); until the entry is in place nothing reads the
+	// socket, and a pacer worker's batch sends under the shard's sendMu.
+	dup := int32(-1)
+	if s.shard != nil && !s.sock.own {
+		dup = dupSocket(s.sock.fd)
+	}
+	fd := s.sock.fd
+	if dup >= 0 {
+		fd = dup
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.stopped {
+	fail := func() (*rxEntry, bool) {
+		if dup >= 0 {
+			_ = unix.Close(int(dup))
+		}
 		return nil, false
+	}
+	if r.stopped {
+		return fail()
 	}
 	var slot uint32
 	if k := len(r.free); k > 0 {
@@ -548,9 +602,18 @@ func (r *receiver) register(s *Session) (*rxEntry, bool) {
 	r.gen++
 	e := &rxEntry{r: r, s: s, slot: slot, gen: r.gen}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(slot), Pad: int32(e.gen)}
-	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, int(s.sock.fd), &ev); err != nil {
+	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev); err != nil {
 		r.free = append(r.free, slot)
-		return nil, false
+		return fail()
+	}
+	if dup >= 0 {
+		lockWithoutHandoff(&s.shard.sendMu)
+		s.sock.fd, s.sock.own = dup, true
+		s.shard.sendMu.Unlock()
+		// Go deletes the original descriptor from its netpoller and closes
+		// it; the socket lives on in the duplicate. A failed close leaves
+		// the original watched, and the session works through the duplicate.
+		_ = s.conn.Close()
 	}
 	r.slots[slot] = e
 	return e, true

@@ -181,9 +181,13 @@ func (r *Recorder) put(ch int, pos int64, pcm []int16) {
 		r.pending = slices.Grow(r.pending, need-old)[:need]
 		clear(r.pending[old:])
 	}
-	base := int(pos-r.flushed)*2 + ch
-	for i, v := range pcm {
-		r.pending[base+2*i] = v
+	// The frames as pairs, so the loop indexes once per sample and the
+	// compiler drops the bounds checks: this runs for every recorded packet.
+	frames := unsafe.Slice((*[2]int16)(unsafe.Pointer(unsafe.SliceData(r.pending))), len(r.pending)/2)
+	frames = frames[pos-r.flushed:][:len(pcm)]
+	ch &= 1
+	for i := range frames {
+		frames[i][ch] = pcm[i]
 	}
 }
 

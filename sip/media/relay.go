@@ -21,6 +21,15 @@ const rxBufSize = 2048
 // network).
 var errRelayTooLong = errors.New("relay RTP: payload too long")
 
+// relayLateMax is how long a packet may have waited in its socket and
+// still be relayed. A receiver only falls this far behind when it is over
+// its duty budget for a while (more calls than its core carries): shedding
+// what is this late, instead of sending it, cuts the cost of each such
+// packet by more than half, so the receiver catches up instead of every
+// bridge's delay growing with its socket buffer. A phone's jitter buffer
+// would discard audio this late anyway. The packet is still recorded (S19).
+const relayLateMax = 200 * time.Millisecond
+
 // relayJump is how far (in samples) a relayed timestamp may stray from the
 // session's clock before the mapping is anchored again: a new source stream
 // or a source that restarted its timestamps.
@@ -81,6 +90,7 @@ const (
 	relayPrompt             // a prompt plays on the session: it has the stream
 	relayFailed             // the socket refused the packet
 	relayClosed             // the session is closed: its leg hung up before the bridge stopped
+	relayLate               // the source packet waited over relayLate in its socket: shed
 	relayQueued             // in the receiver's chunk: its note is done when the chunk is sent
 )
 
@@ -118,6 +128,9 @@ func (s *Session) relay(src *rtp.Header, pt uint8, payload []byte, event bool, w
 		return relayPrompt
 	}
 	now := time.Now()
+	if now.Sub(note.at) > relayLateMax {
+		return relayLate
+	}
 	ts, marker := s.tx.relayStamp(src, now)
 	h := rtpHeader{marker: marker, pt: pt, seq: s.tx.seq, ts: ts, ssrc: s.tx.ssrc}
 	s.tx.seq++
@@ -131,13 +144,21 @@ func (s *Session) relay(src *rtp.Header, pt uint8, payload []byte, event bool, w
 		}
 		return relayQueued
 	}
+	// Close waits for relayInflight before it closes the socket, as for a
+	// packet queued in a receiver's chunk.
+	s.relayInflight.Add(1)
+	if s.relayClosing.Load() {
+		s.relayInflight.Add(-1)
+		return relayClosed
+	}
 	var err error
 	if n := rtpHeaderSize + len(payload); n > len(w.buf) {
 		err = errRelayTooLong
 	} else {
 		putRTP(w.buf[:n], h, payload)
-		_, err = s.conn.WriteToUDPAddrPort(w.buf[:n], peer.remote)
+		err = s.send(w.buf[:n], peer.remote)
 	}
+	s.relayInflight.Add(-1)
 	s.countSend(err)
 	if err != nil {
 		return relayFailed

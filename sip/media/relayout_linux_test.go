@@ -1,13 +1,17 @@
 package media
 
 import (
+	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 	"github.com/pion/rtp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -132,4 +136,85 @@ func TestCloseDuringRelayNeverSendsOnAReusedDescriptor(t *testing.T) {
 		}
 	}
 	w.check(t, 33000, 33999, "the relay")
+}
+
+// TestSharedReceiverDetachesFromNetpoller: a session read by a shared
+// receiver sends and receives on its own duplicate of the socket, the Go
+// conn closed (out of Go's netpoller, which woke for every packet in and
+// out); Close closes the duplicate, so the port is free again.
+func TestSharedReceiverDetachesFromNetpoller(t *testing.T) {
+	for _, send := range []string{SendAuto, SendEach} {
+		t.Run(send, func(t *testing.T) {
+			pacer := NewPacerConfig(PacerConfig{Send: send})
+			runPacer(t, pacer)
+			phone := listenLoopback(t)
+			conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := addrOf(conn)
+			s := NewSession(SessionConfig{Conn: conn, Pacer: pacer,
+				Negotiated: Negotiated{Codec: PCMU, Remote: addrOf(phone), Direction: SendRecv}})
+			s.Start()
+			defer s.Close()
+			if s.rxReg == nil || !s.sock.own {
+				t.Fatalf("session not detached: registered %v, own descriptor %v", s.rxReg != nil, s.sock.own)
+			}
+			if _, err := conn.WriteToUDPAddrPort([]byte{0}, addrOf(phone)); !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("the Go conn still works (%v): the socket is still in the netpoller", err)
+			}
+			if _, err := phone.WriteToUDPAddrPort(rtpBytes(t, 0, 1, 160, 0xCAFE, make([]byte, 160)), port); err != nil {
+				t.Fatal(err)
+			}
+			poll.Until(t, "a packet in through the duplicate", func() bool { return s.Stats().PacketsIn == 1 })
+			// Out through the duplicate: a prompt (the pacer's send path).
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			go func() { _, _ = s.Play(ctx, []*Prompt{NewPrompt("detach", tone(3*160))}, PlayOptions{}) }()
+			buf := make([]byte, 1500)
+			_ = phone.SetReadDeadline(time.Now().Add(2 * time.Second))
+			if _, err := phone.Read(buf); err != nil {
+				t.Fatalf("no packet out through the duplicate: %v", err)
+			}
+			cancel()
+			if err := s.Close(); err != nil {
+				t.Fatalf("close: %v", err)
+			}
+			again, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(port))
+			if err != nil {
+				t.Fatalf("port still bound after Close: the duplicate leaked: %v", err)
+			}
+			again.Close()
+		})
+	}
+}
+
+// TestBridgeShedsLatePackets: packets that waited over relayLateMax in their
+// socket (the receiver behind) are dropped as "late" instead of relayed, so
+// an overloaded receiver catches up; fresh packets after them are relayed.
+func TestBridgeShedsLatePackets(t *testing.T) {
+	for _, send := range []string{SendAuto, SendEach} {
+		t.Run(send, func(t *testing.T) {
+			r := newRigSend(t, send, legSpec{PCMU, false}, legSpec{PCMU, false})
+			br := NewBridge(r.caller, r.agent, BridgeOptions{})
+			br.Start()
+			defer br.Stop()
+			talk(t, r.a, r.caller, PCMU, 440, 0xA11CE, 5)
+			poll.Until(t, "5 relayed", func() bool { return br.Stats().CallerToAgent == 5 })
+			// The receiver stalls on the caller's socket (as one far over
+			// its budget would): what arrives meanwhile waits in the socket.
+			e := r.caller.rxReg
+			e.mu.Lock()
+			sent := time.Now()
+			talk(t, r.a, r.caller, PCMU, 440, 0xA11CE, 5)
+			time.Sleep(relayLateMax + 100*time.Millisecond - time.Since(sent))
+			e.mu.Unlock()
+			poll.Until(t, "5 shed as late", func() bool { return br.Stats().DroppedLate == 5 })
+			talk(t, r.a, r.caller, PCMU, 440, 0xA11CE, 5)
+			poll.Until(t, "5 more relayed", func() bool { return br.Stats().CallerToAgent == 10 })
+			if got := testutil.ToFloat64(r.agent.m.relayDropped[relayDropLate]); got != 5 {
+				t.Fatalf("hotline_media_relay_dropped_total{reason=late} = %v, want 5", got)
+			}
+		})
+	}
 }

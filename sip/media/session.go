@@ -227,10 +227,10 @@ func (s *Session) Close() error {
 		// Not while the pacer's worker has a batch naming this socket.
 		lockWithoutHandoff(&sh.sendMu)
 		s.sockClosed = true
-		err = s.conn.Close()
+		err = s.closeSocket()
 		sh.sendMu.Unlock()
 	} else {
-		err = s.conn.Close()
+		err = s.closeSocket()
 	}
 	if started {
 		<-s.readerDone // the own reader goroutine, if any, has returned
