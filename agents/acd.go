@@ -428,6 +428,8 @@ type reply struct {
 	Dead          []string   `json:"dead"`
 	Calls         int        `json:"calls"`
 	Lost          []lostCall `json:"lost"`
+	Agent         string     `json:"agent"` // reserveCallbackScript
+	Held          string     `json:"held"`  // reserveCallbackScript: why no agent
 }
 
 // eval executes an ACD script with the common arguments, records its
