@@ -129,3 +129,37 @@ func (l *AgentLeg) Play(ctx context.Context, names []string) error {
 	_, err := sess.Play(ctx, prompts, media.PlayOptions{})
 	return err
 }
+
+// ReadDigit waits up to timeout for a digit from the leg's phone; (0, nil)
+// on timeout.
+func (l *AgentLeg) ReadDigit(ctx context.Context, timeout time.Duration) (rune, error) {
+	sess := l.Media()
+	if sess == nil {
+		return 0, errNoMedia
+	}
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	d, err := sess.ReadDigit(tctx)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return 0, nil
+	}
+	return d, err
+}
+
+// FlushDigits drops digits not yet read.
+func (l *AgentLeg) FlushDigits() {
+	if sess := l.Media(); sess != nil {
+		sess.FlushDigits()
+	}
+}
+
+// SetMediaTimeout changes how long the leg may go without RTP; 0 or less
+// restores sip.media_timeout.
+func (l *AgentLeg) SetMediaTimeout(d time.Duration) {
+	if d <= 0 {
+		d = time.Duration(l.srv.cfg.MediaTimeout)
+	}
+	if sess := l.Media(); sess != nil {
+		sess.SetMediaTimeout(d)
+	}
+}

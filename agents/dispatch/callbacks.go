@@ -1,0 +1,408 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hotline-dev/hotline/configs"
+	"github.com/hotline-dev/hotline/ivr"
+	"github.com/hotline-dev/hotline/tickets"
+)
+
+// CallbackStore is the ticket store's part of placing callbacks (S9).
+type CallbackStore interface {
+	TicketCallbacks(ctx context.Context, limit int) (int, error)
+	LeaseCallback(ctx context.Context, node string, lease time.Duration, skip []int64) (tickets.Callback, error)
+	ReleaseCallback(ctx context.Context, id int64, node string) error
+	FinishCallback(ctx context.Context, id int64, node string, a tickets.CallbackAttempt) (tickets.Callback, error)
+	PendingCallbacks(ctx context.Context) (int, error)
+}
+
+// Trunk dials a callback's callee through the outbound trunk: the SIP side.
+type Trunk interface {
+	// Call dials number (digits only, already checked against the allowed
+	// prefixes) and returns the answered leg. A refusal wraps ErrBusy or
+	// ErrDeclined, an unanswered ring ErrNoAnswer.
+	Call(ctx context.Context, number, callID string) (Callee, error)
+}
+
+// ErrNoAnswer: the callee's phone rang out.
+var ErrNoAnswer = errors.New("phone did not answer")
+
+// Callee is the answered leg of a callback's callee: the caller's side of
+// the bridge (an ivr.Call, so the agent's Leg.Bridge takes it).
+type Callee interface {
+	ivr.Call
+	SIPCallID() string
+	Recording() string
+	EndReason() string
+	// HungUp: the callee ended the call (BYE).
+	HungUp() bool
+	// Done is closed when the leg has ended.
+	Done() <-chan struct{}
+	Hangup(ctx context.Context)
+}
+
+// Callbacks is how callbacks are placed (the callbacks: section of
+// hotline.yaml). With Trunk nil no callback is placed (requests are still
+// stored and ticketed).
+type Callbacks struct {
+	Store CallbackStore
+	Trunk Trunk
+	// MaxAttempts: busy, no answer and failed are retried RetryAfter later
+	// until this many attempts were made.
+	MaxAttempts int
+	RetryAfter  time.Duration
+	// CallerWait: a caller of the category waiting this long (0: any
+	// caller), or any emergency caller (S6), holds the callbacks.
+	CallerWait time.Duration
+	// AllowedPrefixes: the only numbers dialled out (toll fraud).
+	AllowedPrefixes []string
+	// DefaultCategory routes requests without a category.
+	DefaultCategory string
+	// RingTimeout bounds the callee's ringing.
+	RingTimeout time.Duration
+	// Interval between rounds (a freed agent also starts one).
+	Interval time.Duration
+	// MaxActive bounds the callbacks this node places at once.
+	MaxActive int
+}
+
+// maxDialDigits bounds a number dialled out; E.164 has at most 15 digits.
+const maxDialDigits = 20
+
+// Dialable returns the number the trunk may dial for a request's stored
+// caller number, normalised (tickets.NormalizeNumber): digits only, 3–20 of
+// them, starting with one of prefixes. Anything else — an international
+// "+" form, letters, a SIP URI — is never dialled (toll fraud).
+func Dialable(stored string, prefixes []string) (string, bool) {
+	if len(stored) > 64 {
+		return "", false
+	}
+	n := tickets.NormalizeNumber(stored)
+	if len(n) < 3 || len(n) > maxDialDigits || strings.Trim(n, "0123456789") != "" {
+		return "", false
+	}
+	for _, p := range prefixes {
+		if strings.HasPrefix(n, p) {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+// placer places this node's callbacks: one round per Interval or freed
+// agent; each round tickets new requests, then leases due requests one at
+// a time and places each for which the ACD reserves an agent.
+type placer struct {
+	r      *Router
+	c      Callbacks
+	log    *slog.Logger
+	m      *callbackMetrics
+	kick   chan struct{}
+	active atomic.Int64
+	wg     sync.WaitGroup
+}
+
+// leaseMargin is added to the rings an attempt may take before the callee
+// answers; the lease ends at the latest then, so a node that died
+// mid-attempt leaves the request to another.
+const leaseMargin = 30 * time.Second
+
+// roundLeases bounds the leases one round takes (most are given back when
+// no agent is free).
+const roundLeases = 32
+
+func (p *placer) lease() time.Duration { return p.r.o.RingTimeout + p.c.RingTimeout + leaseMargin }
+
+func (p *placer) poke() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (p *placer) run(ctx context.Context) {
+	defer p.wg.Wait()
+	tick := time.NewTicker(p.c.Interval)
+	defer tick.Stop()
+	for {
+		p.round(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-p.kick:
+		}
+	}
+}
+
+func (p *placer) round(ctx context.Context) {
+	if _, err := p.c.Store.TicketCallbacks(ctx, 100); err != nil && ctx.Err() == nil {
+		p.log.Warn("ticket callback requests", "err", err)
+	}
+	if n, err := p.c.Store.PendingCallbacks(ctx); err == nil {
+		p.m.pending.Store(int64(n))
+	}
+	if p.c.Trunk == nil || !p.r.o.Hours.IsOpen(p.r.o.Clock.Now()) {
+		return // S9: callbacks are placed in office hours only
+	}
+	held := map[string]bool{} // categories without an agent this round
+	var tried []int64
+	for len(tried) < roundLeases && p.active.Load() < int64(p.c.MaxActive) && ctx.Err() == nil {
+		c, err := p.c.Store.LeaseCallback(ctx, p.r.o.Node, p.lease(), tried)
+		if err != nil {
+			if !errors.Is(err, tickets.ErrNoCallback) && ctx.Err() == nil {
+				p.log.Warn("lease callback", "err", err)
+			}
+			return
+		}
+		tried = append(tried, c.ID)
+		p.consider(ctx, c, held)
+	}
+}
+
+// consider places a leased request when the number may be dialled and an
+// agent is reserved; otherwise it closes the request (forbidden number) or
+// gives it back.
+func (p *placer) consider(ctx context.Context, c tickets.Callback, held map[string]bool) {
+	cat := c.Category
+	if cat == "" {
+		cat = p.c.DefaultCategory
+	}
+	number, ok := Dialable(c.Caller, p.c.AllowedPrefixes)
+	if !ok {
+		p.log.Warn("callback number not dialled: outside callbacks.allowed_prefixes", "callback", c.ID)
+		p.finish(ctx, c, tickets.CallbackAttempt{Result: tickets.ResultForbidden})
+		return
+	}
+	if held[cat] && c.ClaimedBy == "" {
+		p.release(ctx, c)
+		return
+	}
+	callID := fmt.Sprintf("cb-%d-%d", c.ID, c.Attempts+1)
+	agent, why, err := p.r.o.ACD.ReserveCallback(ctx, callID, cat, c.ClaimedBy, p.c.CallerWait)
+	if err != nil || agent == "" {
+		if err != nil {
+			p.log.Warn("reserve agent for callback", "callback", c.ID, "err", err)
+		} else {
+			p.m.heldRounds.WithLabelValues(why).Inc()
+		}
+		if c.ClaimedBy == "" {
+			held[cat] = true
+		}
+		p.release(ctx, c)
+		return
+	}
+	p.active.Add(1)
+	p.wg.Go(func() {
+		defer p.active.Add(-1)
+		p.place(ctx, c, callAttempt{id: callID, number: number, category: cat, agent: agent})
+	})
+}
+
+// callAttempt is one attempt at a request: our call id, whom it calls,
+// which agent takes it.
+type callAttempt struct {
+	id, number, category, agent string
+}
+
+// place rings the reserved agent; once the agent answers, it dials the
+// callee through the trunk, and once the callee answers, it plays who is
+// calling and bridges them (recorded, S19) like a caller and an agent, with
+// the agent's wrap-up and draft ticket after (S12).
+func (p *placer) place(ctx context.Context, c tickets.Callback, a callAttempt) {
+	log := p.log.With("callback", c.ID, "call_id", a.id, "agent", a.agent)
+	started := time.Now()
+	leg, err := p.r.dial(ctx, nil, Dial{Who: a.agent, CallerID: a.number, CallID: a.id})
+	if err != nil {
+		p.agentMissed(ctx, a, err, log)
+		p.release(ctx, c)
+		return
+	}
+	dctx, cancel := detached(ctx)
+	err = p.r.o.ACD.CallbackAnswered(dctx, a.id, a.agent)
+	cancel()
+	if err != nil {
+		log.Warn("agent answered a callback no longer reserved", "err", err)
+		leg.Hangup(context.WithoutCancel(ctx))
+		p.release(ctx, c)
+		return
+	}
+	// The agent hanging up stops the callee's ringing.
+	cctx, stop := context.WithCancel(ctx)
+	unhook := onDone(leg.Done(), stop)
+	callee, err := p.c.Trunk.Call(cctx, a.number, a.id)
+	unhook()
+	stop()
+	p.m.placed.Inc()
+	if err != nil {
+		log.Info("callee not reached", "err", err)
+		leg.Hangup(context.WithoutCancel(ctx))
+		p.freeAgent(ctx, a.agent, log)
+		p.finish(ctx, c, tickets.CallbackAttempt{Result: calleeResult(err), Agent: a.agent, CallID: a.id})
+		return
+	}
+	connected := time.Now()
+	if err := p.finishConnected(ctx, c, a); err != nil {
+		log.Error("callback connected but not recorded as such", "err", err)
+	}
+	p.talk(ctx, c, a, leg, callee, started, connected, log)
+}
+
+// finishConnected closes the request as connected and observes the time
+// from request to connection.
+func (p *placer) finishConnected(ctx context.Context, c tickets.Callback, a callAttempt) error {
+	p.m.connected.Inc()
+	p.m.toConnect.Observe(time.Since(c.RequestedAt).Seconds())
+	_, err := p.finishErr(ctx, c, tickets.CallbackAttempt{Result: tickets.ResultConnected, Agent: a.agent, CallID: a.id})
+	return err
+}
+
+// talk plays the callee who is calling, bridges the callee and the agent
+// through the router's conversation (recording, wrap-up), then writes the
+// call's record and draft ticket.
+func (p *placer) talk(ctx context.Context, c tickets.Callback, a callAttempt, leg Leg, callee Callee,
+	started, connected time.Time, log *slog.Logger) {
+	r := p.r
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer onDone(callee.Done(), cancel)()
+	if _, err := callee.Play(tctx, []string{ivr.PromptCallbackIntro}, false); err != nil && tctx.Err() == nil {
+		log.Warn("callback intro prompt", "err", err)
+	}
+	staff := r.disp.staff.get(ctx, r.o.Directory, a.agent)
+	conv := r.newConversation(callee, leg, ivr.AgentOffer{AgentID: a.agent, StaffNumber: staff, Category: a.category}, false)
+	res, _ := conv.Talk(tctx)
+	callee.Hangup(context.WithoutCancel(ctx))
+	hungUpBy := hungUpBySystem
+	switch {
+	case res.AgentHungUp:
+		hungUpBy = hungUpByAgent
+	case callee.HungUp():
+		hungUpBy = hungUpByCaller
+	}
+	rec := tickets.CallRecord{ID: a.id, SIPCallID: callee.SIPCallID(), Caller: a.number, Dialled: a.number,
+		Category: a.category, Node: r.o.Node, StartedAt: started, AnsweredAt: connected, EndedAt: time.Now(),
+		Outcome: ivr.OutcomeAnswered, HungUpBy: hungUpBy, AgentID: a.agent, ConnectedAt: connected,
+		RecordingPath: callee.Recording(), EndReason: callee.EndReason()}
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), recordWriteTimeout)
+	defer wcancel()
+	if err := r.saveRecord(wctx, rec, ivr.Result{Outcome: ivr.OutcomeAnswered}); err != nil {
+		log.Error("callback call record not saved", "err", err)
+		return
+	}
+	r.m.callEnded(ivr.OutcomeAnswered)
+	log.Info("callback call ended", "hung_up_by", hungUpBy, "ticket", c.Ticket)
+}
+
+// agentMissed reports an agent who did not take a callback's ring: a miss
+// like for a caller (S1), or a logged-out agent.
+func (p *placer) agentMissed(ctx context.Context, a callAttempt, err error, log *slog.Logger) {
+	if errors.Is(err, errUnregistered) {
+		return
+	}
+	dctx, cancel := detached(ctx)
+	defer cancel()
+	if ctx.Err() != nil {
+		_ = p.r.o.ACD.CallerGone(dctx, a.id, a.agent)
+		return
+	}
+	p.m.agentMiss.Inc()
+	if merr := p.r.o.ACD.Missed(dctx, a.id, a.agent, missReason(err)); merr != nil {
+		log.Warn("record missed callback ring", "err", merr)
+	}
+}
+
+// freeAgent makes an agent whose callee was not reached available again:
+// nothing to wrap up, and to the back of the idle line.
+func (p *placer) freeAgent(ctx context.Context, agent string, log *slog.Logger) {
+	dctx, cancel := detached(ctx)
+	defer cancel()
+	if err := p.r.o.ACD.Hangup(dctx, agent, 0, ""); err != nil {
+		log.Warn("callback agent to wrap-up", "err", err)
+		return
+	}
+	if err := p.r.o.ACD.WrapUpDone(dctx, agent); err != nil {
+		log.Warn("callback agent available", "err", err)
+	}
+}
+
+func calleeResult(err error) string {
+	switch {
+	case errors.Is(err, ErrBusy), errors.Is(err, ErrDeclined):
+		return tickets.ResultBusy
+	case errors.Is(err, ErrNoAnswer):
+		return tickets.ResultNoAnswer
+	}
+	return tickets.ResultFailed
+}
+
+func (p *placer) finish(ctx context.Context, c tickets.Callback, a tickets.CallbackAttempt) {
+	if _, err := p.finishErr(ctx, c, a); err != nil {
+		p.log.Error("callback attempt not recorded", "callback", c.ID, "result", a.Result, "err", err)
+	}
+}
+
+func (p *placer) finishErr(ctx context.Context, c tickets.Callback, a tickets.CallbackAttempt) (tickets.Callback, error) {
+	a.MaxAttempts, a.RetryAfter = p.c.MaxAttempts, p.c.RetryAfter
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordWriteTimeout)
+	defer cancel()
+	out, err := p.c.Store.FinishCallback(wctx, c.ID, p.r.o.Node, a)
+	if err != nil {
+		return out, err
+	}
+	p.m.attempts.WithLabelValues(a.Result).Inc()
+	if out.Status == tickets.CallbackFailed {
+		p.m.failed.WithLabelValues(a.Result).Inc()
+	}
+	p.log.Info("callback attempt", "callback", c.ID, "result", a.Result, "attempts", out.Attempts, "status", out.Status)
+	return out, nil
+}
+
+func (p *placer) release(ctx context.Context, c tickets.Callback) {
+	dctx, cancel := detached(ctx)
+	defer cancel()
+	if err := p.c.Store.ReleaseCallback(dctx, c.ID, p.r.o.Node); err != nil {
+		p.log.Warn("release callback", "callback", c.ID, "err", err)
+	}
+}
+
+// onDone runs fn when done closes, unless the returned stop ran first.
+func onDone(done <-chan struct{}, fn func()) (stop func()) {
+	quit := make(chan struct{})
+	go func() {
+		select {
+		case <-done:
+			fn()
+		case <-quit:
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(quit) }) }
+}
+
+// check reports a Callbacks that cannot place calls correctly.
+func (c Callbacks) check() error {
+	switch {
+	case c.Trunk == nil:
+		return nil // stored and ticketed, not placed
+	case c.MaxAttempts < 1:
+		return errors.New("callbacks: max_attempts must be at least 1")
+	case c.RetryAfter <= 0 || c.RingTimeout <= 0 || c.Interval <= 0:
+		return errors.New("callbacks: retry_after, ring_timeout and interval must be positive")
+	case c.MaxActive < 1:
+		return errors.New("callbacks: max_active must be at least 1")
+	case len(c.AllowedPrefixes) == 0:
+		return errors.New("callbacks: allowed_prefixes is empty: no number could be called back")
+	case !configs.IsQueueCategory(c.DefaultCategory):
+		return fmt.Errorf("callbacks: default_category %q is not a queue category", c.DefaultCategory)
+	}
+	return nil
+}
