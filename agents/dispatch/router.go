@@ -170,6 +170,14 @@ func (r *Router) AnyServing(ctx context.Context, category string) (bool, error) 
 	return r.o.Queue.AnyServing(ctx, category)
 }
 
+// PokeCallbacks starts a round of the callback placer now (a claim from
+// the panel); nothing when callbacks are not placed.
+func (r *Router) PokeCallbacks() {
+	if r.cb != nil {
+		r.cb.poke()
+	}
+}
+
 // Poke asks for a match now (an agent freed, a caller queued).
 func (r *Router) Poke() { r.disp.poke() }
 

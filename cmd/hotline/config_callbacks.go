@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -71,6 +73,8 @@ func (c CallbacksConfig) validate() []error {
 		errs = append(errs, fmt.Errorf("callbacks.trunk %q: want a SIP URI like \"sip:gw.example.net:5060\"", c.Trunk))
 	} else if strings.Contains(u.Opaque, "@") {
 		errs = append(errs, fmt.Errorf("callbacks.trunk %q: give the host only; the callee's number becomes the user part", c.Trunk))
+	} else if !ipHost(u.Opaque) {
+		errs = append(errs, fmt.Errorf("callbacks.trunk %q: give the trunk's IP address (the SIP stack never resolves host names)", c.Trunk))
 	}
 	if !digits(c.CallerID, 1, 20) {
 		errs = append(errs, fmt.Errorf("callbacks.caller_id %q: want 1 to 20 digits", c.CallerID))
@@ -102,6 +106,16 @@ func (c CallbacksConfig) validate() []error {
 func (c *CallbacksConfig) applyEnv() {
 	c.TrunkUser = os.Getenv("HOTLINE_TRUNK_USER")
 	c.TrunkPassword = os.Getenv("HOTLINE_TRUNK_PASSWORD")
+}
+
+// ipHost reports whether a SIP URI's host[:port][;params] names an IP address.
+func ipHost(hostport string) bool {
+	hostport, _, _ = strings.Cut(hostport, ";")
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		hostport = h
+	}
+	_, err := netip.ParseAddr(strings.Trim(hostport, "[]"))
+	return err == nil
 }
 
 func digits(s string, minLen, maxLen int) bool {

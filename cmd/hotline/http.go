@@ -23,7 +23,8 @@ func (a *app) startHTTP(ctx context.Context, errc chan<- error) ([]*http.Server,
 		Store: a.store, Auth: a.dir, Sessions: a.rdb, Prefix: a.cfg.Queue.KeyPrefix,
 		Unmasker: api.NewPGUnmasker(a.pool, a.keyring), Indexer: a.keyring,
 		Logger: a.log, Metrics: api.NewMetrics(a.reg), Submitted: a.router.TicketSubmitted,
-		Config: &a.cfg.API,
+		Config:    &a.cfg.API,
+		Callbacks: a.store, CallbackCategory: a.cfg.Callbacks.DefaultCategory, Claimed: a.router.PokeCallbacks,
 	}))
 	var tlsConf *tls.Config
 	if a.cfg.API.ServesTLS() {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/tickets"
 	"github.com/redis/go-redis/v9"
 )
@@ -76,6 +77,15 @@ type Options struct {
 	// Submitted, when set, is told of every call ticket entered through the
 	// API; the agent's wrap-up ends there (S12).
 	Submitted func(ctx context.Context, k tickets.Ticket)
+	// Callbacks serves GET /api/callbacks and the claims (S9); nil: those
+	// routes answer 404.
+	Callbacks Callbacks
+	// CallbackCategory is the queue of requests left without a category
+	// (callbacks.default_category; default inquiry).
+	CallbackCategory string
+	// Claimed, when set, is told of every claimed callback (the placer
+	// starts a round at once).
+	Claimed func()
 }
 
 // Validate reports the first missing dependency.
@@ -109,6 +119,10 @@ type server struct {
 	log       *slog.Logger
 	metrics   *Metrics
 	submitted func(ctx context.Context, k tickets.Ticket)
+
+	callbacks        Callbacks
+	callbackCategory string
+	claimed          func()
 }
 
 // New returns the API handler, to be mounted at /api/. It panics when a
@@ -147,6 +161,11 @@ func New(opts Options) http.Handler {
 		proxies:  proxies,
 		log:      opts.Logger.With("component", "tickets.api"),
 		metrics:  opts.Metrics,
+
+		callbacks: opts.Callbacks, callbackCategory: opts.CallbackCategory, claimed: opts.Claimed,
+	}
+	if s.callbackCategory == "" {
+		s.callbackCategory = configs.CategoryInquiry
 	}
 	return s.instrument(s.routes())
 }
@@ -167,6 +186,9 @@ func (s *server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /api/tickets/{ref}/extend", s.authed(s.extendDeadline))
 	mux.HandleFunc("POST /api/tickets/{ref}/handoff", s.authed(s.handOff))
 	mux.HandleFunc("POST /api/tickets/{ref}/unmask", s.authed(s.unmaskID))
+
+	mux.HandleFunc("GET /api/callbacks", s.authed(s.listCallbacks))
+	mux.HandleFunc("POST /api/callbacks/{id}/claim", s.authed(s.claimCallback))
 
 	mux.HandleFunc("POST /api/nuisance", s.authed(s.flagNuisance))
 	mux.HandleFunc("DELETE /api/nuisance/{number}", s.authed(s.clearNuisance))
