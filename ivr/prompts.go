@@ -35,7 +35,7 @@ const (
 	// PromptCallbackIntro is said to the callee of a placed callback before
 	// the agent is bridged (S9): the hotline returning their call.
 	PromptCallbackIntro = "callback_intro"
-	PromptSorryError          = "sorry_error"
+	PromptSorryError    = "sorry_error"
 	// PromptAgentNumberPrefix and PromptAgentNumberSuffix frame the agent's
 	// number when the agent leg is bridged ("工号" 1001 "为您服务", S2).
 	PromptAgentNumberPrefix = "agent_number_prefix"
