@@ -133,7 +133,7 @@ func TestE2ECallbackPlacedNextMorning(t *testing.T) {
 	night := startNode(t, calendarClosed(), withTrunk(trunk.Addr, 3, time.Minute))
 	const number = "13800138000"
 	res := runSIPp(t, siptest.SIPpOptions{Scenario: "ivr_key.xml", Target: night.sipHP, Caller: number, Key: '1',
-		AnswerWait: 3 * time.Second, AfterKey: 5 * time.Second})
+		AnswerWait: 9 * time.Second, AfterKey: 5 * time.Second}) // welcome and after_hours first
 	wantSIPpOK(t, res, "ivr_key.xml")
 	rec := night.recordOfCaller(number)
 	if rec.Outcome != "callback" {
@@ -173,7 +173,7 @@ func TestE2ECallbackPlacedNextMorning(t *testing.T) {
 	if connected.Status != tickets.CallbackConnected || connected.Attempts != 1 {
 		t.Fatalf("callback %+v, want connected at the first attempt", connected)
 	}
-	time.Sleep(5 * time.Second) // the intro to the callee, then the conversation
+	time.Sleep(8 * time.Second) // the intro to the callee (about 5 s), then the conversation
 	heard, err := agent.Recorded()
 	if err != nil {
 		t.Fatal(err)
