@@ -51,6 +51,7 @@ if not agent then
   out.held = 'no_agent'
   return finish()
 end
+out.idle_since = tonumber(redis.call('HGET', akey(agent), 'idle_since')) or NOW
 move('offer', agent, 'ringing', {call = call, node = NODE, expires = NOW + RESERVE})
 out.agent = agent
 return finish()
@@ -67,23 +68,33 @@ redis.call('HSET', akey(id), 'misses', 0)
 return finish()
 `)
 
+// CallbackReservation is what ReserveCallback did.
+type CallbackReservation struct {
+	// Agent is now ringing for the callback; "" when none was reserved.
+	Agent string
+	// Held says why no agent was reserved (CallbackHeld*).
+	Held string
+	// IdleSince is when Agent became available (for the time from a freed
+	// agent to the callee's phone ringing).
+	IdleSince time.Time
+}
+
 // ReserveCallback reserves an agent of category to place callback callID
 // (S9): claimedBy's agent when set, else the longest-idle one, only when no
 // caller waits ahead (see reserveCallbackScript; callerWait is the limit).
-// It returns the agent, now ringing for callID; or "" and why nobody
-// (CallbackHeld*). Report the ring's end with CallbackAnswered, Missed or
-// CallerGone, and the call's with Hangup.
-func (a *ACD) ReserveCallback(ctx context.Context, callID, category, claimedBy string, callerWait time.Duration) (string, string, error) {
+// Report the ring's end with CallbackAnswered, Missed or CallerGone, and
+// the call's with Hangup.
+func (a *ACD) ReserveCallback(ctx context.Context, callID, category, claimedBy string, callerWait time.Duration) (CallbackReservation, error) {
 	r, err := a.eval(ctx, "reserve agent for callback "+callID, reserveCallbackScript,
 		callID, category, claimedBy, callerWait.Milliseconds(), a.opts.Reservation.Milliseconds())
 	if err != nil {
-		return "", "", err
+		return CallbackReservation{}, err
 	}
 	if r.Agent == "" {
-		return "", r.Held, nil
+		return CallbackReservation{Held: r.Held}, nil
 	}
 	a.due.by(a.now().Add(a.opts.Reservation))
-	return r.Agent, "", nil
+	return CallbackReservation{Agent: r.Agent, IdleSince: time.UnixMilli(r.IdleSince)}, nil
 }
 
 // CallbackAnswered records that agentID, rung for callback callID, answered:

@@ -22,11 +22,14 @@ func TestReserveCallback(t *testing.T) {
 
 	reserve := func(call, cat, claimed string, wait time.Duration) (string, string) {
 		t.Helper()
-		agent, why, err := e.ReserveCallback(ctx, call, cat, claimed, wait)
+		r, err := e.ReserveCallback(ctx, call, cat, claimed, wait)
 		if err != nil {
 			t.Fatalf("reserve %s: %v", call, err)
 		}
-		return agent, why
+		if r.Agent != "" && !r.IdleSince.Equal(t0) && !r.IdleSince.Equal(t0.Add(time.Second)) {
+			t.Fatalf("reserved %s idle since %s, want its login time", r.Agent, r.IdleSince)
+		}
+		return r.Agent, r.Held
 	}
 
 	// An emergency caller waiting holds every callback (S6).

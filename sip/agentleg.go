@@ -178,9 +178,13 @@ func (l *AgentLeg) ring(ctx context.Context, timeout time.Duration, opts sipgo.A
 	defer t.Stop()
 	unhook := context.AfterFunc(ctx, stop)
 	defer unhook()
+	also := opts.OnResponse
 	opts.OnResponse = func(r *sip.Response) error {
 		if r.IsProvisional() {
 			provisional.Store(true)
+		}
+		if also != nil {
+			return also(r)
 		}
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -35,6 +36,9 @@ type DialOutOptions struct {
 	CallerID    string
 	RingTimeout time.Duration
 	CallID      string // our call id, for logs
+	// Ringing, when set, runs once at the callee's first provisional
+	// response (180/183: the phone rings).
+	Ringing func()
 }
 
 // DialOut calls a number through the outbound trunk (the callee of a
@@ -52,9 +56,23 @@ func (s *Server) DialOut(ctx context.Context, o DialOutOptions) (*AgentLeg, erro
 	target.User = o.Number
 	target.Password = ""
 	l, result, err := s.dialLeg(ctx, DialAgentOptions{AgentID: "trunk", CallerID: o.CallerID,
-		RingTimeout: o.RingTimeout, CallID: o.CallID}, target, sipgo.AnswerOptions{Username: o.User, Password: o.Password})
+		RingTimeout: o.RingTimeout, CallID: o.CallID}, target, sipgo.AnswerOptions{Username: o.User, Password: o.Password, OnResponse: onRinging(o.Ringing)})
 	s.metrics.trunkLeg(result)
 	return l, err
+}
+
+// onRinging calls fn once, at the first provisional response other than 100.
+func onRinging(fn func()) func(*sip.Response) error {
+	if fn == nil {
+		return nil
+	}
+	var once sync.Once
+	return func(r *sip.Response) error {
+		if r.IsProvisional() && r.StatusCode != sip.StatusTrying {
+			once.Do(fn)
+		}
+		return nil
+	}
 }
 
 func digitsOnly(n string) bool {

@@ -27,9 +27,10 @@ type CallbackStore interface {
 // Trunk dials a callback's callee through the outbound trunk: the SIP side.
 type Trunk interface {
 	// Call dials number (digits only, already checked against the allowed
-	// prefixes) and returns the answered leg. A refusal wraps ErrBusy or
-	// ErrDeclined, an unanswered ring ErrNoAnswer.
-	Call(ctx context.Context, number, callID string) (Callee, error)
+	// prefixes) and returns the answered leg; ringing runs when the
+	// callee's phone rings. A refusal wraps ErrBusy or ErrDeclined, an
+	// unanswered ring ErrNoAnswer.
+	Call(ctx context.Context, number, callID string, ringing func()) (Callee, error)
 }
 
 // ErrNoAnswer: the callee's phone rang out.
@@ -187,12 +188,12 @@ func (p *placer) consider(ctx context.Context, c tickets.Callback, held map[stri
 		return
 	}
 	callID := fmt.Sprintf("cb-%d-%d", c.ID, c.Attempts+1)
-	agent, why, err := p.r.o.ACD.ReserveCallback(ctx, callID, cat, c.ClaimedBy, p.c.CallerWait)
-	if err != nil || agent == "" {
+	res, err := p.r.o.ACD.ReserveCallback(ctx, callID, cat, c.ClaimedBy, p.c.CallerWait)
+	if err != nil || res.Agent == "" {
 		if err != nil {
 			p.log.Warn("reserve agent for callback", "callback", c.ID, "err", err)
 		} else {
-			p.m.heldRounds.WithLabelValues(why).Inc()
+			p.m.heldRounds.WithLabelValues(res.Held).Inc()
 		}
 		if c.ClaimedBy == "" {
 			held[cat] = true
@@ -203,7 +204,7 @@ func (p *placer) consider(ctx context.Context, c tickets.Callback, held map[stri
 	p.active.Add(1)
 	p.wg.Go(func() {
 		defer p.active.Add(-1)
-		p.place(ctx, c, callAttempt{id: callID, number: number, category: cat, agent: agent})
+		p.place(ctx, c, callAttempt{id: callID, number: number, category: cat, agent: res.Agent, freeAt: res.IdleSince})
 	})
 }
 
@@ -211,6 +212,7 @@ func (p *placer) consider(ctx context.Context, c tickets.Callback, held map[stri
 // which agent takes it.
 type callAttempt struct {
 	id, number, category, agent string
+	freeAt                      time.Time // when the agent became available
 }
 
 // place rings the reserved agent; once the agent answers, it dials the
@@ -238,7 +240,9 @@ func (p *placer) place(ctx context.Context, c tickets.Callback, a callAttempt) {
 	// The agent hanging up stops the callee's ringing.
 	cctx, stop := context.WithCancel(ctx)
 	unhook := onDone(leg.Done(), stop)
-	callee, err := p.c.Trunk.Call(cctx, a.number, a.id)
+	callee, err := p.c.Trunk.Call(cctx, a.number, a.id, func() {
+		p.m.freeToRing.Observe(time.Since(a.freeAt).Seconds())
+	})
 	unhook()
 	stop()
 	p.m.placed.Inc()

@@ -15,6 +15,7 @@ type callbackMetrics struct {
 	attempts   *prometheus.CounterVec
 	failed     *prometheus.CounterVec
 	toConnect  prometheus.Histogram
+	freeToRing prometheus.Histogram
 	pendingFn  prometheus.GaugeFunc
 	agentMiss  prometheus.Counter
 	heldRounds *prometheus.CounterVec
@@ -44,6 +45,11 @@ func newCallbackMetrics(reg prometheus.Registerer) *callbackMetrics {
 			// 2h is the default callback deadline (deadlines.yaml); a night and a weekend run to days.
 			Buckets: []float64{60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 345600},
 		}),
+		freeToRing: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "hotline", Subsystem: "callbacks", Name: "free_to_ring_seconds",
+			Help:    "Time from an agent becoming available to the callee's phone ringing (180) for a callback it places, the agent's own ring included.",
+			Buckets: []float64{0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30},
+		}),
 		agentMiss: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "callbacks", Name: "agent_misses_total",
 			Help: "Agents rung for a callback who did not answer (the request is tried again; no attempt counted).",
@@ -67,7 +73,7 @@ func newCallbackMetrics(reg prometheus.Registerer) *callbackMetrics {
 		m.heldRounds.WithLabelValues(w)
 	}
 	if reg != nil {
-		reg.MustRegister(m.placed, m.connected, m.attempts, m.failed, m.toConnect, m.pendingFn, m.agentMiss, m.heldRounds)
+		reg.MustRegister(m.placed, m.connected, m.attempts, m.failed, m.toConnect, m.freeToRing, m.pendingFn, m.agentMiss, m.heldRounds)
 	}
 	return m
 }

@@ -16,10 +16,10 @@ type trunk struct {
 	cfg CallbacksConfig
 }
 
-func (t trunk) Call(ctx context.Context, number, callID string) (dispatch.Callee, error) {
+func (t trunk) Call(ctx context.Context, number, callID string, ringing func()) (dispatch.Callee, error) {
 	leg, err := t.srv.DialOut(ctx, sip.DialOutOptions{Trunk: t.cfg.Trunk, Number: number,
 		User: t.cfg.TrunkUser, Password: t.cfg.TrunkPassword, CallerID: t.cfg.CallerID,
-		RingTimeout: time.Duration(t.cfg.RingTimeout), CallID: callID})
+		RingTimeout: time.Duration(t.cfg.RingTimeout), CallID: callID, Ringing: ringing})
 	switch {
 	case errors.Is(err, sip.ErrAgentBusy):
 		return nil, fmt.Errorf("%w: %w", dispatch.ErrBusy, err)
