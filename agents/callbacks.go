@@ -20,7 +20,8 @@ const (
 // ARGV[6] agent who claimed it ("" for anyone), ARGV[7] caller wait limit
 // (ms), ARGV[8] reservation (ms). Waiting callers go first: any emergency
 // caller not yet offered (S6), or a caller of the category who waited the
-// limit, holds the callback (out.held). Else the claiming agent, or the
+// limit, holds the callback (out.held). Else the claiming agent (while it
+// is logged in: a claim does not outlive its agent's shift), or the
 // longest-idle available agent serving the category, rings for the
 // callback like for a caller (Missed, CallerGone and Sweep apply), with the
 // node that places it as the caller's node. The first 32 callers of a queue
@@ -42,7 +43,7 @@ if waited(EMERGENCY, 0) or waited(cat, WAIT) then
 end
 local AV = P .. 'agents:available:' .. cat
 local agent
-if pref ~= '' then
+if pref ~= '' and state_of(pref) ~= 'offline' then
   if redis.call('ZSCORE', AV, pref) then agent = pref end
 else
   agent = redis.call('ZRANGE', AV, 0, 0)[1]

@@ -26,8 +26,8 @@ func TestReserveCallback(t *testing.T) {
 		if err != nil {
 			t.Fatalf("reserve %s: %v", call, err)
 		}
-		if r.Agent != "" && !r.IdleSince.Equal(t0) && !r.IdleSince.Equal(t0.Add(time.Second)) {
-			t.Fatalf("reserved %s idle since %s, want its login time", r.Agent, r.IdleSince)
+		if r.Agent != "" && (r.IdleSince.Before(t0) || r.IdleSince.After(e.clock.Now())) {
+			t.Fatalf("reserved %s idle since %s, want when it became available", r.Agent, r.IdleSince)
 		}
 		return r.Agent, r.Held
 	}
@@ -63,6 +63,15 @@ func TestReserveCallback(t *testing.T) {
 	}
 	if a, why := reserve("cb-3", "inquiry", "", 0); a != "" || why != CallbackHeldNoAgent {
 		t.Fatalf("with nobody available: %q %q", a, why)
+	}
+	// A claim by an agent who logged out goes to anyone.
+	e.must(t, "logout", e.Logout(ctx, "1003"))
+	if a, _ := reserve("cb-4", "complaint", "1003", 0); a != "" {
+		t.Fatalf("complaint callback reserved %q with nobody serving complaints", a)
+	}
+	e.login(t, "1004", "complaint")
+	if a, _ := reserve("cb-4", "complaint", "1003", 0); a != "1004" {
+		t.Fatalf("callback claimed by a logged-out agent reserved %q, want 1004", a)
 	}
 	// A ring not answered is a miss, like a caller's (S1).
 	e.must(t, "missed", e.Missed(ctx, "cb-2", "1002", MissNoAnswer))

@@ -136,13 +136,25 @@ func (s *Store) ticketCallback(ctx context.Context, tx pgx.Tx, id int64, caller,
 	return err
 }
 
+// LeaseSkip says what LeaseCallback passes over in a placer's round: the
+// requests already tried, and the unclaimed requests of categories that
+// have no agent now (requests without a category count as Default).
+type LeaseSkip struct {
+	IDs        []int64
+	Categories []string
+	Default    string
+}
+
 // LeaseCallback takes the next pending request due for an attempt (a
 // claimed one first, then the oldest) for node, for lease: no other node
-// gets it until the lease ends or FinishCallback/ReleaseCallback. skip lists
-// requests this node already tried in this round. ErrNoCallback: none due.
-func (s *Store) LeaseCallback(ctx context.Context, node string, lease time.Duration, skip []int64) (Callback, error) {
-	if skip == nil {
-		skip = []int64{}
+// gets it until the lease ends or FinishCallback/ReleaseCallback.
+// ErrNoCallback: none due.
+func (s *Store) LeaseCallback(ctx context.Context, node string, lease time.Duration, skip LeaseSkip) (Callback, error) {
+	if skip.IDs == nil {
+		skip.IDs = []int64{}
+	}
+	if skip.Categories == nil {
+		skip.Categories = []string{}
 	}
 	c, err := scanCallback(s.pool.QueryRow(ctx, `WITH next AS (
 			SELECT id FROM callback_requests
@@ -150,12 +162,13 @@ func (s *Store) LeaseCallback(ctx context.Context, node string, lease time.Durat
 			  AND (next_attempt_at IS NULL OR next_attempt_at <= now())
 			  AND (lease_until IS NULL OR lease_until < now())
 			  AND NOT (id = ANY($3))
+			  AND (claimed_by IS NOT NULL OR NOT (coalesce(category, $5) = ANY($4)))
 			ORDER BY claimed_by IS NULL, requested_at, id
 			LIMIT 1 FOR UPDATE SKIP LOCKED)
 		UPDATE callback_requests c SET leased_by = $1, lease_until = now() + $2 * interval '1 millisecond'
 		FROM next, tickets t
 		WHERE c.id = next.id AND t.id = c.ticket_id
-		RETURNING `+callbackColumns, node, lease.Milliseconds(), skip))
+		RETURNING `+callbackColumns, node, lease.Milliseconds(), skip.IDs, skip.Categories, skip.Default))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Callback{}, ErrNoCallback
 	}

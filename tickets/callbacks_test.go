@@ -80,7 +80,7 @@ func TestCallbackAttemptsUntilClosed(t *testing.T) {
 	c := f.addCallback(t, "13800138001", "inquiry", time.Now().Add(-time.Hour))
 	attempt := func(result string, retry time.Duration) Callback {
 		t.Helper()
-		l, err := f.store.LeaseCallback(ctx, "n1", time.Minute, nil)
+		l, err := f.store.LeaseCallback(ctx, "n1", time.Minute, LeaseSkip{})
 		if err != nil {
 			t.Fatalf("lease: %v", err)
 		}
@@ -99,7 +99,7 @@ func TestCallbackAttemptsUntilClosed(t *testing.T) {
 		t.Fatalf("after busy: %+v", out)
 	}
 	// Not due again before retry_after.
-	if _, err := f.store.LeaseCallback(ctx, "n1", time.Minute, nil); !errors.Is(err, ErrNoCallback) {
+	if _, err := f.store.LeaseCallback(ctx, "n1", time.Minute, LeaseSkip{}); !errors.Is(err, ErrNoCallback) {
 		t.Fatalf("lease before retry_after: %v, want ErrNoCallback", err)
 	}
 	if _, err := f.pool.Exec(ctx, `UPDATE callback_requests SET next_attempt_at = now() WHERE id = $1`, c.ID); err != nil {
@@ -142,7 +142,7 @@ func TestCallbackConnectedAndForbidden(t *testing.T) {
 		{ok, ResultConnected, CallbackConnected, StatusResolved, 1},
 		{bad, ResultForbidden, CallbackFailed, StatusOpen, 0},
 	} {
-		l, err := f.store.LeaseCallback(ctx, "n1", time.Minute, nil)
+		l, err := f.store.LeaseCallback(ctx, "n1", time.Minute, LeaseSkip{})
 		if err != nil || l.ID != tc.c.ID {
 			t.Fatalf("lease: %v %+v, want %d (oldest first)", err, l, tc.c.ID)
 		}
@@ -201,7 +201,7 @@ func TestCallbackLeaseExactlyOnce(t *testing.T) {
 		node := fmt.Sprintf("n%d", w)
 		wg.Go(func() {
 			for {
-				c, err := f.store.LeaseCallback(ctx, node, time.Minute, nil)
+				c, err := f.store.LeaseCallback(ctx, node, time.Minute, LeaseSkip{})
 				if errors.Is(err, ErrNoCallback) {
 					return
 				}
@@ -249,8 +249,14 @@ func TestCallbackListAndClaim(t *testing.T) {
 	if _, err := f.store.ClaimCallback(ctx, none.ID, "1002", []string{"inquiry"}, "inquiry"); !errors.Is(err, ErrNoCallback) {
 		t.Fatalf("claim of another's claim: %v", err)
 	}
-	l, err := f.store.LeaseCallback(ctx, "n1", time.Minute, nil)
+	// A category without an agent is passed over, but not its claimed request.
+	skip := LeaseSkip{Categories: []string{"inquiry"}, Default: "inquiry"}
+	l, err := f.store.LeaseCallback(ctx, "n1", time.Minute, skip)
 	if err != nil || l.ID != none.ID || l.ClaimedBy != "1001" {
 		t.Fatalf("lease after claim: %v %+v, want the claimed request first", err, l)
+	}
+	skip.IDs = []int64{l.ID}
+	if l, err = f.store.LeaseCallback(ctx, "n1", time.Minute, skip); err != nil || l.ID != other.ID {
+		t.Fatalf("lease with inquiry held: %v %+v, want the complaint %d", err, l, other.ID)
 	}
 }

@@ -18,7 +18,7 @@ import (
 // CallbackStore is the ticket store's part of placing callbacks (S9).
 type CallbackStore interface {
 	TicketCallbacks(ctx context.Context, limit int) (int, error)
-	LeaseCallback(ctx context.Context, node string, lease time.Duration, skip []int64) (tickets.Callback, error)
+	LeaseCallback(ctx context.Context, node string, lease time.Duration, skip tickets.LeaseSkip) (tickets.Callback, error)
 	ReleaseCallback(ctx context.Context, id int64, node string) error
 	FinishCallback(ctx context.Context, id int64, node string, a tickets.CallbackAttempt) (tickets.Callback, error)
 	PendingCallbacks(ctx context.Context) (int, error)
@@ -155,17 +155,24 @@ func (p *placer) round(ctx context.Context) {
 		return // S9: callbacks are placed in office hours only
 	}
 	held := map[string]bool{} // categories without an agent this round
-	var tried []int64
-	for len(tried) < roundLeases && p.active.Load() < int64(p.c.MaxActive) && ctx.Err() == nil {
-		c, err := p.c.Store.LeaseCallback(ctx, p.r.o.Node, p.lease(), tried)
+	skip := tickets.LeaseSkip{Default: p.c.DefaultCategory}
+	for len(skip.IDs) < roundLeases && p.active.Load() < int64(p.c.MaxActive) && ctx.Err() == nil {
+		c, err := p.c.Store.LeaseCallback(ctx, p.r.o.Node, p.lease(), skip)
 		if err != nil {
 			if !errors.Is(err, tickets.ErrNoCallback) && ctx.Err() == nil {
 				p.log.Warn("lease callback", "err", err)
 			}
 			return
 		}
-		tried = append(tried, c.ID)
+		skip.IDs = append(skip.IDs, c.ID)
 		p.consider(ctx, c, held)
+		// A category without an agent is not leased again this round: the
+		// lease and give-back of each of its requests would hold up the
+		// round while agents of other categories are freed.
+		skip.Categories = skip.Categories[:0]
+		for cat := range held {
+			skip.Categories = append(skip.Categories, cat)
+		}
 	}
 }
 
