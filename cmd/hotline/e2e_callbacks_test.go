@@ -405,3 +405,40 @@ func TestE2ECallbacksTwoNodesEachDialledOnce(t *testing.T) {
 	}
 	t.Logf("node a placed %v, node b %v", pa, pb)
 }
+
+// A claim from the panel places the request with the claiming agent, not
+// the longest-idle one.
+func TestE2ECallbackClaimedGoesToClaimer(t *testing.T) {
+	trunk := startTrunk(t, "callee_busy.xml", 1, false)
+	phone := startTrunk(t, "callee_answer.xml", 1, false)
+	n := startNode(t, calendarOpen, withTrunk(trunk.Addr, 1, time.Second))
+	ctx := context.Background()
+	storeCallback(t, n, "claimed-call", "13900000009", "inquiry")
+	req := waitCallback(t, n, "claimed-call", 10*time.Second, func(c tickets.Callback) bool { return c.Ticket != "" })
+	// Not due until claimed; the claimer is logged in (paused), the other
+	// agent is the longest idle when the claimer resumes.
+	if _, err := n.pool.Exec(ctx, `UPDATE callback_requests SET next_attempt_at = now() + interval '1 hour' WHERE id = $1`, req.ID); err != nil {
+		t.Fatal(err)
+	}
+	sipAgent(t, n, "2202", phone, "inquiry")
+	if err := n.app.acd.Pause(ctx, "2202", "break"); err != nil {
+		t.Fatal(err)
+	}
+	sipAgent(t, n, "2201", phone, "inquiry")
+	if _, err := n.app.store.ClaimCallback(ctx, req.ID, "2202", []string{"inquiry"}, "inquiry"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // rounds pass: the claimer is paused, 2201 must not get it
+	if c := callbackOf(t, n, "claimed-call"); c.Attempts != 0 {
+		t.Fatalf("claimed callback placed while its claimer was paused: %+v", c)
+	}
+	if err := n.app.acd.Resume(ctx, "2202"); err != nil {
+		t.Fatal(err)
+	}
+	c := waitCallback(t, n, "claimed-call", 20*time.Second, func(c tickets.Callback) bool { return c.Status != tickets.CallbackPending })
+	var agent string
+	if err := n.pool.QueryRow(ctx, `SELECT data->>'agent' FROM ticket_events WHERE ticket_id = $1 AND kind = 'callback_failed'`,
+		c.TicketID).Scan(&agent); err != nil || agent != "2202" {
+		t.Fatalf("callback placed with agent %q (err %v), want the claimer 2202", agent, err)
+	}
+}
