@@ -109,6 +109,10 @@ type placer struct {
 	kick   chan struct{}
 	active atomic.Int64
 	wg     sync.WaitGroup
+
+	// mu orders starting a placement (wg.Go) before drain's wg.Wait.
+	mu       sync.Mutex
+	draining bool
 }
 
 // leaseMargin is added to the rings an attempt may take before the callee
@@ -151,8 +155,8 @@ func (p *placer) round(ctx context.Context) {
 	if n, err := p.c.Store.PendingCallbacks(ctx); err == nil {
 		p.m.pending.Store(int64(n))
 	}
-	if p.c.Trunk == nil || !p.r.o.Hours.IsOpen(p.r.o.Clock.Now()) {
-		return // S9: callbacks are placed in office hours only
+	if p.c.Trunk == nil || !p.r.o.Hours.IsOpen(p.r.o.Clock.Now()) || p.isDraining() {
+		return // S9: callbacks are placed in office hours only; a draining node starts none
 	}
 	held := map[string]bool{} // categories without an agent this round
 	skip := tickets.LeaseSkip{Default: p.c.DefaultCategory}
@@ -208,11 +212,41 @@ func (p *placer) consider(ctx context.Context, c tickets.Callback, held map[stri
 		p.release(ctx, c)
 		return
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.draining {
+		p.r.releaseAgent(ctx, callID, res.Agent, p.log)
+		p.release(ctx, c)
+		return
+	}
 	p.active.Add(1)
 	p.wg.Go(func() {
 		defer p.active.Add(-1)
 		p.place(ctx, c, callAttempt{id: callID, number: number, category: cat, agent: res.Agent, freeAt: res.IdleSince})
 	})
+}
+
+func (p *placer) isDraining() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.draining
+}
+
+// drain starts no more callbacks and waits, until ctx ends, for those in
+// progress.
+func (p *placer) drain(ctx context.Context) {
+	p.mu.Lock()
+	p.draining = true
+	p.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // callAttempt is one attempt at a request: our call id, whom it calls,
@@ -311,6 +345,13 @@ func (p *placer) talk(ctx context.Context, c tickets.Callback, a callAttempt, le
 	}
 	r.m.callEnded(ivr.OutcomeAnswered)
 	log.Info("callback call ended", "hung_up_by", hungUpBy, "ticket", c.Ticket)
+}
+
+// releaseAgent frees an agent reserved for a callback that is not placed.
+func (r *Router) releaseAgent(ctx context.Context, callID, agent string, log *slog.Logger) {
+	dctx, cancel := detached(ctx)
+	defer cancel()
+	releaseAgents(dctx, r.o.ACD, callID, []string{agent}, log)
 }
 
 // agentMissed reports an agent who did not take a callback's ring: a miss

@@ -170,6 +170,14 @@ func (r *Router) AnyServing(ctx context.Context, category string) (bool, error) 
 	return r.o.Queue.AnyServing(ctx, category)
 }
 
+// DrainCallbacks makes this node start no more callbacks and waits, until
+// ctx ends, for the callbacks in progress (a draining node, SIGTERM).
+func (r *Router) DrainCallbacks(ctx context.Context) {
+	if r.cb != nil {
+		r.cb.drain(ctx)
+	}
+}
+
 // PokeCallbacks starts a round of the callback placer now (a claim from
 // the panel); nothing when callbacks are not placed.
 func (r *Router) PokeCallbacks() {

@@ -442,3 +442,34 @@ func TestE2ECallbackClaimedGoesToClaimer(t *testing.T) {
 		t.Fatalf("callback placed with agent %q (err %v), want the claimer 2202", agent, err)
 	}
 }
+
+// A draining node (SIGTERM) lets the callback in progress finish — the
+// conversation and its record — and starts no other, though its agent is
+// free again.
+func TestE2ECallbackDrain(t *testing.T) {
+	trunk := startTrunk(t, "callee_answer.xml", 2, true)
+	phone := startTrunk(t, "callee_answer.xml", 2, true)
+	n := startNode(t, calendarOpen, func(c *Config) {
+		withTrunk(trunk.Addr, 3, time.Second)(c)
+		c.ACD.WrapUpMax = configs.Duration(time.Second)
+	})
+	sipAgent(t, n, "2301", phone, "inquiry")
+	storeCallback(t, n, "drain-first", "13900000011", "inquiry")
+	first := waitCallback(t, n, "drain-first", 15*time.Second, func(c tickets.Callback) bool { return c.Status == tickets.CallbackConnected })
+	storeCallback(t, n, "drain-second", "13900000012", "inquiry")
+	n.sigs <- os.Interrupt // drain: the first callback talks on (SIPp hangs up after 12 s)
+	rec := waitCallRecord(t, n, fmt.Sprintf("cb-%d-1", first.ID))
+	if rec.HungUpBy != "caller" || rec.EndedAt.Sub(rec.ConnectedAt) < 10*time.Second {
+		t.Fatalf("callback in progress cut by the drain: %+v", rec)
+	}
+	time.Sleep(3 * time.Second) // the agent's 1 s wrap-up, rounds that would place the second
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var attempts int
+	if err := n.pool.QueryRow(ctx, `SELECT attempts FROM callback_requests WHERE call_id = 'drain-second'`).Scan(&attempts); err != nil || attempts != 0 {
+		t.Fatalf("second callback: %d attempts (err %v), want none from a draining node", attempts, err)
+	}
+	if _, incoming, err := trunk.Stop(); err != nil || incoming != 1 {
+		t.Fatalf("trunk got %d INVITEs (err %v), want 1", incoming, err)
+	}
+}
