@@ -459,7 +459,8 @@ func TestE2ECallbackDrain(t *testing.T) {
 	storeCallback(t, n, "drain-second", "13900000012", "inquiry")
 	n.sigs <- os.Interrupt // drain: the first callback talks on (SIPp hangs up after 12 s)
 	rec := waitCallRecord(t, n, fmt.Sprintf("cb-%d-1", first.ID))
-	if rec.HungUpBy != "caller" || rec.EndedAt.Sub(rec.ConnectedAt) < 10*time.Second {
+	// Both SIPp phones hang up 12 s after their answer; either may be first.
+	if rec.HungUpBy == "system" || rec.EndedAt.Sub(rec.ConnectedAt) < 10*time.Second {
 		t.Fatalf("callback in progress cut by the drain: %+v", rec)
 	}
 	time.Sleep(3 * time.Second) // the agent's 1 s wrap-up, rounds that would place the second
