@@ -435,6 +435,9 @@ type reply struct {
 	Dead          []string   `json:"dead"`
 	Calls         int        `json:"calls"`
 	Lost          []lostCall `json:"lost"`
+	Agent         string     `json:"agent"` // reserveCallbackScript
+	Held          string     `json:"held"`  // reserveCallbackScript: why no agent
+	IdleSince     int64      `json:"idle_since"`
 }
 
 // eval executes an ACD script with the common arguments, records its

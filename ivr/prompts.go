@@ -32,7 +32,10 @@ const (
 	PromptHoldMusic           = "hold_music"
 	PromptCallbackOffer       = "callback_offer"
 	PromptCallbackConfirmed   = "callback_confirmed"
-	PromptSorryError          = "sorry_error"
+	// PromptCallbackIntro is said to the callee of a placed callback before
+	// the agent is bridged (S9): the hotline returning their call.
+	PromptCallbackIntro = "callback_intro"
+	PromptSorryError    = "sorry_error"
 	// PromptAgentNumberPrefix and PromptAgentNumberSuffix frame the agent's
 	// number when the agent leg is bridged ("工号" 1001 "为您服务", S2).
 	PromptAgentNumberPrefix = "agent_number_prefix"
@@ -61,7 +64,7 @@ func PromptNames() []string {
 		PromptQueueEntered, PromptQueueEmergency, PromptQueuePositionPrefix,
 		PromptQueuePositionSuffix, PromptQueueWaitPrefix, PromptQueueWaitSuffix,
 		PromptQueueWaitSuffixOne, PromptHoldMusic, PromptCallbackOffer,
-		PromptCallbackConfirmed, PromptSorryError, PromptAgentNumberPrefix,
+		PromptCallbackConfirmed, PromptCallbackIntro, PromptSorryError, PromptAgentNumberPrefix,
 		PromptAgentNumberSuffix, PromptTicketNumberPrefix, PromptFeatureOK, PromptFeatureFailed,
 		PromptSurvey, PromptSurveyThanks, PromptNuisance, PromptLanguageOffer}
 }

@@ -97,6 +97,8 @@ zh callback_offer "坐席繁忙，需要回电请按1，继续等待请不要挂
 en callback_offer "All agents are busy. To be called back, press 1, or stay on the line."
 zh callback_confirmed "已为您登记回电，我们会尽快联系您。"
 en callback_confirmed "Thank you, we will call you back soon."
+zh callback_intro "您好，这里是公共服务热线，现在给您回电，请稍候。"
+en callback_intro "Hello, this is the hotline returning your call. Please hold for an agent."
 zh sorry_error "抱歉，系统故障，请稍后再拨。"
 en sorry_error "Sorry, a technical problem. Please call again later."
 zh agent_number_prefix "工号"

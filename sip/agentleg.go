@@ -67,6 +67,7 @@ type AgentLeg struct {
 	ended      bool
 	hungUpBy   string
 	reason     string
+	recording  string               // SetRecording (a callee's leg, trunk.go)
 	transfer   *TransferDestination // set once a REFER is accepted
 	notified   chan struct{}        // closed when that transfer's final NOTIFY is done
 }
@@ -114,6 +115,17 @@ func (s *Server) DialAgent(ctx context.Context, o DialAgentOptions) (*AgentLeg, 
 }
 
 func (s *Server) dialAgent(ctx context.Context, o DialAgentOptions) (*AgentLeg, string, error) {
+	var target sip.Uri
+	if err := sip.ParseUri(o.Contact, &target); err != nil {
+		return nil, legFailed, fmt.Errorf("dial agent %s: contact %q: %w", o.AgentID, sanitize(o.Contact), err)
+	}
+	return s.dialLeg(ctx, o, target, sipgo.AnswerOptions{})
+}
+
+// dialLeg sends the INVITE of an outbound leg to target (an agent's contact
+// or the callback trunk, trunk.go) and waits for its answer; auth holds the
+// digest credentials for a 401/407 challenge, if any.
+func (s *Server) dialLeg(ctx context.Context, o DialAgentOptions, target sip.Uri, auth sipgo.AnswerOptions) (*AgentLeg, string, error) {
 	select {
 	case <-s.ready:
 	default:
@@ -121,10 +133,6 @@ func (s *Server) dialAgent(ctx context.Context, o DialAgentOptions) (*AgentLeg, 
 	}
 	if o.RingTimeout <= 0 {
 		o.RingTimeout = defaultRingTimeout
-	}
-	var target sip.Uri
-	if err := sip.ParseUri(o.Contact, &target); err != nil {
-		return nil, legFailed, fmt.Errorf("dial agent %s: contact %q: %w", o.AgentID, sanitize(o.Contact), err)
 	}
 	conn, port, err := s.ports.Listen(netip.IPv4Unspecified())
 	if err != nil {
@@ -144,7 +152,7 @@ func (s *Server) dialAgent(ctx context.Context, o DialAgentOptions) (*AgentLeg, 
 	}
 	l.dlg = dlg
 	l.log = l.log.With("sip_call_id", sanitize(dlg.InviteRequest.CallID().Value()))
-	result, err := l.ring(ctx, o.RingTimeout)
+	result, err := l.ring(ctx, o.RingTimeout, auth)
 	if err != nil {
 		l.log.Info("agent not connected", "result", result, "error", err)
 		return nil, result, err
@@ -155,7 +163,7 @@ func (s *Server) dialAgent(ctx context.Context, o DialAgentOptions) (*AgentLeg, 
 // ring waits for the agent's final response. The ring timeout or the end of
 // ctx cancels the INVITE: with CANCEL once a provisional response came (RFC
 // 3261 §9.1), else by dropping the transaction (there is nothing to cancel).
-func (l *AgentLeg) ring(ctx context.Context, timeout time.Duration) (string, error) {
+func (l *AgentLeg) ring(ctx context.Context, timeout time.Duration, opts sipgo.AnswerOptions) (string, error) {
 	var provisional, timedOut atomic.Bool
 	wctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
@@ -170,12 +178,17 @@ func (l *AgentLeg) ring(ctx context.Context, timeout time.Duration) (string, err
 	defer t.Stop()
 	unhook := context.AfterFunc(ctx, stop)
 	defer unhook()
-	err := l.dlg.WaitAnswer(wctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
+	also := opts.OnResponse
+	opts.OnResponse = func(r *sip.Response) error {
 		if r.IsProvisional() {
 			provisional.Store(true)
 		}
+		if also != nil {
+			return also(r)
+		}
 		return nil
-	}})
+	}
+	err := l.dlg.WaitAnswer(wctx, opts)
 	if res := l.dlg.InviteResponse; err != nil && res != nil && res.IsSuccess() {
 		// The 200 crossed our CANCEL (RFC 3261 §9.2): confirm it, then BYE.
 		err = nil

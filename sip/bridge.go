@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -34,12 +35,20 @@ type BridgeEnd struct {
 	Recorded string
 }
 
+// Bridged is the caller's side of a bridge: an answered inbound *Call, or
+// the callee's leg of a callback placed through the trunk (an *AgentLeg).
+type Bridged interface {
+	Media() *media.Session
+	Logger() *slog.Logger
+	SetRecording(path string)
+}
+
 // Bridge relays RTP between the caller and this answered leg (transcoding
 // when their codecs differ) until either side hangs up, the agent transfers
 // the caller, or ctx ends (the leg then gets BYE). A recording that cannot
 // be started is logged and the call goes on unrecorded: the conversation
 // matters more than its copy.
-func (l *AgentLeg) Bridge(ctx context.Context, c *Call, o BridgeOptions) BridgeEnd {
+func (l *AgentLeg) Bridge(ctx context.Context, c Bridged, o BridgeOptions) BridgeEnd {
 	opts := media.BridgeOptions{HoldMusic: l.srv.prompts[o.HoldMusic], Logger: c.Logger()}
 	var end BridgeEnd
 	if o.RecordTo != "" {

@@ -13,6 +13,7 @@ type Metrics struct {
 	activeCalls prometheus.Gauge
 	prompts     *prometheus.CounterVec
 	agentLegs   *prometheus.CounterVec
+	trunkLegs   *prometheus.CounterVec
 	refers      *prometheus.CounterVec
 	dnsRefused  prometheus.Counter
 }
@@ -40,6 +41,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "hotline", Subsystem: "sip", Name: "agent_legs_total",
 			Help: "Calls to agents' phones by result (answered, busy, declined, no_answer, cancelled, failed).",
 		}, []string{"result"}),
+		trunkLegs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "sip", Name: "trunk_legs_total",
+			Help: "Calls out through the callback trunk by result (answered, busy, declined, no_answer, cancelled, failed).",
+		}, []string{"result"}),
 		refers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "sip", Name: "refers_total",
 			Help: "REFERs (blind transfers, S10) by result (accepted, forbidden, bad_request, not_implemented, no_dialog, failed).",
@@ -51,12 +56,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	for _, r := range []string{legAnswered, legBusy, legDeclined, legNoAnswer, legCancelled, legFailed} {
 		m.agentLegs.WithLabelValues(r) // export zeros, so rates work from the start
+		m.trunkLegs.WithLabelValues(r)
 	}
 	for _, r := range []string{referAccepted, referForbidden, referBadRequest, referNotImplemented, referNoDialog, referFailed} {
 		m.refers.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.invites, m.requestsBad, m.activeCalls, m.prompts, m.agentLegs, m.refers, m.dnsRefused)
+		reg.MustRegister(m.invites, m.requestsBad, m.activeCalls, m.prompts, m.agentLegs, m.trunkLegs, m.refers, m.dnsRefused)
 	}
 	return m
 }
@@ -68,5 +74,7 @@ func (m *Metrics) rejected(status int) { m.requestsBad.WithLabelValues(strconv.I
 func (m *Metrics) promptPlayed(name string) { m.prompts.WithLabelValues(name).Inc() }
 
 func (m *Metrics) agentLeg(result string) { m.agentLegs.WithLabelValues(result).Inc() }
+
+func (m *Metrics) trunkLeg(result string) { m.trunkLegs.WithLabelValues(result).Inc() }
 
 func (m *Metrics) refer(result string) { m.refers.WithLabelValues(result).Inc() }

@@ -76,6 +76,9 @@ type DeadlineRules struct {
 	FollowUpResults []string `yaml:"follow_up_results"`
 	// Categories holds one rule per ticket category.
 	Categories map[string]CategoryRule `yaml:"categories"`
+	// Callback is how soon a callback request is returned (S9, S14): the
+	// due_at of its ticket, counted from the request; nil: no deadline.
+	Callback *Span `yaml:"callback"`
 }
 
 // DefaultDeadlineRules returns the defaults of S14–S16 (the values of the
@@ -93,6 +96,7 @@ func DefaultDeadlineRules() *DeadlineRules {
 			configs.CategoryInquiry:    {Answer: &Span{WorkingDays: 1}, NoDeadlineWhenAnswered: true},
 			configs.CategorySuggestion: {},
 		},
+		Callback: &Span{WorkingHours: configs.Duration(2 * time.Hour)},
 	}
 }
 
@@ -141,6 +145,9 @@ func (r *DeadlineRules) Validate() error {
 			return err
 		}
 	}
+	if r.Callback != nil {
+		return r.Callback.validate("callback")
+	}
 	return nil
 }
 
@@ -164,6 +171,9 @@ func (c CategoryRule) validate(category string) error {
 
 // needsCalendar reports whether any rule counts working time.
 func (r *DeadlineRules) needsCalendar() bool {
+	if r.Callback != nil && r.Callback.working() {
+		return true
+	}
 	for _, c := range r.Categories {
 		for _, s := range []*Span{c.FirstContact, c.Answer} {
 			if s != nil && s.working() {

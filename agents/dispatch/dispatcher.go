@@ -27,6 +27,7 @@ type dispatcher struct {
 	staff      staffNumbers
 	deliveries sync.WaitGroup // popForwarded and the deliver goroutines, waited for by run
 	batch      int            // offers asked of the next Match (nextBatch); only run touches it
+	freed      func()         // an agent became available (the callback placer's poke); may be nil
 }
 
 // matchBurst bounds how far the dispatcher raises its Match batch over the
@@ -102,6 +103,9 @@ func (d *dispatcher) run(ctx context.Context) {
 			}
 			if ev.To == agents.StateAvailable {
 				d.staff.warm(ctx, d.dir, ev.Agent) // S2, before the agent is offered
+				if d.freed != nil {
+					d.freed()
+				}
 			}
 		case <-d.kick:
 		case <-tick.C:

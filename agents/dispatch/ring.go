@@ -20,7 +20,7 @@ func (r *Router) Ring(ctx context.Context, call ivr.Call, o ivr.AgentOffer) (ivr
 	}
 	log := r.callLog(call).With("agent", o.AgentID)
 	r.popUp(ctx, call, o.AgentID, o.Category)
-	leg, err := r.dial(ctx, call, o.AgentID)
+	leg, err := r.dial(ctx, call, Dial{Who: o.AgentID})
 	if errors.Is(err, errUnregistered) {
 		return nil, fmt.Errorf("%w: %w", ivr.ErrNotConnected, err)
 	}
@@ -51,10 +51,12 @@ func (r *Router) Ring(ctx context.Context, call ivr.Call, o ivr.AgentOffer) (ivr
 // errUnregistered: the offered agent has no registration (it is logged out).
 var errUnregistered = errors.New("agent has no registration")
 
-// dial rings one agent's registered contact for at most RingTimeout (S1).
+// dial rings one agent's (d.Who) registered contact for at most
+// RingTimeout (S1), for call or, call nil, a callback (d.CallerID, d.CallID).
 // An agent without a registration is logged out, which frees its caller
 // for the next agent (not a miss).
-func (r *Router) dial(ctx context.Context, call ivr.Call, agentID string) (Leg, error) {
+func (r *Router) dial(ctx context.Context, call ivr.Call, d Dial) (Leg, error) {
+	agentID := d.Who
 	reg, err := r.o.Locations.Lookup(ctx, agentID)
 	if err != nil && ctx.Err() == nil {
 		dctx, cancel := detached(ctx)
@@ -67,7 +69,8 @@ func (r *Router) dial(ctx context.Context, call ivr.Call, agentID string) (Leg, 
 	if err != nil {
 		return nil, fmt.Errorf("look up agent %s: %w", agentID, ctx.Err())
 	}
-	return r.o.Phones.Dial(ctx, call, Dial{Who: agentID, Contact: reg.Contact, Timeout: r.o.RingTimeout})
+	d.Contact, d.Timeout = reg.Contact, r.o.RingTimeout
+	return r.o.Phones.Dial(ctx, call, d)
 }
 
 // missReason is the ACD's miss reason for a ring that did not connect.

@@ -39,7 +39,7 @@ func (r *Router) ringAll(ctx context.Context, c ivr.Call, o ivr.AgentOffer) (ivr
 		// Each goroutine ends when its DialAgent returns: answered, failed,
 		// or cancelled through lctx (bounded by the SIP transaction timers).
 		go func() {
-			leg, err := r.dial(lctx, c, ag.AgentID)
+			leg, err := r.dial(lctx, c, Dial{Who: ag.AgentID})
 			results <- legResult{agent: ag, leg: leg, err: err}
 		}()
 	}

@@ -3,7 +3,9 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
@@ -15,8 +17,9 @@ import (
 
 // Phones rings phones for the router: the SIP side.
 type Phones interface {
-	// Dial rings d.Contact on behalf of call for at most d.Timeout and
-	// returns the answered leg. A refusal wraps ErrBusy or ErrDeclined.
+	// Dial rings d.Contact on behalf of call (nil for a callback: d.CallerID
+	// and d.CallID say for whom) for at most d.Timeout and returns the
+	// answered leg. A refusal wraps ErrBusy or ErrDeclined.
 	Dial(ctx context.Context, call ivr.Call, d Dial) (Leg, error)
 }
 
@@ -25,12 +28,17 @@ type Dial struct {
 	Who     string // agent id or specialist number, for logs and the leg
 	Contact string // SIP URI: a registration or a configured specialist line
 	Timeout time.Duration
+	// CallerID and CallID replace the caller's number and call id when
+	// there is no caller: a callback shows the agent the number it calls.
+	CallerID, CallID string
 }
 
 // Leg is an answered phone.
 type Leg interface {
 	// Hangup ends the leg (BYE).
 	Hangup(ctx context.Context)
+	// Done is closed when the leg has ended.
+	Done() <-chan struct{}
 	// Bridge connects call and this leg until either hangs up or the agent
 	// transfers the caller; recordTo is the recording's path, "" for none.
 	Bridge(ctx context.Context, call ivr.Call, recordTo string) ivr.TalkResult
@@ -97,6 +105,8 @@ type Options struct {
 	// EntryWindow is the time to enter a ticket after the call (S12), for
 	// the panel's deadline until the draft is written.
 	EntryWindow time.Duration
+	// Callbacks places the callback requests (S9); nil Store: none is placed.
+	Callbacks Callbacks
 
 	Registerer prometheus.Registerer // nil: metrics are not exported
 	Logger     *slog.Logger
@@ -112,6 +122,7 @@ type Router struct {
 	queue *queue
 	live  *liveCalls
 	talks *talks
+	cb    *placer // nil when callbacks are not placed
 }
 
 // New builds a router and the IVR flow it runs on each call.
@@ -139,18 +150,27 @@ func New(o Options) (*Router, error) {
 		return nil, err
 	}
 	r.flow = flow
+	if o.Callbacks.Store != nil {
+		if err := o.Callbacks.check(); err != nil {
+			return nil, fmt.Errorf("new router: %w", err)
+		}
+		r.cb = &placer{r: r, c: o.Callbacks, log: o.Logger.With("component", "callbacks"),
+			m: newCallbackMetrics(o.Registerer), kick: make(chan struct{}, 1)}
+		r.disp.freed = r.cb.poke
+	}
 	return r, nil
 }
 
-// Run matches callers and agents and delivers the offers until ctx ends.
+// Run matches callers and agents and delivers the offers, carries out the
+// panel's commands, and places callbacks, until ctx ends.
 func (r *Router) Run(ctx context.Context) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.runCommands(ctx)
-	}()
+	var wg sync.WaitGroup
+	wg.Go(func() { r.runCommands(ctx) })
+	if r.cb != nil {
+		wg.Go(func() { r.cb.run(ctx) })
+	}
 	r.disp.run(ctx)
-	<-done
+	wg.Wait()
 }
 
 // Offers implements ivr.Agents.
@@ -160,6 +180,22 @@ func (r *Router) Offers(callID string) (<-chan ivr.AgentOffer, func()) { return 
 // to the callback offer when none does).
 func (r *Router) AnyServing(ctx context.Context, category string) (bool, error) {
 	return r.o.Queue.AnyServing(ctx, category)
+}
+
+// DrainCallbacks makes this node start no more callbacks and waits, until
+// ctx ends, for the callbacks in progress (a draining node, SIGTERM).
+func (r *Router) DrainCallbacks(ctx context.Context) {
+	if r.cb != nil {
+		r.cb.drain(ctx)
+	}
+}
+
+// PokeCallbacks starts a round of the callback placer now (a claim from
+// the panel); nothing when callbacks are not placed.
+func (r *Router) PokeCallbacks() {
+	if r.cb != nil {
+		r.cb.poke()
+	}
 }
 
 // Poke asks for a match now (an agent freed, a caller queued).

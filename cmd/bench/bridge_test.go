@@ -27,6 +27,8 @@ func TestParseParts(t *testing.T) {
 		{" hold , rate ", parts{rate: true, hold: true}, false},
 		{"match,bridge-rate", parts{match: true, bridgeRate: true}, false},
 		{"soak", parts{soak: true}, false},
+		{"callbacks", parts{callbacks: true}, false},
+		{"callbacks,match", parts{}, true}, // its agents take the matching pool's staff numbers
 		{"", parts{}, true},
 		{",", parts{}, true},
 		{"bridged", parts{}, true},
@@ -208,6 +210,7 @@ func TestScenarios(t *testing.T) {
 		{Scenario: "agent_register.xml", Inject: "SEQUENTIAL\nb1000;pw;\n"},
 		{Scenario: "agent_feature.xml", Inject: "SEQUENTIAL\nb1000;pw;\n"},
 		{Scenario: "agent_uas.xml", Audio: talkAudio(), Data: map[string]int64{"TalkMS": 20000}},
+		{Scenario: "callback_callee.xml", Audio: talkAudio(), Data: map[string]int64{"TalkMS": 8000}},
 		{Scenario: "bridge_caller.xml", Key: '1', AnswerWait: 5 * time.Second, Audio: talkAudio(),
 			Data: map[string]int64{"AudioAtMS": 10000, "RestMS": 4000}},
 		{Scenario: "bridge_caller.xml", Key: '1', AnswerWait: 5 * time.Second, Data: map[string]int64{"AudioAtMS": 0, "RestMS": 45000}},

@@ -47,6 +47,9 @@ type env struct {
 	redisURL    string
 	db          *pgxpool.Pool
 	rdb         *redis.Client
+	// trunkPort is the callbacks step's trunk (SIPp) on loopback; 0: the
+	// server places no callback.
+	trunkPort int
 }
 
 func envOr(key, def string) string {
@@ -59,12 +62,12 @@ func envOr(key, def string) string {
 // newEnv creates a fresh hotline_bench database, migrates it with the binary
 // and clears the bench's Redis prefix. pprof turns on the server's
 // /debug/pprof/ (http.pprof).
-func newEnv(ctx context.Context, binary string, pprof bool) (*env, error) {
+func newEnv(ctx context.Context, binary string, pprof bool, trunkPort int) (*env, error) {
 	dir, err := os.MkdirTemp("", "hotline-bench-")
 	if err != nil {
 		return nil, fmt.Errorf("bench dir: %w", err)
 	}
-	e := &env{dir: dir, redisURL: envOr("HOTLINE_REDIS_URL", defaultRedisURL)}
+	e := &env{dir: dir, redisURL: envOr("HOTLINE_REDIS_URL", defaultRedisURL), trunkPort: trunkPort}
 	base, err := url.Parse(envOr("HOTLINE_DATABASE_URL", defaultDatabaseURL))
 	if err != nil {
 		return nil, fmt.Errorf("HOTLINE_DATABASE_URL: %w", err)
@@ -201,6 +204,11 @@ func (e *env) writeConfig(pprof bool) error {
 	section(cfg, "acd")["wrap_up_max"] = benchWrapUp.String()
 	if pprof {
 		section(cfg, "http")["pprof"] = true
+	}
+	if e.trunkPort != 0 {
+		cb := section(cfg, "callbacks")
+		cb["trunk"] = fmt.Sprintf("sip:%s:%d", loopback, e.trunkPort)
+		cb["interval"] = "1s"
 	}
 	out, err := yaml.Marshal(cfg)
 	if err != nil {

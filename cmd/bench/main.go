@@ -26,6 +26,11 @@
 // -panels-rate: the delay from a state change in Redis to its event at the
 // panel, and the time of the page and data calls;
 //
+// and, only when named and alone (-only callbacks; callbacks.go), the
+// callbacks placed per minute with 50 agents and 1,000 pending requests
+// through a SIPp trunk, and the time from a freed agent to the callee's
+// phone ringing;
+//
 // and, only when named (-only soak; soak*.go), a soak: -soak-duration of
 // mixed IVR and bridged calls at -soak-load of the capacity plus a hostile
 // flood from 127.0.0.2, with the server's memory, goroutines, descriptors
@@ -101,14 +106,15 @@ type options struct {
 
 // parts are the sweeps -only selects. "bridge" is the three parts:
 // match, bridge-hold and bridge-rate, which can also be named alone.
-type parts struct{ rate, hold, match, bridgeHold, bridgeRate, scrape, soak, panels bool }
+type parts struct{ rate, hold, match, bridgeHold, bridgeRate, scrape, soak, panels, callbacks bool }
 
 // partNames are -only's names in the order the bench runs them.
-var partNames = []string{"rate", "hold", "match", "bridge-hold", "bridge-rate", "scrape", "soak", "panels"}
+var partNames = []string{"rate", "hold", "match", "bridge-hold", "bridge-rate", "scrape", "soak", "panels", "callbacks"}
 
 func (p *parts) flag(name string) *bool {
 	return map[string]*bool{"rate": &p.rate, "hold": &p.hold, "match": &p.match,
-		"bridge-hold": &p.bridgeHold, "bridge-rate": &p.bridgeRate, "scrape": &p.scrape, "soak": &p.soak, "panels": &p.panels}[name]
+		"bridge-hold": &p.bridgeHold, "bridge-rate": &p.bridgeRate, "scrape": &p.scrape, "soak": &p.soak,
+		"panels": &p.panels, "callbacks": &p.callbacks}[name]
 }
 
 // parseParts reads -only: a comma list of rate (IVR call rate), hold (IVR
@@ -128,6 +134,10 @@ func parseParts(s string) (parts, error) {
 	}
 	if p == (parts{}) {
 		return parts{}, errors.New("-only names no part (want a comma list of rate, hold, bridge)")
+	}
+	if p.callbacks && p != (parts{callbacks: true}) {
+		// Its agents take the matching pool's staff numbers (S2: unique).
+		return parts{}, errors.New("-only callbacks runs alone")
 	}
 	return p, nil
 }
@@ -156,7 +166,7 @@ func main() {
 	flag.IntVar(&o.samples, "sample-calls", 20, "Go callers measuring RTP arrival beside SIPp in each concurrency step (0: none)")
 	flag.BoolVar(&o.keepDB, "keep-db", false, "keep the run's hotline_bench_<pid> database after the run")
 	flag.BoolVar(&o.keepDir, "keep-dir", false, "keep the bench's temp folder (server log, config, recordings) after the run")
-	flag.StringVar(&o.only, "only", "rate,hold,bridge,scrape", "parts to run, comma list: rate (IVR call rate), hold (IVR concurrency), bridge (match, bridge-hold and bridge-rate, each also alone), scrape (CPU per /metrics scrape), soak and panels (only when named)")
+	flag.StringVar(&o.only, "only", "rate,hold,bridge,scrape", "parts to run, comma list: rate (IVR call rate), hold (IVR concurrency), bridge (match, bridge-hold and bridge-rate, each also alone), scrape (CPU per /metrics scrape), soak and panels (only when named), callbacks (only when named, alone)")
 	flag.BoolVar(&o.pprof, "pprof", false, "turn on the server's /debug/pprof/ (http.pprof) on its ops port")
 	flag.Float64Var(&o.minBridgeRate, "min-bridge-rate", 0, "lowest bridged call rate tried (calls/s): the ladder's rungs below it are skipped")
 	flag.Float64Var(&o.maxBridgeRate, "max-bridge-rate", 300, "highest bridged call rate tried (calls/s)")
@@ -250,7 +260,13 @@ func run(o options) error {
 	b.progress("machine: %d CPUs (%s), %s; open files limit %d", mach.CPUs, mach.CPUModel, mach.Kernel, mach.OpenFiles)
 	base := measureBaseline(ctx, 5*time.Second)
 	b.progress("baseline: %s", base)
-	e, err := newEnv(ctx, o.binary, o.pprof)
+	trunkPort := 0
+	if o.parts.callbacks {
+		if trunkPort, err = freeUDPPort(); err != nil {
+			return err
+		}
+	}
+	e, err := newEnv(ctx, o.binary, o.pprof, trunkPort)
 	if err != nil {
 		return err
 	}
@@ -341,6 +357,10 @@ func (b *bench) sweeps(ctx context.Context, o options) *result {
 	}
 	if o.parts.panels && ctx.Err() == nil {
 		res.Panels = b.runPanels(ctx, o.panels, o.talk)
+	}
+	if o.parts.callbacks && ctx.Err() == nil {
+		c := b.runCallbacks(ctx)
+		res.Callbacks = &c
 	}
 	if o.parts.soak && ctx.Err() == nil {
 		so := o.soak

@@ -62,6 +62,9 @@ func (r *result) markdown() string {
 	if r.Scrape != nil {
 		r.Scrape.row(w)
 	}
+	if r.Callbacks != nil {
+		r.Callbacks.row(w)
+	}
 	w("")
 	if r.hasPart("rate") {
 		w("Limits: call rate (RFC 4733): %s.", r.PCAP.Limit)

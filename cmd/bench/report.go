@@ -56,20 +56,21 @@ func describeMachine() machine {
 
 // result is the whole report.
 type result struct {
-	Command     string        `json:"command"`
-	Duration    string        `json:"step_duration"`
-	Parts       string        `json:"parts"`
-	Machine     machine       `json:"machine"`
-	Baseline    baseline      `json:"baseline"`
-	PCAP        rateSweep     `json:"call_rate_rfc4733"`
-	Info        *rateSweep    `json:"call_rate_sip_info,omitempty"`
-	Hold        holdSweep     `json:"concurrency"`
-	Bridge      *bridgeResult `json:"bridged,omitempty"`
-	Soak        *soakResult   `json:"soak,omitempty"`
-	Scrape      *scrapeCost   `json:"scrape,omitempty"`
-	Panels      *panelsResult `json:"panels,omitempty"`
-	ServerLog   logSummary    `json:"server_log"`
-	Interrupted bool          `json:"interrupted"`
+	Command     string           `json:"command"`
+	Duration    string           `json:"step_duration"`
+	Parts       string           `json:"parts"`
+	Machine     machine          `json:"machine"`
+	Baseline    baseline         `json:"baseline"`
+	PCAP        rateSweep        `json:"call_rate_rfc4733"`
+	Info        *rateSweep       `json:"call_rate_sip_info,omitempty"`
+	Hold        holdSweep        `json:"concurrency"`
+	Bridge      *bridgeResult    `json:"bridged,omitempty"`
+	Soak        *soakResult      `json:"soak,omitempty"`
+	Scrape      *scrapeCost      `json:"scrape,omitempty"`
+	Panels      *panelsResult    `json:"panels,omitempty"`
+	Callbacks   *callbacksResult `json:"callbacks,omitempty"`
+	ServerLog   logSummary       `json:"server_log"`
+	Interrupted bool             `json:"interrupted"`
 }
 
 // logSummary counts the server's log lines by level and keeps the commonest

@@ -72,6 +72,7 @@ func (a *app) wireRouter(cal *tickets.Calendar) error {
 		PauseReasons:          cfg.Agents.PauseReasons,
 		WrapUpUntilSubmitted:  cfg.Agents.WrapUpUntilSubmitted,
 		EntryWindow:           time.Duration(cfg.Tickets.EntryWindow),
+		Callbacks:             a.callbacks(),
 		Registerer:            a.reg, Logger: a.log,
 	})
 	if err != nil {
@@ -79,6 +80,23 @@ func (a *app) wireRouter(cal *tickets.Calendar) error {
 	}
 	a.router = r
 	return nil
+}
+
+// callbacks is how routing places callback requests (S9): off, with the
+// requests still ticketed, when no trunk is configured.
+func (a *app) callbacks() dispatch.Callbacks {
+	c := a.cfg.Callbacks
+	out := dispatch.Callbacks{Store: a.store, MaxAttempts: c.MaxAttempts, RetryAfter: time.Duration(c.RetryAfter),
+		CallerWait: time.Duration(c.CallerWait), AllowedPrefixes: c.AllowedPrefixes, DefaultCategory: c.DefaultCategory,
+		RingTimeout: time.Duration(c.RingTimeout), Interval: time.Duration(c.Interval), MaxActive: c.MaxActive}
+	if c.Trunk == "" {
+		a.log.Info("callbacks are not placed: no callbacks.trunk configured; requests still become tickets")
+		return out
+	}
+	out.Trunk = trunk{srv: a.sip, cfg: c}
+	a.log.Info("callbacks are placed", "trunk", c.Trunk, "allowed_prefixes", c.AllowedPrefixes,
+		"max_attempts", c.MaxAttempts, "digest", c.TrunkUser != "")
+	return out
 }
 
 // runAgents starts the agent side's loops; they stop with ctx.

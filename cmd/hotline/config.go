@@ -43,6 +43,8 @@ type Config struct {
 	API       api.Config          `yaml:"api"`
 	Panel     PanelConfig         `yaml:"panel"`
 	Runtime   RuntimeConfig       `yaml:"runtime"`
+	// Callbacks places callback requests through an outbound trunk (S9).
+	Callbacks CallbacksConfig `yaml:"callbacks"`
 
 	// From the environment, never from the file.
 	DatabaseURL string `yaml:"-"`
@@ -224,8 +226,9 @@ func DefaultConfig() Config {
 		Recording: RecordingConfig{},
 		Tickets: TicketsConfig{EntryWindow: configs.Duration(5 * time.Minute), DeadlinesFile: "deadlines.yaml",
 			SweepInterval: configs.Duration(10 * time.Second), SpoolDegradedAfter: configs.Duration(30 * time.Second)},
-		Runtime: DefaultRuntimeConfig(),
-		API:     api.DefaultConfig(),
+		Runtime:   DefaultRuntimeConfig(),
+		API:       api.DefaultConfig(),
+		Callbacks: defaultCallbacks(),
 	}
 }
 
@@ -281,6 +284,7 @@ func (c *Config) applyEnv() {
 	c.DatabaseURL = os.Getenv("HOTLINE_DATABASE_URL")
 	c.RedisURL = os.Getenv("HOTLINE_REDIS_URL")
 	c.SecretKey = os.Getenv("HOTLINE_SECRET_KEY")
+	c.Callbacks.applyEnv()
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "postgres://postgres@127.0.0.1:5432/hotline?sslmode=disable"
 	}
@@ -325,6 +329,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.ACD.validate()...)
 	errs = append(errs, c.Agents.validate()...)
 	errs = append(errs, c.Runtime.validate()...)
+	errs = append(errs, c.Callbacks.validate()...)
 	errs = append(errs, c.SIP.Validate(), c.IVR.Validate(), c.Registrar.Validate())
 	return errors.Join(errs...)
 }

@@ -25,6 +25,7 @@ func (a *app) startHTTP(ctx context.Context, errc chan<- error) ([]*http.Server,
 		Unmasker: api.NewPGUnmasker(a.pool, a.keyring), Indexer: a.keyring,
 		Logger: a.log, Metrics: api.NewMetrics(a.reg), Submitted: a.router.TicketSubmitted,
 		Config: &a.cfg.API, Panel: a.router, RecordingsDir: a.cfg.Recording.Dir,
+		Callbacks: a.store, CallbackCategory: a.cfg.Callbacks.DefaultCategory, Claimed: a.router.PokeCallbacks,
 	}
 	apiMux.Handle("/api/", api.New(apiOpts))
 	apiMux.Handle("/", a.panel(ctx, apiOpts))

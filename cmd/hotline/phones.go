@@ -19,8 +19,11 @@ type phones struct {
 // Dial rings a phone for the caller; the IVR hands back the call the SIP
 // server gave it, so the caller is always a *sip.Call.
 func (p phones) Dial(ctx context.Context, call ivr.Call, d dispatch.Dial) (dispatch.Leg, error) {
+	if call != nil {
+		d.CallerID, d.CallID = call.Caller(), call.ID()
+	}
 	leg, err := p.srv.DialAgent(ctx, sip.DialAgentOptions{AgentID: d.Who, Contact: d.Contact,
-		CallerID: call.Caller(), RingTimeout: d.Timeout, CallID: call.ID()})
+		CallerID: d.CallerID, RingTimeout: d.Timeout, CallID: d.CallID})
 	switch {
 	case errors.Is(err, sip.ErrAgentBusy):
 		return nil, fmt.Errorf("%w: %w", dispatch.ErrBusy, err)
@@ -39,9 +42,18 @@ type answeredLeg struct {
 
 func (l answeredLeg) Hangup(ctx context.Context) { l.leg.Hangup(ctx) }
 
+func (l answeredLeg) Done() <-chan struct{} { return l.leg.Done() }
+
+// Bridge bridges the agent's leg with a caller, or with a callback's callee
+// (S9): the same bridge, recording and all.
 func (l answeredLeg) Bridge(ctx context.Context, call ivr.Call, recordTo string) ivr.TalkResult {
-	c, ok := call.(*sip.Call)
-	if !ok { // a wiring error, not a caller's: end the leg rather than panic
+	var c sip.Bridged
+	switch v := call.(type) {
+	case *sip.Call:
+		c = v
+	case calleeLeg:
+		c = v.AgentLeg
+	default: // a wiring error, not a caller's: end the leg rather than panic
 		l.leg.Hangup(context.WithoutCancel(ctx))
 		return ivr.TalkResult{}
 	}

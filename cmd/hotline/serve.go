@@ -103,15 +103,22 @@ func (a *app) drain(sigs <-chan os.Signal) {
 	a.log.Info("draining: new calls get 503; waiting for calls in progress (signal again to hang up all)", "calls", n)
 	waitCtx, stop := context.WithCancel(context.Background())
 	defer stop()
+	// Callbacks in progress are outbound calls, waited for like the others
+	// (none starts once the drain began); a second signal ends them with the
+	// node's context.
+	cbCtx, cbStop := context.WithCancel(waitCtx)
+	defer cbStop()
 	go func() {
 		select {
 		case <-sigs:
 			a.log.Warn("second signal: hanging up every call")
 			a.sip.HangupAll()
+			cbStop()
 		case <-waitCtx.Done():
 		}
 	}()
 	_ = a.sip.Wait(waitCtx)
+	a.router.DrainCallbacks(cbCtx)
 	a.log.Info("drained")
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/tickets"
 	"github.com/redis/go-redis/v9"
 )
@@ -109,6 +110,15 @@ type Options struct {
 	// RecordingsDir is the folder of the call recordings (S19): a recording
 	// whose path lies elsewhere is never served.
 	RecordingsDir string
+	// Callbacks serves GET /api/callbacks and the claims (S9); nil: those
+	// routes answer 404.
+	Callbacks Callbacks
+	// CallbackCategory is the queue of requests left without a category
+	// (callbacks.default_category; default inquiry).
+	CallbackCategory string
+	// Claimed, when set, is told of every claimed callback (the placer
+	// starts a round at once).
+	Claimed func()
 }
 
 // Validate reports the first missing dependency.
@@ -146,6 +156,10 @@ type server struct {
 	recDir    string
 	now       func() time.Time
 	wall      wallCache
+
+	callbacks        Callbacks
+	callbackCategory string
+	claimed          func()
 }
 
 // New returns the API handler, to be mounted at /api/. It panics when a
@@ -187,6 +201,11 @@ func New(opts Options) http.Handler {
 		proxies:  proxies,
 		log:      opts.Logger.With("component", "tickets.api"),
 		metrics:  opts.Metrics,
+
+		callbacks: opts.Callbacks, callbackCategory: opts.CallbackCategory, claimed: opts.Claimed,
+	}
+	if s.callbackCategory == "" {
+		s.callbackCategory = configs.CategoryInquiry
 	}
 	return s.instrument(s.routes())
 }
@@ -218,6 +237,9 @@ func (s *server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/tickets/{ref}/recording", s.authed(s.playRecording))
 	mux.HandleFunc("POST /api/tickets/{ref}/reassign", s.authed(s.supervisorOnly(s.reassignTicket)))
 	mux.HandleFunc("POST /api/tickets/{ref}/acknowledge", s.authed(s.supervisorOnly(s.acknowledgeEscalation)))
+
+	mux.HandleFunc("GET /api/callbacks", s.authed(s.listCallbacks))
+	mux.HandleFunc("POST /api/callbacks/{id}/claim", s.authed(s.claimCallback))
 
 	mux.HandleFunc("POST /api/nuisance", s.authed(s.flagNuisance))
 	mux.HandleFunc("DELETE /api/nuisance/{number}", s.authed(s.clearNuisance))

@@ -47,6 +47,7 @@ type fixture struct {
 	srv     *httptest.Server
 	metrics *Metrics
 	logs    *syncBuffer
+	claimed atomic.Int64 // claims told to Options.Claimed
 }
 
 // syncBuffer collects the API's logs for assertions.
@@ -113,7 +114,8 @@ func newFixtureWith(t *testing.T, cfg *Config) *fixture {
 		prefix: prefix, metrics: NewMetrics(prometheus.NewRegistry()), logs: &syncBuffer{}}
 	f.opts = Options{Store: store, Auth: dir, Sessions: f.rdb, Prefix: f.prefix, Config: cfg, Now: f.clock.Now,
 		Unmasker: NewPGUnmasker(pool, kr), Indexer: kr, Metrics: f.metrics,
-		Logger: slog.New(slog.NewTextHandler(f.logs, nil))}
+		Logger:    slog.New(slog.NewTextHandler(f.logs, nil)),
+		Callbacks: store, Claimed: func() { f.claimed.Add(1) }}
 	f.srv = httptest.NewServer(New(f.opts))
 	t.Cleanup(f.srv.Close)
 	return f
