@@ -21,8 +21,9 @@ type bridgeRateStep struct {
 	Counts     bridgeCounts `json:"calls_judged"`
 	Offers     offerStats   `json:"offers"`
 	Relay      relayDelta   `json:"server"`
-	Media      mediaDelta   `json:"media"` // the pacer (prompts) over the step
-	Cores      cores        `json:"cores"` // while the callers' SIPp ran
+	Peer       *genWindow   `json:"go_peer,omitempty"` // what the bench's RTP peer measured
+	Media      mediaDelta   `json:"media"`             // the pacer (prompts) over the step
+	Cores      cores        `json:"cores"`             // while the callers' SIPp ran
 	ServerCPU  float64      `json:"server_cpu_s"`
 	CPUPerCall float64      `json:"cpu_s_per_call"` // server CPU ÷ bridged calls
 	Success    float64      `json:"sipp_success"`   // SIPp successful ÷ calls
@@ -146,6 +147,7 @@ func (r *bridgeRun) rateStep(ctx context.Context, rate float64, talk time.Durati
 		},
 		Timeout: b.duration*3 + callLen + 60*time.Second,
 	}
+	r.useGoPeer(&run)
 	c0 := b.mark(nil, r.uas)
 	p, err := startSIPp(ctx, run)
 	if err != nil {
@@ -169,6 +171,7 @@ func (r *bridgeRun) rateStep(ctx context.Context, rate float64, talk time.Durati
 	}
 	st.ServerCPU = (cpu1 - c0.server).Seconds()
 	st.Relay = newRelayDelta(m0, m1)
+	st.Peer = r.peerWindow(run)
 	if uas1, err := r.uas.stats(); err == nil {
 		st.UASCalls, st.UASFailed = uas1.Successful-uas0.Successful, uas1.Failed-uas0.Failed
 	}
@@ -214,7 +217,14 @@ func (st bridgeRateStep) summary() string {
 		num(st.Offers.OfferToAnswerP50), st.Offers.PeakOffered, num(c.QueueToAnswerP50), num(c.QueueToAnswerP99),
 		num(c.StaffNumberP50), num(c.TalkP50), num(c.TalkMin), num(st.Media.LatenessP99), pct(st.Media.LateShare),
 		st.UASCalls, st.UASFailed, st.Relay, st.Cores,
-		num(1000*st.CPUPerCall), st.After)
+		num(1000*st.CPUPerCall), st.After) + peerText(st.Peer)
+}
+
+func peerText(w *genWindow) string {
+	if w == nil {
+		return ""
+	}
+	return "; " + w.String()
 }
 
 // bridgeRateLimit says what most likely stopped the bridged call rate.
@@ -283,7 +293,9 @@ type bridgeHoldStep struct {
 	Plateau      float64    `json:"plateau_s"`        // between the two scrapes' answers
 	ScrapeMax    float64    `json:"metrics_scrape_s"` // the slower /metrics answer
 	Relay        relayDelta `json:"plateau"`
-	Expected     float64    `json:"expected_packets"` // 2 directions × 50/s × bridged × plateau
+	RTP          string     `json:"rtp_peer"`          // go, or sipp callers (the real-peer check)
+	Peer         *genWindow `json:"go_peer,omitempty"` // what the bench's RTP peer measured over the plateau
+	Expected     float64    `json:"expected_packets"`  // 2 directions × 50/s × bridged × plateau
 	RelayedShare float64    `json:"relayed_share"`
 	Cores        cores      `json:"cores"` // during the plateau
 	SIPp         sippStats  `json:"sipp_callers"`
@@ -316,7 +328,7 @@ func (r *bridgeRun) holdSweep(ctx context.Context, counts []int, ramp float64, k
 		if ctx.Err() != nil {
 			break
 		}
-		st := r.holdStep(ctx, n, ramp)
+		st := r.holdStep(ctx, n, ramp, len(sw.Steps) == 0)
 		sw.Steps = append(sw.Steps, st)
 		r.b.progress("bridge hold %5d calls: %s", n, st.summary())
 		r.b.env.clearRecordings()
@@ -334,9 +346,9 @@ func (r *bridgeRun) holdSweep(ctx context.Context, counts []int, ramp float64, k
 	}
 }
 
-func (r *bridgeRun) holdStep(ctx context.Context, n int, rampRate float64) bridgeHoldStep {
+func (r *bridgeRun) holdStep(ctx context.Context, n int, rampRate float64, realPeer bool) bridgeHoldStep {
 	b := r.b
-	st := bridgeHoldStep{Calls: n, Ramp: rampRate}
+	st := bridgeHoldStep{Calls: n, Ramp: rampRate, RTP: "sipp"}
 	fail := func(err error) bridgeHoldStep { st.Err = err.Error(); return st }
 	if _, err := b.srv.waitIdle(ctx, 90*time.Second); err != nil {
 		return fail(err)
@@ -363,6 +375,14 @@ func (r *bridgeRun) holdStep(ctx context.Context, n int, rampRate float64) bridg
 		},
 		Timeout: measureAt + bridgePlateau + 2*time.Minute,
 	}
+	if r.gen != nil {
+		// The first step's callers stream with SIPp: the real-peer check.
+		st.RTP = "sipp callers, go agents"
+		if !realPeer {
+			r.useGoPeer(&run)
+			st.RTP = "go"
+		}
+	}
 	start := time.Now()
 	p, err := startSIPp(ctx, run)
 	if err != nil {
@@ -375,12 +395,19 @@ func (r *bridgeRun) holdStep(ctx context.Context, n int, rampRate float64) bridg
 		// the scrapes wait up to 30 s, their time is reported, and the
 		// plateau is the time between their answers.
 		c0 := b.mark(p, r.uas)
+		if r.gen != nil {
+			r.gen.reset()
+		}
 		var err0, err1 error
 		var d0, d1 time.Duration
 		m0, d0, err0 = scrapeTimed(b.srv.http+"/metrics", slowScrape)
 		t0 := time.Now()
 		err = sleepCtx(ctx, time.Until(c0.at.Add(bridgePlateau)))
 		st.Cores = b.since(c0, p, r.uas, 0)
+		if r.gen != nil {
+			w := r.gen.snapshot()
+			st.Peer = &w
+		}
 		m1, d1, err1 = scrapeTimed(b.srv.http+"/metrics", slowScrape)
 		st.Plateau = time.Since(t0).Seconds()
 		st.ScrapeMax = max(d0, d1).Seconds()
@@ -444,7 +471,8 @@ func (st bridgeHoldStep) summary() string {
 		verdict, st.Agents, st.Ramp, st.ActiveCalls, st.BridgesStart, st.BridgesEnd, st.Relay.Relayed, st.Expected, st.Plateau,
 		pct(st.RelayedShare), num(st.Relay.JitterP50), num(st.Relay.JitterP99), pct(st.Relay.JitterWithin),
 		num(st.Relay.LatencyP50), num(st.Relay.LatencyP99), pct(st.Relay.Within),
-		st.Relay.Dropped, st.Relay.SendErrors, st.Cores, st.ScrapeMax, st.SIPp.Successful, st.Calls, st.Counts.Outcomes, st.Counts.Bridged, st.After)
+		st.Relay.Dropped, st.Relay.SendErrors, st.Cores, st.ScrapeMax, st.SIPp.Successful, st.Calls, st.Counts.Outcomes, st.Counts.Bridged, st.After) +
+		"; rtp " + st.RTP + peerText(st.Peer)
 }
 
 func bridgeHoldLimit(st bridgeHoldStep, cpus int) string {
@@ -468,4 +496,27 @@ func bridgeHoldLimit(st bridgeHoldStep, cpus int) string {
 	default:
 		return fmt.Sprintf("SIPp callers: %d of %d calls ok (%s); %s", st.SIPp.Successful, st.Calls, st.SIPp.Errors, cpu)
 	}
+}
+
+// useGoPeer makes a callers' run signal only: their SDP names the bench's
+// RTP peer, which talks as SIPp's rtp_stream would have (from AudioAtMS after
+// the key for RestMS), and starts a new measuring window.
+func (r *bridgeRun) useGoPeer(run *sippRun) {
+	if r.gen == nil {
+		return
+	}
+	run.Audio = nil
+	run.Data["MediaPort"] = int64(r.gen.port(sideCaller))
+	start := run.AnswerWait + time.Duration(run.Data["AudioAtMS"])*time.Millisecond
+	r.gen.setPlan(start, time.Duration(run.Data["RestMS"])*time.Millisecond)
+	r.gen.reset()
+}
+
+// peerWindow is what the Go peer measured since useGoPeer; nil when SIPp streamed.
+func (r *bridgeRun) peerWindow(run sippRun) *genWindow {
+	if r.gen == nil || run.Data["MediaPort"] == 0 {
+		return nil
+	}
+	w := r.gen.snapshot()
+	return &w
 }

@@ -90,6 +90,8 @@ type options struct {
 	keepGoing     bool
 	keyAt         time.Duration
 	soak          soakOptions
+	rtp           string
+	repeat        int
 }
 
 // parts are the sweeps -only selects. "bridge" is the three parts:
@@ -159,6 +161,8 @@ func main() {
 	flag.BoolVar(&o.keepGoing, "keep-going", false, "bridged sweeps: run every step even after one failed (the figures are then the best passing step; failures below it are listed)")
 	flag.DurationVar(&o.keyAt, "key-at", time.Second, "when the call-rate, bridged call-rate and matching callers press their key after the answer: "+
 		"1s is the short call (answer, press a key, 2 s, BYE), typed during the greeting (S3 type-ahead); 5s waits for the menu, as a first-time caller does")
+	flag.StringVar(&o.rtp, "rtp", "go", "who streams the bridged calls' audio: go (the bench's own RTP peer, SIPp only signals; the first bridge-hold step's callers still stream with SIPp as the real-peer check) or sipp (SIPp's rtp_stream on both sides)")
+	flag.IntVar(&o.repeat, "repeat", 1, "run each step this many times (1-9): the report gives each step's pass count, median and worst")
 	flag.DurationVar(&o.soak.duration, "soak-duration", 30*time.Minute, "soak: how long the mixed traffic runs")
 	flag.Float64Var(&o.soak.load, "soak-load", 0.7, "soak: share of the capacity offered, half as short IVR calls, half as bridged calls")
 	flag.Float64Var(&o.soak.ivrCap, "soak-ivr-capacity", 800, "soak: short IVR calls/s the server passes alone (BENCHMARKS.md; the rate part's figure when it runs first)")
@@ -196,6 +200,10 @@ func (o options) validate() error {
 		return errors.New("-talk must be between 1s and 1m")
 	case o.keyAt < 500*time.Millisecond || o.keyAt > 20*time.Second:
 		return errors.New("-key-at must be between 500ms and 20s")
+	case o.rtp != "go" && o.rtp != "sipp":
+		return errors.New("-rtp must be go or sipp")
+	case o.repeat < 1 || o.repeat > 9:
+		return errors.New("-repeat must be between 1 and 9")
 	case o.soak.duration < time.Minute || o.soak.duration > 50*time.Minute:
 		return errors.New("-soak-duration must be between 1m and 50m (the whole run is bounded by an hour)")
 	case o.soak.load <= 0 || o.soak.load > 1:
@@ -313,6 +321,7 @@ func (b *bench) sweeps(ctx context.Context, o options) *result {
 			counts:    ints(from(float64(o.minBridged), ladder([]float64{250, 500, 750, 1000, 1250, 1500}, float64(o.maxBridged), 250))),
 			talk:      o.talk,
 			keepGoing: o.keepGoing,
+			goRTP:     o.rtp == "go",
 		})
 	}
 	if o.parts.scrape && ctx.Err() == nil {

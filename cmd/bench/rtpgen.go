@@ -52,21 +52,21 @@ const (
 
 // genLeg is one server port sending to one of the generator's sockets.
 type genLeg struct {
-	id     uint32
-	side   genSide
-	to     unix.SockaddrInet4
-	seen   time.Time // first packet from the server
-	from   time.Time // start sending at
-	until  time.Time // stop sending at (zero: while the server sends)
-	last   time.Time // last packet from the server
-	seq    uint16
-	ts     uint32
-	ssrc   uint32
-	next   time.Time
-	sent   int
-	recv   int // relayed packets (marked) received
-	prevLat time.Duration
-	prevAt  time.Time
+	id                           uint32
+	side                         genSide
+	to                           unix.SockaddrInet4
+	seen                         time.Time // first packet from the server
+	from                         time.Time // start sending at
+	until                        time.Time // stop sending at (zero: while the server sends)
+	last                         time.Time // last packet from the server
+	seq                          uint16
+	ts                           uint32
+	ssrc                         uint32
+	next                         time.Time
+	sent                         int
+	recv                         int // relayed packets (marked) received
+	prevLat                      time.Duration
+	prevAt                       time.Time
 	worstGap, worstLat, worstJit time.Duration
 }
 
@@ -98,15 +98,15 @@ type rtpGen struct {
 	socks [2]*net.UDPConn
 	raws  [2]syscall.RawConn
 
-	mu      sync.Mutex
-	legs    map[[2]uint64]*genLeg // by side and server address
-	wheel   [genSlots][]*genLeg
-	nextID  uint32
-	plan    genPlan
-	lat     [genHistMax + 1]uint64
-	jit     [genHistMax + 1]uint64
-	done    []*genLeg // legs that ended in the window
-	window  genWindow
+	mu     sync.Mutex
+	legs   map[[2]uint64]*genLeg // by side and server address
+	wheel  [genSlots][]*genLeg
+	nextID uint32
+	plan   genPlan
+	lat    [genHistMax + 1]uint64
+	jit    [genHistMax + 1]uint64
+	done   []*genLeg // legs that ended in the window
+	window genWindow
 
 	stop chan struct{}
 	wg   sync.WaitGroup
