@@ -63,14 +63,26 @@ func (b *bench) runHoldSweep(ctx context.Context, ns []int) holdSweep {
 		if ctx.Err() != nil {
 			break
 		}
-		st := b.holdStep(ctx, n)
-		sw.Steps = append(sw.Steps, st)
-		b.progress("hold %5d calls: %s", n, st.summary())
-		if !st.Pass {
-			sw.Limit = holdLimit(st, b.cpus)
+		var passes []bool
+		for run := range b.repeat {
+			if ctx.Err() != nil {
+				break
+			}
+			st := b.holdStep(ctx, n)
+			sw.Steps = append(sw.Steps, st)
+			b.progress("hold %5d calls%s: %s", n, runLabel(run, b.repeat), st.summary())
+			passes = append(passes, st.Pass)
+			if !st.Pass && sw.Limit == "" {
+				sw.Limit = holdLimit(st, b.cpus)
+			}
+		}
+		all, any := rungPassed(passes)
+		if all {
+			sw.MaxHeld = n
+		}
+		if !any {
 			break
 		}
-		sw.MaxHeld = n
 	}
 	if sw.Limit == "" && len(sw.Steps) > 0 {
 		sw.Limit = "not reached: every step up to -max-concurrent passed"

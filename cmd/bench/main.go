@@ -67,6 +67,8 @@ type bench struct {
 	// keyAt is when, after the answer, the rate, bridge-rate and matching
 	// callers press their key: during the greeting it is type-ahead (S3).
 	keyAt time.Duration
+	// repeat is how many times each step runs (-repeat).
+	repeat int
 }
 
 type options struct {
@@ -237,7 +239,7 @@ func run(o options) error {
 	ctx, cancel := context.WithTimeout(ctx, overallLimit)
 	defer cancel()
 
-	b := &bench{duration: o.duration, cpus: runtime.NumCPU(), sampleCalls: o.samples, started: time.Now(), keyAt: o.keyAt}
+	b := &bench{duration: o.duration, cpus: runtime.NumCPU(), sampleCalls: o.samples, started: time.Now(), keyAt: o.keyAt, repeat: o.repeat}
 	mach := describeMachine()
 	b.progress("machine: %d CPUs (%s), %s; open files limit %d", mach.CPUs, mach.CPUModel, mach.Kernel, mach.OpenFiles)
 	base := measureBaseline(ctx, 5*time.Second)
@@ -298,7 +300,7 @@ func (b *bench) startServer(ctx context.Context, binary string, pprof bool) erro
 // variant when the first one stops early), the concurrency sweep, and the
 // bridged calls (rate, concurrency, matching).
 func (b *bench) sweeps(ctx context.Context, o options) *result {
-	res := &result{Command: commandLine(), Duration: o.duration.String(), Parts: o.parts.String()}
+	res := &result{Command: commandLine(), Duration: o.duration.String(), Parts: o.parts.String(), Repeat: o.repeat}
 	if o.parts.rate {
 		rates := from(o.minRate, ladder([]float64{50, 100, 200, 300, 400, 500, 600, 800}, o.maxRate, 200))
 		res.PCAP = b.runRateSweep(ctx, "ivr_pcap", rates)

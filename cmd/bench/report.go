@@ -67,6 +67,8 @@ type result struct {
 	Bridge      *bridgeResult `json:"bridged,omitempty"`
 	Soak        *soakResult   `json:"soak,omitempty"`
 	Scrape      *scrapeCost   `json:"scrape,omitempty"`
+	Repeat      int           `json:"repeat"`
+	Repeats     []repeatRow   `json:"repeatability,omitempty"`
 	ServerLog   logSummary    `json:"server_log"`
 	Interrupted bool          `json:"interrupted"`
 }
