@@ -38,6 +38,7 @@ const (
 	genBatch     = 64
 	genMark      = 0x484c4247 // "HLBG"
 	genIdle      = 2 * time.Second
+	genCatchUp   = 200 * time.Millisecond
 	genHistScale = 10 // histogram buckets per ms
 	genHistMax   = 200 * genHistScale
 )
@@ -363,16 +364,22 @@ func (g *rtpGen) send() {
 				continue
 			}
 			legs = append(legs, l)
-			if now.Before(l.next) || (!l.until.IsZero() && now.After(l.until)) {
+			if !l.until.IsZero() && now.After(l.until) {
 				continue
 			}
-			out[l.side].add(l, now)
-			l.next = l.next.Add(genSlots * genSlot)
-			if now.Sub(l.next) > genSlots*genSlot { // behind: no catch-up burst
-				l.next = now.Add(genSlots * genSlot)
+			// A leg the sender fell behind on (this process descheduled)
+			// catches up two packets a visit, as a phone's sound card
+			// buffer drains, so that the relay is offered every packet;
+			// beyond genCatchUp it resumes from now.
+			if now.Sub(l.next) > genCatchUp {
+				l.next = now
 			}
-			l.sent++
-			g.window.Sent++
+			for k := 0; k < 2 && !now.Before(l.next); k++ {
+				out[l.side].add(l, now)
+				l.next = l.next.Add(genSlots * genSlot)
+				l.sent++
+				g.window.Sent++
+			}
 		}
 		clear(g.wheel[slot][len(legs):])
 		g.wheel[slot] = legs
