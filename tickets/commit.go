@@ -12,7 +12,7 @@ import (
 
 // Group commit defaults.
 const (
-	defaultBatchWindow = 20 * time.Millisecond
+	defaultBatchWindow = 100 * time.Millisecond
 	defaultBatchMax    = 256
 	maxBatchMax        = 4096
 )

@@ -286,3 +286,36 @@ func TestWriterBatchOptions(t *testing.T) {
 		t.Fatalf("batch defaults not applied: %+v", w.group)
 	}
 }
+
+// TestGroupCommitAt250CallsPerSecond: calls ending at 250 a second for 2 s,
+// each saving its record and draft when it ends, cost PostgreSQL at most one
+// commit per batch window (100 ms: 10 a second), not 250; none is spooled.
+func TestGroupCommitAt250CallsPerSecond(t *testing.T) {
+	_, pool := pgtest.Migrated(t, Migrate)
+	m := NewMetrics(prometheus.NewRegistry())
+	w := newBatchWriter(t, pool, t.TempDir(), m, defaultBatchWindow)
+	const rate, n = 250, 500
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	start := time.Now()
+	for i := range n {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / rate)))
+		wg.Go(func() {
+			if err := w.SaveAnsweredCall(context.Background(), answeredCall(fmt.Sprintf("rate-%04d", i)), DraftFacts{}); err != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	commits, records := histogram(t, m.batchSize)
+	t.Logf("%d calls in %v: %d group commits (%.1f a second), %.1f records each", n, took.Round(time.Millisecond),
+		commits, float64(commits)/took.Seconds(), records/float64(commits))
+	if failed.Load() > 0 || w.Pending() > 0 || records != n {
+		t.Fatalf("%d saves failed, %d spooled, %v records committed; want all %d written", failed.Load(), w.Pending(), records, n)
+	}
+	if limit := took.Seconds()/defaultBatchWindow.Seconds() + 5; float64(commits) > limit {
+		t.Fatalf("%d group commits in %v: more than one per batch window (%.0f)", commits, took, limit)
+	}
+	assertCount(t, pool, "SELECT count(*) FROM tickets WHERE call_id LIKE 'rate-%'", n)
+}
