@@ -20,6 +20,9 @@ const (
 // errLead tells a waiting save that it now leads the next group commit.
 var errLead = errors.New("lead the next group commit")
 
+// errSpoolFirst sends a record to the spool because records wait there.
+var errSpoolFirst = errors.New("records wait in the spool: the database is in trouble")
+
 // pendingWrite is one record waiting for its group commit.
 type pendingWrite struct {
 	e    spoolEntry
@@ -103,6 +106,15 @@ func (c *committer) flush() {
 // gets that error and is spooled.
 func (w *Writer) writeGroup(group []*pendingWrite) []error {
 	errs := make([]error, len(group))
+	if w.Pending() > 0 {
+		// A group before this one failed and was spooled while this one
+		// waited: these records queue behind it, in order, without waiting
+		// for the database to fail them too.
+		for i := range errs {
+			errs[i] = errSpoolFirst
+		}
+		return errs
+	}
 	if len(group) == 1 {
 		// Alone: the record's own statements, same round trips.
 		began := time.Now()

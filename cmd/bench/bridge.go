@@ -87,8 +87,8 @@ type bridgeOptions struct {
 	talk      time.Duration
 	keepGoing bool // run every step even after one failed
 	// goRTP: the bench's own RTP peer (rtpgen.go) streams for both legs
-	// instead of SIPp, but for the first concurrency step, whose callers
-	// stream with SIPp as the real-peer check.
+	// instead of SIPp; one extra concurrency step whose callers stream with
+	// SIPp is the real-peer check.
 	goRTP bool
 }
 

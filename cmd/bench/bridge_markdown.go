@@ -119,6 +119,17 @@ func (br *bridgeResult) tables(w func(string, ...any), has func(string) bool) {
 		"the leg's previous packet (|D(i-1,i)| of RFC 3550 section 6.4.1 with the relay as the path; a steady delay adds none). " +
 		"Pass: added jitter p99 < 5 ms, i.e. ≥ 99%% of the changes within 5 ms; the relay latency's own p99 < 5 ms is shown as a " +
 		"stricter figure (the latency bounds the jitter). The worst packet of each bridge (logged when it stops) is shown too.")
+	if br.RTP == "go" {
+		w("")
+		w("RTP (`-rtp go`): SIPp only signals; both legs' audio comes from the bench's own RTP peer (`cmd/bench/rtpgen.go`): the callers' " +
+			"and the agents' SDP name one socket each, the peer answers every server port that sends to it from that socket (symmetric RTP), " +
+			"paced by a 1 ms timer wheel (each leg keeps its slot: 1,000 bridges are 50 packets a millisecond, not one burst every 20 ms) " +
+			"and sent with sendmmsg, and the callers talk when SIPp's would have. Its packets carry their send time, so the other leg's " +
+			"receiver (kernel arrival stamps) measures the latency through the server, its change from packet to packet (added jitter) " +
+			"and the worst gap per leg: the **go peer** column, beside the server's own histograms, which stay the pass criterion. " +
+			"**bench cores** is this process (the peer and the scrapes). The bridge-hold real-peer check is one step of the first rung " +
+			"whose callers stream with SIPp (`rtp sipp callers, go agents`), listed first and not counted in the figure.")
+	}
 	if has("bridge-hold") {
 		br.holdTable(w)
 	}
@@ -179,7 +190,11 @@ func (br *bridgeResult) holdTable(w func(string, ...any)) {
 	w("")
 	w("| N | agents | ramp/s | active calls | bridges start / end | records by outcome | relayed / expected | jitter p50 / p99 ms | relay p50 / p99 ms | within 5 ms | worst packet per bridge p50 / p99 / max ms | dropped | send errors | RTP peer | go peer: latency p99, added jitter p99 ms, within 5 ms, worst gap max ms | server cores | bench cores | SIPp callers / agents cores | Redis cores | other cores | /metrics answer s | SIPp ok | agents after | pass |")
 	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-	for _, st := range br.Hold.Steps {
+	steps := br.Hold.Steps
+	if br.Hold.RealPeer != nil {
+		steps = append([]bridgeHoldStep{*br.Hold.RealPeer}, steps...)
+	}
+	for _, st := range steps {
 		c := st.Counts
 		w("| %d | %d | %.0f | %.0f | %.0f / %.0f | %v | %.0f / %.0f (%s) | %s / %s | %s / %s | %s | %s / %s / %s | %v | %.0f | %s | %s | %.2f | %.2f | %.2f / %.2f | %.2f | %.2f | %.1f | %d | %v | %s |",
 			st.Calls, st.Agents, st.Ramp, st.ActiveCalls, st.BridgesStart, st.BridgesEnd, c.Outcomes, st.Relay.Relayed, st.Expected,

@@ -326,9 +326,13 @@ type bridgeHoldStep struct {
 // bridgeHoldSweep is the most concurrent bridged calls relayed within 5 ms
 // for 99% of packets.
 type bridgeHoldSweep struct {
-	Steps   []bridgeHoldStep `json:"steps"`
-	MaxHeld int              `json:"max_concurrent"`
-	Limit   string           `json:"limited_by"`
+	// RealPeer is the -rtp go sweep's real-peer check: one step of the
+	// first rung whose callers stream with SIPp (the agents with the Go
+	// peer), beside the sweep, not counted in its figure.
+	RealPeer *bridgeHoldStep  `json:"real_peer_check,omitempty"`
+	Steps    []bridgeHoldStep `json:"steps"`
+	MaxHeld  int              `json:"max_concurrent"`
+	Limit    string           `json:"limited_by"`
 }
 
 // holdAgents is how many agents a concurrency step of n calls needs.
@@ -337,6 +341,12 @@ func holdAgents(n int) int { return n + n/20 + 20 }
 func (r *bridgeRun) holdSweep(ctx context.Context, counts []int, ramp float64, keepGoing bool) {
 	sw := &r.res.Hold
 	var fails []stepFailure
+	if r.gen != nil && len(counts) > 0 && ctx.Err() == nil {
+		st := r.holdStep(ctx, counts[0], ramp, true)
+		sw.RealPeer = &st
+		r.b.progress("bridge hold %5d calls, real-peer check (SIPp callers stream): %s", counts[0], st.summary())
+		r.b.env.clearRecordings()
+	}
 	for _, n := range counts {
 		if ctx.Err() != nil {
 			break
@@ -346,7 +356,7 @@ func (r *bridgeRun) holdSweep(ctx context.Context, counts []int, ramp float64, k
 			if ctx.Err() != nil {
 				break
 			}
-			st := r.holdStep(ctx, n, ramp, n == counts[0])
+			st := r.holdStep(ctx, n, ramp, false)
 			sw.Steps = append(sw.Steps, st)
 			r.b.progress("bridge hold %5d calls%s: %s", n, runLabel(run, r.b.repeat), st.summary())
 			r.b.env.clearRecordings()
@@ -398,8 +408,7 @@ func (r *bridgeRun) holdStep(ctx context.Context, n int, rampRate float64, realP
 		Timeout: measureAt + bridgePlateau + 2*time.Minute,
 	}
 	if r.gen != nil {
-		// The first step's callers stream with SIPp: the real-peer check.
-		st.RTP = "sipp callers, go agents"
+		st.RTP = "sipp callers, go agents" // the real-peer check
 		if !realPeer {
 			r.useGoPeer(&run)
 			st.RTP = "go"
