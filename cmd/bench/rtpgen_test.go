@@ -2,6 +2,9 @@ package main
 
 import (
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -128,5 +131,47 @@ func TestRTPGenCallerPlan(t *testing.T) {
 	}
 	if first := got[0].Sub(start); first < 250*time.Millisecond {
 		t.Fatalf("caller leg started %v after the answer, want its plan's 300 ms", first)
+	}
+}
+
+// TestScenariosNameTheGoPeer: with MediaPort the callers' and the agents'
+// SDP name the Go peer's port and SIPp streams nothing; without it SIPp's
+// own media port and rtp_stream, as before.
+func TestScenariosNameTheGoPeer(t *testing.T) {
+	tests := []struct {
+		name      string
+		run       sippRun
+		wantPort  string
+		wantAudio bool
+	}{
+		{"caller, go peer", sippRun{Scenario: "bridge_caller.xml", Key: '1', AnswerWait: time.Second,
+			Data: map[string]int64{"AudioAtMS": 4000, "RestMS": 4000, "MediaPort": 40123}}, "m=audio 40123 ", false},
+		{"caller, sipp", sippRun{Scenario: "bridge_caller.xml", Key: '1', AnswerWait: time.Second, Audio: talkAudio(),
+			Data: map[string]int64{"AudioAtMS": 4000, "RestMS": 4000}}, "m=audio [media_port] ", true},
+		{"agent, go peer", sippRun{Scenario: "agent_uas.xml", UAS: true,
+			Data: map[string]int64{"TalkMS": 1000, "MediaPort": 40124}}, "m=audio 40124 ", false},
+		{"agent, sipp", sippRun{Scenario: "agent_uas.xml", UAS: true, Audio: talkAudio(),
+			Data: map[string]int64{"TalkMS": 1000}}, "m=audio [media_port] ", true},
+		{"ivr caller", sippRun{Scenario: "ivr_pcap.xml", Key: '1', AnswerWait: time.Second, AfterKey: time.Second},
+			"m=audio [media_port] ", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := stage(dir, tt.run); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(dir, "scenario.xml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := string(b)
+			if !strings.Contains(text, tt.wantPort) {
+				t.Errorf("SDP does not contain %q:\n%s", tt.wantPort, text)
+			}
+			if got := strings.Contains(text, "<exec rtp_stream"); got != tt.wantAudio {
+				t.Errorf("<exec rtp_stream> in the scenario = %v, want %v", got, tt.wantAudio)
+			}
+		})
 	}
 }
