@@ -103,6 +103,7 @@ func (r *bridgeRun) rateSweep(ctx context.Context, rates []float64, talk time.Du
 			if ctx.Err() != nil {
 				break
 			}
+			r.b.run = run
 			st := r.rateStep(ctx, rate, talk)
 			sw.Steps = append(sw.Steps, st)
 			r.b.progress("bridge rate %4.0f/s%s: %s", rate, runLabel(run, r.b.repeat), st.summary())
@@ -146,7 +147,7 @@ func (r *bridgeRun) rateStep(ctx context.Context, rate float64, talk time.Durati
 	}
 	uas0, _ := r.uas.stats()
 	callLen := bridgeCallLength(b.keyAt, talk)
-	caller := fmt.Sprintf("1385%06d", int(rate))
+	caller := fmt.Sprintf("1385%d%05d", r.b.run, int(rate))
 	run := sippRun{
 		Scenario: "bridge_caller.xml", Target: b.srv.sipAddr, Service: b.service, Caller: caller,
 		Key: menuKey, Calls: calls, Rate: rate, Limit: int(rate*(callLen.Seconds()+10)) + 100,
@@ -342,6 +343,7 @@ func (r *bridgeRun) holdSweep(ctx context.Context, counts []int, ramp float64, k
 	sw := &r.res.Hold
 	var fails []stepFailure
 	if r.gen != nil && len(counts) > 0 && ctx.Err() == nil {
+		r.b.run = realPeerRun
 		st := r.holdStep(ctx, counts[0], ramp, true)
 		sw.RealPeer = &st
 		r.b.progress("bridge hold %5d calls, real-peer check (SIPp callers stream): %s", counts[0], st.summary())
@@ -356,6 +358,7 @@ func (r *bridgeRun) holdSweep(ctx context.Context, counts []int, ramp float64, k
 			if ctx.Err() != nil {
 				break
 			}
+			r.b.run = run
 			st := r.holdStep(ctx, n, ramp, false)
 			sw.Steps = append(sw.Steps, st)
 			r.b.progress("bridge hold %5d calls%s: %s", n, runLabel(run, r.b.repeat), st.summary())
@@ -397,7 +400,7 @@ func (r *bridgeRun) holdStep(ctx context.Context, n int, rampRate float64, realP
 	// Every call outlasts the plateau: the first one hangs up last of all
 	// relative to its start.
 	afterKey := ramp + bridgeKeyToBridge + bridgeSettle + bridgePlateau + 5*time.Second
-	caller := fmt.Sprintf("1386%06d", n)
+	caller := fmt.Sprintf("1386%d%05d", r.b.run, n)
 	run := sippRun{
 		Scenario: "bridge_caller.xml", Target: b.srv.sipAddr, Service: b.service, Caller: caller,
 		Key: menuKey, Calls: n, Rate: rampRate, Limit: n, AnswerWait: holdAnswerWait, Audio: r.audio,

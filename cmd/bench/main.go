@@ -67,8 +67,10 @@ type bench struct {
 	// keyAt is when, after the answer, the rate, bridge-rate and matching
 	// callers press their key: during the greeting it is type-ahead (S3).
 	keyAt time.Duration
-	// repeat is how many times each step runs (-repeat).
-	repeat int
+	// repeat is how many times each step runs (-repeat); run is the
+	// step's run now (0…repeat-1, realPeerRun for the real-peer check),
+	// part of its callers' numbers so that each run reads its own records.
+	repeat, run int
 }
 
 type options struct {
@@ -204,8 +206,8 @@ func (o options) validate() error {
 		return errors.New("-key-at must be between 500ms and 20s")
 	case o.rtp != "go" && o.rtp != "sipp":
 		return errors.New("-rtp must be go or sipp")
-	case o.repeat < 1 || o.repeat > 9:
-		return errors.New("-repeat must be between 1 and 9")
+	case o.repeat < 1 || o.repeat > realPeerRun:
+		return errors.New("-repeat must be between 1 and 9 (a digit of the callers' numbers)")
 	case o.soak.duration < time.Minute || o.soak.duration > 50*time.Minute:
 		return errors.New("-soak-duration must be between 1m and 50m (the whole run is bounded by an hour)")
 	case o.soak.load <= 0 || o.soak.load > 1:

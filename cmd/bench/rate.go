@@ -77,6 +77,7 @@ func (b *bench) runRateSweep(ctx context.Context, scenario string, rates []float
 			if ctx.Err() != nil {
 				break
 			}
+			b.run = run
 			st := b.rateStep(ctx, scenario, rate)
 			sw.Steps = append(sw.Steps, st)
 			sw.CPU += st.ServerCPU
@@ -115,7 +116,7 @@ func (b *bench) rateStep(ctx context.Context, scenario string, rate float64) rat
 	if err != nil {
 		return fail(err)
 	}
-	caller := fmt.Sprintf("139%s%05d", map[string]string{"ivr_pcap": "1", "ivr_info": "2"}[scenario], int(rate))
+	caller := fmt.Sprintf("139%s%d%04d", map[string]string{"ivr_pcap": "1", "ivr_info": "2"}[scenario], b.run, int(rate))
 	callLen := b.keyAt + shortAfterKey
 	run := sippRun{
 		Scenario: scenario + ".xml", Target: b.srv.sipAddr, Service: b.service, Caller: caller,

@@ -12,6 +12,10 @@ import (
 // (with -keep-going, to the end). The report's repeatability table gives,
 // per rung, the pass count and the median and worst of its figures.
 
+// realPeerRun is the run number of the bridge-hold real-peer check: above
+// every -repeat run, so its callers' numbers are its own.
+const realPeerRun = 9
+
 // repeatRow is one rung of a sweep over its N runs.
 type repeatRow struct {
 	Sweep  string         `json:"sweep"`
