@@ -30,7 +30,8 @@ type WriterOptions struct {
 	SpoolDir string
 	// RetryInterval is how often Run retries spooled records (default 2s).
 	RetryInterval time.Duration
-	// WriteTimeout bounds one attempt to write a record (default 2s).
+	// WriteTimeout bounds one attempt to write a record or a group commit
+	// (default 2s).
 	WriteTimeout time.Duration
 	// BacklogLimit is how long records may wait in the spool before
 	// CheckSpool reports the writer degraded (default 30s).
