@@ -185,8 +185,8 @@ func (br *bridgeResult) holdTable(w func(string, ...any)) {
 	w("")
 	w("Each step: N callers ramp at the ramp rate and stay; once all are due to be bridged, two /metrics scrapes %v apart give the "+
 		"plateau's relay figures; bridged = the fewer of the two `hotline_media_active_bridges` readings. Pass: ≥ %.0f%% of N bridged "+
-		"(every call counted; the records show the others by outcome), ≥ 99%% of the expected packets (2 × 50/s × bridged × plateau) "+
-		"relayed, added jitter p99 < 5 ms. The ramp (%d/s) stays below what the ACD offers (see the call-rate table's peak offered).", bridgePlateau, 100*bridgedFloor, bridgeRampRate)
+		"(every call counted; the records show the others by outcome), ≥ 99%% of the expected packets (2 × 50/s × bridged × plateau; "+
+		"with the Go peer, what it sent, which must itself be ≥ 99%% of that) relayed, added jitter p99 < 5 ms. The ramp (%d/s) stays below what the ACD offers (see the call-rate table's peak offered).", bridgePlateau, 100*bridgedFloor, bridgeRampRate)
 	w("")
 	w("| N | agents | ramp/s | active calls | bridges start / end | records by outcome | relayed / expected | jitter p50 / p99 ms | relay p50 / p99 ms | within 5 ms | worst packet per bridge p50 / p99 / max ms | dropped | send errors | RTP peer | go peer: latency p99, added jitter p99 ms, within 5 ms, worst gap max ms | server cores | bench cores | SIPp callers / agents cores | Redis cores | other cores | /metrics answer s | SIPp ok | agents after | pass |")
 	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")

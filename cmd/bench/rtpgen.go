@@ -75,13 +75,19 @@ type genLeg struct {
 
 // genWindow is what the receivers measured over a window of a step.
 type genWindow struct {
-	Legs       int     `json:"legs_heard"`
-	Sent       int     `json:"packets_sent"`
-	Received   int     `json:"relayed_packets_received"`
-	LatencyP50 float64 `json:"latency_p50_ms"`
-	LatencyP99 float64 `json:"latency_p99_ms"`
-	JitterP50  float64 `json:"added_jitter_p50_ms"`
-	JitterP99  float64 `json:"added_jitter_p99_ms"`
+	Legs     int `json:"legs_heard"`
+	Sent     int `json:"packets_sent"`
+	Received int `json:"relayed_packets_received"`
+	// SendErrors are packets the kernel refused (a port closed with its
+	// call); Resets are legs the sender fell more than genCatchUp behind
+	// on, and TickLateMax its latest wake-up, in ms: the peer's own faults.
+	SendErrors  int     `json:"send_errors"`
+	Resets      int     `json:"catch_up_resets"`
+	TickLateMax float64 `json:"tick_late_max_ms"`
+	LatencyP50  float64 `json:"latency_p50_ms"`
+	LatencyP99  float64 `json:"latency_p99_ms"`
+	JitterP50   float64 `json:"added_jitter_p50_ms"`
+	JitterP99   float64 `json:"added_jitter_p99_ms"`
 	// JitterWithin is the share of packet-to-packet latency changes under 5 ms.
 	JitterWithin float64 `json:"added_jitter_within_5ms"`
 	// Worst gap between relayed packets per leg (a lost or stalled stretch),
@@ -91,8 +97,8 @@ type genWindow struct {
 }
 
 func (g genWindow) String() string {
-	return fmt.Sprintf("go peer: %d legs, sent %d, relayed received %d; latency p50 %s p99 %s ms; added jitter p50 %s p99 %s ms, %s within 5 ms; worst gap per leg p50 %s p99 %s max %s ms",
-		g.Legs, g.Sent, g.Received, num(g.LatencyP50), num(g.LatencyP99), num(g.JitterP50), num(g.JitterP99), pct(g.JitterWithin),
+	return fmt.Sprintf("go peer: %d legs, sent %d (%d refused, %d catch-up resets, wake-ups up to %.0f ms late), relayed received %d; latency p50 %s p99 %s ms; added jitter p50 %s p99 %s ms, %s within 5 ms; worst gap per leg p50 %s p99 %s max %s ms",
+		g.Legs, g.Sent, g.SendErrors, g.Resets, g.TickLateMax, g.Received, num(g.LatencyP50), num(g.LatencyP99), num(g.JitterP50), num(g.JitterP99), pct(g.JitterWithin),
 		num(g.GapP50), num(g.GapP99), num(g.GapMax))
 }
 
@@ -388,6 +394,7 @@ func (g *rtpGen) send() {
 		}
 		now := time.Now()
 		g.mu.Lock()
+		g.window.TickLateMax = max(g.window.TickLateMax, ms(now.Sub(at)))
 		slot := tick % genSlots
 		// Due by the tick's scheduled time (at), not the wake-up's: a leg
 		// then sends once a visit however late the wake-ups run.
@@ -408,6 +415,7 @@ func (g *rtpGen) send() {
 			// from now.
 			if at.Sub(l.next) > genCatchUp {
 				l.next = at
+				g.window.Resets++
 			}
 			for k := 0; k < genCatchUpBy && !at.Before(l.next); k++ {
 				out[l.side].add(l, now)
@@ -420,7 +428,11 @@ func (g *rtpGen) send() {
 		g.wheel[slot] = legs
 		g.mu.Unlock()
 		for s := range out {
-			out[s].flush(g.raws[s])
+			if n := out[s].flush(g.raws[s]); n > 0 {
+				g.mu.Lock()
+				g.window.SendErrors += n
+				g.mu.Unlock()
+			}
 		}
 	}
 }
@@ -457,10 +469,10 @@ func (b *genBatchOut) add(l *genLeg, now time.Time) {
 }
 
 // flush sends the batch with sendmmsg; a send the kernel refuses is dropped
-// (the server's port closed with its call).
-func (b *genBatchOut) flush(raw syscall.RawConn) {
+// (the server's port closed with its call). It returns the packets dropped.
+func (b *genBatchOut) flush(raw syscall.RawConn) (dropped int) {
 	if b.n == 0 {
-		return
+		return 0
 	}
 	if len(b.hdrs) < b.n {
 		b.iovs, b.hdrs = make([]unix.Iovec, len(b.bufs)), make([]unix.Mmsghdr, len(b.bufs))
@@ -483,13 +495,16 @@ func (b *genBatchOut) flush(raw syscall.RawConn) {
 			return errno != unix.EAGAIN
 		})
 		if err != nil || (errno != 0 && !errors.Is(errno, unix.ECONNREFUSED)) {
+			dropped += b.n - off
 			break
 		}
 		if errno != 0 {
 			off++ // skip the refused one
+			dropped++
 			continue
 		}
 		off += sent
 	}
 	b.n = 0
+	return dropped
 }
