@@ -33,16 +33,17 @@ import (
 // RFC 3550 section 6.4.1's |D(i-1,i)|), and the worst gap between relayed
 // packets per leg.
 const (
-	genSlot      = time.Millisecond
-	genSlots     = 20 // 20 ms packets
-	genBatch     = 64
-	genMark      = 0x484c4247 // "HLBG"
-	genIdle      = 2 * time.Second
-	genCatchUp   = time.Second
-	genCatchUpBy = 4 // packets a visit at most
-	genPoll      = 2 * time.Millisecond
-	genHistScale = 10 // histogram buckets per ms
-	genHistMax   = 200 * genHistScale
+	genSlot       = time.Millisecond
+	genSlots      = 20 // 20 ms packets
+	genBatch      = 64
+	genMark       = 0x484c4247 // "HLBG"
+	genIdle       = 2 * time.Second
+	genCallerIdle = 15 * time.Second
+	genCatchUp    = time.Second
+	genCatchUpBy  = 4 // packets a visit at most
+	genPoll       = 2 * time.Millisecond
+	genHistScale  = 10 // histogram buckets per ms
+	genHistMax    = 200 * genHistScale
 )
 
 // genSide is which SDP a socket was advertised in.
@@ -82,6 +83,7 @@ type genWindow struct {
 	// call); Resets are legs the sender fell more than genCatchUp behind
 	// on, and TickLateMax its latest wake-up, in ms: the peer's own faults.
 	SendErrors  int     `json:"send_errors"`
+	NewLegs     int     `json:"legs_latched"` // server ports first heard in the window
 	Resets      int     `json:"catch_up_resets"`
 	TickLateMax float64 `json:"tick_late_max_ms"`
 	LatencyP50  float64 `json:"latency_p50_ms"`
@@ -97,8 +99,8 @@ type genWindow struct {
 }
 
 func (g genWindow) String() string {
-	return fmt.Sprintf("go peer: %d legs, sent %d (%d refused, %d catch-up resets, wake-ups up to %.0f ms late), relayed received %d; latency p50 %s p99 %s ms; added jitter p50 %s p99 %s ms, %s within 5 ms; worst gap per leg p50 %s p99 %s max %s ms",
-		g.Legs, g.Sent, g.SendErrors, g.Resets, g.TickLateMax, g.Received, num(g.LatencyP50), num(g.LatencyP99), num(g.JitterP50), num(g.JitterP99), pct(g.JitterWithin),
+	return fmt.Sprintf("go peer: %d legs (%d latched in the window), sent %d (%d refused, %d catch-up resets, wake-ups up to %.0f ms late), relayed received %d; latency p50 %s p99 %s ms; added jitter p50 %s p99 %s ms, %s within 5 ms; worst gap per leg p50 %s p99 %s max %s ms",
+		g.Legs, g.NewLegs, g.Sent, g.SendErrors, g.Resets, g.TickLateMax, g.Received, num(g.LatencyP50), num(g.LatencyP99), num(g.JitterP50), num(g.JitterP99), pct(g.JitterWithin),
 		num(g.GapP50), num(g.GapP99), num(g.GapMax))
 }
 
@@ -349,6 +351,7 @@ func (g *rtpGen) received(side genSide, from *unix.SockaddrInet4, p []byte, now 
 		}
 		l.next = l.from // aligned to its slot's grid by the first send
 		g.legs[k] = l
+		g.window.NewLegs++
 		slot := int(l.id) % genSlots
 		g.wheel[slot] = append(g.wheel[slot], l)
 	}
@@ -400,7 +403,13 @@ func (g *rtpGen) send() {
 		// then sends once a visit however late the wake-ups run.
 		legs := g.wheel[slot][:0]
 		for _, l := range g.wheel[slot] {
-			if now.Sub(l.last) > genIdle {
+			idle := genIdle
+			if l.side == sideCaller && now.Before(l.until) {
+				// The server may say nothing to a caller for seconds
+				// between prompts: a caller leg waits for its talk to end.
+				idle = genCallerIdle
+			}
+			if now.Sub(l.last) > idle {
 				delete(g.legs, key(l.side, &l.to))
 				g.done = append(g.done, l)
 				continue
