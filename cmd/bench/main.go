@@ -166,7 +166,7 @@ func main() {
 	flag.DurationVar(&o.keyAt, "key-at", time.Second, "when the call-rate, bridged call-rate and matching callers press their key after the answer: "+
 		"1s is the short call (answer, press a key, 2 s, BYE), typed during the greeting (S3 type-ahead); 5s waits for the menu, as a first-time caller does")
 	flag.StringVar(&o.rtp, "rtp", "go", "who streams the bridged calls' audio: go (the bench's own RTP peer, SIPp only signals; bridge-hold first runs one step of its first rung with SIPp callers streaming, the real-peer check, reported beside the sweep) or sipp (SIPp's rtp_stream on both sides)")
-	flag.IntVar(&o.repeat, "repeat", 1, "run each step this many times (1-9): the report gives each step's pass count, median and worst")
+	flag.IntVar(&o.repeat, "repeat", 1, "run each step of the rate, hold, bridge-hold and bridge-rate ladders this many times (1-9): a rung passes only when every run passed, and the report gives each rung's pass count, median and worst")
 	flag.DurationVar(&o.soak.duration, "soak-duration", 30*time.Minute, "soak: how long the mixed traffic runs")
 	flag.Float64Var(&o.soak.load, "soak-load", 0.7, "soak: share of the capacity offered, half as short IVR calls, half as bridged calls")
 	flag.Float64Var(&o.soak.ivrCap, "soak-ivr-capacity", 800, "soak: short IVR calls/s the server passes alone (BENCHMARKS.md; the rate part's figure when it runs first)")
