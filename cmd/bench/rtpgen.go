@@ -42,6 +42,7 @@ const (
 	genCatchUp    = time.Second
 	genCatchUpBy  = 4 // packets a visit at most
 	genPoll       = 2 * time.Millisecond
+	genSockBuf    = 64 << 20
 	genHistScale  = 10 // histogram buckets per ms
 	genHistMax    = 200 * genHistScale
 )
@@ -137,13 +138,22 @@ func newRTPGen() (*rtpGen, error) {
 			g.close()
 			return nil, fmt.Errorf("rtp generator: %w", err)
 		}
-		_ = c.SetReadBuffer(4 << 20)
-		_ = c.SetWriteBuffer(4 << 20)
 		g.socks[i] = c
 		if g.raws[i], err = c.SyscallConn(); err != nil {
 			g.close()
 			return nil, fmt.Errorf("rtp generator: %w", err)
 		}
+		// On loopback a sent packet stays charged to this socket's send
+		// buffer until the server reads it from its own socket: one socket
+		// for a thousand legs, with the default buffer (about 200 packets),
+		// blocked on the server's slowest reads and sent half its packets.
+		// Root may force buffers past the sysctl caps; others get the caps.
+		_ = c.SetReadBuffer(genSockBuf)
+		_ = c.SetWriteBuffer(genSockBuf)
+		_ = g.raws[i].Control(func(fd uintptr) {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, genSockBuf)
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, genSockBuf)
+		})
 	}
 	for i := range g.socks {
 		g.wg.Go(func() { g.receive(genSide(i)) })

@@ -82,7 +82,7 @@ func TestRTPGenMeasuresARelay(t *testing.T) {
 	switch {
 	case w.Legs != 2:
 		t.Fatalf("legs heard = %d, want 2 (caller and agent)", w.Legs)
-	case w.Sent < 2*2*40 || w.Sent > 2*2*60:
+	case w.Sent < 2*2*35 || w.Sent > 2*2*65:
 		t.Fatalf("sent %d packets in 2 s on 2 legs, want about 200 (50/s each)", w.Sent)
 	case w.Received < w.Sent*8/10:
 		t.Fatalf("received %d of %d sent", w.Received, w.Sent)
@@ -126,7 +126,7 @@ func TestRTPGenCallerPlan(t *testing.T) {
 		}
 		got = append(got, time.Now())
 	}
-	if len(got) < 15 || len(got) > 25 {
+	if len(got) < 12 || len(got) > 28 {
 		t.Fatalf("caller leg sent %d packets, want about 20 (400 ms at 50/s)", len(got))
 	}
 	if first := got[0].Sub(start); first < 250*time.Millisecond {
