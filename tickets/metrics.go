@@ -17,6 +17,9 @@ type Metrics struct {
 	deadLettered *prometheus.CounterVec
 	writeErrors  *prometheus.CounterVec
 	pending      prometheus.Gauge
+	batchSize    prometheus.Histogram // records per group commit
+	batchSeconds prometheus.Histogram // one group commit's round trip
+	batchSplits  prometheus.Counter   // group commits refused and written one by one
 
 	calendarCoveredUntil prometheus.Gauge // S9: last date with listed holidays
 
@@ -51,6 +54,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "hotline", Subsystem: "tickets", Name: "records_pending",
 			Help: "Records in the spool waiting for PostgreSQL.",
 		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "hotline", Subsystem: "tickets", Name: "write_batch_records",
+			Help:    "Records written per group commit (one round trip, one transaction).",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096},
+		}),
+		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "hotline", Subsystem: "tickets", Name: "write_batch_seconds",
+			Help:    "Time of one group commit's round trip to PostgreSQL, written or failed; a record write gives up at 2 s by default.",
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5},
+		}),
+		batchSplits: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "tickets", Name: "write_batch_splits_total",
+			Help: "Group commits PostgreSQL refused for one record's data, then written record by record so only that one is dead-lettered.",
+		}),
 		calendarCoveredUntil: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "hotline", Subsystem: "tickets", Name: "calendar_covered_until_seconds",
 			Help: "Last date (midnight, Unix seconds) of the last year whose holidays calendar.yaml lists; 0 when none (S9).",
@@ -77,7 +94,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.preset()
 	if reg != nil {
-		reg.MustRegister(m.written, m.spooled, m.deadLettered, m.writeErrors, m.pending, m.calendarCoveredUntil,
+		reg.MustRegister(m.written, m.spooled, m.deadLettered, m.writeErrors, m.pending, m.batchSize, m.batchSeconds, m.batchSplits, m.calendarCoveredUntil,
 			m.created, m.entries, m.lateEntries, m.entryLatency, m.overdue, m.breaches, m.escalations, m.surveys, m.backlog)
 	}
 	return m

@@ -128,11 +128,7 @@ func callArgs(r CallRecord) []any {
 
 // insertCallback writes r once per (call id, reason).
 func insertCallback(ctx context.Context, db execer, r configs.CallbackRequest) error {
-	_, err := db.Exec(ctx, `INSERT INTO callback_requests
-		(call_id, caller, category, reason, requested_at)
-		VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (call_id, reason) DO NOTHING`,
-		r.CallID, r.Caller, nullText(r.Category), r.Reason, r.RequestedAt)
+	_, err := db.Exec(ctx, callbackSQL, r.CallID, r.Caller, nullText(r.Category), r.Reason, r.RequestedAt)
 	if err != nil {
 		return fmt.Errorf("insert callback for call %s: %w", r.CallID, err)
 	}

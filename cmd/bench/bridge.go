@@ -86,11 +86,16 @@ type bridgeOptions struct {
 	counts    []int
 	talk      time.Duration
 	keepGoing bool // run every step even after one failed
+	// goRTP: the bench's own RTP peer (rtpgen.go) streams for both legs
+	// instead of SIPp; one extra concurrency step whose callers stream with
+	// SIPp is the real-peer check.
+	goRTP bool
 }
 
 // bridgeResult is the bridged-call part of the report.
 type bridgeResult struct {
 	Talk     string          `json:"talk"`
+	RTP      string          `json:"rtp_peer"` // go or sipp
 	KeyAt    string          `json:"key_at"`
 	Match    *matchStep      `json:"matching,omitempty"`
 	GoMatch  goMatchBench    `json:"matching_go_benchmark"`
@@ -110,13 +115,23 @@ type bridgeRun struct {
 	uas    *sippProc
 	audio  []byte
 	cursor *logCursor
+	gen    *rtpGen // nil: SIPp streams
 }
 
 // runBridge runs the matching step, the bridged concurrency sweep and the
 // bridged call-rate sweep, each stopping at its first failing step.
 func (b *bench) runBridge(ctx context.Context, o bridgeOptions) *bridgeResult {
-	res := &bridgeResult{Talk: o.talk.String(), KeyAt: b.keyAt.String()}
+	res := &bridgeResult{Talk: o.talk.String(), KeyAt: b.keyAt.String(), RTP: "sipp"}
 	r := &bridgeRun{b: b, res: res, audio: talkAudio(), cursor: &logCursor{path: b.srv.logPath}}
+	if o.goRTP && (o.parts.bridgeHold || o.parts.bridgeRate) {
+		gen, err := newRTPGen()
+		if err != nil {
+			res.Err = err.Error()
+			return res
+		}
+		defer gen.close()
+		r.gen, res.RTP = gen, "go"
+	}
 	if o.parts.match {
 		res.Match = &matchStep{}
 		if err := r.matching(ctx); err != nil {
@@ -168,7 +183,7 @@ func talkAudio() []byte {
 
 // startUAS starts the SIPp that answers for every agent of a pool; agents
 // still on a call after talk hang up themselves.
-func (b *bench) startUAS(ctx context.Context, audio []byte, talk time.Duration) (*sippProc, int, error) {
+func (b *bench) startUAS(ctx context.Context, audio []byte, talk time.Duration, mediaPort int) (*sippProc, int, error) {
 	port, err := freeUDPPort()
 	if err != nil {
 		return nil, 0, err
@@ -177,8 +192,12 @@ func (b *bench) startUAS(ctx context.Context, audio []byte, talk time.Duration) 
 	if dl, ok := ctx.Deadline(); ok {
 		left = time.Until(dl)
 	}
-	p, err := startSIPp(ctx, sippRun{Scenario: "agent_uas.xml", UAS: true, SIPPort: port, Audio: audio,
-		Data: map[string]int64{"TalkMS": talk.Milliseconds()}, Timeout: left})
+	run := sippRun{Scenario: "agent_uas.xml", UAS: true, SIPPort: port, Audio: audio,
+		Data: map[string]int64{"TalkMS": talk.Milliseconds()}, Timeout: left}
+	if mediaPort != 0 {
+		run.Audio, run.Data["MediaPort"] = nil, int64(mediaPort)
+	}
+	p, err := startSIPp(ctx, run)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -202,7 +221,11 @@ const agentPatience = 2 * time.Minute
 
 // startAgents starts the UAS of the bridged steps and its agent pool.
 func (r *bridgeRun) startAgents(ctx context.Context) error {
-	uas, port, err := r.b.startUAS(ctx, r.audio, agentPatience)
+	mediaPort := 0
+	if r.gen != nil {
+		mediaPort = r.gen.port(sideAgent)
+	}
+	uas, port, err := r.b.startUAS(ctx, r.audio, agentPatience, mediaPort)
 	if err != nil {
 		return err
 	}
@@ -403,6 +426,7 @@ func quantile(xs []float64, q float64) float64 {
 // cores is the CPU of the processes of a step over a wall time.
 type cores struct {
 	Server float64   `json:"server_cores"`
+	Bench  float64   `json:"bench_cores"` // this process: its Go RTP peer, scrapes
 	SIPp   float64   `json:"sipp_callers_cores"`
 	UAS    float64   `json:"sipp_agents_cores"`
 	Redis  redisLoad `json:"redis"` // the Redis server (shared with whoever else uses it)
@@ -410,8 +434,8 @@ type cores struct {
 }
 
 func (c cores) String() string {
-	return fmt.Sprintf("server %.2f cores, SIPp callers %.2f, SIPp agents %.2f, %s, other %.2f",
-		c.Server, c.SIPp, c.UAS, c.Redis, c.Other)
+	return fmt.Sprintf("server %.2f cores, bench (Go RTP peer) %.2f, SIPp callers %.2f, SIPp agents %.2f, %s, other %.2f",
+		c.Server, c.Bench, c.SIPp, c.UAS, c.Redis, c.Other)
 }
 
 // cpuMark reads the CPU time of the server, a callers' SIPp and the agents'
@@ -451,7 +475,7 @@ func (b *bench) since(m0 cpuMark, callers, uas *sippProc, callersCPU time.Durati
 	}
 	machine, self := m0.meter.cores()
 	c := cores{Server: (m1.server - m0.server).Seconds() / w, SIPp: max(0, (m1.sipp-m0.sipp).Seconds()/w),
-		UAS: max(0, (m1.uas-m0.uas).Seconds()/w)}
+		UAS: max(0, (m1.uas-m0.uas).Seconds()/w), Bench: self}
 	if m0.redis.CPU > 0 && m1.redis.CPU > 0 {
 		c.Redis = m0.redis.load(m1.redis, w)
 	}
@@ -523,7 +547,7 @@ func (r *bridgeRun) matching(ctx context.Context) error {
 	if _, err := b.srv.waitIdle(ctx, 90*time.Second); err != nil {
 		return err
 	}
-	uas, port, err := b.startUAS(ctx, r.audio, matchTalk)
+	uas, port, err := b.startUAS(ctx, r.audio, matchTalk, 0)
 	if err != nil {
 		return err
 	}

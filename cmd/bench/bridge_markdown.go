@@ -119,6 +119,17 @@ func (br *bridgeResult) tables(w func(string, ...any), has func(string) bool) {
 		"the leg's previous packet (|D(i-1,i)| of RFC 3550 section 6.4.1 with the relay as the path; a steady delay adds none). " +
 		"Pass: added jitter p99 < 5 ms, i.e. ≥ 99%% of the changes within 5 ms; the relay latency's own p99 < 5 ms is shown as a " +
 		"stricter figure (the latency bounds the jitter). The worst packet of each bridge (logged when it stops) is shown too.")
+	if br.RTP == "go" {
+		w("")
+		w("RTP (`-rtp go`): SIPp only signals; both legs' audio comes from the bench's own RTP peer (`cmd/bench/rtpgen.go`): the callers' " +
+			"and the agents' SDP name one socket each, the peer answers every server port that sends to it from that socket (symmetric RTP), " +
+			"paced by a 1 ms timer wheel (each leg keeps its slot: 1,000 bridges are 50 packets a millisecond, not one burst every 20 ms) " +
+			"and sent with sendmmsg, and the callers talk when SIPp's would have. Its packets carry their send time, so the other leg's " +
+			"receiver (kernel arrival stamps) measures the latency through the server, its change from packet to packet (added jitter) " +
+			"and the worst gap per leg: the **go peer** column, beside the server's own histograms, which stay the pass criterion. " +
+			"**bench cores** is this process (the peer and the scrapes). The bridge-hold real-peer check is one step of the first rung " +
+			"whose callers stream with SIPp (`rtp sipp callers, go agents`), listed first and not counted in the figure.")
+	}
 	if has("bridge-hold") {
 		br.holdTable(w)
 	}
@@ -153,17 +164,17 @@ func (br *bridgeResult) rateTable(w func(string, ...any)) {
 		"(call record), answered → bridged (the staff number, S2), bridge talk. Peak offered: the most callers offered and not yet answered "+
 		"at once; an offered caller keeps its place at the head of the queue and Match looks at the first 200 callers of a queue.", 100*agentMargin)
 	w("")
-	w("| rate/s | achieved/s | calls | agents | SIPp ok | bridged | outcomes | queued→offered p50 / p99 s | offered→answered p50 s | peak offered, unanswered | queued→answered p50 / p99 s | staff number s | pacer lateness p99 ms | talk p50 / min s | relayed pkts | relay p99 ms | within 5 ms | worst packet per bridge p50 / p99 / max ms | match p99 ms / time in Match s | server cores | SIPp callers / agents cores | Redis cores / busy | other cores | server ms/call | agents after | pass |")
-	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	w("| rate/s | achieved/s | calls | agents | SIPp ok | bridged | outcomes | queued→offered p50 / p99 s | offered→answered p50 s | peak offered, unanswered | queued→answered p50 / p99 s | staff number s | pacer lateness p99 ms | talk p50 / min s | relayed pkts | relay p99 ms | within 5 ms | worst packet per bridge p50 / p99 / max ms | match p99 ms / time in Match s | go peer: latency p99, added jitter p99 ms, within 5 ms, worst gap max ms | server cores | bench cores | SIPp callers / agents cores | Redis cores / busy | other cores | server ms/call | agents after | pass |")
+	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, st := range br.Rate.Steps {
 		c := st.Counts
-		w("| %.0f | %.0f | %d | %d | %d (%s) | %d (%s) | %v | %s / %s | %s | %d | %s / %s | %s | %s | %s / %s | %.0f | %s | %s | %s / %s / %s | %s / %.1f | %.2f | %.2f / %.2f | %.2f / %s | %.2f | %s | %v | %s |",
+		w("| %.0f | %.0f | %d | %d | %d (%s) | %d (%s) | %v | %s / %s | %s | %d | %s / %s | %s | %s | %s / %s | %.0f | %s | %s | %s / %s / %s | %s / %.1f | %s | %.2f | %.2f | %.2f / %.2f | %.2f / %s | %.2f | %s | %v | %s |",
 			st.Rate, st.Achieved, st.Calls, st.Agents, st.SIPp.Successful, pct(st.Success), c.Bridged, pct(st.Bridged), c.Outcomes,
 			num(st.Offers.QueueToOfferP50), num(st.Offers.QueueToOfferP99), num(st.Offers.OfferToAnswerP50), st.Offers.PeakOffered,
 			num(c.QueueToAnswerP50), num(c.QueueToAnswerP99), num(c.StaffNumberP50), num(st.Media.LatenessP99), num(c.TalkP50), num(c.TalkMin),
 			st.Relay.Relayed, num(st.Relay.LatencyP99), pct(st.Relay.Within), num(c.WorstP50), num(c.WorstP99), num(c.WorstMax),
-			num(st.Relay.MatchP99), st.Relay.MatchSec,
-			st.Cores.Server, st.Cores.SIPp, st.Cores.UAS, st.Cores.Redis.Cores, pct(st.Cores.Redis.Busy), st.Cores.Other,
+			num(st.Relay.MatchP99), st.Relay.MatchSec, peerCell(st.Peer),
+			st.Cores.Server, st.Cores.Bench, st.Cores.SIPp, st.Cores.UAS, st.Cores.Redis.Cores, pct(st.Cores.Redis.Busy), st.Cores.Other,
 			num(1000*st.CPUPerCall), st.After, passText(st.Pass, st.Err))
 	}
 }
@@ -174,18 +185,22 @@ func (br *bridgeResult) holdTable(w func(string, ...any)) {
 	w("")
 	w("Each step: N callers ramp at the ramp rate and stay; once all are due to be bridged, two /metrics scrapes %v apart give the "+
 		"plateau's relay figures; bridged = the fewer of the two `hotline_media_active_bridges` readings. Pass: ≥ %.0f%% of N bridged "+
-		"(every call counted; the records show the others by outcome), ≥ 99%% of the expected packets (2 × 50/s × bridged × plateau) "+
-		"relayed, added jitter p99 < 5 ms. The ramp (%d/s) stays below what the ACD offers (see the call-rate table's peak offered).", bridgePlateau, 100*bridgedFloor, bridgeRampRate)
+		"(every call counted; the records show the others by outcome), ≥ 99%% of the expected packets (2 × 50/s × bridged × plateau; "+
+		"with the Go peer, what it sent, which must itself be ≥ 99%% of that) relayed, added jitter p99 < 5 ms. The ramp (%d/s) stays below what the ACD offers (see the call-rate table's peak offered).", bridgePlateau, 100*bridgedFloor, bridgeRampRate)
 	w("")
-	w("| N | agents | ramp/s | active calls | bridges start / end | records by outcome | relayed / expected | jitter p50 / p99 ms | relay p50 / p99 ms | within 5 ms | worst packet per bridge p50 / p99 / max ms | dropped | send errors | server cores | SIPp callers / agents cores | Redis cores | other cores | /metrics answer s | SIPp ok | agents after | pass |")
-	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-	for _, st := range br.Hold.Steps {
+	w("| N | agents | ramp/s | active calls | bridges start / end | records by outcome | relayed / expected | jitter p50 / p99 ms | relay p50 / p99 ms | within 5 ms | worst packet per bridge p50 / p99 / max ms | dropped | send errors | RTP peer | go peer: latency p99, added jitter p99 ms, within 5 ms, worst gap max ms | server cores | bench cores | SIPp callers / agents cores | Redis cores | other cores | /metrics answer s | SIPp ok | agents after | pass |")
+	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	steps := br.Hold.Steps
+	if br.Hold.RealPeer != nil {
+		steps = append([]bridgeHoldStep{*br.Hold.RealPeer}, steps...)
+	}
+	for _, st := range steps {
 		c := st.Counts
-		w("| %d | %d | %.0f | %.0f | %.0f / %.0f | %v | %.0f / %.0f (%s) | %s / %s | %s / %s | %s | %s / %s / %s | %v | %.0f | %.2f | %.2f / %.2f | %.2f | %.2f | %.1f | %d | %v | %s |",
+		w("| %d | %d | %.0f | %.0f | %.0f / %.0f | %v | %.0f / %.0f (%s) | %s / %s | %s / %s | %s | %s / %s / %s | %v | %.0f | %s | %s | %.2f | %.2f | %.2f / %.2f | %.2f | %.2f | %.1f | %d | %v | %s |",
 			st.Calls, st.Agents, st.Ramp, st.ActiveCalls, st.BridgesStart, st.BridgesEnd, c.Outcomes, st.Relay.Relayed, st.Expected,
 			pct(st.RelayedShare), num(st.Relay.JitterP50), num(st.Relay.JitterP99), num(st.Relay.LatencyP50), num(st.Relay.LatencyP99), pct(st.Relay.Within),
 			num(c.WorstP50), num(c.WorstP99), num(c.WorstMax), st.Relay.Dropped,
-			st.Relay.SendErrors, st.Cores.Server, st.Cores.SIPp, st.Cores.UAS, st.Cores.Redis.Cores, st.Cores.Other, st.ScrapeMax,
+			st.Relay.SendErrors, st.RTP, peerCell(st.Peer), st.Cores.Server, st.Cores.Bench, st.Cores.SIPp, st.Cores.UAS, st.Cores.Redis.Cores, st.Cores.Other, st.ScrapeMax,
 			st.SIPp.Successful, st.After,
 			passText(st.Pass, st.Err))
 	}
@@ -216,4 +231,12 @@ func (br *bridgeResult) matchTable(w func(string, ...any), m *matchStep) {
 func mustDuration(s string) time.Duration {
 	d, _ := time.ParseDuration(s)
 	return d
+}
+
+// peerCell is the Go RTP peer's figures in a table cell; "—" when SIPp streamed.
+func peerCell(w *genWindow) string {
+	if w == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%s, %s ms, %s, %s ms (%d legs)", num(w.LatencyP99), num(w.JitterP99), pct(w.JitterWithin), num(w.GapMax), w.Legs)
 }

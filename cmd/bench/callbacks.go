@@ -64,7 +64,7 @@ func (b *bench) measureCallbacks(ctx context.Context) (callbacksResult, error) {
 		return res, fmt.Errorf("trunk: %w", err)
 	}
 	defer func() { _, _ = trunk.stop(10 * time.Second) }()
-	uas, port, err := b.startUAS(ctx, talkAudio(), agentPatience)
+	uas, port, err := b.startUAS(ctx, talkAudio(), agentPatience, 0)
 	if err != nil {
 		return res, fmt.Errorf("agents' phones: %w", err)
 	}

@@ -78,6 +78,10 @@ type bench struct {
 	// keyAt is when, after the answer, the rate, bridge-rate and matching
 	// callers press their key: during the greeting it is type-ahead (S3).
 	keyAt time.Duration
+	// repeat is how many times each step runs (-repeat); run is the
+	// step's run now (0…repeat-1, realPeerRun for the real-peer check),
+	// part of its callers' numbers so that each run reads its own records.
+	repeat, run int
 }
 
 type options struct {
@@ -102,6 +106,8 @@ type options struct {
 	keyAt         time.Duration
 	soak          soakOptions
 	panels        panelsOptions
+	rtp           string
+	repeat        int
 }
 
 // parts are the sweeps -only selects. "bridge" is the three parts:
@@ -178,6 +184,8 @@ func main() {
 	flag.BoolVar(&o.keepGoing, "keep-going", false, "bridged sweeps: run every step even after one failed (the figures are then the best passing step; failures below it are listed)")
 	flag.DurationVar(&o.keyAt, "key-at", time.Second, "when the call-rate, bridged call-rate and matching callers press their key after the answer: "+
 		"1s is the short call (answer, press a key, 2 s, BYE), typed during the greeting (S3 type-ahead); 5s waits for the menu, as a first-time caller does")
+	flag.StringVar(&o.rtp, "rtp", "go", "who streams the bridged calls' audio: go (the bench's own RTP peer, SIPp only signals; bridge-hold first runs one step of its first rung with SIPp callers streaming, the real-peer check, reported beside the sweep) or sipp (SIPp's rtp_stream on both sides)")
+	flag.IntVar(&o.repeat, "repeat", 1, "run each step of the rate, hold, bridge-hold and bridge-rate ladders this many times (1-9): a rung passes only when every run passed, and the report gives each rung's pass count, median and worst")
 	flag.DurationVar(&o.soak.duration, "soak-duration", 30*time.Minute, "soak: how long the mixed traffic runs")
 	flag.Float64Var(&o.soak.load, "soak-load", 0.7, "soak: share of the mixed capacity offered, half as short IVR calls, half as bridged calls")
 	flag.DurationVar(&o.soak.probeStep, "soak-probe-step", time.Minute, "soak: length of each step of the mixed-capacity probe run first (0: no probe, the capacity is the two measured apart)")
@@ -216,6 +224,10 @@ func (o options) validate() error {
 		return errors.New("-talk must be between 1s and 1m")
 	case o.keyAt < 500*time.Millisecond || o.keyAt > 20*time.Second:
 		return errors.New("-key-at must be between 500ms and 20s")
+	case o.rtp != "go" && o.rtp != "sipp":
+		return errors.New("-rtp must be go or sipp")
+	case o.repeat < 1 || o.repeat > realPeerRun:
+		return errors.New("-repeat must be between 1 and 9 (a digit of the callers' numbers)")
 	case o.soak.duration < time.Minute || o.soak.duration > 50*time.Minute:
 		return errors.New("-soak-duration must be between 1m and 50m (the whole run is bounded by an hour)")
 	case o.soak.probeStep != 0 && (o.soak.probeStep < 20*time.Second || o.soak.probeStep > 3*time.Minute):
@@ -255,7 +267,7 @@ func run(o options) error {
 	ctx, cancel := context.WithTimeout(ctx, overallLimit)
 	defer cancel()
 
-	b := &bench{duration: o.duration, cpus: runtime.NumCPU(), sampleCalls: o.samples, started: time.Now(), keyAt: o.keyAt}
+	b := &bench{duration: o.duration, cpus: runtime.NumCPU(), sampleCalls: o.samples, started: time.Now(), keyAt: o.keyAt, repeat: o.repeat}
 	mach := describeMachine()
 	b.progress("machine: %d CPUs (%s), %s; open files limit %d", mach.CPUs, mach.CPUModel, mach.Kernel, mach.OpenFiles)
 	base := measureBaseline(ctx, 5*time.Second)
@@ -326,7 +338,7 @@ func (b *bench) startServer(ctx context.Context, binary string, pprof bool) erro
 // variant when the first one stops early), the concurrency sweep, and the
 // bridged calls (rate, concurrency, matching).
 func (b *bench) sweeps(ctx context.Context, o options) *result {
-	res := &result{Command: commandLine(), Duration: o.duration.String(), Parts: o.parts.String()}
+	res := &result{Command: commandLine(), Duration: o.duration.String(), Parts: o.parts.String(), Repeat: o.repeat}
 	if o.parts.rate {
 		rates := from(o.minRate, ladder([]float64{50, 100, 200, 300, 400, 500, 600, 800}, o.maxRate, 200))
 		res.PCAP = b.runRateSweep(ctx, "ivr_pcap", rates)
@@ -349,6 +361,7 @@ func (b *bench) sweeps(ctx context.Context, o options) *result {
 			counts:    ints(from(float64(o.minBridged), ladder([]float64{250, 500, 750, 1000, 1250, 1500}, float64(o.maxBridged), 250))),
 			talk:      o.talk,
 			keepGoing: o.keepGoing,
+			goRTP:     o.rtp == "go",
 		})
 	}
 	if o.parts.scrape && ctx.Err() == nil {

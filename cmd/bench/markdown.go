@@ -15,6 +15,9 @@ func (r *result) markdown() string {
 	w("# hotline benchmark")
 	w("")
 	w("Command: `%s` (step duration %s)  ", r.Command, r.Duration)
+	if r.Repeat > 1 {
+		w("Each step ran %d times; a figure is the worst of them (a rung passes only when every run passed).  ", r.Repeat)
+	}
 	w("Machine: %d CPUs, %s, %s, %s, %s; SIPp and the server share the machine over loopback.", m.CPUs, m.CPUModel, m.Kernel, m.Go, m.SIPp)
 	w("Baseline: %s. Other load on a shared machine shows as \"other cores\" below.", r.Baseline)
 	if r.Interrupted {
@@ -92,6 +95,10 @@ func (r *result) markdown() string {
 	}
 	if r.Soak != nil {
 		r.Soak.markdown(w)
+	}
+	if r.Repeat > 1 {
+		r.Repeats = r.repeats()
+		repeatTable(w, r.Repeat, r.Repeats)
 	}
 	w("")
 	w("Server log lines by level: %v. Commonest warnings/errors: %s", r.ServerLog.Levels, strings.Join(r.ServerLog.Top, "; "))

@@ -71,18 +71,35 @@ func (b *bench) runRateSweep(ctx context.Context, scenario string, rates []float
 		if ctx.Err() != nil {
 			break
 		}
-		st := b.rateStep(ctx, scenario, rate)
-		sw.Steps = append(sw.Steps, st)
-		sw.CPU += st.ServerCPU
-		sw.Calls += st.SIPp.Successful
-		b.progress("rate %-9s %4.0f/s: %s", scenario, rate, st.summary())
-		if !st.Pass {
-			sw.Limit = b.limitOf(st)
-			break
+		var passes, onTime []bool
+		var failed rateStep
+		for run := range b.repeat {
+			if ctx.Err() != nil {
+				break
+			}
+			b.run = run
+			st := b.rateStep(ctx, scenario, rate)
+			sw.Steps = append(sw.Steps, st)
+			sw.CPU += st.ServerCPU
+			sw.Calls += st.SIPp.Successful
+			b.progress("rate %-9s %4.0f/s%s: %s", scenario, rate, runLabel(run, b.repeat), st.summary())
+			passes, onTime = append(passes, st.Pass), append(onTime, st.OnTime)
+			if !st.Pass && failed.Rate == 0 {
+				failed = st
+			}
 		}
-		sw.MaxRate = rate
-		if st.OnTime {
+		all, any := rungPassed(passes)
+		if all {
+			sw.MaxRate = rate
+		}
+		if ok, _ := rungPassed(onTime); ok {
 			sw.OnTimeRate = rate
+		}
+		if !all && sw.Limit == "" && failed.Rate > 0 {
+			sw.Limit = b.limitOf(failed)
+		}
+		if !any {
+			break
 		}
 	}
 	if sw.Limit == "" && len(sw.Steps) > 0 {
@@ -99,7 +116,7 @@ func (b *bench) rateStep(ctx context.Context, scenario string, rate float64) rat
 	if err != nil {
 		return fail(err)
 	}
-	caller := fmt.Sprintf("139%s%05d", map[string]string{"ivr_pcap": "1", "ivr_info": "2"}[scenario], int(rate))
+	caller := fmt.Sprintf("139%s%d%04d", map[string]string{"ivr_pcap": "1", "ivr_info": "2"}[scenario], b.run, int(rate))
 	callLen := b.keyAt + shortAfterKey
 	run := sippRun{
 		Scenario: scenario + ".xml", Target: b.srv.sipAddr, Service: b.service, Caller: caller,

@@ -69,6 +69,8 @@ type result struct {
 	Scrape      *scrapeCost      `json:"scrape,omitempty"`
 	Panels      *panelsResult    `json:"panels,omitempty"`
 	Callbacks   *callbacksResult `json:"callbacks,omitempty"`
+	Repeat      int              `json:"repeat"`
+	Repeats     []repeatRow      `json:"repeatability,omitempty"`
 	ServerLog   logSummary       `json:"server_log"`
 	Interrupted bool             `json:"interrupted"`
 }
