@@ -172,11 +172,15 @@ func (w *Writer) writeBatch(entries []spoolEntry) error {
 	if len(calls) > 0 {
 		b.Queue(callsSQL, callArrays(calls)...)
 	}
-	created := 0
+	created := map[string]string{} // call id → ref of each draft created
 	if len(drafts) > 0 {
 		b.Queue(draftsSQL, draftArrays(w.opts.EntryWindow, drafts)...).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
-				created++
+				var callID, ref string
+				if err := rows.Scan(&callID, &ref); err != nil {
+					return err
+				}
+				created[callID] = ref
 			}
 			return rows.Err()
 		})
@@ -194,7 +198,16 @@ func (w *Writer) writeBatch(entries []spoolEntry) error {
 	for _, e := range entries {
 		w.metrics.written.WithLabelValues(e.Kind).Inc()
 	}
-	w.metrics.created.WithLabelValues(ChannelPhone).Add(float64(created))
+	w.metrics.created.WithLabelValues(ChannelPhone).Add(float64(len(created)))
+	if w.opts.OnDraft != nil {
+		// As for a draft written alone: the agent's panel shows it (S12).
+		for _, d := range drafts {
+			if ref, ok := created[d.CallID]; ok && d.AgentID != "" {
+				w.opts.OnDraft(ctx, DraftWritten{CallID: d.CallID, AgentID: d.AgentID, Ref: ref,
+					EntryDeadline: d.CallEndedAt.Add(w.opts.EntryWindow)})
+			}
+		}
+	}
 	return nil
 }
 
@@ -202,10 +215,11 @@ func (w *Writer) writeBatch(entries []spoolEntry) error {
 const callsSQL = `INSERT INTO calls
 	(id, sip_call_id, caller, dialled, category, priority, node,
 	 started_at, answered_at, queued_at, ended_at, outcome, hung_up_by,
-	 agent_id, connected_at, wait_seconds, wait_exceeded, recording_path, transferred_to, end_reason)
+	 agent_id, connected_at, wait_seconds, wait_exceeded, recording_path, transferred_to, end_reason, language)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[],
 	 $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[],
-	 $14::text[], $15::timestamptz[], $16::double precision[], $17::boolean[], $18::text[], $19::text[], $20::text[])
+	 $14::text[], $15::timestamptz[], $16::double precision[], $17::boolean[], $18::text[], $19::text[], $20::text[],
+	 $21::text[])
 	ON CONFLICT (id) DO NOTHING`
 
 // callArrays turns records into callsSQL's arrays, NULL where callArgs
@@ -215,6 +229,7 @@ func callArrays(rs []CallRecord) []any {
 	var (
 		id, sipID, caller, dialled, node, ended, outcome, hungUp, reason = make([]string, n), make([]string, n),
 			make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n)
+		language                                = make([]string, n)
 		category, agent, recording, transferred = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
 		started                                 = make([]time.Time, n)
 		answered, queued, connected             = make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
@@ -226,41 +241,42 @@ func callArrays(rs []CallRecord) []any {
 		started[i], ended[i], outcome[i], hungUp[i], reason[i] = r.StartedAt, r.EndedAt, r.Outcome, r.HungUpBy, r.EndReason
 		category[i], agent[i], recording[i], transferred[i] = textOrNil(r.Category), textOrNil(r.AgentID), textOrNil(r.RecordingPath), textOrNil(r.TransferredTo)
 		answered[i], queued[i], connected[i] = timeOrNil(r.AnsweredAt), timeOrNil(r.QueuedAt), timeOrNil(r.ConnectedAt)
-		priority[i], exceeded[i] = r.Priority, r.WaitExceeded
+		priority[i], exceeded[i], language[i] = r.Priority, r.WaitExceeded, r.Language
 		if !r.QueuedAt.IsZero() {
 			wait[i] = &r.WaitSeconds
 		}
 	}
 	return []any{id, sipID, caller, dialled, category, priority, node, started, answered, queued, ended,
-		outcome, hungUp, agent, connected, wait, exceeded, recording, transferred, reason}
+		outcome, hungUp, agent, connected, wait, exceeded, recording, transferred, reason, language}
 }
 
 // draftsSQL is draftSQL for many drafts (draftArrays): the drafts that are
 // new and their created events, in one statement; a retry changes nothing.
-// It returns one row per draft it created.
+// It returns the call id and ref of each draft it created.
 const draftsSQL = `WITH d AS (
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::integer[], $7::text[], $8::text[])
-		AS d(call_id, agent, caller, category, ended_at, wait, recording, ref)),
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::integer[], $7::text[], $8::text[],
+		 $9::text[])
+		AS d(call_id, agent, caller, category, ended_at, wait, recording, ref, language)),
 	t AS (INSERT INTO tickets
 		(call_id, channel, status, owner_agent, agent_id, caller_number, category,
-		 call_ended_at, wait_seconds, recording_path, entry_deadline, ref)
+		 call_ended_at, wait_seconds, recording_path, entry_deadline, ref, language)
 		SELECT call_id, 'phone', 'draft', agent, agent, caller, category, ended_at, wait, recording,
-		 ended_at + make_interval(secs => $9), coalesce(ref, ticket_ref()) FROM d
+		 ended_at + make_interval(secs => $10), coalesce(ref, ticket_ref()), language FROM d
 		ON CONFLICT (call_id) DO NOTHING
-		RETURNING id, call_id)
-	INSERT INTO ticket_events (ticket_id, kind, actor, data)
-	SELECT id, '` + EventCreated + `', 'system', jsonb_build_object('channel', '` + ChannelPhone + `', 'call_id', call_id) FROM t
-	RETURNING ticket_id`
+		RETURNING id, call_id, ref),
+	e AS (INSERT INTO ticket_events (ticket_id, kind, actor, data)
+		SELECT id, '` + EventCreated + `', 'system', jsonb_build_object('channel', '` + ChannelPhone + `', 'call_id', call_id) FROM t)
+	SELECT call_id, ref FROM t`
 
 func draftArrays(window time.Duration, ds []DraftFacts) []any {
 	n := len(ds)
-	callID, caller, ended, wait := make([]string, n), make([]string, n), make([]time.Time, n), make([]int32, n)
+	callID, caller, ended, wait, language := make([]string, n), make([]string, n), make([]time.Time, n), make([]int32, n), make([]string, n)
 	agent, category, recording, ref := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
 	for i, d := range ds {
-		callID[i], caller[i], ended[i], wait[i] = d.CallID, d.CallerNumber, d.CallEndedAt, int32(d.WaitSeconds)
+		callID[i], caller[i], ended[i], wait[i], language[i] = d.CallID, d.CallerNumber, d.CallEndedAt, int32(d.WaitSeconds), d.Language
 		agent[i], category[i], recording[i], ref[i] = textOrNil(d.AgentID), textOrNil(d.Category), textOrNil(d.RecordingPath), textOrNil(d.Ref)
 	}
-	return []any{callID, agent, caller, category, ended, wait, recording, ref, window.Seconds()}
+	return []any{callID, agent, caller, category, ended, wait, recording, ref, language, window.Seconds()}
 }
 
 // callbackSQL inserts a callback request once per (call id, reason).

@@ -72,6 +72,11 @@ func TestGroupCommitWritesConcurrentSavesTogether(t *testing.T) {
 	_, pool := pgtest.Migrated(t, Migrate)
 	m := NewMetrics(prometheus.NewRegistry())
 	w := newBatchWriter(t, pool, t.TempDir(), m, 50*time.Millisecond)
+	var told sync.Map // call id → times OnDraft was told
+	w.opts.OnDraft = func(_ context.Context, d DraftWritten) {
+		v, _ := told.LoadOrStore(d.CallID, new(atomic.Int32))
+		v.(*atomic.Int32).Add(1)
+	}
 	const n = 120
 	var recs []CallRecord
 	for _, id := range callIDs("group", n) {
@@ -93,6 +98,20 @@ func TestGroupCommitWritesConcurrentSavesTogether(t *testing.T) {
 		AND t.entry_deadline = c.ended_at + interval '5 minutes' AND t.recording_path = 'rec/' || c.id || '.wav'`, n)
 	assertCount(t, pool, `SELECT count(*) FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id
 		WHERE t.call_id LIKE 'group-%' AND e.kind = 'created' AND e.data->>'call_id' = t.call_id`, n)
+	// The caller's language reaches the record and the draft, and the
+	// panel is told of each draft once (S12), in groups as alone.
+	assertCount(t, pool, `SELECT count(*) FROM calls c JOIN tickets t ON t.call_id = c.id
+		WHERE c.id LIKE 'group-%' AND c.language = 'zh-CN' AND t.language = 'zh-CN'`, n)
+	toldOnce := 0
+	told.Range(func(_, v any) bool {
+		if v.(*atomic.Int32).Load() == 1 {
+			toldOnce++
+		}
+		return true
+	})
+	if toldOnce != n {
+		t.Fatalf("OnDraft told once of %d drafts, want all %d", toldOnce, n)
+	}
 	want := recs[7]
 	want.AgentID, want.WaitSeconds, want.RecordingPath = "", 0, "" // loadCall reads the call's own columns
 	if got := loadCall(t, pool, "group-007"); !sameCall(got, want) {
