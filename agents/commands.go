@@ -39,38 +39,11 @@ func (a *ACD) SendCommand(ctx context.Context, node string, c Command) (delivere
 // Commands delivers the commands sent to this node until ctx is done, then
 // closes the channel.
 func (a *ACD) Commands(ctx context.Context) (<-chan Command, error) {
-	sub := a.rdb.Subscribe(ctx, a.commandsKey(a.node))
-	if _, err := sub.Receive(ctx); err != nil {
-		_ = sub.Close()
-		return nil, fmt.Errorf("subscribe to commands of node %s: %w", a.node, err)
-	}
-	out := make(chan Command, 16)
-	go func() {
-		defer close(out)
-		defer sub.Close()
-		msgs := sub.Channel()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case m, ok := <-msgs:
-				if !ok {
-					return
-				}
-				var c Command
-				if err := json.Unmarshal([]byte(m.Payload), &c); err != nil {
-					a.log.Warn("undecodable command", "err", err)
-					continue
-				}
-				select {
-				case out <- c:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	return out, nil
+	return subscribe(ctx, a, a.commandsKey(a.node), "command", 16, func(p string) (Command, error) {
+		var c Command
+		err := json.Unmarshal([]byte(p), &c)
+		return c, err
+	})
 }
 
 // wallGap is the shortest time between two "wall" hints of one node: a

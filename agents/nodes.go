@@ -283,38 +283,11 @@ func (a *ACD) Held() Held {
 // Subscribe delivers the events of every node (state changes and match
 // hints) until ctx is done, then closes the channel.
 func (a *ACD) Subscribe(ctx context.Context) (<-chan Event, error) {
-	sub := a.rdb.Subscribe(ctx, a.key("events"))
-	if _, err := sub.Receive(ctx); err != nil {
-		_ = sub.Close()
-		return nil, fmt.Errorf("subscribe to %sevents: %w", a.prefix, err)
-	}
-	out := make(chan Event, 256)
-	go func() {
-		defer close(out)
-		defer sub.Close()
-		msgs := sub.Channel()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case m, ok := <-msgs:
-				if !ok {
-					return
-				}
-				var e Event
-				if err := json.Unmarshal([]byte(m.Payload), &e); err != nil {
-					a.log.Warn("undecodable event", "err", err)
-					continue
-				}
-				select {
-				case out <- e:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	return out, nil
+	return subscribe(ctx, a, a.key("events"), "event", 256, func(p string) (Event, error) {
+		var e Event
+		err := json.Unmarshal([]byte(p), &e)
+		return e, err
+	})
 }
 
 // Forward pushes each offer whose caller is held by another node to that
