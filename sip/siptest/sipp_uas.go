@@ -40,34 +40,7 @@ type SIPpUAS struct {
 
 // StartSIPpUAS starts SIPp as a server and returns once it listens.
 func StartSIPpUAS(ctx context.Context, opts SIPpUASOptions) (*SIPpUAS, error) {
-	if opts.Calls == 0 {
-		opts.Calls = 1
-	}
-	if opts.Timeout == 0 {
-		opts.Timeout = time.Minute
-	}
-	dir, err := os.MkdirTemp("", "siptest-sipp-uas-")
-	if err != nil {
-		return nil, fmt.Errorf("sipp uas work dir: %w", err)
-	}
-	if err := stageScenario(dir, SIPpOptions{Scenario: opts.Scenario}); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	for attempt := 1; ; attempt++ {
-		sipPort, mediaPort, err := pickSIPpPorts()
-		if err != nil {
-			os.RemoveAll(dir)
-			return nil, err
-		}
-		u, err := startUASOnce(ctx, dir, opts, sipPort, mediaPort)
-		if err == nil || attempt == startAttempts || !errors.Is(err, errPortTaken) {
-			if err != nil {
-				os.RemoveAll(dir)
-			}
-			return u, err
-		}
-	}
+	return startUAS(ctx, opts, 0)
 }
 
 // StartSIPpUASAt is StartSIPpUAS on a given SIP address (host:port on
@@ -79,9 +52,16 @@ func StartSIPpUASAt(ctx context.Context, addr string, opts SIPpUASOptions) (*SIP
 		return nil, fmt.Errorf("sipp uas address %q: %w", addr, err)
 	}
 	sipPort, err := strconv.Atoi(p)
-	if err != nil {
-		return nil, fmt.Errorf("sipp uas address %q: %w", addr, err)
+	if err != nil || sipPort <= 0 {
+		return nil, fmt.Errorf("sipp uas address %q: want a port number", addr)
 	}
+	return startUAS(ctx, opts, sipPort)
+}
+
+// startUAS starts SIPp as a server on sipPort, or on free ports it picks
+// when sipPort is 0, retrying a port someone else took meanwhile. A given
+// SIP port is kept: only the media port is picked again.
+func startUAS(ctx context.Context, opts SIPpUASOptions, sipPort int) (*SIPpUAS, error) {
 	if opts.Calls == 0 {
 		opts.Calls = 1
 	}
@@ -97,21 +77,26 @@ func StartSIPpUASAt(ctx context.Context, addr string, opts SIPpUASOptions) (*SIP
 		return nil, err
 	}
 	for attempt := 1; ; attempt++ {
-		mediaPort, err := freePort("udp")
+		sp, mediaPort := sipPort, 0
+		if sp == 0 {
+			sp, mediaPort, err = pickSIPpPorts()
+		} else {
+			mediaPort, err = freePort("udp")
+		}
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err
 		}
-		// Only the media port may be taken by someone else: the SIP port is
-		// the one asked for (a moment ago another SIPp's).
-		u, err := startUASOnce(ctx, dir, opts, sipPort, mediaPort)
+		u, err := startUASOnce(ctx, dir, opts, sp, mediaPort)
 		if err == nil || attempt == startAttempts || !errors.Is(err, errPortTaken) {
 			if err != nil {
 				os.RemoveAll(dir)
 			}
 			return u, err
 		}
-		time.Sleep(200 * time.Millisecond)
+		if sipPort != 0 {
+			time.Sleep(200 * time.Millisecond)
+		}
 	}
 }
 
