@@ -59,7 +59,9 @@ local_ip=()
 [[ $target == 127.* || $target == localhost:* ]] && local_ip=(-i 127.0.0.1 -mi 127.0.0.1 -bind_local)
 echo "call: dialling $number at $target from $caller, pressing $key (SIPp log: $work/)"
 rc=0
-(cd "$work" && sipp -sf ivr_key.xml -s "$number" -m 1 "${local_ip[@]}" \
+# A Call-ID of our own, so the record printed below is this call's.
+cid="make-call-$$-$RANDOM"
+(cd "$work" && sipp -sf ivr_key.xml -s "$number" -m 1 "${local_ip[@]}" -cid_str "$cid-%u" \
 	-p "$(free_udp_port)" -mp "$(free_udp_port)" -key caller "$caller" \
 	-set answer_wait "${ANSWER_WAIT_MS:-6000}" -set after_key "${AFTER_KEY_MS:-8000}" \
 	-timeout 60s -timeout_error -nostdin \
@@ -84,6 +86,20 @@ if [[ -f .data/services.env ]]; then
 	# shellcheck source=/dev/null
 	. .data/services.env
 fi
-echo "call: the last call record:"
-bin/hotline calls -last 1 -config "${HOTLINE_CONFIG:-configs/hotline.yaml}" || rc=1
-exit "$rc"
+# The record is written when the call ends, with the other calls ending
+# within the writer's group-commit window: wait for it a few seconds.
+echo "call: its call record:"
+for ((i = 0; i < 20; i++)); do
+	out=$(bin/hotline calls -last 20 -config "${HOTLINE_CONFIG:-configs/hotline.yaml}") || {
+		rc=1
+		break
+	}
+	if grep -qF "$cid-1" <<<"$out"; then
+		head -n 1 <<<"$out"
+		grep -F "$cid-1" <<<"$out"
+		exit "$rc"
+	fi
+	sleep 0.25
+done
+echo "call: no record of $cid-1 after 5 s (is the server writing records? see its log)" >&2
+exit 1
