@@ -230,7 +230,27 @@ tickets:
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	n := &procNode{t: t, node: s.Node, sipHP: freeSIPListen(t), opsAddr: freeTCPAddr(t), dir: dir, done: make(chan struct{})}
+	// A port found free can be taken again before the subprocess binds it
+	// (an outgoing connection's ephemeral port comes from the same range),
+	// so a start that fails on "address already in use" is tried again on
+	// other ports.
+	for attempt := 1; ; attempt++ {
+		n, inUse := startProcNodeOn(t, s, bin, dir, confPath, freeSIPListen(t), freeTCPAddr(t))
+		if n != nil {
+			return n
+		}
+		if !inUse || attempt == 3 {
+			t.Fatalf("node %s could not start (attempt %d)", s.Node, attempt)
+		}
+	}
+}
+
+// startProcNodeOn starts the node on the given SIP and ops addresses and
+// waits until it is ready. It returns nil and true when the node exited
+// because one of its ports was taken.
+func startProcNodeOn(t *testing.T, s procSetup, bin, dir, confPath, sipHP, opsAddr string) (*procNode, bool) {
+	t.Helper()
+	n := &procNode{t: t, node: s.Node, sipHP: sipHP, opsAddr: opsAddr, dir: dir, done: make(chan struct{})}
 	n.target = "sip:12345@" + n.sipHP
 	cmd := exec.Command(bin, "serve", "-config", confPath)
 	cmd.Env = append(withoutEnv(os.Environ(), "HOTLINE_"),
@@ -255,10 +275,14 @@ tickets:
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if st, _ := n.readyz(); st == http.StatusOK {
-			return n
+			return n, false
 		}
 		select {
 		case <-n.done:
+			if tail := n.tail(20); strings.Contains(tail, "address already in use") {
+				t.Logf("node %s: a port was taken before it bound, trying other ports:\n%s", s.Node, tail)
+				return nil, true
+			}
 			t.Fatalf("node %s exited at start: %v\n%s", s.Node, n.exitErr, n.tail(20))
 		case <-time.After(100 * time.Millisecond):
 		}
