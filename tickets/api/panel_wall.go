@@ -18,6 +18,8 @@ type wallBody struct {
 	DraftsLateToday int              `json:"drafts_late_today"`
 	OpenBreaches    int              `json:"open_breaches"`
 	Escalations     []wallEscalation `json:"escalations"`
+	// Stale says a newer reading is being made: ask again shortly.
+	Stale bool `json:"stale,omitempty"`
 }
 
 type wallCategory struct {
@@ -47,32 +49,105 @@ type wallEscalation struct {
 	Acknowledged bool      `json:"acknowledged"`
 }
 
-// wallMaxAge is how long one reading of the wall serves every supervisor:
-// each "wall" hint makes every wall ask again at once, and a few queries
-// answer them all while the wall still follows a change within a second.
+// wallMaxAge is how long one reading of the wall serves every supervisor
+// as it is: each "wall" hint makes every wall ask again at once, and one
+// reading answers them all while the wall still follows a change within a
+// second.
 const wallMaxAge = 300 * time.Millisecond
 
-// wallCache holds the last reading; concurrent requests wait for the one
-// reading in flight instead of starting their own.
+// wallServeStale is how old a reading may be and still be answered at once
+// while a fresh one is read in the background; the answer then says
+// "stale" and the page asks again shortly. Reading the day's calls takes
+// tens of milliseconds on a loaded node, and no supervisor's request should
+// wait for it. Older than this (nobody watched the wall) a request waits for
+// a new reading.
+const wallServeStale = 2 * time.Second
+
+// wallReadTimeout bounds a background reading.
+const wallReadTimeout = 5 * time.Second
+
+// wallCache holds the last reading. At most one reading is in flight:
+// requests that need one wait for it instead of starting their own, and a
+// request that can be answered from a reading a little old starts one in
+// the background and does not wait.
 type wallCache struct {
-	mu   sync.Mutex
-	body wallBody
-	at   time.Time
+	mu      sync.Mutex
+	body    wallBody
+	at      time.Time
+	reading chan struct{} // closed when the reading in flight ends; nil when none
+	err     error         // the last reading's error
 }
 
 // showWall returns the supervisors' wall: GET /api/wall (supervisors only).
 func (s *server) showWall(w http.ResponseWriter, r *http.Request, _ session) {
-	s.wall.mu.Lock()
-	defer s.wall.mu.Unlock()
-	if now := time.Now(); s.wall.at.IsZero() || now.Sub(s.wall.at) >= wallMaxAge {
-		body, err := s.readWall(r.Context())
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		s.wall.body, s.wall.at = body, now
+	body, err := s.wallNow(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, s.wall.body)
+	writeJSON(w, http.StatusOK, body)
+}
+
+// wallNow returns a reading of the wall: the cached one when it is fresh,
+// the cached one marked stale (a new one started) when it is a little old,
+// else a new one.
+func (s *server) wallNow(ctx context.Context) (wallBody, error) {
+	c := &s.wall
+	c.mu.Lock()
+	age := time.Since(c.at)
+	switch {
+	case !c.at.IsZero() && age < wallMaxAge:
+		b := c.body
+		c.mu.Unlock()
+		return b, nil
+	case !c.at.IsZero() && age < wallServeStale:
+		b := c.body
+		b.Stale = true
+		s.startWallReading()
+		c.mu.Unlock()
+		return b, nil
+	}
+	done := s.startWallReading()
+	c.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return wallBody{}, ctx.Err()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return wallBody{}, c.err
+	}
+	return c.body, nil
+}
+
+// startWallReading starts a reading unless one is in flight and returns the
+// channel closed when it ends. c.mu is held.
+func (s *server) startWallReading() <-chan struct{} {
+	c := &s.wall
+	if c.reading != nil {
+		return c.reading
+	}
+	done := make(chan struct{})
+	c.reading = done
+	go func() {
+		// Not the request's context: the reading serves every supervisor,
+		// and the first one closing the page must not cancel it.
+		ctx, cancel := context.WithTimeout(context.Background(), wallReadTimeout)
+		body, err := s.readWall(ctx)
+		cancel()
+		c.mu.Lock()
+		if c.err = err; err == nil {
+			c.body, c.at = body, time.Now()
+		} else {
+			s.log.Warn("read the wall", "err", err)
+		}
+		c.reading = nil
+		c.mu.Unlock()
+		close(done)
+	}()
+	return done
 }
 
 // readWall reads the queues and agents from Redis and the tickets from

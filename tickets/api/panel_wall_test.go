@@ -9,6 +9,7 @@ import (
 
 	"github.com/hotline-dev/hotline/agents"
 	"github.com/hotline-dev/hotline/configs"
+	"github.com/hotline-dev/hotline/sip/siptest/poll"
 )
 
 // endedCall writes a queued call record ended now, as the writer does.
@@ -102,9 +103,64 @@ func TestWall(t *testing.T) {
 		t.Fatalf("acknowledge = %d %s", res.status, res.raw)
 	}
 	time.Sleep(wallMaxAge)
-	res = sup.do("GET", "/api/wall", nil, nil)
-	if esc := res.body["escalations"].([]any); esc[0].(map[string]any)["acknowledged"] != true {
-		t.Fatalf("escalations after the acknowledgement = %v", esc)
+	// The first request after the short cache is answered from the old
+	// reading, marked stale; a new reading shows the acknowledgement.
+	if !poll.Within(3*time.Second, func() bool {
+		res = sup.do("GET", "/api/wall", nil, nil)
+		esc := res.body["escalations"].([]any)
+		return res.body["stale"] == nil && esc[0].(map[string]any)["acknowledged"] == true
+	}) {
+		t.Fatalf("wall after the acknowledgement = %s", res.raw)
+	}
+}
+
+// A supervisor's request never waits for the day's figures to be read
+// while a reading a little old exists: it is answered at once, marked
+// stale, and a new reading is made in the background (one, however many
+// ask). The calls table is locked so that the reading blocks.
+func TestWallNeverWaitsForAReading(t *testing.T) {
+	p := newPanelFixture(t)
+	sup := p.login(t, "2001")
+	ctx := t.Context()
+	if res := sup.do("GET", "/api/wall", nil, nil); res.status != http.StatusOK || res.body["stale"] != nil {
+		t.Fatalf("first wall = %d %s", res.status, res.raw)
+	}
+	p.endedCall(t, "inquiry", "abandoned_in_queue", 50*time.Second, false)
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	if _, err := tx.Exec(ctx, `LOCK TABLE calls IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(wallMaxAge)
+	for i := range 5 {
+		start := time.Now()
+		res := sup.do("GET", "/api/wall", nil, nil)
+		if took := time.Since(start); res.status != http.StatusOK || res.body["stale"] != true || took > 200*time.Millisecond {
+			t.Fatalf("wall %d while the reading is blocked = %d in %v: %s", i, res.status, took, res.raw)
+		}
+	}
+	var waiting int
+	if err := p.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil || waiting != 1 {
+		t.Fatalf("readings waiting on the lock = %d (%v), want 1", waiting, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var res response
+	if !poll.Within(3*time.Second, func() bool {
+		res = sup.do("GET", "/api/wall", nil, nil)
+		for _, c := range res.body["categories"].([]any) {
+			if m := c.(map[string]any); m["category"] == "inquiry" {
+				return res.body["stale"] == nil && m["abandon_rate_today"] == 1.0
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("wall after the reading = %s", res.raw)
 	}
 }
 

@@ -25,6 +25,8 @@
       setText('wall-msg', '');
       render(r.data);
       window.__wallLoads = (window.__wallLoads || 0) + 1;
+      // A reading a little old came back while a new one is made: ask again.
+      if (r.data.stale) soon();
     }
     if (again) { again = false; loadWall(); }
   }
