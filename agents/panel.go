@@ -96,6 +96,18 @@ func (e Event) MarshalJSON() ([]byte, error) {
 // Publish sends e on <p>events for every node (and every panel) to see;
 // a zero At is stamped now and an empty Node is this node.
 func (a *ACD) Publish(ctx context.Context, e Event) error {
+	b, err := a.encodeEvent(e)
+	if err != nil {
+		return err
+	}
+	if err := a.rdb.Publish(ctx, a.key("events"), b).Err(); err != nil {
+		return fmt.Errorf("publish %s event: %w", e.Type, err)
+	}
+	return nil
+}
+
+// encodeEvent stamps e as Publish does and encodes it.
+func (a *ACD) encodeEvent(e Event) ([]byte, error) {
 	if e.At.IsZero() {
 		e.At = a.now()
 	}
@@ -104,12 +116,9 @@ func (a *ACD) Publish(ctx context.Context, e Event) error {
 	}
 	b, err := json.Marshal(e)
 	if err != nil {
-		return fmt.Errorf("encode %s event: %w", e.Type, err)
+		return nil, fmt.Errorf("encode %s event: %w", e.Type, err)
 	}
-	if err := a.rdb.Publish(ctx, a.key("events"), b).Err(); err != nil {
-		return fmt.Errorf("publish %s event: %w", e.Type, err)
-	}
-	return nil
+	return b, nil
 }
 
 // StartCall stores the call ringing agentID (state ringing) in place of any
@@ -119,6 +128,13 @@ func (a *ACD) StartCall(ctx context.Context, agentID string, c CurrentCall) erro
 	if err != nil {
 		return fmt.Errorf("encode open tickets: %w", err)
 	}
+	pop := c.ScreenPop
+	ev, err := a.encodeEvent(Event{Type: EventRinging, Agent: agentID, CallID: c.CallID, Pop: &pop})
+	if err != nil {
+		return err
+	}
+	// One round trip for the call and its event: this runs before the
+	// agent's phone rings, on every offer.
 	k := a.callKey(agentID)
 	_, err = a.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, k)
@@ -126,28 +142,40 @@ func (a *ACD) StartCall(ctx context.Context, agentID string, c CurrentCall) erro
 			"waited_ms", c.WaitedMS, "priority", c.Priority, "apologise", boolDigit(c.Apologise),
 			"open_tickets", tickets, "state", string(StateRinging), "started", c.Started.UnixMilli())
 		p.Expire(ctx, k, callTTL)
+		p.Publish(ctx, a.key("events"), ev)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store call of agent %s: %w", agentID, err)
 	}
-	pop := c.ScreenPop
-	return a.Publish(ctx, Event{Type: EventRinging, Agent: agentID, CallID: c.CallID, Pop: &pop})
+	return nil
 }
 
 // updateCallScript sets fields of an agent's call only while it is still
-// the call named: a late update never lands on the agent's next call.
-// KEYS[1] call key; ARGV[1] call id, ARGV[2] ttl (s), then field, value pairs.
+// the call named (a late update never lands on the agent's next call), and
+// publishes the update's event either way, in the same round trip.
+// KEYS[1] call key, KEYS[2] events channel; ARGV[1] call id, ARGV[2] ttl
+// (s), ARGV[3] the event ("" for none), then field, value pairs.
 var updateCallScript = redis.NewScript(`
+if ARGV[3] ~= '' then redis.call('PUBLISH', KEYS[2], ARGV[3]) end
 if redis.call('HGET', KEYS[1], 'call_id') ~= ARGV[1] then return 0 end
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 `)
 
-func (a *ACD) updateCall(ctx context.Context, agentID, callID string, fields ...any) (bool, error) {
-	args := append([]any{callID, int64(callTTL / time.Second)}, fields...)
-	n, err := updateCallScript.Run(ctx, a.rdb, []string{a.callKey(agentID)}, args...).Int()
+// updateCall sets fields of the agent's call and publishes e unless its
+// Type is empty.
+func (a *ACD) updateCall(ctx context.Context, agentID, callID string, e Event, fields ...any) (bool, error) {
+	var ev []byte
+	if e.Type != "" {
+		var err error
+		if ev, err = a.encodeEvent(e); err != nil {
+			return false, err
+		}
+	}
+	args := append([]any{callID, int64(callTTL / time.Second), ev}, fields...)
+	n, err := updateCallScript.Run(ctx, a.rdb, []string{a.callKey(agentID), a.key("events")}, args...).Int()
 	if err != nil {
 		return false, fmt.Errorf("update call %s of agent %s: %w", callID, agentID, err)
 	}
@@ -156,10 +184,9 @@ func (a *ACD) updateCall(ctx context.Context, agentID, callID string, fields ...
 
 // CallAnswered marks the agent's call answered and publishes "answered".
 func (a *ACD) CallAnswered(ctx context.Context, agentID, callID string) error {
-	if _, err := a.updateCall(ctx, agentID, callID, "state", string(StateOnCall), "started", a.now().UnixMilli()); err != nil {
-		return err
-	}
-	return a.Publish(ctx, Event{Type: EventAnswered, Agent: agentID, CallID: callID})
+	_, err := a.updateCall(ctx, agentID, callID, Event{Type: EventAnswered, Agent: agentID, CallID: callID},
+		"state", string(StateOnCall), "started", a.now().UnixMilli())
+	return err
 }
 
 // CallEnded marks the agent's conversation ended (wrap-up, S12) and
@@ -170,10 +197,8 @@ func (a *ACD) CallEnded(ctx context.Context, agentID, callID string, draftDue bo
 	if !entryDeadline.IsZero() {
 		fields = append(fields, "entry_deadline", entryDeadline.UnixMilli())
 	}
-	if _, err := a.updateCall(ctx, agentID, callID, fields...); err != nil {
-		return err
-	}
-	return a.Publish(ctx, Event{Type: EventCallEnded, Agent: agentID, CallID: callID})
+	_, err := a.updateCall(ctx, agentID, callID, Event{Type: EventCallEnded, Agent: agentID, CallID: callID}, fields...)
+	return err
 }
 
 // DraftWritten records the draft of the agent's call once it is in
@@ -183,16 +208,14 @@ func (a *ACD) DraftWritten(ctx context.Context, agentID, callID, ref string, ent
 	if !entryDeadline.IsZero() {
 		fields = append(fields, "entry_deadline", entryDeadline.UnixMilli())
 	}
-	if _, err := a.updateCall(ctx, agentID, callID, fields...); err != nil {
-		return err
-	}
-	return a.Publish(ctx, Event{Type: EventTicket, Agent: agentID, CallID: callID, Ticket: ref, Reason: TicketDraft})
+	_, err := a.updateCall(ctx, agentID, callID, Event{Type: EventTicket, Agent: agentID, CallID: callID, Ticket: ref, Reason: TicketDraft}, fields...)
+	return err
 }
 
 // DraftSubmitted records that the agent entered its call's ticket: wrap-up
 // no longer waits for it (S12).
 func (a *ACD) DraftSubmitted(ctx context.Context, agentID, callID string) error {
-	_, err := a.updateCall(ctx, agentID, callID, "draft_due", "0")
+	_, err := a.updateCall(ctx, agentID, callID, Event{}, "draft_due", "0")
 	return err
 }
 
