@@ -90,6 +90,8 @@ type bridgeOptions struct {
 	// instead of SIPp; one extra concurrency step whose callers stream with
 	// SIPp is the real-peer check.
 	goRTP bool
+	// rtpSample: the Go peer measures 1 leg in rtpSample (a power of two).
+	rtpSample int
 }
 
 // bridgeResult is the bridged-call part of the report.
@@ -124,7 +126,7 @@ func (b *bench) runBridge(ctx context.Context, o bridgeOptions) *bridgeResult {
 	res := &bridgeResult{Talk: o.talk.String(), KeyAt: b.keyAt.String(), RTP: "sipp"}
 	r := &bridgeRun{b: b, res: res, audio: talkAudio(), cursor: &logCursor{path: b.srv.logPath}}
 	if o.goRTP && (o.parts.bridgeHold || o.parts.bridgeRate) {
-		gen, err := newRTPGen()
+		gen, err := newRTPGen(o.rtpSample)
 		if err != nil {
 			res.Err = err.Error()
 			return res

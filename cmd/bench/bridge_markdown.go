@@ -127,6 +127,9 @@ func (br *bridgeResult) tables(w func(string, ...any), has func(string) bool) {
 			"and sent with sendmmsg, and the callers talk when SIPp's would have. Its packets carry their send time, so the other leg's " +
 			"receiver (kernel arrival stamps) measures the latency through the server, its change from packet to packet (added jitter) " +
 			"and the worst gap per leg: the **go peer** column, beside the server's own histograms, which stay the pass criterion. " +
+			"It measures 1 leg in `-rtp-sample` (by the server port): a socket filter drops the other legs' relayed packets in the " +
+			"kernel before they are queued, but for 1 in 16 that keep each leg known, so reading costs the peer a fraction of sending; " +
+			"the server still sends every packet. " +
 			"**bench cores** is this process (the peer and the scrapes). The bridge-hold real-peer check is one step of the first rung " +
 			"whose callers stream with SIPp (`rtp sipp callers, go agents`), listed first and not counted in the figure.")
 	}

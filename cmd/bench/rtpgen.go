@@ -24,7 +24,9 @@ import (
 // from that same socket. Sends are paced by a timer wheel of 1 ms slots
 // (each leg keeps its slot, so 1,000 legs are 50 packets a millisecond, not
 // a burst every 20 ms) and go out in sendmmsg batches; receives come in
-// recvmmsg batches. No goroutine per leg or per packet.
+// recvmmsg batches. No goroutine per leg or per packet. The receivers
+// measure 1 leg in sample; a socket filter keeps the others' packets out of
+// the sockets but for a few (attachSampleFilter).
 //
 // Each packet the generator sends carries a mark, its leg and its send time
 // in the payload, which the server relays unchanged (PCMU both sides), so
@@ -70,6 +72,7 @@ type genLeg struct {
 	next                         time.Time
 	sent                         int
 	recv                         int // relayed packets (marked) received
+	read                         int // packets read from the server, any
 	prevLat                      time.Duration
 	prevAt                       time.Time
 	worstGap, worstLat, worstJit time.Duration
@@ -78,6 +81,7 @@ type genLeg struct {
 // genWindow is what the receivers measured over a window of a step.
 type genWindow struct {
 	Legs     int `json:"legs_heard"`
+	Sample   int `json:"legs_sample"` // 1 leg in Sample measured
 	Sent     int `json:"packets_sent"`
 	Received int `json:"relayed_packets_received"`
 	// SendErrors are packets the kernel refused (a port closed with its
@@ -100,8 +104,8 @@ type genWindow struct {
 }
 
 func (g genWindow) String() string {
-	return fmt.Sprintf("go peer: %d legs (%d latched in the window), sent %d (%d refused, %d catch-up resets, wake-ups up to %.0f ms late), relayed received %d; latency p50 %s p99 %s ms; added jitter p50 %s p99 %s ms, %s within 5 ms; worst gap per leg p50 %s p99 %s max %s ms",
-		g.Legs, g.NewLegs, g.Sent, g.SendErrors, g.Resets, g.TickLateMax, g.Received, num(g.LatencyP50), num(g.LatencyP99), num(g.JitterP50), num(g.JitterP99), pct(g.JitterWithin),
+	return fmt.Sprintf("go peer: %d legs measured (1 in %d; %d latched in the window), sent %d (%d refused, %d catch-up resets, wake-ups up to %.0f ms late), relayed received by the measured legs %d; latency p50 %s p99 %s ms; added jitter p50 %s p99 %s ms, %s within 5 ms; worst gap per leg p50 %s p99 %s max %s ms",
+		g.Legs, g.Sample, g.NewLegs, g.Sent, g.SendErrors, g.Resets, g.TickLateMax, g.Received, num(g.LatencyP50), num(g.LatencyP99), num(g.JitterP50), num(g.JitterP99), pct(g.JitterWithin),
 		num(g.GapP50), num(g.GapP99), num(g.GapMax))
 }
 
@@ -109,6 +113,9 @@ func (g genWindow) String() string {
 type rtpGen struct {
 	socks [2]*net.UDPConn
 	raws  [2]syscall.RawConn
+	// sample is 1 in how many legs the receivers measure (by the server
+	// port's low bits); 1 measures every leg.
+	sample int
 
 	mu     sync.Mutex
 	legs   map[[2]uint64]*genLeg // by side and server address
@@ -130,8 +137,11 @@ type genPlan struct {
 	start, length time.Duration
 }
 
-func newRTPGen() (*rtpGen, error) {
-	g := &rtpGen{legs: map[[2]uint64]*genLeg{}, stop: make(chan struct{})}
+func newRTPGen(sample int) (*rtpGen, error) {
+	if sample < 1 || sample&(sample-1) != 0 || sample > 1<<10 {
+		return nil, fmt.Errorf("rtp generator: sample %d: want a power of two from 1 to 1024", sample)
+	}
+	g := &rtpGen{legs: map[[2]uint64]*genLeg{}, stop: make(chan struct{}), sample: sample}
 	for i := range g.socks {
 		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(loopback)})
 		if err != nil {
@@ -154,6 +164,13 @@ func newRTPGen() (*rtpGen, error) {
 			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, genSockBuf)
 			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, genSockBuf)
 		})
+		if sample > 1 {
+			var ferr error
+			if err := g.raws[i].Control(func(fd uintptr) { ferr = attachSampleFilter(int(fd), sample) }); err != nil || ferr != nil {
+				g.close()
+				return nil, fmt.Errorf("rtp generator: sample filter: %w", errors.Join(err, ferr))
+			}
+		}
 	}
 	for i := range g.socks {
 		g.wg.Go(func() { g.receive(genSide(i)) })
@@ -161,6 +178,35 @@ func newRTPGen() (*rtpGen, error) {
 	g.wg.Go(g.send)
 	return g, nil
 }
+
+// genKeepEvery is 1 in how many packets of a leg not measured the kernel
+// still delivers (by RTP sequence number): enough for the leg to be found
+// and kept (genIdle), a sixteenth of the reading.
+const genKeepEvery = 16
+
+// attachSampleFilter makes the kernel drop, before they are queued, the
+// packets of the legs the receivers do not measure (server ports whose
+// bits 1 to log2(sample) are not zero), but for 1 in genKeepEvery of them. Reading every
+// relayed packet cost the generator as much CPU as sending; measuring 1 leg
+// in sample leaves the server's work unchanged (it sends every packet).
+// The filter sees the datagram from its UDP header on.
+func attachSampleFilter(fd, sample int) error {
+	prog := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_ABS, K: 0},                                     // A = UDP source port
+		{Code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, Jt: 1, Jf: 0, K: uint32(sample-1) << 1}, // not a measured leg?
+		{Code: unix.BPF_RET | unix.BPF_K, K: 0xffff},                                              // measured: keep
+		{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_ABS, K: 8 + 2},                                 // A = RTP sequence number
+		{Code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, Jt: 1, Jf: 0, K: genKeepEvery - 1},
+		{Code: unix.BPF_RET | unix.BPF_K, K: 0xffff}, // one in genKeepEvery: keep
+		{Code: unix.BPF_RET | unix.BPF_K, K: 0},      // drop
+	}
+	fp := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fp)
+}
+
+// measured says whether the receivers measure the leg of server port port.
+// Bit 0 is left out: RTP ports are even.
+func (g *rtpGen) measured(port int) bool { return (port>>1)&(g.sample-1) == 0 }
 
 // port is the socket a side's SDP names.
 func (g *rtpGen) port(s genSide) int { return g.socks[s].LocalAddr().(*net.UDPAddr).Port }
@@ -205,6 +251,7 @@ func (g *rtpGen) snapshot() genWindow {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	w := g.window
+	w.Sample = g.sample
 	var gaps, worst []float64
 	for _, l := range slices.Concat(g.done, mapValues(g.legs)) {
 		if l.worstGap > 0 {
@@ -366,6 +413,10 @@ func (g *rtpGen) received(side genSide, from *unix.SockaddrInet4, p []byte, now 
 		g.wheel[slot] = append(g.wheel[slot], l)
 	}
 	l.last = now
+	l.read++
+	if !g.measured(from.Port) {
+		return // only 1 in genKeepEvery of its packets comes through
+	}
 	if len(p) < 12+16 || p[0]>>6 != 2 || p[1]&0x7f != 0 || binary.BigEndian.Uint32(p[12:]) != genMark {
 		return // a prompt, or not ours
 	}

@@ -67,7 +67,7 @@ func newRelayStandIn(t *testing.T, g *rtpGen) *relayStandIn {
 // latency and added jitter: the 8 ms held back every tenth packet in one
 // direction shows as added jitter over 5 ms and as a gap per leg.
 func TestRTPGenMeasuresARelay(t *testing.T) {
-	g, err := newRTPGen()
+	g, err := newRTPGen(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestRTPGenMeasuresARelay(t *testing.T) {
 
 // TestRTPGenCallerPlan: a caller leg talks only in its plan's window.
 func TestRTPGenCallerPlan(t *testing.T) {
-	g, err := newRTPGen()
+	g, err := newRTPGen(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,5 +173,62 @@ func TestScenariosNameTheGoPeer(t *testing.T) {
 				t.Errorf("<exec rtp_stream> in the scenario = %v, want %v", got, tt.wantAudio)
 			}
 		})
+	}
+}
+
+// TestRTPGenSamplesLegs: with 1 leg in 8 measured, the kernel delivers
+// every packet of a server port whose bits 1-3 are zero (RTP ports are
+// even: bit 0 does not count) and 1 in 16 of
+// any other port's (by RTP sequence number), so both legs stay known.
+func TestRTPGenSamplesLegs(t *testing.T) {
+	g, err := newRTPGen(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.close()
+	var measured, other *net.UDPConn
+	for i := 0; i < 200 && (measured == nil || other == nil); i++ {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(loopback)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		switch port := c.LocalAddr().(*net.UDPAddr).Port; {
+		case (port>>1)&7 == 0 && measured == nil:
+			measured = c
+		case (port>>1)&7 != 0 && other == nil:
+			other = c
+		}
+	}
+	if measured == nil || other == nil {
+		t.Skip("no loopback port with the wanted low bits in 200 tries")
+	}
+	to := &net.UDPAddr{IP: net.ParseIP(loopback), Port: g.port(sideCaller)}
+	p := make([]byte, 172)
+	p[0] = 0x80
+	for seq := range 64 {
+		p[2], p[3] = byte(seq>>8), byte(seq)
+		for _, c := range []*net.UDPConn{measured, other} {
+			if _, err := c.WriteToUDP(p, to); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	read := func(c *net.UDPConn) int {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		for _, l := range g.legs {
+			if l.to.Port == c.LocalAddr().(*net.UDPAddr).Port {
+				return l.read
+			}
+		}
+		return 0
+	}
+	time.Sleep(200 * time.Millisecond)
+	if m, o := read(measured), read(other); m != 64 || o != 4 {
+		t.Fatalf("packets read: measured leg %d (want 64), other leg %d (want 4: sequence numbers 0, 16, 32, 48)", m, o)
+	}
+	if _, err := newRTPGen(6); err == nil {
+		t.Fatal("a sample of 6 (not a power of two) was taken")
 	}
 }
