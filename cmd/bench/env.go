@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +51,8 @@ type env struct {
 	// trunkPort is the callbacks step's trunk (SIPp) on loopback; 0: the
 	// server places no callback.
 	trunkPort int
+	// sets are -set overrides of the server's config, "dotted.key=value".
+	sets []string
 }
 
 func envOr(key, def string) string {
@@ -61,13 +64,13 @@ func envOr(key, def string) string {
 
 // newEnv creates a fresh hotline_bench database, migrates it with the binary
 // and clears the bench's Redis prefix. pprof turns on the server's
-// /debug/pprof/ (http.pprof).
-func newEnv(ctx context.Context, binary string, pprof bool, trunkPort int) (*env, error) {
+// /debug/pprof/ (http.pprof); sets override the server's config (-set).
+func newEnv(ctx context.Context, binary string, pprof bool, trunkPort int, sets []string) (*env, error) {
 	dir, err := os.MkdirTemp("", "hotline-bench-")
 	if err != nil {
 		return nil, fmt.Errorf("bench dir: %w", err)
 	}
-	e := &env{dir: dir, redisURL: envOr("HOTLINE_REDIS_URL", defaultRedisURL), trunkPort: trunkPort}
+	e := &env{dir: dir, redisURL: envOr("HOTLINE_REDIS_URL", defaultRedisURL), trunkPort: trunkPort, sets: sets}
 	base, err := url.Parse(envOr("HOTLINE_DATABASE_URL", defaultDatabaseURL))
 	if err != nil {
 		return nil, fmt.Errorf("HOTLINE_DATABASE_URL: %w", err)
@@ -210,6 +213,11 @@ func (e *env) writeConfig(pprof bool) error {
 		cb["trunk"] = fmt.Sprintf("sip:%s:%d", loopback, e.trunkPort)
 		cb["interval"] = "1s"
 	}
+	for _, kv := range e.sets {
+		if err := setConfig(cfg, kv); err != nil {
+			return err
+		}
+	}
 	out, err := yaml.Marshal(cfg)
 	if err != nil {
 		return fmt.Errorf("bench config: %w", err)
@@ -221,6 +229,26 @@ func (e *env) writeConfig(pprof bool) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(e.dir, "calendar.yaml"), []byte(alwaysOpenCalendar), 0o644)
+}
+
+// setConfig applies one -set override, "section.key=value" (any depth);
+// the value is read as YAML, so numbers and booleans keep their type.
+func setConfig(cfg map[string]any, kv string) error {
+	path, raw, ok := strings.Cut(kv, "=")
+	keys := strings.Split(path, ".")
+	if !ok || slices.Contains(keys, "") {
+		return fmt.Errorf("-set %q: want section.key=value", kv)
+	}
+	var v any
+	if err := yaml.Unmarshal([]byte(raw), &v); err != nil {
+		return fmt.Errorf("-set %q: %w", kv, err)
+	}
+	m := cfg
+	for _, k := range keys[:len(keys)-1] {
+		m = section(m, k)
+	}
+	m[keys[len(keys)-1]] = v
+	return nil
 }
 
 // copySiblings copies the other files of configs/ (files hotline.yaml names

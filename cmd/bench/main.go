@@ -108,6 +108,7 @@ type options struct {
 	panels        panelsOptions
 	rtp           string
 	rtpSample     int
+	sets          []string
 	repeat        int
 }
 
@@ -185,6 +186,13 @@ func main() {
 	flag.BoolVar(&o.keepGoing, "keep-going", false, "bridged sweeps: run every step even after one failed (the figures are then the best passing step; failures below it are listed)")
 	flag.DurationVar(&o.keyAt, "key-at", time.Second, "when the call-rate, bridged call-rate and matching callers press their key after the answer: "+
 		"1s is the short call (answer, press a key, 2 s, BYE), typed during the greeting (S3 type-ahead); 5s waits for the menu, as a first-time caller does")
+	flag.Func("set", "override the server's config for an experiment, section.key=value (the value read as YAML; repeatable), e.g. -set sip.rtp_priority=normal; the report's command line shows it", func(v string) error {
+		if _, _, ok := strings.Cut(v, "="); !ok {
+			return fmt.Errorf("want section.key=value")
+		}
+		o.sets = append(o.sets, v)
+		return nil
+	})
 	flag.IntVar(&o.rtpSample, "rtp-sample", 8, "the Go RTP peer measures 1 leg in this many (a power of two; 1: every leg): the kernel drops the other legs' relayed packets before they are queued, but for 1 in 16 that keep the leg known, so the peer's reading costs an eighth; the server still relays every packet")
 	flag.StringVar(&o.rtp, "rtp", "go", "who streams the bridged calls' audio: go (the bench's own RTP peer, SIPp only signals; bridge-hold first runs one step of its first rung with SIPp callers streaming, the real-peer check, reported beside the sweep) or sipp (SIPp's rtp_stream on both sides)")
 	flag.IntVar(&o.repeat, "repeat", 1, "run each step of the rate, hold, bridge-hold and bridge-rate ladders this many times (1-9): a rung passes only when every run passed, and the report gives each rung's pass count, median and worst")
@@ -280,7 +288,7 @@ func run(o options) error {
 			return err
 		}
 	}
-	e, err := newEnv(ctx, o.binary, o.pprof, trunkPort)
+	e, err := newEnv(ctx, o.binary, o.pprof, trunkPort, o.sets)
 	if err != nil {
 		return err
 	}
