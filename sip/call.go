@@ -297,6 +297,10 @@ func (c *Call) pushDigit(d rune) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.session == nil {
+		if len(c.early.keys) == 0 {
+			// Rare (the ACK lost or late): a line tells a soak's lost key apart.
+			c.log.Info("sip info before the ack: key held until media starts")
+		}
 		c.early.add(d)
 		return
 	}
