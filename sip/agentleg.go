@@ -61,7 +61,8 @@ type AgentLeg struct {
 	done       chan struct{}
 	transfers  chan TransferDestination // buffered 1: the accepted blind transfer (S10)
 
-	mu         sync.Mutex // guards the fields below and serialises re-INVITEs
+	mu         sync.Mutex  // guards the fields below and serialises re-INVITEs
+	early      earlyDigits // SIP INFO keys that came before session did
 	local      media.LocalSDP
 	remoteCSeq uint32
 	ended      bool
@@ -272,6 +273,7 @@ func (l *AgentLeg) confirm() error {
 		MediaTimeout: time.Duration(s.cfg.MediaTimeout), Pacer: s.pacer, Metrics: s.mmet, Logger: l.log,
 	})
 	l.session.Start()
+	l.early.handTo(l.session)
 	l.mu.Unlock()
 	l.log.Info("agent answered", "codec", neg.Codec.Name, "dtmf", neg.DTMF, "rtp_port", l.port)
 	go l.watch(l.session)

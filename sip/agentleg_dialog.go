@@ -83,14 +83,17 @@ func (l *AgentLeg) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 	l.srv.respond(tx, res)
 }
 
-// pushDigit adds a SIP INFO digit from the agent to the leg's digit stream.
+// pushDigit adds a SIP INFO digit from the agent to the leg's digit
+// stream; one that comes between our ACK and the session's start waits
+// for it.
 func (l *AgentLeg) pushDigit(d rune) {
 	l.mu.Lock()
-	sess := l.session
-	l.mu.Unlock()
-	if sess != nil {
-		sess.PushDigit(d)
+	defer l.mu.Unlock()
+	if l.session == nil {
+		l.early.add(d)
+		return
 	}
+	l.session.PushDigit(d)
 }
 
 // onStrayResponse gets responses whose client transaction is gone. A 2xx to

@@ -45,7 +45,8 @@ type Call struct {
 	id, sipCallID, caller, dialled string
 	startedAt, answeredAt          time.Time
 
-	mu        sync.Mutex // guards the fields below and serialises re-INVITEs
+	mu        sync.Mutex  // guards session, the fields below and serialises re-INVITEs
+	early     earlyDigits // SIP INFO keys that came before session did
 	recording string
 	localSDP  media.LocalSDP
 	ended     bool
@@ -290,12 +291,18 @@ func (c *Call) readBye(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
-// pushDigit adds a SIP INFO digit to the media digit stream.
+// pushDigit adds a SIP INFO digit to the media digit stream; before the
+// media session starts (an INFO that overtook the ACK) the digit waits for it.
 func (c *Call) pushDigit(d rune) {
 	c.mu.Lock()
-	sess := c.session
-	c.mu.Unlock()
-	if sess != nil {
-		sess.PushDigit(d)
+	defer c.mu.Unlock()
+	if c.session == nil {
+		if len(c.early.keys) == 0 {
+			// Rare (the ACK lost or late): a line tells a soak's lost key apart.
+			c.log.Info("sip info before the ack: key held until media starts")
+		}
+		c.early.add(d)
+		return
 	}
+	c.session.PushDigit(d)
 }

@@ -306,8 +306,9 @@ func (c *Call) startMedia(conn *net.UDPConn, neg media.Negotiated) {
 		Metrics: c.srv.mmet, Logger: c.log,
 	})
 	sess.Start()
-	c.mu.Lock() // a re-INVITE or INFO may arrive right after the ACK
+	c.mu.Lock() // a re-INVITE or INFO may arrive right after the ACK, or before it
 	c.session = sess
+	c.early.handTo(sess)
 	c.mu.Unlock()
 }
 

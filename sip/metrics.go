@@ -1,8 +1,11 @@
 package sip
 
 import (
+	"net"
 	"strconv"
+	"sync/atomic"
 
+	"github.com/hotline-dev/hotline/sip/media"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -16,6 +19,10 @@ type Metrics struct {
 	trunkLegs   *prometheus.CounterVec
 	refers      *prometheus.CounterVec
 	dnsRefused  prometheus.Counter
+	udpDrops    prometheus.CounterFunc
+	// udpConn is the SIP UDP socket whose kernel drops udpDrops reads (nil
+	// before Run binds it).
+	udpConn atomic.Pointer[net.UDPConn]
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil registers nothing).
@@ -54,6 +61,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "DNS queries the SIP stack tried and was refused: a message named a host where an address was needed (the server never resolves names from requests).",
 		}),
 	}
+	// A lost ACK or INFO is repaired only by the sender's retransmission,
+	// 0.5–4 s later, and an INFO that overtakes its ACK reaches a call
+	// without media yet: an operator must see that the socket overflows.
+	m.udpDrops = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: "hotline", Subsystem: "sip", Name: "udp_receive_drops_total",
+		Help: "SIP datagrams the kernel dropped on the UDP socket before the server read them (its receive buffer full; Linux only).",
+	}, func() float64 {
+		c := m.udpConn.Load()
+		if c == nil {
+			return 0
+		}
+		n, _ := media.SocketDrops(c)
+		return float64(n)
+	})
 	for _, r := range []string{legAnswered, legBusy, legDeclined, legNoAnswer, legCancelled, legFailed} {
 		m.agentLegs.WithLabelValues(r) // export zeros, so rates work from the start
 		m.trunkLegs.WithLabelValues(r)
@@ -62,7 +83,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.refers.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.invites, m.requestsBad, m.activeCalls, m.prompts, m.agentLegs, m.trunkLegs, m.refers, m.dnsRefused)
+		reg.MustRegister(m.invites, m.requestsBad, m.activeCalls, m.prompts, m.agentLegs, m.trunkLegs, m.refers, m.dnsRefused, m.udpDrops)
 	}
 	return m
 }
@@ -78,3 +99,6 @@ func (m *Metrics) agentLeg(result string) { m.agentLegs.WithLabelValues(result).
 func (m *Metrics) trunkLeg(result string) { m.trunkLegs.WithLabelValues(result).Inc() }
 
 func (m *Metrics) refer(result string) { m.refers.WithLabelValues(result).Inc() }
+
+// watchUDP makes udp_receive_drops_total read the drops of c, the SIP UDP socket.
+func (m *Metrics) watchUDP(c *net.UDPConn) { m.udpConn.Store(c) }

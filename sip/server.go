@@ -200,6 +200,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.udpAddr.Store(udp.LocalAddr().(*net.UDPAddr))
 	s.tcpAddr.Store(rawTCP.Addr().(*net.TCPAddr))
+	if uc, ok := udp.(*net.UDPConn); ok {
+		s.metrics.watchUDP(uc)
+	}
 	if rcv, snd, err := sizeBuffers(udp, sipSocketBuffer); err != nil {
 		s.log.Warn("sip socket buffers left at the system default", "err", err)
 	} else if rcv < sipSocketBuffer || snd < sipSocketBuffer {

@@ -262,7 +262,7 @@ func newMediaDelta(m0, m1 metrics) mediaDelta {
 	if sent := d("hotline_media_packets_sent_total"); sent > 0 {
 		md.LateShare = d("hotline_media_late_packets_total") / sent
 	}
-	for _, reason := range []string{"rtcp", "invalid", "foreign", "bad_pt"} {
+	for _, reason := range []string{"rtcp", "invalid", "foreign", "bad_pt", "socket_full"} {
 		if n := d(`hotline_media_packets_dropped_total{reason="` + reason + `"}`); n > 0 {
 			md.Dropped[reason] = n
 		}

@@ -80,6 +80,10 @@ type soakSample struct {
 	FDs         float64 `json:"fds"`
 	RTPPorts    float64 `json:"rtp_ports"`
 	ActiveCalls float64 `json:"active_calls"`
+	// SIPUDPDrops are the SIP datagrams the kernel dropped on the server's
+	// socket since it started: a lost ACK lets the caller's INFO key
+	// overtake it.
+	SIPUDPDrops float64 `json:"sip_udp_drops"`
 }
 
 // soakTrend compares one figure's first and last quarter.
@@ -347,6 +351,7 @@ func (b *bench) sampleServer(start time.Time) (soakSample, error) {
 		return s, err
 	}
 	s.Goroutines, s.ActiveCalls = m.value("go_goroutines"), m.value("hotline_sip_active_calls")
+	s.SIPUDPDrops = m.value("hotline_sip_udp_receive_drops_total")
 	gogc := m.value("go_gc_gogc_percent")
 	if gogc <= 0 {
 		gogc = 100
@@ -470,9 +475,13 @@ func (r *soakResult) summary() string {
 	if !r.Flat {
 		verdict = "NOT flat"
 	}
-	return fmt.Sprintf("%s (%s); IVR %d/%d ok, %d records; bridged %d/%d ok, %d answered; lost %d; hostile %s",
+	drops := 0.0
+	if len(r.Samples) > 0 {
+		drops = r.Idle.SIPUDPDrops - r.Samples[0].SIPUDPDrops
+	}
+	return fmt.Sprintf("%s (%s); IVR %d/%d ok, %d records; bridged %d/%d ok, %d answered; lost %d; SIP UDP drops %.0f; hostile %s",
 		verdict, strings.Join(parts, ", "), r.IVR.Successful, r.IVRCalls, r.IVRRecords,
-		r.Bridged.Successful, r.BrCalls, r.BrAnswered, r.Lost, r.Hostile)
+		r.Bridged.Successful, r.BrCalls, r.BrAnswered, r.Lost, drops, r.Hostile)
 }
 
 // hostileStats counts what the hostile source sent and got back.

@@ -106,6 +106,9 @@ func (s *Session) send(b []byte, remote netip.AddrPort) error {
 // closeSocket closes the session's socket: its own duplicate once
 // detached, else the Go conn.
 func (s *Session) closeSocket() error {
+	if n, ok := socketDrops(int(s.sock.fd)); ok {
+		s.noteSocketDrops(n)
+	}
 	if s.sock.own {
 		return unix.Close(int(s.sock.fd))
 	}

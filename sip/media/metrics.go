@@ -9,6 +9,9 @@ const (
 	dropInvalid = "invalid"
 	dropForeign = "foreign"
 	dropBadPT   = "bad_pt"
+	// dropSocket: dropped by the kernel, the socket's receive buffer full;
+	// counted when the session closes.
+	dropSocket = "socket_full"
 )
 
 // Digit sources, the closed label set of digits_total.
@@ -88,9 +91,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "hotline", Subsystem: "media", Name: "packets_dropped_total",
-		Help: "Incoming packets dropped, by reason (rtcp, invalid, foreign, bad_pt).",
+		Help: "Incoming packets dropped, by reason (rtcp, invalid, foreign, bad_pt; socket_full: by the kernel, the call's RTP socket buffer full, counted when the call's media ends).",
 	}, []string{"reason"})
-	m.dropped = children(dropped, dropRTCP, dropInvalid, dropForeign, dropBadPT)
+	m.dropped = children(dropped, dropRTCP, dropInvalid, dropForeign, dropBadPT, dropSocket)
 	digits := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "hotline", Subsystem: "media", Name: "digits_total",
 		Help: "DTMF digits received, by source (rfc4733, sip_info).",

@@ -69,8 +69,11 @@ type SessionStats struct {
 	DroppedInvalid uint64 // not RTP version 2, bad lengths, bad telephone-event payload
 	DroppedForeign uint64 // from another address or SSRC than the latched one
 	DroppedBadPT   uint64 // payload type not negotiated
-	Digits         uint64 // digits received (RFC 4733 and SIP INFO)
-	DigitsDropped  uint64 // oldest digits dropped because nobody read them
+	// DroppedSocket are datagrams the kernel dropped before the session
+	// read them (the socket's receive buffer full), read when it closes.
+	DroppedSocket uint64
+	Digits        uint64 // digits received (RFC 4733 and SIP INFO)
+	DigitsDropped uint64 // oldest digits dropped because nobody read them
 }
 
 // Session is the media side of one call: it receives and checks RTP, detects
@@ -124,6 +127,7 @@ type Session struct {
 type sessionCounters struct {
 	packetsIn, packetsOut, sendErrors                         atomic.Uint64
 	droppedRTCP, droppedInvalid, droppedForeign, droppedBadPT atomic.Uint64
+	droppedSocket                                             atomic.Uint64
 	digits, digitsDropped                                     atomic.Uint64
 }
 
@@ -307,7 +311,8 @@ func (s *Session) Stats() SessionStats {
 		PacketsIn: c.packetsIn.Load(), PacketsOut: c.packetsOut.Load(), SendErrors: c.sendErrors.Load(),
 		DroppedRTCP: c.droppedRTCP.Load(), DroppedInvalid: c.droppedInvalid.Load(),
 		DroppedForeign: c.droppedForeign.Load(), DroppedBadPT: c.droppedBadPT.Load(),
-		Digits: c.digits.Load(), DigitsDropped: c.digitsDropped.Load(),
+		DroppedSocket: c.droppedSocket.Load(),
+		Digits:        c.digits.Load(), DigitsDropped: c.digitsDropped.Load(),
 	}
 }
 
@@ -434,6 +439,18 @@ func (s *Session) handle(b []byte, src netip.AddrPort, pkt *rtp.Packet, at time.
 	if tp != nil {
 		tp.packet(pkt, peer, dtmf, at, out)
 	}
+}
+
+// noteSocketDrops counts the n datagrams the kernel dropped on the
+// session's socket, once, as it closes. A per-call socket holds some 256
+// datagrams (5 s of one stream) at the default SO_RCVBUF, so any drop here
+// means its reader stalled for seconds, not a duty-guard pause of 3 ms.
+func (s *Session) noteSocketDrops(n uint64) {
+	if n == 0 {
+		return
+	}
+	s.stats.droppedSocket.Store(n)
+	s.m.dropped[dropSocket].Add(float64(n))
 }
 
 func (s *Session) drop(reason string, c *atomic.Uint64) {
