@@ -8,7 +8,8 @@ import (
 // Message is what a person must act on: a stable code, which the panel
 // renders from its catalogue in the user's language ("msg.<code>"), the
 // values of the code's {placeholders}, and the English text for API users
-// and logs. Codes never change meaning; a new wording is a new code.
+// and logs. A code never changes meaning: a new wording keeps it, a new
+// meaning is a new code.
 type Message struct {
 	Code string            `json:"code"`
 	Args map[string]string `json:"args,omitempty"`
