@@ -151,6 +151,46 @@ func (a *ACD) StartCall(ctx context.Context, agentID string, c CurrentCall) erro
 	return nil
 }
 
+// restoreCallScript writes an agent's call back after a Redis restart
+// unless the agent's call key is there again (a newer ring wrote it since).
+// KEYS[1] call key; ARGV[1] ttl (s), then field, value pairs.
+var restoreCallScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+`)
+
+// RestoreCall puts back the call ringing agentID or bridged to it (c.State
+// ringing or on_call) after a Redis restart emptied it, and publishes
+// "ringing" or "answered" so that an open panel shows it again. A call key
+// written meanwhile is left as it is: restored is false then.
+func (a *ACD) RestoreCall(ctx context.Context, agentID string, c CurrentCall) (restored bool, err error) {
+	if c.State != StateRinging && c.State != StateOnCall {
+		return false, fmt.Errorf("restore call %s of agent %s: state %s is neither ringing nor on_call", c.CallID, agentID, c.State)
+	}
+	tickets, err := json.Marshal(c.OpenTickets)
+	if err != nil {
+		return false, fmt.Errorf("encode open tickets: %w", err)
+	}
+	n, err := restoreCallScript.Run(ctx, a.rdb, []string{a.callKey(agentID)}, int64(callTTL/time.Second),
+		"call_id", c.CallID, "caller", c.Caller, "category", c.Category, "waited_ms", c.WaitedMS,
+		"priority", c.Priority, "apologise", boolDigit(c.Apologise), "open_tickets", tickets,
+		"state", string(c.State), "started", c.Started.UnixMilli()).Int()
+	if err != nil {
+		return false, fmt.Errorf("restore call %s of agent %s: %w", c.CallID, agentID, err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	e := Event{Type: EventAnswered, Agent: agentID, CallID: c.CallID}
+	if c.State == StateRinging {
+		pop := c.ScreenPop
+		e = Event{Type: EventRinging, Agent: agentID, CallID: c.CallID, Pop: &pop}
+	}
+	return true, a.Publish(ctx, e)
+}
+
 // updateCallScript sets fields of an agent's call only while it is still
 // the call named (a late update never lands on the agent's next call), and
 // publishes the update's event either way, in the same round trip.

@@ -91,3 +91,33 @@ func TestCurrentCallUpdatesOnlyItsCall(t *testing.T) {
 		t.Fatalf("call b after a's late reports: %+v, %v", c, err)
 	}
 }
+
+// RestoreCall writes an agent's call back only where the key is gone (a
+// Redis restart): a call that rang the agent since is never overwritten by
+// the older one, and only a ringing or bridged call is restored.
+func TestRestoreCallKeepsANewerCall(t *testing.T) {
+	e := newTestACD(t, ACDOptions{})
+	ctx := context.Background()
+	old := CurrentCall{CallID: "a", ScreenPop: ScreenPop{Caller: "138000000a", OpenTickets: []OpenTicket{{Ref: "T1"}}},
+		State: StateOnCall, Started: t0}
+	if ok, err := e.RestoreCall(ctx, "1001", old); err != nil || !ok {
+		t.Fatalf("restore into an empty Redis = %v, %v; want restored", ok, err)
+	}
+	v := e.rdb.HGetAll(ctx, e.key("agent:1001:call")).Val()
+	if v["call_id"] != "a" || v["state"] != "on_call" || v["caller"] != "138000000a" || v["open_tickets"] == "" {
+		t.Fatalf("restored hash = %v", v)
+	}
+	if err := e.StartCall(ctx, "1001", CurrentCall{CallID: "b", Started: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.RestoreCall(ctx, "1001", old); err != nil || ok {
+		t.Fatalf("restore over a newer call = %v, %v; want left alone", ok, err)
+	}
+	if id := e.rdb.HGet(ctx, e.key("agent:1001:call"), "call_id").Val(); id != "b" {
+		t.Fatalf("call after the refused restore = %q, want b", id)
+	}
+	old.State = StateWrapUp
+	if _, err := e.RestoreCall(ctx, "1002", old); err == nil {
+		t.Fatal("a call in wrap-up was restored")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -33,6 +34,9 @@ var (
 	// reason of at least 5 characters; it belongs to the form field "reason".
 	ErrReasonRequired = errors.New("reason: say why the ID number must be shown (at least 5 characters)")
 )
+
+// UnmaskReasonMessage is the "reason" field's message of ErrReasonRequired.
+var UnmaskReasonMessage = msg(MsgUnmaskReasonRequired, "min", strconv.Itoa(minReasonLen))
 
 // UnmaskRequest is a person's request to see a ticket's ID number in clear.
 type UnmaskRequest struct {

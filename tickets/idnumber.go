@@ -2,7 +2,7 @@ package tickets
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -19,11 +19,23 @@ const (
 // never repeats the number, because errors end up in logs (S5).
 var ErrInvalidID = errors.New("invalid ID number")
 
-// idError is a validation error whose text is meant for the agent.
-type idError string
+// idError is a validation error whose message is meant for the agent.
+type idError Message
 
-func (e idError) Error() string        { return string(e) }
+func (e idError) Error() string        { return e.Text }
 func (e idError) Is(target error) bool { return target == ErrInvalidID }
+
+// IDMessage is the message of an ErrInvalidID error, for the id_number
+// field; another error gives its text under a generic code.
+func IDMessage(err error) Message {
+	var e idError
+	if errors.As(err, &e) {
+		return Message(e)
+	}
+	return Message{Code: MsgIDTypeUnknown, Text: err.Error()}
+}
+
+func idErr(code string, args ...string) idError { return idError(msg(code, args...)) }
 
 const (
 	residentLength = 18
@@ -57,19 +69,19 @@ func ValidateResidentID(s string) (normalized string, err error) {
 func validateResidentIDAt(s string, now time.Time) (string, error) {
 	s = strings.ToUpper(strings.TrimSpace(s))
 	if n := utf8.RuneCountInString(s); n != residentLength {
-		return "", idError(fmt.Sprintf("resident ID number must be %d characters, not %d", residentLength, n))
+		return "", idErr(MsgResidentLength, "want", strconv.Itoa(residentLength), "got", strconv.Itoa(n))
 	}
 	if !allDigits(s[:17]) || !(isDigit(s[17]) || s[17] == 'X') {
-		return "", idError("resident ID number must be 17 digits followed by a digit or X")
+		return "", idErr(MsgResidentChars)
 	}
 	if s[0] == '0' {
-		return "", idError("resident ID number has an invalid region code (its first digit cannot be 0)")
+		return "", idErr(MsgResidentRegion)
 	}
 	if err := checkBirthDate(s[6:14], now); err != nil {
 		return "", err
 	}
 	if residentCheckChar(s[:17]) != s[17] {
-		return "", idError("ID number check character is wrong")
+		return "", idErr(MsgIDCheckChar)
 	}
 	return s, nil
 }
@@ -89,14 +101,14 @@ func checkBirthDate(yyyymmdd string, now time.Time) error {
 	birth, err := time.ParseInLocation("20060102", yyyymmdd, chinaTime)
 	if err != nil {
 		// time.Parse refuses days a month does not have (Feb 30, Apr 31).
-		return idError("resident ID number has an invalid birth date (characters 7–14 are not a real date)")
+		return idErr(MsgResidentBirthDate)
 	}
 	if birth.Year() < 1900 {
-		return idError("resident ID number has a birth year before 1900")
+		return idErr(MsgResidentBirthYear)
 	}
 	y, m, d := now.In(chinaTime).Date()
 	if birth.After(time.Date(y, m, d, 0, 0, 0, 0, chinaTime)) {
-		return idError("resident ID number has a birth date in the future")
+		return idErr(MsgResidentBirthFuture)
 	}
 	return nil
 }
@@ -107,11 +119,11 @@ func ValidatePassport(s string) (normalized string, err error) {
 	s = strings.ToUpper(strings.TrimSpace(s))
 	n := utf8.RuneCountInString(s)
 	if n < passportMinLen || n > passportMaxLen {
-		return "", idError(fmt.Sprintf("passport number must be %d to %d characters, not %d", passportMinLen, passportMaxLen, n))
+		return "", idErr(MsgPassportLength, "min", strconv.Itoa(passportMinLen), "max", strconv.Itoa(passportMaxLen), "got", strconv.Itoa(n))
 	}
 	for i := range len(s) {
 		if !isDigit(s[i]) && (s[i] < 'A' || s[i] > 'Z') {
-			return "", idError("passport number may contain only letters and digits")
+			return "", idErr(MsgPassportChars)
 		}
 	}
 	return s, nil
@@ -126,7 +138,7 @@ func ValidateID(idType, s string) (normalized string, err error) {
 	case IDTypePassport:
 		return ValidatePassport(s)
 	}
-	return "", idError(fmt.Sprintf("ID type %q is not known: use %q or %q", idType, IDTypeResident, IDTypePassport))
+	return "", idErr(MsgIDTypeUnknown, "type", idType)
 }
 
 // MaskID hides all but the last 4 characters of an ID number behind '*'

@@ -3,6 +3,7 @@ package tickets
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -70,15 +71,15 @@ func nuisanceArgs(number, reason string) error {
 	errs := FieldErrors{}
 	switch {
 	case number == "":
-		errs["number"] = "give the caller's number"
+		errs["number"] = msg(MsgNuisanceNumberRequired)
 	case !validPhone.MatchString(number):
-		errs["number"] = "give a phone number: 3-20 digits, optionally with +, spaces or dashes (e.g. 138 0013 8000)"
+		errs["number"] = msg(MsgNuisanceNumberInvalid)
 	}
 	switch {
 	case strings.TrimSpace(reason) == "":
-		errs["reason"] = "say why (S21 flags are audited)"
+		errs["reason"] = msg(MsgNuisanceReasonRequired)
 	case utf8.RuneCountInString(reason) > maxNuisanceReason:
-		errs["reason"] = fmt.Sprintf("at most %d characters", maxNuisanceReason)
+		errs["reason"] = msg(MsgTextTooLong, "max", strconv.Itoa(maxNuisanceReason))
 	}
 	if len(errs) > 0 {
 		return errs

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,12 +35,12 @@ var (
 const maxPanelText = 2000
 
 // checkText is a FieldErrors for a reason or note that is empty or too long.
-func checkText(field, text, what string) error {
+func checkText(field, text, emptyCode string) error {
 	switch t := strings.TrimSpace(text); {
 	case t == "":
-		return FieldErrors{field: what}
+		return FieldErrors{field: msg(emptyCode)}
 	case len(t) > maxPanelText:
-		return FieldErrors{field: fmt.Sprintf("at most %d characters", maxPanelText)}
+		return FieldErrors{field: msg(MsgTextTooLong, "max", strconv.Itoa(maxPanelText))}
 	}
 	return nil
 }
@@ -48,7 +49,7 @@ func checkText(field, text, what string) error {
 // hand-off (S16: the owner changes only by such an explicit event). A
 // ticket already with toAgent is returned unchanged, without an event.
 func (s *Store) Reassign(ctx context.Context, ref, toAgent, reason, actor string) (Ticket, error) {
-	if err := checkText("reason", reason, "say why the ticket changes hands"); err != nil {
+	if err := checkText("reason", reason, MsgReassignReasonRequired); err != nil {
 		return Ticket{}, err
 	}
 	var out Ticket
@@ -81,7 +82,7 @@ func (s *Store) Reassign(ctx context.Context, ref, toAgent, reason, actor string
 // fresh is false then.
 func (s *Store) Acknowledge(ctx context.Context, ref, note, actor string) (k Ticket, fresh bool, err error) {
 	if len(note) > maxPanelText {
-		return Ticket{}, false, FieldErrors{"note": fmt.Sprintf("at most %d characters", maxPanelText)}
+		return Ticket{}, false, FieldErrors{"note": msg(MsgTextTooLong, "max", strconv.Itoa(maxPanelText))}
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if k, err = getTicket(ctx, tx, ref, true); err != nil {
@@ -146,7 +147,7 @@ func (s *Store) AuditPlayback(ctx context.Context, req UnmaskRequest, denied boo
 // AuditAgentState writes the audit row of a supervisor setting agent's
 // state, with the reason given; detail names the agent and the change.
 func (s *Store) AuditAgentState(ctx context.Context, actor, role, agent, from, to, reason, clientIP string) error {
-	if err := checkText("reason", reason, "say why the agent's state is changed"); err != nil {
+	if err := checkText("reason", reason, MsgForceReasonRequired); err != nil {
 		return err
 	}
 	req := UnmaskRequest{Actor: actor, Role: role, Reason: reason, ClientIP: clientIP}

@@ -76,12 +76,12 @@ func TestNuisanceMatchesAnyForm(t *testing.T) {
 	for _, bad := range []string{"anonymous", "12", "1390000111122223333444", "139;DROP"} {
 		err := f.store.FlagNuisance(ctx, bad, "2001", "x")
 		var fe FieldErrors
-		if !errors.As(err, &fe) || fe["number"] == "" {
+		if !errors.As(err, &fe) || fe["number"].Code == "" {
 			t.Fatalf("flag %q = %v, want a number field error", bad, err)
 		}
 	}
 	var fe FieldErrors
-	if err := f.store.FlagNuisance(ctx, "13900001111", "2001", strings.Repeat("x", maxNuisanceReason+1)); !errors.As(err, &fe) || fe["reason"] == "" {
+	if err := f.store.FlagNuisance(ctx, "13900001111", "2001", strings.Repeat("x", maxNuisanceReason+1)); !errors.As(err, &fe) || fe["reason"].Code == "" {
 		t.Fatalf("long reason = %v, want a reason field error", err)
 	}
 }

@@ -239,7 +239,7 @@ func (s *Store) SetStatus(ctx context.Context, ref, to, actor, note string) (Tic
 // AddNote appends a note event.
 func (s *Store) AddNote(ctx context.Context, ref, actor, note string) error {
 	if strings.TrimSpace(note) == "" {
-		return FieldErrors{"note": "write the note"}
+		return FieldErrors{"note": msg(MsgNoteRequired)}
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		k, err := getTicket(ctx, tx, ref, false)
@@ -255,7 +255,7 @@ func (s *Store) AddNote(ctx context.Context, ref, actor, note string) error {
 // escalation runs.
 func (s *Store) Extend(ctx context.Context, ref string, newDue time.Time, reason, actor string) (Ticket, error) {
 	if strings.TrimSpace(reason) == "" {
-		return Ticket{}, FieldErrors{"reason": "say why the deadline is extended"}
+		return Ticket{}, FieldErrors{"reason": msg(MsgExtendReasonRequired)}
 	}
 	var out Ticket
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -268,7 +268,7 @@ func (s *Store) Extend(ctx context.Context, ref string, newDue time.Time, reason
 		case !k.BreachedAt.IsZero():
 			return fmt.Errorf("ticket %s: %w", ref, ErrAlreadyBreached)
 		case !k.DueAt.IsZero() && !newDue.After(k.DueAt):
-			return FieldErrors{"due_at": "the new deadline must be later than the current one (" + k.DueAt.Format(time.RFC3339) + ")"}
+			return FieldErrors{"due_at": msg(MsgExtendNotLater, "due", k.DueAt.Format(time.RFC3339))}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE tickets SET due_at = $2 WHERE id = $1`, k.ID, newDue); err != nil {
 			return fmt.Errorf("ticket %s: extend: %w", ref, err)
@@ -287,7 +287,7 @@ func (s *Store) Extend(ctx context.Context, ref string, newDue time.Time, reason
 // (S16, first contact responsible).
 func (s *Store) HandOff(ctx context.Context, ref, toAgent, actor string) (Ticket, error) {
 	if strings.TrimSpace(toAgent) == "" {
-		return Ticket{}, FieldErrors{"to_agent": "name the agent who takes the ticket over"}
+		return Ticket{}, FieldErrors{"to_agent": msg(MsgToAgentRequired)}
 	}
 	var out Ticket
 	err := s.inTx(ctx, func(tx pgx.Tx) error {

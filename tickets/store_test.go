@@ -209,7 +209,7 @@ func TestSubmitFieldErrors(t *testing.T) {
 				t.Fatalf("field errors %v, want exactly %v", fe, tt.fields)
 			}
 			for _, field := range tt.fields {
-				if fe[field] == "" {
+				if fe[field].Code == "" {
 					t.Fatalf("field errors %v lack %s", fe, field)
 				}
 			}

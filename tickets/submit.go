@@ -169,7 +169,7 @@ func submitEvents(ctx context.Context, tx pgx.Tx, k Ticket, actor string) error 
 // (S20): channel web or letter, owned by actor, entered at once.
 func (s *Store) CreateWebTicket(ctx context.Context, in SubmitInput, channel, actor, idemKey string) (Ticket, error) {
 	if channel != ChannelWeb && channel != ChannelLetter {
-		return Ticket{}, FieldErrors{"channel": fmt.Sprintf("choose %q or %q (phone tickets come from calls)", ChannelWeb, ChannelLetter)}
+		return Ticket{}, FieldErrors{"channel": msg(MsgChannelChoose)}
 	}
 	pid, err := s.checkInput(in)
 	if err != nil {
@@ -276,11 +276,11 @@ func claimKey(ctx context.Context, tx pgx.Tx, key, scope string) (Ticket, bool, 
 func (s *Store) checkInput(in SubmitInput) (*ProtectedID, error) {
 	errs := s.validateForm(in)
 	var pid *ProtectedID
-	if in.IDNumber != "" && errs["id_type"] == "" {
+	if _, bad := errs["id_type"]; in.IDNumber != "" && !bad {
 		p, err := s.opts.IDs.Protect(in.IDType, in.IDNumber)
 		switch {
 		case errors.Is(err, ErrInvalidID):
-			errs["id_number"] = err.Error()
+			errs["id_number"] = IDMessage(err)
 		case err != nil:
 			return nil, fmt.Errorf("protect id number: %w", err)
 		default:
@@ -295,35 +295,35 @@ func (s *Store) checkInput(in SubmitInput) (*ProtectedID, error) {
 
 func (s *Store) validateForm(in SubmitInput) FieldErrors {
 	errs := FieldErrors{}
-	req := func(field, v, msg string) {
+	req := func(field, v, code string) {
 		if strings.TrimSpace(v) == "" {
-			errs[field] = msg
+			errs[field] = msg(code)
 		}
 	}
-	req("caller_name", in.CallerName, "enter the caller's name as on their ID")
+	req("caller_name", in.CallerName, MsgCallerNameRequired)
 	if in.OnBehalf {
-		req("relation", in.Relation, "enter how the caller relates to the person they call for")
+		req("relation", in.Relation, MsgRelationRequired)
 	}
 	if p := normalizePhone(in.CallbackPhone); len(p) < 5 || len(p) > 20 || strings.Trim(p, "0123456789") != "" {
-		errs["callback_phone"] = "enter a callback phone number of 5 to 20 digits"
+		errs["callback_phone"] = msg(MsgCallbackPhone, "min", "5", "max", "20")
 	}
-	req("description", in.Description, "describe the caller's problem or request")
+	req("description", in.Description, MsgDescriptionRequired)
 	if !slices.Contains(configs.TicketCategories(), in.Category) {
-		errs["category"] = "choose a category: " + strings.Join(configs.TicketCategories(), ", ")
+		errs["category"] = msg(MsgCategoryChoose, "choices", strings.Join(configs.TicketCategories(), ", "))
 	}
 	if !slices.Contains(results, in.Result) {
-		errs["result"] = "choose a result: " + strings.Join(results, ", ")
+		errs["result"] = msg(MsgResultChoose, "choices", strings.Join(results, ", "))
 	}
 	if s.rules.followUpNeeded(in.Category, in.Result) && in.FollowUpDue.IsZero() {
-		errs["follow_up_due"] = "set the follow-up deadline: this result or category needs one"
+		errs["follow_up_due"] = msg(MsgFollowUpRequired)
 	} else if !in.FollowUpDue.IsZero() && !in.FollowUpDue.After(time.Now()) {
-		errs["follow_up_due"] = "the follow-up deadline must be in the future"
+		errs["follow_up_due"] = msg(MsgFollowUpPast)
 	}
 	switch {
 	case in.IDNumber == "" && s.rules.idRequired(in.Category):
-		errs["id_number"] = "this category needs the caller's ID number (S4)"
+		errs["id_number"] = msg(MsgIDNumberRequired)
 	case in.IDNumber != "" && in.IDType != IDTypeResident && in.IDType != IDTypePassport:
-		errs["id_type"] = fmt.Sprintf("choose the ID type: %q or %q", IDTypeResident, IDTypePassport)
+		errs["id_type"] = msg(MsgIDTypeChoose)
 	}
 	return errs
 }

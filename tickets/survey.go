@@ -16,7 +16,7 @@ import (
 // one survey: a second, different score is refused.
 func (s *Store) RecordSurvey(ctx context.Context, callID string, score int) (Ticket, error) {
 	if score < 1 || score > 3 {
-		return Ticket{}, FieldErrors{"score": "the survey score is 1, 2 or 3"}
+		return Ticket{}, FieldErrors{"score": msg(MsgSurveyScore)}
 	}
 	var out Ticket
 	recorded := false

@@ -169,8 +169,8 @@ type SubmitInput struct {
 }
 
 // FieldErrors maps a form field (the SubmitInput JSON name) to the message
-// a person must act on (S13): one message per field.
-type FieldErrors map[string]string
+// a person must act on (S13): one message per field, with its code.
+type FieldErrors map[string]Message
 
 // Error lists the fields in a stable order.
 func (f FieldErrors) Error() string {
@@ -181,7 +181,7 @@ func (f FieldErrors) Error() string {
 	sort.Strings(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = k + ": " + f[k]
+		parts[i] = k + ": " + f[k].Text
 	}
 	return "invalid ticket: " + strings.Join(parts, "; ")
 }

@@ -49,6 +49,7 @@ func (r *Router) HandleCall(ctx context.Context, c Call) {
 		r.live.track(ctx, c)
 		defer r.live.untrack(ctx, c.ID())                    // after the record is saved or spooled
 		defer r.talks.remove(c.ID(), nil)                    // a conversation that never talked
+		defer r.pops.ended(c.ID())                           // rung but never answered
 		forget := r.queue.lookAhead(ctx, c.ID(), c.Caller()) // S16, during the greeting and menu
 		defer forget()
 		res = r.flow.Run(ctx, c)

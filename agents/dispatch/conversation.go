@@ -49,6 +49,7 @@ func (v *conversation) Talk(ctx context.Context) (ivr.TalkResult, error) {
 		return v.leg.Bridge(ctx, v.call, recordTo), nil
 	}
 	res := v.bridge(ctx, recordTo)
+	r.pops.stopped(v.call.ID(), v.offer.AgentID) // no longer bridged: wrap-up, or the phone is gone
 	dctx, cancel := detached(ctx)
 	defer cancel()
 	if res.AgentLost { // S1: no caller is offered to a phone that is gone

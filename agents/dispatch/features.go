@@ -93,8 +93,10 @@ func (r *Router) Unregistered(ctx context.Context, agentID string) {
 // Republish puts back what this node holds after a Redis restart: the
 // registrations it took, first, so that no restored agent is offered a
 // caller while its phone cannot be found; those agents' states as of the
-// last heartbeat before the restart (ACD.Held); and its waiting callers with
-// their original enqueue times.
+// last heartbeat before the restart (ACD.Held); its waiting callers with
+// their original enqueue times; its calls in progress; and the agents'
+// current calls (screen pops) still ringing or bridged here, which the
+// panel reads.
 func (r *Router) Republish(ctx context.Context) {
 	held := r.o.ACD.Held()
 	calls := r.queue.entries()
@@ -107,4 +109,5 @@ func (r *Router) Republish(ctx context.Context) {
 		r.log.Error("re-publish after redis restart", "err", err)
 	}
 	r.live.republish(ctx)
+	r.pops.republish(ctx, r.o.ACD, r.log)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -221,6 +222,78 @@ func (t *talks) remove(callID string, v *conversation) {
 	t.mu.Unlock()
 }
 
+// pops are this node's calls ringing an agent or bridged to one, by call
+// and agent, as written to the agents' current-call keys (the panel's
+// screen pop): after a Redis restart they are written again (Republish),
+// or an agent on a call would see none in the panel.
+type pops struct {
+	mu sync.Mutex
+	by map[string]map[string]agents.CurrentCall // call id → agent id → its call
+}
+
+// rang records the call ringing agentID.
+func (p *pops) rang(agentID string, c agents.CurrentCall) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.by[c.CallID] == nil {
+		p.by[c.CallID] = map[string]agents.CurrentCall{}
+	}
+	p.by[c.CallID][agentID] = c
+}
+
+// answered keeps only agentID's pop of the call (a ring-all group's other
+// phones stopped ringing), now on_call since at.
+func (p *pops) answered(callID, agentID string, at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.by[callID][agentID]
+	if !ok {
+		return
+	}
+	c.State, c.Started = agents.StateOnCall, at
+	p.by[callID] = map[string]agents.CurrentCall{agentID: c}
+}
+
+// stopped forgets agentID's pop of the call: its phone no longer rings.
+func (p *pops) stopped(callID, agentID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.by[callID], agentID)
+	if len(p.by[callID]) == 0 {
+		delete(p.by, callID)
+	}
+}
+
+// ended forgets every pop of the call: it is over, or in wrap-up.
+func (p *pops) ended(callID string) {
+	p.mu.Lock()
+	delete(p.by, callID)
+	p.mu.Unlock()
+}
+
+// republish writes every pop back (after a Redis restart). A key written
+// meanwhile by a newer ring is left alone; the panel checks the call against
+// the agent's state anyway, so a pop whose ring just failed shows nothing.
+func (p *pops) republish(ctx context.Context, acd *agents.ACD, log *slog.Logger) {
+	type pop struct {
+		agent string
+		call  agents.CurrentCall
+	}
+	p.mu.Lock()
+	var all []pop
+	for _, byAgent := range p.by {
+		for id, c := range byAgent {
+			all = append(all, pop{id, c})
+		}
+	}
+	p.mu.Unlock()
+	for _, x := range all {
+		if _, err := acd.RestoreCall(ctx, x.agent, x.call); err != nil {
+			log.Error("re-publish an agent's current call", "agent", x.agent, "call_id", x.call.CallID, "err", err)
+		}
+	}
+}
+
 // runCommands carries out the panel's commands for this node's calls
 // until ctx is done.
 func (r *Router) runCommands(ctx context.Context) {
@@ -269,6 +342,7 @@ func (r *Router) popUp(ctx context.Context, call ivr.Call, agentID, category str
 	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), panelTimeout)
 	defer cancel()
+	r.pops.rang(agentID, c) // kept even when Redis fails now: a restart re-publishes it
 	if err := r.o.ACD.StartCall(pctx, agentID, c); err != nil {
 		r.callLog(call).Warn("screen pop not published", "agent", agentID, "err", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/hotline-dev/hotline/agents"
 	"github.com/hotline-dev/hotline/ivr"
@@ -41,6 +42,7 @@ func (r *Router) Ring(ctx context.Context, call ivr.Call, o ivr.AgentOffer) (ivr
 		// and the agent is available again (not a miss).
 		dctx, cancel := detached(ctx)
 		defer cancel()
+		r.pops.stopped(call.ID(), o.AgentID)
 		releaseAgents(dctx, r.o.ACD, call.ID(), []string{o.AgentID}, log)
 		r.m.ringEnded("caller_gone")
 		return nil, fmt.Errorf("agent %s answered: %w: %w", o.AgentID, ivr.ErrNotConnected, err)
@@ -94,6 +96,7 @@ func (r *Router) missed(ctx context.Context, call ivr.Call, failed []legResult) 
 		if errors.Is(f.err, errUnregistered) {
 			continue
 		}
+		r.pops.stopped(call.ID(), f.agent.AgentID)
 		reason := missReason(f.err)
 		r.m.ringEnded(reason)
 		if err := r.o.ACD.Missed(dctx, call.ID(), f.agent.AgentID, reason); err != nil {
@@ -120,6 +123,7 @@ func (r *Router) takeAnswer(ctx context.Context, call ivr.Call, res legResult) (
 	}
 	r.queue.forget(call.ID())
 	r.queue.wallChanged()
+	r.pops.answered(call.ID(), res.agent.AgentID, time.Now())
 	r.panelReport(ctx, call, "answered", func(ctx context.Context) error {
 		return r.o.ACD.CallAnswered(ctx, res.agent.AgentID, call.ID())
 	})

@@ -122,6 +122,7 @@ type Router struct {
 	queue *queue
 	live  *liveCalls
 	talks *talks
+	pops  *pops
 	cb    *placer // nil when callbacks are not placed
 }
 
@@ -144,6 +145,7 @@ func New(o Options) (*Router, error) {
 	r.queue.queued = r.live.queued
 	r.queue.changed = o.ACD.WallChanged
 	r.talks = &talks{by: map[string]*conversation{}}
+	r.pops = &pops{by: map[string]map[string]agents.CurrentCall{}}
 	flow, err := ivr.NewFlow(o.IVR, ivr.FlowOptions{Hours: o.Hours, Queue: r.queue, Records: callbacks{o.Records},
 		Clock: o.Clock, Agents: r, Tickets: o.Tickets, Logger: o.Logger, Metrics: ivr.NewMetrics(o.Registerer)})
 	if err != nil {

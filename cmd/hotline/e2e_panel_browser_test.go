@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -259,12 +260,15 @@ func TestE2EPanelBrowser(t *testing.T) {
 	waitJS(t, agentTab, "draft opened", `!document.getElementById('draft-card').hidden && document.getElementById('draft-caller').textContent === '13811110009'`, 10*time.Second)
 	waitJS(t, agentTab, "countdown", `document.getElementById('draft-countdown').classList.contains('green') && /\d:\d\d/.test(document.getElementById('draft-countdown').textContent)`, 3*time.Second)
 
-	// The description left empty: the server's message under the field (S13).
+	// The description left empty: the server's message under the field
+	// (S13), by its code, in Chinese (the default language).
 	browse(t, agentTab, "fill all but the description",
 		chromedp.SendKeys(chromedp.CSS(`#draft-form [name=caller_name]`), "张三"),
 		chromedp.SetValue(chromedp.CSS(`#draft-form [name=result]`), "answered"),
 		chromedp.Click(chromedp.CSS(`#draft-submit`)))
-	waitJS(t, agentTab, "field message", `document.querySelector('#draft-form [data-error-for=description]').textContent.length > 0`, 5*time.Second)
+	waitJS(t, agentTab, "field message in Chinese", fmt.Sprintf(`(() => { const p = document.querySelector('#draft-form [data-error-for=description]');
+		return p.dataset.code === 'form.description.required' && p.textContent === %q; })()`,
+		catalogue(t, "zh-CN")["msg.form.description.required"]), 5*time.Second)
 	screenshot(t, agentTab, "panel-draft.png")
 	browse(t, agentTab, "fill the description and submit",
 		chromedp.SendKeys(chromedp.CSS(`#draft-form [name=description]`), "咨询水费缴纳方式"),
@@ -309,4 +313,27 @@ func TestE2EPanelBrowser(t *testing.T) {
 	waitJS(t, agentTab, "agent sees available", badge("available"), 3*time.Second)
 	waitJS(t, supTab, "wall shows available", `!!document.querySelector('[data-agent-row="1001"] [data-state="available"]')`, 2*time.Second)
 	waitAgentState(t, n, "1001", agents.StateAvailable)
+
+	// English by the switch: the server's refusal is rendered from the
+	// English catalogue by its code (a transfer without a call: 409).
+	browse(t, agentTab, "switch to English", chromedp.Click(chromedp.CSS(`#lang-switch`)))
+	waitJS(t, agentTab, "page in English", `document.documentElement.lang === 'en' && document.body.classList.contains('ready')`, 10*time.Second)
+	browse(t, agentTab, "transfer without a call", chromedp.Evaluate[chromedp.Void](
+		`(() => { const f = document.getElementById('transfer-form'); f.elements.target.value = 'complaint'; f.requestSubmit(); })()`))
+	waitJS(t, agentTab, "refusal in English", fmt.Sprintf(`document.querySelector('#transfer-form [data-msg]').textContent === %q`,
+		catalogue(t, "en")["msg.call.none"]), 5*time.Second)
+}
+
+// catalogue reads the panel's strings of lang.
+func catalogue(t *testing.T, lang string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "tickets", "panel", "i18n", lang+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]string
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatalf("catalogue %s: %v", lang, err)
+	}
+	return c
 }

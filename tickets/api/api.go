@@ -246,7 +246,7 @@ func (s *server) routes() *http.ServeMux {
 
 	// Anything else under /api/ answers in JSON too, not the mux's text.
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, &Error{Status: http.StatusNotFound, Message: "no such API route: " + r.Method + " " + r.URL.Path})
+		s.fail(w, r, apiError(http.StatusNotFound, msgRouteUnknown, "method", r.Method, "path", r.URL.Path))
 	})
 	return mux
 }

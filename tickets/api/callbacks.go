@@ -18,7 +18,7 @@ type Callbacks interface {
 }
 
 // callbacksOff answers the callback routes of an API built without them.
-var callbacksOff = &Error{Status: http.StatusNotFound, Message: "callbacks are not served by this node"}
+var callbacksOff = apiError(http.StatusNotFound, msgCallbacksOff)
 
 // categoriesOf are the queues whose callbacks the session's person sees:
 // an agent its own, a supervisor every one.
@@ -68,7 +68,7 @@ func (s *server) claimCallback(w http.ResponseWriter, r *http.Request, sess sess
 	raw := r.PathValue("id")
 	id, err := strconv.ParseInt(raw, 10, 64)
 	if len(raw) > 19 || err != nil || id <= 0 {
-		s.fail(w, r, badRequest("callback id %q: want a positive number", truncate(raw, 24)))
+		s.fail(w, r, badRequest(msgCallbackID, "id", strconv.Quote(truncate(raw, 24))))
 		return
 	}
 	a, err := s.auth.Get(r.Context(), sess.AgentID)
@@ -78,8 +78,7 @@ func (s *server) claimCallback(w http.ResponseWriter, r *http.Request, sess sess
 	}
 	c, err := s.callbacks.ClaimCallback(r.Context(), id, sess.AgentID, a.Categories, s.callbackCategory)
 	if errors.Is(err, tickets.ErrNoCallback) {
-		s.fail(w, r, &Error{Status: http.StatusConflict,
-			Message: "callback " + raw + " is not a pending request of your categories, or another agent claimed it"})
+		s.fail(w, r, apiError(http.StatusConflict, msgCallbackTaken, "id", raw))
 		return
 	}
 	if err != nil {

@@ -3,9 +3,9 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,33 +19,38 @@ const maxBodyBytes = 64 << 10
 // message are sent as they are. Handlers build it for bad requests; errors
 // of the store are mapped by errorOf.
 type Error struct {
-	Status  int
-	Message string
-	Fields  map[string]string
+	Status int
+	Msg    tickets.Message
+	Fields tickets.FieldErrors
 }
 
-func (e *Error) Error() string { return e.Message }
+func (e *Error) Error() string { return e.Msg.Text }
 
-// errorBody is the JSON of every error response.
+// errorBody is the JSON of every error response: the English text and its
+// code (with the code's arguments), and for a form the text and the code
+// of each field to correct.
 type errorBody struct {
-	Error  string            `json:"error"`
-	Fields map[string]string `json:"fields,omitempty"`
+	Error      string                     `json:"error"`
+	Code       string                     `json:"code"`
+	Args       map[string]string          `json:"args,omitempty"`
+	Fields     map[string]string          `json:"fields,omitempty"`
+	FieldCodes map[string]tickets.Message `json:"field_codes,omitempty"`
 }
 
 // known maps the store's errors to a status and a fixed public message.
 // The wrapped text is never sent: a chain may hold a database error too
 // (Unmask joins one to a refusal it could not audit).
 var known = []struct {
-	err     error
-	status  int
-	message string
+	err    error
+	status int
+	code   string
 }{
-	{tickets.ErrNotFound, http.StatusNotFound, "not found"},
-	{tickets.ErrInvalidTransition, http.StatusConflict, "the ticket's status does not allow this change"},
-	{tickets.ErrAlreadyBreached, http.StatusConflict, "the deadline has already passed and escalation runs: it can no longer be extended (S14)"},
-	{tickets.ErrIdempotencyConflict, http.StatusConflict, "this Idempotency-Key was already used for another request"},
-	{tickets.ErrForbidden, http.StatusForbidden, "only a supervisor or the agent who owns the ticket may see its ID number (S5)"},
-	{errNoIDNumber, http.StatusNotFound, "this ticket has no ID number"},
+	{tickets.ErrNotFound, http.StatusNotFound, msgNotFound},
+	{tickets.ErrInvalidTransition, http.StatusConflict, msgTicketTransition},
+	{tickets.ErrAlreadyBreached, http.StatusConflict, msgTicketBreached},
+	{tickets.ErrIdempotencyConflict, http.StatusConflict, msgIdempotencyUsed},
+	{tickets.ErrForbidden, http.StatusForbidden, msgUnmaskForbidden},
+	{errNoIDNumber, http.StatusNotFound, msgNoIDNumber},
 }
 
 // errorOf turns err into what the client sees; ok is false for an internal
@@ -57,19 +62,24 @@ func errorOf(err error) (*Error, bool) {
 	}
 	var fields tickets.FieldErrors
 	if errors.As(err, &fields) {
-		return &Error{Status: http.StatusUnprocessableEntity, Message: "some fields need correcting", Fields: fields}, true
+		return fieldsError(fields), true
 	}
 	if errors.Is(err, tickets.ErrReasonRequired) {
-		msg := strings.TrimPrefix(tickets.ErrReasonRequired.Error(), "reason: ")
-		return &Error{Status: http.StatusUnprocessableEntity, Message: "some fields need correcting",
-			Fields: map[string]string{"reason": msg}}, true
+		return fieldsError(tickets.FieldErrors{"reason": tickets.UnmaskReasonMessage}), true
 	}
 	for _, k := range known {
 		if errors.Is(err, k.err) {
-			return &Error{Status: k.status, Message: k.message}, true
+			return apiError(k.status, k.code), true
 		}
 	}
-	return &Error{Status: http.StatusInternalServerError, Message: "internal error"}, false
+	return apiError(http.StatusInternalServerError, msgInternal), false
+}
+
+// fieldsError is the 422 of a form with fields to correct.
+func fieldsError(fields tickets.FieldErrors) *Error {
+	e := apiError(http.StatusUnprocessableEntity, msgFieldsInvalid)
+	e.Fields = fields
+	return e
 }
 
 // fail writes err as JSON. Internal errors are logged with the request id
@@ -84,7 +94,15 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.WarnContext(r.Context(), "request refused", "request_id", requestID(r.Context()),
 			"route", r.Pattern, "err", err)
 	}
-	writeJSON(w, e.Status, errorBody{Error: e.Message, Fields: e.Fields})
+	body := errorBody{Error: e.Msg.Text, Code: e.Msg.Code, Args: e.Msg.Args}
+	if len(e.Fields) > 0 {
+		body.Fields = make(map[string]string, len(e.Fields))
+		body.FieldCodes = make(map[string]tickets.Message, len(e.Fields))
+		for name, m := range e.Fields {
+			body.Fields[name], body.FieldCodes[name] = m.Text, m
+		}
+	}
+	writeJSON(w, e.Status, body)
 }
 
 // writeJSON sends v with status.
@@ -94,9 +112,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// badRequest is a 400 with a message.
-func badRequest(format string, args ...any) *Error {
-	return &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
+// badRequest is a 400 with the message of code.
+func badRequest(code string, args ...string) *Error {
+	return apiError(http.StatusBadRequest, code, args...)
 }
 
 // decodeJSON reads the body into dst: one JSON object, no unknown fields, at
@@ -112,7 +130,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any, emptyOK bool) e
 		return decodeError(err)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		return badRequest("the request body must hold a single JSON object")
+		return badRequest(msgBodyNotSingle)
 	}
 	return nil
 }
@@ -125,23 +143,23 @@ func decodeError(err error) error {
 	var badTime *time.ParseError
 	switch {
 	case errors.Is(err, io.EOF):
-		return badRequest("the request body is empty: send a JSON object")
+		return badRequest(msgBodyEmpty)
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return badRequest("the request body is cut short: send complete JSON")
+		return badRequest(msgBodyCut)
 	case errors.As(err, &syntax):
-		return badRequest("the request body is not valid JSON (at byte %d)", syntax.Offset)
+		return badRequest(msgBodySyntax, "offset", strconv.FormatInt(syntax.Offset, 10))
 	case errors.As(err, &typ) && typ.Field != "":
-		return badRequest("field %q has the wrong type: want %s", typ.Field, jsonKind(typ.Type.Kind().String()))
+		return badRequest(msgBodyFieldType, "field", strconv.Quote(typ.Field), "want", jsonKind(typ.Type.Kind().String()))
 	case errors.As(err, &typ):
-		return badRequest("the request body must be a JSON object")
+		return badRequest(msgBodyNotObject)
 	case errors.As(err, &tooBig):
-		return badRequest("the request body is larger than %d KiB", maxBodyBytes>>10)
+		return badRequest(msgBodyTooLarge, "max", strconv.Itoa(maxBodyBytes>>10))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return badRequest("unknown field %s in the request body", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return badRequest(msgBodyUnknownField, "field", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	case errors.As(err, &badTime):
-		return badRequest("a time field is not in RFC 3339 form (e.g. 2026-11-23T17:00:00+08:00)")
+		return badRequest(msgBodyTime)
 	}
-	return badRequest("the request body cannot be read as JSON")
+	return badRequest(msgBodyUnreadable)
 }
 
 // jsonKind names a Go kind the way a JSON client thinks of it.

@@ -50,8 +50,8 @@ func TestInternalErrorShape(t *testing.T) {
 		t.Fatalf("break the table: %v", err)
 	}
 	res := c.do("GET", "/api/tickets?status=open", nil, nil)
-	if res.status != http.StatusInternalServerError || strings.TrimSpace(res.raw) != `{"error":"internal error"}` {
-		t.Fatalf("= %d %s, want 500 {\"error\":\"internal error\"}", res.status, res.raw)
+	if res.status != http.StatusInternalServerError || strings.TrimSpace(res.raw) != `{"error":"internal error","code":"internal"}` {
+		t.Fatalf("= %d %s, want 500 {\"error\":\"internal error\",\"code\":\"internal\"}", res.status, res.raw)
 	}
 	for _, leak := range []string{"SELECT", "tickets", "relation", "SQLSTATE", "goroutine"} {
 		if strings.Contains(res.raw, leak) {
@@ -108,5 +108,69 @@ func TestNuisance(t *testing.T) {
 	}
 	if flagged, err := f.store.IsNuisance(t.Context(), "13900000000"); err != nil || flagged {
 		t.Fatalf("still flagged = %v (%v)", flagged, err)
+	}
+}
+
+// TestErrorCodes: an error answer carries a stable code beside its English
+// text, and a form's answer the code of each field to correct (S13), with
+// the code's arguments: the panel renders them in the user's language.
+func TestErrorCodes(t *testing.T) {
+	f := newFixture(t)
+	k := f.draft(t, "1001", time.Minute)
+	c := f.login(t, "1001")
+	res := c.do("POST", "/api/tickets/"+k.Ref+"/submit", map[string]any{"on_behalf": true, "callback_phone": "12"},
+		map[string]string{idempotencyHeader: "codes-1"})
+	if res.status != http.StatusUnprocessableEntity || res.body["code"] != "fields_invalid" {
+		t.Fatalf("empty form = %d %s", res.status, res.raw)
+	}
+	for field, code := range map[string]string{
+		"caller_name": "form.caller_name.required", "relation": "form.relation.required",
+		"callback_phone": "form.callback_phone.invalid", "description": "form.description.required",
+		"category": "form.category.choose", "result": "form.result.choose",
+	} {
+		if got := res.fieldCode(field); got != code {
+			t.Errorf("field %s: code %q, want %q: %s", field, got, code, res.raw)
+		}
+	}
+	fc := res.body["field_codes"].(map[string]any)
+	args, _ := fc["callback_phone"].(map[string]any)["args"].(map[string]any)
+	if args["min"] != "5" || args["max"] != "20" || res.fields()["callback_phone"] != "enter a callback phone number of 5 to 20 digits" {
+		t.Errorf("callback_phone: args %v, text %q", args, res.fields()["callback_phone"])
+	}
+	in := map[string]any{"caller_name": "Wang Fang", "callback_phone": "13800138000", "description": "x",
+		"category": "business", "result": "answered", "id_type": "resident", "id_number": "110105194912310021"}
+	if res := c.do("POST", "/api/tickets/"+k.Ref+"/submit", in, map[string]string{idempotencyHeader: "codes-2"}); res.fieldCode("id_number") != "id.check_char" {
+		t.Errorf("bad check character: %s", res.raw)
+	}
+	in["channel"] = "phone"
+	if res := c.do("POST", "/api/tickets", in, map[string]string{idempotencyHeader: "codes-3"}); res.fieldCode("channel") != "form.channel.choose" {
+		t.Errorf("web ticket by phone: %s", res.raw)
+	}
+	if res := c.do("POST", "/api/tickets/"+k.Ref+"/unmask", map[string]string{"reason": "x"}, nil); res.fieldCode("reason") != "unmask.reason.required" {
+		t.Errorf("unmask without reason: %s", res.raw)
+	}
+	if res := c.do("POST", "/api/tickets/"+k.Ref+"/submit", in, map[string]string{idempotencyHeader: "codes-4"}); res.status != http.StatusBadRequest || res.body["code"] != "body.unknown_field" {
+		t.Errorf("unknown field: %s", res.raw)
+	}
+	if res := c.do("POST", "/api/tickets/"+k.Ref+"/notes", map[string]string{"note": " "}, nil); res.fieldCode("note") != "note.required" {
+		t.Errorf("empty note: %s", res.raw)
+	}
+	sup := f.login(t, "2001")
+	if res := sup.do("POST", "/api/tickets/"+k.Ref+"/extend", map[string]string{"due_at": "2030-01-01T00:00:00Z"}, nil); res.fieldCode("reason") != "extend.reason.required" {
+		t.Errorf("extend without reason: %s", res.raw)
+	}
+	if res := sup.do("POST", "/api/nuisance", map[string]string{"number": "anonymous"}, nil); res.fieldCode("number") != "nuisance.number.invalid" ||
+		res.fieldCode("reason") != "nuisance.reason.required" {
+		t.Errorf("nuisance: %s", res.raw)
+	}
+	if res := c.do("POST", "/api/nuisance", map[string]string{"number": "13900000000", "reason": "x"}, nil); res.body["code"] != "nuisance.forbidden" {
+		t.Errorf("nuisance by an agent: %s", res.raw)
+	}
+	if res := f.newClient(t).do("POST", "/api/login", map[string]string{"agent_id": "1001", "password": "wrong"}, nil); res.status != http.StatusUnauthorized ||
+		res.body["code"] != "login.wrong" || res.body["error"] != "wrong agent id or password" {
+		t.Errorf("wrong password: %d %s", res.status, res.raw)
+	}
+	if res := c.do("GET", "/api/nothing", nil, nil); res.body["code"] != "route.unknown" || res.body["args"].(map[string]any)["path"] != "/api/nothing" {
+		t.Errorf("unknown route: %s", res.raw)
 	}
 }

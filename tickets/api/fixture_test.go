@@ -247,7 +247,58 @@ func (c *client) do(method, path string, body any, headers map[string]string) re
 			c.t.Fatalf("decode %s: %v", raw, err)
 		}
 	}
+	if out.status >= 400 && out.body != nil {
+		checkErrorShape(c.t, method+" "+path, out)
+	}
 	return out
+}
+
+// checkErrorShape checks every error answer of every test: its code and
+// each field's code are listed (so the panel's catalogues hold them), and
+// the English texts are those of the codes with their arguments.
+func checkErrorShape(t testing.TB, what string, res response) {
+	t.Helper()
+	var body struct {
+		Error      string                     `json:"error"`
+		Code       string                     `json:"code"`
+		Args       map[string]string          `json:"args"`
+		Fields     map[string]string          `json:"fields"`
+		FieldCodes map[string]tickets.Message `json:"field_codes"`
+	}
+	if err := json.Unmarshal([]byte(res.raw), &body); err != nil {
+		t.Fatalf("%s: error body %s: %v", what, res.raw, err)
+	}
+	text := func(m tickets.Message) (string, bool) {
+		texts, ok := Messages(), false
+		if _, ok = texts[m.Code]; !ok {
+			texts = tickets.Messages()
+			_, ok = texts[m.Code]
+		}
+		var args []string
+		for k, v := range m.Args {
+			args = append(args, k, v)
+		}
+		return texts.Msg(m.Code, args...).Text, ok
+	}
+	if want, ok := text(tickets.Message{Code: body.Code, Args: body.Args}); !ok || body.Error != want {
+		t.Fatalf("%s: error %q with code %q (listed: %v), want the code's text %q: %s", what, body.Error, body.Code, ok, want, res.raw)
+	}
+	if len(body.Fields) != len(body.FieldCodes) {
+		t.Fatalf("%s: fields and field_codes differ: %s", what, res.raw)
+	}
+	for name, m := range body.FieldCodes {
+		if want, ok := text(m); !ok || body.Fields[name] != want {
+			t.Fatalf("%s: field %s: %q with code %q (listed: %v), want the code's text %q", what, name, body.Fields[name], m.Code, ok, want)
+		}
+	}
+}
+
+// fieldCode returns the code of a field in an error body.
+func (r response) fieldCode(name string) string {
+	fc, _ := r.body["field_codes"].(map[string]any)
+	m, _ := fc[name].(map[string]any)
+	code, _ := m["code"].(string)
+	return code
 }
 
 // fields returns the "fields" object of an error body.

@@ -25,7 +25,7 @@ type sessionResponse struct {
 
 // wrongCredentials is the one answer for an unknown agent, a disabled one
 // and a wrong password, so ids cannot be probed.
-var wrongCredentials = &Error{Status: http.StatusUnauthorized, Message: "wrong agent id or password"}
+var wrongCredentials = apiError(http.StatusUnauthorized, msgLoginWrong)
 
 // login signs an agent or supervisor in: POST /api/login. The limiter
 // takes its tokens before the password is checked, so parallel guesses
@@ -54,8 +54,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	a, ok, err := s.auth.Verify(ctx, in.AgentID, in.Password)
 	if errors.Is(err, agents.ErrNoPanelPassword) {
 		s.metrics.loginFailures.WithLabelValues(reasonNoPanelPassword).Inc()
-		s.fail(w, r, &Error{Status: http.StatusForbidden, Message: "agent " + in.AgentID +
-			" has no panel password yet: a supervisor sets one with `hotline agent password -id " + in.AgentID + "`"})
+		s.fail(w, r, apiError(http.StatusForbidden, msgLoginNoPassword, "agent", in.AgentID))
 		return
 	}
 	if err != nil {
@@ -79,11 +78,11 @@ func (s *server) refuseRateLimited(w http.ResponseWriter, r *http.Request, agent
 	s.metrics.loginFailures.WithLabelValues(reasonRateLimited).Inc()
 	s.log.InfoContext(r.Context(), "sign-in rate limited", "agent", agentID, "client_ip", ip, "by", no.by)
 	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(no.wait.Seconds()))))
-	msg := "too many failed sign-ins for this agent id: wait and try again"
+	code := msgLoginLimitedAgent
 	if no.by == "source" {
-		msg = "too many failed sign-ins from this address: wait and try again"
+		code = msgLoginLimitedSource
 	}
-	s.fail(w, r, &Error{Status: http.StatusTooManyRequests, Message: msg})
+	s.fail(w, r, apiError(http.StatusTooManyRequests, code))
 }
 
 // startSession replaces the browser's session with a new one for a.

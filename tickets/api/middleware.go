@@ -87,7 +87,7 @@ func (s *server) authed(next authedFunc) http.HandlerFunc {
 			return
 		}
 		if !ok {
-			s.fail(w, r, &Error{Status: http.StatusUnauthorized, Message: "sign in first: no valid session"})
+			s.fail(w, r, apiError(http.StatusUnauthorized, msgSessionNone))
 			return
 		}
 		if err := s.checkCSRF(r, sess); err != nil {
@@ -99,8 +99,7 @@ func (s *server) authed(next authedFunc) http.HandlerFunc {
 }
 
 // sessionEnded answers a request whose session the directory has ended.
-var sessionEnded = &Error{Status: http.StatusUnauthorized,
-	Message: "your session has ended: the account was disabled or its password or role changed; sign in again"}
+var sessionEnded = apiError(http.StatusUnauthorized, msgSessionEnded)
 
 // currentSession loads the session of the request's cookie and checks it
 // against the directory on every request, so a disable, password or role
@@ -140,8 +139,7 @@ func (s *server) checkCSRF(r *http.Request, sess session) error {
 	got := r.Header.Get(csrfHeader)
 	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRFToken)) != 1 {
 		s.metrics.csrfRejected.WithLabelValues(reasonToken).Inc()
-		return &Error{Status: http.StatusForbidden,
-			Message: "missing or wrong " + csrfHeader + " header: send the csrf_token given at sign-in"}
+		return apiError(http.StatusForbidden, msgCSRF, "header", csrfHeader)
 	}
 	return nil
 }
@@ -162,7 +160,7 @@ func (s *server) checkOrigin(r *http.Request) error {
 		return nil
 	}
 	s.metrics.csrfRejected.WithLabelValues(reasonOrigin).Inc()
-	return &Error{Status: http.StatusForbidden, Message: "cross-site request refused: Origin or Referer is not this host"}
+	return apiError(http.StatusForbidden, msgCrossSite)
 }
 
 func safeMethod(m string) bool {

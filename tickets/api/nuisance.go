@@ -12,8 +12,7 @@ type nuisanceRequest struct {
 
 // supervisorsOnly refuses flagging and clearing by an agent: a flag turns a
 // resident away before the emergency option, so it is a supervisor's act (S21).
-var supervisorsOnly = &Error{Status: http.StatusForbidden,
-	Message: "flagging and clearing nuisance numbers is for supervisors: ask yours (S21)"}
+var supervisorsOnly = apiError(http.StatusForbidden, msgNuisanceForbidden)
 
 // flagNuisance marks a caller number as a nuisance: POST /api/nuisance
 // (S21; the store normalises the number and audits it).

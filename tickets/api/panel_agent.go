@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -42,7 +43,7 @@ var panelStates = []agents.State{agents.StateAvailable, agents.StatePaused, agen
 const maxReasonBytes = 2000
 
 // errNoPanel answers the panel's routes on a server built without one.
-var errNoPanel = &Error{Status: http.StatusServiceUnavailable, Message: "the agents' panel is not served by this server"}
+var errNoPanel = apiError(http.StatusServiceUnavailable, msgPanelOff)
 
 // withPanel answers 503 when the server has no Panel.
 func (s *server) withPanel(next authedFunc) authedFunc {
@@ -59,7 +60,7 @@ func (s *server) withPanel(next authedFunc) authedFunc {
 func (s *server) supervisorOnly(next authedFunc) authedFunc {
 	return func(w http.ResponseWriter, r *http.Request, sess session) {
 		if !sess.supervisor() {
-			s.fail(w, r, &Error{Status: http.StatusForbidden, Message: "only a supervisor may do this"})
+			s.fail(w, r, apiError(http.StatusForbidden, msgSupervisorOnly))
 			return
 		}
 		next(w, r, sess)
@@ -116,15 +117,15 @@ func (s *server) readStateRequest(w http.ResponseWriter, r *http.Request, reason
 	to, reason := agents.State(in.State), strings.TrimSpace(in.Reason)
 	fields := tickets.FieldErrors{}
 	if !slices.Contains(panelStates, to) {
-		fields["state"] = "choose available, paused or offline"
+		fields["state"] = msg(msgStateChoose)
 	}
 	switch {
 	case len(reason) > maxReasonBytes || !utf8.ValidString(reason):
-		fields["reason"] = "the reason is at most 2000 bytes of text"
+		fields["reason"] = msg(msgReasonTooLong, "max", strconv.Itoa(maxReasonBytes))
 	case reasonRequired && reason == "":
-		fields["reason"] = "say why the agent's state is changed"
+		fields["reason"] = tickets.NewMessage(tickets.MsgForceReasonRequired)
 	case !reasonRequired && to == agents.StatePaused && !slices.Contains(s.panel.PauseReasons(), reason):
-		fields["reason"] = "choose one of the pause reasons: " + strings.Join(s.panel.PauseReasons(), ", ")
+		fields["reason"] = msg(msgPauseReasonChoose, "choices", strings.Join(s.panel.PauseReasons(), ", "))
 	}
 	if len(fields) > 0 {
 		return "", "", fields
@@ -136,11 +137,11 @@ func (s *server) readStateRequest(w http.ResponseWriter, r *http.Request, reason
 func stateConflict(err error) error {
 	switch {
 	case errors.Is(err, dispatch.ErrDraftOpen):
-		return &Error{Status: http.StatusConflict, Message: "submit the call's ticket first: wrap-up lasts until it is entered (S12)"}
+		return apiError(http.StatusConflict, msgWrapUpDraftOpen)
 	case errors.Is(err, agents.ErrBadTransition):
-		return &Error{Status: http.StatusConflict, Message: "the agent's current state does not allow this change"}
+		return apiError(http.StatusConflict, msgStateNotAllowed)
 	case errors.Is(err, dispatch.ErrUnknownPauseReason):
-		return tickets.FieldErrors{"reason": "not one of the pause reasons"}
+		return tickets.FieldErrors{"reason": msg(msgPauseReasonUnknown)}
 	}
 	return err
 }
@@ -167,7 +168,7 @@ func (s *server) setAgentState(w http.ResponseWriter, r *http.Request, sess sess
 func (s *server) forceAgentState(w http.ResponseWriter, r *http.Request, sess session) {
 	id := r.PathValue("id")
 	if _, err := s.auth.Get(r.Context(), id); errors.Is(err, agents.ErrAgentNotFound) {
-		s.fail(w, r, &Error{Status: http.StatusNotFound, Message: "no such agent"})
+		s.fail(w, r, apiError(http.StatusNotFound, msgAgentNotFound))
 		return
 	} else if err != nil {
 		s.fail(w, r, err)
@@ -244,10 +245,10 @@ func (s *server) transferCall(w http.ResponseWriter, r *http.Request, sess sessi
 	switch in.Kind {
 	case dispatch.PanelTransferCategory, dispatch.PanelTransferAgent, dispatch.PanelTransferSpecialist:
 	default:
-		fields["kind"] = "choose category, agent or specialist"
+		fields["kind"] = msg(msgTransferKindChoose)
 	}
 	if in.Target == "" || len(in.Target) > maxTargetBytes {
-		fields["target"] = "name the category, agent or specialist (at most 64 characters)"
+		fields["target"] = msg(msgTransferTarget, "max", strconv.Itoa(maxTargetBytes))
 	}
 	if len(fields) > 0 {
 		s.fail(w, r, fields)
@@ -256,11 +257,11 @@ func (s *server) transferCall(w http.ResponseWriter, r *http.Request, sess sessi
 	err := s.panel.Transfer(r.Context(), sess.AgentID, in.Kind, in.Target)
 	switch {
 	case errors.Is(err, dispatch.ErrTransferForbidden):
-		err = tickets.FieldErrors{"target": "not an allowed " + in.Kind + " to transfer to (S10)"}
+		err = tickets.FieldErrors{"target": msg(msgTransferNotAllowed, "kind", in.Kind)}
 	case errors.Is(err, agents.ErrNoCall):
-		err = &Error{Status: http.StatusConflict, Message: "you are not on a call"}
+		err = apiError(http.StatusConflict, msgNotOnCall)
 	case errors.Is(err, dispatch.ErrCallUnreachable):
-		err = &Error{Status: http.StatusConflict, Message: "the call could not be reached: it may have just ended"}
+		err = apiError(http.StatusConflict, msgCallUnreachable)
 	}
 	if err != nil {
 		s.fail(w, r, err)

@@ -198,3 +198,38 @@ func TestForceAgentState(t *testing.T) {
 		t.Fatalf("without CSRF = %d", res.status)
 	}
 }
+
+// The panel's forms get a code per field and the 409s a code, which the
+// panel renders in the user's language: pause reason, transfer (S10),
+// a supervisor's forced state.
+func TestPanelErrorCodes(t *testing.T) {
+	p := newPanelFixture(t)
+	agent, sup := p.login(t, "1001"), p.login(t, "2001")
+	p.available(t, "1001")
+	res := agent.do("POST", "/api/agent/state", map[string]string{"state": "paused", "reason": "nap"}, nil)
+	fc, _ := res.body["field_codes"].(map[string]any)
+	reason, _ := fc["reason"].(map[string]any)
+	if res.fieldCode("reason") != "pause.reason.choose" || reason["args"].(map[string]any)["choices"] != "break, meal, training, meeting" {
+		t.Errorf("unknown pause reason: %s", res.raw)
+	}
+	for _, tc := range []struct {
+		body        map[string]string
+		field, code string
+	}{
+		{map[string]string{"kind": "queue", "target": "complaint"}, "kind", "transfer.kind.choose"},
+		{map[string]string{"kind": "agent"}, "target", "transfer.target.required"},
+		{map[string]string{"kind": "specialist", "target": "gas"}, "target", "transfer.target.forbidden"},
+		{map[string]string{"kind": "category", "target": "complaint"}, "", "call.none"},
+	} {
+		res := agent.do("POST", "/api/agent/transfer", tc.body, nil)
+		if tc.field != "" && res.fieldCode(tc.field) != tc.code || tc.field == "" && res.body["code"] != tc.code {
+			t.Errorf("transfer %v: %s, want %s %s", tc.body, res.raw, tc.field, tc.code)
+		}
+	}
+	if res := sup.do("POST", "/api/agents/1001/state", map[string]string{"state": "paused"}, nil); res.fieldCode("reason") != "force.reason.required" {
+		t.Errorf("forced without a reason: %s", res.raw)
+	}
+	if res := agent.do("POST", "/api/agents/1002/state", map[string]string{"state": "paused", "reason": "x"}, nil); res.body["code"] != "supervisor.only" {
+		t.Errorf("an agent forcing a state: %s", res.raw)
+	}
+}

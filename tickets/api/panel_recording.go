@@ -12,7 +12,7 @@ import (
 )
 
 // noRecording answers a ticket whose call was not recorded.
-var noRecording = &Error{Status: http.StatusNotFound, Message: "this ticket has no recording"}
+var noRecording = apiError(http.StatusNotFound, msgRecordingNone)
 
 // playRecording serves a ticket's call recording as audio/wav with range
 // requests (206, Accept-Ranges, Content-Range), to the ticket's owner and
@@ -37,7 +37,7 @@ func (s *server) playRecording(w http.ResponseWriter, r *http.Request, sess sess
 			s.fail(w, r, aerr)
 			return
 		}
-		s.fail(w, r, &Error{Status: http.StatusForbidden, Message: "only a supervisor or the agent who owns the ticket may play its recording"})
+		s.fail(w, r, apiError(http.StatusForbidden, msgRecordingForbidden))
 		return
 	}
 	if err != nil {
@@ -92,7 +92,7 @@ func playbackStart(h string) bool {
 // lies in the recordings folder; anything else is refused and logged.
 func (s *server) openRecording(path string) (*os.File, error) {
 	if s.recDir == "" {
-		return nil, &Error{Status: http.StatusNotFound, Message: "recordings are not served by this server"}
+		return nil, apiError(http.StatusNotFound, msgRecordingOff)
 	}
 	root, err := absReal(s.recDir)
 	if err != nil {
@@ -100,7 +100,7 @@ func (s *server) openRecording(path string) (*os.File, error) {
 	}
 	resolved, err := absReal(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, &Error{Status: http.StatusNotFound, Message: "the recording file is missing"}
+		return nil, apiError(http.StatusNotFound, msgRecordingMissing)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("recording path: %w", err)
@@ -108,7 +108,7 @@ func (s *server) openRecording(path string) (*os.File, error) {
 	rel, err := filepath.Rel(root, resolved)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
 		s.log.Error("recording outside the recordings folder refused", "folder", root)
-		return nil, &Error{Status: http.StatusForbidden, Message: "the recording lies outside the recordings folder: refused"}
+		return nil, apiError(http.StatusForbidden, msgRecordingOutside)
 	}
 	f, err := os.Open(resolved)
 	if err != nil {
@@ -116,7 +116,7 @@ func (s *server) openRecording(path string) (*os.File, error) {
 	}
 	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
 		f.Close()
-		return nil, &Error{Status: http.StatusNotFound, Message: "the recording file is missing"}
+		return nil, apiError(http.StatusNotFound, msgRecordingMissing)
 	}
 	return f, nil
 }

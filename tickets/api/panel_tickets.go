@@ -63,7 +63,7 @@ func (s *server) acknowledgeEscalation(w http.ResponseWriter, r *http.Request, s
 	case errors.Is(err, tickets.ErrNotFound):
 		err = ticketNotFound
 	case errors.Is(err, tickets.ErrNotEscalated):
-		err = &Error{Status: http.StatusConflict, Message: "the ticket has no escalation to acknowledge (S15)"}
+		err = apiError(http.StatusConflict, msgEscalationNone)
 	}
 	if err != nil {
 		s.fail(w, r, err)

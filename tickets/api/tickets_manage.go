@@ -14,7 +14,7 @@ import (
 // supervisors only: POST /api/tickets/{ref}/extend (S14).
 func (s *server) extendDeadline(w http.ResponseWriter, r *http.Request, sess session) {
 	if !sess.supervisor() {
-		s.fail(w, r, &Error{Status: http.StatusForbidden, Message: "only a supervisor may extend a deadline (S14)"})
+		s.fail(w, r, apiError(http.StatusForbidden, msgExtendForbidden))
 		return
 	}
 	var in struct {
@@ -26,7 +26,7 @@ func (s *server) extendDeadline(w http.ResponseWriter, r *http.Request, sess ses
 		return
 	}
 	if in.DueAt.IsZero() {
-		s.fail(w, r, tickets.FieldErrors{"due_at": "set the new deadline (RFC 3339, e.g. 2026-11-30T17:00:00+08:00)"})
+		s.fail(w, r, tickets.FieldErrors{"due_at": msg(msgExtendDueRequired)})
 		return
 	}
 	k, err := s.store.Extend(r.Context(), r.PathValue("ref"), in.DueAt, in.Reason, sess.AgentID)
@@ -72,11 +72,11 @@ func (s *server) handOff(w http.ResponseWriter, r *http.Request, sess session) {
 // disabled: the ticket would have no one to work on it.
 func (s *server) checkAgent(r *http.Request, id string) error {
 	if id == "" {
-		return tickets.FieldErrors{"to_agent": "name the agent who takes the ticket over"}
+		return tickets.FieldErrors{"to_agent": tickets.NewMessage(tickets.MsgToAgentRequired)}
 	}
 	a, err := s.auth.Get(r.Context(), id)
 	if errors.Is(err, agents.ErrAgentNotFound) || (err == nil && !a.Enabled) {
-		return tickets.FieldErrors{"to_agent": "there is no enabled agent " + id}
+		return tickets.FieldErrors{"to_agent": msg(msgAgentUnknown, "agent", id)}
 	}
 	return err
 }

@@ -63,8 +63,7 @@ func (s *server) filterOf(q url.Values) (tickets.Filter, error) {
 		}
 		f.IDBlindIndex, err = s.indexer.BlindIndex(idType, number)
 		if errors.Is(err, tickets.ErrInvalidID) {
-			return f, &Error{Status: http.StatusUnprocessableEntity, Message: "some fields need correcting",
-				Fields: map[string]string{"id_number": err.Error()}}
+			return f, fieldsError(tickets.FieldErrors{"id_number": tickets.IDMessage(err)})
 		}
 		if err != nil {
 			return f, fmt.Errorf("blind index of id number: %w", err)
@@ -80,7 +79,7 @@ func boolParam(q url.Values, name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, badRequest("query parameter %s must be true or false", name)
+		return false, badRequest(msgQueryBool, "name", name)
 	}
 	return b, nil
 }
@@ -92,7 +91,7 @@ func intParam(q url.Values, name string, def, lo, hi int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
-		return 0, badRequest("query parameter %s must be a whole number from %d to %d", name, lo, hi)
+		return 0, badRequest(msgQueryInt, "name", name, "min", strconv.Itoa(lo), "max", strconv.Itoa(hi))
 	}
 	return n, nil
 }
@@ -109,7 +108,7 @@ func (s *server) showTicket(w http.ResponseWriter, r *http.Request, sess session
 
 // ticketNotFound is the answer for a ticket that does not exist and for one
 // an agent does not own alike, so existence never leaks.
-var ticketNotFound = &Error{Status: http.StatusNotFound, Message: "ticket not found"}
+var ticketNotFound = apiError(http.StatusNotFound, msgTicketNotFound)
 
 // visibleTicket reads ticket ref when sess may see it: a supervisor every
 // ticket, an agent only those it owns (S16).

@@ -18,9 +18,9 @@ func idempotencyKey(r *http.Request, sess session) (string, error) {
 	key := strings.TrimSpace(r.Header.Get(idempotencyHeader))
 	switch {
 	case key == "":
-		return "", badRequest("the %s header is required: send a new random value per submission and the same one on a retry", idempotencyHeader)
+		return "", badRequest(msgIdempotencyMissing, "header", idempotencyHeader)
 	case len(key) > 200 || strings.IndexFunc(key, unicode.IsControl) >= 0:
-		return "", badRequest("the %s header must be at most 200 printable characters", idempotencyHeader)
+		return "", badRequest(msgIdempotencyInvalid, "header", idempotencyHeader)
 	}
 	return sess.AgentID + ":" + key, nil // agent ids never hold ":"
 }
@@ -94,7 +94,7 @@ func (s *server) setStatus(w http.ResponseWriter, r *http.Request, sess session)
 		return
 	}
 	if in.Status == "" {
-		s.fail(w, r, tickets.FieldErrors{"status": "choose the new status"})
+		s.fail(w, r, tickets.FieldErrors{"status": msg(msgStatusChoose)})
 		return
 	}
 	ref := r.PathValue("ref")

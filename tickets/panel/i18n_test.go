@@ -5,7 +5,11 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/hotline-dev/hotline/tickets"
+	"github.com/hotline-dev/hotline/tickets/api"
 )
 
 // Both catalogues hold the same keys, none empty, and every key the
@@ -58,6 +62,9 @@ func TestCataloguesComplete(t *testing.T) {
 	for _, d := range DefaultDashboards {
 		inUse[d.Title] = true
 	}
+	for code := range serverCodes(t) {
+		inUse[msgPrefix+code] = true // rendered by code (common.js codeText)
+	}
 	for _, k := range slices.Sorted(maps.Keys(zh)) {
 		if !inUse[k] {
 			t.Errorf("catalogue key %q is never used", k)
@@ -65,9 +72,69 @@ func TestCataloguesComplete(t *testing.T) {
 	}
 }
 
+// msgPrefix marks the catalogue keys of the server's message codes.
+const msgPrefix = "msg."
+
+// serverCodes are every code the server can answer with: the ticket
+// store's field messages (the S13 form, ID numbers, the panel's acts) and
+// the API's own; tickets.TestEveryMessageCodeIsListed and the API's tests
+// check that nothing else is ever sent. Each maps to its English text.
+func serverCodes(t *testing.T) map[string]string {
+	t.Helper()
+	codes := map[string]string{}
+	for _, table := range []map[string]string{tickets.Messages(), api.Messages()} {
+		for code, text := range table {
+			if prev, dup := codes[code]; dup && prev != text {
+				t.Errorf("code %q has two texts: %q and %q", code, prev, text)
+			}
+			codes[code] = text
+		}
+	}
+	if len(codes) < 50 {
+		t.Fatalf("only %d server codes: the tables are not read", len(codes))
+	}
+	return codes
+}
+
+// Every message code the server can send (a field to correct, a refusal)
+// has its text in both catalogues, so the panel shows it in Chinese by
+// default and in English by the switch; a catalogue's placeholders are
+// among those of the code; no catalogue holds a code the server lacks.
+func TestCataloguesHoldEveryServerCode(t *testing.T) {
+	codes := serverCodes(t)
+	placeholder := regexp.MustCompile(`\{[a-z_]+\}`)
+	for _, lang := range languages {
+		cat, err := loadCatalogue(lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, code := range slices.Sorted(maps.Keys(codes)) {
+			s, ok := cat[msgPrefix+code]
+			if !ok {
+				t.Errorf("%s lacks %q (server text %q)", lang, msgPrefix+code, codes[code])
+				continue
+			}
+			for _, p := range placeholder.FindAllString(s, -1) {
+				if !strings.Contains(codes[code], p) {
+					t.Errorf("%s %q uses %s, which the server's code does not fill", lang, msgPrefix+code, p)
+				}
+			}
+		}
+		for k := range cat {
+			if code, ok := strings.CutPrefix(k, msgPrefix); ok {
+				if _, known := codes[code]; !known {
+					t.Errorf("%s has %q, but the server has no code %q", lang, k, code)
+				}
+			}
+		}
+	}
+}
+
 var (
 	templateKey = regexp.MustCompile(`\{\{t "([^"]+)"\}\}`)
-	scriptKey   = regexp.MustCompile(`\bt\('([^']+)'`)
+	// A whole key only: t('msg.' + code) is the server's codes, checked
+	// by TestCataloguesHoldEveryServerCode.
+	scriptKey = regexp.MustCompile(`\bt\('([^']+)'\s*[,)]`)
 )
 
 // usedKeys scans the templates for {{t "key"}} and the scripts for t('key').

@@ -29,7 +29,7 @@
     if (r.status !== 200 || !r.data) {
       const m = $('state-msg');
       m.className = 'msg error';
-      m.textContent = r.status === 404 ? t('common.not_available') : ((r.data && r.data.error) || t('common.error_status', { status: r.status }));
+      m.textContent = H.errorText(r);
       return;
     }
     const s = r.data;
@@ -52,12 +52,8 @@
       m.textContent = '';
     } else {
       m.className = 'msg error';
-      m.textContent = r.status === 409 ? t('state.not_now') : ((r.data && (fieldsText(r.data) || r.data.error)) || t('common.error_status', { status: r.status }));
+      m.textContent = H.errorText(r);
     }
-  }
-
-  function fieldsText(d) {
-    return d.fields ? Object.values(d.fields).join('; ') : '';
   }
 
   // ---- the call (screen-pop, S1, S16) -------------------------------------
@@ -159,20 +155,25 @@
     if (m) m.textContent = '';
   }
 
-  // showFieldErrors puts each of the server's messages under its field.
+  // showFieldErrors puts each of the server's messages under its field,
+  // rendered from its code in the page's language (S13).
   function showFieldErrors(form, r) {
     clearErrors(form);
-    const fields = (r.data && r.data.fields) || {};
+    const d = r.data || {};
     let shown = false;
-    for (const [name, msg] of Object.entries(fields)) {
+    for (const name of Object.keys(d.field_codes || d.fields || {})) {
       const p = form.querySelector('[data-error-for="' + CSS.escape(name) + '"]');
-      if (p) { p.textContent = msg; shown = true; }
+      if (p) {
+        p.textContent = H.fieldText(r, name);
+        p.dataset.code = (d.field_codes && d.field_codes[name] && d.field_codes[name].code) || '';
+        shown = true;
+      }
       const input = form.elements[name];
       if (input && input.classList) input.classList.add('invalid');
     }
     const m = form.querySelector('[data-msg]');
     m.className = 'msg error';
-    m.textContent = shown ? t('form.fix_fields') : ((r.data && (fieldsText(r.data) || r.data.error)) || t('common.error_status', { status: r.status }));
+    m.textContent = shown ? t('form.fix_fields') : H.errorText(r);
   }
 
   function ticketInput(form) {
@@ -297,7 +298,7 @@
     const r = await api('GET', '/api/tickets/' + encodeURIComponent(ref) + '/events');
     const list = $('tk-events');
     if (r.status !== 200 || !r.data) {
-      list.replaceChildren(el('li', { class: 'muted' }, r.status === 404 ? t('common.not_available') : t('common.error_status', { status: r.status })));
+      list.replaceChildren(el('li', { class: 'muted' }, H.errorText(r)));
       return;
     }
     list.replaceChildren(...r.data.events.map((e) => el('li', {},
@@ -377,7 +378,7 @@
       ev.preventDefault();
       const f = H.formData(tf);
       const r = await api('POST', '/api/agent/transfer', { kind: f.kind, target: f.target });
-      H.message(tf, r.status === 409 ? { status: 409, data: { error: t('transfer.not_now') } } : r, t('transfer.started'));
+      H.message(tf, r, t('transfer.started'));
     });
     const nf = $('nuisance-form');
     if (nf) nf.addEventListener('submit', async (ev) => {
@@ -416,7 +417,7 @@
     const msg = $('callbacks-msg');
     if (r.status !== 200 || !Array.isArray(r.data)) {
       $('callbacks-rows').replaceChildren();
-      msg.textContent = r.status === 404 ? t('common.not_available') : t('common.error_status', { status: r.status });
+      msg.textContent = H.errorText(r);
       return;
     }
     msg.textContent = r.data.length ? '' : t('callbacks.none');
@@ -425,7 +426,7 @@
       claim.disabled = !!cb.claimed_by;
       claim.addEventListener('click', async () => {
         const c = await api('POST', '/api/callbacks/' + encodeURIComponent(cb.id) + '/claim');
-        msg.textContent = c.status >= 200 && c.status < 300 ? t('callbacks.claimed') : ((c.data && c.data.error) || t('common.error_status', { status: c.status }));
+        msg.textContent = c.status >= 200 && c.status < 300 ? t('callbacks.claimed') : H.errorText(c);
         loadCallbacks();
       });
       return el('tr', {}, el('td', {}, cb.caller), el('td', {}, H.categoryLabel(cb.category)), el('td', {}, H.time(cb.requested_at)),

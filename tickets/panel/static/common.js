@@ -38,7 +38,7 @@ const H = (() => {
       r = await fetch(path, { method, headers: h, credentials: 'same-origin',
         body: data === undefined ? undefined : JSON.stringify(data) });
     } catch (e) {
-      return { status: 0, data: { error: t('common.network_error') } };
+      return { status: 0, data: null };
     }
     const date = r.headers.get('Date');
     if (date) {
@@ -133,15 +133,40 @@ const H = (() => {
     })[s] || s || '';
   }
 
+  // codeText renders a message of the server ({code, args}) from the
+  // catalogue ("msg.<code>") in the page's language; the server's English
+  // text only stands in for a code this page's catalogue lacks.
+  function codeText(m, english) {
+    if (m && m.code && strings['msg.' + m.code] !== undefined) return t('msg.' + m.code, m.args);
+    return english || '';
+  }
+
+  // fieldText is the message of one field of a refused form, or ''.
+  function fieldText(r, name) {
+    const d = r.data || {};
+    const codes = d.field_codes || {};
+    if (!codes[name] && !(d.fields && d.fields[name])) return '';
+    return codeText(codes[name], d.fields && d.fields[name]);
+  }
+
+  // errorText says what went wrong with an answer, in the page's language:
+  // the fields to correct when there are, else the answer's own message.
+  function errorText(r) {
+    const d = r.data || {};
+    if (r.status === 0) return t('common.network_error');
+    const fields = Object.keys(d.field_codes || d.fields || {}).map((name) => fieldText(r, name)).filter((s) => s);
+    if (fields.length > 0) return fields.join('; ');
+    if (d.code || d.error) return codeText(d, d.error);
+    return r.status === 404 ? t('common.not_available') : t('common.error_status', { status: r.status });
+  }
+
   // message shows an answer's error (or ok text) in a form's [data-msg].
   function message(form, r, okText) {
     const m = form.querySelector('[data-msg]');
     if (!m) return;
     const ok = r.status >= 200 && r.status < 300;
     m.className = 'msg ' + (ok ? 'ok' : 'error');
-    if (ok) m.textContent = okText || t('common.done');
-    else if (r.status === 404 && r.data && /no such API route/.test(r.data.error || '')) m.textContent = t('common.not_available');
-    else m.textContent = (r.data && r.data.error) || t('common.error_status', { status: r.status });
+    m.textContent = ok ? (okText || t('common.done')) : errorText(r);
   }
 
   // ticks run every second: the counting-up and counting-down displays.
@@ -228,5 +253,5 @@ const H = (() => {
   }
 
   return { me, t, api, now, el, $, setText, duration, time, stateLabel, categoryLabel, statusLabel,
-    resultLabel, message, every, live, ready, formData, isoOfLocal, newKey, setCSRF, loadSession };
+    resultLabel, message, errorText, fieldText, every, live, ready, formData, isoOfLocal, newKey, setCSRF, loadSession };
 })();

@@ -11,7 +11,7 @@ H.ready(() => {
       location.href = '/panel/';
       return;
     }
-    H.setText('login-msg', r.status === 401 ? H.t('login.wrong') : (r.data && r.data.error) || H.t('common.error_status', { status: r.status }));
+    H.setText('login-msg', H.errorText(r));
   });
   H.$('login-agent').focus();
 });

@@ -20,7 +20,7 @@
     const r = await api('GET', '/api/wall');
     loading = false;
     if (r.status !== 200 || !r.data) {
-      setText('wall-msg', r.status === 404 ? t('common.not_available') : ((r.data && r.data.error) || t('common.error_status', { status: r.status })));
+      setText('wall-msg', H.errorText(r));
     } else {
       setText('wall-msg', '');
       render(r.data);
