@@ -257,10 +257,11 @@
 
   async function openTicket(ref) {
     const r = await api('GET', '/api/tickets/' + encodeURIComponent(ref));
-    if (r.status !== 200 || !r.data) return;
+    if (r.status !== 200 || !r.data) return r;
     showTicket(r.data);
     $('ticket-card').hidden = false;
     $('ticket-card').scrollIntoView({ block: 'nearest' });
+    return r;
   }
 
   function showTicket(k) {
@@ -273,6 +274,7 @@
     setText('tk-name', k.caller_name);
     setText('tk-id', k.id_masked || '–');
     $('unmask-form').hidden = !k.id_masked;
+    clearErrors($('unmask-form'));
     setText('tk-description', k.description);
     setText('tk-result', H.resultLabel(k.result));
     setText('tk-due', H.time(k.due_at) + (k.breached_at ? ' · ' + t('ticket.breached') : ''));
@@ -362,10 +364,27 @@
       const r = await api('POST', '/api/tickets/' + encodeURIComponent(state.ticket.ref) + '/unmask', { reason: H.formData(um).reason });
       if (r.status === 200 && r.data) {
         setText('tk-id', r.data.id_number || '');
+        clearErrors(um);
         um.hidden = true;
         um.reset();
       } else {
-        H.message(um, r);
+        // The reason's own message (e.g. too short) goes beside it.
+        showFieldErrors(um, r);
+      }
+    });
+    // A ticket by its reference (a caller quotes it, S17; a supervisor
+    // works on an agent's ticket): its card with the forms it allows.
+    const find = $('find-form');
+    find.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const ref = H.formData(find).ref;
+      if (!ref) return;
+      const r = await openTicket(ref);
+      if (r.status === 200) {
+        find.reset();
+        find.querySelector('[data-msg]').textContent = '';
+      } else {
+        H.message(find, r);
       }
     });
   }
@@ -411,7 +430,9 @@
   }
 
   // ---- callbacks ----------------------------------------------------------
-  async function loadCallbacks() {
+  // loadCallbacks shows the list; note (the outcome of a claim) stays
+  // shown above the refreshed list.
+  async function loadCallbacks(note) {
     const r = await api('GET', '/api/callbacks');
     const msg = $('callbacks-msg');
     if (r.status !== 200 || !Array.isArray(r.data)) {
@@ -419,14 +440,13 @@
       msg.textContent = r.status === 404 ? t('common.not_available') : t('common.error_status', { status: r.status });
       return;
     }
-    msg.textContent = r.data.length ? '' : t('callbacks.none');
+    msg.textContent = note || (r.data.length ? '' : t('callbacks.none'));
     $('callbacks-rows').replaceChildren(...r.data.map((cb) => {
       const claim = el('button', { type: 'button', 'data-claim': cb.id }, t('callbacks.claim'));
       claim.disabled = !!cb.claimed_by;
       claim.addEventListener('click', async () => {
         const c = await api('POST', '/api/callbacks/' + encodeURIComponent(cb.id) + '/claim');
-        msg.textContent = c.status >= 200 && c.status < 300 ? t('callbacks.claimed') : ((c.data && c.data.error) || t('common.error_status', { status: c.status }));
-        loadCallbacks();
+        loadCallbacks(c.status >= 200 && c.status < 300 ? t('callbacks.claimed') : ((c.data && c.data.error) || t('common.error_status', { status: c.status })));
       });
       return el('tr', {}, el('td', {}, cb.caller), el('td', {}, H.categoryLabel(cb.category)), el('td', {}, H.time(cb.requested_at)),
         el('td', {}, cb.reason || ''), el('td', {}, cb.claimed_by ? t('callbacks.claimed_by', { agent: cb.claimed_by }) : (cb.status || '')),
@@ -482,7 +502,7 @@
     $('btn-offline').addEventListener('click', () => setState('offline'));
     $('draft-form').addEventListener('submit', submitDraft);
     for (const b of document.querySelectorAll('[data-tab]')) b.addEventListener('click', () => showTab(b.dataset.tab));
-    $('callbacks-refresh').addEventListener('click', loadCallbacks);
+    $('callbacks-refresh').addEventListener('click', () => loadCallbacks());
     bindTicket();
     bindCallActions();
     bindNew();
