@@ -202,20 +202,30 @@ func clickShown(t *testing.T, ctx context.Context, what, sel string, d time.Dura
 }
 
 // fill types each value into the field of form formSel by its name
-// (select and date fields are set); the field is emptied first.
+// (select and date fields are set, with their change event); the field is
+// emptied first.
 func fill(t *testing.T, ctx context.Context, formSel string, fields ...[2]string) {
 	t.Helper()
 	for _, f := range fields {
-		sel := chromedp.CSS(fmt.Sprintf(`%s [name=%q]`, formSel, f[0]))
-		kind, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`(document.querySelector('%s [name=%q]') || {}).type || ''`, formSel, f[0])))
-		if err != nil || kind == "" {
-			t.Fatalf("field %s of %s: missing (%v)", f[0], formSel, err)
+		q := fmt.Sprintf(`%s [name=%q]`, formSel, f[0])
+		kind := evalJS[string](t, ctx, fmt.Sprintf(`(document.querySelector(%q) || {}).type || ''`, q))
+		if kind == "" {
+			t.Fatalf("field %s of %s: missing", f[0], formSel)
 		}
-		if strings.HasPrefix(kind, "select") || kind == "datetime-local" {
-			browse(t, ctx, "set "+f[0], chromedp.SetValue(sel, f[1]))
-			continue
+		waitJS(t, ctx, "field "+f[0]+" of "+formSel+" shown", shown(q), 3*time.Second)
+		typed := !strings.HasPrefix(kind, "select") && kind != "datetime-local"
+		value := f[1]
+		if typed {
+			value = ""
 		}
-		browse(t, ctx, "type "+f[0], chromedp.Clear(sel), chromedp.SendKeys(sel, f[1]))
+		set := fmt.Sprintf(`((e) => { e.value = %q; e.dispatchEvent(new Event('input', {bubbles: true}));
+			e.dispatchEvent(new Event('change', {bubbles: true})); return e.value; })(document.querySelector(%q))`, value, q)
+		if got := evalJS[string](t, ctx, set); got != value {
+			t.Fatalf("field %s of %s: set %q, reads %q", f[0], formSel, value, got)
+		}
+		if typed {
+			browse(t, ctx, "type "+f[0], chromedp.SendKeys(chromedp.CSS(q), f[1]))
+		}
 	}
 }
 

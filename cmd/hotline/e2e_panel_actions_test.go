@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/tickets"
+)
+
+// validResidentID is a resident ID number with a correct check character.
+const validResidentID = "11010519491231002X"
+
+// panelTicketRow is a ticket row as the panel's actions leave it.
+type panelTicketRow struct {
+	ID                   int64
+	Ref, Channel, Status string
+	Owner, Masked        string
+	Encrypted            bool
+}
+
+func ticketRow(t *testing.T, n *testNode, where string, args ...any) panelTicketRow {
+	t.Helper()
+	var k panelTicketRow
+	scan(t, n, `SELECT id, ref, channel, status, coalesce(owner_agent, ''), coalesce(id_masked, ''), id_ciphertext IS NOT NULL
+		FROM tickets WHERE `+where, args, &k.ID, &k.Ref, &k.Channel, &k.Status, &k.Owner, &k.Masked, &k.Encrypted)
+	return k
+}
+
+// openInPanel shows the ticket of ref in the page's ticket card by the
+// "my work" look-up form, as a person who was told the reference does.
+func openInPanel(t *testing.T, ctx context.Context, ref string) {
+	t.Helper()
+	fill(t, ctx, "#find-form", [2]string{"ref", ref})
+	submitForm(t, ctx, "#find-form")
+	waitJS(t, ctx, "ticket "+ref+" shown", fmt.Sprintf(`%s && document.getElementById('tk-ref').textContent === %q`, shown("#ticket-card"), ref), 5*time.Second)
+}
+
+// An agent's ticket work in a real browser, without a call: a letter
+// contact opened from the form (S20), a bad ID number shown under its
+// field first; the ID number unmasked with a reason, an empty reason
+// refused with its message and both audited (S5); the ticket handed off to
+// a colleague whose panel lists it at once (S16); a callback request
+// claimed, and the same claim from a second agent's stale list refused
+// (S9); the nuisance flag absent from an agent's panel and refused to an
+// agent's session, and set by a supervisor who is on no call (S21).
+func TestE2EPanelBrowserTicketActions(t *testing.T) {
+	requireChromium(t)
+	n := startNode(t, calendarOpen, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	addPanelUsers(ctx, t, n,
+		agents.Agent{ID: "1001", DisplayName: "李娜", Role: agents.RoleAgent},
+		agents.Agent{ID: "1002", DisplayName: "张伟", Role: agents.RoleAgent},
+		agents.Agent{ID: "2001", DisplayName: "王军", Role: agents.RoleSupervisor})
+	base := "http://" + n.app.httpAddr
+	alloc := browser(ctx, t)
+	a1 := newTab(t, alloc, true)
+	a2 := newTab(t, a1, false)
+	sup := newTab(t, a1, false)
+	login(t, a1, base, "1001", "secret-1001", "")
+	login(t, a2, base, "1002", "secret-1002", "")
+	login(t, sup, base, "2001", "secret-2001", "")
+	for _, tab := range []context.Context{a1, a2, sup} {
+		waitJS(t, tab, "live stream", `document.getElementById('live').classList.contains('on')`, 10*time.Second)
+	}
+
+	// S20: a letter; the ID number's check character is wrong.
+	clickShown(t, a1, "open the new ticket form", "#new-card summary", 2*time.Second)
+	fill(t, a1, "#new-form", [2]string{"channel", "letter"}, [2]string{"caller_name", "赵敏"},
+		[2]string{"callback_phone", "13800001111"}, [2]string{"id_type", "resident"}, [2]string{"id_number", "110105194912310021"},
+		[2]string{"description", "来信反映小区路灯损坏"}, [2]string{"category", "complaint"}, [2]string{"result", "answered"})
+	submitForm(t, a1, "#new-form")
+	waitJS(t, a1, "the ID number's message (S13)", fieldShown("#new-form", "id_number"), 5*time.Second)
+	if c := count(t, n, `SELECT count(*) FROM tickets WHERE channel <> 'phone'`); c != 0 {
+		t.Fatalf("a refused form stored %d tickets", c)
+	}
+	fill(t, a1, "#new-form", [2]string{"id_number", validResidentID})
+	submitForm(t, a1, "#new-form")
+	waitJS(t, a1, "ticket created", msgShown("#new-form", "ok"), 5*time.Second)
+	waitJS(t, a1, "the message under the field is gone", `!(`+fieldShown("#new-form", "id_number")+`)`, time.Second)
+	k := ticketRow(t, n, `channel <> 'phone'`)
+	if k.Channel != tickets.ChannelLetter || k.Status != tickets.StatusOpen || k.Owner != "1001" || !k.Encrypted ||
+		!strings.HasSuffix(k.Masked, "002X") || strings.Contains(k.Masked, "1101") {
+		t.Fatalf("letter ticket = %+v", k)
+	}
+	if ev := ticketEvents(t, n, k.ID); len(ev) == 0 || ev[0] != tickets.EventCreated {
+		t.Fatalf("letter ticket's events = %v", ev)
+	}
+
+	// S5: the owner unmasks the ID number; an empty reason is refused
+	// with its message beside the field, and audited as a refusal.
+	clickShown(t, a1, "open tab", `[data-tab=open]`, time.Second)
+	clickShown(t, a1, "view the letter", fmt.Sprintf(`#work-rows [data-ref=%q]`, k.Ref), 5*time.Second)
+	waitJS(t, a1, "masked ID shown", fmt.Sprintf(`document.getElementById('tk-id').textContent === %q && %s`, k.Masked, shown("#unmask-form")), 5*time.Second)
+	submitForm(t, a1, "#unmask-form")
+	waitJS(t, a1, "the reason's message (S5)", fieldShown("#unmask-form", "reason"), 5*time.Second)
+	waitCount(t, n, "refusal audited", 1, `SELECT count(*) FROM audit_log WHERE ticket_id = $1 AND action = $2 AND actor = '1001'`,
+		k.ID, tickets.AuditUnmaskDenied)
+	if got := text(t, a1, "tk-id"); got != k.Masked {
+		t.Fatalf("ID after a refusal = %q, want the masked %q", got, k.Masked)
+	}
+	const reason = "来电人要求核对身份"
+	fill(t, a1, "#unmask-form", [2]string{"reason", reason})
+	submitForm(t, a1, "#unmask-form")
+	waitJS(t, a1, "clear ID shown", fmt.Sprintf(`document.getElementById('tk-id').textContent === %q`, validResidentID), 5*time.Second)
+	waitCount(t, n, "unmask audited with its reason", 1, `SELECT count(*) FROM audit_log WHERE ticket_id = $1 AND action = $2
+		AND actor = '1001' AND actor_role = 'agent' AND reason = $3`, k.ID, tickets.AuditUnmask, reason)
+
+	// S16: a hand-off to no such agent is refused; to 1002 it moves the
+	// ticket, which leaves 1001's panel and shows in 1002's at once.
+	clickShown(t, a2, "1002's open tab", `[data-tab=open]`, time.Second)
+	fill(t, a1, "#handoff-form", [2]string{"agent", "9999"})
+	submitForm(t, a1, "#handoff-form")
+	waitJS(t, a1, "hand-off refused", msgShown("#handoff-form", "error"), 5*time.Second)
+	fill(t, a1, "#handoff-form", [2]string{"agent", "1002"})
+	submitForm(t, a1, "#handoff-form")
+	waitJS(t, a1, "the card closes: no longer 1001's", `document.getElementById('ticket-card').hidden`, 5*time.Second)
+	if k2 := ticketRow(t, n, `id = $1`, k.ID); k2.Owner != "1002" {
+		t.Fatalf("owner after the hand-off = %q, want 1002", k2.Owner)
+	}
+	waitCount(t, n, "hand-off event", 1, `SELECT count(*) FROM ticket_events WHERE ticket_id = $1 AND kind = $2
+		AND actor = '1001' AND data->>'from' = '1001' AND data->>'to' = '1002'`, k.ID, tickets.EventHandoff)
+	waitJS(t, a1, "gone from 1001's list", fmt.Sprintf(`!document.querySelector('#work-rows [data-ref=%q]')`, k.Ref), 3*time.Second)
+	waitJS(t, a2, "listed in 1002's panel without a reload", fmt.Sprintf(`!!document.querySelector('#work-rows [data-ref=%q]')`, k.Ref), 3*time.Second)
+
+	// S9: a callback request in both agents' lists; 1001 claims it, and
+	// 1002's claim from the list it loaded before is refused.
+	storeCallback(t, n, "panel-callback", "13900000021", "inquiry")
+	cb := waitCallback(t, n, "panel-callback", 10*time.Second, func(c tickets.Callback) bool { return c.Ticket != "" })
+	claim := fmt.Sprintf(`#callbacks-rows [data-claim="%d"]`, cb.ID)
+	for _, tab := range []context.Context{a1, a2} {
+		clickShown(t, tab, "refresh the callbacks", "#callbacks-refresh", time.Second)
+		waitJS(t, tab, "callback listed", fmt.Sprintf(`%s && document.getElementById('callbacks-rows').textContent.includes('13900000021')`, shown(claim)), 5*time.Second)
+	}
+	clickShown(t, a1, "claim", claim, time.Second)
+	waitJS(t, a1, "claimed: said, and the button is off", fmt.Sprintf(`document.getElementById('callbacks-msg').textContent.length > 0 &&
+		document.querySelector(%q) && document.querySelector(%q).disabled`, claim, claim), 5*time.Second)
+	claimed := text(t, a1, "callbacks-msg")
+	var claimedBy string
+	scan(t, n, `SELECT coalesce(claimed_by, '') FROM callback_requests WHERE id = $1`, []any{cb.ID}, &claimedBy)
+	if claimedBy != "1001" {
+		t.Fatalf("claimed_by = %q, want 1001", claimedBy)
+	}
+	clickShown(t, a2, "claim from a stale list", claim, time.Second)
+	waitJS(t, a2, "refused, and the list shows it claimed", fmt.Sprintf(`document.getElementById('callbacks-msg').textContent.length > 0 &&
+		document.getElementById('callbacks-msg').textContent !== %q && document.querySelector(%q) && document.querySelector(%q).disabled && document.getElementById('callbacks-rows').textContent.includes('1001')`, claimed, claim, claim), 5*time.Second)
+	scan(t, n, `SELECT coalesce(claimed_by, '') FROM callback_requests WHERE id = $1`, []any{cb.ID}, &claimedBy)
+	if claimedBy != "1001" {
+		t.Fatalf("claimed_by after the second claim = %q, want 1001", claimedBy)
+	}
+	if c := count(t, n, `SELECT count(*) FROM ticket_events WHERE ticket_id = $1 AND kind = $2`, cb.TicketID, tickets.EventCallbackClaimed); c != 1 {
+		t.Fatalf("claim events = %d, want 1", c)
+	}
+
+	// S21: flagging is a supervisor's act. An agent's panel has no form
+	// and the agent's session is refused; a supervisor on no call flags.
+	if evalJS[bool](t, a1, `!!document.getElementById('nuisance-form')`) {
+		t.Fatal("an agent's panel offers the nuisance flag")
+	}
+	if st := evalJS[int](t, a1, `H.api('POST', '/api/nuisance', {number: '13911112222', reason: '骚扰电话'}).then((r) => r.status)`); st != 403 {
+		t.Fatalf("an agent's flag: status %d, want 403", st)
+	}
+	fill(t, sup, "#nuisance-form", [2]string{"number", "139 1111 2222"}, [2]string{"reason", "反复辱骂坐席"})
+	submitForm(t, sup, "#nuisance-form")
+	waitJS(t, sup, "flagged", msgShown("#nuisance-form", "ok"), 5*time.Second)
+	var by, why string
+	scan(t, n, `SELECT flagged_by, reason FROM nuisance_numbers WHERE number = '13911112222' AND cleared_at IS NULL`, nil, &by, &why)
+	if by != "2001" || why != "反复辱骂坐席" {
+		t.Fatalf("nuisance row: flagged_by %q reason %q", by, why)
+	}
+	waitCount(t, n, "nuisance event", 1, `SELECT count(*) FROM nuisance_events WHERE number = '13911112222' AND action = 'flagged' AND actor = '2001'`)
+}
