@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/hotline-dev/hotline/agents"
+	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/tickets"
 )
 
@@ -173,4 +175,148 @@ func TestE2EPanelBrowserTicketActions(t *testing.T) {
 		t.Fatalf("nuisance row: flagged_by %q reason %q", by, why)
 	}
 	waitCount(t, n, "nuisance event", 1, `SELECT count(*) FROM nuisance_events WHERE number = '13911112222' AND action = 'flagged' AND actor = '2001'`)
+}
+
+// localInput is the value a datetime-local field of the page shows for at
+// (the browser's time zone).
+func localInput(t *testing.T, ctx context.Context, at time.Time) string {
+	t.Helper()
+	return evalJS[string](t, ctx, fmt.Sprintf(`((d) => { const p = (n) => String(n).padStart(2, '0');
+		return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + 'T' + p(d.getHours()) + ':' + p(d.getMinutes()); })(new Date(%d))`,
+		at.UnixMilli()))
+}
+
+// ownerOf is a ticket's owner in PostgreSQL.
+func ownerOf(t *testing.T, n *testNode, id int64) string {
+	t.Helper()
+	return ticketRow(t, n, `id = $1`, id).Owner
+}
+
+// A supervisor's ticket work in a real browser: an agent's ticket opened by
+// its reference; its deadline extended with a reason, an earlier one
+// refused (S14); handed off and reassigned from its card, and reassigned
+// again from the wall, each owner's panel following at once (S16); an
+// escalation acknowledged on the wall (S15). An agent's panel offers none
+// of the supervisor's forms.
+func TestE2EPanelBrowserSupervisor(t *testing.T) {
+	requireChromium(t)
+	n := startNode(t, calendarOpen, func(c *Config) {
+		c.Tickets.SweepInterval = configs.Duration(300 * time.Millisecond) // the breach is found at once
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	addPanelUsers(ctx, t, n,
+		agents.Agent{ID: "1001", DisplayName: "李娜", Role: agents.RoleAgent},
+		agents.Agent{ID: "1002", DisplayName: "张伟", Role: agents.RoleAgent},
+		agents.Agent{ID: "2001", DisplayName: "王军", Role: agents.RoleSupervisor})
+	web := func(category, phone string) panelTicketRow {
+		k, err := n.app.store.CreateWebTicket(ctx, tickets.SubmitInput{CallerName: "市民", CallbackPhone: phone,
+			Description: "网上留言", Category: category, Result: tickets.ResultFollowUp, FollowUpDue: time.Now().Add(72 * time.Hour)},
+			tickets.ChannelWeb, "1001", "seed-"+phone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ticketRow(t, n, `ref = $1`, k.Ref)
+	}
+	k1, k2 := web("complaint", "13800002222"), web("inquiry", "13800003333")
+	// k2's deadline passes: the sweeper breaches and escalates it (S15).
+	if _, err := n.pool.Exec(ctx, `UPDATE tickets SET due_at = now() - interval '1 minute' WHERE id = $1`, k2.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitCount(t, n, "escalated", 1, `SELECT count(*) FROM tickets WHERE id = $1 AND escalation_level = 1`, k2.ID)
+
+	base := "http://" + n.app.httpAddr
+	alloc := browser(ctx, t)
+	sup := newTab(t, alloc, true)
+	a1 := newTab(t, sup, false)
+	a2 := newTab(t, sup, false)
+	login(t, sup, base, "2001", "secret-2001", "")
+	login(t, a1, base, "1001", "secret-1001", "")
+	login(t, a2, base, "1002", "secret-1002", "")
+	for _, tab := range []context.Context{sup, a1, a2} {
+		waitJS(t, tab, "live stream", `document.getElementById('live').classList.contains('on')`, 10*time.Second)
+		clickShown(t, tab, "open tab", `[data-tab=open]`, time.Second)
+	}
+	if evalJS[bool](t, a1, `!!(document.getElementById('extend-form') || document.getElementById('reassign-form'))`) {
+		t.Fatal("an agent's panel offers extend or reassign")
+	}
+	listed := func(tab context.Context, who string, ref string, want bool) {
+		t.Helper()
+		not := "!"
+		if want {
+			not = "!!"
+		}
+		waitJS(t, tab, fmt.Sprintf("%s's list (%s listed: %v)", who, ref, want), fmt.Sprintf(`%sdocument.querySelector('#work-rows [data-ref=%q]')`, not, ref), 3*time.Second)
+	}
+	listed(a1, "1001", k1.Ref, true)
+
+	// S14: an earlier deadline is refused; a later one with a reason is kept.
+	openInPanel(t, sup, k1.Ref)
+	var due time.Time
+	scan(t, n, `SELECT due_at FROM tickets WHERE id = $1`, []any{k1.ID}, &due)
+	fill(t, sup, "#extend-form", [2]string{"due_at", localInput(t, sup, due.Add(-time.Hour))}, [2]string{"reason", "等待施工单位答复"})
+	submitForm(t, sup, "#extend-form")
+	waitJS(t, sup, "earlier deadline refused", msgShown("#extend-form", "error"), 5*time.Second)
+	var now time.Time
+	scan(t, n, `SELECT due_at FROM tickets WHERE id = $1`, []any{k1.ID}, &now)
+	if !now.Equal(due) {
+		t.Fatalf("a refused extension moved the deadline from %v to %v", due, now)
+	}
+	later := due.Add(48 * time.Hour).Truncate(time.Minute)
+	const why = "等待施工单位答复"
+	fill(t, sup, "#extend-form", [2]string{"due_at", localInput(t, sup, later)}, [2]string{"reason", why})
+	submitForm(t, sup, "#extend-form")
+	waitJS(t, sup, "extended", msgShown("#extend-form", "ok"), 5*time.Second)
+	scan(t, n, `SELECT due_at FROM tickets WHERE id = $1`, []any{k1.ID}, &now)
+	if !now.Equal(later) {
+		t.Fatalf("deadline after the extension = %v, want %v", now, later)
+	}
+	waitCount(t, n, "extended event", 1, `SELECT count(*) FROM ticket_events WHERE ticket_id = $1 AND kind = $2
+		AND actor = '2001' AND data->>'reason' = $3`, k1.ID, tickets.EventExtended, why)
+	waitJS(t, sup, "the card's history shows it", `document.getElementById('tk-events').textContent.includes('等待施工单位答复')`, 3*time.Second)
+
+	// S16: handed off from the card to 1002, reassigned back to 1001.
+	fill(t, sup, "#handoff-form", [2]string{"agent", "1002"})
+	submitForm(t, sup, "#handoff-form")
+	waitJS(t, sup, "handed off", msgShown("#handoff-form", "ok"), 5*time.Second)
+	if o := ownerOf(t, n, k1.ID); o != "1002" {
+		t.Fatalf("owner after the hand-off = %q", o)
+	}
+	waitCount(t, n, "hand-off event", 1, `SELECT count(*) FROM ticket_events WHERE ticket_id = $1 AND kind = $2
+		AND actor = '2001' AND data->>'from' = '1001' AND data->>'to' = '1002'`, k1.ID, tickets.EventHandoff)
+	listed(a2, "1002", k1.Ref, true)
+	listed(a1, "1001", k1.Ref, false)
+	waitJS(t, sup, "the card shows the new owner", `document.getElementById('tk-owner').textContent === '1002'`, 3*time.Second)
+	fill(t, sup, "#reassign-form", [2]string{"agent", "1001"}, [2]string{"reason", "原坐席熟悉情况"})
+	submitForm(t, sup, "#reassign-form")
+	waitJS(t, sup, "reassigned", msgShown("#reassign-form", "ok"), 5*time.Second)
+	if o := ownerOf(t, n, k1.ID); o != "1001" {
+		t.Fatalf("owner after the reassignment = %q", o)
+	}
+	waitCount(t, n, "reassigned event", 1, `SELECT count(*) FROM ticket_events WHERE ticket_id = $1 AND kind = $2
+		AND actor = '2001' AND data->>'to' = '1001' AND data->>'reason' = '原坐席熟悉情况'`, k1.ID, tickets.EventReassigned)
+	listed(a1, "1001", k1.Ref, true)
+
+	// The wall: reassign by reference, a bad agent refused first.
+	browse(t, sup, "open the wall", chromedp.Navigate(base+"/panel/wall"))
+	waitJS(t, sup, "wall loaded", `document.body.classList.contains('ready') && (window.__wallLoads || 0) > 0`, 10*time.Second)
+	fill(t, sup, "#wall-reassign", [2]string{"ref", k1.Ref}, [2]string{"agent", "9999"}, [2]string{"reason", "调整分工"})
+	submitForm(t, sup, "#wall-reassign")
+	waitJS(t, sup, "no such agent", msgShown("#wall-reassign", "error"), 5*time.Second)
+	fill(t, sup, "#wall-reassign", [2]string{"ref", k1.Ref}, [2]string{"agent", "1002"}, [2]string{"reason", "调整分工"})
+	submitForm(t, sup, "#wall-reassign")
+	waitJS(t, sup, "reassigned from the wall", msgShown("#wall-reassign", "ok"), 5*time.Second)
+	if o := ownerOf(t, n, k1.ID); o != "1002" {
+		t.Fatalf("owner after the wall's reassignment = %q", o)
+	}
+	listed(a2, "1002", k1.Ref, true)
+
+	// S15: the escalation acknowledged with a note.
+	row := fmt.Sprintf(`form[data-key="escalation:%s"]`, k2.Ref)
+	waitJS(t, sup, "escalation listed", shown(row), 5*time.Second)
+	fill(t, sup, row, [2]string{"note", "已督办"})
+	clickShown(t, sup, "acknowledge", row+` button[type=submit]`, time.Second)
+	waitJS(t, sup, "acknowledged on the wall", fmt.Sprintf(`!document.querySelector(%q) && document.getElementById('w-escalations').textContent.includes(%q)`, row, k2.Ref), 5*time.Second)
+	waitCount(t, n, "acknowledged event", 1, `SELECT count(*) FROM ticket_events WHERE ticket_id = $1 AND kind = $2
+		AND actor = '2001' AND (data->>'level')::int = 1 AND data->>'note' = '已督办'`, k2.ID, tickets.EventAcknowledged)
 }
