@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/hotline-dev/hotline/agents"
 	"github.com/hotline-dev/hotline/configs"
+	"github.com/hotline-dev/hotline/sip/siptest"
 	"github.com/hotline-dev/hotline/tickets"
 )
 
@@ -319,4 +320,113 @@ func TestE2EPanelBrowserSupervisor(t *testing.T) {
 	waitJS(t, sup, "acknowledged on the wall", fmt.Sprintf(`!document.querySelector(%q) && document.getElementById('w-escalations').textContent.includes(%q)`, row, k2.Ref), 5*time.Second)
 	waitCount(t, n, "acknowledged event", 1, `SELECT count(*) FROM ticket_events WHERE ticket_id = $1 AND kind = $2
 		AND actor = '2001' AND (data->>'level')::int = 1 AND data->>'note' = '已督办'`, k2.ID, tickets.EventAcknowledged)
+}
+
+// transferFromPanel sends the tab's caller on with the call card's form.
+func transferFromPanel(t *testing.T, ctx context.Context, kind, target string) {
+	t.Helper()
+	waitJS(t, ctx, "the call card", shown("#transfer-form"), 5*time.Second)
+	fill(t, ctx, "#transfer-form", [2]string{"kind", kind}, [2]string{"target", target})
+	submitForm(t, ctx, "#transfer-form")
+}
+
+// S10 in a real browser, one caller sent on three times from the panels'
+// transfer forms while bridged: agent 1001 sends the caller to the
+// complaint queue, where 1002 (back from a pause by the panel's button)
+// takes the call; 1002 sends them to agent 1001 by name; 1001 sends them to
+// the specialist line "legal" (a SIPp callee). A target off the allowlist
+// is refused with a message and the call stays. Each agent leaves its
+// wrap-up by the panel's button (a caller sent on owes no ticket); the
+// call record keeps the transfers in order and 1001, on the call last,
+// owns its ticket.
+func TestE2EPanelBrowserTransfer(t *testing.T) {
+	requireChromium(t)
+	siptest.RequireBaresip(t)
+	specialist := startTrunk(t, "callee_answer.xml", 1, true)
+	n := startNode(t, calendarOpen, func(c *Config) {
+		c.Registrar.Algorithms = []string{"MD5"} // baresip 1.0 cannot answer a SHA-256 challenge
+		c.ACD.RingTimeout = configs.Duration(5 * time.Second)
+		c.Transfer.Specialists = map[string]string{"legal": "sip:legal@" + specialist.Addr}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	first := startAgent(ctx, t, n, "1001")
+	second := startAgent(ctx, t, n, "1002")
+	base := "http://" + n.app.httpAddr
+	alloc := browser(ctx, t)
+	a1 := newTab(t, alloc, true)
+	a2 := newTab(t, a1, false)
+	login(t, a1, base, "1001", "secret-1001", "")
+	login(t, a2, base, "1002", "secret-1002", "")
+	for _, tab := range []context.Context{a1, a2} {
+		waitJS(t, tab, "live stream", `document.getElementById('live').classList.contains('on')`, 10*time.Second)
+	}
+	clickShown(t, a2, "1002 pauses", "#btn-pause", 2*time.Second)
+	waitAgentState(t, n, "1002", agents.StatePaused)
+
+	const caller = "13833330011"
+	call := dial(t, newCaller(t), siptest.DialOptions{Target: n.target, From: "sip:" + caller + "@127.0.0.1",
+		Audio: siptest.Tone(440, time.Second, 8000)})
+	pressInMenu(t, call, '1')
+	if _, err := first.WaitEvent(ctx, siptest.EventCallEstablished); err != nil {
+		t.Fatalf("1001 not rung: %v\n%s", err, first.Log())
+	}
+	waitJS(t, a1, "1001 on the call", badge("on_call")+fmt.Sprintf(` && document.getElementById('pop-caller').textContent === %q`, caller), 5*time.Second)
+	clickShown(t, a2, "1002 back", "#btn-available", 2*time.Second)
+	waitAgentState(t, n, "1002", agents.StateAvailable)
+
+	// Off the allowlist: refused where the agent typed it; the call stays.
+	transferFromPanel(t, a1, "agent", "9999")
+	waitJS(t, a1, "refused target", msgShown("#transfer-form", "error"), 5*time.Second)
+	waitAgentState(t, n, "1001", agents.StateOnCall)
+
+	// To the complaint queue: 1002, the only agent free, takes the caller.
+	transferFromPanel(t, a1, "category", "complaint")
+	if _, err := first.WaitEvent(ctx, siptest.EventCallClosed); err != nil {
+		t.Fatalf("1001's leg not closed by the transfer: %v", err)
+	}
+	if _, err := second.WaitEvent(ctx, siptest.EventCallEstablished); err != nil {
+		t.Fatalf("1002 not rung from the complaint queue: %v\n%s", err, second.Log())
+	}
+	waitAgentState(t, n, "1002", agents.StateOnCall)
+	if cc, err := n.app.acd.CurrentCall(ctx, "1002"); err != nil || cc.Caller != caller || cc.Category != "complaint" {
+		t.Fatalf("1002's call = %+v (%v), want %s from the complaint queue", cc, err, caller)
+	}
+	waitJS(t, a2, "1002's screen-pop", badge("on_call")+fmt.Sprintf(` && document.getElementById('pop-caller').textContent === %q`, caller), 5*time.Second)
+	waitJS(t, a1, "1001 in wrap-up, the card closed", badge("wrap_up")+` && document.getElementById('call-card').hidden`, 5*time.Second)
+	clickShown(t, a1, "1001 ends the wrap-up", "#btn-available", 2*time.Second)
+	waitAgentState(t, n, "1001", agents.StateAvailable)
+
+	// To agent 1001 by name.
+	transferFromPanel(t, a2, "agent", "1001")
+	if _, err := second.WaitEvent(ctx, siptest.EventCallClosed); err != nil {
+		t.Fatalf("1002's leg not closed by the transfer: %v", err)
+	}
+	if _, err := first.WaitEvent(ctx, siptest.EventCallEstablished); err != nil {
+		t.Fatalf("1001 not rung by name: %v\n%s", err, first.Log())
+	}
+	waitAgentState(t, n, "1001", agents.StateOnCall)
+	waitJS(t, a1, "1001's screen-pop again", badge("on_call")+fmt.Sprintf(` && document.getElementById('pop-caller').textContent === %q`, caller), 5*time.Second)
+	clickShown(t, a2, "1002 ends the wrap-up", "#btn-available", 5*time.Second)
+	waitAgentState(t, n, "1002", agents.StateAvailable)
+
+	// To the specialist line: SIPp answers and hears the caller.
+	transferFromPanel(t, a1, "specialist", "legal")
+	if _, err := first.WaitEvent(ctx, siptest.EventCallClosed); err != nil {
+		t.Fatalf("1001's leg not closed by the transfer: %v", err)
+	}
+	waitAgentState(t, n, "1001", agents.StateWrapUp)
+	// SIPp echoes the caller's 440 Hz: heard only through a bridge to the line.
+	waitTone(t, "the caller is bridged to the specialist", call.ReceivedSince, 440, 15*time.Second)
+	hangup(t, call)
+	if res, ok, err := specialist.Wait(ctx); err != nil || ok != 1 {
+		t.Fatalf("specialist line: %d calls (%v)\n%s", ok, err, res.Stderr)
+	}
+	rec := n.record(call.CallID())
+	if rec.TransferredTo != "queue:complaint,agent:1001,number:legal" || rec.AgentID != "1001" || rec.Outcome != "answered" {
+		t.Fatalf("record = %+v", rec)
+	}
+	if k := ticketOfCall(t, n, rec.ID); k.OwnerAgent != "1001" {
+		t.Fatalf("ticket of the call = %+v, want 1001's", k)
+	}
 }
