@@ -247,7 +247,7 @@ func TestE2EPanelBrowserSupervisor(t *testing.T) {
 		if want {
 			not = "!!"
 		}
-		waitJS(t, tab, fmt.Sprintf("%s's list (%s listed: %v)", who, ref, want), fmt.Sprintf(`%sdocument.querySelector('#work-rows [data-ref=%q]')`, not, ref), 3*time.Second)
+		waitJS(t, tab, fmt.Sprintf("%s's list (%s listed: %v)", who, ref, want), fmt.Sprintf(`%sdocument.querySelector('#work-rows [data-ref=%q]')`, not, ref), 5*time.Second)
 	}
 	listed(a1, "1001", k1.Ref, true)
 
