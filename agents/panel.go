@@ -26,6 +26,7 @@ const (
 	TicketDraft        = "draft"        // the call's draft was written for the agent (S12)
 	TicketSubmitted    = "submitted"    // the agent entered it (S12)
 	TicketReassigned   = "reassigned"   // a supervisor gave it to the agent (S16)
+	TicketHandedOff    = "handoff"      // it was handed over to or from the agent (S16)
 	TicketEscalated    = "escalated"    // its deadline was breached or escalated again (S14, S15)
 	TicketAcknowledged = "acknowledged" // a supervisor acknowledged its escalation (S15)
 	TicketLate         = "late"         // the draft passed its entry deadline (S12)

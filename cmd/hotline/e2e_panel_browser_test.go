@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,140 +15,6 @@ import (
 	"github.com/hotline-dev/hotline/configs"
 	"github.com/hotline-dev/hotline/sip/siptest"
 )
-
-// chromiumPath is Debian's chromium (scripts/services.sh tools installs it).
-const chromiumPath = "/usr/bin/chromium"
-
-// requireChromium skips under -short and fails when chromium is missing.
-func requireChromium(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("needs chromium, which -short leaves out")
-	}
-	if _, err := exec.LookPath(chromiumPath); err != nil {
-		t.Fatalf("chromium missing (%v): run scripts/services.sh tools", err)
-	}
-}
-
-// browser starts a headless Chromium with a fresh profile; each context
-// from it (newTab) is a separate browser context with its own cookies.
-func browser(ctx context.Context, t *testing.T) context.Context {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		// Two windows: the one behind must keep its timers (the counting-up
-		// wait, the countdown) as a person's visible panel does.
-		chromedp.Flag("disable-background-timer-throttling", true), chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1360, 1000),
-	}
-	alloc, cancel := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancel)
-	return alloc
-}
-
-// newTab opens the first tab of the browser, or (from a tab) a tab in a
-// new browser context with its own cookie jar.
-func newTab(t *testing.T, alloc context.Context, first bool) context.Context {
-	t.Helper()
-	var ctx context.Context
-	var cancel context.CancelFunc
-	if first {
-		ctx, cancel = chromedp.NewContext(alloc)
-	} else {
-		ctx, cancel = chromedp.NewContext(alloc, chromedp.WithNewBrowserContext())
-	}
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
-
-// browse runs browser actions, failing the test with what.
-func browse(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-// waitJS waits until expr is true in the page. It asks again every 50 ms,
-// so a navigation meanwhile (a sign-in) does not end the wait.
-func waitJS(t *testing.T, ctx context.Context, what, expr string, d time.Duration) {
-	t.Helper()
-	var lastErr error
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!(`+expr+`)`))
-		if err == nil && ok {
-			return
-		}
-		lastErr = err
-	}
-	body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('main') ? document.querySelector('main').innerText.slice(0, 1500) : document.body.innerText.slice(0, 500)`))
-	t.Fatalf("%s: %s not true within %v (%v)\npage: %s", what, expr, d, lastErr, body)
-}
-
-// text reads the text of the element of id.
-func text(t *testing.T, ctx context.Context, id string) string {
-	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`(document.getElementById(%q) || {}).textContent || ''`, id)))
-	if err != nil {
-		t.Fatalf("read #%s: %v", id, err)
-	}
-	return s
-}
-
-// screenshot saves the page as name in the test's artifact folder.
-func screenshot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	path := filepath.Join(t.ArtifactDir(), name)
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot %s", path)
-}
-
-// login signs id in through the page's form.
-func login(t *testing.T, ctx context.Context, base, id, password, page string) {
-	t.Helper()
-	browse(t, ctx, "sign in "+id,
-		chromedp.Navigate(base+"/panel/"),
-		chromedp.WaitVisible(chromedp.CSS(`#login-form`)),
-		chromedp.SendKeys(chromedp.CSS(`#login-agent`), id),
-		chromedp.SendKeys(chromedp.CSS(`#login-password`), password),
-		chromedp.Click(chromedp.CSS(`#login-submit`)))
-	waitJS(t, ctx, id+" signed in", `document.body.dataset.page === 'agent' && document.body.classList.contains('ready')`, 10*time.Second)
-	if page != "" {
-		browse(t, ctx, "open "+page, chromedp.Navigate(base+page))
-		waitJS(t, ctx, "page "+page, `document.body.classList.contains('ready')`, 10*time.Second)
-	}
-}
-
-// panelContract reports whether this build serves the agent, call and wall
-// routes the panel is written against (GET /api/agent/state et al.).
-func panelContract(t *testing.T, n *testNode, id string) bool {
-	t.Helper()
-	c := apiLogin(t, n, id, "secret-"+id)
-	resp, err := c.http.Get("http://" + n.app.httpAddr + "/api/agent/state")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode != http.StatusNotFound
-}
-
-// badge is the expression true when the agent panel shows state s.
-func badge(s string) string {
-	return fmt.Sprintf(`document.getElementById('state-badge').dataset.state === %q`, s)
-}
 
 // End to end in a real browser: agent 1001 on baresip signs in to the panel,
 // goes available, is rung by a SIPp caller (the screen-pop shows the caller
@@ -175,14 +39,9 @@ func TestE2EPanelBrowser(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 170*time.Second)
 	defer cancel()
-	for _, a := range []agents.Agent{
-		{ID: "1001", DisplayName: "李娜", StaffNumber: "1001", Categories: []string{"inquiry", "complaint", "emergency", "business"}, Role: agents.RoleAgent},
-		{ID: "2001", DisplayName: "王军", StaffNumber: "2001", Categories: []string{"complaint"}, Role: agents.RoleSupervisor},
-	} {
-		if err := n.app.dir.Add(ctx, a, "secret-"+a.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addPanelUsers(ctx, t, n,
+		agents.Agent{ID: "1001", DisplayName: "李娜", Role: agents.RoleAgent},
+		agents.Agent{ID: "2001", DisplayName: "王军", Categories: []string{"complaint"}, Role: agents.RoleSupervisor})
 	phone, err := siptest.StartBaresip(ctx, siptest.BaresipOptions{User: "1001", Password: "secret-1001",
 		Domain: n.sipHP, AutoAnswer: false, Microphone: siptest.Tone(1000, time.Second, 8000)})
 	if err != nil {

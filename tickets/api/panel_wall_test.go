@@ -241,6 +241,22 @@ func TestReassignTicket(t *testing.T) {
 	}
 }
 
+// A hand-off tells both panels (S16): the new owner's lists the ticket
+// and, when a supervisor handed it over, the previous owner's drops it.
+func TestHandOffTellsBothPanels(t *testing.T) {
+	p := newPanelFixture(t)
+	sup := p.login(t, "2001")
+	k := p.draft(t, "1001", time.Minute)
+	if res := sup.do("POST", "/api/tickets/"+k.Ref+"/handoff", map[string]string{"to_agent": "1002"}, nil); res.status != http.StatusOK {
+		t.Fatalf("hand-off = %d %s", res.status, res.raw)
+	}
+	for _, who := range []string{"1002", "1001"} {
+		if e := p.event(t, agents.EventTicket, who); e.Ticket != k.Ref || e.Reason != agents.TicketHandedOff {
+			t.Fatalf("ticket event for %s = %+v", who, e)
+		}
+	}
+}
+
 func TestAcknowledgeEscalation(t *testing.T) {
 	p := newPanelFixture(t)
 	agent, sup := p.login(t, "1001"), p.login(t, "2001")

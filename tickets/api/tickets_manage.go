@@ -51,7 +51,8 @@ func (s *server) handOff(w http.ResponseWriter, r *http.Request, sess session) {
 		return
 	}
 	ref := r.PathValue("ref")
-	if _, err := s.visibleTicket(r.Context(), sess, ref); err != nil {
+	before, err := s.visibleTicket(r.Context(), sess, ref)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -64,6 +65,15 @@ func (s *server) handOff(w http.ResponseWriter, r *http.Request, sess session) {
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if before.OwnerAgent != to && s.panel != nil {
+		// Both panels list it again at once: the new owner's gains it, and
+		// the previous owner's (unless they handed it over themselves)
+		// loses it.
+		s.panel.TicketEvent(r.Context(), to, k.Ref, agents.TicketHandedOff)
+		if before.OwnerAgent != "" && before.OwnerAgent != sess.AgentID {
+			s.panel.TicketEvent(r.Context(), before.OwnerAgent, k.Ref, agents.TicketHandedOff)
+		}
 	}
 	writeJSON(w, http.StatusOK, k)
 }

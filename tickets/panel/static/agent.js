@@ -258,10 +258,11 @@
 
   async function openTicket(ref) {
     const r = await api('GET', '/api/tickets/' + encodeURIComponent(ref));
-    if (r.status !== 200 || !r.data) return;
+    if (r.status !== 200 || !r.data) return r;
     showTicket(r.data);
     $('ticket-card').hidden = false;
     $('ticket-card').scrollIntoView({ block: 'nearest' });
+    return r;
   }
 
   function showTicket(k) {
@@ -274,6 +275,7 @@
     setText('tk-name', k.caller_name);
     setText('tk-id', k.id_masked || '–');
     $('unmask-form').hidden = !k.id_masked;
+    clearErrors($('unmask-form'));
     setText('tk-description', k.description);
     setText('tk-result', H.resultLabel(k.result));
     setText('tk-due', H.time(k.due_at) + (k.breached_at ? ' · ' + t('ticket.breached') : ''));
@@ -363,10 +365,27 @@
       const r = await api('POST', '/api/tickets/' + encodeURIComponent(state.ticket.ref) + '/unmask', { reason: H.formData(um).reason });
       if (r.status === 200 && r.data) {
         setText('tk-id', r.data.id_number || '');
+        clearErrors(um);
         um.hidden = true;
         um.reset();
       } else {
-        H.message(um, r);
+        // The reason's own message (e.g. too short) goes beside it.
+        showFieldErrors(um, r);
+      }
+    });
+    // A ticket by its reference (a caller quotes it, S17; a supervisor
+    // works on an agent's ticket): its card with the forms it allows.
+    const find = $('find-form');
+    find.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const ref = H.formData(find).ref;
+      if (!ref) return;
+      const r = await openTicket(ref);
+      if (r.status === 200) {
+        find.reset();
+        find.querySelector('[data-msg]').textContent = '';
+      } else {
+        H.message(find, r);
       }
     });
   }
@@ -412,7 +431,9 @@
   }
 
   // ---- callbacks ----------------------------------------------------------
-  async function loadCallbacks() {
+  // loadCallbacks shows the list; note (the outcome of a claim) stays
+  // shown above the refreshed list.
+  async function loadCallbacks(note) {
     const r = await api('GET', '/api/callbacks');
     const msg = $('callbacks-msg');
     if (r.status !== 200 || !Array.isArray(r.data)) {
@@ -420,14 +441,13 @@
       msg.textContent = H.errorText(r);
       return;
     }
-    msg.textContent = r.data.length ? '' : t('callbacks.none');
+    msg.textContent = note || (r.data.length ? '' : t('callbacks.none'));
     $('callbacks-rows').replaceChildren(...r.data.map((cb) => {
       const claim = el('button', { type: 'button', 'data-claim': cb.id }, t('callbacks.claim'));
       claim.disabled = !!cb.claimed_by;
       claim.addEventListener('click', async () => {
         const c = await api('POST', '/api/callbacks/' + encodeURIComponent(cb.id) + '/claim');
-        msg.textContent = c.status >= 200 && c.status < 300 ? t('callbacks.claimed') : H.errorText(c);
-        loadCallbacks();
+        loadCallbacks(c.status >= 200 && c.status < 300 ? t('callbacks.claimed') : H.errorText(c));
       });
       return el('tr', {}, el('td', {}, cb.caller), el('td', {}, H.categoryLabel(cb.category)), el('td', {}, H.time(cb.requested_at)),
         el('td', {}, cb.reason || ''), el('td', {}, cb.claimed_by ? t('callbacks.claimed_by', { agent: cb.claimed_by }) : (cb.status || '')),
@@ -483,7 +503,7 @@
     $('btn-offline').addEventListener('click', () => setState('offline'));
     $('draft-form').addEventListener('submit', submitDraft);
     for (const b of document.querySelectorAll('[data-tab]')) b.addEventListener('click', () => showTab(b.dataset.tab));
-    $('callbacks-refresh').addEventListener('click', loadCallbacks);
+    $('callbacks-refresh').addEventListener('click', () => loadCallbacks());
     bindTicket();
     bindCallActions();
     bindNew();
