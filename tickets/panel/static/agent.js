@@ -13,7 +13,7 @@
     badge.textContent = H.stateLabel(s.state);
     badge.className = 'badge state-' + (s.state || 'offline');
     badge.dataset.state = s.state || '';
-    setText('state-reason', s.reason ? '(' + s.reason + ')' : '');
+    setText('state-reason', s.reason ? '(' + H.reasonLabel(s.reason) + ')' : '');
     state.since = s.since ? Date.parse(s.since) : null;
     tickState();
     $('btn-available').disabled = !['offline', 'paused', 'not_responding', 'wrap_up'].includes(s.state);
@@ -38,7 +38,7 @@
     state.categories = s.categories || [];
     const sel = $('pause-reason');
     if (sel.options.length === 0) {
-      for (const reason of s.pause_reasons || []) sel.append(el('option', { value: reason }, reason));
+      for (const reason of s.pause_reasons || []) sel.append(el('option', { value: reason }, H.reasonLabel(reason)));
     }
     const dl = $('transfer-targets');
     dl.replaceChildren(...['inquiry', 'complaint', 'emergency', 'business'].map((c) => el('option', { value: c }, H.categoryLabel(c))));

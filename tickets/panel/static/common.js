@@ -112,6 +112,17 @@ const H = (() => {
     })[s] || s || '';
   }
 
+  // reasonLabel names a state's reason: the default pause reasons and the
+  // ACD's own in the user's language; a centre's own pause reason as
+  // configured.
+  function reasonLabel(r) {
+    return ({
+      break: t('reason.break'), meal: t('reason.meal'), training: t('reason.training'), meeting: t('reason.meeting'),
+      not_responding: t('state.not_responding'), phone_lost: t('reason.phone_lost'), wrap_up_max: t('reason.wrap_up_max'),
+      answered_elsewhere: t('reason.answered_elsewhere'), caller_gone: t('reason.caller_gone'),
+    })[r] || r || '';
+  }
+
   function categoryLabel(c) {
     return ({
       inquiry: t('cat.inquiry'), complaint: t('cat.complaint'), suggestion: t('cat.suggestion'),
@@ -252,6 +263,6 @@ const H = (() => {
     return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
   }
 
-  return { me, t, api, now, el, $, setText, duration, time, stateLabel, categoryLabel, statusLabel,
+  return { me, t, api, now, el, $, setText, duration, time, stateLabel, reasonLabel, categoryLabel, statusLabel,
     resultLabel, message, errorText, fieldText, every, live, ready, formData, isoOfLocal, newKey, setCSRF, loadSession };
 })();

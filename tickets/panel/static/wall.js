@@ -113,7 +113,7 @@
       return el('tr', { class: 'state-row-' + a.state, 'data-agent-row': a.id },
         el('td', {}, a.id), el('td', {}, a.name || ''),
         el('td', {}, el('span', { class: 'badge state-' + a.state, 'data-state': a.state }, H.stateLabel(a.state))),
-        el('td', {}, a.reason === 'not_responding' ? H.stateLabel(a.reason) : (a.reason || '')), el('td', { class: 'num', 'data-since': a.since || '' }, ''),
+        el('td', {}, H.reasonLabel(a.reason)), el('td', { class: 'num', 'data-since': a.since || '' }, ''),
         el('td', {}, a.node || ''), el('td', {}, form));
     }));
     tick();
