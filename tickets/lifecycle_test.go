@@ -168,6 +168,68 @@ func TestNuisanceAudited(t *testing.T) {
 	assertCount(t, f.pool, `SELECT count(*) FROM nuisance_events WHERE action = 'cleared' AND actor = 'sup'`, 1)
 }
 
+// S21: an agent's flag is a report. It blocks nothing; a second agent's
+// report of the same number (any written form) joins the open one; a
+// supervisor's flag decides it and blocks the number; a dismissal closes a
+// report without blocking; every step is audited.
+func TestNuisanceReports(t *testing.T) {
+	f := newStoreFixture(t)
+	ctx := context.Background()
+	if _, err := f.store.ReportNuisance(ctx, "13900000001", "1001", " "); err == nil {
+		t.Fatal("report without a reason accepted")
+	}
+	for _, st := range []struct {
+		agent, number, want string
+	}{
+		{"1001", "13900000001", NuisanceReported},
+		{"1002", "139-0000-0001", NuisanceAlreadyReported},
+		{"1001", "13900000002", NuisanceReported},
+	} {
+		got, err := f.store.ReportNuisance(ctx, st.number, st.agent, "shouting")
+		if err != nil || got != st.want {
+			t.Fatalf("report of %s by %s = %q, %v; want %q", st.number, st.agent, got, err, st.want)
+		}
+	}
+	open, err := f.store.OpenNuisanceReports(ctx)
+	if err != nil || len(open) != 2 || open[0].Number != "13900000001" || open[0].ReportedBy != "1001" || open[1].Number != "13900000002" {
+		t.Fatalf("open reports = %+v, %v", open, err)
+	}
+	if blocked, err := f.store.IsNuisance(ctx, "13900000001"); err != nil || blocked {
+		t.Fatalf("a reported number is blocked (%v, %v): only a supervisor's flag blocks", blocked, err)
+	}
+	if err := f.store.FlagNuisance(ctx, "13900000001", "2001", "confirmed from the recording"); err != nil {
+		t.Fatal(err)
+	}
+	if blocked, err := f.store.IsNuisance(ctx, "13900000001"); err != nil || !blocked {
+		t.Fatalf("flagged number not blocked: %v, %v", blocked, err)
+	}
+	if got, err := f.store.ReportNuisance(ctx, "13900000001", "1003", "again"); err != nil || got != NuisanceAlreadyFlagged {
+		t.Fatalf("report of a flagged number = %q, %v", got, err)
+	}
+	if err := f.store.DismissNuisanceReport(ctx, open[1].ID, "2001", ""); err == nil {
+		t.Fatal("dismissal without a reason accepted")
+	}
+	if err := f.store.DismissNuisanceReport(ctx, open[1].ID, "2001", "a wrong number, not abuse"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.DismissNuisanceReport(ctx, open[1].ID, "2001", "twice"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second dismissal = %v, want ErrNotFound", err)
+	}
+	if err := f.store.DismissNuisanceReport(ctx, open[0].ID, "2001", "flagged already"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("dismissal of a report the flag decided = %v, want ErrNotFound", err)
+	}
+	if blocked, _ := f.store.IsNuisance(ctx, "13900000002"); blocked {
+		t.Fatal("a dismissed report blocked its number")
+	}
+	if open, err := f.store.OpenNuisanceReports(ctx); err != nil || len(open) != 0 {
+		t.Fatalf("open reports after the decisions = %+v, %v", open, err)
+	}
+	assertCount(t, f.pool, `SELECT count(*) FROM nuisance_reports WHERE decision = 'flagged' AND decided_by = '2001'`, 1)
+	assertCount(t, f.pool, `SELECT count(*) FROM nuisance_reports WHERE decision = 'dismissed'`, 1)
+	assertCount(t, f.pool, `SELECT count(*) FROM nuisance_events WHERE action = 'reported'`, 4)
+	assertCount(t, f.pool, `SELECT count(*) FROM nuisance_events WHERE action = 'dismissed' AND reason = 'a wrong number, not abuse'`, 1)
+}
+
 // TestRepeatCallerAndWebTicket covers S16 (latest open ticket of a number
 // within the window) and S20 (a ticket without a call, entered at once).
 func TestRepeatCallerAndWebTicket(t *testing.T) {

@@ -37,6 +37,8 @@ type WallTickets struct {
 	DraftsLateToday int // entries due today that were late or are overdue (S12)
 	OpenBreaches    int // unresolved tickets past their deadline (S14)
 	Escalations     []Escalation
+	// NuisanceReports are the agents' reports a supervisor has to decide (S21).
+	NuisanceReports []NuisanceReport
 }
 
 // maxWallEscalations bounds the escalations listed on the wall.
@@ -102,6 +104,9 @@ func (s *Store) WallFigures(ctx context.Context) (WallTickets, error) {
 		return w, fmt.Errorf("escalations: %w", err)
 	}
 	w.Escalations = append(w.Escalations, esc...)
+	if w.NuisanceReports, err = s.OpenNuisanceReports(ctx); err != nil {
+		return w, err
+	}
 	return w, nil
 }
 

@@ -36,6 +36,10 @@ const panelTimeout = time.Second
 // PauseReasons lists the configured pause reasons.
 func (r *Router) PauseReasons() []string { return slices.Clone(r.o.PauseReasons) }
 
+// WallChanged asks for a "wall" event soon: the supervisors' walls read
+// their figures again (coalesced; never blocks).
+func (r *Router) WallChanged() { r.o.ACD.WallChanged() }
+
 // WrapUpUntilSubmitted reports whether wrap-up waits for the ticket (S12).
 func (r *Router) WrapUpUntilSubmitted() bool { return r.o.WrapUpUntilSubmitted }
 

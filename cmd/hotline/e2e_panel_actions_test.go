@@ -48,8 +48,8 @@ func openInPanel(t *testing.T, ctx context.Context, ref string) {
 // refused with its message and both audited (S5); the ticket handed off to
 // a colleague whose panel lists it at once (S16); a callback request
 // claimed, and the same claim from a second agent's stale list refused
-// (S9); the nuisance flag absent from an agent's panel and refused to an
-// agent's session, and set by a supervisor who is on no call (S21).
+// (S9); two agents' nuisance flags, reports that block nothing until the
+// supervisor flags one and dismisses the other on the wall (S21).
 func TestE2EPanelBrowserTicketActions(t *testing.T) {
 	requireChromium(t)
 	n := startNode(t, calendarOpen, nil)
@@ -159,23 +159,40 @@ func TestE2EPanelBrowserTicketActions(t *testing.T) {
 		t.Fatalf("claim events = %d, want 1", c)
 	}
 
-	// S21: flagging is a supervisor's act. An agent's panel has no form
-	// and the agent's session is refused; a supervisor on no call flags.
-	if evalJS[bool](t, a1, `!!document.getElementById('nuisance-form')`) {
-		t.Fatal("an agent's panel offers the nuisance flag")
+	// S21: an agent flags a number from the panel; it is a report that
+	// blocks nothing until a supervisor decides on the wall: one report is
+	// flagged (the number is blocked), another dismissed (it is not). An
+	// agent's session may not clear a flag.
+	fill(t, a1, "#nuisance-form", [2]string{"number", "139 1111 2222"}, [2]string{"reason", "反复辱骂坐席"})
+	submitForm(t, a1, "#nuisance-form")
+	waitJS(t, a1, "reported", msgShown("#nuisance-form", "ok"), 5*time.Second)
+	fill(t, a2, "#nuisance-form", [2]string{"number", "13933334444"}, [2]string{"reason", "无声电话"})
+	submitForm(t, a2, "#nuisance-form")
+	waitJS(t, a2, "reported", msgShown("#nuisance-form", "ok"), 5*time.Second)
+	waitCount(t, n, "open reports", 2, `SELECT count(*) FROM nuisance_reports WHERE decided_at IS NULL AND number IN ('13911112222', '13933334444')`)
+	if blocked, err := n.app.store.IsNuisance(ctx, "13911112222"); err != nil || blocked {
+		t.Fatalf("an agent's report blocked the number (%v, %v)", blocked, err)
 	}
-	if st := evalJS[int](t, a1, `H.api('POST', '/api/nuisance', {number: '13911112222', reason: '骚扰电话'}).then((r) => r.status)`); st != 403 {
-		t.Fatalf("an agent's flag: status %d, want 403", st)
+	if st := evalJS[int](t, a1, `H.api('DELETE', '/api/nuisance/13911112222', {reason: '误报'}).then((r) => r.status)`); st != 403 {
+		t.Fatalf("an agent's clear: status %d, want 403", st)
 	}
-	fill(t, sup, "#nuisance-form", [2]string{"number", "139 1111 2222"}, [2]string{"reason", "反复辱骂坐席"})
-	submitForm(t, sup, "#nuisance-form")
-	waitJS(t, sup, "flagged", msgShown("#nuisance-form", "ok"), 5*time.Second)
-	var by, why string
-	scan(t, n, `SELECT flagged_by, reason FROM nuisance_numbers WHERE number = '13911112222' AND cleared_at IS NULL`, nil, &by, &why)
-	if by != "2001" || why != "反复辱骂坐席" {
-		t.Fatalf("nuisance row: flagged_by %q reason %q", by, why)
+	browse(t, sup, "open the wall", chromedp.Navigate(base+"/panel/wall"))
+	flagRow, dismissRow := `[data-nuisance-row="13911112222"]`, `[data-nuisance-row="13933334444"]`
+	waitJS(t, sup, "both reports on the wall", shown(flagRow)+" && "+shown(dismissRow), 10*time.Second)
+	fill(t, sup, flagRow+" form", [2]string{"reason", "录音核实：辱骂"})
+	clickShown(t, sup, "flag", flagRow+` button[data-decide=flag]`, 5*time.Second)
+	waitCount(t, n, "number flagged by the supervisor", 1, `SELECT count(*) FROM nuisance_numbers
+		WHERE number = '13911112222' AND cleared_at IS NULL AND flagged_by = '2001' AND reason = '录音核实：辱骂'`)
+	waitJS(t, sup, "flagged report gone from the wall", "!document.querySelector('"+flagRow+"')", 5*time.Second)
+	fill(t, sup, dismissRow+" form", [2]string{"reason", "打错电话"})
+	clickShown(t, sup, "dismiss", dismissRow+` button[data-decide=dismiss]`, 5*time.Second)
+	waitCount(t, n, "report dismissed", 1, `SELECT count(*) FROM nuisance_reports
+		WHERE number = '13933334444' AND decision = 'dismissed' AND decided_by = '2001'`)
+	if blocked, err := n.app.store.IsNuisance(ctx, "13933334444"); err != nil || blocked {
+		t.Fatalf("a dismissed report blocked the number (%v, %v)", blocked, err)
 	}
-	waitCount(t, n, "nuisance event", 1, `SELECT count(*) FROM nuisance_events WHERE number = '13911112222' AND action = 'flagged' AND actor = '2001'`)
+	waitCount(t, n, "nuisance audit", 4, `SELECT count(*) FROM nuisance_events WHERE number IN ('13911112222', '13933334444')
+		AND action IN ('reported', 'flagged', 'dismissed')`)
 }
 
 // localInput is the value a datetime-local field of the page shows for at

@@ -33,6 +33,9 @@ type Store interface {
 	CreateWebTicket(ctx context.Context, in tickets.SubmitInput, channel, actor, idemKey string) (tickets.Ticket, error)
 	FlagNuisance(ctx context.Context, number, actor, reason string) error
 	ClearNuisance(ctx context.Context, number, actor, reason string) error
+	ReportNuisance(ctx context.Context, number, agent, reason string) (string, error)
+	DismissNuisanceReport(ctx context.Context, id int64, actor, reason string) error
+	OpenNuisanceReports(ctx context.Context) ([]tickets.NuisanceReport, error)
 
 	// The panel's and the wall's (panel_*.go).
 	Reassign(ctx context.Context, ref, toAgent, reason, actor string) (tickets.Ticket, error)
@@ -58,6 +61,8 @@ type Panel interface {
 	WrapUpUntilSubmitted() bool
 	// TicketEvent publishes a "ticket" event for the ticket's owner.
 	TicketEvent(ctx context.Context, owner, ref, reason string)
+	// WallChanged asks for a "wall" event soon (coalesced; never blocks).
+	WallChanged()
 }
 
 // Auth checks sign-ins and looks agents up; *agents.Directory satisfies it.
@@ -243,6 +248,8 @@ func (s *server) routes() *http.ServeMux {
 
 	mux.HandleFunc("POST /api/nuisance", s.authed(s.flagNuisance))
 	mux.HandleFunc("DELETE /api/nuisance/{number}", s.authed(s.clearNuisance))
+	mux.HandleFunc("GET /api/nuisance/reports", s.authed(s.nuisanceReports))
+	mux.HandleFunc("POST /api/nuisance/reports/{id}/dismiss", s.authed(s.dismissNuisanceReport))
 
 	// Anything else under /api/ answers in JSON too, not the mux's text.
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -65,8 +67,9 @@ func TestInternalErrorShape(t *testing.T) {
 	}
 }
 
-// TestNuisance covers S21 through the API: only a supervisor flags and
-// clears, the number is normalised, every step is audited.
+// TestNuisance covers S21 through the API: an agent's flag is a report that
+// blocks nothing; a supervisor flags (deciding the report), clears and
+// dismisses; the number is normalised; every step is audited.
 func TestNuisance(t *testing.T) {
 	f := newFixture(t)
 	sup, agent := f.login(t, "2001"), f.login(t, "1001")
@@ -77,7 +80,9 @@ func TestNuisance(t *testing.T) {
 		want               int
 		field              string
 	}{
-		{"agent may not flag", "POST", "/api/nuisance", agent, map[string]string{"number": "13900000000", "reason": "abusive calls"}, http.StatusForbidden, ""},
+		{"an agent's flag is a report", "POST", "/api/nuisance", agent, map[string]string{"number": "13900000000", "reason": "abusive calls"}, http.StatusAccepted, ""},
+		{"a report without reason", "POST", "/api/nuisance", agent, map[string]string{"number": "13900000009"}, http.StatusUnprocessableEntity, "reason"},
+		{"an agent may not list reports", "GET", "/api/nuisance/reports", agent, nil, http.StatusForbidden, ""},
 		{"flag without reason", "POST", "/api/nuisance", sup, map[string]string{"number": "13900000000"}, http.StatusUnprocessableEntity, "reason"},
 		{"flag a non-number", "POST", "/api/nuisance", sup, map[string]string{"number": "anonymous", "reason": "x"}, http.StatusUnprocessableEntity, "number"},
 		{"flag", "POST", "/api/nuisance", sup, map[string]string{"number": "+86 139-0000-0000", "reason": "abusive calls"}, http.StatusNoContent, ""},
@@ -86,25 +91,76 @@ func TestNuisance(t *testing.T) {
 		{"clear", "DELETE", "/api/nuisance/008613900000000", sup, map[string]string{"reason": "apologised"}, http.StatusNoContent, ""},
 		{"clear again", "DELETE", "/api/nuisance/13900000000", sup, map[string]string{"reason": "again"}, http.StatusNotFound, ""},
 	}
-	for _, st := range steps {
-		t.Run(st.name, func(t *testing.T) {
-			res := st.c.do(st.method, st.path, st.body, nil)
-			if res.status != st.want {
-				t.Fatalf("status %d, want %d: %s", res.status, st.want, res.raw)
-			}
-			if st.want == http.StatusForbidden && !strings.Contains(res.raw, "for supervisors") {
-				t.Fatalf("refusal %s does not say who may", res.raw)
-			}
-			if st.field != "" && res.fields()[st.field] == nil {
-				t.Fatalf("no message for field %s: %s", st.field, res.raw)
-			}
-		})
+	run := func(st struct {
+		name, method, path string
+		c                  *client
+		body               any
+		want               int
+		field              string
+	}) response {
+		t.Helper()
+		res := st.c.do(st.method, st.path, st.body, nil)
+		if res.status != st.want {
+			t.Fatalf("%s: status %d, want %d: %s", st.name, res.status, st.want, res.raw)
+		}
+		if st.want == http.StatusForbidden && !strings.Contains(res.raw, "for supervisors") {
+			t.Fatalf("%s: refusal %s does not say who may", st.name, res.raw)
+		}
+		if st.field != "" && res.fields()[st.field] == nil {
+			t.Fatalf("%s: no message for field %s: %s", st.name, st.field, res.raw)
+		}
+		return res
 	}
-	if got := f.count(t, `SELECT count(*) FROM nuisance_events WHERE number = '13900000000' AND actor = '2001'`); got != 2 {
-		t.Fatalf("nuisance audit rows = %d, want 2 (flagged, cleared)", got)
+	for i, st := range steps {
+		res := run(st)
+		if i == 0 {
+			if res.body["status"] != "reported" {
+				t.Fatalf("agent's report = %s, want status reported", res.raw)
+			}
+			if blocked, err := f.store.IsNuisance(t.Context(), "13900000000"); err != nil || blocked {
+				t.Fatalf("an agent's report blocked the number (%v, %v)", blocked, err)
+			}
+			list := sup.do("GET", "/api/nuisance/reports", nil, nil)
+			var reports []map[string]any
+			if err := json.Unmarshal([]byte(list.raw), &reports); err != nil || list.status != http.StatusOK || len(reports) != 1 ||
+				reports[0]["number"] != "13900000000" || reports[0]["reported_by"] != "1001" {
+				t.Fatalf("open reports = %d %s (%v)", list.status, list.raw, err)
+			}
+		}
 	}
-	if got := f.count(t, `SELECT count(*) FROM nuisance_events WHERE actor = '1001'`); got != 0 {
-		t.Fatalf("agent's audit rows = %d, want none", got)
+	if got := f.count(t, `SELECT count(*) FROM nuisance_reports WHERE decision = 'flagged' AND decided_by = '2001'`); got != 1 {
+		t.Fatalf("reports the supervisor's flag decided = %d, want 1", got)
+	}
+	// A report the supervisor dismisses: bad id, no reason, dismissed, gone.
+	run(steps[0])
+	var id int64
+	if err := f.pool.QueryRow(t.Context(), `SELECT id FROM nuisance_reports WHERE decided_at IS NULL`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("/api/nuisance/reports/%d/dismiss", id)
+	for _, st := range []struct {
+		name, method, path string
+		c                  *client
+		body               any
+		want               int
+		field              string
+	}{
+		{"an agent may not dismiss", "POST", path, agent, map[string]string{"reason": "mine"}, http.StatusForbidden, ""},
+		{"a bad report id", "POST", "/api/nuisance/reports/x1/dismiss", sup, map[string]string{"reason": "r"}, http.StatusBadRequest, ""},
+		{"dismiss without reason", "POST", path, sup, map[string]string{"reason": ""}, http.StatusUnprocessableEntity, "reason"},
+		{"dismiss", "POST", path, sup, map[string]string{"reason": "a wrong number"}, http.StatusNoContent, ""},
+		{"dismiss again", "POST", path, sup, map[string]string{"reason": "again"}, http.StatusConflict, ""},
+	} {
+		run(st)
+	}
+	if blocked, _ := f.store.IsNuisance(t.Context(), "13900000000"); blocked {
+		t.Fatal("a dismissed report blocked the number")
+	}
+	if got := f.count(t, `SELECT count(*) FROM nuisance_events WHERE number = '13900000000' AND actor = '2001'`); got != 3 {
+		t.Fatalf("supervisor's audit rows = %d, want 3 (flagged, cleared, dismissed)", got)
+	}
+	if got := f.count(t, `SELECT count(*) FROM nuisance_events WHERE actor = '1001' AND action = 'reported'`); got != 2 {
+		t.Fatalf("agent's audit rows = %d, want 2 reports", got)
 	}
 	if flagged, err := f.store.IsNuisance(t.Context(), "13900000000"); err != nil || flagged {
 		t.Fatalf("still flagged = %v (%v)", flagged, err)
@@ -163,8 +219,15 @@ func TestErrorCodes(t *testing.T) {
 		res.fieldCode("reason") != "nuisance.reason.required" {
 		t.Errorf("nuisance: %s", res.raw)
 	}
-	if res := c.do("POST", "/api/nuisance", map[string]string{"number": "13900000000", "reason": "x"}, nil); res.body["code"] != "nuisance.forbidden" {
-		t.Errorf("nuisance by an agent: %s", res.raw)
+	if res := c.do("DELETE", "/api/nuisance/13900000000", map[string]string{"reason": "x"}, nil); res.body["code"] != "nuisance.forbidden" {
+		t.Errorf("nuisance cleared by an agent: %s", res.raw)
+	}
+	if res := sup.do("POST", "/api/nuisance/reports/0/dismiss", map[string]string{"reason": "x"}, nil); res.body["code"] != "nuisance_report.bad_id" {
+		t.Errorf("nuisance report id 0: %s", res.raw)
+	}
+	if res := sup.do("POST", "/api/nuisance/reports/99999/dismiss", map[string]string{"reason": "x"}, nil); res.status != http.StatusConflict ||
+		res.body["code"] != "nuisance_report.gone" {
+		t.Errorf("no such open nuisance report: %s", res.raw)
 	}
 	if res := f.newClient(t).do("POST", "/api/login", map[string]string{"agent_id": "1001", "password": "wrong"}, nil); res.status != http.StatusUnauthorized ||
 		res.body["code"] != "login.wrong" || res.body["error"] != "wrong agent id or password" {

@@ -48,6 +48,8 @@ const (
 	msgSupervisorOnly     = "supervisor.only"
 	msgExtendForbidden    = "extend.forbidden"
 	msgNuisanceForbidden  = "nuisance.forbidden"
+	msgNuisanceReportID   = "nuisance_report.bad_id"
+	msgNuisanceReportGone = "nuisance_report.gone"
 	msgPanelOff           = "panel.off"
 	msgCallbacksOff       = "callbacks.off"
 	msgCallbackID         = "callback.bad_id"
@@ -114,7 +116,9 @@ var messages = tickets.MessageTexts{
 
 	msgSupervisorOnly:     "only a supervisor may do this",
 	msgExtendForbidden:    "only a supervisor may extend a deadline (S14)",
-	msgNuisanceForbidden:  "flagging and clearing nuisance numbers is for supervisors: ask yours (S21)",
+	msgNuisanceForbidden:  "clearing nuisance numbers and deciding reports is for supervisors (S21)",
+	msgNuisanceReportID:   "nuisance report id {id}: want a positive number",
+	msgNuisanceReportGone: "nuisance report {id} is not open: a supervisor already decided it",
 	msgPanelOff:           "the agents' panel is not served by this server",
 	msgCallbacksOff:       "callbacks are not served by this node",
 	msgCallbackID:         "callback id {id}: want a positive number",

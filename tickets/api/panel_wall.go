@@ -18,6 +18,8 @@ type wallBody struct {
 	DraftsLateToday int              `json:"drafts_late_today"`
 	OpenBreaches    int              `json:"open_breaches"`
 	Escalations     []wallEscalation `json:"escalations"`
+	// NuisanceReports are the agents' open reports (S21): flag or dismiss.
+	NuisanceReports []nuisanceReport `json:"nuisance_reports"`
 	// Stale says a newer reading is being made: ask again shortly.
 	Stale bool `json:"stale,omitempty"`
 }
@@ -153,7 +155,8 @@ func (s *server) startWallReading() <-chan struct{} {
 // readWall reads the queues and agents from Redis and the tickets from
 // PostgreSQL; the figures are those the supervisors' metrics export.
 func (s *server) readWall(ctx context.Context) (wallBody, error) {
-	b := wallBody{At: s.now().UTC(), Categories: []wallCategory{}, Agents: []wallAgent{}, Escalations: []wallEscalation{}}
+	b := wallBody{At: s.now().UTC(), Categories: []wallCategory{}, Agents: []wallAgent{}, Escalations: []wallEscalation{},
+		NuisanceReports: []nuisanceReport{}}
 	queues, err := s.panel.QueueFigures(ctx)
 	if err != nil {
 		return b, err
@@ -173,6 +176,9 @@ func (s *server) readWall(ctx context.Context) (wallBody, error) {
 	b.DraftsPending, b.DraftsLateToday, b.OpenBreaches = t.DraftsPending, t.DraftsLateToday, t.OpenBreaches
 	for _, e := range t.Escalations {
 		b.Escalations = append(b.Escalations, wallEscalationOf(e))
+	}
+	for _, n := range t.NuisanceReports {
+		b.NuisanceReports = append(b.NuisanceReports, nuisanceReportOf(n))
 	}
 	return b, nil
 }

@@ -49,12 +49,16 @@ func TestPagesByRole(t *testing.T) {
 			}
 		})
 	}
-	// The agent's page holds none of the supervisor's forms.
+	// The agent's page holds none of the supervisor's forms; its nuisance
+	// form reports to a supervisor (S21).
 	_, _, body := f.get(t, agent, "/panel/")
-	for _, s := range []string{`id="nuisance-form"`, `id="extend-form"`, `id="reassign-form"`, `href="/panel/wall"`} {
+	for _, s := range []string{`id="extend-form"`, `id="reassign-form"`, `href="/panel/wall"`} {
 		if strings.Contains(body, s) {
 			t.Errorf("agent page holds %s", s)
 		}
+	}
+	if !strings.Contains(body, `id="nuisance-form"`) || !strings.Contains(body, "提交班长审核") {
+		t.Error("agent page has no nuisance report form")
 	}
 }
 

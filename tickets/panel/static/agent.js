@@ -404,7 +404,12 @@
       ev.preventDefault();
       const f = H.formData(nf);
       const r = await api('POST', '/api/nuisance', { number: f.number, reason: f.reason });
-      H.message(nf, r, t('nuisance.flagged'));
+      // An agent's flag is a report for a supervisor to decide (S21).
+      const done = ({
+        reported: t('nuisance.reported'), already_reported: t('nuisance.already_reported'),
+        already_flagged: t('nuisance.already_flagged'),
+      })[r.data && r.data.status] || t('nuisance.flagged');
+      H.message(nf, r, done);
     });
   }
 

@@ -54,6 +54,9 @@
     const esc = w.escalations || [];
     keepTyping($('w-escalations'), () => $('w-escalations').replaceChildren(...esc.map(escalationRow)));
     $('w-escalations-empty').hidden = esc.length > 0;
+    const reports = w.nuisance_reports || [];
+    keepTyping($('w-nuisance'), () => $('w-nuisance').replaceChildren(...reports.map(nuisanceRow)));
+    $('w-nuisance-empty').hidden = reports.length > 0;
   }
 
   // keepTyping re-renders a table without losing what the supervisor is
@@ -133,6 +136,28 @@
     return el('tr', { class: e.acknowledged ? '' : 'late' }, el('td', {}, el('code', {}, e.ref)),
       el('td', {}, H.categoryLabel(e.category)), el('td', {}, e.owner || ''), el('td', { class: 'num' }, e.level),
       el('td', {}, H.time(e.since)), el('td', {}, e.acknowledged ? t('wall.acknowledged') : form));
+  }
+
+  // nuisanceRow is an agent's report (S21): the supervisor flags the number
+  // (it then hears the short message and is not queued) or dismisses the
+  // report, with a reason either way (audited).
+  function nuisanceRow(n) {
+    const form = el('form', { class: 'inline-form compact', 'data-key': 'nuisance:' + n.id },
+      el('input', { name: 'reason', maxlength: '500', placeholder: t('ticket.reason'), 'aria-label': t('ticket.reason') }),
+      el('button', { type: 'submit', name: 'decision', value: 'flag', 'data-decide': 'flag' }, t('wall.nuisance_flag')),
+      el('button', { type: 'submit', name: 'decision', value: 'dismiss', 'data-decide': 'dismiss' }, t('wall.nuisance_dismiss')),
+      el('span', { class: 'msg', 'data-msg': '' }));
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const reason = H.formData(form).reason;
+      const r = ev.submitter && ev.submitter.value === 'dismiss'
+        ? await api('POST', '/api/nuisance/reports/' + encodeURIComponent(n.id) + '/dismiss', { reason })
+        : await api('POST', '/api/nuisance', { number: n.number, reason });
+      H.message(form, r);
+      if (r.status >= 200 && r.status < 300) soon();
+    });
+    return el('tr', { 'data-nuisance-row': n.number }, el('td', {}, n.number), el('td', {}, n.reported_by),
+      el('td', {}, n.reason), el('td', {}, H.time(n.reported_at)), el('td', {}, form));
   }
 
   // tick counts each agent's time in state up.
