@@ -181,7 +181,10 @@ func TestCloseDuringBatchesNeverSendsOnAReusedDescriptor(t *testing.T) {
 			go s.Play(ctx, []*Prompt{prompt}, PlayOptions{Loop: true})
 			sessions = append(sessions, s)
 		}
-		time.Sleep(time.Duration(25+round) * time.Millisecond) // every session sent at least once
+		// Every session sent at least once (bounded: a loaded machine may
+		// delay the pacer), then they close while batches are in flight.
+		w.waitHeard(ports, 2*time.Second)
+		time.Sleep(time.Duration(round) * time.Millisecond)
 		for i, s := range sessions {
 			s.Close()
 			pool.Release(ports[i])
@@ -200,17 +203,30 @@ type reuseWatch struct {
 	sources map[uint16]int
 	reused  map[uint16]bool
 	next    int
+	stop    chan struct{} // closed by check: from then on 300 ms of silence ends the watch
 	done    chan struct{}
 }
 
 func newReuseWatch(t *testing.T, sink *net.UDPConn, reusedFrom int) *reuseWatch {
-	w := &reuseWatch{sources: map[uint16]int{}, reused: map[uint16]bool{}, next: reusedFrom, done: make(chan struct{})}
+	w := &reuseWatch{sources: map[uint16]int{}, reused: map[uint16]bool{}, next: reusedFrom,
+		stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		buf := make([]byte, 1500)
 		for {
 			sink.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 			_, src, err := sink.ReadFromUDPAddrPort(buf)
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				// A loaded machine may pause the pacer longer than that
+				// while the sessions still play: only after check is the
+				// silence the end.
+				select {
+				case <-w.stop:
+					return
+				default:
+					continue
+				}
+			}
 			if err != nil {
 				return
 			}
@@ -220,6 +236,24 @@ func newReuseWatch(t *testing.T, sink *net.UDPConn, reusedFrom int) *reuseWatch 
 		}
 	}()
 	return w
+}
+
+// waitHeard waits until the sink heard from every port, at most d.
+func (w *reuseWatch) waitHeard(ports []int, d time.Duration) {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		w.mu.Lock()
+		all := true
+		for _, p := range ports {
+			if w.sources[uint16(p)] == 0 {
+				all = false
+				break
+			}
+		}
+		w.mu.Unlock()
+		if all {
+			return
+		}
+	}
 }
 
 // reopen opens a socket on the next free port of the reused range.
@@ -240,6 +274,7 @@ func (w *reuseWatch) reopen(t *testing.T) {
 // reopened socket.
 func (w *reuseWatch) check(t *testing.T, lo, hi uint16, what string) {
 	t.Helper()
+	close(w.stop)
 	<-w.done
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -87,7 +87,9 @@ func TestPlayOnTheWire(t *testing.T) {
 				}
 				played <- err
 			}()
-			got := receive(t, h.remote, 100*time.Millisecond)
+			// Quiet for 300 ms ends the reading: longer than any pause of a
+			// loaded machine's pacer, shorter than Play's own end.
+			got := receive(t, h.remote, 300*time.Millisecond)
 			if err := <-played; err != nil {
 				t.Fatalf("Play = %v; want 0, nil", err)
 			}
