@@ -15,10 +15,9 @@ import (
 func TestNextBatch(t *testing.T) {
 	const base = 10
 	steps := []struct{ made, want int }{
-		{10, 20}, // full: double
-		{20, 40}, // full again: at the cap (4 × 10)
-		{40, 40}, // full at the cap: stays
-		{39, 10}, // not full: back to the base
+		{10, 20}, // full: double, at the cap (2 × 10)
+		{20, 20}, // full at the cap: stays
+		{19, 10}, // not full: back to the base
 		{0, 10},  // nothing to match
 		{10, 20},
 		{3, 10},
