@@ -57,6 +57,16 @@ func (s *server) listCallbacks(w http.ResponseWriter, r *http.Request, sess sess
 	writeJSON(w, http.StatusOK, list)
 }
 
+// pathID reads raw, a path's {id}, as a positive number; otherwise it is a
+// 400 with code (the id quoted, truncated: it is the client's input).
+func pathID(raw, code string) (int64, error) {
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if len(raw) > 19 || err != nil || id <= 0 {
+		return 0, badRequest(code, "id", strconv.Quote(truncate(raw, 24)))
+	}
+	return id, nil
+}
+
 // claimCallback makes the agent the one the next attempt at the request
 // rings: POST /api/callbacks/{id}/claim. The placer takes claimed requests
 // first and rings the claiming agent as soon as it is available.
@@ -66,9 +76,9 @@ func (s *server) claimCallback(w http.ResponseWriter, r *http.Request, sess sess
 		return
 	}
 	raw := r.PathValue("id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if len(raw) > 19 || err != nil || id <= 0 {
-		s.fail(w, r, badRequest(msgCallbackID, "id", strconv.Quote(truncate(raw, 24))))
+	id, err := pathID(raw, msgCallbackID)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	a, err := s.auth.Get(r.Context(), sess.AgentID)

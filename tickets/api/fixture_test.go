@@ -258,13 +258,7 @@ func (c *client) do(method, path string, body any, headers map[string]string) re
 // the English texts are those of the codes with their arguments.
 func checkErrorShape(t testing.TB, what string, res response) {
 	t.Helper()
-	var body struct {
-		Error      string                     `json:"error"`
-		Code       string                     `json:"code"`
-		Args       map[string]string          `json:"args"`
-		Fields     map[string]string          `json:"fields"`
-		FieldCodes map[string]tickets.Message `json:"field_codes"`
-	}
+	var body errorBody
 	if err := json.Unmarshal([]byte(res.raw), &body); err != nil {
 		t.Fatalf("%s: error body %s: %v", what, res.raw, err)
 	}

@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/hotline-dev/hotline/tickets"
@@ -92,9 +91,9 @@ func (s *server) dismissNuisanceReport(w http.ResponseWriter, r *http.Request, s
 		return
 	}
 	raw := r.PathValue("id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if len(raw) > 19 || err != nil || id <= 0 {
-		s.fail(w, r, badRequest(msgNuisanceReportID, "id", strconv.Quote(truncate(raw, 24))))
+	id, err := pathID(raw, msgNuisanceReportID)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	var in struct {
