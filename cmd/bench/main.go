@@ -282,6 +282,11 @@ func run(o options) error {
 	b.progress("machine: %d CPUs (%s), %s; open files limit %d", mach.CPUs, mach.CPUModel, mach.Kernel, mach.OpenFiles)
 	base := measureBaseline(ctx, 5*time.Second)
 	b.progress("baseline: %s", base)
+	cal, err := measureCalibration(os.TempDir())
+	if err != nil {
+		return err
+	}
+	b.progress("calibration: %s", cal)
 	trunkPort := 0
 	if o.parts.callbacks {
 		if trunkPort, err = freeUDPPort(); err != nil {
@@ -299,7 +304,7 @@ func run(o options) error {
 	}
 	res := b.sweeps(ctx, o)
 	b.srv.stop()
-	res.Machine, res.Baseline, res.ServerLog = mach, base, summarizeLog(b.srv.logPath)
+	res.Machine, res.Baseline, res.Calibration, res.ServerLog = mach, base, cal, summarizeLog(b.srv.logPath)
 	res.Interrupted = ctx.Err() != nil
 	b.progress("done in %v", time.Since(b.started).Round(time.Second))
 	md := res.markdown()

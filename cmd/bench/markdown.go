@@ -20,6 +20,7 @@ func (r *result) markdown() string {
 	}
 	w("Machine: %d CPUs, %s, %s, %s, %s; SIPp and the server share the machine over loopback.", m.CPUs, m.CPUModel, m.Kernel, m.Go, m.SIPp)
 	w("Baseline: %s. Other load on a shared machine shows as \"other cores\" below.", r.Baseline)
+	w("Calibration: %s.", r.Calibration)
 	if r.Interrupted {
 		w("")
 		w("**Interrupted**: only the steps finished before the interruption are reported.")

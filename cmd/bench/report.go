@@ -61,6 +61,7 @@ type result struct {
 	Parts       string           `json:"parts"`
 	Machine     machine          `json:"machine"`
 	Baseline    baseline         `json:"baseline"`
+	Calibration calibration      `json:"calibration"`
 	PCAP        rateSweep        `json:"call_rate_rfc4733"`
 	Info        *rateSweep       `json:"call_rate_sip_info,omitempty"`
 	Hold        holdSweep        `json:"concurrency"`
