@@ -100,19 +100,24 @@ local function move(op, id, to, o)
   return true, from
 end
 -- unoffer frees a caller that was offered to agent (it keeps its place).
+-- The caller may sit below its queue's skip score (Match's hint that every
+-- caller below it is offered), so the hint goes.
 local function unoffer(call, agent)
   local k = P .. 'qcall:' .. call
   local o = redis.call('HGET', k, 'offered_to')
+  local freed = false
   if o == agent then
-    redis.call('HDEL', k, 'offered_to')
-    hint = true
+    freed = true
   elseif o == '*' then
     local g = P .. 'ringall:' .. call
     redis.call('SREM', g, agent)
-    if redis.call('SCARD', g) == 0 then
-      redis.call('HDEL', k, 'offered_to')
-      hint = true
-    end
+    freed = redis.call('SCARD', g) == 0
+  end
+  if freed then
+    redis.call('HDEL', k, 'offered_to')
+    local cat = redis.call('HGET', k, 'category')
+    if cat then redis.call('DEL', P .. 'qskip:' .. cat) end
+    hint = true
   end
 end
 -- unqueue removes a caller from its queue and node set; returns category, enqueued_at.

@@ -25,13 +25,18 @@ const (
 // longest-idle available agent serving the category, rings for the
 // callback like for a caller (Missed, CallerGone and Sweep apply), with the
 // node that places it as the caller's node. The first 32 callers of a queue
-// are looked at: the oldest caller of a category is among them unless 32
-// special-group callers (S7) were queued after it.
+// not known to be offered are looked at (from Match's skip score, so callers
+// ringing at the head do not hide those waiting behind them): the oldest
+// caller of a category is among them unless 32 special-group callers (S7)
+// were queued after it.
 var reserveCallbackScript = acdScript(`
 local call, cat, pref = ARGV[4], ARGV[5], ARGV[6]
 local WAIT, RESERVE = tonumber(ARGV[7]), tonumber(ARGV[8])
 local function waited(c, limit)
-  for _, id in ipairs(redis.call('ZRANGE', P .. 'queue:' .. c, 0, 31)) do
+  local q, from = P .. 'queue:' .. c, 0
+  local skip = redis.call('GET', P .. 'qskip:' .. c)
+  if skip then from = redis.call('ZCOUNT', q, '-inf', '(' .. skip) end
+  for _, id in ipairs(redis.call('ZRANGE', q, from, from + 31)) do
     local h = redis.call('HMGET', P .. 'qcall:' .. id, 'offered_to', 'enqueued_at')
     if h[2] and not h[1] and NOW - tonumber(h[2]) >= limit then return true end
   end

@@ -2,6 +2,7 @@ package agents
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -78,5 +79,30 @@ func TestReserveCallback(t *testing.T) {
 	e.wantState(t, "1002", StateAvailable)
 	if err := e.CallbackAnswered(ctx, "cb-2", "1002"); err == nil {
 		t.Fatal("an agent no longer ringing answered the callback")
+	}
+}
+
+// S9: callers ringing at the head of a queue (more than the 32 looked at) do
+// not hide a caller waiting behind them: the callback is still held.
+func TestReserveCallbackSeesCallersBehindRingingOnes(t *testing.T) {
+	ctx := context.Background()
+	const ringing = 40
+	e := newTestACD(t, ACDOptions{Reservation: 30 * time.Second, MatchLimit: ringing})
+	for i := range ringing {
+		e.login(t, fmt.Sprintf("a%02d", i), "inquiry")
+		mustEnqueue(t, e.q, configs.QueueEntry{CallID: fmt.Sprintf("c%02d", i), Category: "inquiry", EnqueuedAt: at(i)})
+	}
+	if got := e.match(t); len(got) != ringing {
+		t.Fatalf("%d offers, want %d", len(got), ringing)
+	}
+	mustEnqueue(t, e.q, configs.QueueEntry{CallID: "behind", Category: "inquiry", EnqueuedAt: at(ringing)})
+	e.login(t, "free", "inquiry")
+	e.clock.Add(time.Minute) // every caller has waited
+	r, err := e.ReserveCallback(ctx, "cb-1", "inquiry", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Agent != "" || r.Held != CallbackHeldCallers {
+		t.Fatalf("callback with a caller waiting behind %d ringing ones: agent %q, held %q; want held for callers", ringing, r.Agent, r.Held)
 	}
 }

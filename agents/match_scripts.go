@@ -76,7 +76,7 @@ end
 -- the head of a queue, and counting them stopped every match behind them
 -- while agents stood free. DEPTH bounds the walk whatever the queue holds.
 local DEPTH = SCAN * 10
-local cursor, held, cand = {}, {}, {}
+local cursor, start, held, cand, firstHeld = {}, {}, {}, {}, {}
 local function find(cat)
   -- No agent available at all: nobody can be matched, not even to an owner
   -- (S16). Without this, a queue with no default agent is scanned to SCAN
@@ -84,7 +84,7 @@ local function find(cat)
   if redis.call('ZCARD', AV) == 0 then return false end
   local q = P .. 'queue:' .. cat
   local default = longest_idle(cat)
-  while held[cat] < SCAN and cursor[cat] < DEPTH do
+  while held[cat] < SCAN and cursor[cat] - start[cat] < DEPTH do
     local z = redis.call('ZRANGE', q, cursor[cat], cursor[cat] + 31, 'WITHSCORES')
     if #z == 0 then return false end
     for i = 1, #z, 2 do
@@ -96,14 +96,23 @@ local function find(cat)
             owner = agent == h[2]}
         end
         held[cat] = held[cat] + 1
+        if not firstHeld[cat] then firstHeld[cat] = z[i + 1] end
       end
       cursor[cat] = cursor[cat] + 1
     end
   end
   return false
 end
+-- <p>qskip:<cat> is a score below which every caller of the queue is being
+-- offered (kept by this script, lowered by enqueue, dropped when an offer is
+-- withdrawn): the walk starts there instead of stepping over the same ringing
+-- callers one HMGET at a time in every run.
+local skip = {}
 for _, c in ipairs(redis.call('SMEMBERS', P .. 'queues')) do
+  skip[c] = redis.call('GET', P .. 'qskip:' .. c)
   cursor[c], held[c] = 0, 0
+  if skip[c] then cursor[c] = redis.call('ZCOUNT', P .. 'queue:' .. c, '-inf', '(' .. skip[c]) end
+  start[c] = cursor[c]
   cand[c] = find(c)
 end
 local offers = {}
@@ -134,5 +143,23 @@ while #offers < CAP do
   end
 end
 if #offers > 0 then out.offers = offers end
+-- Every caller before a queue's cursor is being offered or held for its
+-- owner: the skip moves up to the first held one, else to the cursor (past
+-- the last caller when every one is offered).
+for c, at in pairs(cursor) do
+  local q, sc = P .. 'queue:' .. c, firstHeld[c]
+  if not sc then
+    local z = redis.call('ZRANGE', q, at, at, 'WITHSCORES')
+    if #z > 0 then
+      sc = z[2]
+    else
+      z = redis.call('ZRANGE', q, -1, -1, 'WITHSCORES')
+      if #z > 0 then sc = tonumber(z[2]) + 1 end
+    end
+  end
+  if sc and (not skip[c] or tonumber(sc) > tonumber(skip[c])) then
+    redis.call('SET', P .. 'qskip:' .. c, string.format('%.0f', tonumber(sc)))
+  end
+end
 return finish()
 `)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/configs"
+	"github.com/redis/go-redis/v9"
 )
 
 // Matching order and agent choice (S1, S6, S7, S16). Agents log in one
@@ -428,5 +429,86 @@ func TestMatchUpTo(t *testing.T) {
 	want := []string{"c0→a0", "c1→a1", "c2→a2", "c3→a3", "c4→a4", "c5→a5", "c6→a6"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("offers = %v, want %v", got, want)
+	}
+}
+
+// Match starts each queue's walk at <p>qskip:<cat>, below which every caller
+// is being offered. The hint must never hide a caller who can be matched: a
+// caller whose offer failed (S1) and a priority caller queued ahead of it
+// (S7) are both matched again.
+func TestMatchSkipHint(t *testing.T) {
+	ctx := context.Background()
+	e := newTestACD(t, ACDOptions{})
+	// hint is the skip score, -1 when there is none.
+	hint := func() float64 {
+		t.Helper()
+		v, err := e.rdb.Get(ctx, e.q.prefix+"qskip:inquiry").Float64()
+		if errors.Is(err, redis.Nil) {
+			return -1
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	score := func(call string) float64 {
+		t.Helper()
+		v, err := e.rdb.ZScore(ctx, e.q.queueKey("inquiry"), call).Result()
+		if err != nil {
+			t.Fatalf("score of %s: %v", call, err)
+		}
+		return v
+	}
+	for i := 1; i <= 3; i++ {
+		e.login(t, fmt.Sprintf("a%d", i), "inquiry")
+		e.clock.Add(time.Second)
+	}
+	for i := 1; i <= 6; i++ {
+		mustEnqueue(t, e.q, configs.QueueEntry{CallID: fmt.Sprintf("c%d", i), Category: "inquiry", EnqueuedAt: at(i)})
+	}
+	if got := e.match(t); !slices.Equal(got, []string{"c1→a1", "c2→a2", "c3→a3"}) {
+		t.Fatalf("first offers = %v", got)
+	}
+	if h, want := hint(), score("c4"); h != want {
+		t.Fatalf("skip hint after c1-c3 were offered = %.0f, want c4's score %.0f", h, want)
+	}
+	e.login(t, "a4", "inquiry")
+	if got := e.match(t); !slices.Equal(got, []string{"c4→a4"}) {
+		t.Fatalf("offers with c1-c3 ringing = %v", got)
+	}
+	if h, want := hint(), score("c5"); h != want {
+		t.Fatalf("skip hint after c4 was offered = %.0f, want c5's score %.0f", h, want)
+	}
+	// c2's offer fails: it is below the hint and must be matched again.
+	e.must(t, "miss", e.Missed(ctx, "c2", "a2", MissNoAnswer))
+	if h := hint(); h != -1 {
+		t.Fatalf("skip hint %.0f kept after an offer was withdrawn", h)
+	}
+	if got := e.match(t); !slices.Equal(got, []string{"c2→a2"}) {
+		t.Fatalf("offers after c2's miss = %v, want c2 matched again", got)
+	}
+	e.login(t, "a5", "inquiry")
+	if got := e.match(t); !slices.Equal(got, []string{"c5→a5"}) {
+		t.Fatalf("offers for a5 = %v", got)
+	}
+	if h, want := hint(), score("c6"); h != want {
+		t.Fatalf("skip hint after c1-c5 were offered = %.0f, want c6's score %.0f", h, want)
+	}
+	// Every caller offered: the skip passes the last one.
+	e.login(t, "a6", "inquiry")
+	if got := e.match(t); !slices.Equal(got, []string{"c6→a6"}) {
+		t.Fatalf("offers for a6 = %v", got)
+	}
+	if h, last := hint(), score("c6"); h != last+1 {
+		t.Fatalf("skip hint with every caller offered = %.0f, want past c6's score %.0f", h, last)
+	}
+	// A priority caller scores below every normal caller, so below the hint.
+	mustEnqueue(t, e.q, configs.QueueEntry{CallID: "p1", Category: "inquiry", Priority: true, EnqueuedAt: at(9)})
+	if h, p := hint(), score("p1"); h != p {
+		t.Fatalf("skip hint %.0f not lowered to the priority caller's score %.0f", h, p)
+	}
+	e.login(t, "a7", "inquiry")
+	if got := e.match(t); !slices.Equal(got, []string{"p1→a7"}) {
+		t.Fatalf("offers with a priority caller queued = %v, want p1 first (S7)", got)
 	}
 }

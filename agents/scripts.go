@@ -14,6 +14,7 @@ import (
 //	                                 owner (S16, optional), offered_to (set by the ACD)
 //	<p>node:<node>:qcalls      SET   callIDs waiting on that node (reaper, re-publish)
 //	<p>queues                  SET   categories ever queued (the length collector's list)
+//	<p>qskip:<category>        STRING a score: every caller scoring below it is being offered (Match's hint)
 //	<p>aht:<category>          LIST  recent handle times in ms, newest first, capped (S8)
 //	<p>agents:serving:<category> SET agents serving the category (kept by the ACD)
 //
@@ -85,7 +86,12 @@ end
 local band = 1
 if ARGV[4] == '1' then band = 0 end
 local ms = string.format('%.0f', at)
-redis.call('ZADD', KEYS[1], string.format('%.0f', band * 1e13 + at), id)
+local score = string.format('%.0f', band * 1e13 + at)
+redis.call('ZADD', KEYS[1], score, id)
+-- Match skips the callers scoring below <p>qskip:<cat> as all being offered:
+-- a caller queued ahead of that point must be walked.
+local skip = redis.call('GET', prefix .. 'qskip:' .. cat)
+if skip and tonumber(score) < tonumber(skip) then redis.call('SET', prefix .. 'qskip:' .. cat, score) end
 redis.call('HSET', KEYS[2], 'caller', ARGV[2], 'category', cat,
   'priority', ARGV[4], 'node', node, 'enqueued_at', ms)
 redis.call('SADD', KEYS[3], id)
