@@ -99,24 +99,31 @@ local function move(op, id, to, o)
   tr[#tr + 1] = ev
   return true, from
 end
--- unoffer frees a caller that was offered to agent (it keeps its place).
--- The caller may sit below its queue's skip score (Match's hint that every
--- caller below it is offered), so the hint goes.
+-- <p>qskip:<cat> is a queue's skip score: every caller scoring below it is
+-- being offered. Match raises it, enqueue lowers it, unoffer drops it; a walk
+-- over the queue for callers not offered starts at skip_rank(cat).
+local function skip_key(cat) return P .. 'qskip:' .. cat end
+local function skip_rank(cat)
+  local s = redis.call('GET', skip_key(cat))
+  if not s then return 0, nil end
+  return redis.call('ZCOUNT', P .. 'queue:' .. cat, '-inf', '(' .. s), s
+end
+-- unoffer frees a caller that was offered to agent (it keeps its place,
+-- perhaps below its queue's skip score, so the skip goes).
 local function unoffer(call, agent)
   local k = P .. 'qcall:' .. call
-  local o = redis.call('HGET', k, 'offered_to')
+  local h = redis.call('HMGET', k, 'offered_to', 'category')
   local freed = false
-  if o == agent then
+  if h[1] == agent then
     freed = true
-  elseif o == '*' then
+  elseif h[1] == '*' then
     local g = P .. 'ringall:' .. call
     redis.call('SREM', g, agent)
     freed = redis.call('SCARD', g) == 0
   end
   if freed then
     redis.call('HDEL', k, 'offered_to')
-    local cat = redis.call('HGET', k, 'category')
-    if cat then redis.call('DEL', P .. 'qskip:' .. cat) end
+    if h[2] then redis.call('DEL', skip_key(h[2])) end
     hint = true
   end
 end

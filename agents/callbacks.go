@@ -33,10 +33,8 @@ var reserveCallbackScript = acdScript(`
 local call, cat, pref = ARGV[4], ARGV[5], ARGV[6]
 local WAIT, RESERVE = tonumber(ARGV[7]), tonumber(ARGV[8])
 local function waited(c, limit)
-  local q, from = P .. 'queue:' .. c, 0
-  local skip = redis.call('GET', P .. 'qskip:' .. c)
-  if skip then from = redis.call('ZCOUNT', q, '-inf', '(' .. skip) end
-  for _, id in ipairs(redis.call('ZRANGE', q, from, from + 31)) do
+  local from = skip_rank(c)
+  for _, id in ipairs(redis.call('ZRANGE', P .. 'queue:' .. c, from, from + 31)) do
     local h = redis.call('HMGET', P .. 'qcall:' .. id, 'offered_to', 'enqueued_at')
     if h[2] and not h[1] and NOW - tonumber(h[2]) >= limit then return true end
   end

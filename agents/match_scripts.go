@@ -103,16 +103,12 @@ local function find(cat)
   end
   return false
 end
--- <p>qskip:<cat> is a score below which every caller of the queue is being
--- offered (kept by this script, lowered by enqueue, dropped when an offer is
--- withdrawn): the walk starts there instead of stepping over the same ringing
--- callers one HMGET at a time in every run.
+-- The walk starts at the queue's skip score instead of stepping over the
+-- same ringing callers one HMGET at a time in every run.
 local skip = {}
 for _, c in ipairs(redis.call('SMEMBERS', P .. 'queues')) do
-  skip[c] = redis.call('GET', P .. 'qskip:' .. c)
-  cursor[c], held[c] = 0, 0
-  if skip[c] then cursor[c] = redis.call('ZCOUNT', P .. 'queue:' .. c, '-inf', '(' .. skip[c]) end
-  start[c] = cursor[c]
+  cursor[c], skip[c] = skip_rank(c)
+  start[c], held[c] = cursor[c], 0
   cand[c] = find(c)
 end
 local offers = {}
@@ -158,7 +154,7 @@ for c, at in pairs(cursor) do
     end
   end
   if sc and (not skip[c] or tonumber(sc) > tonumber(skip[c])) then
-    redis.call('SET', P .. 'qskip:' .. c, string.format('%.0f', tonumber(sc)))
+    redis.call('SET', skip_key(c), num(tonumber(sc)))
   end
 end
 return finish()

@@ -90,8 +90,9 @@ local score = string.format('%.0f', band * 1e13 + at)
 redis.call('ZADD', KEYS[1], score, id)
 -- Match skips the callers scoring below <p>qskip:<cat> as all being offered:
 -- a caller queued ahead of that point must be walked.
-local skip = redis.call('GET', prefix .. 'qskip:' .. cat)
-if skip and tonumber(score) < tonumber(skip) then redis.call('SET', prefix .. 'qskip:' .. cat, score) end
+local sk = prefix .. 'qskip:' .. cat
+local skip = redis.call('GET', sk)
+if skip and tonumber(score) < tonumber(skip) then redis.call('SET', sk, score) end
 redis.call('HSET', KEYS[2], 'caller', ARGV[2], 'category', cat,
   'priority', ARGV[4], 'node', node, 'enqueued_at', ms)
 redis.call('SADD', KEYS[3], id)

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"syscall"
 	"time"
+
+	"github.com/hotline-dev/hotline/sip/media"
 )
 
 // calibration is how fast this machine does what the server's hot paths are
@@ -31,15 +33,6 @@ type calibration struct {
 func (c calibration) String() string {
 	return fmt.Sprintf("one loopback UDP send+receive %.2f µs CPU, one file created %.0f µs, 2^20 ints sorted %.0f ms (machine speed, to compare runs across machines)",
 		c.UDPPacketUS, c.FileCreateUS, c.SortMS)
-}
-
-// threadCPU is the calling thread's user + system time.
-func threadCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // measureCalibration runs each probe on one locked thread and keeps the
@@ -90,7 +83,7 @@ func udpPacketCPU() (time.Duration, error) {
 		return 0, fmt.Errorf("calibration socket name: %w", err)
 	}
 	pkt, buf := make([]byte, 172), make([]byte, 2048)
-	start := threadCPU()
+	start := media.ThreadCPU()
 	for range n {
 		if err := syscall.Sendto(fd, pkt, 0, sa); err != nil {
 			return 0, fmt.Errorf("calibration send: %w", err)
@@ -99,7 +92,7 @@ func udpPacketCPU() (time.Duration, error) {
 			return 0, fmt.Errorf("calibration receive: %w", err)
 		}
 	}
-	return (threadCPU() - start) / n, nil
+	return (media.ThreadCPU() - start) / n, nil
 }
 
 // fileCreateCPU creates a few files as a recording is created. Few, because
@@ -111,7 +104,7 @@ func fileCreateCPU(dir string) (time.Duration, error) {
 		return 0, fmt.Errorf("calibration folder: %w", err)
 	}
 	defer os.RemoveAll(d)
-	start := threadCPU()
+	start := media.ThreadCPU()
 	for i := range n {
 		f, err := os.OpenFile(filepath.Join(d, fmt.Sprintf("%d.wav", i)), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
 		if err != nil {
@@ -119,7 +112,7 @@ func fileCreateCPU(dir string) (time.Duration, error) {
 		}
 		f.Close()
 	}
-	return (threadCPU() - start) / n, nil
+	return (media.ThreadCPU() - start) / n, nil
 }
 
 func sortCPU() (time.Duration, error) {
@@ -128,7 +121,7 @@ func sortCPU() (time.Duration, error) {
 	for i := range v {
 		v[i] = r.Int()
 	}
-	start := threadCPU()
+	start := media.ThreadCPU()
 	slices.Sort(v)
-	return threadCPU() - start, nil
+	return media.ThreadCPU() - start, nil
 }

@@ -16,3 +16,7 @@ func newGridClock(ctx context.Context, start time.Time, period time.Duration) gr
 func realtimeClock(context.Context, time.Time, time.Duration, *slog.Logger) (gridClock, bool) {
 	return nil, false
 }
+
+// ThreadCPU is the calling thread's CPU time; a thread's own clock needs
+// Linux, so elsewhere it is 0.
+func ThreadCPU() time.Duration { return 0 }

@@ -271,15 +271,6 @@ type dutyGuard struct {
 	who    string
 }
 
-// threadCPU is the calling thread's CPU time so far (user and system).
-func threadCPU() time.Duration {
-	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
-		return 0
-	}
-	return time.Duration(ts.Nano())
-}
-
 func newDutyGuard(log *slog.Logger, who string) dutyGuard {
 	return dutyGuard{start: time.Now(), log: log, who: who}
 }
@@ -291,7 +282,7 @@ func newDutyGuard(log *slog.Logger, who string) dutyGuard {
 // the window's budget is spent, sleeps the window's unbudgeted share. The
 // guard belongs to the thread that calls worked.
 func (g *dutyGuard) worked(now time.Time) {
-	cpu := threadCPU()
+	cpu := ThreadCPU()
 	busy := cpu - g.cpu
 	if g.cpu == 0 {
 		busy = 0 // the first call: the thread's earlier life is not this guard's

@@ -293,24 +293,24 @@ func TestDutyGuardNoCliff(t *testing.T) {
 		g := newDutyGuard(slog.New(slog.DiscardHandler), "test")
 		time.Sleep(time.Until(start))
 		last := time.Now()
-		stretch := threadCPU() // CPU time at the end of the last pause
+		stretch := ThreadCPU() // CPU time at the end of the last pause
 		for time.Since(start) < runFor {
 			spin(500 * time.Microsecond)
 			now := time.Now()
 			res.maxGap = max(res.maxGap, now.Sub(last)-500*time.Microsecond)
 			if realtime {
-				before := threadCPU()
+				before := ThreadCPU()
 				g.worked(now)
 				if after := time.Now(); after.Sub(now) >= (rxDutyWindow-rxDutyBudget)/2 {
 					res.maxStretch = max(res.maxStretch, before-stretch)
 					res.pauses++
-					stretch = threadCPU()
+					stretch = ThreadCPU()
 				}
 			}
 			last = time.Now()
 		}
 		if realtime {
-			res.maxStretch = max(res.maxStretch, threadCPU()-stretch)
+			res.maxStretch = max(res.maxStretch, ThreadCPU()-stretch)
 		}
 		attr, err := unix.SchedGetAttr(0, 0)
 		if err != nil {
