@@ -92,6 +92,9 @@ type bridgeOptions struct {
 	goRTP bool
 	// rtpSample: the Go peer measures 1 leg in rtpSample (a power of two).
 	rtpSample int
+	// rtpRealtime: the Go peer's sender runs at the server's real-time
+	// RTP priority (rtpgen.go's send).
+	rtpRealtime bool
 }
 
 // bridgeResult is the bridged-call part of the report.
@@ -126,7 +129,7 @@ func (b *bench) runBridge(ctx context.Context, o bridgeOptions) *bridgeResult {
 	res := &bridgeResult{Talk: o.talk.String(), KeyAt: b.keyAt.String(), RTP: "sipp"}
 	r := &bridgeRun{b: b, res: res, audio: talkAudio(), cursor: &logCursor{path: b.srv.logPath}}
 	if o.goRTP && (o.parts.bridgeHold || o.parts.bridgeRate) {
-		gen, err := newRTPGen(o.rtpSample)
+		gen, err := newRTPGen(o.rtpSample, o.rtpRealtime)
 		if err != nil {
 			res.Err = err.Error()
 			return res

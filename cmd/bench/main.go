@@ -108,6 +108,7 @@ type options struct {
 	panels        panelsOptions
 	rtp           string
 	rtpSample     int
+	rtpRealtime   bool
 	sets          []string
 	repeat        int
 }
@@ -194,6 +195,7 @@ func main() {
 		return nil
 	})
 	flag.IntVar(&o.rtpSample, "rtp-sample", 8, "the Go RTP peer measures 1 leg in this many (a power of two; 1: every leg): the kernel drops the other legs' relayed packets before they are queued, but for 1 in 16 that keep the leg known, so the peer's reading costs an eighth; the server still relays every packet")
+	flag.BoolVar(&o.rtpRealtime, "rtp-realtime", false, "the Go RTP peer's sender runs on a real-time thread at the server's RTP priority (root or CAP_SYS_NICE): it then offers every packet due on a full machine, taking its CPU from the server; default: normal priority, the server's real-time threads first, and a step the peer fell behind in fails on the peer")
 	flag.StringVar(&o.rtp, "rtp", "go", "who streams the bridged calls' audio: go (the bench's own RTP peer, SIPp only signals; bridge-hold first runs one step of its first rung with SIPp callers streaming, the real-peer check, reported beside the sweep) or sipp (SIPp's rtp_stream on both sides)")
 	flag.IntVar(&o.repeat, "repeat", 1, "run each step of the rate, hold, bridge-hold and bridge-rate ladders this many times (1-9): a rung passes only when every run passed, and the report gives each rung's pass count, median and worst")
 	flag.DurationVar(&o.soak.duration, "soak-duration", 30*time.Minute, "soak: how long the mixed traffic runs")
@@ -377,7 +379,7 @@ func (b *bench) sweeps(ctx context.Context, o options) *result {
 			talk:      o.talk,
 			keepGoing: o.keepGoing,
 			goRTP:     o.rtp == "go",
-			rtpSample: o.rtpSample,
+			rtpSample: o.rtpSample, rtpRealtime: o.rtpRealtime,
 		})
 	}
 	if o.parts.scrape && ctx.Err() == nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"runtime"
 	"slices"
 	"sync"
 	"syscall"
@@ -91,10 +92,13 @@ type genWindow struct {
 	NewLegs     int     `json:"legs_latched"` // server ports first heard in the window
 	Resets      int     `json:"catch_up_resets"`
 	TickLateMax float64 `json:"tick_late_max_ms"`
-	LatencyP50  float64 `json:"latency_p50_ms"`
-	LatencyP99  float64 `json:"latency_p99_ms"`
-	JitterP50   float64 `json:"added_jitter_p50_ms"`
-	JitterP99   float64 `json:"added_jitter_p99_ms"`
+	// Realtime says the sender ran on a real-time thread (root or
+	// CAP_SYS_NICE); at normal priority it may fall behind on a full machine.
+	Realtime   bool    `json:"sender_realtime"`
+	LatencyP50 float64 `json:"latency_p50_ms"`
+	LatencyP99 float64 `json:"latency_p99_ms"`
+	JitterP50  float64 `json:"added_jitter_p50_ms"`
+	JitterP99  float64 `json:"added_jitter_p99_ms"`
 	// JitterWithin is the share of packet-to-packet latency changes under 5 ms.
 	JitterWithin float64 `json:"added_jitter_within_5ms"`
 	// Worst gap between relayed packets per leg (a lost or stalled stretch),
@@ -104,8 +108,12 @@ type genWindow struct {
 }
 
 func (g genWindow) String() string {
-	return fmt.Sprintf("go peer: %d legs measured (1 in %d; %d latched in the window), sent %d (%d refused, %d catch-up resets, wake-ups up to %.0f ms late), relayed received by the measured legs %d; latency p50 %s p99 %s ms; added jitter p50 %s p99 %s ms, %s within 5 ms; worst gap per leg p50 %s p99 %s max %s ms",
-		g.Legs, g.Sample, g.NewLegs, g.Sent, g.SendErrors, g.Resets, g.TickLateMax, g.Received, num(g.LatencyP50), num(g.LatencyP99), num(g.JitterP50), num(g.JitterP99), pct(g.JitterWithin),
+	prio := "real-time sender"
+	if !g.Realtime {
+		prio = "sender at normal priority"
+	}
+	return fmt.Sprintf("go peer (%s): %d legs measured (1 in %d; %d latched in the window), sent %d (%d refused, %d catch-up resets, wake-ups up to %.0f ms late), relayed received by the measured legs %d; latency p50 %s p99 %s ms; added jitter p50 %s p99 %s ms, %s within 5 ms; worst gap per leg p50 %s p99 %s max %s ms",
+		prio, g.Legs, g.Sample, g.NewLegs, g.Sent, g.SendErrors, g.Resets, g.TickLateMax, g.Received, num(g.LatencyP50), num(g.LatencyP99), num(g.JitterP50), num(g.JitterP99), pct(g.JitterWithin),
 		num(g.GapP50), num(g.GapP99), num(g.GapMax))
 }
 
@@ -117,15 +125,16 @@ type rtpGen struct {
 	// port's low bits); 1 measures every leg.
 	sample int
 
-	mu     sync.Mutex
-	legs   map[[2]uint64]*genLeg // by side and server address
-	wheel  [genSlots][]*genLeg
-	nextID uint32
-	plan   genPlan
-	lat    [genHistMax + 1]uint64
-	jit    [genHistMax + 1]uint64
-	done   []*genLeg // legs that ended in the window
-	window genWindow
+	mu       sync.Mutex
+	realtime bool                  // the sender's thread got real-time priority
+	legs     map[[2]uint64]*genLeg // by side and server address
+	wheel    [genSlots][]*genLeg
+	nextID   uint32
+	plan     genPlan
+	lat      [genHistMax + 1]uint64
+	jit      [genHistMax + 1]uint64
+	done     []*genLeg // legs that ended in the window
+	window   genWindow
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -137,7 +146,7 @@ type genPlan struct {
 	start, length time.Duration
 }
 
-func newRTPGen(sample int) (*rtpGen, error) {
+func newRTPGen(sample int, realtime bool) (*rtpGen, error) {
 	if sample < 1 || sample&(sample-1) != 0 || sample > 1<<10 {
 		return nil, fmt.Errorf("rtp generator: sample %d: want a power of two from 1 to 1024", sample)
 	}
@@ -175,7 +184,7 @@ func newRTPGen(sample int) (*rtpGen, error) {
 	for i := range g.socks {
 		g.wg.Go(func() { g.receive(genSide(i)) })
 	}
-	g.wg.Go(g.send)
+	g.wg.Go(func() { g.send(realtime) })
 	return g, nil
 }
 
@@ -252,6 +261,7 @@ func (g *rtpGen) snapshot() genWindow {
 	defer g.mu.Unlock()
 	w := g.window
 	w.Sample = g.sample
+	w.Realtime = g.realtime
 	var gaps, worst []float64
 	for _, l := range slices.Concat(g.done, mapValues(g.legs)) {
 		if l.worstGap > 0 {
@@ -440,16 +450,22 @@ func (g *rtpGen) received(side genSide, from *unix.SockaddrInet4, p []byte, now 
 
 // send runs the timer wheel: every millisecond, the legs of that slot that
 // are due send one packet each, in one sendmmsg per socket.
-func (g *rtpGen) send() {
+//
+// The sender stands in for phones on other machines. At normal priority
+// (the default) the server's real-time threads go first, and on a full
+// machine the sender falls behind and offers fewer packets than due (the
+// step then fails on the peer). With realtime it runs at the server's own
+// RTP priority where allowed: it always offers its load, and takes its CPU
+// from the server.
+func (g *rtpGen) send(realtime bool) {
 	var out [2]genBatchOut
+	sleep := g.sleeper(realtime)
 	start := time.Now()
 	for tick := 0; ; tick++ {
 		at := start.Add(time.Duration(tick) * genSlot)
 		if d := time.Until(at); d > 0 {
-			select {
-			case <-g.stop:
+			if !sleep(at, d) {
 				return
-			case <-time.After(d):
 			}
 		} else if d < -100*time.Millisecond {
 			// Far behind (the machine stalled): skip ahead rather than burst.
@@ -504,6 +520,51 @@ func (g *rtpGen) send() {
 				g.mu.Unlock()
 			}
 		}
+	}
+}
+
+// genRealtimePriority is the sender's SCHED_FIFO priority: the server's
+// RTP threads' (sip/media's rxPriority), so neither preempts the other.
+const genRealtimePriority = 10
+
+// sleeper returns how the sender waits for a tick: on a real-time thread
+// (clock_nanosleep: the kernel wakes it at real-time priority) when asked
+// and allowed, else with a Go timer. It returns false once the generator
+// stops.
+func (g *rtpGen) sleeper(realtime bool) func(at time.Time, d time.Duration) bool {
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: genRealtimePriority}
+	if realtime {
+		runtime.LockOSThread() // the goroutine keeps the thread: it exits with it
+	}
+	if !realtime || unix.SchedSetAttr(0, &attr, 0) != nil {
+		if realtime {
+			runtime.UnlockOSThread()
+		}
+		return func(_ time.Time, d time.Duration) bool {
+			select {
+			case <-g.stop:
+				return false
+			case <-time.After(d):
+				return true
+			}
+		}
+	}
+	g.mu.Lock()
+	g.realtime = true
+	g.mu.Unlock()
+	return func(at time.Time, d time.Duration) bool {
+		select {
+		case <-g.stop:
+			return false
+		default:
+		}
+		// time.Time carries no CLOCK_MONOTONIC reading to sleep until, so
+		// the wait is relative; a tick is a millisecond, and the wheel
+		// counts a late wake-up (TickLateMax) and catches up.
+		ts := unix.NsecToTimespec(int64(d))
+		for unix.ClockNanosleep(unix.CLOCK_MONOTONIC, 0, &ts, &ts) == unix.EINTR {
+		}
+		return true
 	}
 }
 

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // relayStandIn is a two-port relay in the test: what the server does for
@@ -65,9 +69,16 @@ func newRelayStandIn(t *testing.T, g *rtpGen) *relayStandIn {
 // TestRTPGenMeasuresARelay: the generator latches on the server's ports,
 // sends 50 packets a second per leg, and measures the relayed packets'
 // latency and added jitter: the 8 ms held back every tenth packet in one
-// direction shows as added jitter over 5 ms and as a gap per leg.
+// direction shows as added jitter over 5 ms and as a gap per leg. The same
+// with the sender on a real-time thread (-rtp-realtime), where allowed.
 func TestRTPGenMeasuresARelay(t *testing.T) {
-	g, err := newRTPGen(1)
+	for _, realtime := range []bool{false, true} {
+		t.Run(fmt.Sprintf("realtime=%v", realtime), func(t *testing.T) { testRTPGenMeasuresARelay(t, realtime) })
+	}
+}
+
+func testRTPGenMeasuresARelay(t *testing.T, realtime bool) {
+	g, err := newRTPGen(1, realtime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +90,10 @@ func TestRTPGenMeasuresARelay(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	w := g.snapshot()
 	t.Logf("%s", w)
+	allowed := realtime && canRealtime()
 	switch {
+	case w.Realtime != allowed:
+		t.Fatalf("sender real-time = %v, want %v (asked %v)", w.Realtime, allowed, realtime)
 	case w.Legs != 2:
 		t.Fatalf("legs heard = %d, want 2 (caller and agent)", w.Legs)
 	case w.Sent < 2*2*35 || w.Sent > 2*2*65:
@@ -97,7 +111,7 @@ func TestRTPGenMeasuresARelay(t *testing.T) {
 
 // TestRTPGenCallerPlan: a caller leg talks only in its plan's window.
 func TestRTPGenCallerPlan(t *testing.T) {
-	g, err := newRTPGen(1)
+	g, err := newRTPGen(1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +195,7 @@ func TestScenariosNameTheGoPeer(t *testing.T) {
 // even: bit 0 does not count) and 1 in 16 of
 // any other port's (by RTP sequence number), so both legs stay known.
 func TestRTPGenSamplesLegs(t *testing.T) {
-	g, err := newRTPGen(8)
+	g, err := newRTPGen(8, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +242,19 @@ func TestRTPGenSamplesLegs(t *testing.T) {
 	if m, o := read(measured), read(other); m != 64 || o != 4 {
 		t.Fatalf("packets read: measured leg %d (want 64), other leg %d (want 4: sequence numbers 0, 16, 32, 48)", m, o)
 	}
-	if _, err := newRTPGen(6); err == nil {
+	if _, err := newRTPGen(6, false); err == nil {
 		t.Fatal("a sample of 6 (not a power of two) was taken")
 	}
+}
+
+// canRealtime says whether this process may put a thread on SCHED_FIFO
+// (root or CAP_SYS_NICE), tried on a thread of its own.
+func canRealtime() bool {
+	ok := make(chan bool)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with its priority
+		attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: genRealtimePriority}
+		ok <- unix.SchedSetAttr(0, &attr, 0) == nil
+	}()
+	return <-ok
 }
