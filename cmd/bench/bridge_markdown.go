@@ -130,6 +130,9 @@ func (br *bridgeResult) tables(w func(string, ...any), has func(string) bool) {
 			"It measures 1 leg in `-rtp-sample` (by the server port): a socket filter drops the other legs' relayed packets in the " +
 			"kernel before they are queued, but for 1 in 16 that keep each leg known, so reading costs the peer a fraction of sending; " +
 			"the server still sends every packet. " +
+			"Its sender runs at normal priority, behind the server's real-time threads, and a step where it offered under 99%% of the " +
+			"packets due fails on the peer; with `-rtp-realtime` it runs at the server's RTP priority and always offers them, " +
+			"taking its CPU from the server (the go peer column says which). " +
 			"**bench cores** is this process (the peer and the scrapes). The bridge-hold real-peer check is one step of the first rung " +
 			"whose callers stream with SIPp (`rtp sipp callers, go agents`), listed first and not counted in the figure.")
 	}
