@@ -442,7 +442,7 @@ func TestMatchSkipHint(t *testing.T) {
 	// hint is the skip score, -1 when there is none.
 	hint := func() float64 {
 		t.Helper()
-		v, err := e.rdb.Get(ctx, e.q.prefix+"qskip:inquiry").Float64()
+		v, err := e.rdb.Get(ctx, e.q.skipKey("inquiry")).Float64()
 		if errors.Is(err, redis.Nil) {
 			return -1
 		}

@@ -39,6 +39,7 @@ func (q *Queue) queueKey(category string) string { return q.prefix + "queue:" + 
 func (q *Queue) callKey(callID string) string    { return q.prefix + "qcall:" + callID }
 func (q *Queue) nodeKey(node string) string      { return q.prefix + "node:" + node + ":qcalls" }
 func (q *Queue) categoriesKey() string           { return q.prefix + "queues" }
+func (q *Queue) skipKey(category string) string  { return q.prefix + "qskip:" + category }
 func (q *Queue) handleTimesKey(category string) string {
 	return q.prefix + "aht:" + category
 }

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"runtime"
 	"slices"
 	"sync"
 	"syscall"
 	"time"
 	"unsafe"
 
+	"github.com/hotline-dev/hotline/sip/media"
 	"golang.org/x/sys/unix"
 )
 
@@ -464,7 +464,7 @@ func (g *rtpGen) send(realtime bool) {
 	for tick := 0; ; tick++ {
 		at := start.Add(time.Duration(tick) * genSlot)
 		if d := time.Until(at); d > 0 {
-			if !sleep(at, d) {
+			if !sleep(d) {
 				return
 			}
 		} else if d < -100*time.Millisecond {
@@ -523,24 +523,13 @@ func (g *rtpGen) send(realtime bool) {
 	}
 }
 
-// genRealtimePriority is the sender's SCHED_FIFO priority: the server's
-// RTP threads' (sip/media's rxPriority), so neither preempts the other.
-const genRealtimePriority = 10
-
-// sleeper returns how the sender waits for a tick: on a real-time thread
-// (clock_nanosleep: the kernel wakes it at real-time priority) when asked
-// and allowed, else with a Go timer. It returns false once the generator
-// stops.
-func (g *rtpGen) sleeper(realtime bool) func(at time.Time, d time.Duration) bool {
-	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: genRealtimePriority}
-	if realtime {
-		runtime.LockOSThread() // the goroutine keeps the thread: it exits with it
-	}
-	if !realtime || unix.SchedSetAttr(0, &attr, 0) != nil {
-		if realtime {
-			runtime.UnlockOSThread()
-		}
-		return func(_ time.Time, d time.Duration) bool {
+// sleeper returns how the sender waits for a tick: on a thread of the
+// server's own real-time RTP priority (media.LockRealtime; clock_nanosleep,
+// so the kernel wakes it at that priority) when asked and allowed, else
+// with a Go timer. It returns false once the generator stops.
+func (g *rtpGen) sleeper(realtime bool) func(d time.Duration) bool {
+	if !realtime || !media.LockRealtime() {
+		return func(d time.Duration) bool {
 			select {
 			case <-g.stop:
 				return false
@@ -552,15 +541,12 @@ func (g *rtpGen) sleeper(realtime bool) func(at time.Time, d time.Duration) bool
 	g.mu.Lock()
 	g.realtime = true
 	g.mu.Unlock()
-	return func(at time.Time, d time.Duration) bool {
+	return func(d time.Duration) bool {
 		select {
 		case <-g.stop:
 			return false
 		default:
 		}
-		// time.Time carries no CLOCK_MONOTONIC reading to sleep until, so
-		// the wait is relative; a tick is a millisecond, and the wheel
-		// counts a late wake-up (TickLateMax) and catches up.
 		ts := unix.NsecToTimespec(int64(d))
 		for unix.ClockNanosleep(unix.CLOCK_MONOTONIC, 0, &ts, &ts) == unix.EINTR {
 		}

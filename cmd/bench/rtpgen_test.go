@@ -5,13 +5,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/hotline-dev/hotline/sip/media"
 )
 
 // relayStandIn is a two-port relay in the test: what the server does for
@@ -247,14 +246,11 @@ func TestRTPGenSamplesLegs(t *testing.T) {
 	}
 }
 
-// canRealtime says whether this process may put a thread on SCHED_FIFO
-// (root or CAP_SYS_NICE), tried on a thread of its own.
+// canRealtime says whether this process may put a thread at the RTP
+// threads' real-time priority (root or CAP_SYS_NICE), tried on a thread of
+// its own: the thread exits with its goroutine, its priority with it.
 func canRealtime() bool {
 	ok := make(chan bool)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with its priority
-		attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: genRealtimePriority}
-		ok <- unix.SchedSetAttr(0, &attr, 0) == nil
-	}()
+	go func() { ok <- media.LockRealtime() }()
 	return <-ok
 }

@@ -130,7 +130,7 @@ func (c *timerFDClock) wait() (int64, bool) {
 // real-time, behind them). false: not allowed; nothing changed.
 func realtimeClock(ctx context.Context, start time.Time, period time.Duration, log *slog.Logger) (gridClock, bool) {
 	base, err := monotonic(start)
-	if err != nil || !lockRealtime() {
+	if err != nil || !LockRealtime() {
 		return nil, false
 	}
 	return &sleepClock{ctx: ctx, base: base, gridTicks: gridTicks{start: start, period: period},

@@ -152,7 +152,7 @@ const rxPoll = time.Millisecond
 // then waits for the netpoller's word (watch) or rxPoll, whichever first.
 func (r *receiver) run() {
 	if r.realtime {
-		if lockRealtime() {
+		if LockRealtime() {
 			r.tid = unix.Gettid()
 			r.started <- true
 			r.runLocked() // the thread ends with the goroutine, its priority with it
@@ -214,11 +214,12 @@ func (r *receiver) run() {
 // generator on the same machine), below the kernel's own real-time threads.
 const rxPriority = 10
 
-// lockRealtime locks the calling goroutine to its thread and gives the
-// thread real-time priority; false: not allowed, and nothing changed. The
-// goroutine then keeps the thread to its end (the thread exits with it, its
-// priority with it).
-func lockRealtime() bool {
+// LockRealtime locks the calling goroutine to its thread and gives the
+// thread the RTP threads' real-time priority; false: not allowed, and
+// nothing changed. The goroutine then keeps the thread to its end (the
+// thread exits with it, its priority with it). The receivers and pacer
+// workers use it, and the bench's RTP peer when asked to be their equal.
+func LockRealtime() bool {
 	runtime.LockOSThread()
 	if setRealtime(true) != nil {
 		runtime.UnlockOSThread()

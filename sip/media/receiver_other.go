@@ -21,6 +21,9 @@ func newReceiver(bool, bool, *slog.Logger) (*receiver, error) {
 	return nil, errors.New("shared RTP receive needs Linux epoll")
 }
 
+// LockRealtime: real-time threads need Linux.
+func LockRealtime() bool { return false }
+
 func (r *receiver) batches() (bool, bool)              { return false, false }
 func (r *receiver) run()                               {}
 func (r *receiver) stop()                              {}
