@@ -62,6 +62,7 @@ type Bridge struct {
 	legs          [2]*leg // legs[side] relays what side says
 	taps          [2]*tap
 	rec           *Recorder
+	kr            *kernelRelay // nil: every packet goes through user space
 	music         *Prompt
 	log           *slog.Logger
 	m             *Metrics
@@ -90,7 +91,7 @@ func NewBridge(caller, agent *Session, opts BridgeOptions) *Bridge {
 		m = caller.m
 	}
 	b := &Bridge{caller: caller, agent: agent, rec: opts.Recorder, music: opts.HoldMusic,
-		log: log.With("component", "bridge"), m: m}
+		log: log.With("component", "bridge"), m: m, kr: caller.kernel()}
 	b.legs[sideCaller] = &leg{b: b, side: sideCaller, from: caller, to: agent, dir: dirCallerToAgent}
 	b.legs[sideAgent] = &leg{b: b, side: sideAgent, from: agent, to: caller, dir: dirAgentToCaller}
 	b.taps[sideCaller] = &tap{packet: b.legs[sideCaller].packet, update: b.reconcile, digits: opts.CallerDigits}
@@ -108,6 +109,9 @@ func (b *Bridge) Start() {
 		return
 	}
 	b.state = bridgeRunning
+	for _, l := range b.legs {
+		l.attach(b.kr)
+	}
 	for side, s := range []*Session{b.caller, b.agent} {
 		if s.cutPlayback() {
 			b.log.Debug("prompt stopped by bridge", "side", side)
@@ -146,6 +150,9 @@ func (b *Bridge) Stop() {
 		l.off = true
 		l.mu.Unlock()
 		relayWait(&l.to.relayInflight) // and for one queued in a receiver's chunk
+	}
+	for _, l := range b.legs {
+		l.release() // the kernel forwards no more, and what it forwarded is counted and recorded
 	}
 	if wasRunning {
 		b.m.bridges.Dec()
@@ -192,6 +199,9 @@ func (b *Bridge) reconcileLocked() {
 	if b.state != bridgeRunning {
 		return
 	}
+	for _, l := range b.legs {
+		l.takeBack() // a new remote, codec or direction: user space decides again
+	}
 	for side, l := range b.legs {
 		listener := 1 - side
 		holds := onHold(l.from.Direction())
@@ -235,6 +245,7 @@ type leg struct {
 
 	mu    sync.Mutex // held while relaying one packet; Stop takes it
 	off   bool
+	k     *kleg       // the leg's registration with the kernel relay; nil without one
 	muted atomic.Bool // the source holds: the destination hears hold music
 	pcm   []int16
 	enc   []byte
@@ -291,8 +302,12 @@ func (l *leg) audio(pkt *rtp.Packet, src Codec, at time.Time, out *relayOut) {
 		payload = l.enc
 		note.kind = noteTranscoded
 	}
-	l.settle(l.to.relay(&pkt.Header, dst.PayloadType, payload, false, &l.w, out, note), note)
+	res := l.to.relay(&pkt.Header, dst.PayloadType, payload, false, &l.w, out, note)
+	l.settle(res, note)
 	l.record(pkt, at)
+	if same && (res == relaySent || res == relayQueued) {
+		l.offload(packetInfo{ssrc: pkt.SSRC, ptIn: src.PayloadType, ptOut: dst.PayloadType})
+	}
 }
 
 // event passes a telephone-event packet on with the destination's payload

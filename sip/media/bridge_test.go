@@ -6,7 +6,9 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -41,17 +43,19 @@ type legSpec struct {
 
 func newRig(t *testing.T, caller, agent legSpec) *rig {
 	t.Helper()
-	return newRigSend(t, SendAuto, caller, agent)
+	return newRigSend(t, SendAuto, RelayAuto, caller, agent)
 }
 
 // newRigSend is newRig with the pacer's send mode: with io_uring the shared
 // receivers read and relay in batches, with sendto one packet at a time.
 // The sessions start once the receivers run, so they read through them.
-func newRigSend(t *testing.T, send string, caller, agent legSpec) *rig {
+// relay is the pacer's relay mode: RelayAuto forwards same-codec audio in
+// the kernel where the test may load the program (root).
+func newRigSend(t *testing.T, send, relay string, caller, agent legSpec) *rig {
 	t.Helper()
 	r := &rig{reg: prometheus.NewRegistry(), a: listenLoopback(t), b: listenLoopback(t)}
 	m := NewMetrics(r.reg)
-	pacer := NewPacerConfig(PacerConfig{Metrics: m, Send: send})
+	pacer := NewPacerConfig(PacerConfig{Metrics: m, Send: send, Relay: relay})
 	runPacer(t, pacer)
 	r.callerNeg = Negotiated{Codec: caller.codec, DTMF: caller.dtmf, DTMFPayloadType: callerDTMFPT,
 		Remote: addrOf(r.a), Direction: SendRecv}
@@ -206,15 +210,31 @@ func TestBridgeRelaysBothWays(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, send := range []string{SendAuto, SendEach} {
-			t.Run(tt.name+", "+send, func(t *testing.T) { relayBothWays(t, send, tt.caller, tt.agent, tt.wantTranscoded) })
+			for _, relay := range []string{RelayUser, RelayKernel} {
+				t.Run(tt.name+", "+send+", "+relay, func(t *testing.T) {
+					needKernelRelay(t, relay)
+					relayBothWays(t, send, relay, tt.caller, tt.agent, tt.wantTranscoded)
+				})
+			}
 		}
 	}
 }
 
+// needKernelRelay skips a kernel-relay test where the process may not load
+// BPF programs; as root it must work (the pacer refuses to run otherwise).
+func needKernelRelay(t *testing.T, relay string) {
+	t.Helper()
+	if relay == RelayKernel && (runtime.GOOS != "linux" || os.Geteuid() != 0) {
+		t.Skip("the kernel relay needs Linux and root (CAP_BPF, CAP_NET_ADMIN)")
+	}
+}
+
 // relayBothWays bridges two phones talking at once and checks what each
-// hears, the counters, the latency and the recording.
-func relayBothWays(t *testing.T, send string, callerCodec, agentCodec Codec, wantTranscoded bool) {
-	r := newRigSend(t, send, legSpec{callerCodec, true}, legSpec{agentCodec, true})
+// hears, the counters, the latency and the recording. With the kernel relay
+// every packet after each direction's first is forwarded by the kernel
+// unless the codecs differ.
+func relayBothWays(t *testing.T, send, relay string, callerCodec, agentCodec Codec, wantTranscoded bool) {
+	r := newRigSend(t, send, relay, legSpec{callerCodec, true}, legSpec{agentCodec, true})
 	rec, err := NewRecorder(filepath.Join(t.TempDir(), "call.wav"))
 	if err != nil {
 		t.Fatal(err)
@@ -251,6 +271,16 @@ func relayBothWays(t *testing.T, send string, callerCodec, agentCodec Codec, wan
 	t.Logf("relay latency mean %v max %v over %d packets", st.LatencyMean, st.LatencyMax, st.CallerToAgent+st.AgentToCaller)
 	if st.LatencyMean <= 0 || st.LatencyMean > 5*time.Millisecond {
 		t.Errorf("mean relay latency %v, want above 0 and far below 5 ms", st.LatencyMean)
+	}
+	want := 0.0
+	if relay == RelayKernel && !wantTranscoded {
+		want = 2 * 59
+	}
+	if got := testutil.ToFloat64(r.caller.m.kernelRelayed); got != want {
+		t.Errorf("kernel relayed %v packets, want %v", got, want)
+	}
+	if got := testutil.ToFloat64(r.caller.m.kernelLegs); got != 0 {
+		t.Errorf("%v legs still in the kernel after Stop", got)
 	}
 	checkRecording(t, rec, callTime)
 }
@@ -462,7 +492,7 @@ func TestBridgePromptPausesRelay(t *testing.T) {
 func TestBridgeRelayToClosedLegIsDroppedNotASendError(t *testing.T) {
 	for _, send := range []string{SendAuto, SendEach} {
 		t.Run(send, func(t *testing.T) {
-			r := newRigSend(t, send, legSpec{PCMU, false}, legSpec{PCMU, false})
+			r := newRigSend(t, send, RelayUser, legSpec{PCMU, false}, legSpec{PCMU, false})
 			br := NewBridge(r.caller, r.agent, BridgeOptions{})
 			br.Start()
 			talk(t, r.a, r.caller, PCMU, 440, 0xA11CE, 10)

@@ -58,6 +58,9 @@ type Metrics struct {
 	dtmfRelayed   prometheus.Counter
 	relayLatency  prometheus.Histogram
 	relayJitter   prometheus.Histogram
+	kernelLegs    prometheus.Gauge
+	kernelRelayed prometheus.Counter
+	kernelLost    prometheus.Counter
 }
 
 // NewMetrics creates the media metrics and registers them with reg. With a nil
@@ -103,7 +106,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.sendLateness, m.sendInterval, m.packetsSent, m.latePackets,
 			m.sendErrors, m.skippedTicks, m.activeStreams, m.packetsIn, dropped, digits, m.timeouts, m.sourceMoves,
-			m.bridges, relayed, relayDropped, m.transcoded, m.dtmfRelayed, m.relayLatency, m.relayJitter)
+			m.bridges, relayed, relayDropped, m.transcoded, m.dtmfRelayed, m.relayLatency, m.relayJitter,
+			m.kernelLegs, m.kernelRelayed, m.kernelLost)
 	}
 	return m
 }
@@ -125,6 +129,14 @@ func (m *Metrics) bridgeMetrics() (relayed, dropped *prometheus.CounterVec) {
 		Help: "Bridged packets not relayed, by reason (held, prompt, codec, closed: the destination leg already hung up; late: waited over 200 ms in its socket, the receiver behind).",
 	}, []string{"reason"})
 	m.relayDropped = children(dropped, relayDropHeld, relayDropPrompt, relayDropCodec, relayDropClosed, relayDropLate)
+	m.kernelLegs = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "hotline", Subsystem: "media", Name: "kernel_relay_legs",
+		Help: "Bridge legs whose audio the kernel relay forwards now (a tc program on loopback).",
+	})
+	m.kernelRelayed = counter("kernel_relayed_packets_total",
+		"Audio packets the kernel relay forwarded (also counted in relayed_packets_total).")
+	m.kernelLost = counter("kernel_relay_lost_copies_total",
+		"Packets the kernel relay forwarded without a copy for user space (its ring full): missing from the recording.")
 	m.transcoded = counter("transcoded_packets_total", "Relayed audio packets converted between PCMU and PCMA.")
 	m.dtmfRelayed = counter("dtmf_relayed_packets_total", "RFC 4733 telephone-event packets passed between bridged legs.")
 	m.relayLatency = prometheus.NewHistogram(prometheus.HistogramOpts{

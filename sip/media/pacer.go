@@ -27,6 +27,9 @@ type Pacer struct {
 	log     *slog.Logger
 	send    string
 	receive string
+	relay   string
+	// kernel is the kernel relay while Run runs with one (kernel.go).
+	kernel atomic.Pointer[kernelRelay]
 	// realtime: receivers and workers at real-time priority (PacerConfig).
 	realtime bool
 	shards   []*shard
@@ -88,6 +91,9 @@ type PacerConfig struct {
 	// Realtime runs each shared receiver and each worker on a thread of
 	// its own at real-time priority, where the process may (CAP_SYS_NICE).
 	Realtime bool
+	// Relay is RelayAuto (also ""), RelayKernel or RelayUser: where bridges
+	// forward audio between legs on this host's loopback.
+	Relay string
 }
 
 // NewPacer creates a pacer with one worker per usable CPU that batches its
@@ -104,7 +110,7 @@ func NewPacerConfig(cfg PacerConfig) *Pacer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Pacer{m: m, log: log, send: cfg.Send, receive: cfg.Receive, realtime: cfg.Realtime, ready: make(chan struct{}), done: make(chan struct{})}
+	p := &Pacer{m: m, log: log, send: cfg.Send, receive: cfg.Receive, relay: cfg.Relay, realtime: cfg.Realtime, ready: make(chan struct{}), done: make(chan struct{})}
 	for range runtime.GOMAXPROCS(0) {
 		p.shards = append(p.shards, &shard{m: m, realtime: cfg.Realtime, log: log})
 	}
@@ -124,6 +130,13 @@ func (p *Pacer) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	if err := p.openKernel(); err != nil {
+		for _, sh := range p.shards {
+			sh.shutdown()
+		}
+		return err
+	}
+	defer p.closeKernel()
 	p.startReceivers()
 	defer p.stopReceivers()
 	close(p.ready)
@@ -178,6 +191,41 @@ func (p *Pacer) stopReceivers() {
 			r.stop()
 		}
 	}
+}
+
+// openKernel loads the kernel relay per the relay mode.
+func (p *Pacer) openKernel() error {
+	switch p.relay {
+	case RelayUser:
+		p.log.Info("RTP relay: in user space", "mode", RelayUser)
+		return nil
+	case "", RelayAuto, RelayKernel:
+	default:
+		return fmt.Errorf("pacer: unknown relay mode %q (want %s, %s or %s)", p.relay, RelayAuto, RelayKernel, RelayUser)
+	}
+	k, err := openKernelRelay(p.m, p.log)
+	if err != nil {
+		if p.relay == RelayKernel {
+			return fmt.Errorf("pacer: %w", err)
+		}
+		p.log.Warn("RTP relay: in user space", "error", err)
+		return nil
+	}
+	go k.run()
+	p.kernel.Store(k)
+	p.log.Info("RTP relay: bridged audio on loopback forwarded in the kernel", "mode", RelayKernel)
+	return nil
+}
+
+// closeKernel detaches the kernel relay once the workers are done.
+func (p *Pacer) closeKernel() {
+	k := p.kernel.Swap(nil)
+	if k == nil {
+		return
+	}
+	close(k.stop)
+	<-k.done
+	k.close()
 }
 
 // openRings gives every worker its io_uring per the send mode.

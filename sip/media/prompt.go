@@ -160,7 +160,8 @@ func (s *Session) startStream(prompts []*Prompt, loop bool) (*stream, error) {
 		return nil, nil
 	}
 	lockWithoutHandoff(&s.tx.mu) // the pacer's worker takes it too
-	s.tx.playing = st            // pauses relayed audio to this side (relay.go)
+	s.takeBackLocked()
+	s.tx.playing = st // pauses relayed audio to this side (relay.go)
 	s.tx.mu.Unlock()
 	if err := s.shard.add(st); err != nil {
 		s.stopStream(st)

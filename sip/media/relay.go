@@ -114,6 +114,7 @@ type relayBuf struct {
 func (s *Session) relay(src *rtp.Header, pt uint8, payload []byte, event bool, w *relayBuf, out *relayOut, note relayNote) relayResult {
 	s.tx.mu.Lock()
 	defer s.tx.mu.Unlock()
+	s.takeBackLocked() // a packet the kernel relay passed up: user space has the stream again
 	peer := s.peer.Load()
 	switch {
 	case s.relayClosing.Load():

@@ -195,7 +195,7 @@ func TestSharedReceiverDetachesFromNetpoller(t *testing.T) {
 func TestBridgeShedsLatePackets(t *testing.T) {
 	for _, send := range []string{SendAuto, SendEach} {
 		t.Run(send, func(t *testing.T) {
-			r := newRigSend(t, send, legSpec{PCMU, false}, legSpec{PCMU, false})
+			r := newRigSend(t, send, RelayUser, legSpec{PCMU, false}, legSpec{PCMU, false})
 			br := NewBridge(r.caller, r.agent, BridgeOptions{})
 			br.Start()
 			defer br.Stop()

@@ -99,6 +99,11 @@ type Session struct {
 	log           *slog.Logger
 	onAudio       atomic.Pointer[func(pkt *rtp.Packet)]
 	tap           atomic.Pointer[tap] // a Bridge attached to this session (bridge.go)
+	// lport is the socket's local port; kout is the bridge leg the kernel
+	// relay may forward onto this session's stream, kin the one it may
+	// forward from this session's remote (kernel.go).
+	lport     uint16
+	kout, kin atomic.Pointer[kleg]
 
 	peer atomic.Pointer[peerState]
 	tx   txState
@@ -180,6 +185,11 @@ func NewSession(cfg SessionConfig) *Session {
 	if s.pacer != nil {
 		s.shard, s.slot = s.pacer.pick()
 	}
+	if cfg.Conn != nil {
+		if a, ok := cfg.Conn.LocalAddr().(*net.UDPAddr); ok {
+			s.lport = uint16(a.Port)
+		}
+	}
 	// RFC 3550 section 5.1: SSRC, first sequence number and timestamp are random.
 	s.tx.ssrc, s.tx.seq, s.tx.tsBase = rand.Uint32(), uint16(rand.Uint32()), rand.Uint32()
 	s.peer.Store(newPeerState(cfg.Negotiated))
@@ -225,6 +235,7 @@ func (s *Session) Close() error {
 		reg.unregister()
 	}
 	s.relayClosing.Store(true)
+	s.takeBackAll()
 	relayWait(&s.relayInflight) // no receiver's chunk names the socket any more
 	var err error
 	if sh := s.shard; sh != nil {
