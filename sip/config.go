@@ -37,6 +37,12 @@ type Config struct {
 	// relayed the moment it arrives and a prompt frame leaves on its
 	// sub-slot even when every core is busy) or "normal".
 	RTPPriority string `yaml:"rtp_priority"`
+	// RTPRelay is where a bridge forwards audio between two legs on this
+	// host's loopback (an SBC or media proxy beside the hotline, the
+	// benchmarks): "auto" in the kernel where the process may load its
+	// program (root or CAP_BPF and CAP_NET_ADMIN), else in user space;
+	// "kernel" requires it; "user" never uses it.
+	RTPRelay string `yaml:"rtp_relay"`
 	// MediaTimeout hangs up a call whose RTP stopped for this long.
 	MediaTimeout configs.Duration `yaml:"media_timeout"`
 	// AllowForeignMedia accepts SDP c= addresses other than the address the
@@ -79,6 +85,7 @@ func DefaultConfig() Config {
 		RTPSend:         media.SendAuto,
 		RTPReceive:      media.ReceiveShared,
 		RTPPriority:     media.PriorityRealtime,
+		RTPRelay:        media.RelayAuto,
 		MediaTimeout:    configs.Duration(60 * time.Second),
 		MaxMessageSize:  65535,
 		DrainRetryAfter: configs.Duration(30 * time.Second),
@@ -121,6 +128,11 @@ func (c Config) Validate() error {
 	case media.ReceiveShared, media.ReceivePerCall:
 	default:
 		errs = append(errs, fmt.Errorf("sip.rtp_receive %q: want %s or %s", c.RTPReceive, media.ReceiveShared, media.ReceivePerCall))
+	}
+	switch c.RTPRelay {
+	case media.RelayAuto, media.RelayKernel, media.RelayUser:
+	default:
+		errs = append(errs, fmt.Errorf("sip.rtp_relay %q: want %s, %s or %s", c.RTPRelay, media.RelayAuto, media.RelayKernel, media.RelayUser))
 	}
 	switch c.RTPPriority {
 	case media.PriorityRealtime, media.PriorityNormal:

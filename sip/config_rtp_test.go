@@ -7,13 +7,14 @@ import (
 	"github.com/hotline-dev/hotline/sip/media"
 )
 
-// sip.rtp_send, sip.rtp_receive and sip.rtp_priority take their documented
-// values only.
+// sip.rtp_send, sip.rtp_receive, sip.rtp_priority and sip.rtp_relay take
+// their documented values only.
 func TestConfigRTPModes(t *testing.T) {
 	tests := []struct {
 		name          string
 		send, receive string
 		priority      string
+		relay         string
 		wantErr       string
 	}{
 		{name: "defaults", send: media.SendAuto, receive: media.ReceiveShared},
@@ -25,6 +26,10 @@ func TestConfigRTPModes(t *testing.T) {
 		{name: "normal priority", send: media.SendAuto, receive: media.ReceiveShared, priority: media.PriorityNormal},
 		{name: "unknown priority", send: media.SendAuto, receive: media.ReceiveShared, priority: "high",
 			wantErr: `sip.rtp_priority "high": want realtime or normal`},
+		{name: "user-space relay", send: media.SendAuto, receive: media.ReceiveShared, relay: media.RelayUser},
+		{name: "kernel relay required", send: media.SendAuto, receive: media.ReceiveShared, relay: media.RelayKernel},
+		{name: "unknown relay", send: media.SendAuto, receive: media.ReceiveShared, relay: "xdp",
+			wantErr: `sip.rtp_relay "xdp": want auto, kernel or user`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -32,6 +37,9 @@ func TestConfigRTPModes(t *testing.T) {
 			c.RTPSend, c.RTPReceive = tt.send, tt.receive
 			if tt.priority != "" {
 				c.RTPPriority = tt.priority
+			}
+			if tt.relay != "" {
+				c.RTPRelay = tt.relay
 			}
 			err := c.Validate()
 			switch {

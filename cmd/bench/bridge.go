@@ -271,6 +271,11 @@ type relayDelta struct {
 	Dropped       map[string]float64 `json:"relay_dropped"` // held, prompt, codec, closed
 	SendErrors    float64            `json:"send_errors"`
 	Transcoded    float64            `json:"transcoded"`
+	// Kernel is how many of Relayed the kernel relay forwarded; KernelCPU
+	// its program's CPU seconds meanwhile, which no process is charged for
+	// (it runs in the sender's system call).
+	Kernel    float64 `json:"kernel_relayed_packets"`
+	KernelCPU float64 `json:"kernel_relay_cpu_s"`
 	// Latency is receive on one leg → handed to the kernel on the other
 	// (hotline_media_relay_latency_seconds), in ms.
 	LatencyP50 float64 `json:"relay_latency_p50_ms"`
@@ -300,6 +305,8 @@ func newRelayDelta(m0, m1 metrics) relayDelta {
 		AgentToCaller: d(`hotline_media_relayed_packets_total{direction="agent_to_caller"}`),
 		SendErrors:    d("hotline_media_send_errors_total"),
 		Transcoded:    d("hotline_media_transcoded_packets_total"),
+		Kernel:        d("hotline_media_kernel_relayed_packets_total"),
+		KernelCPU:     d("hotline_media_kernel_relay_cpu_seconds_total"),
 		Dropped:       map[string]float64{},
 	}
 	rd.Relayed = rd.CallerToAgent + rd.AgentToCaller

@@ -214,7 +214,7 @@ func (st *bridgeRateStep) fill() {
 	st.Success = float64(st.SIPp.Successful) / float64(st.Calls)
 	st.Bridged = float64(st.Counts.Bridged) / float64(st.Calls)
 	if st.Counts.Bridged > 0 {
-		st.CPUPerCall = st.ServerCPU / float64(st.Counts.Bridged)
+		st.CPUPerCall = (st.ServerCPU + st.Relay.KernelCPU) / float64(st.Counts.Bridged)
 	}
 	st.Pass = st.Err == "" && st.Success >= successTarget && st.Bridged >= successTarget && st.Records.Spooled == 0
 }
@@ -314,12 +314,16 @@ type bridgeHoldStep struct {
 	RelayedShare float64    `json:"relayed_share"`
 	Cores        cores      `json:"cores"` // during the plateau
 	// ServerCPU is the server process's CPU time (user and system, from
-	// /proc) over the plateau, in seconds; CPUPerPacket that divided by the
-	// packets relayed meanwhile, in µs: the relay's cost, recording
-	// included, read from CPU time rather than wall time.
-	ServerCPU    float64   `json:"server_cpu_s"`
-	CPUPerPacket float64   `json:"server_cpu_per_relayed_packet_us"`
-	SIPp         sippStats `json:"sipp_callers"`
+	// /proc) over the plateau, in seconds; CPUPerPacket that plus the kernel
+	// relay program's run time, divided by the packets relayed meanwhile,
+	// in µs: the relay's cost, recording included, read from CPU time
+	// rather than wall time.
+	ServerCPU    float64 `json:"server_cpu_s"`
+	CPUPerPacket float64 `json:"server_cpu_per_relayed_packet_us"`
+	// JitterAt says where Relay's added jitter was measured: the server's
+	// relay (empty), or the Go peer when the kernel forwarded most packets.
+	JitterAt string    `json:"jitter_measured_at,omitempty"`
+	SIPp     sippStats `json:"sipp_callers"`
 	// Counts judges every call of the step by its record and the bridge log.
 	Counts   bridgeCounts   `json:"calls_judged"`
 	Warnings []string       `json:"server_warnings,omitempty"`
@@ -512,7 +516,18 @@ func (st *bridgeHoldStep) fill() {
 		st.RelayedShare = st.Relay.Relayed / st.Expected
 	}
 	if st.Relay.Relayed > 0 {
-		st.CPUPerPacket = 1e6 * st.ServerCPU / st.Relay.Relayed
+		st.CPUPerPacket = 1e6 * (st.ServerCPU + st.Relay.KernelCPU) / st.Relay.Relayed
+	}
+	// Packets the kernel forwards give the server's jitter histogram no
+	// sample: where it forwards most, the added jitter is the Go peer's
+	// own measurement (send to receive), stricter since it includes the
+	// peer's scheduling.
+	if st.Relay.Relayed > 0 && st.Relay.Kernel > st.Relay.Relayed/2 {
+		st.JitterAt = "go peer"
+		st.Relay.JitterP50, st.Relay.JitterP99, st.Relay.JitterWithin = 0, 0, 0
+		if st.Peer != nil {
+			st.Relay.JitterP50, st.Relay.JitterP99, st.Relay.JitterWithin = st.Peer.JitterP50, st.Peer.JitterP99, st.Peer.JitterWithin
+		}
 	}
 	relayed := st.Err == "" && st.Bridged > 0 && st.Bridged >= st.bridgedNeed() && st.RelayedShare >= relayShare &&
 		st.Expected >= relayShare*st.Nominal
@@ -525,9 +540,9 @@ func (st bridgeHoldStep) summary() string {
 		return "ERROR " + st.Err
 	}
 	verdict := verdictOf(st.Pass)
-	return fmt.Sprintf("%s  %d agents, ramp %.0f/s; active calls %.0f, bridges %.0f → %.0f; relayed %.0f of %.0f expected over %.1f s (%s); added jitter p50 %s p99 %s ms, %s within 5 ms; relay latency p50 %s p99 %s ms, %s within 5 ms; dropped %v, send errors %.0f; %s; server CPU per relayed packet: %s µs; /metrics answered in %.1f s; sipp %d/%d ok; records %v, %d bridged; agents after %v",
+	return fmt.Sprintf("%s  %d agents, ramp %.0f/s; active calls %.0f, bridges %.0f → %.0f; relayed %.0f of %.0f expected over %.1f s (%s, %s in the kernel); added jitter%s p50 %s p99 %s ms, %s within 5 ms; relay latency p50 %s p99 %s ms, %s within 5 ms; dropped %v, send errors %.0f; %s; server CPU per relayed packet: %s µs; /metrics answered in %.1f s; sipp %d/%d ok; records %v, %d bridged; agents after %v",
 		verdict, st.Agents, st.Ramp, st.ActiveCalls, st.BridgesStart, st.BridgesEnd, st.Relay.Relayed, st.Expected, st.Plateau,
-		pct(st.RelayedShare), num(st.Relay.JitterP50), num(st.Relay.JitterP99), pct(st.Relay.JitterWithin),
+		pct(st.RelayedShare), pct(st.Relay.Kernel/max(st.Relay.Relayed, 1)), jitterWhere(st.JitterAt), num(st.Relay.JitterP50), num(st.Relay.JitterP99), pct(st.Relay.JitterWithin),
 		num(st.Relay.LatencyP50), num(st.Relay.LatencyP99), pct(st.Relay.Within),
 		st.Relay.Dropped, st.Relay.SendErrors, st.Cores, num(st.CPUPerPacket), st.ScrapeMax, st.SIPp.Successful, st.Calls, st.Counts.Outcomes, st.Counts.Bridged, st.After) +
 		"; rtp " + st.RTP + peerText(st.Peer)
@@ -625,4 +640,13 @@ func (e *env) pgCommits(ctx context.Context) (int64, error) {
 	var n int64
 	err := e.db.QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&n)
 	return n, err
+}
+
+// jitterWhere names where the added jitter was measured, when not in the
+// server.
+func jitterWhere(at string) string {
+	if at == "" {
+		return ""
+	}
+	return " (at the " + at + ")"
 }

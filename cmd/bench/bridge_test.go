@@ -473,3 +473,31 @@ func TestBridgeHoldCPUPerPacket(t *testing.T) {
 		t.Fatalf("summary lacks the CPU per packet: %s", s)
 	}
 }
+
+// TestBridgeHoldKernelRelay: when the kernel forwards most packets, the
+// program's own CPU counts in the cost per packet and the added jitter is
+// the Go peer's measurement (the server's histogram has few samples): a
+// peer that saw too much jitter fails the step even though the server's
+// few samples were fine.
+func TestBridgeHoldKernelRelay(t *testing.T) {
+	st := bridgeHoldStep{Calls: 1000, BridgesStart: 1000, BridgesEnd: 1000, Plateau: 2, RTP: "go",
+		ServerCPU: 0.1, Relay: relayDelta{Relayed: 200000, Kernel: 199000, KernelCPU: 0.04, JitterWithin: 1},
+		Peer: &genWindow{Sent: 200000, JitterWithin: 0.95, JitterP99: 7}}
+	st.fill()
+	if st.CPUPerPacket < 0.699 || st.CPUPerPacket > 0.701 {
+		t.Errorf("CPU per packet %v µs, want 0.7 (server 0.5 + program 0.2)", st.CPUPerPacket)
+	}
+	if st.Pass || st.Relay.JitterWithin != 0.95 || st.JitterAt != "go peer" {
+		t.Errorf("pass %v with jitter within 5 ms %v measured at %q; want a failure on the peer's 95 %%",
+			st.Pass, st.Relay.JitterWithin, st.JitterAt)
+	}
+	if s := st.summary(); !strings.Contains(s, "99.50% in the kernel") || !strings.Contains(s, "added jitter (at the go peer)") {
+		t.Errorf("summary: %s", s)
+	}
+	st.Peer.JitterWithin = 0.999
+	st.Relay.JitterWithin = 0
+	st.fill()
+	if !st.Pass {
+		t.Errorf("a peer with 99.9 %% within 5 ms fails: %s", st.summary())
+	}
+}

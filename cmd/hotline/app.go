@@ -101,7 +101,7 @@ func (a *app) wire(cal *tickets.Calendar) error {
 		return fmt.Errorf("rtp ports: %w", err)
 	}
 	mm := media.NewMetrics(a.reg)
-	a.pacer = media.NewPacerConfig(media.PacerConfig{Metrics: mm, Logger: a.log, Send: cfg.SIP.RTPSend, Receive: cfg.SIP.RTPReceive, Realtime: cfg.SIP.RTPPriority == media.PriorityRealtime})
+	a.pacer = media.NewPacerConfig(media.PacerConfig{Metrics: mm, Logger: a.log, Send: cfg.SIP.RTPSend, Receive: cfg.SIP.RTPReceive, Realtime: cfg.SIP.RTPPriority == media.PriorityRealtime, Relay: cfg.SIP.RTPRelay})
 	a.wireAgents(agents.NewMetrics(a.reg))
 	registrar := sip.NewRegistrar(cfg.Registrar, a.dir, locationsAdapter{a.locs, cfg.Node}, a.bans, a.log,
 		sip.NewRegistrarMetrics(a.reg))

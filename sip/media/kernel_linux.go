@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -85,8 +86,11 @@ type kernelRelay struct {
 	prog *ebpf.Program
 	lnk  link.Link
 	rd   *ringbuf.Reader
-	m    *Metrics
-	log  *slog.Logger
+	// stats keeps the kernel counting the program's runs and run time
+	// (BPF_ENABLE_STATS): the relay's CPU, which no process is charged.
+	stats io.Closer
+	m     *Metrics
+	log   *slog.Logger
 
 	mu     sync.RWMutex
 	byID   map[uint32]*kleg
@@ -133,6 +137,9 @@ func openKernelRelay(m *Metrics, log *slog.Logger) (*kernelRelay, error) {
 	if err != nil {
 		return fail(fmt.Errorf("attach to lo ingress: %w", err))
 	}
+	if k.stats, err = ebpf.EnableStats(unix.BPF_STATS_RUN_TIME); err != nil {
+		log.Info("kernel relay: run time not counted", "err", err)
+	}
 	k.rd, err = ringbuf.NewReader(ring)
 	if err != nil {
 		return fail(fmt.Errorf("ring reader: %w", err))
@@ -172,6 +179,9 @@ func (k *kernelRelay) close() {
 	}
 	if k.prog != nil {
 		k.prog.Close()
+	}
+	if k.stats != nil {
+		k.stats.Close()
 	}
 	k.legs.Close()
 	k.ring.Close()
@@ -269,6 +279,19 @@ func (kl *kleg) removeLocked(tx *txState) {
 	n := binary.NativeEndian.Uint32(v[kvLastLen:])
 	tx.last.note(ts, ts+n, kl.k.monoTime(int64(binary.NativeEndian.Uint64(v[kvLastNs:]))))
 	tx.started = false
+}
+
+// runStats are the program's runs (every IPv4 packet on loopback) and
+// their CPU time, counted while stats are enabled.
+func (k *kernelRelay) runStats() (runs uint64, cpu time.Duration, ok bool) {
+	if k.stats == nil {
+		return 0, 0, false
+	}
+	st, err := k.prog.Stats()
+	if err != nil {
+		return 0, 0, false
+	}
+	return st.RunCount, st.Runtime, true
 }
 
 // monoTime converts a CLOCK_MONOTONIC reading to a time.Time.

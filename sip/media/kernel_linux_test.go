@@ -192,3 +192,19 @@ func TestKernelRelayStopsWhenSessionCloses(t *testing.T) {
 		t.Fatalf("kernel legs after the caller's session closed = %v, want 0", got)
 	}
 }
+
+// TestKernelRelayRunTimeMetric: the program's own CPU time, which no
+// process is charged for, is exported for the operator and the bench.
+func TestKernelRelayRunTimeMetric(t *testing.T) {
+	needKernelRelay(t, RelayKernel)
+	r := newRigSend(t, SendAuto, RelayKernel, legSpec{PCMU, false}, legSpec{PCMU, false})
+	br := NewBridge(r.caller, r.agent, BridgeOptions{})
+	br.Start()
+	defer br.Stop()
+	(&phoneStream{conn: r.a, to: r.caller, ssrc: 9}).audio(t, 440, 10)
+	runs := metricValue(t, r.reg, "hotline_media_kernel_relay_runs_total", "")
+	cpu := metricValue(t, r.reg, "hotline_media_kernel_relay_cpu_seconds_total", "")
+	if runs < 10 || cpu <= 0 || cpu/runs > 1e-4 {
+		t.Fatalf("program runs %v, CPU %v s: want at least the 10 packets sent and a few µs each at most", runs, cpu)
+	}
+}

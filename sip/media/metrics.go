@@ -1,6 +1,10 @@
 package media
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Drop reasons for incoming packets. A closed set, so it can be a metric label
 // (house style habit 8).
@@ -61,6 +65,33 @@ type Metrics struct {
 	kernelLegs    prometheus.Gauge
 	kernelRelayed prometheus.Counter
 	kernelLost    prometheus.Counter
+	kernel        atomic.Pointer[kernelRelay] // the running kernel relay, for kernelCollector
+}
+
+// kernelCollector reports the kernel relay program's runs and CPU time: the
+// relay's share that no process is charged for (it runs in the sender's
+// system call on loopback).
+type kernelCollector struct {
+	m         *Metrics
+	runs, cpu *prometheus.Desc
+}
+
+func (c kernelCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.runs
+	ch <- c.cpu
+}
+
+func (c kernelCollector) Collect(ch chan<- prometheus.Metric) {
+	k := c.m.kernel.Load()
+	if k == nil {
+		return
+	}
+	runs, cpu, ok := k.runStats()
+	if !ok {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.runs, prometheus.CounterValue, float64(runs))
+	ch <- prometheus.MustNewConstMetric(c.cpu, prometheus.CounterValue, cpu.Seconds())
 }
 
 // NewMetrics creates the media metrics and registers them with reg. With a nil
@@ -107,7 +138,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.sendLateness, m.sendInterval, m.packetsSent, m.latePackets,
 			m.sendErrors, m.skippedTicks, m.activeStreams, m.packetsIn, dropped, digits, m.timeouts, m.sourceMoves,
 			m.bridges, relayed, relayDropped, m.transcoded, m.dtmfRelayed, m.relayLatency, m.relayJitter,
-			m.kernelLegs, m.kernelRelayed, m.kernelLost)
+			m.kernelLegs, m.kernelRelayed, m.kernelLost, kernelCollector{m: m,
+				runs: prometheus.NewDesc("hotline_media_kernel_relay_runs_total",
+					"Runs of the kernel relay program since it was loaded: every IPv4 packet on loopback, forwarded or not.", nil, nil),
+				cpu: prometheus.NewDesc("hotline_media_kernel_relay_cpu_seconds_total",
+					"CPU time of the kernel relay program since it was loaded (counted by the kernel, BPF_ENABLE_STATS).", nil, nil)})
 	}
 	return m
 }

@@ -213,6 +213,7 @@ func (p *Pacer) openKernel() error {
 	}
 	go k.run()
 	p.kernel.Store(k)
+	p.m.kernel.Store(k)
 	p.log.Info("RTP relay: bridged audio on loopback forwarded in the kernel", "mode", RelayKernel)
 	return nil
 }
@@ -223,6 +224,7 @@ func (p *Pacer) closeKernel() {
 	if k == nil {
 		return
 	}
+	p.m.kernel.CompareAndSwap(k, nil)
 	close(k.stop)
 	<-k.done
 	k.close()
