@@ -208,3 +208,33 @@ func TestKernelRelayRunTimeMetric(t *testing.T) {
 		t.Fatalf("program runs %v, CPU %v s: want at least the 10 packets sent and a few µs each at most", runs, cpu)
 	}
 }
+
+// TestRTPPayload: the drain finds the payload after CSRCs and a header
+// extension and before padding, and refuses what does not add up.
+func TestRTPPayload(t *testing.T) {
+	hdr := func(b0 byte, rest ...byte) []byte {
+		return append([]byte{b0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3}, rest...)
+	}
+	tests := []struct {
+		name string
+		pkt  []byte
+		want string
+		ok   bool
+	}{
+		{"plain", hdr(0x80, 'a', 'b'), "ab", true},
+		{"one CSRC", hdr(0x81, 9, 9, 9, 9, 'a'), "a", true},
+		{"extension of one word", hdr(0x90, 0xbe, 0xde, 0, 1, 1, 2, 3, 4, 'x', 'y'), "xy", true},
+		{"padding", hdr(0xa0, 'a', 'b', 0, 0, 3), "ab", true},
+		{"CSRC cut off", hdr(0x82, 1, 2, 3, 4), "", false},
+		{"extension cut off", hdr(0x90, 0xbe, 0xde), "", false},
+		{"padding longer than the payload", hdr(0xa0, 'a', 9), "", false},
+		{"zero padding", hdr(0xa0, 'a', 0), "", false},
+		{"short header", []byte{0x80, 0, 0}, "", false},
+	}
+	for _, tt := range tests {
+		got, ok := rtpPayload(tt.pkt)
+		if ok != tt.ok || string(got) != tt.want {
+			t.Errorf("%s: %q, %v; want %q, %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+}
