@@ -482,7 +482,7 @@ func TestBridgeHoldCPUPerPacket(t *testing.T) {
 func TestBridgeHoldKernelRelay(t *testing.T) {
 	st := bridgeHoldStep{Calls: 1000, BridgesStart: 1000, BridgesEnd: 1000, Plateau: 2, RTP: "go",
 		ServerCPU: 0.1, Relay: relayDelta{Relayed: 200000, Kernel: 199000, KernelCPU: 0.04, JitterWithin: 1},
-		Peer: &genWindow{Sent: 200000, JitterWithin: 0.95, JitterP99: 7}}
+		Peer: &genWindow{Legs: 60, Sent: 200000, JitterWithin: 0.95, JitterP99: 7}}
 	st.fill()
 	if st.CPUPerPacket < 0.699 || st.CPUPerPacket > 0.701 {
 		t.Errorf("CPU per packet %v µs, want 0.7 (server 0.5 + program 0.2)", st.CPUPerPacket)
@@ -499,5 +499,17 @@ func TestBridgeHoldKernelRelay(t *testing.T) {
 	st.fill()
 	if !st.Pass {
 		t.Errorf("a peer with 99.9 %% within 5 ms fails: %s", st.summary())
+	}
+	// SIPp callers: nothing measures the jitter; bridging and relaying decide.
+	sipp := bridgeHoldStep{Calls: 1000, BridgesStart: 1000, BridgesEnd: 1000, Plateau: 2, RTP: "sipp callers, go agents",
+		ServerCPU: 0.1, Relay: relayDelta{Relayed: 200000, Kernel: 199000}, Peer: &genWindow{Sent: 100000}}
+	sipp.fill()
+	if !sipp.Pass || !strings.Contains(sipp.summary(), "measured nowhere: the kernel forwarded SIPp's streams") {
+		t.Errorf("real-peer check: %s", sipp.summary())
+	}
+	sipp.Relay.Relayed, sipp.Relay.Kernel = 150000, 150000
+	sipp.fill()
+	if sipp.Pass {
+		t.Errorf("a real-peer check that relayed 75 %% passes: %s", sipp.summary())
 	}
 }
