@@ -18,6 +18,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 )
 
@@ -60,8 +61,9 @@ const (
 	// krRingSize holds over a second of 1,500 bridges' both directions.
 	krRingSize = 256 << 20
 	// krDrainEvery: the recorder places audio by its arrival stamp and
-	// keeps well over 20 ms open, so draining twice a frame loses nothing.
-	krDrainEvery = 10 * time.Millisecond
+	// keeps recLag (240 ms) open, so a drain every other frame loses
+	// nothing, and each leg has about two packets a drain to count at once.
+	krDrainEvery = 40 * time.Millisecond
 	// krMaxLegs: two legs per session of the widest port range.
 	krMaxLegs = 1 << 16
 )
@@ -98,8 +100,9 @@ type kernelRelay struct {
 	drainMu sync.Mutex // one drain at a time; owns the fields below
 	rec     ringbuf.Record
 	pcm     []int16
-	touched []*kleg   // legs with packets in this drain (kleg.n)
-	monoAt  time.Time // when CLOCK_MONOTONIC read monoNs
+	touched []*kleg                       // legs with packets in this drain (kleg.n)
+	counts  map[prometheus.Counter]uint64 // per counter, summed over a drain
+	monoAt  time.Time                     // when CLOCK_MONOTONIC read monoNs
 	monoNs  int64
 	stop    chan struct{}
 	done    chan struct{}
@@ -120,7 +123,7 @@ func openKernelRelay(m *Metrics, log *slog.Logger) (*kernelRelay, error) {
 		legs.Close()
 		return nil, fmt.Errorf("kernel relay: ring buffer: %w", err)
 	}
-	k := &kernelRelay{legs: legs, ring: ring, m: m, log: log, byID: map[uint32]*kleg{},
+	k := &kernelRelay{legs: legs, ring: ring, m: m, log: log, byID: map[uint32]*kleg{}, counts: map[prometheus.Counter]uint64{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	fail := func(err error) (*kernelRelay, error) {
 		k.close()
@@ -196,6 +199,10 @@ type kleg struct {
 	key       [8]byte
 	installed bool
 	n         uint64 // packets in the current drain, owned by drain
+	// rec and side are the leg's bridge's, copied here: the drain reads
+	// them for every packet and one cache line is cheaper than three.
+	rec  *Recorder
+	side int
 }
 
 // register gives l an id for ring records.
@@ -208,7 +215,7 @@ func (k *kernelRelay) register(l *leg) *kleg {
 			break
 		}
 	}
-	kl := &kleg{k: k, l: l, id: k.nextID}
+	kl := &kleg{k: k, l: l, id: k.nextID, rec: l.b.rec, side: l.side}
 	k.byID[kl.id] = kl
 	return kl
 }
@@ -338,8 +345,7 @@ func (k *kernelRelay) handle(b []byte) {
 		k.touched = append(k.touched, kl)
 	}
 	kl.n++
-	l := kl.l
-	if l.b.rec == nil {
+	if kl.rec == nil {
 		return
 	}
 	n := min(int(binary.NativeEndian.Uint32(b[4:])), len(b)-krHeader)
@@ -356,32 +362,38 @@ func (k *kernelRelay) handle(b []byte) {
 	case PCMA.PayloadType:
 		k.pcm = PCMA.Decode(k.pcm[:0], payload)
 	default:
-		k.pcm = l.from.peer.Load().neg.Codec.Decode(k.pcm[:0], payload)
+		k.pcm = kl.l.from.peer.Load().neg.Codec.Decode(k.pcm[:0], payload)
 	}
 	at := k.monoTime(int64(binary.NativeEndian.Uint64(b[8:])))
-	l.b.rec.write(l.side, binary.BigEndian.Uint32(pkt[8:]), binary.BigEndian.Uint32(pkt[4:]), k.pcm, at)
+	kl.rec.write(kl.side, binary.BigEndian.Uint32(pkt[8:]), binary.BigEndian.Uint32(pkt[4:]), k.pcm, at)
 }
 
 // settle counts the drain's packets per leg and in the metrics, as the
 // user-space relay counts each packet, and marks their sessions as alive.
 func (k *kernelRelay) settle() {
+	if len(k.touched) == 0 {
+		return
+	}
+	now := time.Now()
 	var total uint64
 	for _, kl := range k.touched {
 		l, n := kl.l, kl.n
 		kl.n = 0
 		total += n
-		l.from.touch()
+		k.counts[l.b.m.relayed[l.dir]] += n
+		k.counts[l.from.m.packetsIn] += n
+		l.from.lastRx.Store(int64(now.Sub(l.from.epoch))) // touch, without a clock read per leg
 		l.from.stats.packetsIn.Add(n)
 		l.to.stats.packetsOut.Add(n)
 		l.relayed.Add(n)
-		l.b.m.relayed[l.dir].Add(float64(n))
 	}
 	clear(k.touched)
 	k.touched = k.touched[:0]
-	if total > 0 {
-		k.m.packetsIn.Add(float64(total))
-		k.m.kernelRelayed.Add(float64(total))
+	for c, n := range k.counts {
+		c.Add(float64(n))
 	}
+	clear(k.counts)
+	k.m.kernelRelayed.Add(float64(total))
 }
 
 // rtpPayload is the payload of an RTP packet the program checked (version
