@@ -513,3 +513,22 @@ func TestBridgeHoldKernelRelay(t *testing.T) {
 		t.Errorf("a real-peer check that relayed 75 %% passes: %s", sipp.summary())
 	}
 }
+
+// TestBridgeHoldPeerOwesOverItsWindow: the Go peer owes packets over its
+// own window; a plateau stretched by a slow /metrics answer does not make a
+// peer that sent everything it owed look behind.
+func TestBridgeHoldPeerOwesOverItsWindow(t *testing.T) {
+	st := bridgeHoldStep{Calls: 1500, BridgesStart: 1500, BridgesEnd: 1500, Plateau: 10.13, RTP: "go",
+		Relay: relayDelta{Relayed: 1500100, JitterWithin: 1},
+		Peer:  &genWindow{Seconds: 10.0, Legs: 300, Sent: 1500000, JitterWithin: 1}}
+	st.fill()
+	if !st.Pass || st.Due != 1500000 {
+		t.Errorf("a peer that sent all it owed over its 10.0 s fails (due %.0f): %s", st.Due, st.summary())
+	}
+	st.Peer.Sent = 1470000 // 98 % of what it owed
+	st.Relay.Relayed = 1470000
+	st.fill()
+	if st.Pass || !strings.Contains(bridgeHoldLimit(st, 2), "sent only 98.00% of the packets due") {
+		t.Errorf("a peer 2 %% behind passes: %s / %s", st.summary(), bridgeHoldLimit(st, 2))
+	}
+}

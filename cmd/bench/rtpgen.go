@@ -81,10 +81,13 @@ type genLeg struct {
 
 // genWindow is what the receivers measured over a window of a step.
 type genWindow struct {
-	Legs     int `json:"legs_heard"`
-	Sample   int `json:"legs_sample"` // 1 leg in Sample measured
-	Sent     int `json:"packets_sent"`
-	Received int `json:"relayed_packets_received"`
+	// Seconds is the window's length: what the peer owed is over it, not
+	// over the step's plateau, which also holds a /metrics answer.
+	Seconds  float64 `json:"window_s"`
+	Legs     int     `json:"legs_heard"`
+	Sample   int     `json:"legs_sample"` // 1 leg in Sample measured
+	Sent     int     `json:"packets_sent"`
+	Received int     `json:"relayed_packets_received"`
 	// SendErrors are packets the kernel refused (a port closed with its
 	// call); Resets are legs the sender fell more than genCatchUp behind
 	// on, and TickLateMax its latest wake-up, in ms: the peer's own faults.
@@ -119,8 +122,9 @@ func (g genWindow) String() string {
 
 // rtpGen is the generator: two sockets, one sender, one receiver each.
 type rtpGen struct {
-	socks [2]*net.UDPConn
-	raws  [2]syscall.RawConn
+	windowAt time.Time // when reset began the window
+	socks    [2]*net.UDPConn
+	raws     [2]syscall.RawConn
 	// sample is 1 in how many legs the receivers measure (by the server
 	// port's low bits); 1 measures every leg.
 	sample int
@@ -249,6 +253,7 @@ func (g *rtpGen) reset() {
 	g.lat, g.jit = [genHistMax + 1]uint64{}, [genHistMax + 1]uint64{}
 	g.done = nil
 	g.window = genWindow{}
+	g.windowAt = time.Now()
 	for _, l := range g.legs {
 		l.worstGap, l.worstLat, l.worstJit = 0, 0, 0
 		l.prevAt = time.Time{}
@@ -260,6 +265,7 @@ func (g *rtpGen) snapshot() genWindow {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	w := g.window
+	w.Seconds = time.Since(g.windowAt).Seconds()
 	w.Sample = g.sample
 	w.Realtime = g.realtime
 	var gaps, worst []float64

@@ -26,7 +26,7 @@ func (s *Session) kernel() *kernelRelay {
 // source's reader goroutine with l.mu held.
 func (l *leg) offload(pkt packetInfo) {
 	kr := l.b.kr
-	if kr == nil || l.muted.Load() || l.from.onAudio.Load() != nil {
+	if kr == nil || l.muted.Load() || l.from.onAudio.Load() != nil || pkt.size > kernelCopyMax {
 		return
 	}
 	src := l.from.rx.src
@@ -52,6 +52,7 @@ func (l *leg) offload(pkt packetInfo) {
 type packetInfo struct {
 	ssrc        uint32
 	ptIn, ptOut uint8
+	size        int // the RTP packet's length: longer ones than the ring's copy stay in user space
 }
 
 // takeBack returns the leg to the user-space relay (re-INVITE, hold, the

@@ -57,9 +57,13 @@ const (
 // then the first krCopy bytes of the RTP packet as it arrived.
 const (
 	krHeader = 16
-	krCopy   = 512
-	// krRingSize holds over a second of 1,500 bridges' both directions.
-	krRingSize = 256 << 20
+	// krCopy holds a 40 ms G.711 frame with its header (332 bytes); a leg
+	// with longer packets stays in user space (kernelCopyMax).
+	krCopy        = 336
+	kernelCopyMax = krCopy
+	// krRingSize holds over a second of 1,500 bridges' both directions
+	// (150,000 copies a second).
+	krRingSize = 64 << 20
 	// krDrainEvery: the recorder places audio by its arrival stamp and
 	// keeps recLag (240 ms) open, so a drain every other frame loses
 	// nothing, and each leg has about two packets a drain to count at once.

@@ -238,3 +238,29 @@ func TestRTPPayload(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelRelayLongFramesStayInUserSpace: a leg whose packets are longer
+// than the ring's copy (60 ms of G.711) is relayed in user space, so its
+// recording is whole.
+func TestKernelRelayLongFramesStayInUserSpace(t *testing.T) {
+	needKernelRelay(t, RelayKernel)
+	r := newRigSend(t, SendAuto, RelayKernel, legSpec{PCMU, false}, legSpec{PCMU, false})
+	br := NewBridge(r.caller, r.agent, BridgeOptions{})
+	br.Start()
+	atB := listen(r.b, 200*time.Millisecond)
+	for i := range 10 {
+		b := rtpBytes(t, PCMU.PayloadType, uint16(i), uint32(i*480), 0x60, PCMU.Encode(nil, sine(440, i*480, 480)))
+		if _, err := r.a.WriteToUDPAddrPort(b, sessionAddr(r.caller)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * frameDuration)
+	}
+	got := <-atB
+	br.Stop()
+	if len(got) != 10 || br.Stats().CallerToAgent != 10 {
+		t.Fatalf("the agent got %d packets, Stats %d; want 10", len(got), br.Stats().CallerToAgent)
+	}
+	if n := testutil.ToFloat64(r.caller.m.kernelRelayed); n != 0 {
+		t.Errorf("the kernel forwarded %v packets of 60 ms, want 0", n)
+	}
+}

@@ -11,6 +11,8 @@ import (
 
 // Outside Linux every bridged packet goes through user space.
 
+const kernelCopyMax = 0
+
 type kernelRelay struct {
 	stop, done chan struct{}
 }
