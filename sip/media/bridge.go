@@ -165,7 +165,10 @@ func (b *Bridge) Stop() {
 // Stats returns a snapshot of the bridge's counters.
 func (b *Bridge) Stats() BridgeStats {
 	c, a := b.legs[sideCaller], b.legs[sideAgent]
-	st := BridgeStats{CallerToAgent: c.relayed.Load(), AgentToCaller: a.relayed.Load()}
+	b.mu.Lock()
+	kc, ka := c.kernelCount(), a.kernelCount()
+	b.mu.Unlock()
+	st := BridgeStats{CallerToAgent: c.relayed.Load() + kc, AgentToCaller: a.relayed.Load() + ka}
 	var latN, latSum int64
 	for _, l := range b.legs {
 		st.Transcoded += l.transcoded.Load()

@@ -87,6 +87,16 @@ func (l *leg) release() {
 	l.to.kout.CompareAndSwap(l.k, nil)
 	l.from.kin.CompareAndSwap(l.k, nil)
 	l.k.k.unregister(l.k)
+	l.k.fold()
+}
+
+// kernelCount is what the kernel relay forwarded for the leg and the drain
+// counted, not yet folded into its counters; called with b.mu held.
+func (l *leg) kernelCount() uint64 {
+	if l.k == nil {
+		return 0
+	}
+	return l.k.forwarded()
 }
 
 // takeBackLocked stops the kernel sending on the session's stream before

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -65,9 +66,9 @@ const (
 	// (150,000 copies a second).
 	krRingSize = 64 << 20
 	// krDrainEvery: the recorder places audio by its arrival stamp and
-	// keeps recLag (240 ms) open, so a drain every other frame loses
-	// nothing, and each leg has about two packets a drain to count at once.
-	krDrainEvery = 40 * time.Millisecond
+	// keeps recLag (240 ms) open, so a drain every fourth frame loses
+	// nothing, and each leg has about four packets a drain to count at once.
+	krDrainEvery = 80 * time.Millisecond
 	// krMaxLegs: two legs per session of the widest port range.
 	krMaxLegs = 1 << 16
 )
@@ -104,9 +105,9 @@ type kernelRelay struct {
 	drainMu sync.Mutex // one drain at a time; owns the fields below
 	rec     ringbuf.Record
 	pcm     []int16
-	touched []*kleg                       // legs with packets in this drain (kleg.n)
-	counts  map[prometheus.Counter]uint64 // per counter, summed over a drain
-	monoAt  time.Time                     // when CLOCK_MONOTONIC read monoNs
+	touched []*kleg      // legs with packets in this drain (kleg.n)
+	sums    []counterSum // per counter, summed over a drain
+	monoAt  time.Time    // when CLOCK_MONOTONIC read monoNs
 	monoNs  int64
 	stop    chan struct{}
 	done    chan struct{}
@@ -127,7 +128,7 @@ func openKernelRelay(m *Metrics, log *slog.Logger) (*kernelRelay, error) {
 		legs.Close()
 		return nil, fmt.Errorf("kernel relay: ring buffer: %w", err)
 	}
-	k := &kernelRelay{legs: legs, ring: ring, m: m, log: log, byID: map[uint32]*kleg{}, counts: map[prometheus.Counter]uint64{},
+	k := &kernelRelay{legs: legs, ring: ring, m: m, log: log, byID: map[uint32]*kleg{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	fail := func(err error) (*kernelRelay, error) {
 		k.close()
@@ -203,6 +204,10 @@ type kleg struct {
 	key       [8]byte
 	installed bool
 	n         uint64 // packets in the current drain, owned by drain
+	// total is what the drain counted and Stats of the leg's bridge and
+	// sessions add to their own counts until release folds it in: the
+	// drain then touches the leg's registration, not three other structs.
+	total atomic.Uint64
 	// rec and side are the leg's bridge's, copied here: the drain reads
 	// them for every packet and one cache line is cheaper than three.
 	rec  *Recorder
@@ -384,20 +389,50 @@ func (k *kernelRelay) settle() {
 		l, n := kl.l, kl.n
 		kl.n = 0
 		total += n
-		k.counts[l.b.m.relayed[l.dir]] += n
-		k.counts[l.from.m.packetsIn] += n
+		k.sum(l.b.m.relayed[l.dir], n)
+		k.sum(l.from.m.packetsIn, n)
 		l.from.lastRx.Store(int64(now.Sub(l.from.epoch))) // touch, without a clock read per leg
-		l.from.stats.packetsIn.Add(n)
-		l.to.stats.packetsOut.Add(n)
-		l.relayed.Add(n)
+		kl.total.Add(n)
 	}
 	clear(k.touched)
 	k.touched = k.touched[:0]
-	for c, n := range k.counts {
-		c.Add(float64(n))
+	for _, s := range k.sums {
+		s.c.Add(float64(s.n))
 	}
-	clear(k.counts)
+	clear(k.sums)
+	k.sums = k.sums[:0]
 	k.m.kernelRelayed.Add(float64(total))
+}
+
+// counterSum is one metric's count over a drain.
+type counterSum struct {
+	c prometheus.Counter
+	n uint64
+}
+
+// sum adds n to c's count of this drain; the legs share two or three
+// counters.
+func (k *kernelRelay) sum(c prometheus.Counter, n uint64) {
+	for i := range k.sums {
+		if k.sums[i].c == c {
+			k.sums[i].n += n
+			return
+		}
+	}
+	k.sums = append(k.sums, counterSum{c, n})
+}
+
+// forwarded is what the drain counted for kl and not yet folded.
+func (kl *kleg) forwarded() uint64 { return kl.total.Load() }
+
+// fold moves the drained count into the leg's and its sessions' own
+// counters, once the leg is unregistered.
+func (kl *kleg) fold() {
+	n := kl.total.Swap(0)
+	l := kl.l
+	l.relayed.Add(n)
+	l.from.stats.packetsIn.Add(n)
+	l.to.stats.packetsOut.Add(n)
 }
 
 // rtpPayload is the payload of an RTP packet the program checked (version

@@ -33,6 +33,8 @@ func (k *kernelRelay) close()                                  {}
 func (k *kernelRelay) register(l *leg) *kleg                   { return &kleg{k: k, l: l} }
 func (k *kernelRelay) unregister(*kleg)                        {}
 func (kl *kleg) removeLocked(*txState)                         {}
+func (kl *kleg) forwarded() uint64                             { return 0 }
+func (kl *kleg) fold()                                         {}
 func (kl *kleg) installLocked(netip.AddrPort, netip.AddrPort, uint16, uint16, uint32, uint8, uint8, *txState) error {
 	return errors.New("kernel relay needs Linux")
 }

@@ -318,8 +318,15 @@ func (s *Session) TimedOut() <-chan struct{} { return s.timedOut }
 // Stats returns a snapshot of the session's counters.
 func (s *Session) Stats() SessionStats {
 	c := &s.stats
+	var kin, kout uint64 // what the kernel relay forwarded, until its bridge stops
+	if k := s.kin.Load(); k != nil {
+		kin = k.forwarded()
+	}
+	if k := s.kout.Load(); k != nil {
+		kout = k.forwarded()
+	}
 	return SessionStats{
-		PacketsIn: c.packetsIn.Load(), PacketsOut: c.packetsOut.Load(), SendErrors: c.sendErrors.Load(),
+		PacketsIn: c.packetsIn.Load() + kin, PacketsOut: c.packetsOut.Load() + kout, SendErrors: c.sendErrors.Load(),
 		DroppedRTCP: c.droppedRTCP.Load(), DroppedInvalid: c.droppedInvalid.Load(),
 		DroppedForeign: c.droppedForeign.Load(), DroppedBadPT: c.droppedBadPT.Load(),
 		DroppedSocket: c.droppedSocket.Load(),
