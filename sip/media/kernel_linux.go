@@ -134,9 +134,11 @@ func openKernelRelay(m *Metrics, log *slog.Logger) (*kernelRelay, error) {
 		k.close()
 		return nil, fmt.Errorf("kernel relay: %w", err)
 	}
-	k.prog, err = ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
+	// Without a verifier log: cilium/ebpf loads again with one when the
+	// verifier refuses, and puts it in the error.
+	k.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name: "hotline_relay", Type: ebpf.SchedCLS, License: "GPL", Instructions: relayProgram(legs.FD(), ring.FD()),
-	}, ebpf.ProgramOptions{LogLevel: ebpf.LogLevelBranch, LogSizeStart: 1 << 20})
+	})
 	if err != nil {
 		return fail(fmt.Errorf("load program: %w", err))
 	}
@@ -159,7 +161,7 @@ func openKernelRelay(m *Metrics, log *slog.Logger) (*kernelRelay, error) {
 	return k, nil
 }
 
-// run drains the ring until stopKernel.
+// run drains the ring until the pacer's closeKernel.
 func (k *kernelRelay) run() {
 	defer close(k.done)
 	t := time.NewTicker(krDrainEvery)
