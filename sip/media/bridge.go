@@ -309,8 +309,7 @@ func (l *leg) audio(pkt *rtp.Packet, src Codec, at time.Time, out *relayOut) {
 	l.settle(res, note)
 	l.record(pkt, at)
 	if same && (res == relaySent || res == relayQueued) {
-		l.offload(packetInfo{ssrc: pkt.SSRC, ptIn: src.PayloadType, ptOut: dst.PayloadType,
-			size: pkt.MarshalSize()})
+		l.offload(pkt, dst.PayloadType)
 	}
 }
 

@@ -1,5 +1,11 @@
 package media
 
+import (
+	"net/netip"
+
+	"github.com/pion/rtp"
+)
+
 // Relay modes (PacerConfig.Relay): where a bridge's audio is forwarded.
 const (
 	// RelayAuto forwards in the kernel where it can load its program (Linux,
@@ -24,36 +30,32 @@ func (s *Session) kernel() *kernelRelay {
 // codec on both sides, no audio hook on the source, both remotes on this
 // host's loopback (the interface the program sits on). Called on the
 // source's reader goroutine with l.mu held.
-func (l *leg) offload(pkt packetInfo) {
-	kr := l.b.kr
-	if kr == nil || l.muted.Load() || l.from.onAudio.Load() != nil || pkt.size > kernelCopyMax {
-		return
-	}
-	src := l.from.rx.src
-	if l.k == nil || !src.Addr().Is4() || !src.Addr().IsLoopback() || l.from.lport == 0 || l.to.lport == 0 {
+func (l *leg) offload(pkt *rtp.Packet, ptOut uint8) {
+	if l.k == nil || l.muted.Load() || l.from.onAudio.Load() != nil {
 		return
 	}
 	to := l.to
+	src, dst := l.from.rx.src, to.peer.Load().remote
+	if !onLoopback4(src) || !onLoopback4(dst) || l.from.lport == 0 || to.lport == 0 ||
+		pkt.MarshalSize() > kernelCopyMax { // the ring's copy must hold it whole
+		return
+	}
 	lockWithoutHandoff(&to.tx.mu)
 	defer to.tx.mu.Unlock()
 	peer := to.peer.Load()
-	dst := peer.remote
 	r := &to.tx.relay
-	if l.k.installed || to.tx.playing != nil || !peer.sends() || to.relayClosing.Load() ||
-		!dst.Addr().Is4() || !dst.Addr().IsLoopback() || !r.active || r.ssrc != pkt.ssrc {
+	if l.k.installed || to.tx.playing != nil || !peer.sends() || peer.remote != dst || to.relayClosing.Load() ||
+		!r.active || r.ssrc != pkt.SSRC {
 		return
 	}
-	if err := l.k.installLocked(src, dst, l.from.lport, to.lport, pkt.ssrc, pkt.ptIn, pkt.ptOut, &to.tx); err != nil {
+	if err := l.k.installLocked(src, dst, l.from.lport, to.lport, pkt.SSRC, pkt.PayloadType, ptOut, &to.tx); err != nil {
 		l.b.log.Warn("kernel relay: install leg; relaying in user space", "err", err)
 	}
 }
 
-// packetInfo is what offload needs of the packet just relayed.
-type packetInfo struct {
-	ssrc        uint32
-	ptIn, ptOut uint8
-	size        int // the RTP packet's length: longer ones than the ring's copy stay in user space
-}
+// onLoopback4 reports whether a is an IPv4 address on loopback, where the
+// program sits.
+func onLoopback4(a netip.AddrPort) bool { return a.Addr().Is4() && a.Addr().IsLoopback() }
 
 // takeBack returns the leg to the user-space relay (re-INVITE, hold, the
 // bridge stopping); the next packet it relays may hand it over again.

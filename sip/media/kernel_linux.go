@@ -438,31 +438,16 @@ func (kl *kleg) fold() {
 }
 
 // rtpPayload is the payload of an RTP packet the program checked (version
-// 2, a whole header): after any CSRCs and header extension, before any
-// padding.
+// 2), by the same bounds ValidateRTP checks.
 func rtpPayload(b []byte) ([]byte, bool) {
 	if len(b) < rtpHeaderLen {
 		return nil, false
 	}
-	n := rtpHeaderLen + 4*int(b[0]&0x0F)
-	if b[0]&0x10 != 0 {
-		if len(b) < n+4 {
-			return nil, false
-		}
-		n += 4 + 4*int(binary.BigEndian.Uint16(b[n+2:]))
-	}
-	if len(b) < n {
+	start, end, err := payloadBounds(b)
+	if err != nil {
 		return nil, false
 	}
-	end := len(b)
-	if b[0]&0x20 != 0 {
-		pad := int(b[end-1])
-		if pad == 0 || pad > end-n {
-			return nil, false
-		}
-		end -= pad
-	}
-	return b[n:end], true
+	return b[start:end], true
 }
 
 // relayProgram is the tc program. Anything it does not forward it passes

@@ -175,10 +175,7 @@ func TestKernelRelayKeepsSessionAlive(t *testing.T) {
 // its leg out of the kernel at once, before the bridge stops: its port may
 // be given to the next call.
 func TestKernelRelayStopsWhenSessionCloses(t *testing.T) {
-	needKernelRelay(t, RelayKernel)
-	r := newRigSend(t, SendAuto, RelayKernel, legSpec{PCMU, false}, legSpec{PCMU, false})
-	br := NewBridge(r.caller, r.agent, BridgeOptions{})
-	br.Start()
+	r, br := kernelBridge(t)
 	defer br.Stop()
 	(&phoneStream{conn: r.a, to: r.caller, ssrc: 1}).audio(t, 440, 5)
 	(&phoneStream{conn: r.b, to: r.agent, ssrc: 2}).audio(t, 1000, 5)
@@ -196,10 +193,7 @@ func TestKernelRelayStopsWhenSessionCloses(t *testing.T) {
 // TestKernelRelayRunTimeMetric: the program's own CPU time, which no
 // process is charged for, is exported for the operator and the bench.
 func TestKernelRelayRunTimeMetric(t *testing.T) {
-	needKernelRelay(t, RelayKernel)
-	r := newRigSend(t, SendAuto, RelayKernel, legSpec{PCMU, false}, legSpec{PCMU, false})
-	br := NewBridge(r.caller, r.agent, BridgeOptions{})
-	br.Start()
+	r, br := kernelBridge(t)
 	defer br.Stop()
 	(&phoneStream{conn: r.a, to: r.caller, ssrc: 9}).audio(t, 440, 10)
 	runs := metricValue(t, r.reg, "hotline_media_kernel_relay_runs_total", "")
@@ -263,4 +257,14 @@ func TestKernelRelayLongFramesStayInUserSpace(t *testing.T) {
 	if n := testutil.ToFloat64(r.caller.m.kernelRelayed); n != 0 {
 		t.Errorf("the kernel forwarded %v packets of 60 ms, want 0", n)
 	}
+}
+
+// kernelBridge is a running bridge of two PCMU sessions on the kernel relay.
+func kernelBridge(t *testing.T) (*rig, *Bridge) {
+	t.Helper()
+	needKernelRelay(t, RelayKernel)
+	r := newRigSend(t, SendAuto, RelayKernel, legSpec{PCMU, false}, legSpec{PCMU, false})
+	br := NewBridge(r.caller, r.agent, BridgeOptions{})
+	br.Start()
+	return r, br
 }

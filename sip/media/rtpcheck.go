@@ -67,21 +67,30 @@ func ValidateRTP(buf []byte, pkt *rtp.Packet) error {
 // fit in buf (RFC 3550 §5.1, §5.3.1). pion/rtp checks the same; doing it here keeps the
 // rule independent of the library and gives precise reasons.
 func checkLengths(buf []byte) error {
+	_, _, err := payloadBounds(buf)
+	return err
+}
+
+// payloadBounds is where the payload of a packet of at least 12 bytes lies:
+// after the CSRC list and header extension, before the padding.
+func payloadBounds(buf []byte) (start, end int, err error) {
 	n := rtpHeaderLen + 4*int(buf[0]&0x0F)
 	if buf[0]&0x10 != 0 {
 		if len(buf) < n+4 {
-			return fmt.Errorf("%w: header extension cut off", ErrBadRTP)
+			return 0, 0, fmt.Errorf("%w: header extension cut off", ErrBadRTP)
 		}
 		n += 4 + 4*int(binary.BigEndian.Uint16(buf[n+2:]))
 	}
 	if len(buf) < n {
-		return fmt.Errorf("%w: %d bytes, header needs %d", ErrBadRTP, len(buf), n)
+		return 0, 0, fmt.Errorf("%w: %d bytes, header needs %d", ErrBadRTP, len(buf), n)
 	}
+	end = len(buf)
 	if buf[0]&0x20 != 0 {
 		pad := int(buf[len(buf)-1])
 		if pad == 0 || pad > len(buf)-n {
-			return fmt.Errorf("%w: padding count %d with %d bytes after the header", ErrBadRTP, pad, len(buf)-n)
+			return 0, 0, fmt.Errorf("%w: padding count %d with %d bytes after the header", ErrBadRTP, pad, len(buf)-n)
 		}
+		end -= pad
 	}
-	return nil
+	return n, end, nil
 }
